@@ -1,0 +1,38 @@
+/* crt bench: each benchmark prints crtd's figure beside its reference's,
+ * measured in the same run. Benchmarks are commands, never tests. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct bench_target targets[] = {
+    /* {"decode", ...}, {"pose", ...}, {"model", ...}, {"e2e", ...} join here
+     * as their stages land. */
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: crt bench <target> [options]\n\ntargets:\n");
+    for (size_t i = 0; targets[i].name; i++)
+        fprintf(out, "  %-8s %s\n", targets[i].name, targets[i].summary);
+    fprintf(out, "\nRun 'crt bench <target> --help' for a target's options.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; targets[i].name; i++)
+        if (strcmp(argv[1], targets[i].name) == 0)
+            return targets[i].run(argc - 1, argv + 1);
+    cli_error("bench", "unknown target '%s'", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

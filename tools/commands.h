@@ -1,0 +1,29 @@
+/* The subcommands of `crt`. Each lives in its own cmd_*.c file and is listed
+ * once in the table in crt.c. A command returns the process exit status:
+ * 0 success, 1 failure (already reported on stderr), 2 usage error. */
+#ifndef CRTD_TOOLS_COMMANDS_H
+#define CRTD_TOOLS_COMMANDS_H
+
+#include <stdbool.h>
+
+#include "base.h"
+
+#define EXIT_USAGE 2
+
+int cmd_classes(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* The benchmarks of `crt bench <target>`, one per topic (cmd_bench.c). */
+struct bench_target {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+/* True when argv holds -h or --help; commands print their usage then. */
+bool cli_wants_help(int argc, char **argv);
+
+/* Reports a failure the way every crt command does: "crt <cmd>: message". */
+void cli_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
