@@ -6,13 +6,13 @@ static const struct {
     unsigned status;
     const char *name;
 } error_table[] = {
-    {-EINVAL, 400, "invalid_argument"},  {-EBADMSG, 400, "bad_request"},
-    {-EACCES, 401, "unauthorized"},      {-EPERM, 403, "forbidden"},
-    {-ENOENT, 404, "not_found"},         {-EEXIST, 409, "already_exists"},
-    {-E2BIG, 413, "payload_too_large"},  {-EMSGSIZE, 413, "payload_too_large"},
-    {-EUSERS, 429, "too_many_clients"},  {-EBUSY, 503, "busy"},
-    {-EAGAIN, 503, "unavailable"},       {-ENOSPC, 507, "insufficient_storage"},
-    {-ENOSYS, 501, "not_implemented"},   {-EOPNOTSUPP, 405, "method_not_allowed"},
+    {-EINVAL, 400, "invalid_argument"}, {-EBADMSG, 400, "bad_request"},
+    {-EACCES, 401, "unauthorized"},     {-EPERM, 403, "forbidden"},
+    {-ENOENT, 404, "not_found"},        {-EEXIST, 409, "already_exists"},
+    {-E2BIG, 413, "payload_too_large"}, {-EMSGSIZE, 413, "payload_too_large"},
+    {-EUSERS, 429, "too_many_clients"}, {-EBUSY, 503, "busy"},
+    {-EAGAIN, 503, "unavailable"},      {-ENOSPC, 507, "insufficient_storage"},
+    {-ENOSYS, 501, "not_implemented"},  {-EOPNOTSUPP, 405, "method_not_allowed"},
 };
 
 unsigned api_error_status(int code)

@@ -101,8 +101,8 @@ static inline void closep(int *fd)
 
 /* ---- clocks --------------------------------------------------------------- */
 
-int64_t time_mono_ns(void);  /* CLOCK_MONOTONIC, for durations and deadlines */
-double time_wall_s(void);    /* CLOCK_REALTIME, seconds since the epoch */
+int64_t time_mono_ns(void); /* CLOCK_MONOTONIC, for durations and deadlines */
+double time_wall_s(void);   /* CLOCK_REALTIME, seconds since the epoch */
 
 /* ---- strings -------------------------------------------------------------- */
 

@@ -43,11 +43,11 @@ bool smarthome_protocol_has_class(enum smarthome_protocol protocol, int class_in
 /* What a clip file name says: <Activity>_p<subject>_r<rr>_v<vv>_c<camera>.mp4 */
 struct smarthome_clip_name {
     char activity[48];
-    int class_index; /* into smarthome_classes */
-    int subject;     /* p02 -> 2 */
-    int repetition;  /* r00 -> 0 */
-    int take;        /* v02 -> 2 */
-    int camera;      /* c03 -> 3 */
+    int class_index;    /* into smarthome_classes */
+    int subject;        /* p02 -> 2 */
+    int repetition;     /* r00 -> 0 */
+    int take;           /* v02 -> 2 */
+    int camera;         /* c03 -> 3 */
     uint32_t name_hash; /* FNV-1a of the base name without extension */
 };
 

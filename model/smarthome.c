@@ -7,14 +7,37 @@
 #include <strings.h>
 
 const char *const smarthome_classes[SMARTHOME_NUM_CLASSES] = {
-    "Cook.Cleandishes",     "Cook.Cleanup",         "Cook.Cut",           "Cook.Stir",
-    "Cook.Usestove",        "Cutbread",             "Drink.Frombottle",   "Drink.Fromcan",
-    "Drink.Fromcup",        "Drink.Fromglass",      "Eat.Attable",        "Eat.Snack",
-    "Enter",                "Getup",                "Laydown",            "Leave",
-    "Makecoffee.Pourgrains", "Makecoffee.Pourwater", "Maketea.Boilwater", "Maketea.Insertteabag",
-    "Pour.Frombottle",      "Pour.Fromcan",         "Pour.Fromkettle",    "Readbook",
-    "Sitdown",              "Takepills",            "Uselaptop",          "Usetablet",
-    "Usetelephone",         "Walk",                 "WatchTV",
+    "Cook.Cleandishes",
+    "Cook.Cleanup",
+    "Cook.Cut",
+    "Cook.Stir",
+    "Cook.Usestove",
+    "Cutbread",
+    "Drink.Frombottle",
+    "Drink.Fromcan",
+    "Drink.Fromcup",
+    "Drink.Fromglass",
+    "Eat.Attable",
+    "Eat.Snack",
+    "Enter",
+    "Getup",
+    "Laydown",
+    "Leave",
+    "Makecoffee.Pourgrains",
+    "Makecoffee.Pourwater",
+    "Maketea.Boilwater",
+    "Maketea.Insertteabag",
+    "Pour.Frombottle",
+    "Pour.Fromcan",
+    "Pour.Fromkettle",
+    "Readbook",
+    "Sitdown",
+    "Takepills",
+    "Uselaptop",
+    "Usetablet",
+    "Usetelephone",
+    "Walk",
+    "WatchTV",
 };
 
 static const char *const cross_view_classes[SMARTHOME_NUM_CV_CLASSES] = {
@@ -112,8 +135,8 @@ int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_
     /* Activity names contain dots (Cook.Cut), so the extension is the part
      * after the last dot, and only when the stem has its five fields. */
     const char *ext = strrchr(base, '.');
-    size_t stem_len = ext && strchr(base, '_') && ext > strrchr(base, '_') ? (size_t)(ext - base)
-                                                                    : strlen(base);
+    size_t stem_len =
+        ext && strchr(base, '_') && ext > strrchr(base, '_') ? (size_t)(ext - base) : strlen(base);
     if (stem_len == 0 || stem_len >= sizeof(stem))
         return errbuf_set(err, -EINVAL, "clip name '%s': empty or too long", base);
     memcpy(stem, base, stem_len);
@@ -136,8 +159,7 @@ int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_
         return errbuf_set(err, -EINVAL, "clip name '%s': activity too long", base);
     name.class_index = smarthome_class_index(fields[0]);
     if (name.class_index < 0)
-        return errbuf_set(err, -EINVAL, "clip name '%s': unknown activity '%s'", base,
-                          fields[0]);
+        return errbuf_set(err, -EINVAL, "clip name '%s': unknown activity '%s'", base, fields[0]);
 
     static const struct {
         char letter;
@@ -152,8 +174,8 @@ int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_
     for (size_t i = 0; i < ARRAY_SIZE(tagged); i++) {
         int *slot = (int *)((char *)&name + tagged[i].offset);
         if (parse_tagged_number(fields[i + 1], tagged[i].letter, slot) < 0)
-            return errbuf_set(err, -EINVAL, "clip name '%s': %s field '%s' is not %c<number>",
-                              base, tagged[i].what, fields[i + 1], tagged[i].letter);
+            return errbuf_set(err, -EINVAL, "clip name '%s': %s field '%s' is not %c<number>", base,
+                              tagged[i].what, fields[i + 1], tagged[i].letter);
     }
     name.name_hash = fnv1a(base, stem_len, 0);
     *ret_name = name;

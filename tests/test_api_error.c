@@ -24,9 +24,8 @@ static void error_body_has_code_and_message(void **state)
     json_t *body = api_error_body(-ENOENT, "stream 'kitchen' does not exist");
     const char *code = NULL, *message = NULL;
     assert_non_null(body);
-    assert_int_equal(json_unpack(body, "{s:{s:s, s:s}}", "error", "code", &code, "message",
-                                 &message),
-                     0);
+    assert_int_equal(
+        json_unpack(body, "{s:{s:s, s:s}}", "error", "code", &code, "message", &message), 0);
     assert_string_equal(code, "not_found");
     assert_string_equal(message, "stream 'kitchen' does not exist");
     json_decref(body);
