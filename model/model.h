@@ -62,4 +62,73 @@ int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_
 enum smarthome_split smarthome_clip_split(enum smarthome_protocol protocol,
                                           const struct smarthome_clip_name *name);
 
+/* ---- random numbers (rng.c) ----------------------------------------------- */
+
+/* xoshiro256** seeded through splitmix64: fast, and the same sequence on
+ * every machine, so a seed always gives the same data and the same model. */
+struct rng {
+    uint64_t s[4];
+};
+
+void rng_seed(struct rng *rng, uint64_t seed);
+uint64_t rng_next(struct rng *rng);
+double rng_uniform(struct rng *rng);                    /* [0, 1) */
+double rng_range(struct rng *rng, double lo, double hi); /* [lo, hi) */
+double rng_normal(struct rng *rng);                     /* mean 0, deviation 1 */
+int rng_below(struct rng *rng, int n);                   /* 0 .. n-1 */
+
+/* ---- synthetic motion (synth.c) ------------------------------------------ */
+
+/* COCO-17 keypoints, in MoveNet's output order. */
+#define POSE_NUM_KEYPOINTS 17
+
+/* One frame's keypoints: x, y in [0,1] of the whole frame, and a score. */
+struct keypoint {
+    float x, y, score;
+};
+
+enum synth_task {
+    SYNTH_TASK_ACTIVITIES, /* ten Smarthome activities that pose alone tells apart */
+    SYNTH_TASK_RECALL,     /* a gesture K segments before the end decides the label */
+};
+
+#define SYNTH_NUM_ACTIVITIES 10
+#define SYNTH_NUM_RECALL     4
+
+/* Class names of a task, in its output order. */
+const char *const *synth_task_classes(enum synth_task task, int *ret_count);
+int synth_task_parse(const char *text, enum synth_task *ret_task);
+const char *synth_task_name(enum synth_task task);
+
+struct synth_options {
+    enum synth_task task;
+    uint64_t seed;
+    double fps;           /* frames per second of the generated sequence */
+    double min_seconds;   /* clip duration range (activities task) */
+    double max_seconds;
+    int chain;            /* activities chained into one stream; 1 = a trimmed clip */
+    int recall_k;         /* recall task: segments between the event and the end */
+    int segment_frames;   /* recall task: L, frames per segment */
+    double noise;         /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+};
+
+/* Defaults: activities, seed 1, 10 fps, 4-8 s clips, chain 1, K 4, L 8, noise 1. */
+void synth_options_default(struct synth_options *opts);
+
+/* A generated pose sequence. labels[t] is the class of frame t in the task's
+ * class list; label is the class of the clip (the last activity of a chain). */
+struct synth_clip {
+    int frames;
+    int label;
+    struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    int *labels;                                       /* [frames] */
+};
+
+/* Generates clip number index of the data set that opts describes: the same
+ * (options, index) always gives the same clip, whichever thread or machine
+ * asks, so generation splits across cores and shards freely. */
+int synth_clip_generate(struct synth_clip *clip, const struct synth_options *opts, uint64_t index,
+                        struct errbuf *err);
+void synth_clip_done(struct synth_clip *clip);
+
 #endif
