@@ -6,6 +6,7 @@
 #include "commands.h"
 
 static const struct bench_target targets[] = {
+    {"decode", "crtd's video pipeline beside ffmpeg -threads 1 -vf fps=N", bench_decode},
     /* {"decode", ...}, {"pose", ...}, {"model", ...}, {"e2e", ...} join here
      * as their stages land. */
     {NULL, NULL, NULL},

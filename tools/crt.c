@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"classes", "list the Toyota Smarthome classes and the protocols that use them", cmd_classes},
     {"bench", "measure a stage beside its reference (see 'crt bench --help')", cmd_bench},
+    {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},
 };
 
 static void usage(FILE *out)

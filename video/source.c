@@ -56,3 +56,8 @@ const char *video_source_kind_name(enum video_source_kind kind)
     }
     return "unknown";
 }
+
+bool video_source_kind_is_live(enum video_source_kind kind)
+{
+    return kind == VIDEO_SOURCE_RTSP || kind == VIDEO_SOURCE_HTTP || kind == VIDEO_SOURCE_DEVICE;
+}

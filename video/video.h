@@ -1,12 +1,30 @@
 /* video: FFmpeg input for crtd — open any source FFmpeg can read, demux,
  * decode, sample frames by presentation timestamp, convert the sampled ones
- * to RGB, reconnect. Knows nothing of the model, HTTP or the daemon. */
+ * to RGB, reconnect. Knows nothing of the model, HTTP or the daemon.
+ *
+ * A stream thread of the daemon does:
+ *
+ *     struct video_options opts;
+ *     video_options_init(&opts);
+ *     opts.fps = 10;
+ *     struct video_stream *s;
+ *     r = video_stream_new(url, &opts, &s, &err);
+ *     while ((r = video_stream_read(s, &frame, &err)) == 0)
+ *         use(frame.data, frame.width, frame.height, frame.stride, frame.pts);
+ *     // r: -ECANCELED after video_stream_stop(), AVERROR_EOF at the end of a
+ *     // file, or why a source that does not reconnect failed (err says more)
+ *     video_stream_free(s);
+ *
+ * while any other thread may call video_stream_state(), video_stream_stats()
+ * and video_stream_stop() at any time. */
 #ifndef CRTD_VIDEO_H
 #define CRTD_VIDEO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <libavutil/error.h> /* AVERROR_EOF, returned at the end of a file */
 
 #include "base.h"
 
@@ -24,5 +42,160 @@ enum video_source_kind {
  * for a scheme crtd does not read. */
 int video_source_kind_of(const char *url, enum video_source_kind *ret_kind, struct errbuf *err);
 const char *video_source_kind_name(enum video_source_kind kind);
+
+/* True for sources that are live (cameras, network streams, devices): by
+ * default they reconnect when lost, files do not. */
+bool video_source_kind_is_live(enum video_source_kind kind);
+
+/* ---- sampling by presentation timestamp (sampler.c) ----------------------- */
+
+/* Picks, from frames with timestamps in seconds, at most one frame per
+ * 1/fps slot of stream time, and gives the picked frames a pts that
+ * strictly increases: correct for variable frame rates (slots, not frame
+ * counts), sources slower than the target (every frame is picked), forward
+ * jumps (a gap), backward jumps and restarts after a reconnect (the timeline
+ * is rebased to continue one slot after the last picked frame). */
+struct video_sampler {
+    double step;        /* 1/fps; 0 picks every frame */
+    double max_gap;     /* a forward jump longer than this is a discontinuity */
+    bool anchored;      /* false until the first frame, and after a rebase */
+    double anchor;      /* source time of slot 0 */
+    double offset;      /* added to source time to give the output pts */
+    int64_t last_slot;  /* slot of the last picked frame */
+    double last_source; /* source time of the last frame seen */
+    double last_pts;    /* output pts of the last picked frame */
+    bool picked_any;
+};
+
+void video_sampler_init(struct video_sampler *s, double fps);
+
+/* Forgets the source timeline (after a reconnect) but keeps the output pts
+ * increasing: the next frame continues one step after the last one. */
+void video_sampler_rebase(struct video_sampler *s);
+
+/* Decides about one frame at source time t (seconds). Returns true and sets
+ * *ret_pts when the frame is picked. */
+bool video_sampler_push(struct video_sampler *s, double t, double *ret_pts);
+
+/* ---- reconnect backoff (backoff.c) ---------------------------------------- */
+
+/* The wait before reconnect attempt number `attempt` (1 for the first retry):
+ * min_s doubled per attempt, capped at max_s, then spread by +-20% jitter
+ * from `unit_random` in [0,1) (and capped at max_s again). */
+double video_backoff_delay(double min_s, double max_s, unsigned attempt, double unit_random);
+
+/* ---- streams (stream.c) --------------------------------------------------- */
+
+enum video_state {
+    VIDEO_STATE_IDLE,       /* created, not read from yet */
+    VIDEO_STATE_CONNECTING, /* opening the source, probing its streams */
+    VIDEO_STATE_STREAMING,  /* decoding */
+    VIDEO_STATE_BACKOFF,    /* lost or failed; waiting before the next attempt */
+    VIDEO_STATE_STOPPED,    /* stopped by the caller, ended, or failed for good */
+};
+
+const char *video_state_name(enum video_state state);
+
+enum video_transport {
+    VIDEO_TRANSPORT_TCP, /* RTSP interleaved over the control connection (default) */
+    VIDEO_TRANSPORT_UDP,
+};
+
+enum video_reconnect {
+    VIDEO_RECONNECT_AUTO,   /* live sources reconnect, files end */
+    VIDEO_RECONNECT_ALWAYS, /* also files: loop them (useful for demos) */
+    VIDEO_RECONNECT_NEVER,  /* the first failure or end is returned to the caller */
+};
+
+enum video_skip {
+    VIDEO_SKIP_AUTO, /* skip non-reference frames when fps <= stream rate / 2 */
+    VIDEO_SKIP_OFF,
+    VIDEO_SKIP_ON,   /* always, whenever a target fps is set */
+};
+
+enum video_hwaccel {
+    VIDEO_HWACCEL_NONE,
+    VIDEO_HWACCEL_VAAPI, /* falls back to software when unavailable */
+};
+
+struct video_options {
+    double fps;          /* target sampling rate; 0 = every decoded frame. Default 10 */
+    int max_side;        /* long side of the RGB frames (aspect kept); 0 = source size. 640 */
+    int threads;         /* decoder threads; default 1 (one stream thread) */
+    enum video_transport transport;
+    enum video_reconnect reconnect;
+    enum video_skip skip_nonref;
+    enum video_hwaccel hwaccel;
+    const char *hw_device;  /* VAAPI render node; NULL = FFmpeg's default */
+    const char *format;     /* force a demuxer ("mpjpeg", "v4l2", ...); NULL = probe */
+    /* Per-source FFmpeg options, "key=value:key=value" (FFmpeg's syntax, '\'
+     * escapes): demuxer, protocol and decoder options such as
+     * "probesize=32768:rtsp_flags=prefer_tcp". An option nobody takes is an
+     * error naming it. */
+    const char *ffmpeg_options;
+    double open_timeout_s;  /* deadline for connecting and probing; default 10 */
+    double read_timeout_s;  /* deadline for each packet read; default 10 */
+    double backoff_min_s;   /* first reconnect wait; default 1 */
+    double backoff_max_s;   /* longest reconnect wait; default 60 */
+};
+
+void video_options_init(struct video_options *opts);
+
+/* One sampled frame, RGB24. data belongs to the stream and is valid until the
+ * next video_stream_read() or video_stream_free(): the same buffer is reused
+ * for every frame (it is reallocated only when the resolution changes). */
+struct video_frame {
+    const uint8_t *data;
+    int width, height;
+    int stride;         /* bytes per row, >= 3 * width */
+    double pts;         /* stream time in seconds, strictly increasing */
+    double decoded_at;  /* wall clock (time_wall_s) when it left the decoder */
+    int64_t index;      /* 0, 1, 2, ... over the stream's life */
+};
+
+struct video_stats {
+    enum video_state state;
+    uint64_t decoded;       /* frames out of the decoder */
+    uint64_t sampled;       /* frames handed to the caller */
+    uint64_t dropped;       /* decoded frames not handed out (sampling, corrupt) */
+    uint64_t decode_errors; /* packets or frames the decoder rejected or marked corrupt */
+    uint64_t reconnects;    /* connection attempts after the first */
+    double last_frame_at;   /* wall clock of the last sampled frame; 0 = none yet */
+    double stream_fps;      /* the source's frame rate as FFmpeg guesses it; 0 = unknown */
+    int source_width, source_height;
+    char codec[32];         /* decoder name, "" before the first connection */
+    bool skipping_nonref;   /* AVDISCARD_NONREF in use */
+    bool hwaccel_active;    /* frames come from the VAAPI decoder */
+    char last_error[256];   /* why the last attempt failed or the stream was lost */
+};
+
+struct video_stream;
+
+/* Checks the URL and options and prepares the stream; does no I/O (the first
+ * video_stream_read() connects). */
+int video_stream_new(const char *url, const struct video_options *opts,
+                     struct video_stream **ret_stream, struct errbuf *err);
+
+/* Frees a stopped or never-read stream; returns NULL. The caller must make
+ * sure no thread is inside video_stream_read() (stop it, then join). */
+struct video_stream *video_stream_free(struct video_stream *s);
+
+/* Blocks until the next sampled frame. Live sources (and any source under
+ * VIDEO_RECONNECT_ALWAYS) reconnect with backoff by themselves and only return
+ * a frame or -ECANCELED; files return AVERROR_EOF at their end; a failure of a
+ * source that does not reconnect is returned with a message naming it. */
+int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err);
+
+/* Asks a stream to stop: any blocked read returns -ECANCELED within a few
+ * hundred milliseconds (network calls are interrupted). Safe from any thread. */
+void video_stream_stop(struct video_stream *s);
+
+enum video_state video_stream_state(const struct video_stream *s);
+
+/* A consistent snapshot of the counters; safe from any thread. */
+void video_stream_stats(const struct video_stream *s, struct video_stats *ret_stats);
+
+/* The URL with any password masked, for messages. */
+const char *video_stream_name(const struct video_stream *s);
 
 #endif

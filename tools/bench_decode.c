@@ -1,0 +1,258 @@
+/* crt bench decode: crtd's video pipeline (decode, sample by pts, convert the
+ * sampled frames to RGB) beside `ffmpeg -threads 1 -i FILE -vf fps=N -f null -`
+ * on the same file, in the same run, each with one decoding thread. */
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "video.h"
+#include "video_cli.h"
+
+extern char **environ;
+
+struct measure {
+    const char *label;
+    double wall_s; /* best of the runs */
+    double cpu_s;  /* of the best run */
+    long long decoded, sampled;
+    bool ok;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: crt bench decode [options] FILE\n\n"
+            "Decode FILE with crtd's pipeline (sampling at --fps, RGB conversion of the\n"
+            "sampled frames, long side capped) twice, skipping non-reference frames and\n"
+            "decoding all of them, and with `ffmpeg -threads 1 -i FILE -vf fps=N -f null -`,\n"
+            "all with one decoding thread; prints frames per second of each, best of --runs.\n\n"
+            "options:\n"
+            "  --fps N        target sampling rate (default 10)\n"
+            "  --max-side N   long side of crtd's RGB frames (default 640)\n"
+            "  --runs N       repetitions, the fastest counts (default 3)\n"
+            "  --ffmpeg PATH  the reference program (default ffmpeg)\n"
+            "  --json         the figures as JSON on stdout\n");
+}
+
+static double cpu_seconds(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int run_crtd(const char *file, double fps, int max_side, enum video_skip skip,
+                    double *ret_wall, double *ret_cpu, long long *ret_decoded,
+                    long long *ret_sampled, struct errbuf *err)
+{
+    struct video_options opts;
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    struct video_stats st;
+    volatile unsigned sink = 0;
+    int r;
+
+    video_options_init(&opts);
+    opts.fps = fps;
+    opts.max_side = max_side;
+    opts.threads = 1;
+    opts.skip_nonref = skip;
+    opts.reconnect = VIDEO_RECONNECT_NEVER;
+    r = video_stream_new(file, &opts, &s, err);
+    if (r < 0)
+        return r;
+    double cpu0 = cpu_seconds(RUSAGE_SELF);
+    int64_t t0 = time_mono_ns();
+    while ((r = video_stream_read(s, &f, err)) == 0)
+        sink += f.data[(f.height / 2) * f.stride + f.width / 2 * 3]; /* touch the frame */
+    int64_t t1 = time_mono_ns();
+    double cpu1 = cpu_seconds(RUSAGE_SELF);
+    (void)sink;
+    video_stream_stats(s, &st);
+    video_stream_free(s);
+    if (r != AVERROR_EOF)
+        return r;
+    *ret_wall = (double)(t1 - t0) * 1e-9;
+    *ret_cpu = cpu1 - cpu0;
+    *ret_decoded = (long long)st.decoded;
+    *ret_sampled = (long long)st.sampled;
+    return 0;
+}
+
+/* Runs the reference; its sampled count comes from -progress's last frame=. */
+static int run_ffmpeg(const char *ffmpeg, const char *file, double fps, double *ret_wall,
+                      double *ret_cpu, long long *ret_sampled, struct errbuf *err)
+{
+    char filter[64];
+    snprintf(filter, sizeof(filter), "fps=%g", fps);
+    char *argv[] = {(char *)ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats",
+                    "-threads", "1", "-i", (char *)file, "-vf", filter, "-f", "null",
+                    "-progress", "pipe:1", "-", NULL};
+    int fds[2];
+    posix_spawn_file_actions_t actions;
+    pid_t pid;
+    int r;
+
+    if (pipe(fds) < 0)
+        return errbuf_set(err, -errno, "pipe: %s", strerror(errno));
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
+    double cpu0 = cpu_seconds(RUSAGE_CHILDREN);
+    int64_t t0 = time_mono_ns();
+    r = posix_spawnp(&pid, ffmpeg, &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (r != 0) {
+        close(fds[0]);
+        return errbuf_set(err, -r, "cannot run %s: %s", ffmpeg, strerror(r));
+    }
+    FILE *out = fdopen(fds[0], "r");
+    long long frames = -1;
+    char line[256];
+    while (out && fgets(line, sizeof(line), out))
+        if (strncmp(line, "frame=", 6) == 0)
+            frames = atoll(line + 6);
+    if (out)
+        fclose(out);
+    else
+        close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int64_t t1 = time_mono_ns();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || frames < 0)
+        return errbuf_set(err, -EIO, "%s failed on '%s' (exit status %d)", ffmpeg, file,
+                          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    *ret_wall = (double)(t1 - t0) * 1e-9;
+    *ret_cpu = cpu_seconds(RUSAGE_CHILDREN) - cpu0;
+    *ret_sampled = frames;
+    return 0;
+}
+
+static void keep_best(struct measure *m, double wall, double cpu)
+{
+    if (!m->ok || wall < m->wall_s) {
+        m->wall_s = wall;
+        m->cpu_s = cpu;
+    }
+    m->ok = true;
+}
+
+int bench_decode(int argc, char **argv)
+{
+    const char *file = NULL, *ffmpeg = "ffmpeg";
+    double fps = 10, max_side = 640, runs = 3;
+    bool as_json = false;
+    struct errbuf err = {{0}};
+    int r;
+
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--fps") == 0 && i + 1 < argc) {
+            if (video_cli_number(argv[++i], 0.01, 1000, "bench decode", a, &fps) < 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--max-side") == 0 && i + 1 < argc) {
+            if (video_cli_number(argv[++i], 0, 16384, "bench decode", a, &max_side) < 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--runs") == 0 && i + 1 < argc) {
+            if (video_cli_number(argv[++i], 1, 100, "bench decode", a, &runs) < 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--ffmpeg") == 0 && i + 1 < argc) {
+            ffmpeg = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            as_json = true;
+        } else if (a[0] == '-') {
+            cli_error("bench decode", "unknown option '%s' (or it lacks its value)", a);
+            usage(stderr);
+            return EXIT_USAGE;
+        } else if (!file) {
+            file = a;
+        } else {
+            cli_error("bench decode", "one FILE only ('%s' is extra)", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!file) {
+        cli_error("bench decode", "no FILE given");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    char ref_label[96];
+    snprintf(ref_label, sizeof(ref_label), "ffmpeg -threads 1 -vf fps=%g", fps);
+    struct measure m[3] = {
+        {.label = "crtd, skip non-ref (auto)"},
+        {.label = "crtd, decode every frame"},
+        {.label = ref_label},
+    };
+    long long all_frames = 0;
+    for (int run = 0; run < (int)runs; run++) {
+        fprintf(stderr, "crt bench decode: run %d of %d\n", run + 1, (int)runs);
+        static const enum video_skip modes[2] = {VIDEO_SKIP_AUTO, VIDEO_SKIP_OFF};
+        for (int k = 0; k < 2; k++) {
+            double wall = 0, cpu = 0;
+            long long decoded = 0, sampled = 0;
+            r = run_crtd(file, fps, (int)max_side, modes[k], &wall, &cpu, &decoded, &sampled,
+                         &err);
+            if (r < 0) {
+                cli_error("bench decode", "%s", errbuf_text(&err, r));
+                return 1;
+            }
+            keep_best(&m[k], wall, cpu);
+            m[k].decoded = decoded;
+            m[k].sampled = sampled;
+        }
+        all_frames = m[1].decoded;
+        double wall = 0, cpu = 0;
+        long long sampled = 0;
+        r = run_ffmpeg(ffmpeg, file, fps, &wall, &cpu, &sampled, &err);
+        if (r < 0) {
+            cli_error("bench decode", "%s", errbuf_text(&err, r));
+            return 1;
+        }
+        keep_best(&m[2], wall, cpu);
+        m[2].decoded = all_frames; /* ffmpeg decodes every frame */
+        m[2].sampled = sampled;
+    }
+
+    if (as_json) {
+        json_t *list = json_array();
+        for (int k = 0; k < 3; k++)
+            json_array_append_new(
+                list, json_pack("{s:s, s:f, s:f, s:I, s:I, s:f, s:f}", "pipeline", m[k].label,
+                                "wall_s", m[k].wall_s, "cpu_s", m[k].cpu_s, "decoded",
+                                (json_int_t)m[k].decoded, "sampled", (json_int_t)m[k].sampled,
+                                "input_frames_per_s", all_frames / m[k].wall_s,
+                                "sampled_per_s", m[k].sampled / m[k].wall_s));
+        json_t *o = json_pack("{s:s, s:f, s:i, s:I, s:o, s:f}", "file", file, "fps", fps, "runs",
+                              (int)runs, "input_frames", (json_int_t)all_frames, "results", list,
+                              "speedup_vs_ffmpeg", m[2].wall_s / m[0].wall_s);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+        return 0;
+    }
+    printf("%s: %lld frames, sampled at %g fps, one decoding thread, best of %d\n", file,
+           all_frames, fps, (int)runs);
+    printf("%-32s %12s %10s %10s %10s %8s %8s\n", "pipeline", "input fr/s", "decoded", "sampled",
+           "sampled/s", "wall s", "cpu s");
+    for (int k = 0; k < 3; k++)
+        printf("%-32s %12.1f %10lld %10lld %10.1f %8.3f %8.3f\n", m[k].label,
+               all_frames / m[k].wall_s, m[k].decoded, m[k].sampled, m[k].sampled / m[k].wall_s,
+               m[k].wall_s, m[k].cpu_s);
+    printf("crtd (skip auto) vs ffmpeg: %.2fx the speed; crtd decode-all vs ffmpeg: %.2fx\n",
+           m[2].wall_s / m[0].wall_s, m[2].wall_s / m[1].wall_s);
+    return 0;
+}

@@ -1,0 +1,979 @@
+/* stream: one video source, opened, decoded, sampled, converted, and
+ * reconnected when lost.
+ *
+ * The decode loop follows FFmpeg's doc/examples/demux_decode.c: read a
+ * packet, send it, receive every frame it yields, drain at the end. Every
+ * blocking FFmpeg call runs under a deadline enforced by the interrupt
+ * callback, which also answers video_stream_stop() from another thread. */
+#include "video.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/time.h>
+#include <libswscale/swscale.h>
+
+#define RGB_ROW_ALIGN 32
+/* Skip non-reference frames automatically when the stream runs at least
+ * this many times faster than the target rate. */
+#define SKIP_AUTO_RATIO 2.0
+/* With skipping on, a window of this much stream time must yield at least
+ * SKIP_MIN_YIELD of the frames the target asks for, or skipping stops. */
+#define SKIP_CHECK_WINDOW_S 2.0
+#define SKIP_MIN_YIELD 0.8
+
+struct video_stream {
+    char *url;       /* as given */
+    char *open_url;  /* what FFmpeg opens (scheme prefixes of crtd removed) */
+    char *format;    /* forced demuxer or NULL */
+    char *ffmpeg_options;
+    char *hw_device;
+    char name[512];  /* url with the password masked */
+    enum video_source_kind kind;
+    struct video_options opts;
+    bool reconnect;
+
+    /* The current connection; fmt == NULL while disconnected. */
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    int video_index;
+    AVRational time_base;
+    AVBufferRef *hw_device_ctx;
+    enum AVPixelFormat hw_pix_fmt;
+    bool draining;
+    int read_error;        /* why the demuxer stopped, reported after draining */
+    bool connection_had_frames;
+
+    /* Allocated once per stream, reused for every frame. */
+    AVPacket *pkt;
+    AVFrame *frame;
+    AVFrame *sw_frame;
+    struct SwsContext *sws;
+    int sws_w, sws_h, sws_fmt, sws_full_range, sws_colorspace;
+    uint8_t *rgb;
+    size_t rgb_size;
+    int rgb_w, rgb_h, rgb_stride;
+
+    struct video_sampler sampler;
+    double skip_window_start;
+    uint64_t skip_window_picks;
+    unsigned attempt;
+    bool ever_connected;
+    int64_t next_index;
+    unsigned random_state;
+
+    atomic_bool stop;
+    atomic_llong deadline_ns; /* 0: no deadline */
+    atomic_bool timed_out;
+
+    pthread_mutex_t lock; /* guards stats; wake is signalled under it */
+    pthread_cond_t wake;
+    struct video_stats stats;
+};
+
+/* ---- FFmpeg's log goes to ours, at debug level -------------------------- */
+
+static void av_log_to_debug(void *avcl, int level, const char *fmt, va_list ap)
+{
+    if (level > AV_LOG_INFO || log_get_max_level() < LOG_LEVEL_DEBUG)
+        return;
+    char line[512];
+    int print_prefix = 1;
+    av_log_format_line2(avcl, level, fmt, ap, line, sizeof(line), &print_prefix);
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    if (len > 0)
+        log_debug("ffmpeg: %s", line);
+}
+
+static pthread_once_t ffmpeg_once = PTHREAD_ONCE_INIT;
+
+static void ffmpeg_init(void)
+{
+    av_log_set_callback(av_log_to_debug);
+    avdevice_register_all();
+    avformat_network_init();
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+void video_options_init(struct video_options *opts)
+{
+    *opts = (struct video_options){
+        .fps = 10,
+        .max_side = 640,
+        .threads = 1,
+        .transport = VIDEO_TRANSPORT_TCP,
+        .reconnect = VIDEO_RECONNECT_AUTO,
+        .skip_nonref = VIDEO_SKIP_AUTO,
+        .hwaccel = VIDEO_HWACCEL_NONE,
+        .open_timeout_s = 10,
+        .read_timeout_s = 10,
+        .backoff_min_s = 1,
+        .backoff_max_s = 60,
+    };
+}
+
+const char *video_state_name(enum video_state state)
+{
+    switch (state) {
+    case VIDEO_STATE_IDLE:
+        return "idle";
+    case VIDEO_STATE_CONNECTING:
+        return "connecting";
+    case VIDEO_STATE_STREAMING:
+        return "streaming";
+    case VIDEO_STATE_BACKOFF:
+        return "backoff";
+    case VIDEO_STATE_STOPPED:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+static int options_check(const struct video_options *o, const char *name, struct errbuf *err)
+{
+    if (!(o->fps >= 0 && o->fps <= 1000))
+        return errbuf_set(err, -EINVAL, "'%s': fps %g is not in [0, 1000]", name, o->fps);
+    if (o->max_side < 0 || (o->max_side > 0 && o->max_side < 16) || o->max_side > 16384)
+        return errbuf_set(err, -EINVAL, "'%s': max side %d is not 0 or in [16, 16384]", name,
+                          o->max_side);
+    if (o->threads < 0 || o->threads > 64)
+        return errbuf_set(err, -EINVAL, "'%s': %d decoder threads is not in [0, 64]", name,
+                          o->threads);
+    if (!(o->open_timeout_s > 0) || !(o->read_timeout_s > 0))
+        return errbuf_set(err, -EINVAL, "'%s': timeouts must be positive", name);
+    if (!(o->backoff_min_s > 0) || !(o->backoff_max_s >= o->backoff_min_s))
+        return errbuf_set(err, -EINVAL, "'%s': backoff %g..%g s is not 0 < min <= max", name,
+                          o->backoff_min_s, o->backoff_max_s);
+    if (o->ffmpeg_options && o->ffmpeg_options[0]) {
+        AVDictionary *d = NULL;
+        int r = av_dict_parse_string(&d, o->ffmpeg_options, "=", ":", 0);
+        av_dict_free(&d);
+        if (r < 0)
+            return errbuf_set(err, -EINVAL, "'%s': cannot parse FFmpeg options '%s'", name,
+                              o->ffmpeg_options);
+    }
+    return 0;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void deadline_set(struct video_stream *s, double seconds);
+
+static char *strdup_or_null(const char *s, bool *failed)
+{
+    if (!s)
+        return NULL;
+    char *copy = strdup(s);
+    if (!copy)
+        *failed = true;
+    return copy;
+}
+
+int video_stream_new(const char *url, const struct video_options *opts,
+                     struct video_stream **ret_stream, struct errbuf *err)
+{
+    struct video_options defaults;
+    enum video_source_kind kind;
+    struct video_stream *s = NULL;
+    bool oom = false;
+    int r;
+
+    pthread_once(&ffmpeg_once, ffmpeg_init);
+    if (!opts) {
+        video_options_init(&defaults);
+        opts = &defaults;
+    }
+    r = video_source_kind_of(url, &kind, err);
+    if (r < 0)
+        return r;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return errbuf_set(err, -ENOMEM, "out of memory");
+    url_mask_password(s->name, sizeof(s->name), url);
+    r = options_check(opts, s->name, err);
+    if (r < 0)
+        goto fail;
+
+    s->kind = kind;
+    s->opts = *opts;
+    s->url = strdup_or_null(url, &oom);
+    const char *open_url = url;
+    if (kind == VIDEO_SOURCE_LAVFI)
+        open_url = url + strlen("lavfi:");
+    else if (kind == VIDEO_SOURCE_DEVICE && strncasecmp(url, "v4l2://", 7) == 0)
+        open_url = url + strlen("v4l2://");
+    s->open_url = strdup_or_null(open_url, &oom);
+    s->format = strdup_or_null(opts->format, &oom);
+    s->ffmpeg_options = strdup_or_null(opts->ffmpeg_options, &oom);
+    s->hw_device = strdup_or_null(opts->hw_device, &oom);
+    s->opts.format = s->format;
+    s->opts.ffmpeg_options = s->ffmpeg_options;
+    s->opts.hw_device = s->hw_device;
+    s->pkt = av_packet_alloc();
+    s->frame = av_frame_alloc();
+    s->sw_frame = av_frame_alloc();
+    if (oom || !s->pkt || !s->frame || !s->sw_frame) {
+        r = errbuf_set(err, -ENOMEM, "'%s': out of memory", s->name);
+        goto fail;
+    }
+
+    if (opts->reconnect == VIDEO_RECONNECT_AUTO)
+        s->reconnect = video_source_kind_is_live(kind);
+    else
+        s->reconnect = opts->reconnect == VIDEO_RECONNECT_ALWAYS;
+    s->video_index = -1;
+    s->hw_pix_fmt = AV_PIX_FMT_NONE;
+    s->sws_fmt = AV_PIX_FMT_NONE;
+    s->random_state = (unsigned)time_mono_ns() ^ (unsigned)(uintptr_t)s;
+    video_sampler_init(&s->sampler, opts->fps);
+    atomic_init(&s->stop, false);
+    atomic_init(&s->deadline_ns, 0);
+    atomic_init(&s->timed_out, false);
+
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&s->lock, NULL);
+    s->stats.state = VIDEO_STATE_IDLE;
+
+    *ret_stream = s;
+    return 0;
+
+fail:
+    av_packet_free(&s->pkt);
+    av_frame_free(&s->frame);
+    av_frame_free(&s->sw_frame);
+    free(s->url);
+    free(s->open_url);
+    free(s->format);
+    free(s->ffmpeg_options);
+    free(s->hw_device);
+    free(s);
+    return r;
+}
+
+static void close_input(struct video_stream *s)
+{
+    avcodec_free_context(&s->dec);
+    if (s->fmt) {
+        deadline_set(s, 1.0); /* an RTSP TEARDOWN to a dead peer must not hang */
+        avformat_close_input(&s->fmt);
+        atomic_store(&s->deadline_ns, 0);
+    }
+    av_buffer_unref(&s->hw_device_ctx);
+    s->hw_pix_fmt = AV_PIX_FMT_NONE;
+    s->video_index = -1;
+    s->draining = false;
+    s->read_error = 0;
+}
+
+struct video_stream *video_stream_free(struct video_stream *s)
+{
+    if (!s)
+        return NULL;
+    close_input(s);
+    av_packet_free(&s->pkt);
+    av_frame_free(&s->frame);
+    av_frame_free(&s->sw_frame);
+    sws_freeContext(s->sws);
+    av_free(s->rgb);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    free(s->url);
+    free(s->open_url);
+    free(s->format);
+    free(s->ffmpeg_options);
+    free(s->hw_device);
+    free(s);
+    return NULL;
+}
+
+/* ---- state shared with other threads -------------------------------------- */
+
+static void set_state(struct video_stream *s, enum video_state state)
+{
+    pthread_mutex_lock(&s->lock);
+    s->stats.state = state;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void set_last_error(struct video_stream *s, const char *msg)
+{
+    pthread_mutex_lock(&s->lock);
+    str_copy(s->stats.last_error, sizeof(s->stats.last_error), msg);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void video_stream_stop(struct video_stream *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+enum video_state video_stream_state(const struct video_stream *s)
+{
+    struct video_stream *m = (struct video_stream *)s; /* the lock is not part of the value */
+    pthread_mutex_lock(&m->lock);
+    enum video_state state = m->stats.state;
+    pthread_mutex_unlock(&m->lock);
+    return state;
+}
+
+void video_stream_stats(const struct video_stream *s, struct video_stats *ret_stats)
+{
+    struct video_stream *m = (struct video_stream *)s;
+    pthread_mutex_lock(&m->lock);
+    *ret_stats = m->stats;
+    pthread_mutex_unlock(&m->lock);
+}
+
+const char *video_stream_name(const struct video_stream *s)
+{
+    return s->name;
+}
+
+/* ---- deadlines ------------------------------------------------------------ */
+
+static int interrupt_cb(void *opaque)
+{
+    struct video_stream *s = opaque;
+    if (atomic_load(&s->stop))
+        return 1;
+    long long deadline = atomic_load(&s->deadline_ns);
+    if (deadline && time_mono_ns() > deadline) {
+        atomic_store(&s->timed_out, true);
+        return 1;
+    }
+    return 0;
+}
+
+static void deadline_set(struct video_stream *s, double seconds)
+{
+    atomic_store(&s->timed_out, false);
+    atomic_store(&s->deadline_ns, time_mono_ns() + (long long)(seconds * 1e9));
+}
+
+/* Turns an interrupted call's AVERROR_EXIT into what happened. */
+static int interrupted_cause(struct video_stream *s, int r)
+{
+    if (r != AVERROR_EXIT && r != AVERROR(EINTR))
+        return r;
+    if (atomic_load(&s->stop))
+        return -ECANCELED;
+    if (atomic_load(&s->timed_out))
+        return -ETIMEDOUT;
+    return r;
+}
+
+/* ---- connecting ------------------------------------------------------------ */
+
+static enum AVPixelFormat get_format_cb(AVCodecContext *ctx, const enum AVPixelFormat *fmts)
+{
+    struct video_stream *s = ctx->opaque;
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
+        if (*p == s->hw_pix_fmt)
+            return *p;
+    /* The hardware cannot take this stream: decode it in software. */
+    log_debug("%s: VAAPI cannot decode this stream, decoding in software", s->name);
+    s->hw_pix_fmt = AV_PIX_FMT_NONE;
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
+        const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(*p);
+        if (desc && !(desc->flags & AV_PIX_FMT_FLAG_HWACCEL))
+            return *p;
+    }
+    return AV_PIX_FMT_NONE;
+}
+
+/* Prepares VAAPI decoding when asked for and possible; otherwise leaves the
+ * decoder in software and says why at debug level. Never fails the open. */
+static void hwaccel_setup(struct video_stream *s, const AVCodec *codec)
+{
+    if (s->opts.hwaccel != VIDEO_HWACCEL_VAAPI)
+        return;
+    enum AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
+    for (int i = 0;; i++) {
+        const AVCodecHWConfig *cfg = avcodec_get_hw_config(codec, i);
+        if (!cfg)
+            break;
+        if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) &&
+            cfg->device_type == AV_HWDEVICE_TYPE_VAAPI) {
+            pix_fmt = cfg->pix_fmt;
+            break;
+        }
+    }
+    if (pix_fmt == AV_PIX_FMT_NONE) {
+        log_debug("%s: decoder %s has no VAAPI support, decoding in software", s->name,
+                  codec->name);
+        return;
+    }
+    int r = av_hwdevice_ctx_create(&s->hw_device_ctx, AV_HWDEVICE_TYPE_VAAPI, s->opts.hw_device,
+                                   NULL, 0);
+    if (r < 0) {
+        log_debug("%s: no VAAPI device %s (%s), decoding in software", s->name,
+                  s->opts.hw_device ? s->opts.hw_device : "(default)", av_err2str(r));
+        return;
+    }
+    s->dec->hw_device_ctx = av_buffer_ref(s->hw_device_ctx);
+    if (!s->dec->hw_device_ctx) {
+        av_buffer_unref(&s->hw_device_ctx);
+        return;
+    }
+    s->hw_pix_fmt = pix_fmt;
+    s->dec->opaque = s;
+    s->dec->get_format = get_format_cb;
+}
+
+static int fourcc_text(char *buf, size_t size, uint32_t tag)
+{
+    if (!tag)
+        return snprintf(buf, size, "none");
+    char t[5];
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = (tag >> (8 * i)) & 0xff;
+        t[i] = (c >= 32 && c < 127) ? (char)c : '.';
+    }
+    t[4] = '\0';
+    return snprintf(buf, size, "%s", t);
+}
+
+static int open_input(struct video_stream *s, struct errbuf *err)
+{
+    const AVInputFormat *iformat = NULL;
+    const AVCodec *codec = NULL;
+    AVDictionary *dict = NULL;
+    const AVDictionaryEntry *left;
+    AVStream *st;
+    int r;
+
+    if (s->ffmpeg_options && s->ffmpeg_options[0]) {
+        r = av_dict_parse_string(&dict, s->ffmpeg_options, "=", ":", 0);
+        if (r < 0) {
+            errbuf_set(err, r, "'%s': cannot parse FFmpeg options '%s'", s->name,
+                       s->ffmpeg_options);
+            goto end;
+        }
+    }
+    if (s->kind == VIDEO_SOURCE_RTSP) {
+        av_dict_set(&dict, "rtsp_transport",
+                    s->opts.transport == VIDEO_TRANSPORT_UDP ? "udp" : "tcp", AV_DICT_DONT_OVERWRITE);
+        av_dict_set_int(&dict, "timeout", (int64_t)(s->opts.read_timeout_s * 1e6),
+                        AV_DICT_DONT_OVERWRITE);
+    } else if (s->kind == VIDEO_SOURCE_HTTP) {
+        av_dict_set_int(&dict, "rw_timeout", (int64_t)(s->opts.read_timeout_s * 1e6),
+                        AV_DICT_DONT_OVERWRITE);
+    }
+
+    const char *format = s->format;
+    if (!format && s->kind == VIDEO_SOURCE_DEVICE)
+        format = "video4linux2";
+    if (!format && s->kind == VIDEO_SOURCE_LAVFI)
+        format = "lavfi";
+    if (format) {
+        iformat = av_find_input_format(format);
+        if (!iformat) {
+            r = errbuf_set(err, -EPROTONOSUPPORT, "'%s': FFmpeg has no input format '%s'",
+                           s->name, format);
+            goto end;
+        }
+    }
+
+    s->fmt = avformat_alloc_context();
+    if (!s->fmt) {
+        r = errbuf_set(err, -ENOMEM, "'%s': out of memory", s->name);
+        goto end;
+    }
+    s->fmt->interrupt_callback.callback = interrupt_cb;
+    s->fmt->interrupt_callback.opaque = s;
+
+    deadline_set(s, s->opts.open_timeout_s);
+    r = avformat_open_input(&s->fmt, s->open_url, iformat, &dict); /* frees fmt on failure */
+    if (r < 0) {
+        r = interrupted_cause(s, r);
+        if (r == -ETIMEDOUT)
+            errbuf_set(err, r, "'%s': cannot open: no answer within %g s", s->name,
+                       s->opts.open_timeout_s);
+        else
+            errbuf_set(err, r, "'%s': cannot open: %s", s->name, av_err2str(r));
+        goto end;
+    }
+    /* Probing decodes a few frames too: with the stream's thread count. */
+    unsigned nb_streams = s->fmt->nb_streams;
+    AVDictionary **probe_opts = nb_streams ? av_calloc(nb_streams, sizeof(*probe_opts)) : NULL;
+    for (unsigned i = 0; probe_opts && i < nb_streams; i++)
+        av_dict_set_int(&probe_opts[i], "threads", s->opts.threads, 0);
+    r = avformat_find_stream_info(s->fmt, probe_opts);
+    for (unsigned i = 0; probe_opts && i < nb_streams; i++)
+        av_dict_free(&probe_opts[i]);
+    av_freep(&probe_opts);
+    if (r < 0) {
+        r = interrupted_cause(s, r);
+        errbuf_set(err, r, "'%s': cannot read stream information: %s", s->name,
+                   r == -ETIMEDOUT ? "no answer in time" : av_err2str(r));
+        goto end;
+    }
+    r = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (r == AVERROR_STREAM_NOT_FOUND) {
+        r = errbuf_set(err, -ENODATA, "'%s': no video stream (format %s)", s->name,
+                       s->fmt->iformat->name);
+        goto end;
+    }
+    if (r == AVERROR_DECODER_NOT_FOUND) {
+        /* Name the codec even when FFmpeg only knows the container's tag. */
+        AVStream *vst = NULL;
+        for (unsigned i = 0; i < s->fmt->nb_streams && !vst; i++)
+            if (s->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+                vst = s->fmt->streams[i];
+        char tag[16] = "none";
+        if (vst)
+            fourcc_text(tag, sizeof(tag), vst->codecpar->codec_tag);
+        r = errbuf_set(err, -ENOSYS, "'%s': unsupported video codec '%s' (tag %s)", s->name,
+                       vst ? avcodec_get_name(vst->codecpar->codec_id) : "?", tag);
+        goto end;
+    }
+    if (r < 0) {
+        errbuf_set(err, r, "'%s': no usable video stream: %s", s->name, av_err2str(r));
+        goto end;
+    }
+    s->video_index = r;
+    st = s->fmt->streams[r];
+    for (unsigned i = 0; i < s->fmt->nb_streams; i++)
+        if ((int)i != s->video_index)
+            s->fmt->streams[i]->discard = AVDISCARD_ALL;
+    s->time_base = st->time_base;
+
+    s->dec = avcodec_alloc_context3(codec);
+    if (!s->dec) {
+        r = errbuf_set(err, -ENOMEM, "'%s': out of memory", s->name);
+        goto end;
+    }
+    r = avcodec_parameters_to_context(s->dec, st->codecpar);
+    if (r < 0) {
+        errbuf_set(err, r, "'%s': decoder parameters: %s", s->name, av_err2str(r));
+        goto end;
+    }
+    s->dec->pkt_timebase = st->time_base;
+    s->dec->thread_count = s->opts.threads;
+    hwaccel_setup(s, codec);
+
+    AVRational rate = av_guess_frame_rate(s->fmt, st, NULL);
+    double stream_fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0;
+    bool skip = false;
+    if (s->opts.fps > 0 && s->opts.skip_nonref == VIDEO_SKIP_ON)
+        skip = true;
+    if (s->opts.fps > 0 && s->opts.skip_nonref == VIDEO_SKIP_AUTO && stream_fps > 0 &&
+        stream_fps <= 1000 && stream_fps >= SKIP_AUTO_RATIO * s->opts.fps)
+        skip = true;
+    if (skip)
+        s->dec->skip_frame = AVDISCARD_NONREF;
+    s->skip_window_start = NAN;
+    s->skip_window_picks = 0;
+
+    r = avcodec_open2(s->dec, codec, &dict);
+    if (r < 0) {
+        errbuf_set(err, r, "'%s': cannot open the %s decoder: %s", s->name, codec->name,
+                   av_err2str(r));
+        goto end;
+    }
+    left = av_dict_get(dict, "", NULL, AV_DICT_IGNORE_SUFFIX);
+    if (left) {
+        r = errbuf_set(err, -EINVAL, "'%s': FFmpeg option '%s' is not known to %s or %s", s->name,
+                       left->key, s->fmt->iformat->name, codec->name);
+        goto end;
+    }
+
+    pthread_mutex_lock(&s->lock);
+    s->stats.stream_fps = stream_fps;
+    s->stats.source_width = st->codecpar->width;
+    s->stats.source_height = st->codecpar->height;
+    str_copy(s->stats.codec, sizeof(s->stats.codec), codec->name);
+    s->stats.skipping_nonref = skip;
+    s->stats.hwaccel_active = s->hw_pix_fmt != AV_PIX_FMT_NONE;
+    pthread_mutex_unlock(&s->lock);
+    s->draining = false;
+    s->read_error = 0;
+    s->connection_had_frames = false;
+    r = 0;
+
+end:
+    av_dict_free(&dict);
+    atomic_store(&s->deadline_ns, 0);
+    if (r < 0)
+        close_input(s);
+    return r;
+}
+
+/* ---- converting ------------------------------------------------------------ */
+
+/* The RGB size for a source frame: long side capped, display aspect kept. */
+static void output_size(const struct video_stream *s, const AVFrame *f, int *ret_w, int *ret_h)
+{
+    double w = f->width, h = f->height;
+    AVRational sar = f->sample_aspect_ratio;
+    if (sar.num > 0 && sar.den > 0 && sar.num != sar.den)
+        w = w * sar.num / sar.den;
+    double long_side = fmax(w, h);
+    double scale = 1;
+    if (s->opts.max_side > 0 && long_side > s->opts.max_side)
+        scale = s->opts.max_side / long_side;
+    *ret_w = (int)fmax(1, lround(w * scale));
+    *ret_h = (int)fmax(1, lround(h * scale));
+}
+
+/* FFmpeg's "J" formats are the plain ones in full range. */
+static enum AVPixelFormat unjpeg_format(enum AVPixelFormat fmt, bool *full_range)
+{
+    switch (fmt) {
+    case AV_PIX_FMT_YUVJ420P:
+        *full_range = true;
+        return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+        *full_range = true;
+        return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+        *full_range = true;
+        return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+        *full_range = true;
+        return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+        *full_range = true;
+        return AV_PIX_FMT_YUV411P;
+    default:
+        return fmt;
+    }
+}
+
+static int convert(struct video_stream *s, const AVFrame *src, struct errbuf *err)
+{
+    bool full_range = src->color_range == AVCOL_RANGE_JPEG;
+    enum AVPixelFormat fmt = unjpeg_format(src->format, &full_range);
+    int colorspace = src->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
+    int dw, dh;
+
+    output_size(s, src, &dw, &dh);
+    if (dw != s->rgb_w || dh != s->rgb_h) {
+        int stride = FFALIGN(dw * 3, RGB_ROW_ALIGN);
+        size_t size = (size_t)stride * (size_t)dh;
+        if (size > s->rgb_size) {
+            uint8_t *buf = av_malloc(size);
+            if (!buf)
+                return errbuf_set(err, -ENOMEM, "'%s': out of memory for a %dx%d frame",
+                                  s->name, dw, dh);
+            av_free(s->rgb);
+            s->rgb = buf;
+            s->rgb_size = size;
+        }
+        s->rgb_w = dw;
+        s->rgb_h = dh;
+        s->rgb_stride = stride;
+        sws_freeContext(s->sws); /* the destination changed */
+        s->sws = NULL;
+    }
+    if (!s->sws || src->width != s->sws_w || src->height != s->sws_h || (int)fmt != s->sws_fmt ||
+        (int)full_range != s->sws_full_range || colorspace != s->sws_colorspace) {
+        sws_freeContext(s->sws);
+        s->sws = sws_getContext(src->width, src->height, fmt, dw, dh, AV_PIX_FMT_RGB24,
+                                SWS_BILINEAR, NULL, NULL, NULL);
+        if (!s->sws)
+            return errbuf_set(err, -ENOTSUP, "'%s': cannot convert %s %dx%d to RGB", s->name,
+                              av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?",
+                              src->width, src->height);
+        const int *coefs = sws_getCoefficients(colorspace);
+        sws_setColorspaceDetails(s->sws, coefs, full_range, sws_getCoefficients(SWS_CS_DEFAULT),
+                                 1, 0, 1 << 16, 1 << 16);
+        s->sws_w = src->width;
+        s->sws_h = src->height;
+        s->sws_fmt = fmt;
+        s->sws_full_range = full_range;
+        s->sws_colorspace = colorspace;
+    }
+    uint8_t *dst[4] = {s->rgb, NULL, NULL, NULL};
+    int dst_stride[4] = {s->rgb_stride, 0, 0, 0};
+    int r = sws_scale(s->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, dst,
+                      dst_stride);
+    if (r < 0)
+        return errbuf_set(err, r, "'%s': conversion to RGB failed: %s", s->name, av_err2str(r));
+    return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------------- */
+
+static void count(struct video_stream *s, uint64_t *counter)
+{
+    pthread_mutex_lock(&s->lock);
+    (*counter)++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Stops skipping non-reference frames if it starves the target rate (a
+ * stream whose only reference frames are too far apart). */
+static void skip_check(struct video_stream *s, double t)
+{
+    if (s->dec->skip_frame != AVDISCARD_NONREF || s->opts.skip_nonref != VIDEO_SKIP_AUTO)
+        return;
+    if (isnan(s->skip_window_start) || t < s->skip_window_start) {
+        s->skip_window_start = t;
+        s->skip_window_picks = 0;
+        return;
+    }
+    s->skip_window_picks++;
+    double span = t - s->skip_window_start;
+    if (span < SKIP_CHECK_WINDOW_S)
+        return;
+    if ((double)s->skip_window_picks < SKIP_MIN_YIELD * span * s->opts.fps) {
+        s->dec->skip_frame = AVDISCARD_DEFAULT;
+        pthread_mutex_lock(&s->lock);
+        s->stats.skipping_nonref = false;
+        pthread_mutex_unlock(&s->lock);
+        log_debug("%s: skipping non-reference frames starves %g fps, decoding all", s->name,
+                  s->opts.fps);
+    }
+    s->skip_window_start = t;
+    s->skip_window_picks = 0;
+}
+
+/* Handles one decoded frame in s->frame: 1 when it was sampled and
+ * converted into ret_frame, 0 when dropped, negative on failure. */
+static int take_frame(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err)
+{
+    AVFrame *f = s->frame;
+    double decoded_at = time_wall_s();
+    int r;
+
+    pthread_mutex_lock(&s->lock);
+    s->stats.decoded++;
+    if ((f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags) {
+        s->stats.decode_errors++;
+        s->stats.dropped++;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    double t = NAN;
+    if (f->best_effort_timestamp != AV_NOPTS_VALUE)
+        t = (double)f->best_effort_timestamp * av_q2d(s->time_base);
+    double pts;
+    if (!video_sampler_push(&s->sampler, t, &pts)) {
+        count(s, &s->stats.dropped);
+        return 0;
+    }
+    skip_check(s, isfinite(t) ? t : s->sampler.last_source);
+
+    const AVFrame *src = f;
+    if (s->hw_pix_fmt != AV_PIX_FMT_NONE && f->format == s->hw_pix_fmt) {
+        av_frame_unref(s->sw_frame);
+        r = av_hwframe_transfer_data(s->sw_frame, f, 0);
+        if (r < 0) {
+            count(s, &s->stats.decode_errors);
+            return errbuf_set(err, r, "'%s': copying a frame from the GPU: %s", s->name,
+                              av_err2str(r));
+        }
+        s->sw_frame->sample_aspect_ratio = f->sample_aspect_ratio;
+        s->sw_frame->color_range = f->color_range;
+        s->sw_frame->colorspace = f->colorspace;
+        src = s->sw_frame;
+    }
+    r = convert(s, src, err);
+    if (r < 0)
+        return r;
+
+    *ret_frame = (struct video_frame){
+        .data = s->rgb,
+        .width = s->rgb_w,
+        .height = s->rgb_h,
+        .stride = s->rgb_stride,
+        .pts = pts,
+        .decoded_at = decoded_at,
+        .index = s->next_index++,
+    };
+    pthread_mutex_lock(&s->lock);
+    s->stats.sampled++;
+    s->stats.last_frame_at = decoded_at;
+    pthread_mutex_unlock(&s->lock);
+    return 1;
+}
+
+/* Reads, decodes and samples until one frame is ready (0), the source ends
+ * (AVERROR_EOF after draining the decoder) or fails. */
+static int next_frame(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err)
+{
+    int r;
+
+    for (;;) {
+        r = avcodec_receive_frame(s->dec, s->frame);
+        if (r == 0) {
+            r = take_frame(s, ret_frame, err);
+            av_frame_unref(s->frame);
+            if (r < 0)
+                return r;
+            if (r == 1) {
+                s->connection_had_frames = true;
+                return 0;
+            }
+            continue;
+        }
+        if (r == AVERROR_EOF) {
+            r = s->read_error ? s->read_error : AVERROR_EOF;
+            if (r == AVERROR_EOF)
+                errbuf_set(err, r, "'%s': end of stream", s->name);
+            else
+                errbuf_set(err, r, "'%s': reading failed: %s", s->name, av_err2str(r));
+            return r;
+        }
+        if (r != AVERROR(EAGAIN)) {
+            /* A broken frame: counted, and the decoder goes on. */
+            count(s, &s->stats.decode_errors);
+            if (s->draining)
+                continue;
+        }
+        if (s->draining)
+            return AVERROR_EOF; /* EAGAIN while draining: nothing more will come */
+
+        if (atomic_load(&s->stop))
+            return -ECANCELED;
+        deadline_set(s, s->opts.read_timeout_s);
+        r = av_read_frame(s->fmt, s->pkt);
+        atomic_store(&s->deadline_ns, 0);
+        if (r == AVERROR(EAGAIN)) {
+            av_usleep(2000);
+            continue;
+        }
+        if (r < 0) {
+            r = interrupted_cause(s, r);
+            if (r == -ECANCELED)
+                return r;
+            if (r == -ETIMEDOUT) {
+                return errbuf_set(err, r, "'%s': no data for %g s", s->name,
+                                  s->opts.read_timeout_s);
+            }
+            /* The end, or an error: give out what the decoder still holds. */
+            s->read_error = r == AVERROR_EOF ? 0 : r;
+            s->draining = true;
+            avcodec_send_packet(s->dec, NULL);
+            continue;
+        }
+        if (s->pkt->stream_index != s->video_index) {
+            av_packet_unref(s->pkt);
+            continue;
+        }
+        r = avcodec_send_packet(s->dec, s->pkt);
+        av_packet_unref(s->pkt);
+        if (r < 0 && r != AVERROR(EAGAIN))
+            count(s, &s->stats.decode_errors); /* a corrupt packet: skipped */
+    }
+}
+
+/* ---- the reconnecting read loop ---------------------------------------------- */
+
+static double random_unit(struct video_stream *s)
+{
+    return (double)rand_r(&s->random_state) / ((double)RAND_MAX + 1.0);
+}
+
+/* Waits `seconds` unless stopped first; true when stopped. */
+static bool backoff_wait(struct video_stream *s, double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    double whole = floor(seconds);
+    until.tv_sec += (time_t)whole;
+    until.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!atomic_load(&s->stop))
+        if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&s->lock);
+    return atomic_load(&s->stop);
+}
+
+int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err)
+{
+    struct errbuf e = {{0}};
+    int r;
+
+    for (;;) {
+        if (atomic_load(&s->stop)) {
+            close_input(s);
+            set_state(s, VIDEO_STATE_STOPPED);
+            return errbuf_set(err, -ECANCELED, "'%s': stopped", s->name);
+        }
+        if (!s->fmt) {
+            if (s->attempt > 0) {
+                set_state(s, VIDEO_STATE_BACKOFF);
+                double delay = video_backoff_delay(s->opts.backoff_min_s, s->opts.backoff_max_s,
+                                                   s->attempt, random_unit(s));
+                if (backoff_wait(s, delay))
+                    continue;
+            }
+            if (s->ever_connected || s->attempt > 0)
+                count(s, &s->stats.reconnects);
+            set_state(s, VIDEO_STATE_CONNECTING);
+            errbuf_clear(&e);
+            r = open_input(s, &e);
+            if (r < 0) {
+                if (r == -ECANCELED)
+                    continue;
+                set_last_error(s, errbuf_text(&e, r));
+                log_debug("%s", errbuf_text(&e, r));
+                if (!s->reconnect) {
+                    set_state(s, VIDEO_STATE_STOPPED);
+                    return errbuf_set(err, r, "%s", errbuf_text(&e, r));
+                }
+                s->attempt++;
+                continue;
+            }
+            if (s->ever_connected)
+                video_sampler_rebase(&s->sampler);
+            s->ever_connected = true;
+            set_state(s, VIDEO_STATE_STREAMING);
+        }
+
+        errbuf_clear(&e);
+        r = next_frame(s, ret_frame, &e);
+        if (r == 0) {
+            s->attempt = 0;
+            return 0;
+        }
+        bool had_frames = s->connection_had_frames;
+        close_input(s);
+        if (r == -ECANCELED)
+            continue;
+        set_last_error(s, errbuf_text(&e, r));
+        log_debug("%s", errbuf_text(&e, r));
+        if (!s->reconnect) {
+            set_state(s, VIDEO_STATE_STOPPED);
+            return errbuf_set(err, r, "%s", errbuf_text(&e, r));
+        }
+        /* A file looped under VIDEO_RECONNECT_ALWAYS starts again at once;
+         * a live source that was lost waits before it is tried again. */
+        if (r == AVERROR_EOF && had_frames && !video_source_kind_is_live(s->kind))
+            s->attempt = 0;
+        else
+            s->attempt++;
+    }
+}
