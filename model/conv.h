@@ -1,0 +1,53 @@
+/* conv: the convolution kernels of the TensorFlow.js runner (tfjs.c), private
+ * to model/. NHWC float32 tensors, batch 1; TensorFlow's filter layouts (HWIO
+ * for Conv2D, HWC1 for depthwise). Kernels follow llm.c's order: outputs first,
+ * then inputs, then sizes. None allocates. */
+#ifndef CRTD_MODEL_CONV_H
+#define CRTD_MODEL_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum conv_act {
+    CONV_ACT_NONE,
+    CONV_ACT_RELU,
+    CONV_ACT_RELU6,
+};
+
+/* Geometry of a 2-D window op on one NHWC image. Padding follows TensorFlow:
+ * SAME puts the odd pixel at the bottom/right (pad_top = total / 2). */
+struct conv_geom {
+    int h, w, c;          /* input */
+    int kh, kw;           /* window */
+    int stride_h, stride_w;
+    int pad_top, pad_left;
+    int oh, ow;           /* output */
+};
+
+/* Fills g's padding and output size the way TensorFlow does for "SAME" or
+ * "VALID" (same = false). */
+void conv_geom_pad(struct conv_geom *g, bool same);
+
+/* Scratch floats conv2d_forward needs for this geometry and output width
+ * (0 for a 1x1 stride-1 convolution, which reads its input in place). */
+size_t conv2d_scratch_floats(const struct conv_geom *g, int oc);
+
+/* out[oh,ow,oc] = act(conv(inp, weight) + bias + residual), on sgemm: a 1x1
+ * stride-1 convolution multiplies the input directly; other windows go
+ * through an im2col of a block of rows at a time. bias and residual may be
+ * NULL; residual has out's shape. */
+void conv2d_forward(float *out, float *scratch, const float *inp, const float *weight,
+                    const float *bias, const float *residual, const struct conv_geom *g, int oc,
+                    enum conv_act act);
+
+/* out[oh,ow,c] = act(depthwise(inp, weight) + bias), channel multiplier 1;
+ * vectorised across channels for AVX-512, AVX2 or SSE, picked at run time. */
+void conv_depthwise_forward(float *out, const float *inp, const float *weight, const float *bias,
+                            const struct conv_geom *g, enum conv_act act);
+
+/* TensorFlow's ResizeBilinear on one NHWC image (as tfjs-backend-cpu computes
+ * it: source coordinate in double, lerp of the four neighbours). */
+void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, int c, int oh, int ow,
+                                  bool align_corners, bool half_pixel_centers);
+
+#endif

@@ -1,0 +1,74 @@
+/* tfjs: a runner for TensorFlow.js graph models (model.json + weight shards),
+ * private to model/. The pose estimator (pose.c) is built on it; tests use it
+ * directly to compare intermediate tensors with TensorFlow.js by node name.
+ *
+ * Loading parses the JSON (Jansson), reads and dequantises the weights once,
+ * checks every node's op and attributes, orders the graph, infers every shape
+ * (the input shape is fixed by the Placeholder), folds nodes whose inputs are
+ * all constant, fuses what it can (bias and Relu/Relu6 inside convolutions, a
+ * residual AddV2 into the convolution that produces one of its operands) and
+ * plans buffer reuse. A context owns one arena sized by that plan: running it
+ * allocates nothing. */
+#ifndef CRTD_MODEL_TFJS_H
+#define CRTD_MODEL_TFJS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+
+#define TFJS_MAX_DIMS 6
+
+enum tfjs_dtype {
+    TFJS_FLOAT32,
+    TFJS_INT32,
+};
+
+struct tfjs_shape {
+    int rank;
+    int dims[TFJS_MAX_DIMS];
+};
+
+struct tfjs_model;
+struct tfjs_context;
+
+/* Loads json_path and the weight shards its manifest names (paths relative to
+ * the JSON's directory). The graph's one Placeholder must have a fixed shape;
+ * its one output is the node the signature names (else a node named
+ * "Identity"). -EBADMSG for a malformed or inconsistent file, -ENOTSUP for an
+ * op or attribute the runner does not implement, with err naming the node. */
+int tfjs_model_load(const char *json_path, struct tfjs_model **ret_model, struct errbuf *err);
+struct tfjs_model *tfjs_model_free(struct tfjs_model *model);
+
+/* The value (tensor slot) a TensorFlow name designates: "node" or "node:k".
+ * Returns its index or -ENOENT. */
+int tfjs_model_find(const struct tfjs_model *model, const char *name);
+int tfjs_model_input(const struct tfjs_model *model);  /* value index */
+int tfjs_model_output(const struct tfjs_model *model); /* value index */
+void tfjs_model_value_info(const struct tfjs_model *model, int value, struct tfjs_shape *ret_shape,
+                           enum tfjs_dtype *ret_dtype);
+size_t tfjs_shape_size(const struct tfjs_shape *shape);
+/* Multiply-adds times two of one run: convolutions, dense and depthwise. */
+double tfjs_model_flops(const struct tfjs_model *model, double *ret_dense, double *ret_depthwise);
+/* Bytes of a context's arena (activations and scratch). */
+size_t tfjs_model_arena_bytes(const struct tfjs_model *model, bool keep_all);
+/* Counts of what the plan did, for docs and debugging. */
+void tfjs_model_plan_stats(const struct tfjs_model *model, int *ret_steps, int *ret_folded,
+                           int *ret_fused_adds);
+
+/* A context runs the model; one per thread. With keep_all every value keeps
+ * its own buffer, so that any intermediate tensor can be read after a run
+ * (tests); otherwise buffers are reused and only the input and the output
+ * stay readable. */
+int tfjs_context_new(const struct tfjs_model *model, bool keep_all,
+                     struct tfjs_context **ret_context, struct errbuf *err);
+struct tfjs_context *tfjs_context_free(struct tfjs_context *context);
+
+/* The input buffer to fill before a run (int32 or float32 per the model). */
+void *tfjs_context_input(struct tfjs_context *context);
+void tfjs_context_run(struct tfjs_context *context);
+/* A value's data after a run, or NULL when its buffer was reused. */
+const void *tfjs_context_value(const struct tfjs_context *context, int value);
+
+#endif
