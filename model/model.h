@@ -131,4 +131,310 @@ int synth_clip_generate(struct synth_clip *clip, const struct synth_options *opt
                         struct errbuf *err);
 void synth_clip_done(struct synth_clip *clip);
 
+/* ---- pose-sequence files (poseseq.c) -------------------------------------- */
+
+/* A clip or stream as keypoints per frame: what `crt synth` writes, what
+ * `crt extract` caches and what `crt train` reads. On disk it is a
+ * safetensors file (docs/FORMATS.md): "keypoints" F32 [frames, 17, 3] as
+ * (x, y, score), "labels" F32 [frames] as class indices (-1: unknown), and
+ * metadata format=crtd-pose-sequence, version=1, fps, classes (a JSON list),
+ * label, source. */
+#define POSE_SEQUENCE_MAX_CLASSES 256
+
+struct pose_sequence {
+    int frames;
+    double fps;
+    struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    int *labels;                                       /* [frames], -1 unknown */
+    int label;                                         /* the clip's class, -1 unknown */
+    int n_classes;
+    char **classes; /* the class names the labels index */
+    char source[256]; /* where it came from: a video path, or the synth recipe */
+};
+
+/* Allocates frames and copies the class names; fills nothing else. */
+int pose_sequence_init(struct pose_sequence *seq, int frames, double fps,
+                       const char *const *classes, int n_classes, struct errbuf *err);
+void pose_sequence_done(struct pose_sequence *seq);
+
+/* Writes atomically (a temporary file renamed over the target). */
+int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct errbuf *err);
+
+/* Reads and checks everything: shapes, class list, label range, finite
+ * values. On failure the message names the file and what is wrong. */
+int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct errbuf *err);
+
+/* ---- safetensors model files (safetensors.c) ----------------------------- */
+
+/* The element types the reader converts to float32. */
+enum safetensors_dtype {
+    SAFETENSORS_F32,
+    SAFETENSORS_F16,
+    SAFETENSORS_BF16,
+};
+
+#define SAFETENSORS_MAX_DIMS 8
+
+struct safetensors_tensor {
+    const char *name;
+    enum safetensors_dtype dtype;
+    int ndim;
+    int64_t shape[SAFETENSORS_MAX_DIMS];
+    size_t numel;
+    size_t offset; /* bytes from the start of the data section */
+    size_t nbytes;
+    const void *data; /* little-endian, not necessarily aligned */
+};
+
+/* An opened file (mapped read-only) or a parsed caller's buffer. Opening
+ * checks the whole header: the JSON, every dtype, shape and byte range
+ * against the file size, that the tensors tile the data without overlap or
+ * hole, and that __metadata__ maps strings to strings. -EBADMSG names the
+ * tensor or field that is wrong. */
+struct safetensors;
+
+int safetensors_open(const char *path, struct safetensors **ret_st, struct errbuf *err);
+/* buf must outlive the result. */
+int safetensors_parse(const void *buf, size_t size, struct safetensors **ret_st,
+                      struct errbuf *err);
+struct safetensors *safetensors_free(struct safetensors *st);
+
+int safetensors_count(const struct safetensors *st);
+const struct safetensors_tensor *safetensors_tensor(const struct safetensors *st, int index);
+const struct safetensors_tensor *safetensors_find(const struct safetensors *st, const char *name);
+/* A __metadata__ value, or NULL. */
+const char *safetensors_metadata(const struct safetensors *st, const char *key);
+int safetensors_metadata_count(const struct safetensors *st);
+int safetensors_metadata_at(const struct safetensors *st, int index, const char **ret_key,
+                            const char **ret_value);
+
+/* -EBADMSG, naming the tensor and both shapes, unless t has this shape. */
+int safetensors_tensor_check(const struct safetensors_tensor *t, int ndim, const int64_t *shape,
+                             struct errbuf *err);
+/* Converts the t->numel elements to float32. */
+void safetensors_tensor_to_f32(const struct safetensors_tensor *t, float *out);
+
+const char *safetensors_dtype_name(enum safetensors_dtype dtype);
+size_t safetensors_dtype_size(enum safetensors_dtype dtype);
+int safetensors_dtype_parse(const char *text, enum safetensors_dtype *ret_dtype);
+/* "[128,64]" */
+void safetensors_format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
+/* IEEE half and bfloat16, rounding to nearest even. */
+float safetensors_f16_to_f32(uint16_t h);
+uint16_t safetensors_f32_to_f16(float f);
+float safetensors_bf16_to_f32(uint16_t b);
+uint16_t safetensors_f32_to_bf16(float f);
+
+/* The writer keeps pointers to the caller's float32 data until it is saved
+ * and converts on output; metadata and tensors are written in the order they
+ * were added, the data 8-byte aligned. */
+struct safetensors_writer;
+
+struct safetensors_writer *safetensors_writer_new(void);
+struct safetensors_writer *safetensors_writer_free(struct safetensors_writer *w);
+int safetensors_writer_set_metadata(struct safetensors_writer *w, const char *key,
+                                    const char *value);
+int safetensors_writer_add(struct safetensors_writer *w, const char *name,
+                           enum safetensors_dtype dtype, int ndim, const int64_t *shape,
+                           const float *data);
+/* The whole file in one malloc'ed buffer. */
+int safetensors_writer_to_buffer(const struct safetensors_writer *w, void **ret_buf,
+                                 size_t *ret_size);
+/* Writes path atomically (a temporary file renamed over it). */
+int safetensors_writer_save(const struct safetensors_writer *w, const char *path,
+                            struct errbuf *err);
+
+/* ---- pose features, layout version 1 (features.c) ------------------------ */
+
+#define FEATURES_LAYOUT_V1  1
+#define FEATURES_V1_DIM     89 /* 17*2 + 17 + 17*2 + 4 */
+#define FEATURES_V1_POS     0  /* 17 x (x, y): keypoint minus centre, over scale */
+#define FEATURES_V1_SCORE   34 /* 17 scores */
+#define FEATURES_V1_VEL     51 /* 17 x (x, y): change of the position since the last frame */
+#define FEATURES_V1_GLOBAL  85 /* centre x, centre y, scale, presence (mean score) */
+#define FEATURES_SCORE_MIN  0.2f  /* a keypoint counts from this score */
+#define FEATURES_SCALE_INIT 0.2f  /* scale until the torso is first seen */
+#define FEATURES_SCALE_FLOOR 0.05f
+#define FEATURES_SCALE_SMOOTH 0.8f /* scale = 0.8 scale + 0.2 torso length */
+
+/* What the features of a stream remember from frame to frame. */
+struct features_state {
+    float centre_x, centre_y; /* last centre, (0.5, 0.5) before any */
+    float smoothed;           /* smoothed torso length */
+    float scale;              /* max(smoothed, floor) */
+    bool has_scale;
+    bool prev_seen[POSE_NUM_KEYPOINTS];
+    float prev_pos[2 * POSE_NUM_KEYPOINTS];
+};
+
+void features_state_init(struct features_state *st);
+
+/* out[FEATURES_V1_DIM] from one frame's keypoints (x, y in [0,1] of the
+ * frame), or kp = NULL when no person was seen. docs/MODEL.md section 3 says
+ * exactly what each float is; tests/ref/crt_ref.py mirrors this function. */
+void features_v1(float *out, struct features_state *st, const struct keypoint *kp);
+
+/* ---- the segment model: CRT and the other memory mechanisms (crt*.c) ------ */
+
+#define CRT_NAME_MAX 32
+
+/* What a model file's __metadata__ says (docs/MODEL.md section 7). */
+struct crt_config {
+    char architecture[CRT_NAME_MAX]; /* memory mechanism: "crt" */
+    char variant[CRT_NAME_MAX];      /* "gru" or "ncgru" for crt */
+    int d_model;                     /* d */
+    int n_layers;                    /* N */
+    int n_heads;                     /* H */
+    int d_ff;                        /* FFN width, 4d by default */
+    int n_features;                  /* F, FEATURES_V1_DIM for layout 1 */
+    int feature_layout;              /* 1 */
+    int segment_len;                 /* L frames */
+    double fps;                      /* frames sampled per second */
+    int n_classes;
+    float layer_norm_eps;            /* 1e-5 */
+};
+
+/* The defaults of docs/MODEL.md: crt/gru, d 128, N 2, H 4, FFN 512, layout 1,
+ * L 8, fps 10, the 31 Smarthome classes. */
+void crt_config_default(struct crt_config *cfg);
+
+/* A loaded model: weights in one float32 buffer (the layout training uses
+ * too), read-only once made, shared by every stream and thread. */
+struct crt_model;
+
+/* Reads a model file: the metadata must describe a known architecture and
+ * variant with sane sizes, and every tensor that architecture needs must be
+ * there with its shape (no more, no fewer) and finite values. -EBADMSG
+ * names the field or tensor that is wrong. */
+int crt_model_load(const char *path, struct crt_model **ret_model, struct errbuf *err);
+int crt_model_from_safetensors(const struct safetensors *st, struct crt_model **ret_model,
+                               struct errbuf *err);
+/* A model with zero weights for cfg and the given classes (NULL: the Smarthome
+ * classes when cfg->n_classes is 31, else "class0"...). */
+int crt_model_new(const struct crt_config *cfg, const char *const *classes,
+                  struct crt_model **ret_model, struct errbuf *err);
+struct crt_model *crt_model_free(struct crt_model *model);
+
+/* Fills the weights with seeded random values of the usual initial scales
+ * (benchmarks, tests). Only before the model is shared. */
+void crt_model_init_random(struct crt_model *model, uint64_t seed);
+/* Sets a metadata string saved with the model (e.g. "provenance.data"). */
+int crt_model_set_metadata(struct crt_model *model, const char *key, const char *value);
+/* Saves the model card and weights (dtype F32, F16 or BF16) atomically. */
+int crt_model_save(const struct crt_model *model, const char *path, enum safetensors_dtype dtype,
+                   struct errbuf *err);
+
+const struct crt_config *crt_model_config(const struct crt_model *model);
+const char *crt_model_class(const struct crt_model *model, int index);
+/* A metadata string of the model file, or NULL. */
+const char *crt_model_metadata(const struct crt_model *model, const char *key);
+int crt_model_metadata_count(const struct crt_model *model);
+int crt_model_metadata_at(const struct crt_model *model, int index, const char **ret_key,
+                          const char **ret_value);
+/* 64-bit hash of the configuration, classes and weights: states carry it. */
+uint64_t crt_model_fingerprint(const struct crt_model *model);
+
+/* The parameter tensors in buffer order: name, shape, float count. */
+int crt_model_param_count(const struct crt_model *model);
+int crt_model_param_info(const struct crt_model *model, int index, const char **ret_name,
+                         int *ret_ndim, const int64_t **ret_shape, size_t *ret_numel);
+size_t crt_model_num_parameters(const struct crt_model *model);
+/* The parameter tensor of that name in the buffer (its numel floats), or NULL.
+ * Writable only for the model's maker (loading, training) before the model is
+ * shared; call crt_model_params_changed after writing. */
+float *crt_model_param(struct crt_model *model, const char *name);
+/* Recomputes what depends on the weights (the fingerprint). */
+void crt_model_params_changed(struct crt_model *model);
+
+/* Floating-point operations (multiply and add counted apart) that one segment
+ * step of one stream performs, as crtd runs it. */
+double crt_model_flops_per_segment(const struct crt_model *model);
+/* Floats of persistent memory per stream (d for crt). */
+size_t crt_model_memory_floats(const struct crt_model *model);
+
+/* Activations for up to max_batch segments at once, allocated once: no
+ * segment step allocates. One per thread; not shared. */
+struct crt_workspace;
+
+int crt_workspace_new(const struct crt_model *model, int max_batch,
+                      struct crt_workspace **ret_ws);
+struct crt_workspace *crt_workspace_free(struct crt_workspace *ws);
+size_t crt_workspace_bytes(const struct crt_workspace *ws);
+
+/* One segment step of B streams: feats[B][L][F] and mem_in[B][S] give
+ * mem_out[B][S] (may be mem_in) and logits[B][n_classes] (may be NULL).
+ * B <= the workspace's max_batch. */
+void crt_model_step(const struct crt_model *model, struct crt_workspace *ws, int B,
+                    const float *feats, const float *mem_in, float *mem_out, float *logits);
+/* The learned initial memory m_0 into mem[S]. */
+void crt_model_initial_memory(const struct crt_model *model, float *mem);
+
+/* Whole clips at once, each from m_0, as many in one batch as the workspace
+ * holds (clips are grouped by length): clip c has n_frames[c] frames of
+ * features at feats[c]; its floor(n_frames[c] / L) complete segments each give
+ * a row of ret_logits[c] / ret_probs[c] ([segments][n_classes]) and of
+ * ret_memory[c] ([segments][S]); any of the three arrays may be NULL, and so
+ * may any of their entries. A trailing partial segment gives nothing. */
+int crt_model_run_clips(const struct crt_model *model, struct crt_workspace *ws, int n_clips,
+                        const float *const *feats, const int *n_frames, float *const *ret_logits,
+                        float *const *ret_probs, float *const *ret_memory);
+
+/* One stream: its persistent memory and partial segment, and a one-segment
+ * workspace. Streams of the same model are independent. */
+struct crt_stream;
+
+int crt_stream_new(const struct crt_model *model, struct crt_stream **ret_stream);
+struct crt_stream *crt_stream_free(struct crt_stream *stream);
+/* Back to m_0 and an empty segment. */
+void crt_stream_reset(struct crt_stream *stream);
+
+/* Adds one frame's features (F floats). When it completes a segment, runs the
+ * step, writes ret_logits / ret_probs (n_classes floats each; either may be
+ * NULL) and returns 1; otherwise returns 0. */
+int crt_stream_push(struct crt_stream *stream, const float *features, float *ret_logits,
+                    float *ret_probs);
+
+const float *crt_stream_memory(const struct crt_stream *stream); /* S floats */
+int crt_stream_frames_pending(const struct crt_stream *stream);  /* 0 .. L-1 */
+uint64_t crt_stream_segments(const struct crt_stream *stream);    /* since reset */
+/* Bytes the stream's data takes: persistent memory, partial segment, and the
+ * whole footprint with its workspace and bookkeeping. */
+size_t crt_stream_memory_bytes(const struct crt_stream *stream);
+size_t crt_stream_state_bytes(const struct crt_stream *stream);
+size_t crt_stream_footprint_bytes(const struct crt_stream *stream);
+
+/* Serialised state: versioned, little-endian, CRC-32 protected and bound to
+ * the model's fingerprint (docs/MODEL.md, "State blob"). crt_stream_save_size
+ * is the most a save can need. */
+size_t crt_stream_save_size(const struct crt_model *model);
+int crt_stream_save(const struct crt_stream *stream, void *buf, size_t size, size_t *ret_len);
+/* Replaces the stream's state, or fails with -EBADMSG (damaged, other
+ * version) or -ESTALE (another model), naming why, and leaves it untouched. */
+int crt_stream_restore(struct crt_stream *stream, const void *buf, size_t len,
+                       struct errbuf *err);
+
+/* ---- classification metrics (metrics.c) ----------------------------------- */
+
+/* A confusion matrix: counts[truth * n_classes + predicted]. */
+struct confusion {
+    int n_classes;
+    int64_t *counts;
+};
+
+int confusion_init(struct confusion *cm, int n_classes);
+void confusion_done(struct confusion *cm);
+void confusion_reset(struct confusion *cm);
+/* Ignores (and returns -EINVAL for) a class index outside the matrix. */
+int confusion_add(struct confusion *cm, int truth, int predicted);
+int64_t confusion_total(const struct confusion *cm);
+int64_t confusion_class_total(const struct confusion *cm, int truth);
+/* Recall of one class; NAN when the class has no samples. */
+double confusion_recall(const struct confusion *cm, int truth);
+double confusion_accuracy(const struct confusion *cm);
+/* The benchmark metric: the mean over classes of each class's recall, over
+ * the classes that have samples and that scored[] marks (NULL: all).
+ * ret_classes (may be NULL) receives how many classes were averaged. */
+double confusion_mean_class_accuracy(const struct confusion *cm, const bool *scored,
+                                     int *ret_classes);
+
 #endif
