@@ -64,9 +64,9 @@ static void variable_frame_rate_follows_timestamps(void **state)
     struct video_sampler s;
     double last = -1;
     video_sampler_init(&s, 15);
-    int picked = feed(&s, 0, 1.0 / 30, 30, &last);    /* 1 s at 30 fps: 15 */
-    picked += feed(&s, 1.0, 1.0 / 10, 20, &last);     /* 2 s at 10 fps: slower, all 20 */
-    picked += feed(&s, 3.0, 1.0 / 60, 120, &last);    /* 2 s at 60 fps: 30 */
+    int picked = feed(&s, 0, 1.0 / 30, 30, &last); /* 1 s at 30 fps: 15 */
+    picked += feed(&s, 1.0, 1.0 / 10, 20, &last);  /* 2 s at 10 fps: slower, all 20 */
+    picked += feed(&s, 3.0, 1.0 / 60, 120, &last); /* 2 s at 60 fps: 30 */
     assert_in_range(picked, 64, 66);
 }
 
@@ -108,7 +108,7 @@ static void backward_jump_rebases_and_keeps_pts_increasing(void **state)
     video_sampler_init(&s, 10);
     int picked = feed(&s, 100.0, 1.0 / 30, 60, &last); /* 2 s */
     double before = last;
-    picked += feed(&s, 3.0, 1.0 / 30, 60, &last);      /* the clock went back 99 s */
+    picked += feed(&s, 3.0, 1.0 / 30, 60, &last); /* the clock went back 99 s */
     assert_in_range(picked, 39, 41);
     assert_true(last > before);
     assert_true(last < before + 2.5);

@@ -92,9 +92,24 @@ static int run_ffmpeg(const char *ffmpeg, const char *file, double fps, double *
 {
     char filter[64];
     snprintf(filter, sizeof(filter), "fps=%g", fps);
-    char *argv[] = {(char *)ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats",
-                    "-threads", "1", "-i", (char *)file, "-vf", filter, "-f", "null",
-                    "-progress", "pipe:1", "-", NULL};
+    char *argv[] = {(char *)ffmpeg,
+                    "-hide_banner",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-nostats",
+                    "-threads",
+                    "1",
+                    "-i",
+                    (char *)file,
+                    "-vf",
+                    filter,
+                    "-f",
+                    "null",
+                    "-progress",
+                    "pipe:1",
+                    "-",
+                    NULL};
     int fds[2];
     posix_spawn_file_actions_t actions;
     pid_t pid;
@@ -204,8 +219,7 @@ int bench_decode(int argc, char **argv)
         for (int k = 0; k < 2; k++) {
             double wall = 0, cpu = 0;
             long long decoded = 0, sampled = 0;
-            r = run_crtd(file, fps, (int)max_side, modes[k], &wall, &cpu, &decoded, &sampled,
-                         &err);
+            r = run_crtd(file, fps, (int)max_side, modes[k], &wall, &cpu, &decoded, &sampled, &err);
             if (r < 0) {
                 cli_error("bench decode", "%s", errbuf_text(&err, r));
                 return 1;
@@ -230,12 +244,12 @@ int bench_decode(int argc, char **argv)
     if (as_json) {
         json_t *list = json_array();
         for (int k = 0; k < 3; k++)
-            json_array_append_new(
-                list, json_pack("{s:s, s:f, s:f, s:I, s:I, s:f, s:f}", "pipeline", m[k].label,
-                                "wall_s", m[k].wall_s, "cpu_s", m[k].cpu_s, "decoded",
-                                (json_int_t)m[k].decoded, "sampled", (json_int_t)m[k].sampled,
-                                "input_frames_per_s", all_frames / m[k].wall_s,
-                                "sampled_per_s", m[k].sampled / m[k].wall_s));
+            json_array_append_new(list, json_pack("{s:s, s:f, s:f, s:I, s:I, s:f, s:f}", "pipeline",
+                                                  m[k].label, "wall_s", m[k].wall_s, "cpu_s",
+                                                  m[k].cpu_s, "decoded", (json_int_t)m[k].decoded,
+                                                  "sampled", (json_int_t)m[k].sampled,
+                                                  "input_frames_per_s", all_frames / m[k].wall_s,
+                                                  "sampled_per_s", m[k].sampled / m[k].wall_s));
         json_t *o = json_pack("{s:s, s:f, s:i, s:I, s:o, s:f}", "file", file, "fps", fps, "runs",
                               (int)runs, "input_frames", (json_int_t)all_frames, "results", list,
                               "speedup_vs_ffmpeg", m[2].wall_s / m[0].wall_s);

@@ -49,8 +49,7 @@ static int choice(const char *text, const char *const *names, size_t n, const ch
     return -1;
 }
 
-int video_cli_option(struct video_options *opts, int argc, char **argv, int *i,
-                     const char *command)
+int video_cli_option(struct video_options *opts, int argc, char **argv, int *i, const char *command)
 {
     const char *a = argv[*i];
     static const char *const reconnect_names[] = {"auto", "always", "never"};
@@ -64,8 +63,8 @@ int video_cli_option(struct video_options *opts, int argc, char **argv, int *i,
         return 1;
     }
     static const char *const with_value[] = {
-        "--fps",     "--max-side", "--threads", "--reconnect",     "--skip-nonref",
-        "--hwaccel", "--hw-device", "--format", "--ffmpeg-options", "-o",
+        "--fps",          "--max-side",     "--threads", "--reconnect",      "--skip-nonref",
+        "--hwaccel",      "--hw-device",    "--format",  "--ffmpeg-options", "-o",
         "--open-timeout", "--read-timeout", "--backoff",
     };
     bool known = false;

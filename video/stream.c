@@ -26,19 +26,20 @@
 #define RGB_ROW_ALIGN 32
 /* Skip non-reference frames automatically when the stream runs at least
  * this many times faster than the target rate. */
-#define SKIP_AUTO_RATIO 2.0
-/* With skipping on, a window of this much stream time must yield at least
- * SKIP_MIN_YIELD of the frames the target asks for, or skipping stops. */
+#define SKIP_AUTO_RATIO 3.0
+/* With skipping on, over every window of this much stream time, at most
+ * SKIP_MAX_MISSED of the target's slots may go without a frame, or skipping
+ * stops (a stream whose reference frames are too far apart). */
 #define SKIP_CHECK_WINDOW_S 2.0
-#define SKIP_MIN_YIELD 0.8
+#define SKIP_MAX_MISSED     0.02
 
 struct video_stream {
-    char *url;       /* as given */
-    char *open_url;  /* what FFmpeg opens (scheme prefixes of crtd removed) */
-    char *format;    /* forced demuxer or NULL */
+    char *url;      /* as given */
+    char *open_url; /* what FFmpeg opens (scheme prefixes of crtd removed) */
+    char *format;   /* forced demuxer or NULL */
     char *ffmpeg_options;
     char *hw_device;
-    char name[512];  /* url with the password masked */
+    char name[512]; /* url with the password masked */
     enum video_source_kind kind;
     struct video_options opts;
     bool reconnect;
@@ -51,7 +52,7 @@ struct video_stream {
     AVBufferRef *hw_device_ctx;
     enum AVPixelFormat hw_pix_fmt;
     bool draining;
-    int read_error;        /* why the demuxer stopped, reported after draining */
+    int read_error; /* why the demuxer stopped, reported after draining */
     bool connection_had_frames;
 
     /* Allocated once per stream, reused for every frame. */
@@ -65,8 +66,8 @@ struct video_stream {
     int rgb_w, rgb_h, rgb_stride;
 
     struct video_sampler sampler;
-    double skip_window_start;
-    uint64_t skip_window_picks;
+    int64_t skip_window_slots;  /* slots passed in the current window */
+    int64_t skip_window_missed; /* of which no frame was picked */
     unsigned attempt;
     bool ever_connected;
     int64_t next_index;
@@ -475,7 +476,8 @@ static int open_input(struct video_stream *s, struct errbuf *err)
     }
     if (s->kind == VIDEO_SOURCE_RTSP) {
         av_dict_set(&dict, "rtsp_transport",
-                    s->opts.transport == VIDEO_TRANSPORT_UDP ? "udp" : "tcp", AV_DICT_DONT_OVERWRITE);
+                    s->opts.transport == VIDEO_TRANSPORT_UDP ? "udp" : "tcp",
+                    AV_DICT_DONT_OVERWRITE);
         av_dict_set_int(&dict, "timeout", (int64_t)(s->opts.read_timeout_s * 1e6),
                         AV_DICT_DONT_OVERWRITE);
     } else if (s->kind == VIDEO_SOURCE_HTTP) {
@@ -491,8 +493,8 @@ static int open_input(struct video_stream *s, struct errbuf *err)
     if (format) {
         iformat = av_find_input_format(format);
         if (!iformat) {
-            r = errbuf_set(err, -EPROTONOSUPPORT, "'%s': FFmpeg has no input format '%s'",
-                           s->name, format);
+            r = errbuf_set(err, -EPROTONOSUPPORT, "'%s': FFmpeg has no input format '%s'", s->name,
+                           format);
             goto end;
         }
     }
@@ -585,8 +587,8 @@ static int open_input(struct video_stream *s, struct errbuf *err)
         skip = true;
     if (skip)
         s->dec->skip_frame = AVDISCARD_NONREF;
-    s->skip_window_start = NAN;
-    s->skip_window_picks = 0;
+    s->skip_window_slots = 0;
+    s->skip_window_missed = 0;
 
     r = avcodec_open2(s->dec, codec, &dict);
     if (r < 0) {
@@ -677,8 +679,8 @@ static int convert(struct video_stream *s, const AVFrame *src, struct errbuf *er
         if (size > s->rgb_size) {
             uint8_t *buf = av_malloc(size);
             if (!buf)
-                return errbuf_set(err, -ENOMEM, "'%s': out of memory for a %dx%d frame",
-                                  s->name, dw, dh);
+                return errbuf_set(err, -ENOMEM, "'%s': out of memory for a %dx%d frame", s->name,
+                                  dw, dh);
             av_free(s->rgb);
             s->rgb = buf;
             s->rgb_size = size;
@@ -696,11 +698,11 @@ static int convert(struct video_stream *s, const AVFrame *src, struct errbuf *er
                                 SWS_BILINEAR, NULL, NULL, NULL);
         if (!s->sws)
             return errbuf_set(err, -ENOTSUP, "'%s': cannot convert %s %dx%d to RGB", s->name,
-                              av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?",
-                              src->width, src->height);
+                              av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?", src->width,
+                              src->height);
         const int *coefs = sws_getCoefficients(colorspace);
-        sws_setColorspaceDetails(s->sws, coefs, full_range, sws_getCoefficients(SWS_CS_DEFAULT),
-                                 1, 0, 1 << 16, 1 << 16);
+        sws_setColorspaceDetails(s->sws, coefs, full_range, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                 0, 1 << 16, 1 << 16);
         s->sws_w = src->width;
         s->sws_h = src->height;
         s->sws_fmt = fmt;
@@ -725,31 +727,29 @@ static void count(struct video_stream *s, uint64_t *counter)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Stops skipping non-reference frames if it starves the target rate (a
- * stream whose only reference frames are too far apart). */
-static void skip_check(struct video_stream *s, double t)
+/* Stops skipping non-reference frames if it starves the target rate: when
+ * slots of the sampling grid pass without any frame to pick. `advanced` is
+ * how many slots the last pick moved on (1 when none was missed). */
+static void skip_check(struct video_stream *s, int64_t advanced)
 {
     if (s->dec->skip_frame != AVDISCARD_NONREF || s->opts.skip_nonref != VIDEO_SKIP_AUTO)
         return;
-    if (isnan(s->skip_window_start) || t < s->skip_window_start) {
-        s->skip_window_start = t;
-        s->skip_window_picks = 0;
+    if (advanced < 1)
+        advanced = 1; /* a rebase: nothing known about missed slots */
+    s->skip_window_slots += advanced;
+    s->skip_window_missed += advanced - 1;
+    if (s->skip_window_slots < SKIP_CHECK_WINDOW_S * s->opts.fps)
         return;
-    }
-    s->skip_window_picks++;
-    double span = t - s->skip_window_start;
-    if (span < SKIP_CHECK_WINDOW_S)
-        return;
-    if ((double)s->skip_window_picks < SKIP_MIN_YIELD * span * s->opts.fps) {
+    if ((double)s->skip_window_missed > SKIP_MAX_MISSED * (double)s->skip_window_slots) {
         s->dec->skip_frame = AVDISCARD_DEFAULT;
         pthread_mutex_lock(&s->lock);
         s->stats.skipping_nonref = false;
         pthread_mutex_unlock(&s->lock);
-        log_debug("%s: skipping non-reference frames starves %g fps, decoding all", s->name,
-                  s->opts.fps);
+        log_debug("%s: skipping non-reference frames misses %lld of %lld samples, decoding all",
+                  s->name, (long long)s->skip_window_missed, (long long)s->skip_window_slots);
     }
-    s->skip_window_start = t;
-    s->skip_window_picks = 0;
+    s->skip_window_slots = 0;
+    s->skip_window_missed = 0;
 }
 
 /* Handles one decoded frame in s->frame: 1 when it was sampled and
@@ -774,11 +774,12 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
     if (f->best_effort_timestamp != AV_NOPTS_VALUE)
         t = (double)f->best_effort_timestamp * av_q2d(s->time_base);
     double pts;
+    int64_t slot_before = s->sampler.anchored ? s->sampler.last_slot : -1;
     if (!video_sampler_push(&s->sampler, t, &pts)) {
         count(s, &s->stats.dropped);
         return 0;
     }
-    skip_check(s, isfinite(t) ? t : s->sampler.last_source);
+    skip_check(s, s->sampler.last_slot - slot_before);
 
     const AVFrame *src = f;
     if (s->hw_pix_fmt != AV_PIX_FMT_NONE && f->format == s->hw_pix_fmt) {

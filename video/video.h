@@ -110,7 +110,7 @@ enum video_reconnect {
 enum video_skip {
     VIDEO_SKIP_AUTO, /* skip non-reference frames when fps <= stream rate / 2 */
     VIDEO_SKIP_OFF,
-    VIDEO_SKIP_ON,   /* always, whenever a target fps is set */
+    VIDEO_SKIP_ON, /* always, whenever a target fps is set */
 };
 
 enum video_hwaccel {
@@ -119,24 +119,24 @@ enum video_hwaccel {
 };
 
 struct video_options {
-    double fps;          /* target sampling rate; 0 = every decoded frame. Default 10 */
-    int max_side;        /* long side of the RGB frames (aspect kept); 0 = source size. 640 */
-    int threads;         /* decoder threads; default 1 (one stream thread) */
+    double fps;   /* target sampling rate; 0 = every decoded frame. Default 10 */
+    int max_side; /* long side of the RGB frames (aspect kept); 0 = source size. 640 */
+    int threads;  /* decoder threads; default 1 (one stream thread) */
     enum video_transport transport;
     enum video_reconnect reconnect;
     enum video_skip skip_nonref;
     enum video_hwaccel hwaccel;
-    const char *hw_device;  /* VAAPI render node; NULL = FFmpeg's default */
-    const char *format;     /* force a demuxer ("mpjpeg", "v4l2", ...); NULL = probe */
+    const char *hw_device; /* VAAPI render node; NULL = FFmpeg's default */
+    const char *format;    /* force a demuxer ("mpjpeg", "v4l2", ...); NULL = probe */
     /* Per-source FFmpeg options, "key=value:key=value" (FFmpeg's syntax, '\'
      * escapes): demuxer, protocol and decoder options such as
      * "probesize=32768:rtsp_flags=prefer_tcp". An option nobody takes is an
      * error naming it. */
     const char *ffmpeg_options;
-    double open_timeout_s;  /* deadline for connecting and probing; default 10 */
-    double read_timeout_s;  /* deadline for each packet read; default 10 */
-    double backoff_min_s;   /* first reconnect wait; default 1 */
-    double backoff_max_s;   /* longest reconnect wait; default 60 */
+    double open_timeout_s; /* deadline for connecting and probing; default 10 */
+    double read_timeout_s; /* deadline for each packet read; default 10 */
+    double backoff_min_s;  /* first reconnect wait; default 1 */
+    double backoff_max_s;  /* longest reconnect wait; default 60 */
 };
 
 void video_options_init(struct video_options *opts);
@@ -147,10 +147,10 @@ void video_options_init(struct video_options *opts);
 struct video_frame {
     const uint8_t *data;
     int width, height;
-    int stride;         /* bytes per row, >= 3 * width */
-    double pts;         /* stream time in seconds, strictly increasing */
-    double decoded_at;  /* wall clock (time_wall_s) when it left the decoder */
-    int64_t index;      /* 0, 1, 2, ... over the stream's life */
+    int stride;        /* bytes per row, >= 3 * width */
+    double pts;        /* stream time in seconds, strictly increasing */
+    double decoded_at; /* wall clock (time_wall_s) when it left the decoder */
+    int64_t index;     /* 0, 1, 2, ... over the stream's life */
 };
 
 struct video_stats {
@@ -163,10 +163,10 @@ struct video_stats {
     double last_frame_at;   /* wall clock of the last sampled frame; 0 = none yet */
     double stream_fps;      /* the source's frame rate as FFmpeg guesses it; 0 = unknown */
     int source_width, source_height;
-    char codec[32];         /* decoder name, "" before the first connection */
-    bool skipping_nonref;   /* AVDISCARD_NONREF in use */
-    bool hwaccel_active;    /* frames come from the VAAPI decoder */
-    char last_error[256];   /* why the last attempt failed or the stream was lost */
+    char codec[32];       /* decoder name, "" before the first connection */
+    bool skipping_nonref; /* AVDISCARD_NONREF in use */
+    bool hwaccel_active;  /* frames come from the VAAPI decoder */
+    char last_error[256]; /* why the last attempt failed or the stream was lost */
 };
 
 struct video_stream;

@@ -1,0 +1,654 @@
+/* Integration tests of video streams: clips of every codec a home camera
+ * uses, made by the ffmpeg command at test time; broken files; an HTTP
+ * MPEG-TS stream from `ffmpeg -listen 1`; dead and refusing networks. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "video.h"
+#include "video/helpers.h"
+
+static char dir[1024];
+
+static const char *clip(const char *name)
+{
+    static char path[4][1200];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
+    return p;
+}
+
+#define FF                   "ffmpeg -nostdin -v error -y "
+#define SRC(size, rate, dur) "-f lavfi -i testsrc2=size=" size ":rate=" rate ":duration=" dur " "
+
+/* Copies the first `keep` fraction of a file, or overwrites some stretches
+ * of it with bytes from a fixed generator (a damaged recording). */
+static int damage(const char *from, const char *to, double keep, bool scribble)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!in || !out) {
+        if (in)
+            fclose(in);
+        if (out)
+            fclose(out);
+        return -1;
+    }
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    long n = (long)(size * keep);
+    uint32_t x = 12345;
+    for (long i = 0; i < n; i++) {
+        int c = fgetc(in);
+        /* 300 bytes of noise every 20000, after the first 20000. */
+        if (scribble && i > 20000 && i % 20000 < 300) {
+            x = x * 1664525u + 1013904223u;
+            c = (int)(x >> 24);
+        }
+        fputc(c, out);
+    }
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+static int make_clips(void **state)
+{
+    snprintf(dir, sizeof(dir), "%s", fixture_dir("stream"));
+    /* x264 "veryfast" uses B-frames: non-reference frames to skip. */
+    if (run_shell(FF SRC("320x240", "30", "3") "-c:v libx264 -preset veryfast -g 30 "
+                                               "-pix_fmt yuv420p '%s'",
+                  clip("h264.mp4")) ||
+        run_shell(FF SRC("320x240", "30", "3") "-c:v libx265 -preset ultrafast "
+                                               "-x265-params log-level=error '%s'",
+                  clip("hevc.mkv")) ||
+        run_shell(FF SRC("320x240", "30", "3") "-c:v mjpeg -q:v 5 -pix_fmt yuvj420p '%s'",
+                  clip("mjpeg.avi")) ||
+        run_shell(FF SRC("320x240", "30", "3") "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 "
+                                               "-b:v 300k '%s'",
+                  clip("vp9.webm")) ||
+        run_shell(FF SRC("320x240", "30", "3") "-c:v mpeg4 '%s'", clip("mpeg4.avi")) ||
+        /* 30 fps for a second, then every third frame: 10 fps, timestamps kept. */
+        run_shell(FF SRC("320x240", "30", "3") "-vf \"select='lt(t\\,1)+not(mod(n\\,3))'\" "
+                                               "-fps_mode vfr -c:v libx264 -preset ultrafast '%s'",
+                  clip("vfr.mkv")) ||
+        run_shell(FF SRC("1280x720", "30", "1") "-c:v libx264 -preset ultrafast '%s'",
+                  clip("h264_720p.mp4")) ||
+        run_shell(FF "-i '%s' -c copy -f mpegts '%s'", clip("h264.mp4"), clip("h264.ts")) ||
+        /* Two halves whose clocks disagree: the second starts 98 s earlier. */
+        run_shell(FF SRC("320x240", "30", "2") "-c:v libx264 -preset ultrafast -output_ts_offset "
+                                               "100 -f mpegts '%s'",
+                  clip("late.ts")) ||
+        run_shell(FF SRC("320x240", "30", "2") "-c:v libx264 -preset ultrafast -f mpegts '%s'",
+                  clip("early.ts")) ||
+        run_shell("cat '%s' '%s' > '%s'", clip("late.ts"), clip("early.ts"), clip("jump.ts")) ||
+        /* An elementary stream: no container, no timestamps. */
+        run_shell(FF SRC("320x240", "30", "2") "-c:v libx264 -preset ultrafast -f h264 '%s'",
+                  clip("raw.h264")) ||
+        /* A container tag no decoder knows. */
+        run_shell(FF "-i '%s' -c copy -strict experimental -tag:v ZZZZ '%s'", clip("mpeg4.avi"),
+                  clip("zzzz.avi")) ||
+        run_shell(": > '%s'", clip("empty.mp4")))
+        return -1;
+    /* mp4 keeps its index at the end: cut in half, it cannot be opened. */
+    if (damage(clip("h264.mp4"), clip("truncated.mp4"), 0.5, false) ||
+        damage(clip("h264.ts"), clip("truncated.ts"), 0.6, false) ||
+        damage(clip("h264.ts"), clip("corrupt.ts"), 1.0, true))
+        return -1;
+    FILE *f = fopen(clip("random.bin"), "wb");
+    if (!f)
+        return -1;
+    uint32_t x = 99;
+    for (int i = 0; i < 65536; i++) {
+        x = x * 1103515245u + 12345u;
+        fputc((int)(x >> 16), f);
+    }
+    fclose(f);
+    return 0;
+}
+
+/* ---- reading a whole source ------------------------------------------------ */
+
+struct result {
+    int r; /* what the last read returned */
+    int frames;
+    bool increasing;  /* every pts above the one before */
+    bool same_buffer; /* every frame in the same memory */
+    bool varied;      /* a frame's pixels are not all equal */
+    int width, height, stride;
+    double first_pts, last_pts;
+    struct video_stats stats;
+    struct errbuf err;
+};
+
+static void read_all(const char *url, const struct video_options *opts, int max_frames,
+                     struct result *res)
+{
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    const uint8_t *buffer = NULL;
+
+    memset(res, 0, sizeof(*res));
+    res->increasing = res->same_buffer = true;
+    res->r = video_stream_new(url, opts, &s, &res->err);
+    if (res->r < 0)
+        return;
+    while (max_frames < 0 || res->frames < max_frames) {
+        res->r = video_stream_read(s, &f, &res->err);
+        if (res->r < 0)
+            break;
+        if (res->frames == 0) {
+            buffer = f.data;
+            res->first_pts = f.pts;
+        } else if (f.pts <= res->last_pts) {
+            res->increasing = false;
+        }
+        if (f.data != buffer)
+            res->same_buffer = false;
+        if (f.index != res->frames)
+            res->increasing = false;
+        for (int y = 0; y < f.height && !res->varied; y += 7)
+            for (int x = 1; x < f.width * 3; x++)
+                if (f.data[y * f.stride + x] != f.data[y * f.stride]) {
+                    res->varied = true;
+                    break;
+                }
+        res->last_pts = f.pts;
+        res->width = f.width;
+        res->height = f.height;
+        res->stride = f.stride;
+        res->frames++;
+    }
+    video_stream_stats(s, &res->stats);
+    video_stream_free(s);
+}
+
+static struct video_options options_for_file(double fps)
+{
+    struct video_options o;
+    video_options_init(&o);
+    o.fps = fps;
+    return o;
+}
+
+/* ---- codecs and sampling --------------------------------------------------- */
+
+static void every_camera_codec_decodes_and_samples(void **state)
+{
+    static const struct {
+        const char *file, *codec;
+    } cases[] = {
+        {"h264.mp4", "h264"}, {"hevc.mkv", "hevc"},   {"mjpeg.avi", "mjpeg"},
+        {"vp9.webm", "vp9"},  {"mpeg4.avi", "mpeg4"}, {"h264.ts", "h264"},
+    };
+    struct video_options o = options_for_file(10);
+    struct result res;
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        read_all(clip(cases[i].file), &o, -1, &res);
+        print_message("%-10s %d frames, pts %.3f..%.3f, %dx%d, decoded %llu, errors %llu\n",
+                      cases[i].file, res.frames, res.first_pts, res.last_pts, res.width, res.height,
+                      (unsigned long long)res.stats.decoded,
+                      (unsigned long long)res.stats.decode_errors);
+        assert_int_equal(res.r, AVERROR_EOF);
+        /* 3 s of video at 10 fps. */
+        assert_in_range(res.frames, 29, 31);
+        assert_true(res.increasing);
+        assert_true(res.same_buffer);
+        assert_true(res.varied);
+        assert_int_equal(res.width, 320);
+        assert_int_equal(res.height, 240);
+        assert_true(res.stride >= 320 * 3);
+        assert_string_equal(res.stats.codec, cases[i].codec);
+        assert_int_equal(res.stats.state, VIDEO_STATE_STOPPED);
+        assert_int_equal((int)res.stats.sampled, res.frames);
+        assert_true(res.stats.decoded >= res.stats.sampled);
+        assert_int_equal((int)res.stats.decode_errors, 0);
+        assert_true(res.stats.last_frame_at > 0);
+    }
+}
+
+static void thirty_fps_sampled_at_ten_with_and_without_skipping(void **state)
+{
+    static const enum video_skip modes[] = {VIDEO_SKIP_OFF, VIDEO_SKIP_ON, VIDEO_SKIP_AUTO};
+    struct result res;
+
+    for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+        struct video_options o = options_for_file(10);
+        o.skip_nonref = modes[i];
+        read_all(clip("h264.mp4"), &o, -1, &res);
+        print_message("skip mode %zu: %d frames of %llu decoded, last pts %.3f\n", i, res.frames,
+                      (unsigned long long)res.stats.decoded, res.last_pts);
+        assert_int_equal(res.r, AVERROR_EOF);
+        assert_in_range(res.frames, 29, 31); /* 10 per second of video, within one */
+        assert_true(res.increasing);
+        assert_true(res.last_pts > 2.7 && res.last_pts < 3.0);
+        if (modes[i] == VIDEO_SKIP_OFF) {
+            assert_int_equal((int)res.stats.decoded, 90);
+            assert_false(res.stats.skipping_nonref);
+        } else {
+            /* The B-frames were never decoded. */
+            assert_true(res.stats.decoded < 90);
+            assert_true(res.stats.skipping_nonref);
+        }
+        assert_int_equal((int)(res.stats.sampled + res.stats.dropped), (int)res.stats.decoded);
+    }
+}
+
+static void variable_frame_rate_is_sampled_by_timestamp(void **state)
+{
+    struct video_options o = options_for_file(15);
+    struct result res;
+    read_all(clip("vfr.mkv"), &o, -1, &res);
+    print_message("vfr: %d frames of %llu decoded\n", res.frames,
+                  (unsigned long long)res.stats.decoded);
+    assert_int_equal(res.r, AVERROR_EOF);
+    /* 1 s at 30 fps sampled at 15, then 2 s at 10 fps: slower, all kept. */
+    assert_int_equal((int)res.stats.decoded, 50);
+    assert_in_range(res.frames, 34, 36);
+    assert_true(res.increasing);
+}
+
+static void jumping_and_missing_timestamps(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct result res;
+
+    read_all(clip("jump.ts"), &o, -1, &res);
+    print_message("jump.ts: %d frames, pts %.3f..%.3f\n", res.frames, res.first_pts, res.last_pts);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_true(res.increasing);
+    assert_in_range(res.frames, 38, 42); /* 2 s + 2 s */
+    assert_true(res.last_pts < 5.0);     /* the 98 s step back is not a gap */
+
+    read_all(clip("raw.h264"), &o, -1, &res);
+    print_message("raw.h264: %d frames, pts %.3f..%.3f\n", res.frames, res.first_pts, res.last_pts);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_true(res.increasing);
+    assert_true(res.frames >= 15);
+}
+
+static void long_side_is_capped_and_aspect_kept(void **state)
+{
+    static const struct {
+        int max_side, width, height;
+    } cases[] = {{640, 640, 360}, {0, 1280, 720}, {200, 200, 113}};
+    struct result res;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct video_options o = options_for_file(5);
+        o.max_side = cases[i].max_side;
+        read_all(clip("h264_720p.mp4"), &o, -1, &res);
+        assert_int_equal(res.r, AVERROR_EOF);
+        assert_int_equal(res.width, cases[i].width);
+        assert_int_equal(res.height, cases[i].height);
+        assert_true(res.stride >= res.width * 3);
+        assert_true(res.varied);
+        assert_in_range(res.frames, 4, 6);
+    }
+}
+
+static void every_frame_when_fps_is_zero(void **state)
+{
+    struct video_options o = options_for_file(0);
+    struct result res;
+    read_all(clip("mpeg4.avi"), &o, -1, &res);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_int_equal(res.frames, 90);
+    assert_true(res.increasing);
+}
+
+static void lavfi_test_source(void **state)
+{
+    struct video_options o = options_for_file(5);
+    struct result res;
+    read_all("lavfi:testsrc2=size=160x120:rate=25", &o, 10, &res);
+    assert_int_equal(res.r, 0);
+    assert_int_equal(res.frames, 10);
+    assert_true(fabs(res.last_pts - 1.8) < 1e-6);
+    assert_int_equal(res.width, 160);
+}
+
+/* ---- broken inputs ------------------------------------------------------------ */
+
+static void broken_files_fail_with_their_name(void **state)
+{
+    static const struct {
+        const char *file;
+        int code;         /* 0: any negative */
+        const char *text; /* in the message */
+    } cases[] = {
+        {"empty.mp4", AVERROR_INVALIDDATA, "cannot open"},
+        {"random.bin", 0, "random.bin"},
+        {"truncated.mp4", AVERROR_INVALIDDATA, "cannot open"},
+        {"zzzz.avi", -ENOSYS, "unsupported video codec"},
+        {"does-not-exist.mp4", -ENOENT, "No such file"},
+    };
+    struct video_options o = options_for_file(10);
+    struct result res;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        read_all(clip(cases[i].file), &o, -1, &res);
+        print_message("%s: %d %s\n", cases[i].file, res.r, res.err.msg);
+        assert_true(res.r < 0 && res.r != AVERROR_EOF);
+        if (cases[i].code)
+            assert_int_equal(res.r, cases[i].code);
+        assert_int_equal(res.frames, 0);
+        assert_non_null(strstr(res.err.msg, cases[i].file));
+        assert_non_null(strstr(res.err.msg, cases[i].text));
+        assert_int_equal(res.stats.state, VIDEO_STATE_STOPPED);
+        assert_non_null(strstr(res.stats.last_error, cases[i].file));
+    }
+}
+
+static void truncated_and_corrupt_data_give_what_is_there(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct result res;
+
+    read_all(clip("truncated.ts"), &o, -1, &res);
+    print_message("truncated.ts: %d frames, r %d\n", res.frames, res.r);
+    assert_true(res.frames >= 5 && res.frames < 30);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_true(res.increasing);
+
+    read_all(clip("corrupt.ts"), &o, -1, &res);
+    print_message("corrupt.ts: %d frames, decoded %llu, decode errors %llu, r %d\n", res.frames,
+                  (unsigned long long)res.stats.decoded,
+                  (unsigned long long)res.stats.decode_errors, res.r);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_true(res.frames >= 10);
+    assert_true(res.increasing);
+    assert_true(res.stats.decode_errors > 0); /* counted, skipped, no crash */
+}
+
+static void ffmpeg_options_pass_through(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct result res;
+
+    o.ffmpeg_options = "probesize=100000:skip_loop_filter=all";
+    read_all(clip("h264.mp4"), &o, -1, &res);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_in_range(res.frames, 29, 31);
+
+    o.ffmpeg_options = "probesize=100000:no_such_option=1";
+    read_all(clip("h264.mp4"), &o, -1, &res);
+    assert_int_equal(res.r, -EINVAL);
+    assert_non_null(strstr(res.err.msg, "no_such_option"));
+    assert_non_null(strstr(res.err.msg, "h264.mp4"));
+}
+
+static void vaapi_falls_back_to_software(void **state)
+{
+    static const char *devices[] = {"/dev/dri/no-such-render-node", NULL};
+    struct result res;
+    for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
+        struct video_options o = options_for_file(10);
+        o.hwaccel = VIDEO_HWACCEL_VAAPI;
+        o.hw_device = devices[i];
+        read_all(clip("h264.mp4"), &o, -1, &res);
+        assert_int_equal(res.r, AVERROR_EOF);
+        assert_in_range(res.frames, 29, 31);
+        assert_true(res.varied);
+        if (devices[i])
+            assert_false(res.stats.hwaccel_active);
+    }
+}
+
+/* ---- networks ------------------------------------------------------------------- */
+
+static void refused_connection_names_the_source_without_password(void **state)
+{
+    char url[256];
+    int port = free_port();
+    assert_true(port > 0);
+    static const char *schemes[] = {"rtsp", "http"};
+    for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+        struct video_options o = options_for_file(10);
+        struct result res;
+        o.reconnect = VIDEO_RECONNECT_NEVER;
+        snprintf(url, sizeof(url), "%s://cam:s3cret@127.0.0.1:%d/live", schemes[i], port);
+        read_all(url, &o, -1, &res);
+        print_message("%s\n", res.err.msg);
+        assert_int_equal(res.r, -ECONNREFUSED);
+        assert_non_null(strstr(res.err.msg, "cam:***@127.0.0.1"));
+        assert_null(strstr(res.err.msg, "s3cret"));
+        assert_null(strstr(res.stats.last_error, "s3cret"));
+    }
+}
+
+static void bad_url_is_an_error(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct result res;
+    o.reconnect = VIDEO_RECONNECT_NEVER;
+    read_all("rtsp://", &o, -1, &res);
+    print_message("%s\n", res.err.msg);
+    assert_true(res.r < 0);
+    assert_non_null(strstr(res.err.msg, "rtsp://"));
+    read_all("ftp://example.org/x.mp4", &o, -1, &res);
+    assert_int_equal(res.r, -EPROTONOSUPPORT);
+}
+
+struct reader {
+    struct video_stream *s;
+    pthread_mutex_t lock;
+    int r;
+    int frames;
+    bool done;
+    double done_at;
+    double last_pts;
+    bool increasing;
+    struct errbuf err;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *rd = arg;
+    struct video_frame f;
+    struct errbuf err = {{0}};
+    int r;
+    while ((r = video_stream_read(rd->s, &f, &err)) == 0) {
+        pthread_mutex_lock(&rd->lock);
+        if (rd->frames > 0 && f.pts <= rd->last_pts)
+            rd->increasing = false;
+        rd->last_pts = f.pts;
+        rd->frames++;
+        pthread_mutex_unlock(&rd->lock);
+    }
+    pthread_mutex_lock(&rd->lock);
+    rd->r = r;
+    rd->err = err;
+    rd->done = true;
+    rd->done_at = now_s();
+    pthread_mutex_unlock(&rd->lock);
+    return NULL;
+}
+
+static void reader_start(struct reader *rd, pthread_t *t, struct video_stream *s)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->s = s;
+    rd->increasing = true;
+    pthread_mutex_init(&rd->lock, NULL);
+    assert_int_equal(pthread_create(t, NULL, reader_main, rd), 0);
+}
+
+static int reader_frames(struct reader *rd)
+{
+    pthread_mutex_lock(&rd->lock);
+    int n = rd->frames;
+    pthread_mutex_unlock(&rd->lock);
+    return n;
+}
+
+static bool reader_done(struct reader *rd)
+{
+    pthread_mutex_lock(&rd->lock);
+    bool done = rd->done;
+    pthread_mutex_unlock(&rd->lock);
+    return done;
+}
+
+/* Waits at most `timeout_s` for the stream to reach `state`. */
+static bool wait_state(struct video_stream *s, enum video_state state, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        if (video_stream_state(s) == state)
+            return true;
+        sleep_s(0.01);
+    }
+    return false;
+}
+
+/* Stops the stream and returns how long the reader took to come back
+ * (waiting at most 5 s, so a hang fails instead of blocking the suite). */
+static double stop_and_time(struct video_stream *s, struct reader *rd, pthread_t t)
+{
+    double stopped_at = now_s();
+    video_stream_stop(s);
+    while (!reader_done(rd) && now_s() < stopped_at + 5)
+        sleep_s(0.005);
+    if (!reader_done(rd))
+        return 1e9; /* leave the thread: the test fails on this */
+    pthread_join(t, NULL);
+    return rd->done_at - stopped_at;
+}
+
+static void stop_returns_within_a_second_on_a_dead_network(void **state)
+{
+    static const char *schemes[] = {"http", "rtsp"};
+    int port = 0;
+    int fd = silent_listener(&port);
+    assert_true(fd >= 0);
+    for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+        char url[128];
+        struct video_options o = options_for_file(10);
+        struct video_stream *s = NULL;
+        struct reader rd;
+        pthread_t t;
+        o.open_timeout_s = 60; /* only stop can end this */
+        o.read_timeout_s = 60;
+        snprintf(url, sizeof(url), "%s://127.0.0.1:%d/live", schemes[i], port);
+        assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+        reader_start(&rd, &t, s);
+        assert_true(wait_state(s, VIDEO_STATE_CONNECTING, 5));
+        sleep_s(0.5); /* well inside the blocking open */
+        assert_int_equal(video_stream_state(s), VIDEO_STATE_CONNECTING);
+        double took = stop_and_time(s, &rd, t);
+        print_message("%s: stop took %.3f s\n", schemes[i], took);
+        assert_true(took < 1.0);
+        assert_int_equal(rd.r, -ECANCELED);
+        assert_int_equal(video_stream_state(s), VIDEO_STATE_STOPPED);
+        video_stream_free(s);
+    }
+    close(fd);
+}
+
+static void stop_returns_within_a_second_in_backoff(void **state)
+{
+    char url[128];
+    struct video_options o = options_for_file(10);
+    struct video_stream *s = NULL;
+    struct video_stats st;
+    struct reader rd;
+    pthread_t t;
+    int port = free_port();
+    o.backoff_min_s = 30;
+    o.backoff_max_s = 60;
+    snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/live", port);
+    assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+    reader_start(&rd, &t, s);
+    assert_true(wait_state(s, VIDEO_STATE_BACKOFF, 10));
+    video_stream_stats(s, &st);
+    assert_non_null(strstr(st.last_error, "Connection refused"));
+    double took = stop_and_time(s, &rd, t);
+    print_message("stop in backoff took %.3f s\n", took);
+    assert_true(took < 1.0);
+    assert_int_equal(rd.r, -ECANCELED);
+    video_stream_free(s);
+}
+
+static void silent_server_times_out(void **state)
+{
+    char url[128];
+    int port = 0;
+    int fd = silent_listener(&port);
+    struct video_options o = options_for_file(10);
+    struct result res;
+    assert_true(fd >= 0);
+    o.reconnect = VIDEO_RECONNECT_NEVER;
+    o.open_timeout_s = 0.5;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live.ts", port);
+    read_all(url, &o, -1, &res);
+    print_message("%s\n", res.err.msg);
+    assert_int_equal(res.r, -ETIMEDOUT);
+    assert_non_null(strstr(res.err.msg, "no answer"));
+    close(fd);
+}
+
+static void http_mpegts_stream_from_ffmpeg_listen(void **state)
+{
+    char url[128], input[1200];
+    int port = free_port();
+    struct child server;
+    struct video_options o = options_for_file(10);
+    struct video_stream *s = NULL;
+    struct video_stats st;
+    struct reader rd;
+    pthread_t t;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live.ts", port);
+    snprintf(input, sizeof(input), "%s", clip("h264.ts"));
+    char *argv[] = {"ffmpeg", "-nostdin", "-v",     "error",   "-re", "-i", input, "-c",
+                    "copy",   "-f",       "mpegts", "-listen", "1",   url,  NULL};
+    assert_int_equal(child_start(&server, argv), 0);
+    /* The stream itself waits for the server: it retries until it listens. */
+    o.backoff_min_s = 0.1;
+    o.backoff_max_s = 0.3;
+    assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+    reader_start(&rd, &t, s);
+    double end = now_s() + 20;
+    while (reader_frames(&rd) < 20 && now_s() < end)
+        sleep_s(0.05);
+    video_stream_stats(s, &st);
+    double took = stop_and_time(s, &rd, t);
+    child_kill(&server);
+    print_message("http: %d frames, codec %s, state %s\n", rd.frames, st.codec,
+                  video_state_name(st.state));
+    assert_true(rd.frames >= 20);
+    assert_true(rd.increasing);
+    assert_string_equal(st.codec, "h264");
+    assert_true(took < 1.0);
+    video_stream_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_camera_codec_decodes_and_samples),
+        cmocka_unit_test(thirty_fps_sampled_at_ten_with_and_without_skipping),
+        cmocka_unit_test(variable_frame_rate_is_sampled_by_timestamp),
+        cmocka_unit_test(jumping_and_missing_timestamps),
+        cmocka_unit_test(long_side_is_capped_and_aspect_kept),
+        cmocka_unit_test(every_frame_when_fps_is_zero),
+        cmocka_unit_test(lavfi_test_source),
+        cmocka_unit_test(broken_files_fail_with_their_name),
+        cmocka_unit_test(truncated_and_corrupt_data_give_what_is_there),
+        cmocka_unit_test(ffmpeg_options_pass_through),
+        cmocka_unit_test(vaapi_falls_back_to_software),
+        cmocka_unit_test(refused_connection_names_the_source_without_password),
+        cmocka_unit_test(bad_url_is_an_error),
+        cmocka_unit_test(stop_returns_within_a_second_on_a_dead_network),
+        cmocka_unit_test(stop_returns_within_a_second_in_backoff),
+        cmocka_unit_test(silent_server_times_out),
+        cmocka_unit_test(http_mpegts_stream_from_ffmpeg_listen),
+    };
+    return cmocka_run_group_tests(tests, make_clips, NULL);
+}
