@@ -12,6 +12,8 @@
 
 int cmd_classes(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_probe(int argc, char **argv);    /* cmd_probe.c */
 int bench_decode(int argc, char **argv); /* bench_decode.c */
 

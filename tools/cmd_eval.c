@@ -1,0 +1,359 @@
+/* crt eval: the paper metric of a model on a folder of pose sequences. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "dataset.h"
+#include "model.h"
+#include "report.h"
+
+#define EVAL_BATCH 64
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n\n"
+            "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
+            "`crt extract` for Smarthome clips or by `crt synth`. Each clip is\n"
+            "streamed through the model from its initial memory, segment by segment;\n"
+            "the clip's prediction is its last segment's. Reports the benchmark\n"
+            "metric (mean per-class accuracy), overall accuracy and a per-class table.\n\n"
+            "options:\n"
+            "  --model FILE       the model file (safetensors)\n"
+            "  --protocol P       cs, cv1, cv2: Smarthome file names, the protocol's test\n"
+            "                     split and classes (default cs); all: every file, with\n"
+            "                     the label stored in it, over the model's classes\n"
+            "  --report DIR       also write DIR/confusion.csv, DIR/confusion.svg and\n"
+            "                     DIR/report.json\n"
+            "  --json             print the JSON report on stdout instead of the table\n");
+}
+
+/* The scored classes, in the model's class order; fails naming any class of
+ * the protocol that the model cannot predict. */
+static int protocol_scored(bool *scored, const struct crt_model *model, bool smarthome,
+                           enum smarthome_protocol protocol, struct errbuf *err)
+{
+    int n = crt_model_config(model)->n_classes;
+    char missing[512] = "";
+    for (int c = 0; c < n; c++)
+        scored[c] = !smarthome;
+    if (!smarthome)
+        return 0;
+    for (int s = 0; s < SMARTHOME_NUM_CLASSES; s++) {
+        if (!smarthome_protocol_has_class(protocol, s))
+            continue;
+        int found = -1;
+        for (int c = 0; c < n; c++)
+            if (strcmp(crt_model_class(model, c), smarthome_classes[s]) == 0)
+                found = c;
+        if (found >= 0) {
+            scored[found] = true;
+        } else if (strlen(missing) < sizeof(missing) - 40) {
+            strcat(missing, missing[0] ? ", " : "");
+            strcat(missing, smarthome_classes[s]);
+        }
+    }
+    if (missing[0])
+        return errbuf_set(err, -EINVAL,
+                          "the model's classes do not cover protocol %s: missing %s",
+                          smarthome_protocol_name(protocol), missing);
+    return 0;
+}
+
+/* Runs every clip and fills the confusion matrix with last-segment predictions. */
+static int evaluate(struct confusion *cm, const struct crt_model *model, const struct dataset *ds,
+                    struct errbuf *err)
+{
+    const struct crt_config *cfg = crt_model_config(model);
+    int L = cfg->segment_len, C = cfg->n_classes;
+    struct crt_workspace *ws = NULL;
+    float *logits[EVAL_BATCH] = {0};
+    float *padded[EVAL_BATCH] = {0};
+    int r = crt_workspace_new(model, EVAL_BATCH, &ws);
+    if (r < 0)
+        return errbuf_set(err, r, "cannot allocate the model's workspace: %s", strerror(-r));
+
+    int64_t start = time_mono_ns();
+    for (int first = 0; first < ds->n; first += EVAL_BATCH) {
+        int n = ds->n - first < EVAL_BATCH ? ds->n - first : EVAL_BATCH;
+        const float *feats[EVAL_BATCH];
+        int frames[EVAL_BATCH];
+        for (int i = 0; i < n; i++) {
+            const struct dataset_clip *clip = &ds->clips[first + i];
+            int segments = clip->frames / L;
+            feats[i] = clip->features;
+            frames[i] = clip->frames;
+            if (segments == 0) {
+                /* A clip shorter than a segment is padded by repeating its
+                 * last frame (or zeros when empty), so it still gets a vote. */
+                free(padded[i]);
+                padded[i] = calloc((size_t)L * FEATURES_V1_DIM, sizeof(float));
+                if (!padded[i]) {
+                    r = -ENOMEM;
+                    goto done;
+                }
+                for (int f = 0; f < L && clip->frames > 0; f++) {
+                    int src = f < clip->frames ? f : clip->frames - 1;
+                    memcpy(padded[i] + (size_t)f * FEATURES_V1_DIM,
+                           clip->features + (size_t)src * FEATURES_V1_DIM,
+                           FEATURES_V1_DIM * sizeof(float));
+                }
+                feats[i] = padded[i];
+                frames[i] = L;
+                segments = 1;
+            }
+            free(logits[i]);
+            logits[i] = malloc((size_t)segments * (size_t)C * sizeof(float));
+            if (!logits[i]) {
+                r = -ENOMEM;
+                goto done;
+            }
+        }
+        r = crt_model_run_clips(model, ws, n, feats, frames, logits, NULL, NULL);
+        if (r < 0)
+            goto done;
+        for (int i = 0; i < n; i++) {
+            const struct dataset_clip *clip = &ds->clips[first + i];
+            int segments = frames[i] / L;
+            const float *last = logits[i] + (size_t)(segments - 1) * (size_t)C;
+            int best = 0;
+            for (int c = 1; c < C; c++)
+                if (last[c] > last[best])
+                    best = c;
+            if (clip->label >= 0)
+                confusion_add(cm, clip->label, best);
+        }
+        double secs = (double)(time_mono_ns() - start) * 1e-9;
+        fprintf(stderr, "\revaluating: %d/%d clips, %.0f clips/s", first + n, ds->n,
+                secs > 0 ? (first + n) / secs : 0.0);
+    }
+    fprintf(stderr, "\n");
+done:
+    for (int i = 0; i < EVAL_BATCH; i++) {
+        free(logits[i]);
+        free(padded[i]);
+    }
+    crt_workspace_free(ws);
+    if (r < 0)
+        return errbuf_set(err, r, "evaluation failed: %s", strerror(-r));
+    return 0;
+}
+
+static json_t *model_card_json(const struct crt_model *model, const char *path)
+{
+    const struct crt_config *cfg = crt_model_config(model);
+    json_t *classes = json_array();
+    json_t *meta = json_object();
+    for (int c = 0; c < cfg->n_classes; c++)
+        json_array_append_new(classes, json_string(crt_model_class(model, c)));
+    for (int i = 0; i < crt_model_metadata_count(model); i++) {
+        const char *k, *v;
+        if (crt_model_metadata_at(model, i, &k, &v) == 0)
+            json_object_set_new(meta, k, json_string(v));
+    }
+    return json_pack("{s:s, s:s, s:s, s:o, s:o}", "path", path, "architecture", cfg->architecture,
+                     "variant", cfg->variant, "classes", classes, "metadata", meta);
+}
+
+static json_t *report_json(const struct confusion *cm, const struct crt_model *model,
+                           const char *model_path, const bool *scored, const char *protocol,
+                           const struct dataset *ds, int argc, char **argv)
+{
+    json_t *command = json_array();
+    for (int i = 0; i < argc; i++)
+        json_array_append_new(command, json_string(argv[i]));
+    json_t *per_class = json_array();
+    json_t *matrix = json_array();
+    for (int t = 0; t < cm->n_classes; t++) {
+        json_t *row = json_array();
+        for (int p = 0; p < cm->n_classes; p++)
+            json_array_append_new(row, json_integer(cm->counts[t * cm->n_classes + p]));
+        json_array_append_new(matrix, row);
+        if (!scored[t])
+            continue;
+        double recall = confusion_recall(cm, t);
+        json_array_append_new(per_class,
+                              json_pack("{s:s, s:I, s:o}", "class", crt_model_class(model, t),
+                                        "samples", (json_int_t)confusion_class_total(cm, t),
+                                        "recall", isnan(recall) ? json_null() : json_real(recall)));
+    }
+    int counted = 0;
+    double mca = confusion_mean_class_accuracy(cm, scored, &counted);
+    double acc = confusion_accuracy(cm);
+    return json_pack("{s:o, s:o, s:s, s:i, s:i, s:o, s:i, s:o, s:o, s:o}", "command", command,
+                     "model", model_card_json(model, model_path), "protocol", protocol, "clips",
+                     ds->n, "skipped", ds->skipped, "mean_class_accuracy",
+                     isnan(mca) ? json_null() : json_real(mca), "classes_scored", counted,
+                     "accuracy", isnan(acc) ? json_null() : json_real(acc), "per_class", per_class,
+                     "confusion", matrix);
+}
+
+struct svg_args {
+    const struct confusion *cm;
+    const char *const *classes;
+    const bool *scored;
+    const char *title;
+};
+
+static int write_svg(FILE *out, void *ctx)
+{
+    struct svg_args *a = ctx;
+    return report_confusion_svg(out, a->cm, a->classes, a->scored, a->title);
+}
+
+static int write_csv(FILE *out, void *ctx)
+{
+    struct svg_args *a = ctx;
+    return report_confusion_csv(out, a->cm, a->classes);
+}
+
+static int write_json(FILE *out, void *ctx)
+{
+    return json_dumpf(ctx, out, JSON_INDENT(2)) < 0 ? -EIO : 0;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'}, {"protocol", required_argument, NULL, 'p'},
+        {"report", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *model_path = NULL, *protocol_text = "cs", *report_dir = NULL;
+    bool as_json = false;
+    int c, status = 1;
+    struct crt_model *model = NULL;
+    struct dataset ds = {0};
+    struct confusion cm = {0};
+    json_t *report = NULL;
+    bool *scored = NULL;
+    const char **classes = NULL;
+    struct errbuf err = {0};
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            model_path = optarg;
+            break;
+        case 'p':
+            protocol_text = optarg;
+            break;
+        case 'r':
+            report_dir = optarg;
+            break;
+        case 'j':
+            as_json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            cli_error("eval", "unknown option '%s'", argv[optind - 1]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_error("eval", optind == argc ? "a folder of pose sequences is required"
+                                         : "only one folder may be given");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!model_path) {
+        cli_error("eval", "--model FILE is required");
+        return EXIT_USAGE;
+    }
+    const char *dir = argv[optind];
+    bool smarthome = strcmp(protocol_text, "all") != 0;
+    enum smarthome_protocol protocol = SMARTHOME_CS;
+    if (smarthome && smarthome_protocol_parse(protocol_text, &protocol) < 0) {
+        cli_error("eval", "unknown protocol '%s' (cs, cv1, cv2 or all)", protocol_text);
+        return EXIT_USAGE;
+    }
+
+    int r = crt_model_load(model_path, &model, &err);
+    if (r < 0) {
+        cli_error("eval", "%s", errbuf_text(&err, r));
+        goto done;
+    }
+    int n_classes = crt_model_config(model)->n_classes;
+    scored = calloc((size_t)n_classes, sizeof(*scored));
+    classes = calloc((size_t)n_classes, sizeof(*classes));
+    if (!scored || !classes || confusion_init(&cm, n_classes) < 0) {
+        cli_error("eval", "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n_classes; i++)
+        classes[i] = crt_model_class(model, i);
+    r = protocol_scored(scored, model, smarthome, protocol, &err);
+    if (r < 0) {
+        cli_error("eval", "%s: %s", model_path, err.msg);
+        goto done;
+    }
+
+    struct dataset_filter filter = {
+        .smarthome = smarthome, .protocol = protocol, .split = SMARTHOME_SPLIT_TEST};
+    r = dataset_load(&ds, dir, &filter, classes, n_classes, true, &err);
+    if (r < 0) {
+        cli_error("eval", "%s", errbuf_text(&err, r));
+        goto done;
+    }
+    if (ds.n == 0) {
+        cli_error("eval", "%s: no clips to evaluate%s", dir,
+                  smarthome ? " in the protocol's test split (use --protocol all for other data)"
+                            : "");
+        goto done;
+    }
+    r = evaluate(&cm, model, &ds, &err);
+    if (r < 0) {
+        cli_error("eval", "%s", err.msg);
+        goto done;
+    }
+
+    report = report_json(&cm, model, model_path, scored, protocol_text, &ds, argc, argv);
+    if (report_dir) {
+        char path[4096], title[256];
+        struct svg_args args = {&cm, classes, scored, title};
+        int counted;
+        double mca = confusion_mean_class_accuracy(&cm, scored, &counted);
+        snprintf(title, sizeof(title), "%s on %s (protocol %s): mean per-class accuracy %.1f%%",
+                 model_path, dir, protocol_text, 100 * mca);
+        if (mkdir(report_dir, 0755) < 0 && errno != EEXIST) {
+            cli_error("eval", "cannot create '%s': %s", report_dir, strerror(errno));
+            goto done;
+        }
+        snprintf(path, sizeof(path), "%s/confusion.csv", report_dir);
+        if ((r = report_write_file(path, write_csv, &args, &err)) < 0 ||
+            (snprintf(path, sizeof(path), "%s/confusion.svg", report_dir),
+             (r = report_write_file(path, write_svg, &args, &err)) < 0) ||
+            (snprintf(path, sizeof(path), "%s/report.json", report_dir),
+             (r = report_write_file(path, write_json, report, &err)) < 0)) {
+            cli_error("eval", "%s", err.msg);
+            goto done;
+        }
+    }
+    if (as_json) {
+        json_dumpf(report, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    } else {
+        printf("model %s, protocol %s, %d clips (%d skipped)\n", model_path, protocol_text, ds.n,
+               ds.skipped);
+        report_class_table(stdout, &cm, classes, scored);
+    }
+    status = 0;
+done:
+    json_decref(report);
+    confusion_done(&cm);
+    dataset_done(&ds);
+    free(scored);
+    free(classes);
+    crt_model_free(model);
+    return status;
+}

@@ -1,0 +1,214 @@
+/* dataset: folders of pose sequences loaded for evaluation and training. */
+#include "dataset.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+void dataset_features(float *out, const struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS],
+                      int frames)
+{
+    struct features_state st;
+    features_state_init(&st);
+    for (int f = 0; f < frames; f++) {
+        /* A frame where no keypoint clears the score floor has no person. */
+        bool anyone = false;
+        for (int j = 0; j < POSE_NUM_KEYPOINTS && !anyone; j++)
+            anyone = keypoints[f][j].score >= FEATURES_SCORE_MIN;
+        features_v1(out + (size_t)f * FEATURES_V1_DIM, &st, anyone ? keypoints[f] : NULL);
+    }
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int list_pose_files(const char *dir, char ***ret_names, int *ret_n, struct errbuf *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errbuf_set(err, -errno, "%s: %s", dir, strerror(errno));
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!has_suffix(e->d_name, ".pose"))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            char **grown = realloc(names, (size_t)cap * sizeof(*names));
+            if (!grown)
+                goto nomem;
+            names = grown;
+        }
+        names[n] = strdup(e->d_name);
+        if (!names[n])
+            goto nomem;
+        n++;
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof(*names), compare_names);
+    *ret_names = names;
+    *ret_n = n;
+    return 0;
+nomem:
+    closedir(d);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return errbuf_set(err, -ENOMEM, "%s: out of memory listing files", dir);
+}
+
+static int class_in(const char *name, const char *const *classes, int n)
+{
+    for (int c = 0; c < n; c++)
+        if (strcmp(classes[c], name) == 0)
+            return c;
+    return -1;
+}
+
+/* Fills clip from a loaded sequence; returns -ENOENT (with a message) when a
+ * class of the file is not one of the model's. */
+static int clip_from_sequence(struct dataset_clip *clip, const struct pose_sequence *seq,
+                              const char *const *classes, int n_classes, struct errbuf *err)
+{
+    int map[POSE_SEQUENCE_MAX_CLASSES];
+    for (int c = 0; c < seq->n_classes; c++)
+        map[c] = class_in(seq->classes[c], classes, n_classes);
+    clip->frames = seq->frames;
+    clip->features = malloc((size_t)(seq->frames ? seq->frames : 1) * FEATURES_V1_DIM *
+                            sizeof(float));
+    clip->frame_labels = malloc((size_t)(seq->frames ? seq->frames : 1) * sizeof(int));
+    if (!clip->features || !clip->frame_labels)
+        return errbuf_set(err, -ENOMEM, "out of memory");
+    for (int f = 0; f < seq->frames; f++) {
+        int l = seq->labels[f];
+        if (l >= 0 && map[l] < 0)
+            return errbuf_set(err, -ENOENT, "class '%s' is not one of the model's",
+                              seq->classes[l]);
+        clip->frame_labels[f] = l >= 0 ? map[l] : -1;
+    }
+    if (seq->label >= 0 && map[seq->label] < 0)
+        return errbuf_set(err, -ENOENT, "class '%s' is not one of the model's",
+                          seq->classes[seq->label]);
+    clip->label = seq->label >= 0 ? map[seq->label] : -1;
+    dataset_features(clip->features, (const struct keypoint(*)[POSE_NUM_KEYPOINTS])seq->keypoints,
+                     seq->frames);
+    return 0;
+}
+
+static void clip_done(struct dataset_clip *clip)
+{
+    free(clip->path);
+    free(clip->features);
+    free(clip->frame_labels);
+    memset(clip, 0, sizeof(*clip));
+}
+
+int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filter *filter,
+                 const char *const *model_classes, int n_model_classes, bool progress,
+                 struct errbuf *err)
+{
+    char **names = NULL;
+    int n_names = 0;
+    int r = list_pose_files(dir, &names, &n_names, err);
+    if (r < 0)
+        return r;
+
+    memset(ds, 0, sizeof(*ds));
+    int first = filter->first < n_names ? filter->first : n_names;
+    int last = filter->count > 0 && first + filter->count < n_names ? first + filter->count
+                                                                    : n_names;
+    ds->clips = calloc((size_t)(last - first + 1), sizeof(*ds->clips));
+    if (!ds->clips) {
+        r = errbuf_set(err, -ENOMEM, "%s: out of memory", dir);
+        goto done;
+    }
+    int64_t start = time_mono_ns(), last_report = 0;
+    for (int i = first; i < last; i++) {
+        struct dataset_clip clip = {.label = -1};
+        struct pose_sequence seq;
+        struct errbuf why = {0};
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+
+        if (filter->smarthome) {
+            if (smarthome_clip_name_parse(names[i], &clip.name, &why) < 0) {
+                fprintf(stderr, "skipped %s: %s\n", path, why.msg);
+                ds->skipped++;
+                continue;
+            }
+            clip.has_name = true;
+            if (smarthome_clip_split(filter->protocol, &clip.name) != filter->split)
+                continue;
+        } else {
+            clip.has_name = smarthome_clip_name_parse(names[i], &clip.name, NULL) == 0;
+        }
+
+        r = pose_sequence_load(path, &seq, &why);
+        if (r < 0) {
+            fprintf(stderr, "skipped %s\n", errbuf_text(&why, r));
+            ds->skipped++;
+            continue;
+        }
+        r = clip_from_sequence(&clip, &seq, model_classes, n_model_classes, &why);
+        pose_sequence_done(&seq);
+        if (r == 0 && filter->smarthome) {
+            /* The file name is the truth for Smarthome clips. */
+            int c = class_in(smarthome_classes[clip.name.class_index], model_classes,
+                             n_model_classes);
+            if (c < 0)
+                r = errbuf_set(&why, -ENOENT, "class '%s' is not one of the model's",
+                               smarthome_classes[clip.name.class_index]);
+            clip.label = c;
+        }
+        if (r == 0 && !(clip.path = strdup(path)))
+            r = -ENOMEM;
+        if (r == -ENOMEM) {
+            clip_done(&clip);
+            r = errbuf_set(err, r, "%s: out of memory", path);
+            goto done;
+        }
+        if (r < 0) {
+            fprintf(stderr, "skipped %s: %s\n", path, errbuf_text(&why, r));
+            clip_done(&clip);
+            ds->skipped++;
+            continue;
+        }
+        ds->clips[ds->n++] = clip;
+
+        int64_t now = time_mono_ns();
+        if (progress && now - last_report > 500000000) {
+            fprintf(stderr, "\rloading %s: %d/%d files", dir, i - first + 1, last - first);
+            last_report = now;
+        }
+    }
+    if (progress)
+        fprintf(stderr, "\rloaded %d clips from %s in %.1f s (%d skipped)\n", ds->n, dir,
+                (double)(time_mono_ns() - start) * 1e-9, ds->skipped);
+    r = 0;
+done:
+    for (int i = 0; i < n_names; i++)
+        free(names[i]);
+    free(names);
+    if (r < 0)
+        dataset_done(ds);
+    return r;
+}
+
+void dataset_done(struct dataset *ds)
+{
+    if (!ds)
+        return;
+    for (int i = 0; i < ds->n; i++)
+        clip_done(&ds->clips[i]);
+    free(ds->clips);
+    memset(ds, 0, sizeof(*ds));
+}
