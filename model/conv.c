@@ -191,7 +191,7 @@ static inline void conv_depthwise_strip16(float *out, const float *inp, const fl
             if (g->kh == 3 && g->kw == 3 && ky0 == 0 && kx0 == 0 && ky1 == 3 && kx1 == 3) {
                 const float *p = inp + ((size_t)iy0 * g->w + ix0) * g->c + c0;
                 size_t rs = (size_t)g->w * g->c, cs = (size_t)g->c;
-                acc += *(const vf16 *)(p) * w[0];
+                acc += *(const vf16 *)(p)*w[0];
                 acc += *(const vf16 *)(p + cs) * w[1];
                 acc += *(const vf16 *)(p + 2 * cs) * w[2];
                 acc += *(const vf16 *)(p + rs) * w[3];

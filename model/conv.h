@@ -17,11 +17,11 @@ enum conv_act {
 /* Geometry of a 2-D window op on one NHWC image. Padding follows TensorFlow:
  * SAME puts the odd pixel at the bottom/right (pad_top = total / 2). */
 struct conv_geom {
-    int h, w, c;          /* input */
-    int kh, kw;           /* window */
+    int h, w, c; /* input */
+    int kh, kw;  /* window */
     int stride_h, stride_w;
     int pad_top, pad_left;
-    int oh, ow;           /* output */
+    int oh, ow; /* output */
 };
 
 /* Fills g's padding and output size the way TensorFlow does for "SAME" or

@@ -402,15 +402,16 @@ static int weight_spec(json_t *w, struct tfjs_weight *ret, size_t *ret_bytes, in
     out.name = name;
     json_array_foreach(shape, i, d)
     {
-        if (!json_is_integer(d) || json_integer_value(d) < 0 ||
-            json_integer_value(d) > (1 << 24))
+        if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > (1 << 24))
             return errbuf_set(err, -EBADMSG, "weight '%s': bad shape in the manifest", name);
         out.shape.dims[out.shape.rank++] = (int)json_integer_value(d);
     }
     r = dtype_parse(json_string_value(json_object_get(w, "dtype")), &out.dtype);
     if (r < 0)
         return errbuf_set(err, r, "weight '%s': dtype '%s' is not supported", name,
-                          json_string_value(json_object_get(w, "dtype")) ? json_string_value(json_object_get(w, "dtype")) : "?");
+                          json_string_value(json_object_get(w, "dtype"))
+                              ? json_string_value(json_object_get(w, "dtype"))
+                              : "?");
     if (q) {
         const char *qd = json_string_value(json_object_get(q, "dtype"));
         if (qd && strcmp(qd, "float16") == 0 && out.dtype == TFJS_FLOAT32) {
@@ -483,9 +484,8 @@ static int weights_load(json_t *manifest, const char *dir, float **ret_weights,
             char path[4096];
             unsigned char *part = NULL;
             size_t part_size = 0;
-            if (!json_is_string(p) ||
-                snprintf(path, sizeof(path), "%s/%s", dir, json_string_value(p)) >=
-                    (int)sizeof(path)) {
+            if (!json_is_string(p) || snprintf(path, sizeof(path), "%s/%s", dir,
+                                               json_string_value(p)) >= (int)sizeof(path)) {
                 r = errbuf_set(err, -EBADMSG, "weightsManifest[%zu]: bad path", gi);
                 goto fail;
             }
@@ -676,8 +676,8 @@ static int node_parse_attrs(struct tfjs_node *n, json_t *jn, struct errbuf *err)
         count = attr_int_list(jn, "strides", list, 8);
         if (count != 4 || list[0] != 1 || list[3] != 1 || list[1] < 1 || list[2] < 1 ||
             list[1] > 64 || list[2] > 64)
-            return errbuf_set(err, -ENOTSUP, "node '%s' (%s): strides must be [1,s,s,1]",
-                              n->name, n->op_name);
+            return errbuf_set(err, -ENOTSUP, "node '%s' (%s): strides must be [1,s,s,1]", n->name,
+                              n->op_name);
         n->stride_h = (int)list[1];
         n->stride_w = (int)list[2];
         count = attr_int_list(jn, "dilations", list, 8);
@@ -789,7 +789,8 @@ static int node_infer(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *
                           n->op_name, arity, n->n_inputs);
     if ((n->op == TFJS_OP_UNPACK || n->op == TFJS_OP_SQUEEZE) && n->n_inputs != 1)
         return errbuf_set(err, -EBADMSG, "node '%s' (%s): expected 1 input", n->name, n->op_name);
-    if ((n->op == TFJS_OP_PACK || n->op == TFJS_OP_CONCAT) && n->n_inputs < 1 + (n->op == TFJS_OP_CONCAT))
+    if ((n->op == TFJS_OP_PACK || n->op == TFJS_OP_CONCAT) &&
+        n->n_inputs < 1 + (n->op == TFJS_OP_CONCAT))
         return errbuf_set(err, -EBADMSG, "node '%s' (%s): too few inputs", n->name, n->op_name);
 
     switch (n->op) {
@@ -849,19 +850,18 @@ static int node_infer(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *
             f->shape.dims[0] < 1 || f->shape.dims[1] < 1) {
             shape_format(sa, sizeof(sa), &f->shape);
             shape_format(sb, sizeof(sb), &in0->shape);
-            return errbuf_set(err, -EBADMSG,
-                              "node '%s' (%s): filter %s does not fit input %s (%s expected)",
-                              n->name, n->op_name, sa, sb,
-                              dw ? "constant [KH,KW,C,1]" : "constant [KH,KW,C,O]");
+            return errbuf_set(
+                err, -EBADMSG, "node '%s' (%s): filter %s does not fit input %s (%s expected)",
+                n->name, n->op_name, sa, sb, dw ? "constant [KH,KW,C,1]" : "constant [KH,KW,C,O]");
         }
         n->oc = dw ? in0->shape.dims[3] : f->shape.dims[3];
         if (n->has_bias) {
             struct tfjs_value *b = &m->values[n->inputs[2]];
-            if (!b->const_data || b->dtype != TFJS_FLOAT32 || tfjs_shape_size(&b->shape) !=
-                                                                     (size_t)n->oc) {
+            if (!b->const_data || b->dtype != TFJS_FLOAT32 ||
+                tfjs_shape_size(&b->shape) != (size_t)n->oc) {
                 shape_format(sa, sizeof(sa), &b->shape);
-                return errbuf_set(err, -EBADMSG, "node '%s' (%s): bias %s, expected [%d]",
-                                  n->name, n->op_name, sa, n->oc);
+                return errbuf_set(err, -EBADMSG, "node '%s' (%s): bias %s, expected [%d]", n->name,
+                                  n->op_name, sa, n->oc);
             }
         }
         struct conv_geom *g = &n->geom;
@@ -907,8 +907,9 @@ static int node_infer(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *
         int infer = -1;
         if (!sv->const_data || sv->dtype != TFJS_INT32 || sv->shape.rank > 1 ||
             tfjs_shape_size(&sv->shape) > TFJS_MAX_DIMS)
-            return errbuf_set(err, -ENOTSUP, "node '%s' (%s): shape must be a constant int32 vector",
-                              n->name, n->op_name);
+            return errbuf_set(err, -ENOTSUP,
+                              "node '%s' (%s): shape must be a constant int32 vector", n->name,
+                              n->op_name);
         const int32_t *d = sv->const_data;
         struct tfjs_shape s = {.rank = (int)tfjs_shape_size(&sv->shape)};
         for (int i = 0; i < s.rank; i++) {
@@ -1374,9 +1375,8 @@ static int plan_visit(struct tfjs_model *m, int node, char *mark, struct errbuf 
 
 static bool value_is_alias_op(const struct tfjs_node *n)
 {
-    return n->op == TFJS_OP_IDENTITY || n->op == TFJS_OP_RESHAPE ||
-           n->op == TFJS_OP_EXPAND_DIMS || n->op == TFJS_OP_SQUEEZE ||
-           (n->op == TFJS_OP_UNPACK && n->num == 1);
+    return n->op == TFJS_OP_IDENTITY || n->op == TFJS_OP_RESHAPE || n->op == TFJS_OP_EXPAND_DIMS ||
+           n->op == TFJS_OP_SQUEEZE || (n->op == TFJS_OP_UNPACK && n->num == 1);
 }
 
 /* Folds a node whose inputs are all constant: runs it now, keeps the result. */
@@ -1468,9 +1468,8 @@ static int plan_buffers(struct tfjs_model *m, struct errbuf *err)
         struct tfjs_node *n = &m->nodes[m->order[s]];
         for (int k = 0; k < n->n_outputs; k++) {
             struct tfjs_value *val = &m->values[n->first_output + k];
-            val->root = (!val->const_data && value_is_alias_op(n))
-                            ? m->values[n->inputs[0]].root
-                            : n->first_output + k;
+            val->root = (!val->const_data && value_is_alias_op(n)) ? m->values[n->inputs[0]].root
+                                                                   : n->first_output + k;
         }
         for (int i = 0; i < n->n_inputs; i++) {
             int r = m->values[n->inputs[i]].root;
@@ -1608,7 +1607,8 @@ static int model_build_nodes(struct tfjs_model *m, json_t *jnodes, struct errbuf
         {
             const char *s = json_string_value(in);
             if (!s)
-                return errbuf_set(err, -EBADMSG, "node '%s': input %zu is not a string", n->name, k);
+                return errbuf_set(err, -EBADMSG, "node '%s': input %zu is not a string", n->name,
+                                  k);
             if (s[0] == '^')
                 continue;
             int v = tfjs_model_find(m, s);

@@ -1,0 +1,292 @@
+/* Pose runner against TensorFlow.js (suite numeric).
+ *
+ * For Lightning and Thunder, three int32 inputs (random values and the two
+ * photographs, resized by pose_resize_rgb) go through tests/ref/tfjs_pose.js
+ * with tfjs-backend-cpu 4.22.0 at test time; the keypoints must agree within
+ * 1e-3 and a few intermediate tensors, compared by node name, within 1e-3 of
+ * their scale. A third test checks the tracking crop on a photograph.
+ *
+ * Environment (set by tests/meson.build): CRTD_SOURCE_ROOT, CRTD_TEST_TMP,
+ * CRTD_NODE. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model.h"
+#include "pose_media.h"
+#include "tfjs.h"
+
+#define TOLERANCE 1e-3
+
+static const char *const intermediates[] = {
+    "StatefulPartitionedCall/sub_1",
+    "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/model/"
+    "Conv1_relu/Relu6",
+    "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/model/"
+    "block_3_depthwise/depthwise",
+    "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/model/"
+    "block_5_add/add",
+    "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/"
+    "up_sampling2d_2/resize/ResizeBilinear",
+    "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/"
+    "tf.__operators__.add_2/AddV2",
+    "StatefulPartitionedCall/Sigmoid",
+    "StatefulPartitionedCall/kpt_offset_0/conv2d_7/BiasAdd",
+};
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+static void path_join(char *buf, size_t size, const char *a, const char *b)
+{
+    int n = snprintf(buf, size, "%s/%s", a, b);
+    assert_true(n > 0 && (size_t)n < size);
+}
+
+static float *read_floats(const char *path, size_t count)
+{
+    FILE *f = fopen(path, "rb");
+    float *data = malloc(count * sizeof(float) + 4);
+    size_t got;
+
+    if (!f) {
+        print_error("cannot open %s\n", path);
+        free(data);
+        return NULL;
+    }
+    got = fread(data, sizeof(float), count + 1, f);
+    fclose(f);
+    if (got != count) {
+        print_error("%s: %zu floats, expected %zu\n", path, got, count);
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* Decodes an image and resizes its whole frame (letterboxed) to size x size. */
+static void photo_tensor(int32_t *out, int size, const char *name)
+{
+    char path[4096];
+    struct errbuf err = {0};
+    struct pose_media *media = NULL;
+    const uint8_t *rgb;
+    int w, h, stride;
+    double t;
+    struct pose_region region;
+
+    path_join(path, sizeof(path), env_or("CRTD_SOURCE_ROOT", "."), name);
+    if (pose_media_open(path, &media, &err) < 0)
+        fail_msg("%s (run scripts/setup)", err.msg);
+    assert_int_equal(pose_media_read(media, &rgb, &w, &h, &stride, &t, &err), 1);
+    pose_region_full(&region, w, h);
+    pose_resize_rgb(out, size, rgb, w, h, stride, &region);
+    pose_media_close(media);
+}
+
+static void compare_variant(const char *variant)
+{
+    char json[4096], rel[256], in_path[4096], prefix[4096], cmd[16384], out_path[4096];
+    const char *root = env_or("CRTD_SOURCE_ROOT", ".");
+    const char *tmp = env_or("CRTD_TEST_TMP", "/tmp");
+    struct errbuf err = {0};
+    struct tfjs_model *graph = NULL;
+    struct tfjs_context *all = NULL;
+    struct pose_model *pm = NULL;
+    struct pose_context *pc = NULL;
+    static const char *const input_names[] = {"random", "messi5.jpg", "basketball1.png"};
+    int n_inputs = 3, failures = 0;
+
+    snprintf(rel, sizeof(rel), "third_party/models/movenet-%s.json", variant);
+    path_join(json, sizeof(json), root, rel);
+    if (tfjs_model_load(json, &graph, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(tfjs_context_new(graph, true, &all, &err), 0);
+    if (pose_model_load(json, &pm, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(pose_context_new(pm, &pc, &err), 0);
+    int size = pose_model_input_size(pm);
+    size_t per = (size_t)size * size * 3;
+    int32_t *inputs = malloc(per * n_inputs * sizeof(int32_t));
+    assert_non_null(inputs);
+
+    uint32_t seed = 20260522u;
+    for (size_t i = 0; i < per; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        inputs[i] = (int32_t)(seed >> 24);
+    }
+    photo_tensor(inputs + per, size, "third_party/images/messi5.jpg");
+    photo_tensor(inputs + 2 * per, size, "third_party/images/basketball1.png");
+
+    snprintf(rel, sizeof(rel), "pose_%s_in.i32", variant);
+    path_join(in_path, sizeof(in_path), tmp, rel);
+    FILE *f = fopen(in_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(inputs, sizeof(int32_t), per * n_inputs, f), per * n_inputs);
+    assert_int_equal(fclose(f), 0);
+    snprintf(rel, sizeof(rel), "pose_%s_out_", variant);
+    path_join(prefix, sizeof(prefix), tmp, rel);
+
+    int used = snprintf(
+        cmd, sizeof(cmd),
+        "'%s' '%s/tests/ref/tfjs_pose.js' run '%s/third_party/npm/node_modules' '%s' '%s' '%s'",
+        env_or("CRTD_NODE", "node"), root, root, json, in_path, prefix);
+    for (size_t j = 0; j < ARRAY_SIZE(intermediates); j++)
+        used += snprintf(cmd + used, sizeof(cmd) - (size_t)used, " '%s'", intermediates[j]);
+    strcat(cmd, " >/dev/null");
+    print_message("reference: tfjs-backend-cpu on %s (%d inputs)\n", variant, n_inputs);
+    assert_int_equal(system(cmd), 0);
+
+    for (int k = 0; k < n_inputs; k++) {
+        memcpy(tfjs_context_input(all), inputs + per * k, per * sizeof(int32_t));
+        tfjs_context_run(all);
+
+        /* the output: every keypoint's y, x and score */
+        snprintf(rel, sizeof(rel), "pose_%s_out_%d_0.f32", variant, k);
+        path_join(out_path, sizeof(out_path), tmp, rel);
+        float *ref = read_floats(out_path, POSE_NUM_KEYPOINTS * 3);
+        assert_non_null(ref);
+        const float *got = tfjs_context_value(all, tfjs_model_output(graph));
+        float reused[POSE_NUM_KEYPOINTS * 3];
+        pose_run_tensor(pc, inputs + per * k, reused);
+        double worst = 0, worst_plan = 0;
+        for (int i = 0; i < POSE_NUM_KEYPOINTS * 3; i++) {
+            worst = fmax(worst, fabs((double)got[i] - ref[i]));
+            worst_plan = fmax(worst_plan, fabs((double)reused[i] - got[i]));
+        }
+        print_message("%s %-16s keypoints (y, x, score): worst |err| %.3g (tolerance %g); "
+                      "reused-buffer plan differs by %.3g\n",
+                      variant, input_names[k], worst, TOLERANCE, worst_plan);
+        if (!(worst <= TOLERANCE) || !(worst_plan <= 1e-6))
+            failures++;
+        free(ref);
+
+        /* intermediate tensors, by node name */
+        for (size_t j = 0; j < ARRAY_SIZE(intermediates); j++) {
+            int v = tfjs_model_find(graph, intermediates[j]);
+            struct tfjs_shape shape;
+            enum tfjs_dtype dtype;
+            assert_true(v >= 0);
+            tfjs_model_value_info(graph, v, &shape, &dtype);
+            size_t n = tfjs_shape_size(&shape);
+            snprintf(rel, sizeof(rel), "pose_%s_out_%d_%zu.f32", variant, k, j + 1);
+            path_join(out_path, sizeof(out_path), tmp, rel);
+            float *r = read_floats(out_path, n);
+            if (!r) {
+                print_error("%s: node '%s': size differs from TensorFlow.js\n", variant,
+                            intermediates[j]);
+                failures++;
+                continue;
+            }
+            const float *g = tfjs_context_value(all, v);
+            double scale = 1, err_max = 0;
+            for (size_t i = 0; i < n; i++)
+                scale = fmax(scale, fabs(r[i]));
+            for (size_t i = 0; i < n; i++)
+                err_max = fmax(err_max, fabs((double)g[i] - r[i]));
+            const char *shortname = strrchr(intermediates[j], '/');
+            /* print the last two path parts: enough to find the node */
+            const char *p = shortname;
+            while (p > intermediates[j] && p[-1] != '/')
+                p--;
+            if (p > intermediates[j]) {
+                p--;
+                while (p > intermediates[j] && p[-1] != '/')
+                    p--;
+            }
+            print_message("%s %-16s node %-44s worst |err| %.3g of scale %.3g\n", variant,
+                          input_names[k], p, err_max, scale);
+            if (!(err_max <= TOLERANCE * scale)) {
+                print_error("%s: node '%s' differs from TensorFlow.js\n", variant,
+                            intermediates[j]);
+                failures++;
+            }
+            free(r);
+        }
+    }
+    free(inputs);
+    pose_context_free(pc);
+    pose_model_free(pm);
+    tfjs_context_free(all);
+    tfjs_model_free(graph);
+    assert_int_equal(failures, 0);
+}
+
+static void test_lightning_vs_tfjs(void **state)
+{
+    (void)state;
+    compare_variant("lightning");
+}
+
+static void test_thunder_vs_tfjs(void **state)
+{
+    (void)state;
+    compare_variant("thunder");
+}
+
+/* Two runs on the same photograph: the second looks at the tracked crop and
+ * must find the same person in the same place. */
+static void test_tracking_crop(void **state)
+{
+    char path[4096];
+    struct errbuf err = {0};
+    struct pose_model *pm = NULL;
+    struct pose_context *pc = NULL;
+    struct pose_media *media = NULL;
+    const uint8_t *rgb;
+    int w, h, stride;
+    double t;
+    struct pose_result first, second;
+
+    (void)state;
+    path_join(path, sizeof(path), env_or("CRTD_SOURCE_ROOT", "."),
+              "third_party/models/movenet-lightning.json");
+    if (pose_model_load(path, &pm, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(pose_context_new(pm, &pc, &err), 0);
+    path_join(path, sizeof(path), env_or("CRTD_SOURCE_ROOT", "."),
+              "third_party/images/basketball1.png");
+    if (pose_media_open(path, &media, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(pose_media_read(media, &rgb, &w, &h, &stride, &t, &err), 1);
+    assert_int_equal(pose_run(pc, rgb, w, h, stride, &first, &err), 0);
+    assert_int_equal(pose_run(pc, rgb, w, h, stride, &second, &err), 0);
+    print_message("frame 1: crop %.0f,%.0f side %.0f, score %.2f, person %d\n", first.crop.x0,
+                  first.crop.y0, first.crop.side, first.score, first.person);
+    print_message("frame 2: crop %.0f,%.0f side %.0f, score %.2f, person %d\n", second.crop.x0,
+                  second.crop.y0, second.crop.side, second.score, second.person);
+    assert_true(first.person);
+    assert_true(second.person);
+    assert_true(second.crop.side < first.crop.side);
+    double worst = 0;
+    for (int k = 0; k < POSE_NUM_KEYPOINTS; k++)
+        if (first.keypoints[k].score >= 0.4f && second.keypoints[k].score >= 0.4f)
+            worst = fmax(worst, fmax(fabs(first.keypoints[k].x - second.keypoints[k].x),
+                                     fabs(first.keypoints[k].y - second.keypoints[k].y)));
+    print_message("confident keypoints moved by at most %.3f of the frame\n", worst);
+    assert_true(worst < 0.05);
+
+    /* a bad frame is an error, not a crash */
+    assert_int_equal(pose_run(pc, rgb, 0, h, stride, &second, &err), -EINVAL);
+    pose_media_close(media);
+    pose_context_free(pc);
+    pose_model_free(pm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lightning_vs_tfjs),
+        cmocka_unit_test(test_thunder_vs_tfjs),
+        cmocka_unit_test(test_tracking_crop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
