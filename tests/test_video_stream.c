@@ -429,8 +429,11 @@ static void bad_url_is_an_error(void **state)
     o.reconnect = VIDEO_RECONNECT_NEVER;
     read_all("rtsp://", &o, -1, &res);
     print_message("%s\n", res.err.msg);
-    assert_true(res.r < 0);
-    assert_non_null(strstr(res.err.msg, "rtsp://"));
+    assert_int_equal(res.r, -EINVAL);
+    assert_non_null(strstr(res.err.msg, "'rtsp://': no host"));
+    read_all("http://u:pw@/x.ts", &o, -1, &res);
+    assert_int_equal(res.r, -EINVAL);
+    assert_null(strstr(res.err.msg, "pw"));
     read_all("ftp://example.org/x.mp4", &o, -1, &res);
     assert_int_equal(res.r, -EPROTONOSUPPORT);
 }

@@ -209,6 +209,14 @@ int video_stream_new(const char *url, const struct video_options *opts,
     if (r < 0)
         goto fail;
 
+    if (kind == VIDEO_SOURCE_RTSP || kind == VIDEO_SOURCE_HTTP) {
+        char host[256] = "";
+        av_url_split(NULL, 0, NULL, 0, host, sizeof(host), NULL, NULL, 0, url);
+        if (!host[0]) {
+            r = errbuf_set(err, -EINVAL, "'%s': no host in the URL", s->name);
+            goto fail;
+        }
+    }
     s->kind = kind;
     s->opts = *opts;
     s->url = strdup_or_null(url, &oom);
