@@ -28,6 +28,14 @@ check classes_json 0 '"cross_view": false' -- "$crt" classes --json
 check classes_bad_option 2 "unknown option '--xml'" -- "$crt" classes --xml
 check bench_help 0 "targets:" -- "$crt" bench --help
 check bench_unknown 2 "unknown target 'warp'" -- "$crt" bench warp
+check probe_help 0 "usage: crt probe" -- "$crt" probe --help
+check probe_no_url 2 "crt probe: no URL given" -- "$crt" probe
+check probe_bad_fps 2 "crt probe: --fps 'x'" -- "$crt" probe --fps x lavfi:testsrc
+check probe_missing 1 "crt probe: 'no-such-clip.mp4': cannot open: No such file" -- "$crt" probe no-such-clip.mp4
+check probe_lavfi 0 "pts      0.400 s  160x120" -- "$crt" probe --fps 5 --frames 3 lavfi:testsrc2=size=160x120
+check probe_json 0 '"sampled":2' -- "$crt" probe --json --frames 2 lavfi:testsrc2=size=160x120
+check bench_decode_help 0 "usage: crt bench decode" -- "$crt" bench decode --help
+check bench_decode_no_file 2 "crt bench decode: no FILE given" -- "$crt" bench decode
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
