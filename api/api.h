@@ -4,6 +4,8 @@
 #define CRTD_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "base.h"
 
@@ -17,5 +19,205 @@ const char *api_error_code(int code);
 
 /* {"error": {"code": ..., "message": ...}}; a new reference, NULL on ENOMEM. */
 json_t *api_error_body(int code, const char *message);
+
+/* ---- names and requests (request.c) --------------------------------------- */
+
+#define API_NAME_MAX 64   /* a stream name, with its terminating NUL */
+#define API_URL_MAX  1024 /* a stream URL, with its terminating NUL */
+
+/* Whether text is a stream name: 1 to 63 characters of [A-Za-z0-9_.-],
+ * starting with a letter or digit. */
+bool api_name_valid(const char *text);
+
+/* What POST /v1/streams asks for, validated. */
+struct api_stream_spec {
+    char name[API_NAME_MAX];
+    char url[API_URL_MAX];
+    double fps;   /* 0: the model's rate */
+    bool enabled; /* default true */
+};
+
+/* Parses a POST /v1/streams body: an object with name and url, optional fps
+ * (0 < fps <= 60) and enabled, and nothing else. -EBADMSG for JSON that does
+ * not parse, -EINVAL for a field that is wrong, each with a message. */
+int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec *ret_spec,
+                          struct errbuf *err);
+
+/* Parses a time given as seconds since the epoch ("1732262400.5") or as RFC
+ * 3339 ("2026-11-22T08:00:00Z", "...+01:00"); -EINVAL otherwise. */
+int api_time_parse(const char *text, double *ret_time);
+
+/* Formats seconds since the epoch as RFC 3339 UTC with milliseconds. */
+void api_time_format(char *dst, size_t size, double t);
+
+/* A new JSON string of api_time_format(t), or JSON null when t < 0. */
+json_t *api_time_json(double t);
+
+/* ---- routes (route.c) ----------------------------------------------------- */
+
+enum api_route_id {
+    API_ROUTE_STREAMS,  /* /v1/streams */
+    API_ROUTE_STREAM,   /* /v1/streams/{name} */
+    API_ROUTE_ACTIVITY, /* /v1/streams/{name}/activity */
+    API_ROUTE_HISTORY,  /* /v1/streams/{name}/history */
+    API_ROUTE_EVENTS,   /* /v1/events */
+    API_ROUTE_MODEL,    /* /v1/model */
+    API_ROUTE_HEALTHZ,  /* /healthz */
+    API_ROUTE_READYZ,   /* /readyz */
+    API_ROUTE_METRICS,  /* /metrics */
+    API_ROUTE_COUNT,
+};
+
+enum api_method {
+    API_METHOD_GET = 1 << 0,
+    API_METHOD_HEAD = 1 << 1,
+    API_METHOD_POST = 1 << 2,
+    API_METHOD_DELETE = 1 << 3,
+};
+
+struct api_route_match {
+    enum api_route_id route;
+    enum api_method method;
+    char name[API_NAME_MAX]; /* the {name} part, when the route has one */
+    unsigned allowed;        /* the methods the path allows (enum api_method bits) */
+};
+
+/* Finds the route of method and path. -ENOENT for a path no route has (or a
+ * {name} that is not a valid name), -EOPNOTSUPP for a method the path does
+ * not allow; in both cases *ret_match still says which methods are allowed
+ * (0 when none). */
+int api_route_find(const char *method, const char *path, struct api_route_match *ret_match);
+
+/* The "GET, HEAD, POST" text of an Allow header for a set of methods. */
+void api_route_allow_text(char *dst, size_t size, unsigned methods);
+
+/* The route's path pattern, e.g. "/v1/streams/{name}/activity". */
+const char *api_route_pattern(enum api_route_id route);
+
+/* ---- text for /metrics (text.c) ------------------------------------------- */
+
+/* A growable text buffer with a cap; once the cap is hit, further appends are
+ * dropped and failed is set, so a writer checks once at the end. */
+struct api_text {
+    char *data;
+    size_t len, size, cap;
+    bool failed;
+};
+
+void api_text_init(struct api_text *t, size_t cap);
+void api_text_done(struct api_text *t);
+void api_text_printf(struct api_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A Prometheus histogram with fixed bucket bounds (seconds); not locked: the
+ * owner serialises observe and write. */
+#define API_HISTOGRAM_BUCKETS 12
+struct api_histogram {
+    uint64_t counts[API_HISTOGRAM_BUCKETS + 1]; /* the last one is +Inf */
+    uint64_t count;
+    double sum;
+};
+
+extern const double api_histogram_bounds[API_HISTOGRAM_BUCKETS];
+
+void api_histogram_observe(struct api_histogram *h, double value);
+/* Writes the _bucket, _sum and _count lines of name{labels} (labels may be
+ * empty, e.g. "stream=\"kitchen\""). */
+void api_histogram_write(const struct api_histogram *h, struct api_text *t, const char *name,
+                         const char *labels);
+
+/* Escapes a label value for the text format (backslash, quote, newline). */
+void api_text_label_escape(char *dst, size_t size, const char *value);
+
+/* ---- events for Server-Sent Events (events.c) ----------------------------- */
+
+/* A bounded, thread-safe log of recent events with consecutive ids. The
+ * daemon publishes; each SSE client reads from the id it has seen. Ids start
+ * at a seed (the daemon uses the wall clock in microseconds, so ids keep
+ * growing across restarts). */
+struct api_events;
+
+int api_events_new(size_t capacity, uint64_t first_id, struct api_events **ret_events);
+struct api_events *api_events_free(struct api_events *events);
+
+/* Publishes {type, data}; data is borrowed (serialised at once). Returns the
+ * new event's id in ret_id (may be NULL). */
+int api_events_publish(struct api_events *events, const char *type, json_t *data, uint64_t *ret_id);
+
+/* The id of the newest event (first_id - 1 when none yet). */
+uint64_t api_events_last_id(struct api_events *events);
+
+/* Formats the first event after after_id as an SSE message ("id: ..\nevent:
+ * ..\ndata: ..\n\n") into a new malloc'd string. Waits up to timeout_ms for
+ * one to be published; -EAGAIN when none came, -ESHUTDOWN after
+ * api_events_shutdown. When after_id is older than what is kept, replay starts
+ * at the oldest kept event. */
+int api_events_next(struct api_events *events, uint64_t after_id, int timeout_ms,
+                    char **ret_message, uint64_t *ret_id);
+
+/* Wakes every waiter and makes api_events_next fail with -ESHUTDOWN. */
+void api_events_shutdown(struct api_events *events);
+
+/* ---- the server (server.c) ------------------------------------------------ */
+
+/* What the daemon answers with. Every call may come from several connection
+ * threads at once. Each returns 0 with a new reference in ret_json, or a
+ * negative errno with a message in err (which becomes the JSON error). */
+struct api_backend {
+    int (*streams_list)(void *userdata, json_t **ret_json, struct errbuf *err);
+    int (*stream_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
+    int (*stream_add)(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
+                      struct errbuf *err);
+    int (*stream_delete)(void *userdata, const char *name, struct errbuf *err);
+    int (*activity_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
+    /* since/until: seconds since the epoch, or < 0 when not given. */
+    int (*history_get)(void *userdata, const char *name, double since, double until, unsigned limit,
+                       json_t **ret_json, struct errbuf *err);
+    int (*model_get)(void *userdata, json_t **ret_json, struct errbuf *err);
+    /* 0 when ready, -EAGAIN with the reason otherwise. */
+    int (*ready)(void *userdata, struct errbuf *err);
+    /* Appends the daemon's metrics in the Prometheus text format. */
+    void (*metrics)(void *userdata, struct api_text *out);
+};
+
+struct api_server_config {
+    const char *listen;         /* "127.0.0.1:8470", "[::1]:8470"; port 0 picks one */
+    int listen_fd;              /* >= 0: an already listening socket (systemd) */
+    size_t max_body;            /* bytes of a request body */
+    unsigned max_connections;   /* open connections, SSE ones included */
+    unsigned max_sse_clients;   /* concurrent /v1/events clients */
+    unsigned sse_heartbeat_ms;  /* comment line to idle SSE clients */
+    unsigned timeout_s;         /* idle connection timeout */
+    unsigned history_limit_max; /* cap of ?limit= on history */
+};
+
+#define API_HISTORY_LIMIT_DEFAULT 100
+
+struct api_server;
+
+/* Starts listening and serving on its own threads. The token (may be NULL or
+ * empty: no token) is copied; events is borrowed and must outlive the server. */
+int api_server_new(const struct api_server_config *config, const struct api_backend *backend,
+                   void *userdata, struct api_events *events, const char *token,
+                   struct api_server **ret_server, struct errbuf *err);
+/* Stops: SSE clients are ended, connections closed, threads joined. */
+struct api_server *api_server_free(struct api_server *server);
+
+/* Replaces the bearer token (NULL or "" removes it). */
+int api_server_set_token(struct api_server *server, const char *token);
+
+/* The port actually bound (useful with port 0). */
+unsigned api_server_port(struct api_server *server);
+
+/* Asks the server its own /healthz over loopback. 0 when it answered 200 (or
+ * when every connection slot is in use, which is load, not a hang), a
+ * negative errno otherwise. */
+int api_server_probe(struct api_server *server, int timeout_ms);
+
+/* Whether two tokens are equal, in time that depends only on their lengths. */
+bool api_token_equal(const char *a, const char *b);
+
+/* Appends the server's own metrics (requests by status, connections, SSE). */
+void api_server_metrics(struct api_server *server, struct api_text *out);
 
 #endif

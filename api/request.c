@@ -1,0 +1,154 @@
+/* request: stream names, POST /v1/streams bodies and times in queries. */
+#include "api.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+bool api_name_valid(const char *text)
+{
+    if (!text || !isalnum((unsigned char)text[0]))
+        return false;
+    size_t n = 0;
+    for (const char *p = text; *p; p++, n++) {
+        if (n >= API_NAME_MAX - 1)
+            return false;
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+            return false;
+    }
+    return true;
+}
+
+int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec *ret_spec,
+                          struct errbuf *err)
+{
+    struct api_stream_spec spec = {.enabled = true};
+    json_error_t jerr;
+    json_t *root = NULL, *value;
+    const char *key;
+    int r = 0;
+
+    root = json_loadb(body, size, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return errbuf_set(err, -EBADMSG, "body is not JSON: %s (line %d)", jerr.text, jerr.line);
+    if (!json_is_object(root)) {
+        r = errbuf_set(err, -EINVAL, "body must be a JSON object");
+        goto finish;
+    }
+    json_object_foreach(root, key, value)
+    {
+        if (strcmp(key, "name") == 0) {
+            if (!json_is_string(value) || !api_name_valid(json_string_value(value))) {
+                r = errbuf_set(err, -EINVAL,
+                               "'name' must be 1-63 characters of letters, digits, '_', '-', "
+                               "'.', starting with a letter or digit");
+                goto finish;
+            }
+            str_copy(spec.name, sizeof(spec.name), json_string_value(value));
+        } else if (strcmp(key, "url") == 0) {
+            const char *url = json_string_value(value);
+            if (!url || url[0] == '\0' || strlen(url) >= sizeof(spec.url)) {
+                r = errbuf_set(err, -EINVAL,
+                               "'url' must be a non-empty string of at most %zu bytes",
+                               sizeof(spec.url) - 1);
+                goto finish;
+            }
+            for (const char *p = url; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                    r = errbuf_set(err, -EINVAL, "'url' contains a control character");
+                    goto finish;
+                }
+            str_copy(spec.url, sizeof(spec.url), url);
+        } else if (strcmp(key, "fps") == 0) {
+            double fps = json_is_number(value) ? json_number_value(value) : -1;
+            if (!(fps >= 0 && fps <= 60) || !isfinite(fps)) {
+                r = errbuf_set(err, -EINVAL, "'fps' must be a number from 0 (the model's) to 60");
+                goto finish;
+            }
+            spec.fps = fps;
+        } else if (strcmp(key, "enabled") == 0) {
+            if (!json_is_boolean(value)) {
+                r = errbuf_set(err, -EINVAL, "'enabled' must be true or false");
+                goto finish;
+            }
+            spec.enabled = json_is_true(value);
+        } else {
+            r = errbuf_set(err, -EINVAL, "unknown field '%.64s' (name, url, fps, enabled)", key);
+            goto finish;
+        }
+    }
+    if (spec.name[0] == '\0' || spec.url[0] == '\0') {
+        r = errbuf_set(err, -EINVAL, "'name' and 'url' are required");
+        goto finish;
+    }
+    *ret_spec = spec;
+finish:
+    json_decref(root);
+    return r;
+}
+
+int api_time_parse(const char *text, double *ret_time)
+{
+    char *end;
+    if (!text || !*text)
+        return -EINVAL;
+    double t = strtod(text, &end);
+    if (*end == '\0' && isfinite(t) && t >= 0 && isdigit((unsigned char)text[0])) {
+        *ret_time = t;
+        return 0;
+    }
+
+    struct tm tm = {0};
+    const char *p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return -EINVAL;
+    double frac = 0;
+    if (*p == '.') {
+        frac = strtod(p, &end);
+        if (end == p + 1)
+            return -EINVAL;
+        p = end;
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int hh, mm, n = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 || hh > 23 || mm > 59)
+            return -EINVAL;
+        offset = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
+        p += 6;
+    } else {
+        return -EINVAL;
+    }
+    if (*p != '\0')
+        return -EINVAL;
+    time_t secs = timegm(&tm);
+    if (secs == (time_t)-1)
+        return -EINVAL;
+    *ret_time = (double)(secs - offset) + frac;
+    return 0;
+}
+
+void api_time_format(char *dst, size_t size, double t)
+{
+    time_t secs = (time_t)floor(t);
+    int ms = (int)((t - (double)secs) * 1000.0);
+    if (ms > 999)
+        ms = 999;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(dst, size, "%s.%03dZ", base, ms);
+}
+
+json_t *api_time_json(double t)
+{
+    char text[48];
+    if (t < 0)
+        return json_null();
+    api_time_format(text, sizeof(text), t);
+    return json_string(text);
+}

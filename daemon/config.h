@@ -1,0 +1,76 @@
+/* config: crtd's configuration — an INI file a person edits (with comments),
+ * drop-ins (FILE.d, files ending .conf) read in name order after it, and the command
+ * line on top. docs/SERVICE.md is the reference of every key. */
+#ifndef CRTD_CONFIG_H
+#define CRTD_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api.h"
+
+#define CONFIG_DEFAULT_FILE   "/etc/crtd/crtd.conf"
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8470"
+#define CONFIG_MAX_STREAMS    1024
+
+enum config_origin {
+    CONFIG_ORIGIN_FILE,    /* a [stream "name"] section */
+    CONFIG_ORIGIN_COMMAND, /* --stream NAME=URL */
+    CONFIG_ORIGIN_API,     /* POST /v1/streams (kept in the state store) */
+};
+
+struct config_stream {
+    char name[API_NAME_MAX];
+    char url[API_URL_MAX];
+    double fps; /* 0: the model's */
+    bool enabled;
+    enum config_origin origin;
+};
+
+struct config {
+    /* [server] */
+    char listen[128];
+    char token_file[PATH_MAX];
+    size_t max_body_bytes;
+    unsigned max_connections;
+    unsigned max_sse_clients;
+    double sse_heartbeat_s;
+    unsigned event_buffer;
+    unsigned history_limit_max;
+    /* [daemon] */
+    char state_directory[PATH_MAX];
+    char model[PATH_MAX];
+    enum log_level log_level;
+    unsigned max_streams;
+    double hysteresis_s;
+    unsigned checkpoint_segments;
+    double history_retention_days;
+    unsigned top_k;
+    double restart_min_s, restart_max_s;
+    /* [stream "name"] sections and --stream */
+    struct config_stream *streams;
+    size_t n_streams;
+};
+
+/* Defaults (state directory from $STATE_DIRECTORY, else /var/lib/crtd for
+ * root, else ~/.local/state/crtd). */
+void config_init(struct config *cfg);
+void config_done(struct config *cfg);
+
+/* Reads path and then the .conf files of path.d. A missing path is an error only when
+ * required. Errors name the file and line. */
+int config_load(struct config *cfg, const char *path, bool required, struct errbuf *err);
+
+/* Adds a --stream NAME=URL. */
+int config_add_stream_arg(struct config *cfg, const char *arg, struct errbuf *err);
+
+/* Checks what single keys cannot: unique names, limits that fit together. */
+int config_validate(const struct config *cfg, struct errbuf *err);
+
+const struct config_stream *config_find_stream(const struct config *cfg, const char *name);
+
+/* Reads a token file: its first line, without surrounding white space. */
+int config_read_token(const char *path, char **ret_token, struct errbuf *err);
+
+#endif

@@ -1,0 +1,589 @@
+/* crtd: the service — configuration, state store, stream supervisor, HTTP
+ * API, and the systemd protocols, held together by a main loop that waits
+ * for signals and pings the watchdog while everything is healthy. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "config.h"
+#include "notify.h"
+#include "pipeline.h"
+#include "store.h"
+#include "supervisor.h"
+
+#ifndef CRTD_VERSION
+#define CRTD_VERSION "0"
+#endif
+
+#define RETENTION_EVERY_S 3600
+
+struct options {
+    const char *config_path;
+    bool config_required;
+    const char *listen;
+    const char *state_dir;
+    const char *model;
+    const char *token_file;
+    const char *log_level;
+    char **streams;
+    size_t n_streams;
+    bool check_config;
+};
+
+struct daemon {
+    struct config cfg;
+    struct store *store;
+    struct pipeline_model *model;
+    struct api_events *events;
+    struct supervisor *sup;
+    struct api_server *server;
+    atomic_bool ready;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: crtd [OPTIONS]\n"
+               "Watches camera streams and says, live, which activity each one sees.\n"
+               "\n"
+               "  -c, --config FILE       configuration file (default " CONFIG_DEFAULT_FILE ",\n"
+               "                          or $CONFIGURATION_DIRECTORY/crtd.conf), with drop-ins\n"
+               "                          in FILE.d/*.conf\n"
+               "  -s, --stream NAME=URL   watch a stream (repeatable)\n"
+               "  -l, --listen ADDR:PORT  HTTP address (default " CONFIG_DEFAULT_LISTEN ")\n"
+               "      --state-dir DIR     where the state database lives\n"
+               "      --model FILE        model file\n"
+               "      --token-file FILE   bearer token for the API\n"
+               "      --log-level LEVEL   error, warning, notice, info or debug\n"
+               "      --check-config      check the configuration and exit\n"
+               "  -h, --help              this help\n"
+               "      --version           the version\n"
+               "\n"
+               "URLs: rtsp://, http(s)://, files, v4l2:///dev/videoN, lavfi:...; synthetic:... is\n"
+               "a scripted test source (see docs/SERVICE.md), not recognition.\n"
+               "Documentation: docs/SERVICE.md; API: api/openapi.yaml.\n");
+}
+
+/* ---- the API backend ------------------------------------------------------ */
+
+static int be_streams_list(void *userdata, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    return supervisor_streams_json(d->sup, ret_json);
+}
+
+static int be_stream_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_stream_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
+static int be_stream_add(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
+                         struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    struct config_stream cs = {
+        .fps = spec->fps, .enabled = spec->enabled, .origin = CONFIG_ORIGIN_API};
+    struct store_stream ss = {.fps = spec->fps, .enabled = spec->enabled};
+    int r;
+
+    str_copy(cs.name, sizeof(cs.name), spec->name);
+    str_copy(cs.url, sizeof(cs.url), spec->url);
+    str_copy(ss.name, sizeof(ss.name), spec->name);
+    str_copy(ss.url, sizeof(ss.url), spec->url);
+    if (supervisor_has(d->sup, spec->name))
+        return errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
+    if ((r = pipeline_url_check(d->model, spec->url, err)) < 0)
+        return r;
+    if ((r = store_stream_put(d->store, &ss, err)) < 0)
+        return r;
+    if ((r = supervisor_add(d->sup, &cs, err)) < 0) {
+        struct errbuf ignored;
+        store_stream_delete(d->store, spec->name, &ignored);
+        return r;
+    }
+    r = supervisor_stream_json(d->sup, spec->name, ret_json);
+    return r == -ENOENT ? errbuf_set(err, -EAGAIN, "stream '%s' was removed meanwhile", spec->name)
+                        : r;
+}
+
+static int be_stream_delete(void *userdata, const char *name, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    enum config_origin origin;
+    if (supervisor_origin(d->sup, name, &origin) < 0)
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    if (origin != CONFIG_ORIGIN_API)
+        return errbuf_set(err, -EPERM, "stream '%s' comes from the %s; remove it there", name,
+                          origin == CONFIG_ORIGIN_FILE ? "configuration file" : "command line");
+    int r = supervisor_remove(d->sup, name, true, err);
+    if (r < 0)
+        return r;
+    return store_stream_delete(d->store, name, err);
+}
+
+static int be_activity_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_activity_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
+static int be_history_get(void *userdata, const char *name, double since, double until,
+                          unsigned limit, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    json_t *intervals = NULL;
+    if (!supervisor_has(d->sup, name))
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    int r = store_history_query(d->store, name, since, until, limit, &intervals, err);
+    if (r < 0)
+        return r;
+    json_t *root = json_pack("{s:s, s:o, s:o, s:o}", "stream", name, "since", api_time_json(since),
+                             "until", api_time_json(until), "intervals", intervals);
+    if (!root)
+        return -ENOMEM;
+    *ret_json = root;
+    return 0;
+}
+
+static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = pipeline_model_card(d->model, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "no model is loaded (set model= in [daemon])");
+    return r;
+}
+
+static int be_ready(void *userdata, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    return atomic_load(&d->ready) ? 0 : errbuf_set(err, -EAGAIN, "starting");
+}
+
+static void be_metrics(void *userdata, struct api_text *out)
+{
+    struct daemon *d = userdata;
+    api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
+                         "# TYPE crtd_build_info gauge\n"
+                         "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
+    supervisor_metrics(d->sup, out);
+}
+
+static const struct api_backend backend = {
+    .streams_list = be_streams_list,
+    .stream_get = be_stream_get,
+    .stream_add = be_stream_add,
+    .stream_delete = be_stream_delete,
+    .activity_get = be_activity_get,
+    .history_get = be_history_get,
+    .model_get = be_model_get,
+    .ready = be_ready,
+    .metrics = be_metrics,
+};
+
+/* ---- configuration -------------------------------------------------------- */
+
+static int load_config(const struct options *o, struct config *ret_cfg, struct errbuf *err)
+{
+    struct config cfg;
+    int r;
+
+    config_init(&cfg);
+    r = config_load(&cfg, o->config_path, o->config_required, err);
+    for (size_t i = 0; r >= 0 && i < o->n_streams; i++)
+        r = config_add_stream_arg(&cfg, o->streams[i], err);
+    if (r >= 0 && o->listen && str_copy(cfg.listen, sizeof(cfg.listen), o->listen) < 0)
+        r = errbuf_set(err, -EINVAL, "--listen: too long");
+    if (r >= 0 && o->state_dir)
+        str_copy(cfg.state_directory, sizeof(cfg.state_directory), o->state_dir);
+    if (r >= 0 && o->model)
+        str_copy(cfg.model, sizeof(cfg.model), o->model);
+    if (r >= 0 && o->token_file)
+        str_copy(cfg.token_file, sizeof(cfg.token_file), o->token_file);
+    if (r >= 0 && o->log_level && log_level_parse(o->log_level, &cfg.log_level) < 0)
+        r = errbuf_set(err, -EINVAL, "--log-level '%s': use error, warning, notice, info, debug",
+                       o->log_level);
+    if (r >= 0)
+        r = config_validate(&cfg, err);
+    if (r < 0) {
+        config_done(&cfg);
+        return r;
+    }
+    *ret_cfg = cfg;
+    return 0;
+}
+
+static struct supervisor_settings settings_of(const struct config *cfg)
+{
+    return (struct supervisor_settings){
+        .hysteresis_s = cfg->hysteresis_s,
+        .checkpoint_segments = cfg->checkpoint_segments,
+        .top_k = cfg->top_k,
+        .restart_min_s = cfg->restart_min_s,
+        .restart_max_s = cfg->restart_max_s,
+        .max_streams = cfg->max_streams,
+    };
+}
+
+static int mkdir_parents(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    if (str_copy(buf, sizeof(buf), path) < 0)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static void prune_history(struct daemon *d)
+{
+    struct errbuf err;
+    double before = time_wall_s() - d->cfg.history_retention_days * 86400.0;
+    int r = store_history_prune(d->store, before, &err);
+    if (r < 0)
+        log_warning("history retention: %s", errbuf_text(&err, r));
+    else if (r > 0)
+        log_info("history retention: %d old intervals deleted", r);
+}
+
+static void reload(struct daemon *d, const struct options *o)
+{
+    struct errbuf err;
+    struct config cfg;
+    char *token = NULL;
+
+    notify_send("RELOADING=1");
+    errbuf_clear(&err);
+    int r = load_config(o, &cfg, &err);
+    if (r < 0) {
+        log_error("reload: %s; keeping the running configuration", errbuf_text(&err, r));
+        notify_send("READY=1");
+        return;
+    }
+    if (cfg.token_file[0] && (r = config_read_token(cfg.token_file, &token, &err)) < 0) {
+        log_error("reload: %s; keeping the running configuration", errbuf_text(&err, r));
+        config_done(&cfg);
+        notify_send("READY=1");
+        return;
+    }
+    if (strcmp(cfg.listen, d->cfg.listen) != 0 || strcmp(cfg.model, d->cfg.model) != 0 ||
+        strcmp(cfg.state_directory, d->cfg.state_directory) != 0)
+        log_warning("reload: listen, model and state_directory change only with a restart");
+    api_server_set_token(d->server, token);
+    free(token);
+    log_set_max_level(cfg.log_level);
+    supervisor_set_settings(d->sup, &(struct supervisor_settings){0});
+    struct supervisor_settings s = settings_of(&cfg);
+    supervisor_set_settings(d->sup, &s);
+    supervisor_apply(d->sup, &cfg);
+    config_done(&d->cfg);
+    d->cfg = cfg;
+    log_info("configuration reloaded (%zu configured streams)", cfg.n_streams);
+    notify_send("READY=1");
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+enum { OPT_STATE_DIR = 256, OPT_MODEL, OPT_TOKEN_FILE, OPT_LOG_LEVEL, OPT_CHECK, OPT_VERSION };
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"stream", required_argument, NULL, 's'},
+        {"listen", required_argument, NULL, 'l'},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:s:l:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config_path = optarg;
+            o->config_required = true;
+            break;
+        case 's': {
+            char **grown = realloc(o->streams, (o->n_streams + 1) * sizeof(*grown));
+            if (!grown)
+                return -ENOMEM;
+            o->streams = grown;
+            o->streams[o->n_streams++] = optarg;
+            break;
+        }
+        case 'l':
+            o->listen = optarg;
+            break;
+        case OPT_STATE_DIR:
+            o->state_dir = optarg;
+            break;
+        case OPT_MODEL:
+            o->model = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            o->token_file = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            o->log_level = optarg;
+            break;
+        case OPT_CHECK:
+            o->check_config = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case OPT_VERSION:
+            printf("crtd %s\n", CRTD_VERSION);
+            return 1;
+        case ':':
+            fprintf(stderr, "crtd: option '%s' needs a value (try --help)\n", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            fprintf(stderr, "crtd: unknown option '%s' (try --help)\n", argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "crtd: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int run(struct daemon *d, const struct options *o)
+{
+    struct errbuf err;
+    char *token = NULL;
+    sigset_t mask;
+    int listen_fd = -1, r;
+
+    errbuf_clear(&err);
+    /* Signals are taken by sigtimedwait in this thread only. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((r = mkdir_parents(d->cfg.state_directory, 0750)) < 0) {
+        log_error("state directory %s: %s", d->cfg.state_directory, strerror(-r));
+        return r;
+    }
+    if ((r = store_open(d->cfg.state_directory, &d->store, &err)) < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+    prune_history(d);
+    if ((r = pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, &d->model, &err)) < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+    /* Event ids from the clock keep growing across restarts. */
+    if ((r = api_events_new(d->cfg.event_buffer, (uint64_t)(time_wall_s() * 1e6), &d->events)) < 0)
+        return r;
+    struct supervisor_settings settings = settings_of(&d->cfg);
+    if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0)
+        return r;
+    if (d->cfg.token_file[0] && (r = config_read_token(d->cfg.token_file, &token, &err)) < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+
+    struct api_server_config sc = {
+        .listen = d->cfg.listen,
+        .listen_fd = -1,
+        .max_body = d->cfg.max_body_bytes,
+        .max_connections = d->cfg.max_connections,
+        .max_sse_clients = d->cfg.max_sse_clients,
+        .sse_heartbeat_ms = (unsigned)(d->cfg.sse_heartbeat_s * 1000),
+        .history_limit_max = d->cfg.history_limit_max,
+    };
+    if (notify_listen_fd(&listen_fd) >= 0)
+        sc.listen_fd = listen_fd;
+    r = api_server_new(&sc, &backend, d, d->events, token, &d->server, &err);
+    free(token);
+    if (r < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+    if (listen_fd >= 0)
+        log_info("listening on the socket passed by systemd (port %u)", api_server_port(d->server));
+    else
+        log_info("listening on %s (port %u)", d->cfg.listen, api_server_port(d->server));
+
+    /* Streams start after the listener so that a bad address fails fast. */
+    supervisor_apply(d->sup, &d->cfg);
+    struct store_stream *saved = NULL;
+    size_t n_saved = 0;
+    if ((r = store_streams_load(d->store, &saved, &n_saved, &err)) < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+    for (size_t i = 0; i < n_saved; i++) {
+        struct config_stream cs = {
+            .fps = saved[i].fps, .enabled = saved[i].enabled, .origin = CONFIG_ORIGIN_API};
+        str_copy(cs.name, sizeof(cs.name), saved[i].name);
+        str_copy(cs.url, sizeof(cs.url), saved[i].url);
+        if (config_find_stream(&d->cfg, cs.name)) {
+            log_warning("stream %s: in the configuration and in the state store; the "
+                        "configuration wins",
+                        cs.name);
+            continue;
+        }
+        errbuf_clear(&err);
+        if ((r = supervisor_add(d->sup, &cs, &err)) < 0)
+            log_error("stream %s: %s", cs.name, errbuf_text(&err, r));
+    }
+    free(saved);
+
+    atomic_store(&d->ready, true);
+    char status[160];
+    supervisor_status(d->sup, status, sizeof(status));
+    char message[256];
+    snprintf(message, sizeof(message), "READY=1\nSTATUS=%s", status);
+    notify_send(message);
+    log_notice("crtd %s ready", CRTD_VERSION);
+
+    uint64_t watchdog_usec = notify_watchdog_usec();
+    int64_t tick_ns = watchdog_usec ? (int64_t)watchdog_usec * 1000 / 2 : 1000000000;
+    if (tick_ns > 1000000000)
+        tick_ns = 1000000000;
+    int64_t next_status = 0, next_prune = time_mono_ns() + (int64_t)RETENTION_EVERY_S * 1000000000;
+    for (;;) {
+        struct timespec timeout = {tick_ns / 1000000000, tick_ns % 1000000000};
+        int sig = sigtimedwait(&mask, NULL, &timeout);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_notice("signal %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig == SIGHUP) {
+            log_notice("SIGHUP: reloading the configuration");
+            reload(d, o);
+        }
+        int64_t now = time_mono_ns();
+        if (watchdog_usec) {
+            int timeout_ms = (int)(watchdog_usec / 4000);
+            if (timeout_ms < 50)
+                timeout_ms = 50;
+            int hs = supervisor_check(d->sup, timeout_ms);
+            int hh = hs < 0 ? hs : api_server_probe(d->server, timeout_ms);
+            if (hs >= 0 && hh >= 0)
+                notify_send("WATCHDOG=1");
+            else
+                log_warning("unhealthy (%s: %s): not pinging the watchdog",
+                            hs < 0 ? "supervisor" : "HTTP server", strerror(-(hs < 0 ? hs : hh)));
+        }
+        if (now >= next_status) {
+            supervisor_status(d->sup, status, sizeof(status));
+            snprintf(message, sizeof(message), "STATUS=%s", status);
+            notify_send(message);
+            next_status = now + 5000000000LL;
+        }
+        if (now >= next_prune) {
+            prune_history(d);
+            next_prune = now + (int64_t)RETENTION_EVERY_S * 1000000000;
+        }
+    }
+    notify_send("STOPPING=1");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct daemon d = {0};
+    struct errbuf err;
+    char default_path[PATH_MAX];
+    int r;
+
+    log_set_ident("crtd");
+    errbuf_clear(&err);
+    r = parse_args(argc, argv, &o);
+    if (r != 0) {
+        free(o.streams);
+        return r > 0 ? 0 : 2;
+    }
+    if (!o.config_path) {
+        const char *dir = getenv("CONFIGURATION_DIRECTORY");
+        if (dir && *dir) {
+            snprintf(default_path, sizeof(default_path), "%.*s/crtd.conf", (int)strcspn(dir, ":"),
+                     dir);
+            o.config_path = default_path;
+        } else {
+            o.config_path = CONFIG_DEFAULT_FILE;
+        }
+    }
+
+    r = load_config(&o, &d.cfg, &err);
+    if (r < 0) {
+        fprintf(stderr, "crtd: %s\n", errbuf_text(&err, r));
+        free(o.streams);
+        return 1;
+    }
+    log_set_max_level(d.cfg.log_level);
+
+    if (o.check_config) {
+        char *token = NULL;
+        struct pipeline_model *model = NULL;
+        if (d.cfg.token_file[0])
+            r = config_read_token(d.cfg.token_file, &token, &err);
+        if (r >= 0)
+            r = pipeline_model_load(d.cfg.model[0] ? d.cfg.model : NULL, &model, &err);
+        for (size_t i = 0; r >= 0 && i < d.cfg.n_streams; i++) {
+            struct errbuf e;
+            errbuf_clear(&e);
+            int q = pipeline_url_check(model, d.cfg.streams[i].url, &e);
+            if (q < 0)
+                r = errbuf_set(&err, q, "stream '%s': %s", d.cfg.streams[i].name,
+                               errbuf_text(&e, q));
+        }
+        free(token);
+        pipeline_model_free(model);
+        if (r < 0)
+            fprintf(stderr, "crtd: %s\n", errbuf_text(&err, r));
+        else
+            printf("configuration OK: %zu streams, listen %s, state directory %s\n",
+                   d.cfg.n_streams, d.cfg.listen, d.cfg.state_directory);
+        config_done(&d.cfg);
+        free(o.streams);
+        return r < 0 ? 1 : 0;
+    }
+
+    r = run(&d, &o);
+
+    /* HTTP first, so that nothing new arrives while streams checkpoint. */
+    d.server = api_server_free(d.server);
+    d.sup = supervisor_free(d.sup);
+    d.events = api_events_free(d.events);
+    d.model = pipeline_model_free(d.model);
+    d.store = store_free(d.store);
+    config_done(&d.cfg);
+    free(o.streams);
+    if (r >= 0)
+        log_info("stopped");
+    return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,97 @@
+/* pipeline: what one stream's worker runs, behind a small interface — open a
+ * source, then step one segment at a time, each step giving the activity
+ * scores of the segment; plus the stream's memory state as bytes, so that the
+ * daemon can checkpoint it and restore it after a restart.
+ *
+ * Two implementations sit behind it:
+ *   - the real one (pipeline_real.c): video decode -> pose -> features -> CRT
+ *     step, on the video and model libraries, for every URL FFmpeg reads;
+ *   - a scripted test source (pipeline_synthetic.c) for URLs that start with
+ *     "synthetic:". It is deterministic and exists for the tests only: it
+ *     recognises nothing, it plays back a script of labels. */
+#ifndef CRTD_PIPELINE_H
+#define CRTD_PIPELINE_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base.h"
+
+#define PIPELINE_MAX_CLASSES 64
+#define PIPELINE_KEYPOINTS   17
+
+/* The outcome of one segment. */
+struct pipeline_result {
+    int label; /* index of the highest score */
+    unsigned n_classes;
+    float scores[PIPELINE_MAX_CLASSES];     /* probabilities, summing to 1 */
+    bool person;                            /* someone was in view in the segment */
+    float keypoints[PIPELINE_KEYPOINTS][3]; /* last frame: x, y in [0,1], score */
+    double pts;                             /* stream time at the segment's end, seconds */
+    int64_t decoded_ns;                     /* time_mono_ns() when its last frame was decoded */
+    uint64_t frames;                        /* frames decoded since open */
+    uint64_t sampled;                       /* frames sampled (sent to pose) since open */
+    uint64_t dropped; /* frames skipped because the worker fell behind, since open */
+};
+
+/* The model, loaded once and shared read-only by every stream. */
+struct pipeline_model;
+
+/* Loads the model file at path; path NULL gives the model-less set-up that
+ * only runs test sources (its classes are Toyota Smarthome's). */
+int pipeline_model_load(const char *path, struct pipeline_model **ret_model, struct errbuf *err);
+struct pipeline_model *pipeline_model_free(struct pipeline_model *model);
+
+bool pipeline_model_loaded(const struct pipeline_model *model);
+unsigned pipeline_model_n_classes(const struct pipeline_model *model);
+const char *pipeline_model_class(const struct pipeline_model *model, unsigned index);
+/* The model card for GET /v1/model (new reference), or -ENOENT without one. */
+int pipeline_model_card(const struct pipeline_model *model, json_t **ret_card);
+
+struct pipeline;
+
+/* Opens url for one stream. fps 0 uses the model's rate. stop is polled by
+ * every blocking call, which then fails with -ECANCELED. */
+int pipeline_open(const struct pipeline_model *model, const char *url, double fps,
+                  const atomic_bool *stop, struct pipeline **ret_pipeline, struct errbuf *err);
+struct pipeline *pipeline_free(struct pipeline *p);
+
+/* Blocks until the next segment is complete. A failing source gives a
+ * negative errno (and a message); the stream is then reopened. */
+int pipeline_step(struct pipeline *p, struct pipeline_result *ret_result, struct errbuf *err);
+
+/* Which memory format this pipeline writes, so that a state saved by another
+ * model is never restored into this one. */
+const char *pipeline_memory_kind(const struct pipeline *p);
+/* The stream's memory as a new malloc'd blob. */
+int pipeline_memory_save(struct pipeline *p, void **ret_data, size_t *ret_size);
+/* Restores a blob from pipeline_memory_save; -EBADMSG when it does not fit. */
+int pipeline_memory_restore(struct pipeline *p, const void *data, size_t size, struct errbuf *err);
+
+/* Whether the URL is for the scripted test source. */
+bool pipeline_url_is_synthetic(const char *url);
+
+/* Checks a URL without opening it: a synthetic: script that parses, or a
+ * scheme the video library reads. -EINVAL with a message otherwise. */
+int pipeline_url_check(const struct pipeline_model *model, const char *url, struct errbuf *err);
+
+/* ---- the implementations, chosen by pipeline_open ----------------------- */
+
+struct pipeline_ops {
+    int (*step)(void *impl, struct pipeline_result *ret_result, struct errbuf *err);
+    const char *(*memory_kind)(void *impl);
+    int (*memory_save)(void *impl, void **ret_data, size_t *ret_size);
+    int (*memory_restore)(void *impl, const void *data, size_t size, struct errbuf *err);
+    void (*free)(void *impl);
+};
+
+int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
+                            const atomic_bool *stop, const struct pipeline_ops **ret_ops,
+                            void **ret_impl, struct errbuf *err);
+int pipeline_real_open(const struct pipeline_model *model, const char *url, double fps,
+                       const atomic_bool *stop, const struct pipeline_ops **ret_ops,
+                       void **ret_impl, struct errbuf *err);
+
+#endif

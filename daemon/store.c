@@ -1,0 +1,376 @@
+/* store: SQLite state — streams, memory blobs, history. */
+#include "store.h"
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "api.h"
+
+#define SCHEMA_VERSION 1
+
+struct store {
+    sqlite3 *db;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS streams ("
+    "  name TEXT PRIMARY KEY, url TEXT NOT NULL, fps REAL NOT NULL DEFAULT 0,"
+    "  enabled INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS memory ("
+    "  stream TEXT PRIMARY KEY, kind TEXT NOT NULL, segments INTEGER NOT NULL,"
+    "  saved REAL NOT NULL, state BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS history ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, state TEXT NOT NULL,"
+    "  label TEXT, score REAL, start REAL NOT NULL, end REAL NOT NULL,"
+    "  open INTEGER NOT NULL DEFAULT 1, CHECK (end >= start));"
+    "CREATE INDEX IF NOT EXISTS history_stream_start ON history (stream, start);"
+    "CREATE INDEX IF NOT EXISTS history_end ON history (end);";
+
+static int db_error(struct store *s, struct errbuf *err, int rc, const char *what)
+{
+    int code = rc == SQLITE_FULL                             ? -ENOSPC
+               : rc == SQLITE_BUSY || rc == SQLITE_LOCKED    ? -EBUSY
+               : rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? -EBADMSG
+               : rc == SQLITE_CANTOPEN || rc == SQLITE_PERM  ? -EACCES
+                                                             : -EIO;
+    return errbuf_set(err, code, "state store: %s: %s", what,
+                      s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+static int exec(struct store *s, const char *sql, struct errbuf *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_error(s, err, rc, sql);
+}
+
+int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
+{
+    char path[PATH_MAX];
+    struct store *s;
+    int rc, r;
+
+    if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(path))
+        return errbuf_set(err, -ENAMETOOLONG, "state directory '%s': path too long", dir);
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    rc = sqlite3_open_v2(path, &s->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        r = errbuf_set(err, rc == SQLITE_CANTOPEN ? -EACCES : -EIO, "state store '%s': %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if ((r = exec(s, "PRAGMA journal_mode=WAL", err)) < 0 ||
+        (r = exec(s, "PRAGMA synchronous=NORMAL", err)) < 0 || (r = exec(s, schema, err)) < 0)
+        goto fail;
+
+    /* Refuse a database from a newer crtd rather than misread it. */
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        r = db_error(s, err, rc, "reading the schema version");
+        goto fail;
+    }
+    int version = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = atoi((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION) {
+        r = errbuf_set(err, -EPROTO, "state store '%s': schema %d is newer than this crtd's (%d)",
+                       path, version, SCHEMA_VERSION);
+        goto fail;
+    }
+    if ((r = exec(s,
+                  "INSERT OR REPLACE INTO meta VALUES ('schema', '1');"
+                  "UPDATE history SET open = 0 WHERE open = 1;",
+                  err)) < 0)
+        goto fail;
+    *ret_store = s;
+    return 0;
+fail:
+    sqlite3_close(s->db);
+    free(s);
+    return r;
+}
+
+struct store *store_free(struct store *s)
+{
+    if (!s)
+        return NULL;
+    sqlite3_close(s->db);
+    free(s);
+    return NULL;
+}
+
+/* Prepares sql; on failure fills err. */
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret, struct errbuf *err)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+    return rc == SQLITE_OK ? 0 : db_error(s, err, rc, "prepare");
+}
+
+static int step_done(struct store *s, sqlite3_stmt *st, const char *what, struct errbuf *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, what);
+}
+
+int store_stream_put(struct store *s, const struct store_stream *stream, struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, stream->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, stream->url, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, stream->fps);
+    sqlite3_bind_int(st, 4, stream->enabled);
+    sqlite3_bind_double(st, 5, time_wall_s());
+    return step_done(s, st, "saving a stream", err);
+}
+
+int store_stream_delete(struct store *s, const char *name, struct errbuf *err)
+{
+    static const char *const sql[] = {
+        "DELETE FROM streams WHERE name = ?",
+        "DELETE FROM memory WHERE stream = ?",
+        "DELETE FROM history WHERE stream = ?",
+    };
+    int r = exec(s, "BEGIN IMMEDIATE", err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
+        sqlite3_stmt *st;
+        if ((r = prepare(s, sql[i], &st, err)) < 0)
+            goto rollback;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if ((r = step_done(s, st, "deleting a stream", err)) < 0)
+            goto rollback;
+    }
+    return exec(s, "COMMIT", err);
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+int store_streams_load(struct store *s, struct store_stream **ret_streams, size_t *ret_n,
+                       struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    struct store_stream *list = NULL;
+    size_t n = 0;
+    int rc,
+        r = prepare(s, "SELECT name, url, fps, enabled FROM streams ORDER BY created", &st, err);
+    if (r < 0)
+        return r;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_stream *grown = realloc(list, (n + 1) * sizeof(*list));
+        if (!grown) {
+            r = -ENOMEM;
+            goto finish;
+        }
+        list = grown;
+        struct store_stream *e = &list[n++];
+        memset(e, 0, sizeof(*e));
+        str_copy(e->name, sizeof(e->name), (const char *)sqlite3_column_text(st, 0));
+        str_copy(e->url, sizeof(e->url), (const char *)sqlite3_column_text(st, 1));
+        e->fps = sqlite3_column_double(st, 2);
+        e->enabled = sqlite3_column_int(st, 3) != 0;
+    }
+    if (rc != SQLITE_DONE) {
+        r = db_error(s, err, rc, "loading streams");
+        goto finish;
+    }
+    *ret_streams = list;
+    list = NULL;
+    *ret_n = n;
+finish:
+    sqlite3_finalize(st);
+    free(list);
+    return r;
+}
+
+int store_checkpoint(struct store *s, const char *stream, const char *kind, uint64_t segments,
+                     const void *data, size_t size, int64_t history_id, double now,
+                     struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = exec(s, "BEGIN IMMEDIATE", err);
+    if (r < 0)
+        return r;
+    if ((r = prepare(s,
+                     "INSERT OR REPLACE INTO memory (stream, kind, segments, saved, state) "
+                     "VALUES (?, ?, ?, ?, ?)",
+                     &st, err)) < 0)
+        goto rollback;
+    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)segments);
+    sqlite3_bind_double(st, 4, now);
+    sqlite3_bind_blob(st, 5, data, (int)size, SQLITE_STATIC);
+    if ((r = step_done(s, st, "saving memory", err)) < 0)
+        goto rollback;
+    if (history_id > 0) {
+        if ((r = prepare(s, "UPDATE history SET end = max(start, ?) WHERE id = ? AND open = 1", &st,
+                         err)) < 0)
+            goto rollback;
+        sqlite3_bind_double(st, 1, now);
+        sqlite3_bind_int64(st, 2, history_id);
+        if ((r = step_done(s, st, "updating history", err)) < 0)
+            goto rollback;
+    }
+    return exec(s, "COMMIT", err);
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+int store_memory_get(struct store *s, const char *stream, const char *kind, void **ret_data,
+                     size_t *ret_size, uint64_t *ret_segments, struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r =
+        prepare(s, "SELECT state, segments FROM memory WHERE stream = ? AND kind = ?", &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t size = (size_t)sqlite3_column_bytes(st, 0);
+        void *data = malloc(size ? size : 1);
+        if (!data) {
+            r = -ENOMEM;
+        } else {
+            if (size)
+                memcpy(data, sqlite3_column_blob(st, 0), size);
+            *ret_data = data;
+            *ret_size = size;
+            *ret_segments = (uint64_t)sqlite3_column_int64(st, 1);
+        }
+    } else if (rc == SQLITE_DONE) {
+        r = -ENOENT;
+    } else {
+        r = db_error(s, err, rc, "reading memory");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM memory WHERE stream = ?", &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    return step_done(s, st, "deleting memory", err);
+}
+
+int store_history_switch(struct store *s, const char *stream, int64_t history_id, const char *state,
+                         const char *label, float score, double start, int64_t *ret_id,
+                         struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = exec(s, "BEGIN IMMEDIATE", err);
+    if (r < 0)
+        return r;
+    if (history_id > 0) {
+        if ((r = prepare(s, "UPDATE history SET end = max(start, ?), open = 0 WHERE id = ?", &st,
+                         err)) < 0)
+            goto rollback;
+        sqlite3_bind_double(st, 1, start);
+        sqlite3_bind_int64(st, 2, history_id);
+        if ((r = step_done(s, st, "closing an interval", err)) < 0)
+            goto rollback;
+    }
+    if ((r = prepare(s,
+                     "INSERT INTO history (stream, state, label, score, start, end, open) "
+                     "VALUES (?, ?, ?, ?, ?, ?, 1)",
+                     &st, err)) < 0)
+        goto rollback;
+    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    if (label)
+        sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_double(st, 4, score);
+    sqlite3_bind_double(st, 5, start);
+    sqlite3_bind_double(st, 6, start);
+    if ((r = step_done(s, st, "opening an interval", err)) < 0)
+        goto rollback;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if ((r = exec(s, "COMMIT", err)) < 0)
+        goto rollback;
+    *ret_id = id;
+    return 0;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+int store_history_query(struct store *s, const char *stream, double since, double until,
+                        unsigned limit, json_t **ret_array, struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    json_t *array = json_array();
+    int rc, r;
+    if (!array)
+        return -ENOMEM;
+    r = prepare(s,
+                "SELECT state, label, score, start, end, open FROM history "
+                "WHERE stream = ?1 AND (?2 < 0 OR end >= ?2) AND (?3 < 0 OR start <= ?3) "
+                "ORDER BY start DESC, id DESC LIMIT ?4",
+                &st, err);
+    if (r < 0) {
+        json_decref(array);
+        return r;
+    }
+    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, since);
+    sqlite3_bind_double(st, 3, until);
+    sqlite3_bind_int(st, 4, (int)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *label = (const char *)sqlite3_column_text(st, 1);
+        bool open = sqlite3_column_int(st, 5) != 0;
+        json_t *item = json_pack(
+            "{s:s, s:o, s:o, s:o, s:o, s:b}", "state", (const char *)sqlite3_column_text(st, 0),
+            "label", label ? json_string(label) : json_null(), "score",
+            label ? json_real(sqlite3_column_double(st, 2)) : json_null(), "start",
+            api_time_json(sqlite3_column_double(st, 3)), "end",
+            open ? json_null() : api_time_json(sqlite3_column_double(st, 4)), "open", open);
+        if (!item || json_array_insert_new(array, 0, item) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = db_error(s, err, rc, "reading history");
+    sqlite3_finalize(st);
+    if (r < 0) {
+        json_decref(array);
+        return r;
+    }
+    *ret_array = array;
+    return 0;
+}
+
+int store_history_prune(struct store *s, double before, struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM history WHERE open = 0 AND end < ?", &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_double(st, 1, before);
+    r = step_done(s, st, "pruning history", err);
+    return r < 0 ? r : sqlite3_changes(s->db);
+}

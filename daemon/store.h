@@ -1,0 +1,60 @@
+/* store: what lasts across restarts, in SQLite (WAL) in the state directory:
+ * the streams added through the API, each stream's memory state, and the
+ * activity history. One connection, serialised by SQLite (FULLMUTEX); every
+ * write is one transaction, so a crash loses at most the writes not yet
+ * made and never corrupts what was there. */
+#ifndef CRTD_STORE_H
+#define CRTD_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base.h"
+
+#define STORE_FILE "crtd.db"
+
+struct store;
+
+struct store_stream {
+    char name[64];
+    char url[1024];
+    double fps;
+    bool enabled;
+};
+
+/* Opens (creating when needed) dir/crtd.db and closes the history intervals
+ * a previous run left open. */
+int store_open(const char *dir, struct store **ret_store, struct errbuf *err);
+struct store *store_free(struct store *store);
+
+int store_stream_put(struct store *store, const struct store_stream *stream, struct errbuf *err);
+/* Removes the stream, its memory and its history. */
+int store_stream_delete(struct store *store, const char *name, struct errbuf *err);
+/* All API-added streams, as a malloc'd array. */
+int store_streams_load(struct store *store, struct store_stream **ret_streams, size_t *ret_n,
+                       struct errbuf *err);
+
+/* Saves a stream's memory (and, when history_id > 0, moves the end of its
+ * open history interval to now), in one transaction. */
+int store_checkpoint(struct store *store, const char *stream, const char *kind, uint64_t segments,
+                     const void *data, size_t size, int64_t history_id, double now,
+                     struct errbuf *err);
+/* The saved memory of a stream, when it is of this kind; -ENOENT otherwise. */
+int store_memory_get(struct store *store, const char *stream, const char *kind, void **ret_data,
+                     size_t *ret_size, uint64_t *ret_segments, struct errbuf *err);
+int store_memory_delete(struct store *store, const char *stream, struct errbuf *err);
+
+/* Closes the open interval history_id (when > 0) at `start` and opens a new
+ * one; label NULL for the nobody state. */
+int store_history_switch(struct store *store, const char *stream, int64_t history_id,
+                         const char *state, const char *label, float score, double start,
+                         int64_t *ret_id, struct errbuf *err);
+/* Intervals of a stream overlapping [since, until] (< 0: open-ended), the
+ * newest `limit` of them, oldest first, as a JSON array. */
+int store_history_query(struct store *store, const char *stream, double since, double until,
+                        unsigned limit, json_t **ret_array, struct errbuf *err);
+/* Deletes intervals that ended before `before`; returns how many. */
+int store_history_prune(struct store *store, double before, struct errbuf *err);
+
+#endif

@@ -1,0 +1,717 @@
+/* supervisor: per-stream worker threads, restarts, snapshots. */
+#include "supervisor.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "activity.h"
+
+enum stream_state {
+    STREAM_STARTING,
+    STREAM_RUNNING,
+    STREAM_RECONNECTING,
+    STREAM_DISABLED,
+    STREAM_STOPPING,
+};
+
+static const char *const state_names[] = {
+    [STREAM_STARTING] = "starting",         [STREAM_RUNNING] = "running",
+    [STREAM_RECONNECTING] = "reconnecting", [STREAM_DISABLED] = "disabled",
+    [STREAM_STOPPING] = "stopping",
+};
+
+static const char *const origin_names[] = {
+    [CONFIG_ORIGIN_FILE] = "config",
+    [CONFIG_ORIGIN_COMMAND] = "command_line",
+    [CONFIG_ORIGIN_API] = "api",
+};
+
+struct stream {
+    struct supervisor *sup;
+    struct config_stream spec;
+    char url_masked[API_URL_MAX];
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+
+    /* Everything below is guarded by lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct supervisor_settings settings;
+    enum stream_state state;
+    char error[256];
+    double next_retry;
+    uint64_t frames, sampled, dropped, segments, reconnects;
+    uint64_t open_frames, open_sampled, open_dropped; /* of the current open */
+    double fps_measured;
+    double last_wall;
+    uint64_t last_sampled;
+    struct activity_tracker tracker;
+    int64_t history_id;
+    uint64_t memory_segments;
+    bool memory_restored;
+    struct api_histogram latency;
+};
+
+struct supervisor {
+    pthread_mutex_t lock;
+    struct supervisor_settings settings;
+    struct store *store;
+    struct api_events *events;
+    const struct pipeline_model *model;
+    struct stream **streams;
+    size_t n_streams;
+};
+
+/* ---- snapshots as JSON (stream lock held) --------------------------------- */
+
+static json_t *activity_json_locked(const struct stream *st)
+{
+    const struct supervisor *sup = st->sup;
+    const struct activity_now *now = &st->tracker.now;
+    json_t *top = json_array();
+    for (unsigned k = 0; top && k < now->n_top; k++)
+        json_array_append_new(
+            top, json_pack("{s:s, s:f}", "label",
+                           pipeline_model_class(sup->model, (unsigned)now->top_label[k]), "score",
+                           (double)now->top_score[k]));
+    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o}", "stream", st->spec.name, "state",
+                     activity_state_name(now->state), "label",
+                     labelled ? json_string(pipeline_model_class(sup->model, (unsigned)now->label))
+                              : json_null(),
+                     "score", labelled ? json_real(now->score) : json_null(), "since",
+                     api_time_json(now->since), "updated", api_time_json(now->updated), "person",
+                     now->person, "top", top ? top : json_array());
+}
+
+static json_t *stream_json_locked(const struct stream *st)
+{
+    return json_pack(
+        "{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:{s:b, s:I}, "
+        "s:o}",
+        "name", st->spec.name, "url", st->url_masked, "origin", origin_names[st->spec.origin],
+        "enabled", st->spec.enabled, "fps",
+        st->spec.fps > 0 ? json_real(st->spec.fps) : json_null(), "state", state_names[st->state],
+        "error", st->error[0] ? json_string(st->error) : json_null(), "next_retry",
+        st->state == STREAM_RECONNECTING ? api_time_json(st->next_retry) : json_null(), "frames",
+        (json_int_t)st->frames, "sampled", (json_int_t)st->sampled, "dropped",
+        (json_int_t)st->dropped, "segments", (json_int_t)st->segments, "reconnects",
+        (json_int_t)st->reconnects, "fps_measured", st->fps_measured, "memory", "restored",
+        st->memory_restored, "segments", (json_int_t)st->memory_segments, "activity",
+        activity_json_locked(st));
+}
+
+/* ---- the worker ----------------------------------------------------------- */
+
+static void publish(struct stream *st, const char *type, json_t *data)
+{
+    if (!data)
+        return;
+    api_events_publish(st->sup->events, type, data, NULL);
+    json_decref(data);
+}
+
+static void set_state(struct stream *st, enum stream_state state, const char *error)
+{
+    pthread_mutex_lock(&st->lock);
+    bool changed = st->state != state || strcmp(st->error, error ? error : "") != 0;
+    st->state = state;
+    str_copy(st->error, sizeof(st->error), error ? error : "");
+    json_t *data =
+        changed ? json_pack("{s:s, s:s, s:o, s:I}", "stream", st->spec.name, "state",
+                            state_names[state], "error", error ? json_string(error) : json_null(),
+                            "reconnects", (json_int_t)st->reconnects)
+                : NULL;
+    pthread_mutex_unlock(&st->lock);
+    publish(st, "status", data);
+}
+
+static void checkpoint(struct stream *st, struct pipeline *p)
+{
+    struct errbuf err;
+    void *data = NULL;
+    size_t size = 0;
+    errbuf_clear(&err);
+    int r = pipeline_memory_save(p, &data, &size);
+    if (r < 0) {
+        log_warning("stream %s: saving memory failed: %s", st->spec.name, strerror(-r));
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    uint64_t segments = st->memory_segments;
+    int64_t history_id = st->history_id;
+    pthread_mutex_unlock(&st->lock);
+    r = store_checkpoint(st->sup->store, st->spec.name, pipeline_memory_kind(p), segments, data,
+                         size, history_id, time_wall_s(), &err);
+    if (r < 0)
+        log_warning("stream %s: checkpoint failed: %s", st->spec.name, errbuf_text(&err, r));
+    free(data);
+}
+
+static void restore(struct stream *st, struct pipeline *p)
+{
+    struct errbuf err;
+    void *data = NULL;
+    size_t size = 0;
+    uint64_t segments = 0;
+    errbuf_clear(&err);
+    int r = store_memory_get(st->sup->store, st->spec.name, pipeline_memory_kind(p), &data, &size,
+                             &segments, &err);
+    if (r == -ENOENT)
+        return;
+    if (r >= 0)
+        r = pipeline_memory_restore(p, data, size, &err);
+    free(data);
+    if (r < 0) {
+        log_warning("stream %s: saved memory not restored, starting afresh: %s", st->spec.name,
+                    errbuf_text(&err, r));
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    st->memory_restored = true;
+    st->memory_segments = segments;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Handles one segment's result; true when it is time to checkpoint. */
+static bool on_result(struct stream *st, const struct pipeline_result *res)
+{
+    struct supervisor *sup = st->sup;
+    struct activity_interval closed;
+    double wall = time_wall_s();
+    bool was_running;
+
+    pthread_mutex_lock(&st->lock);
+    was_running = st->state == STREAM_RUNNING;
+    st->state = STREAM_RUNNING;
+    st->error[0] = '\0';
+    st->frames += res->frames - st->open_frames;
+    st->sampled += res->sampled - st->open_sampled;
+    st->dropped += res->dropped - st->open_dropped;
+    if (st->last_wall > 0 && wall > st->last_wall) {
+        double fps = (double)(res->sampled - st->last_sampled) / (wall - st->last_wall);
+        st->fps_measured = st->fps_measured > 0 ? 0.8 * st->fps_measured + 0.2 * fps : fps;
+    }
+    st->open_frames = res->frames;
+    st->open_sampled = res->sampled;
+    st->open_dropped = res->dropped;
+    st->last_wall = wall;
+    st->last_sampled = res->sampled;
+    st->segments++;
+    st->memory_segments++;
+    bool changed = activity_update(&st->tracker, st->settings.hysteresis_s, st->settings.top_k, res,
+                                   wall, &closed);
+    struct activity_now now = st->tracker.now;
+    int64_t history_id = st->history_id;
+    bool due = st->memory_segments % st->settings.checkpoint_segments == 0;
+    pthread_mutex_unlock(&st->lock);
+
+    if (!was_running)
+        set_state(st, STREAM_RUNNING, NULL);
+    if (changed) {
+        struct errbuf err;
+        int64_t id = 0;
+        const char *label = now.state == ACTIVITY_LABEL
+                                ? pipeline_model_class(sup->model, (unsigned)now.label)
+                                : NULL;
+        errbuf_clear(&err);
+        int r = store_history_switch(sup->store, st->spec.name, history_id,
+                                     activity_state_name(now.state), label, now.score, now.since,
+                                     &id, &err);
+        if (r < 0)
+            log_warning("stream %s: history not saved: %s", st->spec.name, errbuf_text(&err, r));
+        pthread_mutex_lock(&st->lock);
+        st->history_id = r < 0 ? 0 : id;
+        json_t *data = activity_json_locked(st);
+        if (data)
+            json_object_set_new(
+                data, "previous",
+                closed.state == ACTIVITY_LABEL
+                    ? json_string(pipeline_model_class(sup->model, (unsigned)closed.label))
+                    : json_string(activity_state_name(closed.state)));
+        pthread_mutex_unlock(&st->lock);
+        publish(st, "activity", data);
+    }
+    /* Decode-to-published latency. */
+    double latency = (double)(time_mono_ns() - res->decoded_ns) / 1e9;
+    pthread_mutex_lock(&st->lock);
+    api_histogram_observe(&st->latency, latency < 0 ? 0 : latency);
+    pthread_mutex_unlock(&st->lock);
+    return due;
+}
+
+/* Waits for seconds or until the stream is told to stop; true when stopping. */
+static bool wait_or_stop(struct stream *st, double seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    double whole = floor(seconds);
+    deadline.tv_sec += (time_t)whole;
+    deadline.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&st->lock);
+    while (!atomic_load(&st->stop))
+        if (pthread_cond_timedwait(&st->wake, &st->lock, &deadline) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&st->lock);
+    return atomic_load(&st->stop);
+}
+
+static void *stream_main(void *arg)
+{
+    struct stream *st = arg;
+    struct supervisor *sup = st->sup;
+
+    pthread_mutex_lock(&st->lock);
+    double backoff = st->settings.restart_min_s;
+    pthread_mutex_unlock(&st->lock);
+
+    while (!atomic_load(&st->stop)) {
+        struct pipeline *p = NULL;
+        struct errbuf err;
+        uint64_t ran = 0;
+        int r;
+
+        errbuf_clear(&err);
+        r = pipeline_open(sup->model, st->spec.url, st->spec.fps, &st->stop, &p, &err);
+        if (r >= 0) {
+            log_info("stream %s: opened %s", st->spec.name, st->url_masked);
+            restore(st, p);
+            pthread_mutex_lock(&st->lock);
+            st->open_frames = st->open_sampled = st->open_dropped = 0;
+            st->last_wall = 0;
+            st->last_sampled = 0;
+            pthread_mutex_unlock(&st->lock);
+            for (;;) {
+                struct pipeline_result res;
+                r = pipeline_step(p, &res, &err);
+                if (r < 0)
+                    break;
+                ran++;
+                if (on_result(st, &res))
+                    checkpoint(st, p);
+            }
+            checkpoint(st, p);
+            p = pipeline_free(p);
+        }
+        if (atomic_load(&st->stop))
+            break;
+        if (ran > 0) {
+            pthread_mutex_lock(&st->lock);
+            backoff = st->settings.restart_min_s;
+            pthread_mutex_unlock(&st->lock);
+        }
+
+        char message[sizeof(st->error)];
+        str_copy(message, sizeof(message), errbuf_text(&err, r));
+        pthread_mutex_lock(&st->lock);
+        st->reconnects++;
+        st->next_retry = time_wall_s() + backoff;
+        double max = st->settings.restart_max_s;
+        pthread_mutex_unlock(&st->lock);
+        log_warning("stream %s (%s): %s; retrying in %.1f s", st->spec.name, st->url_masked,
+                    message, backoff);
+        set_state(st, STREAM_RECONNECTING, message);
+        if (wait_or_stop(st, backoff))
+            break;
+        backoff = fmin(backoff * 2, max);
+        set_state(st, STREAM_STARTING, message);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle of a stream ------------------------------------------------ */
+
+static void stream_free(struct stream *st)
+{
+    if (!st)
+        return;
+    pthread_cond_destroy(&st->wake);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static void stream_stop(struct stream *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    atomic_store(&st->stop, true);
+    pthread_cond_broadcast(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+    if (st->thread_started)
+        pthread_join(st->thread, NULL);
+    st->thread_started = false;
+}
+
+static int stream_new(struct supervisor *sup, const struct config_stream *spec, struct stream **ret,
+                      struct errbuf *err)
+{
+    pthread_condattr_t attr;
+    struct stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    st->sup = sup;
+    st->spec = *spec;
+    st->settings = sup->settings;
+    url_mask_password(st->url_masked, sizeof(st->url_masked), spec->url);
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    activity_tracker_init(&st->tracker);
+    st->state = spec->enabled ? STREAM_STARTING : STREAM_DISABLED;
+    if (spec->enabled) {
+        int r = pthread_create(&st->thread, NULL, stream_main, st);
+        if (r != 0) {
+            stream_free(st);
+            return errbuf_set(err, -r, "stream %s: cannot start a thread: %s", spec->name,
+                              strerror(r));
+        }
+        st->thread_started = true;
+    }
+    *ret = st;
+    return 0;
+}
+
+/* ---- the supervisor ------------------------------------------------------- */
+
+int supervisor_new(const struct supervisor_settings *settings, struct store *store,
+                   struct api_events *events, const struct pipeline_model *model,
+                   struct supervisor **ret_supervisor)
+{
+    struct supervisor *sup = calloc(1, sizeof(*sup));
+    if (!sup)
+        return -ENOMEM;
+    pthread_mutex_init(&sup->lock, NULL);
+    sup->settings = *settings;
+    if (sup->settings.checkpoint_segments == 0)
+        sup->settings.checkpoint_segments = 1;
+    sup->store = store;
+    sup->events = events;
+    sup->model = model;
+    *ret_supervisor = sup;
+    return 0;
+}
+
+struct supervisor *supervisor_free(struct supervisor *sup)
+{
+    if (!sup)
+        return NULL;
+    /* Tell every stream first so that they wind down in parallel. */
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        atomic_store(&st->stop, true);
+        pthread_cond_broadcast(&st->wake);
+        pthread_mutex_unlock(&st->lock);
+    }
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        stream_stop(sup->streams[i]);
+        stream_free(sup->streams[i]);
+    }
+    free(sup->streams);
+    pthread_mutex_destroy(&sup->lock);
+    free(sup);
+    return NULL;
+}
+
+void supervisor_set_settings(struct supervisor *sup, const struct supervisor_settings *settings)
+{
+    pthread_mutex_lock(&sup->lock);
+    sup->settings = *settings;
+    if (sup->settings.checkpoint_segments == 0)
+        sup->settings.checkpoint_segments = 1;
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        st->settings = sup->settings;
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+}
+
+static ssize_t find_locked(struct supervisor *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->n_streams; i++)
+        if (strcmp(sup->streams[i]->spec.name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+int supervisor_add(struct supervisor *sup, const struct config_stream *spec, struct errbuf *err)
+{
+    struct stream *st = NULL;
+    int r;
+
+    pthread_mutex_lock(&sup->lock);
+    if (find_locked(sup, spec->name) >= 0) {
+        r = errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
+        goto finish;
+    }
+    if (sup->n_streams >= sup->settings.max_streams) {
+        r = errbuf_set(err, -ENOSPC, "stream limit reached (max_streams = %u)",
+                       sup->settings.max_streams);
+        goto finish;
+    }
+    struct stream **grown = realloc(sup->streams, (sup->n_streams + 1) * sizeof(*grown));
+    if (!grown) {
+        r = -ENOMEM;
+        goto finish;
+    }
+    sup->streams = grown;
+    r = stream_new(sup, spec, &st, err);
+    if (r < 0)
+        goto finish;
+    sup->streams[sup->n_streams++] = st;
+finish:
+    pthread_mutex_unlock(&sup->lock);
+    if (r >= 0) {
+        char masked[API_URL_MAX];
+        url_mask_password(masked, sizeof(masked), spec->url);
+        log_info("stream %s: added (%s, %s)", spec->name, masked, origin_names[spec->origin]);
+        json_t *data = json_pack("{s:s, s:s, s:s}", "stream", spec->name, "action", "added",
+                                 "origin", origin_names[spec->origin]);
+        if (data) {
+            api_events_publish(sup->events, "stream", data, NULL);
+            json_decref(data);
+        }
+    }
+    return r;
+}
+
+int supervisor_remove(struct supervisor *sup, const char *name, bool forget, struct errbuf *err)
+{
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = find_locked(sup, name);
+    if (i < 0) {
+        pthread_mutex_unlock(&sup->lock);
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    }
+    struct stream *st = sup->streams[i];
+    memmove(&sup->streams[i], &sup->streams[i + 1],
+            (sup->n_streams - (size_t)i - 1) * sizeof(*sup->streams));
+    sup->n_streams--;
+    pthread_mutex_unlock(&sup->lock);
+
+    stream_stop(st);
+    stream_free(st);
+    if (forget) {
+        struct errbuf e;
+        int r = store_memory_delete(sup->store, name, &e);
+        if (r < 0)
+            log_warning("stream %s: saved memory not deleted: %s", name, errbuf_text(&e, r));
+    }
+    log_info("stream %s: removed", name);
+    json_t *data = json_pack("{s:s, s:s}", "stream", name, "action", "removed");
+    if (data) {
+        api_events_publish(sup->events, "stream", data, NULL);
+        json_decref(data);
+    }
+    return 0;
+}
+
+int supervisor_origin(struct supervisor *sup, const char *name, enum config_origin *ret_origin)
+{
+    int r = -ENOENT;
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = find_locked(sup, name);
+    if (i >= 0) {
+        *ret_origin = sup->streams[i]->spec.origin;
+        r = 0;
+    }
+    pthread_mutex_unlock(&sup->lock);
+    return r;
+}
+
+bool supervisor_has(struct supervisor *sup, const char *name)
+{
+    enum config_origin origin;
+    return supervisor_origin(sup, name, &origin) == 0;
+}
+
+void supervisor_apply(struct supervisor *sup, const struct config *cfg)
+{
+    struct errbuf err;
+
+    /* Streams that left the configuration, or changed, stop first. */
+    for (;;) {
+        char name[API_NAME_MAX] = "";
+        bool forget = false;
+        pthread_mutex_lock(&sup->lock);
+        for (size_t i = 0; i < sup->n_streams && !name[0]; i++) {
+            const struct config_stream *have = &sup->streams[i]->spec;
+            if (have->origin == CONFIG_ORIGIN_API)
+                continue;
+            const struct config_stream *want = config_find_stream(cfg, have->name);
+            if (!want || strcmp(want->url, have->url) != 0 || want->fps != have->fps ||
+                want->enabled != have->enabled || want->origin != have->origin) {
+                str_copy(name, sizeof(name), have->name);
+                forget = want != NULL;
+            }
+        }
+        pthread_mutex_unlock(&sup->lock);
+        if (!name[0])
+            break;
+        log_info("stream %s: %s in the configuration", name, forget ? "changed" : "removed");
+        supervisor_remove(sup, name, forget, &err);
+    }
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        const struct config_stream *want = &cfg->streams[i];
+        enum config_origin origin;
+        if (supervisor_origin(sup, want->name, &origin) == 0) {
+            if (origin == CONFIG_ORIGIN_API)
+                log_warning("stream %s: defined in the configuration and through the API; the "
+                            "API one runs",
+                            want->name);
+            continue;
+        }
+        errbuf_clear(&err);
+        int r = supervisor_add(sup, want, &err);
+        if (r < 0)
+            log_error("stream %s: %s", want->name, errbuf_text(&err, r));
+    }
+}
+
+int supervisor_streams_json(struct supervisor *sup, json_t **ret_json)
+{
+    json_t *list = json_array();
+    if (!list)
+        return -ENOMEM;
+    pthread_mutex_lock(&sup->lock);
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        json_array_append_new(list, stream_json_locked(st));
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    json_t *root = json_pack("{s:o}", "streams", list);
+    if (!root)
+        return -ENOMEM;
+    *ret_json = root;
+    return 0;
+}
+
+static int one_json(struct supervisor *sup, const char *name, bool activity, json_t **ret_json)
+{
+    json_t *json = NULL;
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = find_locked(sup, name);
+    if (i >= 0) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        json = activity ? activity_json_locked(st) : stream_json_locked(st);
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    if (i < 0)
+        return -ENOENT;
+    if (!json)
+        return -ENOMEM;
+    *ret_json = json;
+    return 0;
+}
+
+int supervisor_stream_json(struct supervisor *sup, const char *name, json_t **ret_json)
+{
+    return one_json(sup, name, false, ret_json);
+}
+
+int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **ret_json)
+{
+    return one_json(sup, name, true, ret_json);
+}
+
+void supervisor_metrics(struct supervisor *sup, struct api_text *t)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        {"crtd_stream_frames_total", "counter", "Frames decoded."},
+        {"crtd_stream_sampled_frames_total", "counter", "Frames sampled for the model."},
+        {"crtd_stream_dropped_frames_total", "counter", "Frames dropped to keep up."},
+        {"crtd_stream_segments_total", "counter", "Segments classified."},
+        {"crtd_stream_reconnects_total", "counter", "Restarts of the stream's source."},
+        {"crtd_stream_fps", "gauge", "Sampled frames per second achieved."},
+        {"crtd_stream_up", "gauge", "1 while the stream is running."},
+    };
+    pthread_mutex_lock(&sup->lock);
+    for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+        api_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
+                        families[f].name, families[f].type);
+        for (size_t i = 0; i < sup->n_streams; i++) {
+            struct stream *st = sup->streams[i];
+            char label[2 * API_NAME_MAX];
+            api_text_label_escape(label, sizeof(label), st->spec.name);
+            pthread_mutex_lock(&st->lock);
+            double v = f == 0   ? (double)st->frames
+                       : f == 1 ? (double)st->sampled
+                       : f == 2 ? (double)st->dropped
+                       : f == 3 ? (double)st->segments
+                       : f == 4 ? (double)st->reconnects
+                       : f == 5 ? st->fps_measured
+                                : (double)(st->state == STREAM_RUNNING);
+            pthread_mutex_unlock(&st->lock);
+            api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, label, v);
+        }
+    }
+    api_text_printf(t, "# HELP crtd_activity_latency_seconds From the decode of a segment's last "
+                       "frame to its published activity.\n"
+                       "# TYPE crtd_activity_latency_seconds histogram\n");
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        char escaped[2 * API_NAME_MAX], label[3 * API_NAME_MAX];
+        api_text_label_escape(escaped, sizeof(escaped), st->spec.name);
+        snprintf(label, sizeof(label), "stream=\"%s\"", escaped);
+        pthread_mutex_lock(&st->lock);
+        struct api_histogram h = st->latency;
+        pthread_mutex_unlock(&st->lock);
+        api_histogram_write(&h, t, "crtd_activity_latency_seconds", label);
+    }
+    pthread_mutex_unlock(&sup->lock);
+}
+
+void supervisor_status(struct supervisor *sup, char *dst, size_t size)
+{
+    size_t running = 0, total = 0;
+    double fps = 0;
+    pthread_mutex_lock(&sup->lock);
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        if (st->spec.enabled)
+            total++;
+        if (st->state == STREAM_RUNNING) {
+            running++;
+            fps += st->fps_measured;
+        }
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    snprintf(dst, size, "%zu/%zu cameras online, %.1f fps", running, total, fps);
+}
+
+int supervisor_check(struct supervisor *sup, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int r = pthread_mutex_timedlock(&sup->lock, &deadline);
+    if (r != 0)
+        return -r;
+    pthread_mutex_unlock(&sup->lock);
+    return 0;
+}

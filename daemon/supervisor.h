@@ -1,0 +1,56 @@
+/* supervisor: one worker thread per stream (source -> pose -> model, behind
+ * pipeline.h), restarts of a failed stream with backoff without touching the
+ * others, streams added and removed at run time, and the lock-protected
+ * snapshots that the HTTP API reads. */
+#ifndef CRTD_SUPERVISOR_H
+#define CRTD_SUPERVISOR_H
+
+#include <jansson.h>
+
+#include "api.h"
+#include "config.h"
+#include "pipeline.h"
+#include "store.h"
+
+struct supervisor_settings {
+    double hysteresis_s;
+    unsigned checkpoint_segments;
+    unsigned top_k;
+    double restart_min_s, restart_max_s;
+    unsigned max_streams;
+};
+
+struct supervisor;
+
+/* store, events and model are borrowed and must outlive the supervisor. */
+int supervisor_new(const struct supervisor_settings *settings, struct store *store,
+                   struct api_events *events, const struct pipeline_model *model,
+                   struct supervisor **ret_supervisor);
+/* Stops every stream (each checkpoints its memory) and joins the threads. */
+struct supervisor *supervisor_free(struct supervisor *sup);
+
+void supervisor_set_settings(struct supervisor *sup, const struct supervisor_settings *settings);
+
+/* Starts a stream. -EEXIST for a name in use, -ENOSPC past max_streams. */
+int supervisor_add(struct supervisor *sup, const struct config_stream *spec, struct errbuf *err);
+/* Stops and removes a stream; forget also deletes its saved memory. */
+int supervisor_remove(struct supervisor *sup, const char *name, bool forget, struct errbuf *err);
+int supervisor_origin(struct supervisor *sup, const char *name, enum config_origin *ret_origin);
+
+/* Brings the file and command-line streams in line with cfg: new ones start,
+ * missing ones stop, changed ones restart with a fresh memory; API-added
+ * streams and unchanged ones are left alone. */
+void supervisor_apply(struct supervisor *sup, const struct config *cfg);
+
+int supervisor_streams_json(struct supervisor *sup, json_t **ret_json);
+int supervisor_stream_json(struct supervisor *sup, const char *name, json_t **ret_json);
+int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **ret_json);
+bool supervisor_has(struct supervisor *sup, const char *name);
+
+void supervisor_metrics(struct supervisor *sup, struct api_text *out);
+/* "2/3 streams running, 19.8 fps" for systemd's STATUS=. */
+void supervisor_status(struct supervisor *sup, char *dst, size_t size);
+/* 0 when the supervisor answers (its lock is free within timeout_ms). */
+int supervisor_check(struct supervisor *sup, int timeout_ms);
+
+#endif
