@@ -61,6 +61,7 @@ static int damage(const char *from, const char *to, double keep, bool scribble)
 static int make_clips(void **state)
 {
     snprintf(dir, sizeof(dir), "%s", fixture_dir("stream"));
+    mkdir(clip("hls"), 0755);
     /* x264 "veryfast" uses B-frames: non-reference frames to skip. */
     if (run_shell(FF SRC("320x240", "30", "3") "-c:v libx264 -preset veryfast -g 30 "
                                                "-pix_fmt yuv420p '%s'",
@@ -94,6 +95,9 @@ static int make_clips(void **state)
         /* A container tag no decoder knows. */
         run_shell(FF "-i '%s' -c copy -strict experimental -tag:v ZZZZ '%s'", clip("mpeg4.avi"),
                   clip("zzzz.avi")) ||
+        run_shell(FF SRC("320x240", "30", "3") "-c:v libx264 -preset ultrafast -g 30 -f hls "
+                                               "-hls_time 1 -hls_list_size 0 '%s'",
+                  clip("hls/live.m3u8")) ||
         run_shell(": > '%s'", clip("empty.mp4")))
         return -1;
     /* mp4 keeps its index at the end: cut in half, it cannot be opened. */
@@ -632,6 +636,82 @@ static void http_mpegts_stream_from_ffmpeg_listen(void **state)
     video_stream_free(s);
 }
 
+static void http_mjpeg_camera_is_timed_by_arrival(void **state)
+{
+    char url[128];
+    int port = free_port();
+    struct child server;
+    struct video_options o = options_for_file(10);
+    struct video_stream *s = NULL;
+    struct video_stats st;
+    struct reader rd;
+    pthread_t t;
+
+    /* A camera's multipart MJPEG: no timestamps in the stream at all. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/cam.mjpg", port);
+    char *argv[] = {"ffmpeg",  "-nostdin", "-v",
+                    "error",   "-re",      "-f",
+                    "lavfi",   "-i",       "testsrc2=size=320x240:rate=15:duration=10",
+                    "-c:v",    "mjpeg",    "-q:v",
+                    "5",       "-f",       "mpjpeg",
+                    "-listen", "1",        url,
+                    NULL};
+    assert_int_equal(child_start(&server, argv), 0);
+    o.backoff_min_s = 0.1;
+    o.backoff_max_s = 0.3;
+    assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+    reader_start(&rd, &t, s);
+    double end = now_s() + 20;
+    while (reader_frames(&rd) < 15 && now_s() < end)
+        sleep_s(0.05);
+    video_stream_stats(s, &st);
+    double took = stop_and_time(s, &rd, t);
+    child_kill(&server);
+    print_message("mjpeg: %d frames of %llu decoded, last pts %.2f\n", rd.frames,
+                  (unsigned long long)st.decoded, rd.last_pts);
+    assert_true(rd.frames >= 15);
+    assert_true(rd.increasing);
+    assert_string_equal(st.codec, "mjpeg");
+    assert_true(took < 1.0);
+    video_stream_free(s);
+}
+
+static void hls_playlist_over_http(void **state)
+{
+    char url[128], port_text[16], hls_dir[1200];
+    int port = free_port();
+    struct child server;
+    struct video_options o = options_for_file(10);
+    struct result res;
+
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    snprintf(hls_dir, sizeof(hls_dir), "%s", clip("hls"));
+    char *argv[] = {"/usr/bin/python3", "-m",          "http.server", port_text, "--bind",
+                    "127.0.0.1",        "--directory", hls_dir,       NULL};
+    assert_int_equal(child_start(&server, argv), 0);
+    assert_true(wait_port(port, 10));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live.m3u8", port);
+    o.reconnect = VIDEO_RECONNECT_NEVER; /* a finished playlist ends */
+    read_all(url, &o, -1, &res);
+    child_kill(&server);
+    print_message("hls: %d frames, r %d %s\n", res.frames, res.r, res.err.msg);
+    assert_int_equal(res.r, AVERROR_EOF);
+    assert_in_range(res.frames, 29, 31);
+    assert_true(res.increasing);
+    assert_string_equal(res.stats.codec, "h264");
+}
+
+static void missing_v4l2_device_is_named(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct result res;
+    o.reconnect = VIDEO_RECONNECT_NEVER;
+    read_all("v4l2:///dev/video-crtd-test-none", &o, -1, &res);
+    print_message("%s\n", res.err.msg);
+    assert_true(res.r < 0);
+    assert_non_null(strstr(res.err.msg, "/dev/video-crtd-test-none"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +732,9 @@ int main(void)
         cmocka_unit_test(stop_returns_within_a_second_in_backoff),
         cmocka_unit_test(silent_server_times_out),
         cmocka_unit_test(http_mpegts_stream_from_ffmpeg_listen),
+        cmocka_unit_test(http_mjpeg_camera_is_timed_by_arrival),
+        cmocka_unit_test(hls_playlist_over_http),
+        cmocka_unit_test(missing_v4l2_device_is_named),
     };
     return cmocka_run_group_tests(tests, make_clips, NULL);
 }

@@ -54,6 +54,8 @@ struct video_stream {
     bool draining;
     int read_error; /* why the demuxer stopped, reported after draining */
     bool connection_had_frames;
+    int64_t connected_ns; /* time_mono_ns() when the connection opened */
+    bool arrival_clock;   /* a live format without timestamps: stamp packets on arrival */
 
     /* Allocated once per stream, reused for every frame. */
     AVPacket *pkt;
@@ -622,6 +624,9 @@ static int open_input(struct video_stream *s, struct errbuf *err)
     s->draining = false;
     s->read_error = 0;
     s->connection_had_frames = false;
+    s->connected_ns = time_mono_ns();
+    s->arrival_clock =
+        video_source_kind_is_live(s->kind) && (s->fmt->iformat->flags & AVFMT_NOTIMESTAMPS);
     r = 0;
 
 end:
@@ -885,6 +890,14 @@ static int next_frame(struct video_stream *s, struct video_frame *ret_frame, str
         if (s->pkt->stream_index != s->video_index) {
             av_packet_unref(s->pkt);
             continue;
+        }
+        if (s->arrival_clock || (s->pkt->pts == AV_NOPTS_VALUE && s->pkt->dts == AV_NOPTS_VALUE &&
+                                 video_source_kind_is_live(s->kind))) {
+            /* A live source without timestamps (MJPEG over HTTP, whose
+             * demuxer would invent 25 fps): its clock is the arrival time. */
+            s->pkt->pts = av_rescale_q((time_mono_ns() - s->connected_ns) / 1000, AV_TIME_BASE_Q,
+                                       s->time_base);
+            s->pkt->dts = s->pkt->pts;
         }
         r = avcodec_send_packet(s->dec, s->pkt);
         av_packet_unref(s->pkt);

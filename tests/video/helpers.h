@@ -104,6 +104,25 @@ static inline int silent_listener(int *ret_port)
     return fd;
 }
 
+/* Waits at most timeout_s for something to listen on 127.0.0.1:port. */
+static inline bool wait_port(int port, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int r = fd >= 0 ? connect(fd, (struct sockaddr *)&a, sizeof(a)) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (r == 0)
+            return true;
+        sleep_s(0.05);
+    }
+    return false;
+}
+
 struct child {
     pid_t pid;
     int out_fd; /* the child's stdout, or -1 */
