@@ -96,8 +96,12 @@ static void av_log_to_debug(void *avcl, int level, const char *fmt, va_list ap)
     size_t len = strlen(line);
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    if (len > 0)
-        log_debug("ffmpeg: %s", line);
+    if (len > 0) {
+        /* FFmpeg names URLs in some messages: never with their password. */
+        char masked[sizeof(line)];
+        url_mask_password(masked, sizeof(masked), line);
+        log_debug("ffmpeg: %s", masked);
+    }
 }
 
 static pthread_once_t ffmpeg_once = PTHREAD_ONCE_INIT;
@@ -288,6 +292,7 @@ static void close_input(struct video_stream *s)
         atomic_store(&s->deadline_ns, 0);
     }
     av_buffer_unref(&s->hw_device_ctx);
+    av_frame_unref(s->sw_frame);
     s->hw_pix_fmt = AV_PIX_FMT_NONE;
     s->video_index = -1;
     s->draining = false;
@@ -407,6 +412,9 @@ static enum AVPixelFormat get_format_cb(AVCodecContext *ctx, const enum AVPixelF
     /* The hardware cannot take this stream: decode it in software. */
     log_debug("%s: VAAPI cannot decode this stream, decoding in software", s->name);
     s->hw_pix_fmt = AV_PIX_FMT_NONE;
+    pthread_mutex_lock(&s->lock);
+    s->stats.hwaccel_active = false;
+    pthread_mutex_unlock(&s->lock);
     for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
         const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(*p);
         if (desc && !(desc->flags & AV_PIX_FMT_FLAG_HWACCEL))
@@ -796,7 +804,11 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
 
     const AVFrame *src = f;
     if (s->hw_pix_fmt != AV_PIX_FMT_NONE && f->format == s->hw_pix_fmt) {
-        av_frame_unref(s->sw_frame);
+        /* Into the same system-memory frame each time: reallocated only when
+         * the size changes. */
+        if (s->sw_frame->buf[0] &&
+            (s->sw_frame->width != f->width || s->sw_frame->height != f->height))
+            av_frame_unref(s->sw_frame);
         r = av_hwframe_transfer_data(s->sw_frame, f, 0);
         if (r < 0) {
             count(s, &s->stats.decode_errors);
