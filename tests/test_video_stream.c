@@ -297,6 +297,31 @@ static void long_side_is_capped_and_aspect_kept(void **state)
     }
 }
 
+static void an_ended_file_stays_ended(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    struct errbuf err = {{0}};
+    int n = 0, r;
+    assert_int_equal(video_stream_new(clip("mpeg4.avi"), &o, &s, NULL), 0);
+    while ((r = video_stream_read(s, &f, &err)) == 0)
+        n++;
+    assert_int_equal(r, AVERROR_EOF);
+    assert_int_equal(video_stream_read(s, &f, &err), AVERROR_EOF); /* not started again */
+    assert_non_null(strstr(err.msg, "end of stream"));
+    assert_int_equal(video_stream_state(s), VIDEO_STATE_STOPPED);
+    video_stream_free(s);
+    /* Looping a file on purpose: it starts again, pts still increasing. */
+    struct result res;
+    o.reconnect = VIDEO_RECONNECT_ALWAYS;
+    read_all(clip("mpeg4.avi"), &o, 2 * n + 5, &res);
+    assert_int_equal(res.r, 0);
+    assert_int_equal(res.frames, 2 * n + 5);
+    assert_true(res.increasing);
+    assert_true(res.stats.reconnects >= 2);
+}
+
 static void every_frame_when_fps_is_zero(void **state)
 {
     struct video_options o = options_for_file(0);
@@ -335,6 +360,11 @@ static void broken_files_fail_with_their_name(void **state)
     };
     struct video_options o = options_for_file(10);
     struct result res;
+    o.format = "no-such-demuxer";
+    read_all(clip("h264.mp4"), &o, -1, &res);
+    assert_int_equal(res.r, -EINVAL);
+    assert_non_null(strstr(res.err.msg, "no-such-demuxer"));
+    o.format = NULL;
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         read_all(clip(cases[i].file), &o, -1, &res);
         print_message("%s: %d %s\n", cases[i].file, res.r, res.err.msg);
@@ -721,6 +751,7 @@ int main(void)
         cmocka_unit_test(jumping_and_missing_timestamps),
         cmocka_unit_test(long_side_is_capped_and_aspect_kept),
         cmocka_unit_test(every_frame_when_fps_is_zero),
+        cmocka_unit_test(an_ended_file_stays_ended),
         cmocka_unit_test(lavfi_test_source),
         cmocka_unit_test(broken_files_fail_with_their_name),
         cmocka_unit_test(truncated_and_corrupt_data_give_what_is_there),

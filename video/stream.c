@@ -74,6 +74,7 @@ struct video_stream {
     bool ever_connected;
     int64_t next_index;
     unsigned random_state;
+    int final_error; /* once a source that does not reconnect ended or failed */
 
     atomic_bool stop;
     atomic_llong deadline_ns; /* 0: no deadline */
@@ -164,6 +165,8 @@ static int options_check(const struct video_options *o, const char *name, struct
     if (!(o->backoff_min_s > 0) || !(o->backoff_max_s >= o->backoff_min_s))
         return errbuf_set(err, -EINVAL, "'%s': backoff %g..%g s is not 0 < min <= max", name,
                           o->backoff_min_s, o->backoff_max_s);
+    if (o->format && !av_find_input_format(o->format))
+        return errbuf_set(err, -EINVAL, "'%s': FFmpeg has no input format '%s'", name, o->format);
     if (o->ffmpeg_options && o->ffmpeg_options[0]) {
         AVDictionary *d = NULL;
         int r = av_dict_parse_string(&d, o->ffmpeg_options, "=", ":", 0);
@@ -945,11 +948,25 @@ static bool backoff_wait(struct video_stream *s, double seconds)
     return atomic_load(&s->stop);
 }
 
+/* Ends a source that does not reconnect: later reads return the same. */
+static int finish(struct video_stream *s, int r, const struct errbuf *e, struct errbuf *err)
+{
+    s->final_error = r;
+    set_state(s, VIDEO_STATE_STOPPED);
+    return errbuf_set(err, r, "%s", errbuf_text(e, r));
+}
+
 int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err)
 {
     struct errbuf e = {{0}};
     int r;
 
+    if (s->final_error) {
+        pthread_mutex_lock(&s->lock);
+        str_copy(e.msg, sizeof(e.msg), s->stats.last_error);
+        pthread_mutex_unlock(&s->lock);
+        return errbuf_set(err, s->final_error, "%s", errbuf_text(&e, s->final_error));
+    }
     for (;;) {
         if (atomic_load(&s->stop)) {
             close_input(s);
@@ -974,10 +991,8 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
                     continue;
                 set_last_error(s, errbuf_text(&e, r));
                 log_debug("%s", errbuf_text(&e, r));
-                if (!s->reconnect) {
-                    set_state(s, VIDEO_STATE_STOPPED);
-                    return errbuf_set(err, r, "%s", errbuf_text(&e, r));
-                }
+                if (!s->reconnect)
+                    return finish(s, r, &e, err);
                 s->attempt++;
                 continue;
             }
@@ -999,10 +1014,8 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             continue;
         set_last_error(s, errbuf_text(&e, r));
         log_debug("%s", errbuf_text(&e, r));
-        if (!s->reconnect) {
-            set_state(s, VIDEO_STATE_STOPPED);
-            return errbuf_set(err, r, "%s", errbuf_text(&e, r));
-        }
+        if (!s->reconnect)
+            return finish(s, r, &e, err);
         /* A file looped under VIDEO_RECONNECT_ALWAYS starts again at once;
          * a live source that was lost waits before it is tried again. */
         if (r == AVERROR_EOF && had_frames && !video_source_kind_is_live(s->kind))
