@@ -1,0 +1,225 @@
+/* Unit tests of the configuration: INI with comments, stream sections,
+ * drop-ins, command-line streams, errors naming file and line, tokens. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+struct tmp {
+    char dir[64];
+    char path[128];
+};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof(*t));
+    strcpy(t->dir, "/tmp/crtd-config-XXXXXX");
+    if (!mkdtemp(t->dir))
+        return -1;
+    snprintf(t->path, sizeof(t->path), "%s/crtd.conf", t->dir);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct tmp *t = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(t);
+    return 0;
+}
+
+static void a_full_file_parses(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+    write_file(t->path, "# crtd configuration\n"
+                        "[server]\n"
+                        "listen = 0.0.0.0:9000   ; every interface\n"
+                        "token_file = /etc/crtd/token\n"
+                        "max_body_bytes = 4096\n"
+                        "max_connections = 32\n"
+                        "max_sse_clients = 4\n"
+                        "sse_heartbeat_s = 0.5\n"
+                        "\n"
+                        "[daemon]\n"
+                        "state_directory = /srv/crtd\n"
+                        "hysteresis_s = 1.5\n"
+                        "checkpoint_segments = 3\n"
+                        "history_retention_days = 7\n"
+                        "log_level = debug\n"
+                        "\n"
+                        "[stream \"kitchen\"]\n"
+                        "url = rtsp://user:pw@cam/1\n"
+                        "fps = 5\n"
+                        "\n"
+                        "[stream garden]\n"
+                        "url = synthetic:script=Walk\n"
+                        "enabled = no\n");
+    config_init(&cfg);
+    errbuf_clear(&err);
+    int r = config_load(&cfg, t->path, true, &err);
+    if (r < 0)
+        fail_msg("%s", errbuf_text(&err, r));
+    assert_int_equal(config_validate(&cfg, &err), 0);
+    assert_string_equal(cfg.listen, "0.0.0.0:9000");
+    assert_string_equal(cfg.token_file, "/etc/crtd/token");
+    assert_int_equal(cfg.max_body_bytes, 4096);
+    assert_int_equal(cfg.max_sse_clients, 4);
+    assert_true(cfg.sse_heartbeat_s == 0.5);
+    assert_string_equal(cfg.state_directory, "/srv/crtd");
+    assert_true(cfg.hysteresis_s == 1.5);
+    assert_int_equal(cfg.checkpoint_segments, 3);
+    assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(cfg.n_streams, 2);
+    const struct config_stream *k = config_find_stream(&cfg, "kitchen");
+    assert_non_null(k);
+    assert_string_equal(k->url, "rtsp://user:pw@cam/1");
+    assert_true(k->fps == 5);
+    assert_true(k->enabled);
+    assert_int_equal(k->origin, CONFIG_ORIGIN_FILE);
+    const struct config_stream *g = config_find_stream(&cfg, "garden");
+    assert_non_null(g);
+    assert_false(g->enabled);
+    config_done(&cfg);
+}
+
+static void drop_ins_override_in_name_order(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+    char dir[160], file[200];
+    write_file(t->path, "[server]\nlisten = 127.0.0.1:1111\n"
+                        "[stream \"a\"]\nurl = synthetic:script=Walk\n");
+    snprintf(dir, sizeof(dir), "%s.d", t->path);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(file, sizeof(file), "%s/20-late.conf", dir);
+    write_file(file, "[server]\nlisten = 127.0.0.1:3333\n");
+    snprintf(file, sizeof(file), "%s/10-early.conf", dir);
+    write_file(file, "[server]\nlisten = 127.0.0.1:2222\n"
+                     "[stream \"a\"]\nfps = 2\n[stream \"b\"]\nurl = synthetic:script=Sitdown\n");
+    snprintf(file, sizeof(file), "%s/ignored.txt", dir);
+    write_file(file, "this is not ini\n");
+
+    config_init(&cfg);
+    int r = config_load(&cfg, t->path, true, &err);
+    if (r < 0)
+        fail_msg("%s", errbuf_text(&err, r));
+    assert_string_equal(cfg.listen, "127.0.0.1:3333");
+    assert_int_equal(cfg.n_streams, 2);
+    assert_true(config_find_stream(&cfg, "a")->fps == 2);
+    assert_string_equal(config_find_stream(&cfg, "a")->url, "synthetic:script=Walk");
+    config_done(&cfg);
+}
+
+static void errors_name_file_and_line(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"[server]\nlisten = x:1\nbogus = 1\n", "crtd.conf:3: unknown key 'bogus' in [server]"},
+        {"[daemon]\n\nhysteresis_s = soon\n", "crtd.conf:3: bad value 'soon' for hysteresis_s"},
+        {"[cameras]\nurl = x\n", "crtd.conf:2: unknown section [cameras]"},
+        {"[stream \"bad name\"]\nurl = x\n", "crtd.conf:2: stream name 'bad name'"},
+        {"[stream \"a\"]\nurl = x\nenabled = maybe\n", "crtd.conf:3: bad value 'maybe'"},
+        {"[server]\nmax_connections = 2\n", "crtd.conf:2: bad value '2'"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        write_file(t->path, cases[i].text);
+        config_init(&cfg);
+        errbuf_clear(&err);
+        int r = config_load(&cfg, t->path, true, &err);
+        if (r >= 0 || !strstr(err.msg, cases[i].expect))
+            fail_msg("case %zu: r=%d message '%s', expected '%s'", i, r, err.msg, cases[i].expect);
+        config_done(&cfg);
+    }
+
+    /* A missing file: an error only when asked for. */
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, "/nonexistent/crtd.conf", false, &err), 0);
+    assert_int_equal(config_load(&cfg, "/nonexistent/crtd.conf", true, &err), -ENOENT);
+    config_done(&cfg);
+
+    /* A stream without url, and limits that do not fit together. */
+    write_file(t->path, "[stream \"a\"]\nfps = 3\n");
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "stream 'a' has no url"));
+    config_done(&cfg);
+    write_file(t->path, "[server]\nmax_connections = 8\nmax_sse_clients = 8\n");
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+    config_done(&cfg);
+}
+
+static void command_line_streams(void **state)
+{
+    struct config cfg;
+    struct errbuf err;
+    config_init(&cfg);
+    assert_string_equal(cfg.listen, CONFIG_DEFAULT_LISTEN);
+    assert_int_equal(config_add_stream_arg(&cfg, "door=rtsp://cam/x?a=b", &err), 0);
+    assert_string_equal(config_find_stream(&cfg, "door")->url, "rtsp://cam/x?a=b");
+    assert_int_equal(config_find_stream(&cfg, "door")->origin, CONFIG_ORIGIN_COMMAND);
+    assert_int_equal(config_add_stream_arg(&cfg, "door=rtsp://other", &err), -EEXIST);
+    assert_int_equal(config_add_stream_arg(&cfg, "nourl=", &err), -EINVAL);
+    assert_int_equal(config_add_stream_arg(&cfg, "=x", &err), -EINVAL);
+    assert_int_equal(config_add_stream_arg(&cfg, "bad name=x", &err), -EINVAL);
+    assert_int_equal(config_validate(&cfg, &err), 0);
+    config_done(&cfg);
+    config_done(NULL);
+}
+
+static void tokens_are_read_and_guarded(void **state)
+{
+    struct tmp *t = *state;
+    char path[160], *token = NULL;
+    struct errbuf err;
+    snprintf(path, sizeof(path), "%s/token", t->dir);
+    write_file(path, "  0123456789abcdef0123  \nsecond line\n");
+    chmod(path, 0600);
+    assert_int_equal(config_read_token(path, &token, &err), 0);
+    assert_string_equal(token, "0123456789abcdef0123");
+    free(token);
+    chmod(path, 0644);
+    assert_int_equal(config_read_token(path, &token, &err), -EPERM);
+    write_file(path, "short\n");
+    chmod(path, 0600);
+    assert_int_equal(config_read_token(path, &token, &err), -EINVAL);
+    assert_true(config_read_token("/nonexistent/token", &token, &err) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_full_file_parses, setup, teardown),
+        cmocka_unit_test_setup_teardown(drop_ins_override_in_name_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(errors_name_file_and_line, setup, teardown),
+        cmocka_unit_test(command_line_streams),
+        cmocka_unit_test_setup_teardown(tokens_are_read_and_guarded, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,182 @@
+/* Unit tests of the SQLite state store, on disk in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+static int setup(void **state)
+{
+    char *dir = strdup("/tmp/crtd-store-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    *state = dir;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+    free(*state);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void streams_last(void **state)
+{
+    struct store *s;
+    struct errbuf err;
+    struct store_stream a = {.name = "a", .url = "rtsp://x/1", .fps = 5, .enabled = true};
+    struct store_stream b = {.name = "b", .url = "synthetic:script=Walk", .enabled = false};
+    struct store_stream *list = NULL;
+    size_t n = 0;
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_stream_put(s, &a, &err), 0);
+    assert_int_equal(store_stream_put(s, &b, &err), 0);
+    s = store_free(s);
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_streams_load(s, &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "a");
+    assert_string_equal(list[0].url, "rtsp://x/1");
+    assert_true(list[0].fps == 5);
+    assert_true(list[0].enabled);
+    assert_false(list[1].enabled);
+    free(list);
+    assert_int_equal(store_stream_delete(s, "a", &err), 0);
+    assert_int_equal(store_streams_load(s, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "b");
+    free(list);
+    store_free(s);
+    assert_null(store_free(NULL));
+}
+
+static void memory_checkpoints_by_kind(void **state)
+{
+    struct store *s;
+    struct errbuf err;
+    float memory[128], *got = NULL;
+    size_t size = 0;
+    uint64_t segments = 0;
+    for (int i = 0; i < 128; i++)
+        memory[i] = (float)i * 0.5f;
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_memory_get(s, "a", "crt-v1", (void **)&got, &size, &segments, &err),
+                     -ENOENT);
+    assert_int_equal(store_checkpoint(s, "a", "crt-v1", 42, memory, sizeof(memory), 0, 10, &err),
+                     0);
+    memory[0] = 99;
+    assert_int_equal(store_checkpoint(s, "a", "crt-v1", 43, memory, sizeof(memory), 0, 11, &err),
+                     0);
+    s = store_free(s);
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_memory_get(s, "a", "crt-v1", (void **)&got, &size, &segments, &err), 0);
+    assert_int_equal(size, sizeof(memory));
+    assert_int_equal(segments, 43);
+    assert_memory_equal(got, memory, sizeof(memory));
+    free(got);
+    /* A memory of another model is never handed out. */
+    assert_int_equal(store_memory_get(s, "a", "rmt-v1", (void **)&got, &size, &segments, &err),
+                     -ENOENT);
+    assert_int_equal(store_memory_delete(s, "a", &err), 0);
+    assert_int_equal(store_memory_get(s, "a", "crt-v1", (void **)&got, &size, &segments, &err),
+                     -ENOENT);
+    store_free(s);
+}
+
+static json_t *interval(json_t *array, size_t i)
+{
+    json_t *item = json_array_get(array, i);
+    assert_non_null(item);
+    return item;
+}
+
+static void history_intervals_and_retention(void **state)
+{
+    struct store *s;
+    struct errbuf err;
+    json_t *array = NULL;
+    int64_t id1, id2, id3;
+    char dummy = 0;
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1000, &id1, &err),
+                     0);
+    assert_int_equal(store_history_switch(s, "a", id1, "nobody", NULL, 0, 1010, &id2, &err), 0);
+    assert_int_equal(
+        store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 1020, &id3, &err), 0);
+    assert_int_equal(store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 1005, &id1, &err),
+                     0);
+    /* A checkpoint moves the end of the open interval. */
+    assert_int_equal(store_checkpoint(s, "a", "k", 1, &dummy, 1, id3, 1030, &err), 0);
+
+    assert_int_equal(store_history_query(s, "a", -1, -1, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 3);
+    assert_string_equal(json_string_value(json_object_get(interval(array, 0), "label")), "Walk");
+    assert_string_equal(json_string_value(json_object_get(interval(array, 0), "end")),
+                        "1970-01-01T00:16:50.000Z");
+    assert_true(json_is_null(json_object_get(interval(array, 1), "label")));
+    assert_string_equal(json_string_value(json_object_get(interval(array, 1), "state")), "nobody");
+    assert_true(json_is_true(json_object_get(interval(array, 2), "open")));
+    assert_true(json_is_null(json_object_get(interval(array, 2), "end")));
+    json_decref(array);
+
+    /* Overlap with [1012, 1015] is only the nobody interval; limit keeps the newest. */
+    assert_int_equal(store_history_query(s, "a", 1012, 1015, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 1);
+    json_decref(array);
+    assert_int_equal(store_history_query(s, "a", -1, -1, 2, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 2);
+    assert_string_equal(json_string_value(json_object_get(interval(array, 1), "label")), "Sitdown");
+    json_decref(array);
+
+    /* A restart closes what was open, at its last checkpoint. */
+    s = store_free(s);
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_history_query(s, "a", -1, -1, 100, &array, &err), 0);
+    assert_true(json_is_false(json_object_get(interval(array, 2), "open")));
+    assert_string_equal(json_string_value(json_object_get(interval(array, 2), "end")),
+                        "1970-01-01T00:17:10.000Z");
+    json_decref(array);
+
+    /* Retention: intervals that ended before 1015 go (a's Walk, b's Walk). */
+    assert_int_equal(store_history_prune(s, 1015, &err), 2);
+    assert_int_equal(store_history_query(s, "a", -1, -1, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 2);
+    json_decref(array);
+    /* Deleting a stream deletes its history. */
+    assert_int_equal(store_stream_delete(s, "a", &err), 0);
+    assert_int_equal(store_history_query(s, "a", -1, -1, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 0);
+    json_decref(array);
+    store_free(s);
+}
+
+static void unwritable_directory_fails_with_a_message(void **state)
+{
+    struct store *s = NULL;
+    struct errbuf err;
+    errbuf_clear(&err);
+    assert_true(store_open("/nonexistent/dir", &s, &err) < 0);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "/nonexistent/dir/crtd.db"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(streams_last, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_checkpoints_by_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_intervals_and_retention, setup, teardown),
+        cmocka_unit_test(unwritable_directory_fails_with_a_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
