@@ -1136,6 +1136,54 @@ static int32_t binary_i32(enum tfjs_op op, int32_t a, int32_t b)
     }
 }
 
+/* o[i] = a[i] OP b[i % nb] (or a[i % na] OP b[i]) over n elements; the
+ * switch stays outside the loops so that each loop vectorises. */
+#define BINARY_LOOP(EXPR)                                                                          \
+    for (size_t i0 = 0; i0 < n; i0 += period)                                                      \
+        for (size_t j = 0; j < period; j++) {                                                      \
+            float x = a[a_rep ? j : i0 + j], y = b[a_rep ? i0 + j : j];                            \
+            o[i0 + j] = (EXPR);                                                                    \
+        }
+
+static void binary_f32_repeat(enum tfjs_op op, float *o, const float *a, const float *b, size_t n,
+                              size_t period, bool a_rep)
+{
+    switch (op) {
+    case TFJS_OP_ADD:
+        BINARY_LOOP(x + y);
+        break;
+    case TFJS_OP_SUB:
+        BINARY_LOOP(x - y);
+        break;
+    case TFJS_OP_MUL:
+        BINARY_LOOP(x * y);
+        break;
+    case TFJS_OP_REALDIV:
+        BINARY_LOOP(x / y);
+        break;
+    case TFJS_OP_SQDIFF:
+        BINARY_LOOP((x - y) * (x - y));
+        break;
+    default:
+        BINARY_LOOP(binary_f32(op, x, y));
+        break;
+    }
+}
+
+/* Whether small (right-aligned against out) is out's trailing dims with only
+ * 1s before them, so that it repeats with period size(small). */
+static bool repeats_trailing(const struct tfjs_shape *small, const struct tfjs_shape *out)
+{
+    int lead = 0;
+
+    while (lead < small->rank && small->dims[lead] == 1)
+        lead++;
+    for (int i = lead; i < small->rank; i++)
+        if (small->dims[i] != out->dims[out->rank - small->rank + i])
+            return false;
+    return true;
+}
+
 static void exec_binary(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr)
 {
     const struct tfjs_value *va = &m->values[n->inputs[0]], *vb = &m->values[n->inputs[1]];
@@ -1147,16 +1195,16 @@ static void exec_binary(const struct tfjs_model *m, const struct tfjs_node *n, v
     const void *a = ptr[n->inputs[0]], *b = ptr[n->inputs[1]];
     void *o = ptr[n->first_output];
 
-    if (f32 && shape_equal(&va->shape, &vb->shape)) {
-        const float *fa = a, *fb = b;
-        float *fo = o;
-        if (n->op == TFJS_OP_ADD)
-            for (size_t i = 0; i < total; i++)
-                fo[i] = fa[i] + fb[i];
-        else
-            for (size_t i = 0; i < total; i++)
-                fo[i] = binary_f32(n->op, fa[i], fb[i]);
-        return;
+    if (f32) {
+        size_t na = tfjs_shape_size(&va->shape), nb = tfjs_shape_size(&vb->shape);
+        if (na == total && nb > 0 && repeats_trailing(&vb->shape, &vo->shape)) {
+            binary_f32_repeat(n->op, o, a, b, total, nb, false);
+            return;
+        }
+        if (nb == total && na > 0 && repeats_trailing(&va->shape, &vo->shape)) {
+            binary_f32_repeat(n->op, o, a, b, total, na, true);
+            return;
+        }
     }
     broadcast_strides(&va->shape, &vo->shape, sa);
     broadcast_strides(&vb->shape, &vo->shape, sb);

@@ -7,6 +7,7 @@
 
 static const struct bench_target targets[] = {
     {"decode", "crtd's video pipeline beside ffmpeg -threads 1 -vf fps=N", bench_decode},
+    {"pose", "MoveNet on one thread beside TensorFlow.js-wasm", bench_pose},
     /* {"decode", ...}, {"pose", ...}, {"model", ...}, {"e2e", ...} join here
      * as their stages land. */
     {NULL, NULL, NULL},

@@ -13,6 +13,7 @@ static const struct {
     {"classes", "list the Toyota Smarthome classes and the protocols that use them", cmd_classes},
     {"bench", "measure a stage beside its reference (see 'crt bench --help')", cmd_bench},
     {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},
+    {"pose", "MoveNet keypoints of an image or a video, optionally drawn", cmd_pose},
 };
 
 static void usage(FILE *out)
@@ -46,6 +47,7 @@ void cli_error(const char *command, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+    cli_tune_blas(argv);
     log_set_ident("crt");
     if (argc < 2) {
         usage(stderr);

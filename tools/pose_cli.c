@@ -1,0 +1,105 @@
+/* pose_cli: model lookup for the pose commands, and the OpenBLAS kernel choice
+ * made before the library runs (cli_tune_blas). */
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "commands.h"
+#include "pose_cli.h"
+
+/* Debian's OpenBLAS 0.3.21 does not know recent AMD cores and runs its AVX2
+ * (Haswell) kernels on them, half the speed of its AVX-512 (SkylakeX) kernels
+ * on the same machine. OpenBLAS reads OPENBLAS_CORETYPE once, when it loads,
+ * so the choice is made here, first thing in main: when the CPU and the OS
+ * support AVX-512 F/DQ/BW/VL (what the SkylakeX kernels use) and the user has
+ * not chosen a core type, set it and re-execute the same program. On any other
+ * x86-64 (or if exec fails) nothing changes and OpenBLAS picks as usual. */
+void cli_tune_blas(char **argv)
+{
+#if defined(__x86_64__)
+    if (getenv("OPENBLAS_CORETYPE") || getenv("CRTD_NO_BLAS_TUNE"))
+        return;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) < 0)
+        return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on as we are */
+#else
+    (void)argv;
+#endif
+}
+
+const char *pose_cli_blas_core(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "unknown";
+}
+
+static bool readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* The directory two levels above the running binary (build-dir/tools/crt). */
+static bool exe_source_root(char *buf, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            return false;
+        *slash = '\0';
+    }
+    return str_copy(buf, size, exe) == 0;
+}
+
+int pose_cli_source_path(char *buf, size_t size, const char *relative, struct errbuf *err)
+{
+    char root[PATH_MAX];
+
+    if (exe_source_root(root, sizeof(root)) &&
+        snprintf(buf, size, "%s/%s", root, relative) < (int)size && readable(buf))
+        return 0;
+    if (snprintf(buf, size, "%s", relative) < (int)size && readable(buf))
+        return 0;
+    return errbuf_set(err, -ENOENT, "cannot find %s beside the build directory or here", relative);
+}
+
+int pose_cli_model_path(char *buf, size_t size, const char *model, const char *models_dir,
+                        struct errbuf *err)
+{
+    char rel[256];
+
+    if (strcmp(model, "lightning") != 0 && strcmp(model, "thunder") != 0) {
+        if (!readable(model))
+            return errbuf_set(err, -errno,
+                              "model '%s' is not lightning, thunder or a readable "
+                              "model.json (%s)",
+                              model, strerror(errno));
+        return str_copy(buf, size, model) < 0 ? errbuf_set(err, -ENAMETOOLONG, "path too long") : 0;
+    }
+    if (!models_dir)
+        models_dir = getenv("CRTD_MODELS");
+    if (models_dir) {
+        if (snprintf(buf, size, "%s/movenet-%s.json", models_dir, model) < (int)size &&
+            readable(buf))
+            return 0;
+        return errbuf_set(err, -ENOENT, "%s/movenet-%s.json: not found", models_dir, model);
+    }
+    snprintf(rel, sizeof(rel), "third_party/models/movenet-%s.json", model);
+    if (pose_cli_source_path(buf, size, rel, err) == 0)
+        return 0;
+    return errbuf_set(err, -ENOENT,
+                      "movenet-%s.json not found (run scripts/setup, or pass --models DIR)", model);
+}
