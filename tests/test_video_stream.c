@@ -605,6 +605,7 @@ static void stop_returns_within_a_second_in_backoff(void **state)
     assert_true(wait_state(s, VIDEO_STATE_BACKOFF, 10));
     video_stream_stats(s, &st);
     assert_non_null(strstr(st.last_error, "Connection refused"));
+    assert_true(st.next_attempt_at > time_wall_s() + 10); /* a 30 s wait, +-20% */
     double took = stop_and_time(s, &rd, t);
     print_message("stop in backoff took %.3f s\n", took);
     assert_true(took < 1.0);

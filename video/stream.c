@@ -978,7 +978,14 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
                 set_state(s, VIDEO_STATE_BACKOFF);
                 double delay = video_backoff_delay(s->opts.backoff_min_s, s->opts.backoff_max_s,
                                                    s->attempt, random_unit(s));
-                if (backoff_wait(s, delay))
+                pthread_mutex_lock(&s->lock);
+                s->stats.next_attempt_at = time_wall_s() + delay;
+                pthread_mutex_unlock(&s->lock);
+                bool stopped = backoff_wait(s, delay);
+                pthread_mutex_lock(&s->lock);
+                s->stats.next_attempt_at = 0;
+                pthread_mutex_unlock(&s->lock);
+                if (stopped)
                     continue;
             }
             if (s->ever_connected || s->attempt > 0)

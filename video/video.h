@@ -161,6 +161,7 @@ struct video_stats {
     uint64_t decode_errors; /* packets or frames the decoder rejected or marked corrupt */
     uint64_t reconnects;    /* connection attempts after the first */
     double last_frame_at;   /* wall clock of the last sampled frame; 0 = none yet */
+    double next_attempt_at; /* in backoff: wall clock of the next attempt; else 0 */
     double stream_fps;      /* the source's frame rate as FFmpeg guesses it; 0 = unknown */
     int source_width, source_height;
     char codec[32];       /* decoder name, "" before the first connection */
