@@ -292,6 +292,7 @@ void conv_depthwise_forward(float *out, const float *inp, const float *weight, c
     }
 }
 
+CONV_CLONES
 void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, int c, int oh, int ow,
                                   bool align_corners, bool half_pixel_centers)
 {
@@ -313,10 +314,11 @@ void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, in
             const float *bl = inp + ((size_t)y1 * w + x0) * c;
             const float *br = inp + ((size_t)y1 * w + x1) * c;
             float *o = out + ((size_t)y * ow + x) * c;
+            float fxf = (float)fx, fyf = (float)fy;
             for (int k = 0; k < c; k++) {
-                double top = tl[k] + ((double)tr[k] - tl[k]) * fx;
-                double bot = bl[k] + ((double)br[k] - bl[k]) * fx;
-                o[k] = (float)(top + (bot - top) * fy);
+                float top = tl[k] + (tr[k] - tl[k]) * fxf;
+                float bot = bl[k] + (br[k] - bl[k]) * fxf;
+                o[k] = top + (bot - top) * fyf;
             }
         }
     }

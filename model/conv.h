@@ -46,7 +46,7 @@ void conv_depthwise_forward(float *out, const float *inp, const float *weight, c
                             const struct conv_geom *g, enum conv_act act);
 
 /* TensorFlow's ResizeBilinear on one NHWC image (as tfjs-backend-cpu computes
- * it: source coordinate in double, lerp of the four neighbours). */
+ * it: source coordinates in double, lerp of the four neighbours in float). */
 void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, int c, int oh, int ow,
                                   bool align_corners, bool half_pixel_centers);
 

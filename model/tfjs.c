@@ -1089,7 +1089,7 @@ static void broadcast_strides(const struct tfjs_shape *in, const struct tfjs_sha
     }
 }
 
-static float binary_f32(enum tfjs_op op, float a, float b)
+static inline float binary_f32(enum tfjs_op op, float a, float b)
 {
     switch (op) {
     case TFJS_OP_ADD:
@@ -1208,14 +1208,22 @@ static void exec_binary(const struct tfjs_model *m, const struct tfjs_node *n, v
     }
     broadcast_strides(&va->shape, &vo->shape, sa);
     broadcast_strides(&vb->shape, &vo->shape, sb);
+    /* the last dimension as a strided loop, the others as an odometer */
+    int rank = vo->shape.rank;
+    size_t inner = rank ? (size_t)vo->shape.dims[rank - 1] : 1;
+    size_t sa_in = rank ? sa[rank - 1] : 0, sb_in = rank ? sb[rank - 1] : 0;
     size_t ia = 0, ib = 0;
-    for (size_t i = 0; i < total; i++) {
-        if (f32)
-            ((float *)o)[i] = binary_f32(n->op, ((const float *)a)[ia], ((const float *)b)[ib]);
-        else
-            ((int32_t *)o)[i] =
-                binary_i32(n->op, ((const int32_t *)a)[ia], ((const int32_t *)b)[ib]);
-        for (int d = vo->shape.rank - 1; d >= 0; d--) {
+    for (size_t i0 = 0; i0 < total; i0 += inner) {
+        if (f32) {
+            const float *fa = (const float *)a + ia, *fb = (const float *)b + ib;
+            for (size_t j = 0; j < inner; j++)
+                ((float *)o)[i0 + j] = binary_f32(n->op, fa[j * sa_in], fb[j * sb_in]);
+        } else {
+            const int32_t *xa = (const int32_t *)a + ia, *xb = (const int32_t *)b + ib;
+            for (size_t j = 0; j < inner; j++)
+                ((int32_t *)o)[i0 + j] = binary_i32(n->op, xa[j * sa_in], xb[j * sb_in]);
+        }
+        for (int d = rank - 2; d >= 0; d--) {
             ia += sa[d];
             ib += sb[d];
             if (++idx[d] < vo->shape.dims[d])
@@ -1290,7 +1298,7 @@ static void exec_node(const struct tfjs_model *m, const struct tfjs_node *n, voi
         return;
     case TFJS_OP_SIGMOID:
         for (size_t i = 0; i < total; i++)
-            ((float *)o)[i] = (float)(1.0 / (1.0 + exp(-(double)((const float *)a)[i])));
+            ((float *)o)[i] = 1.0f / (1.0f + expf(-((const float *)a)[i]));
         return;
     case TFJS_OP_RELU:
     case TFJS_OP_RELU6:
