@@ -468,6 +468,12 @@ static void bad_url_is_an_error(void **state)
     read_all("http://u:pw@/x.ts", &o, -1, &res);
     assert_int_equal(res.r, -EINVAL);
     assert_null(strstr(res.err.msg, "pw"));
+    /* A name no resolver knows: said so, with the name. */
+    read_all("rtsp://cam:pw@no-such-camera.invalid/live", &o, -1, &res);
+    print_message("%s\n", res.err.msg);
+    assert_true(res.r < 0);
+    assert_non_null(strstr(res.err.msg, "no-such-camera.invalid"));
+    assert_null(strstr(res.err.msg, ":pw@"));
     read_all("ftp://example.org/x.mp4", &o, -1, &res);
     assert_int_equal(res.r, -EPROTONOSUPPORT);
 }
