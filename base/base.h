@@ -110,6 +110,9 @@ double time_wall_s(void);   /* CLOCK_REALTIME, seconds since the epoch */
  * (after copying what fits) when src did not fit. */
 int str_copy(char *dst, size_t size, const char *src);
 
+/* Creates a directory and any missing parents, like mkdir -p. */
+int mkdir_parents(const char *path, unsigned mode);
+
 /* Copies url with the password of any user:password@ part replaced by "***",
  * so that logs, API answers and metrics never show a camera's password. */
 int url_mask_password(char *dst, size_t size, const char *url);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int64_t time_mono_ns(void)
@@ -55,4 +56,22 @@ int url_mask_password(char *dst, size_t size, const char *url)
     if (n < 0)
         return -EINVAL;
     return (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int mkdir_parents(const char *path, unsigned mode)
+{
+    char buf[4096];
+    if (str_copy(buf, sizeof(buf), path) < 0)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
 }

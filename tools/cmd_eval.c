@@ -325,8 +325,8 @@ int cmd_eval(int argc, char **argv)
         double mca = confusion_mean_class_accuracy(&cm, scored, &counted);
         snprintf(title, sizeof(title), "%s on %s (protocol %s): mean per-class accuracy %.1f%%",
                  model_path, dir, protocol_text, 100 * mca);
-        if (mkdir(report_dir, 0755) < 0 && errno != EEXIST) {
-            cli_error("eval", "cannot create '%s': %s", report_dir, strerror(errno));
+        if ((r = mkdir_parents(report_dir, 0755)) < 0) {
+            cli_error("eval", "cannot create '%s': %s", report_dir, strerror(-r));
             goto done;
         }
         snprintf(path, sizeof(path), "%s/confusion.csv", report_dir);

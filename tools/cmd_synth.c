@@ -235,8 +235,8 @@ int cmd_synth(int argc, char **argv)
         return EXIT_USAGE;
     }
     synth_clip_done(&probe);
-    if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) {
-        cli_error("synth", "cannot create '%s': %s", out_dir, strerror(errno));
+    if ((r = mkdir_parents(out_dir, 0755)) < 0) {
+        cli_error("synth", "cannot create '%s': %s", out_dir, strerror(-r));
         return 1;
     }
 

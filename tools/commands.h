@@ -14,8 +14,11 @@ int cmd_classes(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_probe(int argc, char **argv);    /* cmd_probe.c */
 int bench_decode(int argc, char **argv); /* bench_decode.c */
+int cmd_model_info(int argc, char **argv); /* cmd_model_info.c */
+int bench_model(int argc, char **argv);    /* bench_model.c */
 int cmd_pose(int argc, char **argv);     /* cmd_pose.c */
 int bench_pose(int argc, char **argv);   /* bench_pose.c */
 
