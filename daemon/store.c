@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -11,6 +12,9 @@
 
 struct store {
     sqlite3 *db;
+    /* One connection for every thread: SQLite serialises single calls, this
+     * lock keeps each transaction whole. */
+    pthread_mutex_t lock;
 };
 
 static const char schema[] =
@@ -56,6 +60,7 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    pthread_mutex_init(&s->lock, NULL);
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -93,6 +98,7 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     return 0;
 fail:
     sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
     free(s);
     return r;
 }
@@ -102,6 +108,7 @@ struct store *store_free(struct store *s)
     if (!s)
         return NULL;
     sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
     free(s);
     return NULL;
 }
@@ -120,7 +127,8 @@ static int step_done(struct store *s, sqlite3_stmt *st, const char *what, struct
     return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, what);
 }
 
-int store_stream_put(struct store *s, const struct store_stream *stream, struct errbuf *err)
+static int store_stream_put_locked(struct store *s, const struct store_stream *stream,
+                                   struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = prepare(s,
@@ -137,7 +145,7 @@ int store_stream_put(struct store *s, const struct store_stream *stream, struct 
     return step_done(s, st, "saving a stream", err);
 }
 
-int store_stream_delete(struct store *s, const char *name, struct errbuf *err)
+static int store_stream_delete_locked(struct store *s, const char *name, struct errbuf *err)
 {
     static const char *const sql[] = {
         "DELETE FROM streams WHERE name = ?",
@@ -161,8 +169,8 @@ rollback:
     return r;
 }
 
-int store_streams_load(struct store *s, struct store_stream **ret_streams, size_t *ret_n,
-                       struct errbuf *err)
+static int store_streams_load_locked(struct store *s, struct store_stream **ret_streams,
+                                     size_t *ret_n, struct errbuf *err)
 {
     sqlite3_stmt *st;
     struct store_stream *list = NULL;
@@ -198,9 +206,9 @@ finish:
     return r;
 }
 
-int store_checkpoint(struct store *s, const char *stream, const char *kind, uint64_t segments,
-                     const void *data, size_t size, int64_t history_id, double now,
-                     struct errbuf *err)
+static int store_checkpoint_locked(struct store *s, const char *stream, const char *kind,
+                                   uint64_t segments, const void *data, size_t size,
+                                   int64_t history_id, double now, struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = exec(s, "BEGIN IMMEDIATE", err);
@@ -233,8 +241,9 @@ rollback:
     return r;
 }
 
-int store_memory_get(struct store *s, const char *stream, const char *kind, void **ret_data,
-                     size_t *ret_size, uint64_t *ret_segments, struct errbuf *err)
+static int store_memory_get_locked(struct store *s, const char *stream, const char *kind,
+                                   void **ret_data, size_t *ret_size, uint64_t *ret_segments,
+                                   struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r =
@@ -265,7 +274,7 @@ int store_memory_get(struct store *s, const char *stream, const char *kind, void
     return r;
 }
 
-int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
+static int store_memory_delete_locked(struct store *s, const char *stream, struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = prepare(s, "DELETE FROM memory WHERE stream = ?", &st, err);
@@ -275,9 +284,9 @@ int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
     return step_done(s, st, "deleting memory", err);
 }
 
-int store_history_switch(struct store *s, const char *stream, int64_t history_id, const char *state,
-                         const char *label, float score, double start, int64_t *ret_id,
-                         struct errbuf *err)
+static int store_history_switch_locked(struct store *s, const char *stream, int64_t history_id,
+                                       const char *state, const char *label, float score,
+                                       double start, int64_t *ret_id, struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = exec(s, "BEGIN IMMEDIATE", err);
@@ -318,8 +327,9 @@ rollback:
     return r;
 }
 
-int store_history_query(struct store *s, const char *stream, double since, double until,
-                        unsigned limit, json_t **ret_array, struct errbuf *err)
+static int store_history_query_locked(struct store *s, const char *stream, double since,
+                                      double until, unsigned limit, json_t **ret_array,
+                                      struct errbuf *err)
 {
     sqlite3_stmt *st;
     json_t *array = json_array();
@@ -364,7 +374,7 @@ int store_history_query(struct store *s, const char *stream, double since, doubl
     return 0;
 }
 
-int store_history_prune(struct store *s, double before, struct errbuf *err)
+static int store_history_prune_locked(struct store *s, double before, struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = prepare(s, "DELETE FROM history WHERE open = 0 AND end < ?", &st, err);
@@ -373,4 +383,84 @@ int store_history_prune(struct store *s, double before, struct errbuf *err)
     sqlite3_bind_double(st, 1, before);
     r = step_done(s, st, "pruning history", err);
     return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_stream_put(struct store *s, const struct store_stream *stream, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_stream_put_locked(s, stream, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_stream_delete(struct store *s, const char *name, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_stream_delete_locked(s, name, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_streams_load(struct store *s, struct store_stream **ret_streams, size_t *ret_n,
+                       struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_streams_load_locked(s, ret_streams, ret_n, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_checkpoint(struct store *s, const char *stream, const char *kind, uint64_t segments,
+                     const void *data, size_t size, int64_t history_id, double now,
+                     struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_checkpoint_locked(s, stream, kind, segments, data, size, history_id, now, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_memory_get(struct store *s, const char *stream, const char *kind, void **ret_data,
+                     size_t *ret_size, uint64_t *ret_segments, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_memory_get_locked(s, stream, kind, ret_data, ret_size, ret_segments, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_memory_delete_locked(s, stream, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_history_switch(struct store *s, const char *stream, int64_t history_id, const char *state,
+                         const char *label, float score, double start, int64_t *ret_id,
+                         struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r =
+        store_history_switch_locked(s, stream, history_id, state, label, score, start, ret_id, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_history_query(struct store *s, const char *stream, double since, double until,
+                        unsigned limit, json_t **ret_array, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_history_query_locked(s, stream, since, until, limit, ret_array, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_history_prune(struct store *s, double before, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_history_prune_locked(s, before, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
 }
