@@ -108,7 +108,8 @@ enum video_reconnect {
 };
 
 enum video_skip {
-    VIDEO_SKIP_AUTO, /* skip non-reference frames when fps <= stream rate / 2 */
+    VIDEO_SKIP_AUTO, /* skip non-reference frames when fps <= stream rate / 3, and stop
+                      * skipping if that ever leaves sampling slots empty */
     VIDEO_SKIP_OFF,
     VIDEO_SKIP_ON, /* always, whenever a target fps is set */
 };
