@@ -212,6 +212,14 @@ static int load_config(const struct options *o, struct config *ret_cfg, struct e
     if (r >= 0 && o->log_level && log_level_parse(o->log_level, &cfg.log_level) < 0)
         r = errbuf_set(err, -EINVAL, "--log-level '%s': use error, warning, notice, info, debug",
                        o->log_level);
+    /* systemd's LoadCredential=token:... when no token_file is set. */
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    if (r >= 0 && !cfg.token_file[0] && creds && *creds) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/token", creds) < (int)sizeof(path) &&
+            access(path, R_OK) == 0)
+            str_copy(cfg.token_file, sizeof(cfg.token_file), path);
+    }
     if (r >= 0)
         r = config_validate(&cfg, err);
     if (r < 0) {
@@ -232,24 +240,6 @@ static struct supervisor_settings settings_of(const struct config *cfg)
         .restart_max_s = cfg->restart_max_s,
         .max_streams = cfg->max_streams,
     };
-}
-
-static int mkdir_parents(const char *path, mode_t mode)
-{
-    char buf[PATH_MAX];
-    if (str_copy(buf, sizeof(buf), path) < 0)
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
 }
 
 static void prune_history(struct daemon *d)
