@@ -15,12 +15,12 @@ int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
-int cmd_probe(int argc, char **argv);    /* cmd_probe.c */
-int bench_decode(int argc, char **argv); /* bench_decode.c */
+int cmd_probe(int argc, char **argv);      /* cmd_probe.c */
+int bench_decode(int argc, char **argv);   /* bench_decode.c */
 int cmd_model_info(int argc, char **argv); /* cmd_model_info.c */
 int bench_model(int argc, char **argv);    /* bench_model.c */
-int cmd_pose(int argc, char **argv);     /* cmd_pose.c */
-int bench_pose(int argc, char **argv);   /* bench_pose.c */
+int cmd_pose(int argc, char **argv);       /* cmd_pose.c */
+int bench_pose(int argc, char **argv);     /* bench_pose.c */
 
 /* Picks OpenBLAS's AVX-512 kernels where the CPU has them, by setting
  * OPENBLAS_CORETYPE and re-executing; first thing in main (pose_cli.c). */
