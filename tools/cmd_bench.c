@@ -7,7 +7,9 @@
 
 static const struct bench_target targets[] = {
     {"decode", "crtd's video pipeline beside ffmpeg -threads 1 -vf fps=N", bench_decode},
+    {"model", "the segment step of one stream beside PyTorch, and bytes per stream", bench_model},
     {"pose", "MoveNet on one thread beside TensorFlow.js-wasm", bench_pose},
+    {"train", "training steps of crtd's trainer beside PyTorch's", bench_train},
     /* {"decode", ...}, {"pose", ...}, {"model", ...}, {"e2e", ...} join here
      * as their stages land. */
     {NULL, NULL, NULL},

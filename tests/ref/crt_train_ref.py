@@ -78,7 +78,7 @@ def cmd_grads(args):
 
 
 def cmd_bench(args):
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     model, _, _ = crt_ref.load_model(args.model)
     model.train()
     cfg = model.cfg
@@ -119,6 +119,7 @@ def main():
     p.add_argument("--segments", type=int, default=8)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     {"grads": cmd_grads, "bench": cmd_bench}[args.command](args)
 
