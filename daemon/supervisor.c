@@ -186,8 +186,6 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
 
     pthread_mutex_lock(&st->lock);
     was_running = st->state == STREAM_RUNNING;
-    st->state = STREAM_RUNNING;
-    st->error[0] = '\0';
     st->frames += res->frames - st->open_frames;
     st->sampled += res->sampled - st->open_sampled;
     st->dropped += res->dropped - st->open_dropped;
