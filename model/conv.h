@@ -37,8 +37,17 @@ size_t conv2d_scratch_floats(const struct conv_geom *g, int oc);
  * through an im2col of a block of rows at a time. bias and residual may be
  * NULL; residual has out's shape. */
 void conv2d_forward(float *out, float *scratch, const float *inp, const float *weight,
-                    const float *bias, const float *residual, const struct conv_geom *g, int oc,
-                    enum conv_act act);
+                    const float *packed, const float *bias, const float *residual,
+                    const struct conv_geom *g, int oc, enum conv_act act);
+
+/* The AVX-512 path of conv2d_forward: when the CPU has AVX-512 (F, DQ, BW,
+ * VL), the loader packs each filter once (conv_pack_weights into
+ * conv_packed_floats(K, O) floats, K = kh*kw*c) and passes it as packed;
+ * conv2d_forward then uses its own register-tiled GEMM with the bias,
+ * residual and activation applied in registers. packed NULL: OpenBLAS. */
+bool conv_has_avx512(void);
+size_t conv_packed_floats(int k, int n);
+void conv_pack_weights(float *packed, const float *w, int k, int n);
 
 /* out[oh,ow,c] = act(depthwise(inp, weight) + bias), channel multiplier 1;
  * vectorised across channels for AVX-512, AVX2 or SSE, picked at run time. */

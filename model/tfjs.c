@@ -89,7 +89,8 @@ struct tfjs_node {
     int stride_h, stride_w;
     bool has_bias;
     enum conv_act act;
-    int residual; /* value added by a fused AddV2, or -1 */
+    int residual;  /* value added by a fused AddV2, or -1 */
+    float *packed; /* the filter packed for the AVX-512 GEMM, or NULL */
     struct conv_geom geom;
     int oc;
     bool align_corners, half_pixel_centers;
@@ -1311,7 +1312,8 @@ static void exec_node(const struct tfjs_model *m, const struct tfjs_node *n, voi
         }
         return;
     case TFJS_OP_CONV2D:
-        conv2d_forward(o, scratch, a, ptr[n->inputs[1]], n->has_bias ? ptr[n->inputs[2]] : NULL,
+        conv2d_forward(o, scratch, a, ptr[n->inputs[1]], n->packed,
+                       n->has_bias ? ptr[n->inputs[2]] : NULL,
                        n->residual >= 0 ? ptr[n->residual] : NULL, &n->geom, n->oc, n->act);
         return;
     case TFJS_OP_DEPTHWISE:
@@ -1497,6 +1499,29 @@ static void plan_fuse_residuals(struct tfjs_model *m)
             break;
         }
     }
+}
+
+/* Packs every convolution's filter for the AVX-512 GEMM when the CPU has
+ * AVX-512 (and CRTD_POSE_NO_AVX512 is not set, which keeps OpenBLAS). */
+static int plan_pack_filters(struct tfjs_model *m, struct errbuf *err)
+{
+    const char *off = getenv("CRTD_POSE_NO_AVX512");
+
+    if ((off && *off && strcmp(off, "0") != 0) || !conv_has_avx512())
+        return 0;
+    for (int s = 0; s < m->n_steps; s++) {
+        struct tfjs_node *n = &m->nodes[m->order[s]];
+        if (n->op != TFJS_OP_CONV2D || n->folded)
+            continue;
+        int k = n->geom.kh * n->geom.kw * n->geom.c;
+        size_t bytes = align_up(conv_packed_floats(k, n->oc) * sizeof(float));
+        if (posix_memalign((void **)&n->packed, TFJS_ALIGN, bytes)) {
+            n->packed = NULL;
+            return errbuf_set(err, -ENOMEM, "node '%s': out of memory", n->name);
+        }
+        conv_pack_weights(n->packed, m->values[n->inputs[1]].const_data, k, n->oc);
+    }
+    return 0;
 }
 
 struct plan_block {
@@ -1810,6 +1835,9 @@ static int model_plan(struct tfjs_model *m, struct errbuf *err)
         }
     }
     plan_fuse_residuals(m);
+    r = plan_pack_filters(m, err);
+    if (r < 0)
+        return r;
     return plan_buffers(m, err);
 }
 
@@ -1875,6 +1903,7 @@ struct tfjs_model *tfjs_model_free(struct tfjs_model *m)
     for (int i = 0; m->nodes && i < m->n_nodes; i++) {
         free(m->nodes[i].name);
         free(m->nodes[i].inputs);
+        free(m->nodes[i].packed);
     }
     for (int i = 0; i < m->n_folded; i++)
         free(m->folded[i]);
