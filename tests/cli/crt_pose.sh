@@ -1,0 +1,42 @@
+#!/bin/sh
+# crt pose and crt bench pose as a user runs them: help, usage errors, a
+# photograph as text, JSON and a picture. Needs scripts/setup's third_party/.
+# Prints "N passed, N failed" and exits non-zero on any failure.
+crt="$1"
+root="$2"
+tmp="$3"
+passed=0
+failed=0
+
+check() { # check NAME EXPECTED_STATUS PATTERN -- command...
+    name=$1 want=$2 pattern=$3
+    shift 4
+    out=$("$@" 2>&1)
+    got=$?
+    if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name: exit $got (want $want); output:" >&2
+        printf '%s\n' "$out" | head -20 >&2
+    fi
+}
+
+photo="$root/third_party/images/messi5.jpg"
+models="$root/third_party/models"
+check pose_help 0 "usage: crt pose" -- "$crt" pose --help
+check pose_no_input 2 "crt pose: no image or video given" -- "$crt" pose
+check pose_bad_option 2 "crt pose: unknown or incomplete option '--frobnicate'" -- "$crt" pose --frobnicate x.jpg
+check pose_bad_fps 2 "crt pose: --fps must be" -- "$crt" pose --fps x "$photo"
+check pose_missing 1 "crt pose: no-such.jpg: cannot open" -- "$crt" pose --models "$models" no-such.jpg
+check pose_bad_model 1 "crt pose: model 'nope' is not lightning" -- "$crt" pose --model nope "$photo"
+check pose_text 0 "left_shoulder   x=0\.[45]" -- "$crt" pose --models "$models" "$photo"
+check pose_json 0 '"person": true' -- "$crt" pose --models "$models" --json "$photo"
+rm -f "$tmp/crt_pose_messi.png"
+check pose_draw 0 "person=yes" -- "$crt" pose --models "$models" --draw "$tmp/crt_pose_messi.png" "$photo"
+check pose_draw_png 0 "PNG" -- head -c 8 "$tmp/crt_pose_messi.png"
+check bench_pose_help 0 "usage: crt bench pose" -- "$crt" bench pose --help
+check bench_pose_bad 2 "crt bench pose: --frames must be" -- "$crt" bench pose --frames 0
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
