@@ -611,17 +611,54 @@ static int load_data(struct train_run *run, struct errbuf *err)
     return split_validation(&run->train, &run->val, a->val_fraction, a->seed);
 }
 
-static void shuffle(int *order, int n, uint64_t seed)
+static void shuffle(int *order, int n, struct rng *rng)
 {
-    struct rng rng;
-    rng_seed(&rng, seed);
-    for (int i = 0; i < n; i++)
-        order[i] = i;
     for (int i = n - 1; i > 0; i--) {
-        int j = rng_below(&rng, i + 1);
+        int j = rng_below(rng, i + 1);
         int t = order[i];
         order[i] = order[j];
         order[j] = t;
+    }
+}
+
+static const struct dataset *sort_clips;
+static int sort_segment_len;
+
+static int compare_length(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    int nx = clip_segments(&sort_clips->clips[x], sort_segment_len);
+    int ny = clip_segments(&sort_clips->clips[y], sort_segment_len);
+    return nx != ny ? nx - ny : x - y;
+}
+
+/* This epoch's batches: a seeded shuffle, then clips of similar length
+ * grouped into the same batch (a batch runs as long as its longest clip),
+ * then the batches shuffled. */
+static void plan_epoch(int *order, const struct dataset *ds, int L, int batch, uint64_t seed)
+{
+    struct rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < ds->n; i++)
+        order[i] = i;
+    shuffle(order, ds->n, &rng);
+    /* Sort within pools of 16 batches: lengths match, randomness stays. */
+    int pool = 16 * batch;
+    sort_clips = ds;
+    sort_segment_len = L;
+    for (int first = 0; first < ds->n; first += pool) {
+        int n = ds->n - first < pool ? ds->n - first : pool;
+        qsort(order + first, (size_t)n, sizeof(int), compare_length);
+    }
+    /* Shuffle whole batches (the last, possibly short one stays last). */
+    int full = ds->n / batch;
+    for (int i = full - 1; i > 0; i--) {
+        int j = rng_below(&rng, i + 1);
+        for (int k = 0; k < batch; k++) {
+            int t = order[i * batch + k];
+            order[i * batch + k] = order[j * batch + k];
+            order[j * batch + k] = t;
+        }
     }
 }
 
@@ -748,8 +785,21 @@ int cmd_train(int argc, char **argv)
     free(counts);
 
     int batches = (run.train.n + a.batch - 1) / a.batch;
-    int windows = (max_segments + a.window - 1) / a.window;
-    run.total_steps = (long)a.epochs * batches * windows;
+    /* Optimiser steps of the whole run (one per window of each batch), for
+     * the learning-rate schedule: the epochs' plans are known in advance. */
+    run.total_steps = 0;
+    for (int epoch = 0; epoch < a.epochs; epoch++) {
+        plan_epoch(run.order, &run.train, L, a.batch, (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
+        for (int bi = 0; bi < batches; bi++) {
+            int longest = 1;
+            for (int k = bi * a.batch; k < run.train.n && k < (bi + 1) * a.batch; k++) {
+                int n = clip_segments(&run.train.clips[run.order[k]], L);
+                longest = n > longest ? n : longest;
+            }
+            run.total_steps += (longest + a.window - 1) / a.window;
+        }
+    }
+    (void)max_segments;
     fprintf(stderr,
             "training %s/%s (%zu parameters) on %d clips, validating on %d; %d epochs of %d "
             "batches, %d threads\n",
@@ -759,7 +809,7 @@ int cmd_train(int argc, char **argv)
     run.started_ns = time_mono_ns();
     long clips_at_start = 0;
     for (int epoch = first_epoch; epoch < a.epochs; epoch++) {
-        shuffle(run.order, run.train.n, (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
+        plan_epoch(run.order, &run.train, L, a.batch, (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
         double epoch_loss = 0;
         int epoch_right = 0, epoch_clips = 0;
         int64_t last_print = 0;
