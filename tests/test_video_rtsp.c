@@ -172,6 +172,7 @@ static void camera_killed_backs_off_and_resumes(void **state)
     assert_true(wait_frames(&rd, before + 10, 10));
     video_stream_stats(s, &st);
     assert_true(st.reconnects >= 1);
+    assert_int_equal((int)st.late, 0); /* a reader at the live edge loses nothing */
     assert_int_equal(st.state, VIDEO_STATE_STREAMING);
 
     stop_and_join(s, &rd, t);

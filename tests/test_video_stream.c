@@ -4,6 +4,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -673,6 +674,61 @@ static void http_mpegts_stream_from_ffmpeg_listen(void **state)
     video_stream_free(s);
 }
 
+/* A reader slower than a live camera (pose at 3 fps for a 10 fps target):
+ * frames that come out more than max_lag_s late are dropped unconverted, so
+ * the frames handed out stay close to live instead of falling ever behind. */
+static void slow_reader_of_a_live_stream_skips_to_the_live_edge(void **state)
+{
+    char url[128];
+    int port = free_port();
+    struct child server;
+    struct video_options o = options_for_file(10);
+    struct video_stream *s = NULL;
+    struct video_stats st;
+    struct video_frame f;
+    atomic_bool stop = false;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live.ts", port);
+    char *argv[] = {"ffmpeg",    "-nostdin", "-v",
+                    "error",     "-re",      "-f",
+                    "lavfi",     "-i",       "testsrc2=size=320x240:rate=30:duration=30",
+                    "-c:v",      "libx264",  "-preset",
+                    "ultrafast", "-tune",    "zerolatency",
+                    "-g",        "30",       "-f",
+                    "mpegts",    "-listen",  "1",
+                    url,         NULL};
+    assert_int_equal(child_start(&server, argv), 0);
+    o.backoff_min_s = 0.1;
+    o.backoff_max_s = 0.3;
+    o.max_lag_s = 1;
+    o.stop_flag = &stop; /* the daemon's way to stop: its own flag */
+    assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+    assert_int_equal(video_stream_read(s, &f, NULL), 0);
+    double start = now_s(), first_pts = f.pts, last_pts = f.pts;
+    int frames = 1;
+    while (now_s() - start < 8) {
+        sleep_s(0.3); /* the slow part: pose, say */
+        if (video_stream_read(s, &f, NULL) < 0)
+            break;
+        assert_true(f.pts > last_pts);
+        last_pts = f.pts;
+        frames++;
+    }
+    double elapsed = now_s() - start;
+    video_stream_stats(s, &st);
+    print_message("slow reader: %d frames in %.1f s, pts %.2f..%.2f, late %llu, dropped %llu\n",
+                  frames, elapsed, first_pts, last_pts, (unsigned long long)st.late,
+                  (unsigned long long)st.dropped);
+    /* Without dropping, 27 frames at 10 fps would end near pts 2.7. */
+    assert_true(st.late > 0);
+    assert_true(last_pts - first_pts > elapsed / 2);
+    atomic_store(&stop, true);
+    assert_int_equal(video_stream_read(s, &f, NULL), -ECANCELED);
+    assert_int_equal(video_stream_state(s), VIDEO_STATE_STOPPED);
+    video_stream_free(s);
+    child_kill(&server);
+}
+
 static void http_mjpeg_camera_is_timed_by_arrival(void **state)
 {
     char url[128];
@@ -770,6 +826,7 @@ int main(void)
         cmocka_unit_test(stop_returns_within_a_second_in_backoff),
         cmocka_unit_test(silent_server_times_out),
         cmocka_unit_test(http_mpegts_stream_from_ffmpeg_listen),
+        cmocka_unit_test(slow_reader_of_a_live_stream_skips_to_the_live_edge),
         cmocka_unit_test(http_mjpeg_camera_is_timed_by_arrival),
         cmocka_unit_test(hls_playlist_over_http),
         cmocka_unit_test(missing_v4l2_device_is_named),

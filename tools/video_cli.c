@@ -22,7 +22,9 @@ void video_cli_usage(FILE *out)
             "  -o, --ffmpeg-options K=V[:K=V...]  FFmpeg demuxer/protocol/decoder options\n"
             "  --open-timeout S    deadline to connect and probe (default 10)\n"
             "  --read-timeout S    deadline for each read (default 10)\n"
-            "  --backoff MIN:MAX   reconnect waits in seconds (default 1:60)\n");
+            "  --backoff MIN:MAX   reconnect waits in seconds (default 1:60)\n"
+            "  --max-lag S         live sources: drop frames more than S s late (default 2;\n"
+            "                      0 = never)\n");
 }
 
 int video_cli_number(const char *text, double min, double max, const char *command,
@@ -65,7 +67,7 @@ int video_cli_option(struct video_options *opts, int argc, char **argv, int *i, 
     static const char *const with_value[] = {
         "--fps",          "--max-side",     "--threads", "--reconnect",      "--skip-nonref",
         "--hwaccel",      "--hw-device",    "--format",  "--ffmpeg-options", "-o",
-        "--open-timeout", "--read-timeout", "--backoff",
+        "--open-timeout", "--read-timeout", "--backoff", "--max-lag",
     };
     bool known = false;
     for (size_t n = 0; n < ARRAY_SIZE(with_value); n++)
@@ -113,6 +115,9 @@ int video_cli_option(struct video_options *opts, int argc, char **argv, int *i, 
             return -1;
     } else if (strcmp(a, "--read-timeout") == 0) {
         if (video_cli_number(val, 0.001, 86400, command, a, &opts->read_timeout_s) < 0)
+            return -1;
+    } else if (strcmp(a, "--max-lag") == 0) {
+        if (video_cli_number(val, 0, 86400, command, a, &opts->max_lag_s) < 0)
             return -1;
     } else if (strcmp(a, "--backoff") == 0) {
         char *end;

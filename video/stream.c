@@ -34,6 +34,10 @@
  * stops (a stream whose reference frames are too far apart). */
 #define SKIP_CHECK_WINDOW_S 2.0
 #define SKIP_MAX_MISSED     0.02
+/* How often an outside stop flag is looked at while waiting. */
+#define STOP_POLL_NS 50000000L
+/* A read that waited this long for data found the live edge of the stream. */
+#define LIVE_EDGE_WAIT_NS 5000000
 
 struct video_stream {
     char *url;      /* as given */
@@ -58,6 +62,11 @@ struct video_stream {
     bool connection_had_frames;
     int64_t connected_ns; /* time_mono_ns() when the connection opened */
     bool arrival_clock;   /* a live format without timestamps: stamp packets on arrival */
+    /* Falling behind a live source: lag is (monotonic time - stream time) of a
+     * frame minus its value at the live edge (the baseline). */
+    bool lag_known;
+    double lag_baseline;
+    int64_t read_wait_ns; /* time spent waiting in reads since the last frame */
 
     /* Allocated once per stream, reused for every frame. */
     AVPacket *pkt;
@@ -132,6 +141,7 @@ void video_options_init(struct video_options *opts)
         .read_timeout_s = 10,
         .backoff_min_s = 1,
         .backoff_max_s = 60,
+        .max_lag_s = 2,
     };
 }
 
@@ -162,6 +172,8 @@ static int options_check(const struct video_options *o, const char *name, struct
     if (o->threads < 0 || o->threads > 64)
         return errbuf_set(err, -EINVAL, "'%s': %d decoder threads is not in [0, 64]", name,
                           o->threads);
+    if (!(o->max_lag_s >= 0))
+        return errbuf_set(err, -EINVAL, "'%s': max lag %g s is negative", name, o->max_lag_s);
     if (!(o->open_timeout_s > 0) || !(o->read_timeout_s > 0))
         return errbuf_set(err, -EINVAL, "'%s': timeouts must be positive", name);
     if (!(o->backoff_min_s > 0) || !(o->backoff_max_s >= o->backoff_min_s))
@@ -183,6 +195,11 @@ static int options_check(const struct video_options *o, const char *name, struct
 /* ---- life cycle ---------------------------------------------------------- */
 
 static void deadline_set(struct video_stream *s, double seconds);
+
+static bool stop_requested(const struct video_stream *s)
+{
+    return atomic_load(&s->stop) || (s->opts.stop_flag && atomic_load(s->opts.stop_flag));
+}
 
 static char *strdup_or_null(const char *s, bool *failed)
 {
@@ -378,7 +395,7 @@ const char *video_stream_name(const struct video_stream *s)
 static int interrupt_cb(void *opaque)
 {
     struct video_stream *s = opaque;
-    if (atomic_load(&s->stop))
+    if (stop_requested(s))
         return 1;
     long long deadline = atomic_load(&s->deadline_ns);
     if (deadline && time_mono_ns() > deadline) {
@@ -399,7 +416,7 @@ static int interrupted_cause(struct video_stream *s, int r)
 {
     if (r != AVERROR_EXIT && r != AVERROR(EINTR))
         return r;
-    if (atomic_load(&s->stop))
+    if (stop_requested(s))
         return -ECANCELED;
     if (atomic_load(&s->timed_out))
         return -ETIMEDOUT;
@@ -567,14 +584,14 @@ static int resolve_host(struct video_stream *s, struct errbuf *err)
         done = job->done;
         gai_error = job->gai_error;
         pthread_mutex_unlock(&job->lock);
-        if (done || atomic_load(&s->stop) || time_mono_ns() > deadline)
+        if (done || stop_requested(s) || time_mono_ns() > deadline)
             break;
         av_usleep(10000);
     }
     resolve_job_unref(job); /* the helper frees it if it is still waiting */
     if (done && gai_error == 0)
         return 0;
-    if (!done && atomic_load(&s->stop))
+    if (!done && stop_requested(s))
         return -ECANCELED;
     if (!done)
         return errbuf_set(err, -ETIMEDOUT, "'%s': cannot open: host '%s' not resolved within %g s",
@@ -747,6 +764,8 @@ static int open_input(struct video_stream *s, struct errbuf *err)
     s->read_error = 0;
     s->connection_had_frames = false;
     s->connected_ns = time_mono_ns();
+    s->lag_known = false;
+    s->read_wait_ns = 0;
     s->arrival_clock =
         video_source_kind_is_live(s->kind) && (s->fmt->iformat->flags & AVFMT_NOTIMESTAMPS);
     r = 0;
@@ -887,6 +906,28 @@ static void skip_check(struct video_stream *s, int64_t advanced)
     s->skip_window_missed = 0;
 }
 
+/* True when the reader has fallen more than max_lag_s behind a live source:
+ * the frame at stream time t is then dropped unconverted, so that decoding
+ * alone catches up with the live edge. At the live edge reads wait for data;
+ * when they stop waiting and frames come out ever later than their stream
+ * time says they should, the reader is behind. Resetting the baseline at
+ * every wait keeps clock drift and bursty sources (HLS) from counting. */
+static bool behind_live_edge(struct video_stream *s, double t)
+{
+    /* A live source read as one (a recording over HTTP read with
+     * VIDEO_RECONNECT_NEVER keeps every frame). */
+    if (!video_source_kind_is_live(s->kind) || !s->reconnect || !(s->opts.max_lag_s > 0) ||
+        !isfinite(t))
+        return false;
+    double v = (double)time_mono_ns() * 1e-9 - t;
+    if (!s->lag_known || s->read_wait_ns >= LIVE_EDGE_WAIT_NS || v < s->lag_baseline) {
+        s->lag_baseline = v;
+        s->lag_known = true;
+    }
+    s->read_wait_ns = 0;
+    return v - s->lag_baseline > s->opts.max_lag_s;
+}
+
 /* Handles one decoded frame in s->frame: 1 when it was sampled and
  * converted into ret_frame, 0 when dropped, negative on failure. */
 static int take_frame(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err)
@@ -908,6 +949,14 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
     double t = NAN;
     if (f->best_effort_timestamp != AV_NOPTS_VALUE)
         t = (double)f->best_effort_timestamp * av_q2d(s->time_base);
+    if (behind_live_edge(s, t)) {
+        pthread_mutex_lock(&s->lock);
+        s->stats.late++;
+        s->stats.dropped++;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+
     double pts;
     int64_t slot_before = s->sampler.anchored ? s->sampler.last_slot : -1;
     if (!video_sampler_push(&s->sampler, t, &pts)) {
@@ -990,10 +1039,12 @@ static int next_frame(struct video_stream *s, struct video_frame *ret_frame, str
         if (s->draining)
             return AVERROR_EOF; /* EAGAIN while draining: nothing more will come */
 
-        if (atomic_load(&s->stop))
+        if (stop_requested(s))
             return -ECANCELED;
         deadline_set(s, s->opts.read_timeout_s);
+        int64_t read_start = time_mono_ns();
         r = av_read_frame(s->fmt, s->pkt);
+        s->read_wait_ns += time_mono_ns() - read_start;
         atomic_store(&s->deadline_ns, 0);
         if (r == AVERROR(EAGAIN)) {
             av_usleep(2000);
@@ -1051,12 +1102,27 @@ static bool backoff_wait(struct video_stream *s, double seconds)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    /* video_stream_stop() signals wake; an outside stop_flag is polled. */
     pthread_mutex_lock(&s->lock);
-    while (!atomic_load(&s->stop))
-        if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT)
+    while (!stop_requested(s)) {
+        struct timespec slice = until;
+        if (s->opts.stop_flag) {
+            clock_gettime(CLOCK_MONOTONIC, &slice);
+            slice.tv_nsec += STOP_POLL_NS;
+            if (slice.tv_nsec >= 1000000000L) {
+                slice.tv_sec++;
+                slice.tv_nsec -= 1000000000L;
+            }
+            if (slice.tv_sec > until.tv_sec ||
+                (slice.tv_sec == until.tv_sec && slice.tv_nsec > until.tv_nsec))
+                slice = until;
+        }
+        if (pthread_cond_timedwait(&s->wake, &s->lock, &slice) == ETIMEDOUT &&
+            slice.tv_sec == until.tv_sec && slice.tv_nsec == until.tv_nsec)
             break;
+    }
     pthread_mutex_unlock(&s->lock);
-    return atomic_load(&s->stop);
+    return stop_requested(s);
 }
 
 /* Ends a source that does not reconnect: later reads return the same. */
@@ -1079,7 +1145,7 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
         return errbuf_set(err, s->final_error, "%s", errbuf_text(&e, s->final_error));
     }
     for (;;) {
-        if (atomic_load(&s->stop)) {
+        if (stop_requested(s)) {
             close_input(s);
             set_state(s, VIDEO_STATE_STOPPED);
             return errbuf_set(err, -ECANCELED, "'%s': stopped", s->name);

@@ -20,6 +20,7 @@
 #ifndef CRTD_VIDEO_H
 #define CRTD_VIDEO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,15 @@ struct video_options {
     double read_timeout_s; /* deadline for each packet read; default 10 */
     double backoff_min_s;  /* first reconnect wait; default 1 */
     double backoff_max_s;  /* longest reconnect wait; default 60 */
+    /* A live source the reader falls behind (pose slower than the camera):
+     * once frames come out more than this late, they are dropped without
+     * conversion (counted as late) until decoding is back at the live edge.
+     * Default 2 s; 0 never drops. Files, and any source read with
+     * VIDEO_RECONNECT_NEVER (a recording served over HTTP), never drop. */
+    double max_lag_s;
+    /* An outside flag that stops the stream like video_stream_stop() (looked
+     * at every 50 ms at most); NULL = none. It must outlive the stream. */
+    const atomic_bool *stop_flag;
 };
 
 void video_options_init(struct video_options *opts);
@@ -158,7 +168,8 @@ struct video_stats {
     enum video_state state;
     uint64_t decoded;       /* frames out of the decoder */
     uint64_t sampled;       /* frames handed to the caller */
-    uint64_t dropped;       /* decoded frames not handed out (sampling, corrupt) */
+    uint64_t dropped;       /* decoded frames not handed out (sampling, corrupt, late) */
+    uint64_t late;          /* of which dropped because the reader fell behind a live source */
     uint64_t decode_errors; /* packets or frames the decoder rejected or marked corrupt */
     uint64_t reconnects;    /* connection attempts after the first */
     double last_frame_at;   /* wall clock of the last sampled frame; 0 = none yet */
