@@ -185,6 +185,8 @@ static void options_have_the_documented_defaults(void **state)
     assert_int_equal(o.threads, 1);
     assert_int_equal(o.transport, VIDEO_TRANSPORT_TCP);
     assert_true(o.backoff_min_s == 1 && o.backoff_max_s == 60);
+    assert_true(o.max_lag_s == 2);
+    assert_null(o.stop_flag);
     assert_string_equal(video_state_name(VIDEO_STATE_BACKOFF), "backoff");
     assert_true(video_source_kind_is_live(VIDEO_SOURCE_RTSP));
     assert_false(video_source_kind_is_live(VIDEO_SOURCE_FILE));
@@ -205,6 +207,10 @@ static void bad_options_are_refused_before_any_io(void **state)
     o.backoff_min_s = 5;
     o.backoff_max_s = 1;
     assert_int_equal(video_stream_new("a.mp4", &o, &s, &err), -EINVAL);
+    video_options_init(&o);
+    o.max_lag_s = -1;
+    assert_int_equal(video_stream_new("rtsp://cam/x", &o, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "max lag"));
     video_options_init(&o);
     o.ffmpeg_options = "=novalue";
     assert_int_equal(video_stream_new("a.mp4", &o, &s, &err), -EINVAL);
