@@ -158,6 +158,10 @@ static void read_all(const char *url, const struct video_options *opts, int max_
             res->same_buffer = false;
         if (f.index != res->frames)
             res->increasing = false;
+        /* decoded just now, on both clocks */
+        if (f.decoded_mono_ns > time_mono_ns() || f.decoded_at > time_wall_s() ||
+            f.decoded_at < time_wall_s() - 60)
+            res->increasing = false;
         for (int y = 0; y < f.height && !res->varied; y += 7)
             for (int x = 1; x < f.width * 3; x++)
                 if (f.data[y * f.stride + x] != f.data[y * f.stride]) {

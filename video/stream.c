@@ -934,6 +934,7 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
 {
     AVFrame *f = s->frame;
     double decoded_at = time_wall_s();
+    int64_t decoded_mono_ns = time_mono_ns();
     int r;
 
     pthread_mutex_lock(&s->lock);
@@ -994,6 +995,7 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
         .stride = s->rgb_stride,
         .pts = pts,
         .decoded_at = decoded_at,
+        .decoded_mono_ns = decoded_mono_ns,
         .index = s->next_index++,
     };
     pthread_mutex_lock(&s->lock);

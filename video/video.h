@@ -158,10 +158,12 @@ void video_options_init(struct video_options *opts);
 struct video_frame {
     const uint8_t *data;
     int width, height;
-    int stride;        /* bytes per row, >= 3 * width */
-    double pts;        /* stream time in seconds, strictly increasing */
-    double decoded_at; /* wall clock (time_wall_s) when it left the decoder */
-    int64_t index;     /* 0, 1, 2, ... over the stream's life */
+    int stride;              /* bytes per row, >= 3 * width */
+    double pts;              /* stream time in seconds from 0 at the first frame, strictly
+                              * increasing; it jumps forward over lost or late frames */
+    double decoded_at;       /* wall clock (time_wall_s) when it left the decoder */
+    int64_t decoded_mono_ns; /* the same instant on time_mono_ns(), for durations */
+    int64_t index;           /* 0, 1, 2, ... over the stream's life */
 };
 
 struct video_stats {
