@@ -81,10 +81,16 @@ static void conv_im2col(float *col, const float *inp, const struct conv_geom *g,
             int iy = oy * g->stride_h - g->pad_top + ky;
             for (int kx = 0; kx < g->kw; kx++) {
                 int ix = ox * g->stride_w - g->pad_left + kx;
-                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                bool outside = iy < 0 || iy >= g->h || ix < 0 || ix >= g->w;
+                const float *src = outside ? NULL : inp + ((size_t)iy * g->w + ix) * g->c;
+                if (g->c <= 4) { /* an RGB input: a call per pixel would cost more */
+                    for (int k = 0; k < g->c; k++)
+                        col[k] = outside ? 0.0f : src[k];
+                } else if (outside) {
                     memset(col, 0, cbytes);
-                else
-                    memcpy(col, inp + ((size_t)iy * g->w + ix) * g->c, cbytes);
+                } else {
+                    memcpy(col, src, cbytes);
+                }
                 col += g->c;
             }
         }

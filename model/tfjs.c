@@ -1149,6 +1149,19 @@ static int32_t binary_i32(enum tfjs_op op, int32_t a, int32_t b)
 static void binary_f32_repeat(enum tfjs_op op, float *o, const float *a, const float *b, size_t n,
                               size_t period, bool a_rep)
 {
+    /* a short period (a per-channel constant of an RGB image, a scalar):
+     * repeat it to 16 periods so that the loops run long and vectorise */
+    float tiled[16 * 64];
+    if (period < 64 && n % (period * 16) == 0) {
+        const float *src = a_rep ? a : b;
+        for (size_t i = 0; i < period * 16; i++)
+            tiled[i] = src[i % period];
+        if (a_rep)
+            a = tiled;
+        else
+            b = tiled;
+        period *= 16;
+    }
     switch (op) {
     case TFJS_OP_ADD:
         BINARY_LOOP(x + y);
