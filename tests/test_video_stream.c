@@ -99,6 +99,9 @@ static int make_clips(void **state)
         run_shell(FF SRC("320x240", "30", "3") "-c:v libx264 -preset ultrafast -g 30 -f hls "
                                                "-hls_time 1 -hls_list_size 0 '%s'",
                   clip("hls/live.m3u8")) ||
+        run_shell("openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' -out '%s' -days 1 "
+                  "-subj /CN=127.0.0.1 2>/dev/null",
+                  clip("key.pem"), clip("cert.pem")) ||
         run_shell(": > '%s'", clip("empty.mp4")))
         return -1;
     /* mp4 keeps its index at the end: cut in half, it cannot be opened. */
@@ -642,9 +645,11 @@ static void silent_server_times_out(void **state)
     close(fd);
 }
 
-static void http_mpegts_stream_from_ffmpeg_listen(void **state)
+/* Serves h264.ts once with `ffmpeg -listen 1` over scheme (http or https,
+ * with a certificate made at test time) and reads 20 frames from it. */
+static void serve_mpegts_and_read(const char *scheme)
 {
-    char url[128], input[1200];
+    char url[128], input[1200], cert[1200], key[1200];
     int port = free_port();
     struct child server;
     struct video_options o = options_for_file(10);
@@ -653,10 +658,24 @@ static void http_mpegts_stream_from_ffmpeg_listen(void **state)
     struct reader rd;
     pthread_t t;
 
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/live.ts", port);
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%d/live.ts", scheme, port);
     snprintf(input, sizeof(input), "%s", clip("h264.ts"));
-    char *argv[] = {"ffmpeg", "-nostdin", "-v",     "error",   "-re", "-i", input, "-c",
-                    "copy",   "-f",       "mpegts", "-listen", "1",   url,  NULL};
+    snprintf(cert, sizeof(cert), "%s", clip("cert.pem"));
+    snprintf(key, sizeof(key), "%s", clip("key.pem"));
+    char *argv[24];
+    int n = 0;
+    char *const base[] = {"ffmpeg", "-nostdin", "-v", "error",  "-re",     "-i", input,
+                          "-c",     "copy",     "-f", "mpegts", "-listen", "1"};
+    for (size_t k = 0; k < ARRAY_SIZE(base); k++)
+        argv[n++] = base[k];
+    if (strcmp(scheme, "https") == 0) {
+        argv[n++] = "-cert_file";
+        argv[n++] = cert;
+        argv[n++] = "-key_file";
+        argv[n++] = key;
+    }
+    argv[n++] = url;
+    argv[n] = NULL;
     assert_int_equal(child_start(&server, argv), 0);
     /* The stream itself waits for the server: it retries until it listens. */
     o.backoff_min_s = 0.1;
@@ -669,13 +688,24 @@ static void http_mpegts_stream_from_ffmpeg_listen(void **state)
     video_stream_stats(s, &st);
     double took = stop_and_time(s, &rd, t);
     child_kill(&server);
-    print_message("http: %d frames, codec %s, state %s\n", rd.frames, st.codec,
+    print_message("%s: %d frames, codec %s, state %s\n", scheme, rd.frames, st.codec,
                   video_state_name(st.state));
     assert_true(rd.frames >= 20);
     assert_true(rd.increasing);
     assert_string_equal(st.codec, "h264");
+    assert_int_equal((int)st.late, 0);
     assert_true(took < 1.0);
     video_stream_free(s);
+}
+
+static void http_mpegts_stream_from_ffmpeg_listen(void **state)
+{
+    serve_mpegts_and_read("http");
+}
+
+static void https_mpegts_stream_from_ffmpeg_listen(void **state)
+{
+    serve_mpegts_and_read("https");
 }
 
 /* A reader slower than a live camera (pose at 3 fps for a 10 fps target):
@@ -830,6 +860,7 @@ int main(void)
         cmocka_unit_test(stop_returns_within_a_second_in_backoff),
         cmocka_unit_test(silent_server_times_out),
         cmocka_unit_test(http_mpegts_stream_from_ffmpeg_listen),
+        cmocka_unit_test(https_mpegts_stream_from_ffmpeg_listen),
         cmocka_unit_test(slow_reader_of_a_live_stream_skips_to_the_live_edge),
         cmocka_unit_test(http_mjpeg_camera_is_timed_by_arrival),
         cmocka_unit_test(hls_playlist_over_http),
