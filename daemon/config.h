@@ -41,6 +41,7 @@ struct config {
     /* [daemon] */
     char state_directory[PATH_MAX];
     char model[PATH_MAX];
+    char pose_model[PATH_MAX];
     enum log_level log_level;
     unsigned max_streams;
     double hysteresis_s;

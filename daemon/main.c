@@ -1,7 +1,9 @@
 /* crtd: the service — configuration, state store, stream supervisor, HTTP
  * API, and the systemd protocols, held together by a main loop that waits
  * for signals and pings the watchdog while everything is healthy. */
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -26,6 +28,7 @@ struct options {
     const char *listen;
     const char *state_dir;
     const char *model;
+    const char *pose_model;
     const char *token_file;
     const char *log_level;
     char **streams;
@@ -54,7 +57,9 @@ static void usage(FILE *f)
                "  -s, --stream NAME=URL   watch a stream (repeatable)\n"
                "  -l, --listen ADDR:PORT  HTTP address (default " CONFIG_DEFAULT_LISTEN ")\n"
                "      --state-dir DIR     where the state database lives\n"
-               "      --model FILE        model file\n"
+               "      --model FILE        segment model file (safetensors)\n"
+               "      --pose-model FILE   MoveNet graph (movenet-lightning.json; default: the one\n"
+               "                          beside the model file)\n"
                "      --token-file FILE   bearer token for the API\n"
                "      --log-level LEVEL   error, warning, notice, info or debug\n"
                "      --check-config      check the configuration and exit\n"
@@ -207,6 +212,15 @@ static int load_config(const struct options *o, struct config *ret_cfg, struct e
         str_copy(cfg.state_directory, sizeof(cfg.state_directory), o->state_dir);
     if (r >= 0 && o->model)
         str_copy(cfg.model, sizeof(cfg.model), o->model);
+    if (r >= 0 && o->pose_model)
+        str_copy(cfg.pose_model, sizeof(cfg.pose_model), o->pose_model);
+    /* MoveNet beside the model file, when not named. */
+    if (r >= 0 && cfg.model[0] && !cfg.pose_model[0]) {
+        const char *slash = strrchr(cfg.model, '/');
+        int dir_len = slash ? (int)(slash - cfg.model) : 1;
+        snprintf(cfg.pose_model, sizeof(cfg.pose_model), "%.*s/movenet-lightning.json", dir_len,
+                 slash ? cfg.model : ".");
+    }
     if (r >= 0 && o->token_file)
         str_copy(cfg.token_file, sizeof(cfg.token_file), o->token_file);
     if (r >= 0 && o->log_level && log_level_parse(o->log_level, &cfg.log_level) < 0)
@@ -291,7 +305,15 @@ static void reload(struct daemon *d, const struct options *o)
 
 /* ---- main ----------------------------------------------------------------- */
 
-enum { OPT_STATE_DIR = 256, OPT_MODEL, OPT_TOKEN_FILE, OPT_LOG_LEVEL, OPT_CHECK, OPT_VERSION };
+enum {
+    OPT_STATE_DIR = 256,
+    OPT_MODEL,
+    OPT_POSE_MODEL,
+    OPT_TOKEN_FILE,
+    OPT_LOG_LEVEL,
+    OPT_CHECK,
+    OPT_VERSION
+};
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -301,6 +323,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"listen", required_argument, NULL, 'l'},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"model", required_argument, NULL, OPT_MODEL},
+        {"pose-model", required_argument, NULL, OPT_POSE_MODEL},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"check-config", no_argument, NULL, OPT_CHECK},
@@ -333,6 +356,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_MODEL:
             o->model = optarg;
             break;
+        case OPT_POSE_MODEL:
+            o->pose_model = optarg;
+            break;
         case OPT_TOKEN_FILE:
             o->token_file = optarg;
             break;
@@ -363,20 +389,34 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char byte = (unsigned char)sig;
+    ssize_t unused = write(signal_pipe[1], &byte, 1);
+    (void)unused;
+    errno = saved;
+}
+
 static int run(struct daemon *d, const struct options *o)
 {
     struct errbuf err;
     char *token = NULL;
-    sigset_t mask;
     int listen_fd = -1, r;
 
     errbuf_clear(&err);
-    /* Signals are taken by sigtimedwait in this thread only. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    /* Libraries may have started threads before main (OpenBLAS does), so a
+     * signal can land on any thread: a handler turns it into a byte on a pipe
+     * that the main loop waits on. */
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if ((r = mkdir_parents(d->cfg.state_directory, 0750)) < 0) {
@@ -388,7 +428,8 @@ static int run(struct daemon *d, const struct options *o)
         return r;
     }
     prune_history(d);
-    if ((r = pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, &d->model, &err)) < 0) {
+    if ((r = pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, d->cfg.pose_model,
+                                 &d->model, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
     }
@@ -403,29 +444,7 @@ static int run(struct daemon *d, const struct options *o)
         return r;
     }
 
-    struct api_server_config sc = {
-        .listen = d->cfg.listen,
-        .listen_fd = -1,
-        .max_body = d->cfg.max_body_bytes,
-        .max_connections = d->cfg.max_connections,
-        .max_sse_clients = d->cfg.max_sse_clients,
-        .sse_heartbeat_ms = (unsigned)(d->cfg.sse_heartbeat_s * 1000),
-        .history_limit_max = d->cfg.history_limit_max,
-    };
-    if (notify_listen_fd(&listen_fd) >= 0)
-        sc.listen_fd = listen_fd;
-    r = api_server_new(&sc, &backend, d, d->events, token, &d->server, &err);
-    free(token);
-    if (r < 0) {
-        log_error("%s", errbuf_text(&err, r));
-        return r;
-    }
-    if (listen_fd >= 0)
-        log_info("listening on the socket passed by systemd (port %u)", api_server_port(d->server));
-    else
-        log_info("listening on %s (port %u)", d->cfg.listen, api_server_port(d->server));
-
-    /* Streams start after the listener so that a bad address fails fast. */
+    /* Streams start before the listener, so that the first answer lists them all. */
     supervisor_apply(d->sup, &d->cfg);
     struct store_stream *saved = NULL;
     size_t n_saved = 0;
@@ -450,6 +469,28 @@ static int run(struct daemon *d, const struct options *o)
     }
     free(saved);
 
+    struct api_server_config sc = {
+        .listen = d->cfg.listen,
+        .listen_fd = -1,
+        .max_body = d->cfg.max_body_bytes,
+        .max_connections = d->cfg.max_connections,
+        .max_sse_clients = d->cfg.max_sse_clients,
+        .sse_heartbeat_ms = (unsigned)(d->cfg.sse_heartbeat_s * 1000),
+        .history_limit_max = d->cfg.history_limit_max,
+    };
+    if (notify_listen_fd(&listen_fd) >= 0)
+        sc.listen_fd = listen_fd;
+    r = api_server_new(&sc, &backend, d, d->events, token, &d->server, &err);
+    free(token);
+    if (r < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+    if (listen_fd >= 0)
+        log_info("listening on the socket passed by systemd (port %u)", api_server_port(d->server));
+    else
+        log_info("listening on %s (port %u)", d->cfg.listen, api_server_port(d->server));
+
     atomic_store(&d->ready, true);
     char status[160];
     supervisor_status(d->sup, status, sizeof(status));
@@ -464,8 +505,11 @@ static int run(struct daemon *d, const struct options *o)
         tick_ns = 1000000000;
     int64_t next_status = 0, next_prune = time_mono_ns() + (int64_t)RETENTION_EVERY_S * 1000000000;
     for (;;) {
-        struct timespec timeout = {tick_ns / 1000000000, tick_ns % 1000000000};
-        int sig = sigtimedwait(&mask, NULL, &timeout);
+        struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
+        int sig = 0;
+        unsigned char byte;
+        if (poll(&pfd, 1, (int)(tick_ns / 1000000)) == 1 && read(signal_pipe[0], &byte, 1) == 1)
+            sig = byte;
         if (sig == SIGTERM || sig == SIGINT) {
             log_notice("signal %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
@@ -487,6 +531,7 @@ static int run(struct daemon *d, const struct options *o)
                 log_warning("unhealthy (%s: %s): not pinging the watchdog",
                             hs < 0 ? "supervisor" : "HTTP server", strerror(-(hs < 0 ? hs : hh)));
         }
+        supervisor_poll(d->sup);
         if (now >= next_status) {
             supervisor_status(d->sup, status, sizeof(status));
             snprintf(message, sizeof(message), "STATUS=%s", status);
@@ -542,7 +587,8 @@ int main(int argc, char **argv)
         if (d.cfg.token_file[0])
             r = config_read_token(d.cfg.token_file, &token, &err);
         if (r >= 0)
-            r = pipeline_model_load(d.cfg.model[0] ? d.cfg.model : NULL, &model, &err);
+            r = pipeline_model_load(d.cfg.model[0] ? d.cfg.model : NULL, d.cfg.pose_model, &model,
+                                    &err);
         for (size_t i = 0; r >= 0 && i < d.cfg.n_streams; i++) {
             struct errbuf e;
             errbuf_clear(&e);

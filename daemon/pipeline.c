@@ -48,6 +48,19 @@ int pipeline_step(struct pipeline *p, struct pipeline_result *ret_result, struct
     return p->ops->step(p->impl, ret_result, err);
 }
 
+void pipeline_status(struct pipeline *p, struct pipeline_status *ret_status)
+{
+    *ret_status = (struct pipeline_status){0};
+    if (p->ops->status)
+        p->ops->status(p->impl, ret_status);
+}
+
+void pipeline_interrupt(struct pipeline *p)
+{
+    if (p->ops->interrupt)
+        p->ops->interrupt(p->impl);
+}
+
 const char *pipeline_memory_kind(const struct pipeline *p)
 {
     return p->ops->memory_kind(p->impl);

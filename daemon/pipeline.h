@@ -39,9 +39,11 @@ struct pipeline_result {
 /* The model, loaded once and shared read-only by every stream. */
 struct pipeline_model;
 
-/* Loads the model file at path; path NULL gives the model-less set-up that
+/* Loads the segment model file at path and the MoveNet graph at pose_path
+ * (movenet-*.json with its .bin). path NULL gives the model-less set-up that
  * only runs test sources (its classes are Toyota Smarthome's). */
-int pipeline_model_load(const char *path, struct pipeline_model **ret_model, struct errbuf *err);
+int pipeline_model_load(const char *path, const char *pose_path, struct pipeline_model **ret_model,
+                        struct errbuf *err);
 struct pipeline_model *pipeline_model_free(struct pipeline_model *model);
 
 bool pipeline_model_loaded(const struct pipeline_model *model);
@@ -57,6 +59,21 @@ struct pipeline;
 int pipeline_open(const struct pipeline_model *model, const char *url, double fps,
                   const atomic_bool *stop, struct pipeline **ret_pipeline, struct errbuf *err);
 struct pipeline *pipeline_free(struct pipeline *p);
+
+/* What the source is doing, for a snapshot taken from another thread. */
+struct pipeline_status {
+    bool reconnecting;   /* lost, waiting to reconnect by itself */
+    uint64_t reconnects; /* reconnects since open */
+    double next_attempt; /* wall clock of the next attempt, when reconnecting */
+    char error[256];     /* why it was lost */
+};
+
+/* Fills *ret_status; safe from any thread while the pipeline lives. */
+void pipeline_status(struct pipeline *p, struct pipeline_status *ret_status);
+
+/* Makes a blocked pipeline_step return -ECANCELED soon; safe from any thread
+ * while the pipeline lives. */
+void pipeline_interrupt(struct pipeline *p);
 
 /* Blocks until the next segment is complete. A failing source gives a
  * negative errno (and a message); the stream is then reopened. */
@@ -84,6 +101,8 @@ struct pipeline_ops {
     const char *(*memory_kind)(void *impl);
     int (*memory_save)(void *impl, void **ret_data, size_t *ret_size);
     int (*memory_restore)(void *impl, const void *data, size_t size, struct errbuf *err);
+    void (*status)(void *impl, struct pipeline_status *ret_status); /* may be NULL */
+    void (*interrupt)(void *impl);                                  /* may be NULL */
     void (*free)(void *impl);
 };
 

@@ -10,7 +10,8 @@ struct pipeline_model {
     char path[1024];
 };
 
-int pipeline_model_load(const char *path, struct pipeline_model **ret_model, struct errbuf *err)
+int pipeline_model_load(const char *path, const char *pose_path,
+                        struct pipeline_model **ret_model, struct errbuf *err)
 {
     if (path && *path)
         return errbuf_set(err, -ENOSYS,

@@ -53,6 +53,8 @@ struct stream {
     uint64_t memory_segments;
     bool memory_restored;
     struct api_histogram latency;
+    struct pipeline *pipeline; /* while open, for status and interrupt */
+    bool source_reconnecting;  /* as last published */
 };
 
 struct supervisor {
@@ -66,6 +68,30 @@ struct supervisor {
 };
 
 /* ---- snapshots as JSON (stream lock held) --------------------------------- */
+
+/* The state to show: a source that reconnects by itself (a live camera in
+ * the video library's backoff) shows as reconnecting while its worker waits. */
+struct shown {
+    enum stream_state state;
+    const char *error;
+    double next_retry;
+    uint64_t reconnects;
+};
+
+static struct shown shown_locked(struct stream *st, struct pipeline_status *status)
+{
+    struct shown v = {st->state, st->error[0] ? st->error : NULL, st->next_retry, st->reconnects};
+    *status = (struct pipeline_status){0};
+    if (st->pipeline)
+        pipeline_status(st->pipeline, status);
+    v.reconnects += status->reconnects;
+    if (st->state == STREAM_RUNNING && status->reconnecting) {
+        v.state = STREAM_RECONNECTING;
+        v.error = status->error[0] ? status->error : "source lost";
+        v.next_retry = status->next_attempt;
+    }
+    return v;
+}
 
 static json_t *activity_json_locked(const struct stream *st)
 {
@@ -87,21 +113,23 @@ static json_t *activity_json_locked(const struct stream *st)
                      now->person, "top", top ? top : json_array());
 }
 
-static json_t *stream_json_locked(const struct stream *st)
+static json_t *stream_json_locked(struct stream *st)
 {
-    return json_pack(
-        "{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:{s:b, s:I}, "
-        "s:o}",
-        "name", st->spec.name, "url", st->url_masked, "origin", origin_names[st->spec.origin],
-        "enabled", st->spec.enabled, "fps",
-        st->spec.fps > 0 ? json_real(st->spec.fps) : json_null(), "state", state_names[st->state],
-        "error", st->error[0] ? json_string(st->error) : json_null(), "next_retry",
-        st->state == STREAM_RECONNECTING ? api_time_json(st->next_retry) : json_null(), "frames",
-        (json_int_t)st->frames, "sampled", (json_int_t)st->sampled, "dropped",
-        (json_int_t)st->dropped, "segments", (json_int_t)st->segments, "reconnects",
-        (json_int_t)st->reconnects, "fps_measured", st->fps_measured, "memory", "restored",
-        st->memory_restored, "segments", (json_int_t)st->memory_segments, "activity",
-        activity_json_locked(st));
+    struct pipeline_status status;
+    struct shown v = shown_locked(st, &status);
+    json_t *fps = st->spec.fps > 0 ? json_real(st->spec.fps) : json_null();
+    json_t *error = v.error ? json_string(v.error) : json_null();
+    json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
+    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
+                     "s:{s:b, s:I}, s:o}",
+                     "name", st->spec.name, "url", st->url_masked, "origin",
+                     origin_names[st->spec.origin], "enabled", st->spec.enabled, "fps", fps,
+                     "state", state_names[v.state], "error", error, "next_retry", retry, "frames",
+                     (json_int_t)st->frames, "sampled", (json_int_t)st->sampled, "dropped",
+                     (json_int_t)st->dropped, "segments", (json_int_t)st->segments, "reconnects",
+                     (json_int_t)v.reconnects, "fps_measured", st->fps_measured, "memory",
+                     "restored", st->memory_restored, "segments", (json_int_t)st->memory_segments,
+                     "activity", activity_json_locked(st));
 }
 
 /* ---- the worker ----------------------------------------------------------- */
@@ -282,6 +310,9 @@ static void *stream_main(void *arg)
             log_info("stream %s: opened %s", st->spec.name, st->url_masked);
             restore(st, p);
             pthread_mutex_lock(&st->lock);
+            st->pipeline = p;
+            if (atomic_load(&st->stop))
+                pipeline_interrupt(p);
             st->open_frames = st->open_sampled = st->open_dropped = 0;
             st->last_wall = 0;
             st->last_sampled = 0;
@@ -296,6 +327,9 @@ static void *stream_main(void *arg)
                     checkpoint(st, p);
             }
             checkpoint(st, p);
+            pthread_mutex_lock(&st->lock);
+            st->pipeline = NULL;
+            pthread_mutex_unlock(&st->lock);
             p = pipeline_free(p);
         }
         if (atomic_load(&st->stop))
@@ -342,6 +376,8 @@ static void stream_stop(struct stream *st)
     pthread_mutex_lock(&st->lock);
     atomic_store(&st->stop, true);
     pthread_cond_broadcast(&st->wake);
+    if (st->pipeline)
+        pipeline_interrupt(st->pipeline);
     pthread_mutex_unlock(&st->lock);
     if (st->thread_started)
         pthread_join(st->thread, NULL);
@@ -409,6 +445,8 @@ struct supervisor *supervisor_free(struct supervisor *sup)
         pthread_mutex_lock(&st->lock);
         atomic_store(&st->stop, true);
         pthread_cond_broadcast(&st->wake);
+        if (st->pipeline)
+            pipeline_interrupt(st->pipeline);
         pthread_mutex_unlock(&st->lock);
     }
     for (size_t i = 0; i < sup->n_streams; i++) {
@@ -650,13 +688,15 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
             char label[2 * API_NAME_MAX];
             api_text_label_escape(label, sizeof(label), st->spec.name);
             pthread_mutex_lock(&st->lock);
+            struct pipeline_status status;
+            struct shown shown = shown_locked(st, &status);
             double v = f == 0   ? (double)st->frames
                        : f == 1 ? (double)st->sampled
                        : f == 2 ? (double)st->dropped
                        : f == 3 ? (double)st->segments
-                       : f == 4 ? (double)st->reconnects
+                       : f == 4 ? (double)shown.reconnects
                        : f == 5 ? st->fps_measured
-                                : (double)(st->state == STREAM_RUNNING);
+                                : (double)(shown.state == STREAM_RUNNING);
             pthread_mutex_unlock(&st->lock);
             api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, label, v);
         }
@@ -685,9 +725,11 @@ void supervisor_status(struct supervisor *sup, char *dst, size_t size)
     for (size_t i = 0; i < sup->n_streams; i++) {
         struct stream *st = sup->streams[i];
         pthread_mutex_lock(&st->lock);
+        struct pipeline_status status;
+        struct shown shown = shown_locked(st, &status);
         if (st->spec.enabled)
             total++;
-        if (st->state == STREAM_RUNNING) {
+        if (shown.state == STREAM_RUNNING) {
             running++;
             fps += st->fps_measured;
         }
@@ -712,4 +754,33 @@ int supervisor_check(struct supervisor *sup, int timeout_ms)
         return -r;
     pthread_mutex_unlock(&sup->lock);
     return 0;
+}
+
+void supervisor_poll(struct supervisor *sup)
+{
+    pthread_mutex_lock(&sup->lock);
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        json_t *data = NULL;
+        pthread_mutex_lock(&st->lock);
+        struct pipeline_status status;
+        struct shown v = shown_locked(st, &status);
+        bool reconnecting = st->state == STREAM_RUNNING && status.reconnecting;
+        if (reconnecting != st->source_reconnecting) {
+            st->source_reconnecting = reconnecting;
+            data = json_pack("{s:s, s:s, s:o, s:I}", "stream", st->spec.name, "state",
+                             state_names[v.state], "error",
+                             v.error ? json_string(v.error) : json_null(), "reconnects",
+                             (json_int_t)v.reconnects);
+            if (reconnecting)
+                log_warning("stream %s (%s): %s; reconnecting", st->spec.name, st->url_masked,
+                            v.error);
+        }
+        pthread_mutex_unlock(&st->lock);
+        if (data) {
+            api_events_publish(sup->events, "status", data, NULL);
+            json_decref(data);
+        }
+    }
+    pthread_mutex_unlock(&sup->lock);
 }

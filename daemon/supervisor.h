@@ -50,6 +50,10 @@ bool supervisor_has(struct supervisor *sup, const char *name);
 void supervisor_metrics(struct supervisor *sup, struct api_text *out);
 /* "2/3 streams running, 19.8 fps" for systemd's STATUS=. */
 void supervisor_status(struct supervisor *sup, char *dst, size_t size);
+/* Publishes status events for sources that went into (or out of) their own
+ * reconnect loop; called from the main loop every tick. */
+void supervisor_poll(struct supervisor *sup);
+
 /* 0 when the supervisor answers (its lock is free within timeout_ms). */
 int supervisor_check(struct supervisor *sup, int timeout_ms);
 

@@ -992,6 +992,17 @@ static void sighup_reloads_streams(void **state)
             sleep_ms(25);
     }
     assert_true(reloaded);
+    /* Removals come first, then additions: wait for the new one to exist. */
+    bool added = false;
+    for (int i = 0; i < 600 && !added; i++) {
+        struct response r;
+        http(d.port, "GET", "/v1/streams/new", NULL, NULL, &r);
+        added = r.status == 200;
+        response_done(&r);
+        if (!added)
+            sleep_ms(25);
+    }
+    assert_true(added);
     wait_segments(d.port, "new", 1);
     /* keep kept running (its counters did not start again); change restarted. */
     assert_true(stream_int(d.port, "keep", "segments") >= keep_before);
