@@ -303,6 +303,26 @@ static void conv_gemm_avx512(float *out, const float *a, const float *packed, co
     }
 }
 
+/* out[rows, oc] = act(a[rows, k] x weight[k, oc] + bias + residual). */
+static void conv_pointwise_block(float *out, const float *a, const float *weight,
+                                 const float *packed, const float *bias, const float *residual,
+                                 int rows, int k, int oc, enum conv_act act)
+{
+    if (packed) {
+        conv_gemm_avx512(out, a, packed, bias, residual, rows, k, oc, act);
+        return;
+    }
+    float beta = 0.0f;
+    if (bias || residual) {
+        conv_fill(out, bias, residual, rows, oc);
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, oc, k, 1.0f, a, k, weight, oc,
+                beta, out, oc);
+    if (act != CONV_ACT_NONE)
+        conv_act_pass(out, (size_t)rows * oc, act);
+}
+
 void conv2d_forward(float *out, float *scratch, const float *inp, const float *weight,
                     const float *packed, const float *bias, const float *residual,
                     const struct conv_geom *g, int oc, enum conv_act act)
@@ -321,27 +341,14 @@ void conv2d_forward(float *out, float *scratch, const float *inp, const float *w
             conv_im2col(scratch, inp, g, r0, r0 + rows);
             a = scratch;
         }
-        float *o = out + (size_t)r0 * oc;
-        if (packed) {
-            conv_gemm_avx512(o, a, packed, bias, residual ? residual + (size_t)r0 * oc : NULL, rows,
-                             k, oc, act);
-            continue;
-        }
-        float beta = 0.0f;
-        if (bias || residual) {
-            conv_fill(o, bias, residual ? residual + (size_t)r0 * oc : NULL, rows, oc);
-            beta = 1.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, oc, k, 1.0f, a, k, weight, oc,
-                    beta, o, oc);
-        if (act != CONV_ACT_NONE)
-            conv_act_pass(o, (size_t)rows * oc, act);
+        conv_pointwise_block(out + (size_t)r0 * oc, a, weight, packed, bias,
+                             residual ? residual + (size_t)r0 * oc : NULL, rows, k, oc, act);
     }
 }
 
-/* One output row of a depthwise convolution for the channels [c0, c0 + W),
- * W = 16 or 8 floats per vector. Always inlined, so that each target clone of
- * conv_depthwise_forward compiles it for its own vector width. */
+/* One output row oy of a depthwise convolution, written at out (the row's
+ * start), for the channels [c0, c0 + W), W = 16 or 8 floats per vector. Always inlined, so that
+ * each target clone of conv_depthwise_forward compiles it for its own vector width. */
 #define CONV_DEFINE_DW_ROW(NAME, VF, VI)                                                           \
     static inline __attribute__((always_inline)) void NAME(                                        \
         float *out, const float *inp, const float *weight, const float *bias,                      \
@@ -354,7 +361,7 @@ void conv2d_forward(float *out, float *scratch, const float *inp, const float *w
         bool k3 = g->kh == 3 && g->kw == 3 && ky0 == 0 && ky1 == 3;                                \
         VF b = {0}, w0 = {0}, w1 = {0}, w2 = {0}, w3 = {0}, w4 = {0}, w5 = {0}, w6 = {0},          \
            w7 = {0}, w8 = {0};                                                                     \
-        float *orow = out + (size_t)oy * g->ow * cs + c0;                                          \
+        float *orow = out + c0;                                                                    \
         if (bias)                                                                                  \
             b = *(const VF *)(bias + c0);                                                          \
         if (k3) {                                                                                  \
@@ -413,7 +420,7 @@ conv_depthwise_row_scalar(float *out, const float *inp, const float *weight, con
                           const struct conv_geom *g, int oy, int c0, int c1, enum conv_act act)
 {
     for (int ox = 0; ox < g->ow; ox++) {
-        float *o = out + ((size_t)oy * g->ow + ox) * g->c;
+        float *o = out + (size_t)ox * g->c;
         for (int c = c0; c < c1; c++) {
             float acc = bias ? bias[c] : 0.0f;
             for (int ky = 0; ky < g->kh; ky++) {
@@ -433,13 +440,16 @@ conv_depthwise_row_scalar(float *out, const float *inp, const float *weight, con
     }
 }
 
-/* Row by row (the three input rows a 3x3 window reads stay in cache), every
- * channel strip of a row before the next row. */
+/* Output rows [oy0, oy1), written from out_rows on; row by row (the three
+ * input rows a 3x3 window reads stay in cache), every channel strip of a row
+ * before the next row. */
 CONV_CLONES
-void conv_depthwise_forward(float *out, const float *inp, const float *weight, const float *bias,
-                            const struct conv_geom *g, enum conv_act act)
+static void conv_depthwise_rows(float *out_rows, const float *inp, const float *weight,
+                                const float *bias, const struct conv_geom *g, enum conv_act act,
+                                int oy0, int oy1)
 {
-    for (int oy = 0; oy < g->oh; oy++) {
+    for (int oy = oy0; oy < oy1; oy++) {
+        float *out = out_rows + (size_t)(oy - oy0) * g->ow * g->c;
         int c0 = 0;
         for (; c0 + 16 <= g->c; c0 += 16)
             conv_depthwise_row16(out, inp, weight, bias, g, oy, c0, act);
@@ -447,6 +457,40 @@ void conv_depthwise_forward(float *out, const float *inp, const float *weight, c
             conv_depthwise_row8(out, inp, weight, bias, g, oy, c0, act);
         if (c0 < g->c)
             conv_depthwise_row_scalar(out, inp, weight, bias, g, oy, c0, g->c, act);
+    }
+}
+
+void conv_depthwise_forward(float *out, const float *inp, const float *weight, const float *bias,
+                            const struct conv_geom *g, enum conv_act act)
+{
+    conv_depthwise_rows(out, inp, weight, bias, g, act, 0, g->oh);
+}
+
+static int conv_dw_block_rows(const struct conv_geom *dg, int oc)
+{
+    int rows = CONV_BLOCK_BYTES / (4 * (dg->c + oc)) / dg->ow;
+    return rows < 1 ? 1 : rows < dg->oh ? rows : dg->oh;
+}
+
+size_t conv_dw_pointwise_scratch_floats(const struct conv_geom *dg, int oc)
+{
+    return (size_t)conv_dw_block_rows(dg, oc) * dg->ow * dg->c;
+}
+
+void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, const float *dw_weight,
+                               const float *dw_bias, const struct conv_geom *dg,
+                               enum conv_act dw_act, const float *weight, const float *packed,
+                               const float *bias, const float *residual, int oc, enum conv_act act)
+{
+    int block = conv_dw_block_rows(dg, oc);
+
+    for (int oy0 = 0; oy0 < dg->oh; oy0 += block) {
+        int oy1 = dg->oh - oy0 < block ? dg->oh : oy0 + block;
+        size_t r0 = (size_t)oy0 * dg->ow;
+        conv_depthwise_rows(scratch, inp, dw_weight, dw_bias, dg, dw_act, oy0, oy1);
+        conv_pointwise_block(out + r0 * oc, scratch, weight, packed, bias,
+                             residual ? residual + r0 * oc : NULL, (oy1 - oy0) * dg->ow, dg->c, oc,
+                             act);
     }
 }
 

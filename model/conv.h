@@ -54,6 +54,17 @@ void conv_pack_weights(float *packed, const float *w, int k, int n);
 void conv_depthwise_forward(float *out, const float *inp, const float *weight, const float *bias,
                             const struct conv_geom *g, enum conv_act act);
 
+/* A depthwise convolution (geometry dg) feeding a 1x1 stride-1 convolution,
+ * computed a block of rows at a time so that the depthwise output stays in
+ * cache and is never written out whole: out = act(dw_act(depthwise(inp)) x
+ * weight + bias + residual). scratch holds
+ * conv_dw_pointwise_scratch_floats(dg, oc) floats. */
+size_t conv_dw_pointwise_scratch_floats(const struct conv_geom *dg, int oc);
+void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, const float *dw_weight,
+                               const float *dw_bias, const struct conv_geom *dg,
+                               enum conv_act dw_act, const float *weight, const float *packed,
+                               const float *bias, const float *residual, int oc, enum conv_act act);
+
 /* TensorFlow's ResizeBilinear on one NHWC image (as tfjs-backend-cpu computes
  * it: source coordinates in double, lerp of the four neighbours in float). */
 void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, int c, int oh, int ow,

@@ -89,8 +89,10 @@ struct tfjs_node {
     int stride_h, stride_w;
     bool has_bias;
     enum conv_act act;
-    int residual;  /* value added by a fused AddV2, or -1 */
-    float *packed; /* the filter packed for the AVX-512 GEMM, or NULL */
+    int residual;   /* value added by a fused AddV2, or -1 */
+    float *packed;  /* the filter packed for the AVX-512 GEMM, or NULL */
+    int fused_dw;   /* Conv2D: the depthwise node it computes block by block, or -1 */
+    int fused_into; /* depthwise: the Conv2D that computes it, or -1 */
     struct conv_geom geom;
     int oc;
     bool align_corners, half_pixel_centers;
@@ -127,6 +129,7 @@ struct tfjs_model {
     size_t arena_reuse, arena_all;
     double flops_dense, flops_depthwise;
     int fused_adds;
+    int fused_depthwise;
 };
 
 struct tfjs_context {
@@ -659,6 +662,8 @@ static int node_parse_attrs(struct tfjs_node *n, json_t *jn, struct errbuf *err)
     int count;
 
     n->residual = -1;
+    n->fused_dw = -1;
+    n->fused_into = -1;
     switch (n->op) {
     case TFJS_OP_CONV2D:
     case TFJS_OP_DEPTHWISE: {
@@ -1263,7 +1268,7 @@ static void split_at(const struct tfjs_shape *s, int axis, size_t *ret_outer, si
 }
 
 static void exec_node(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
-                      float *scratch)
+                      float *scratch, bool fuse)
 {
     const struct tfjs_value *in0 = n->n_inputs ? &m->values[n->inputs[0]] : NULL;
     const struct tfjs_value *out = &m->values[n->first_output];
@@ -1325,6 +1330,15 @@ static void exec_node(const struct tfjs_model *m, const struct tfjs_node *n, voi
         }
         return;
     case TFJS_OP_CONV2D:
+        if (fuse && n->fused_dw >= 0) {
+            const struct tfjs_node *d = &m->nodes[n->fused_dw];
+            conv_dw_pointwise_forward(o, scratch, ptr[d->inputs[0]], ptr[d->inputs[1]],
+                                      d->has_bias ? ptr[d->inputs[2]] : NULL, &d->geom, d->act,
+                                      ptr[n->inputs[1]], n->packed,
+                                      n->has_bias ? ptr[n->inputs[2]] : NULL,
+                                      n->residual >= 0 ? ptr[n->residual] : NULL, n->oc, n->act);
+            return;
+        }
         conv2d_forward(o, scratch, a, ptr[n->inputs[1]], n->packed,
                        n->has_bias ? ptr[n->inputs[2]] : NULL,
                        n->residual >= 0 ? ptr[n->residual] : NULL, &n->geom, n->oc, n->act);
@@ -1476,7 +1490,7 @@ static int plan_fold(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *e
         v->const_data = data;
         ptr[n->first_output + k] = data;
     }
-    exec_node(m, n, ptr, NULL);
+    exec_node(m, n, ptr, NULL, false);
     free(ptr);
     n->folded = true;
     return 0;
@@ -1511,6 +1525,33 @@ static void plan_fuse_residuals(struct tfjs_model *m)
             m->fused_adds++;
             break;
         }
+    }
+}
+
+/* A depthwise convolution whose output only feeds a 1x1 stride-1
+ * convolution runs inside it, block of rows by block of rows (contexts that
+ * keep every tensor run the two apart, so that both outputs can be read). */
+static void plan_fuse_depthwise(struct tfjs_model *m)
+{
+    for (int s = 0; s < m->n_steps; s++) {
+        struct tfjs_node *p = &m->nodes[m->order[s]];
+        if (p->op != TFJS_OP_CONV2D || p->folded)
+            continue;
+        const struct conv_geom *g = &p->geom;
+        if (g->kh != 1 || g->kw != 1 || g->stride_h != 1 || g->stride_w != 1 || g->pad_top ||
+            g->pad_left || g->oh != g->h || g->ow != g->w)
+            continue;
+        int x = p->inputs[0];
+        struct tfjs_node *d = &m->nodes[m->values[x].node];
+        if (d->op != TFJS_OP_DEPTHWISE || d->folded || m->values[x].consumers != 1 ||
+            x == m->output || x == m->input)
+            continue;
+        p->fused_dw = m->values[x].node;
+        d->fused_into = m->order[s];
+        size_t need = conv_dw_pointwise_scratch_floats(&d->geom, p->oc);
+        if (need > m->scratch_floats)
+            m->scratch_floats = need;
+        m->fused_depthwise++;
     }
 }
 
@@ -1567,6 +1608,14 @@ static int plan_buffers(struct tfjs_model *m, struct errbuf *err)
         }
         for (int i = 0; i < n->n_inputs; i++) {
             int r = m->values[n->inputs[i]].root;
+            if (last[r] < s)
+                last[r] = s;
+        }
+        /* a convolution that computes its depthwise input also reads that
+         * node's inputs, at its own step */
+        const struct tfjs_node *d = n->fused_dw >= 0 ? &m->nodes[n->fused_dw] : NULL;
+        for (int i = 0; d && i < d->n_inputs; i++) {
+            int r = m->values[d->inputs[i]].root;
             if (last[r] < s)
                 last[r] = s;
         }
@@ -1848,6 +1897,7 @@ static int model_plan(struct tfjs_model *m, struct errbuf *err)
         }
     }
     plan_fuse_residuals(m);
+    plan_fuse_depthwise(m);
     r = plan_pack_filters(m, err);
     if (r < 0)
         return r;
@@ -2032,8 +2082,9 @@ void tfjs_context_run(struct tfjs_context *c)
 
     for (int s = 0; s < m->n_steps; s++) {
         const struct tfjs_node *n = &m->nodes[m->order[s]];
-        if (!n->folded)
-            exec_node(m, n, c->ptr, c->scratch);
+        if (n->folded || (!c->keep_all && n->fused_into >= 0))
+            continue;
+        exec_node(m, n, c->ptr, c->scratch, !c->keep_all);
     }
 }
 
