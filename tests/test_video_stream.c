@@ -82,6 +82,8 @@ static int make_clips(void **state)
                   clip("vfr.mkv")) ||
         run_shell(FF SRC("1280x720", "30", "1") "-c:v libx264 -preset ultrafast '%s'",
                   clip("h264_720p.mp4")) ||
+        run_shell(FF SRC("1280x720", "30", "1") "-c:v mjpeg -q:v 5 -pix_fmt yuvj420p '%s'",
+                  clip("mjpeg_720p.avi")) ||
         run_shell(FF "-i '%s' -c copy -f mpegts '%s'", clip("h264.mp4"), clip("h264.ts")) ||
         /* Two halves whose clocks disagree: the second starts 98 s earlier. */
         run_shell(FF SRC("320x240", "30", "2") "-c:v libx264 -preset ultrafast -output_ts_offset "
@@ -131,6 +133,7 @@ struct result {
     bool varied;      /* a frame's pixels are not all equal */
     int width, height, stride;
     double first_pts, last_pts;
+    double first_mean[3]; /* the first frame's mean R, G, B */
     struct video_stats stats;
     struct errbuf err;
 };
@@ -154,6 +157,12 @@ static void read_all(const char *url, const struct video_options *opts, int max_
         if (res->frames == 0) {
             buffer = f.data;
             res->first_pts = f.pts;
+            for (int y = 0; y < f.height; y++)
+                for (int x = 0; x < f.width; x++)
+                    for (int c = 0; c < 3; c++)
+                        res->first_mean[c] += f.data[y * f.stride + 3 * x + c];
+            for (int c = 0; c < 3; c++)
+                res->first_mean[c] /= (double)f.width * f.height;
         } else if (f.pts <= res->last_pts) {
             res->increasing = false;
         }
@@ -328,6 +337,74 @@ static void an_ended_file_stays_ended(void **state)
     assert_int_equal(res.frames, 2 * n + 5);
     assert_true(res.increasing);
     assert_true(res.stats.reconnects >= 2);
+}
+
+/* The first frame in RGB matches FFmpeg's own conversion of it (the ffmpeg
+ * command, rgb24 raw output): limited-range H.264 and full-range MJPEG. */
+static void rgb_matches_ffmpegs_conversion(void **state)
+{
+    static const char *files[] = {"h264.mp4", "mjpeg.avi", "vp9.webm"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        char raw[1300];
+        snprintf(raw, sizeof(raw), "%s.rgb", clip(files[i]));
+        assert_int_equal(run_shell(FF "-i '%s' -frames:v 1 -pix_fmt rgb24 -f rawvideo '%s'",
+                                   clip(files[i]), raw),
+                         0);
+        FILE *in = fopen(raw, "rb");
+        assert_non_null(in);
+        static uint8_t ref[320 * 240 * 3];
+        assert_int_equal(fread(ref, 1, sizeof(ref), in), sizeof(ref));
+        fclose(in);
+
+        struct video_options o = options_for_file(10);
+        struct video_stream *s = NULL;
+        struct video_frame f;
+        assert_int_equal(video_stream_new(clip(files[i]), &o, &s, NULL), 0);
+        assert_int_equal(video_stream_read(s, &f, NULL), 0);
+        assert_int_equal(f.width, 320);
+        assert_int_equal(f.height, 240);
+        double sum = 0;
+        int worst = 0;
+        for (int y = 0; y < 240; y++)
+            for (int x = 0; x < 320 * 3; x++) {
+                int d = abs(f.data[y * f.stride + x] - ref[y * 320 * 3 + x]);
+                sum += d;
+                if (d > worst)
+                    worst = d;
+            }
+        video_stream_free(s);
+        double mean = sum / (320.0 * 240 * 3);
+        print_message("%s: mean abs difference %.3f, worst %d\n", files[i], mean, worst);
+        assert_true(mean < 1.5);
+    }
+}
+
+static void large_mjpeg_is_decoded_at_reduced_size(void **state)
+{
+    /* 1280x720 capped at 320: decoded at a quarter size, 320x180 directly. */
+    static const struct {
+        int max_side, width, height;
+    } cases[] = {{320, 320, 180}, {500, 500, 281}, {0, 1280, 720}};
+    struct result res, full;
+    struct video_options o = options_for_file(10);
+    o.max_side = 0;
+    read_all(clip("mjpeg_720p.avi"), &o, 1, &full);
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        o.max_side = cases[i].max_side;
+        read_all(clip("mjpeg_720p.avi"), &o, -1, &res);
+        /* The same picture: its mean colour matches the full-size decode. */
+        for (int c = 0; c < 3; c++) {
+            print_message("max side %d, channel %d: mean %.1f, full size %.1f\n", cases[i].max_side,
+                          c, res.first_mean[c], full.first_mean[c]);
+            assert_true(fabs(res.first_mean[c] - full.first_mean[c]) < 4.0);
+        }
+        assert_int_equal(res.r, AVERROR_EOF);
+        assert_in_range(res.frames, 9, 11);
+        assert_int_equal(res.width, cases[i].width);
+        assert_int_equal(res.height, cases[i].height);
+        assert_true(res.varied);
+        assert_int_equal(res.stats.source_width, 1280);
+    }
 }
 
 static void every_frame_when_fps_is_zero(void **state)
@@ -847,6 +924,8 @@ int main(void)
         cmocka_unit_test(variable_frame_rate_is_sampled_by_timestamp),
         cmocka_unit_test(jumping_and_missing_timestamps),
         cmocka_unit_test(long_side_is_capped_and_aspect_kept),
+        cmocka_unit_test(rgb_matches_ffmpegs_conversion),
+        cmocka_unit_test(large_mjpeg_is_decoded_at_reduced_size),
         cmocka_unit_test(every_frame_when_fps_is_zero),
         cmocka_unit_test(an_ended_file_stays_ended),
         cmocka_unit_test(lavfi_test_source),
