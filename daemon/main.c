@@ -293,7 +293,6 @@ static void reload(struct daemon *d, const struct options *o)
     api_server_set_token(d->server, token);
     free(token);
     log_set_max_level(cfg.log_level);
-    supervisor_set_settings(d->sup, &(struct supervisor_settings){0});
     struct supervisor_settings s = settings_of(&cfg);
     supervisor_set_settings(d->sup, &s);
     supervisor_apply(d->sup, &cfg);
