@@ -1,10 +1,11 @@
 /* crt probe: opens a video source the way crtd's stream threads do and prints
  * every sampled frame's pts and size, then the stream's counters. */
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -30,26 +31,15 @@ static void usage(FILE *out)
     video_cli_usage(out);
 }
 
-struct watcher {
-    struct video_stream *stream;
-    double duration;
-    sigset_t signals;
-};
+/* Set by SIGINT, SIGTERM and the --duration timer (SIGALRM); the stream
+ * looks at it like at video_stream_stop(). An atomic store is what a signal
+ * handler may do. */
+static atomic_bool probe_stop;
 
-/* Stops the stream on SIGINT/SIGTERM or when the duration is over; SIGUSR1
- * from main ends it quietly. */
-static void *watch(void *arg)
+static void on_stop_signal(int sig)
 {
-    struct watcher *w = arg;
-    struct timespec timeout = {.tv_sec = 365 * 86400};
-    if (w->duration > 0) {
-        timeout.tv_sec = (time_t)w->duration;
-        timeout.tv_nsec = (long)((w->duration - floor(w->duration)) * 1e9);
-    }
-    int sig = sigtimedwait(&w->signals, NULL, &timeout);
-    if (sig != SIGUSR1)
-        video_stream_stop(w->stream);
-    return NULL;
+    (void)sig;
+    atomic_store(&probe_stop, true);
 }
 
 static void print_stats(const struct video_stream *s, bool as_json)
@@ -137,23 +127,25 @@ int cmd_probe(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    atomic_store(&probe_stop, false);
+    opts.stop_flag = &probe_stop;
     r = video_stream_new(url, &opts, &s, &err);
     if (r < 0) {
         cli_error("probe", "%s", errbuf_text(&err, r));
         return r == -EINVAL ? EXIT_USAGE : 1;
     }
 
-    struct watcher w = {.stream = s, .duration = duration};
-    sigemptyset(&w.signals);
-    sigaddset(&w.signals, SIGINT);
-    sigaddset(&w.signals, SIGTERM);
-    sigaddset(&w.signals, SIGUSR1);
-    sigset_t old;
-    pthread_sigmask(SIG_BLOCK, &w.signals, &old);
-    pthread_t watcher;
-    if (pthread_create(&watcher, NULL, watch, &w) != 0) {
-        cli_error("probe", "cannot start a thread");
-        goto out;
+    struct sigaction sa = {.sa_handler = on_stop_signal}, old_int, old_term, old_alrm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGALRM, &sa, &old_alrm);
+    if (duration > 0) {
+        struct itimerval timer = {
+            .it_value = {.tv_sec = (time_t)duration,
+                         .tv_usec = (suseconds_t)((duration - floor(duration)) * 1e6)},
+        };
+        setitimer(ITIMER_REAL, &timer, NULL);
     }
 
     struct video_frame f;
@@ -175,16 +167,16 @@ int cmd_probe(int argc, char **argv)
     }
     if (max_frames >= 0 && n >= max_frames)
         r = 0;
-    pthread_kill(watcher, SIGUSR1);
-    pthread_join(watcher, NULL);
+    setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {0, 0}}, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGALRM, &old_alrm, NULL);
 
     print_stats(s, as_json);
     if (r == 0 || r == AVERROR_EOF || r == -ECANCELED)
         status = 0;
     else
         cli_error("probe", "%s", errbuf_text(&err, r));
-out:
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     video_stream_free(s);
     return status;
 }
