@@ -36,6 +36,7 @@ check probe_lavfi 0 "pts      0.400 s  160x120" -- "$crt" probe --fps 5 --frames
 check probe_json 0 '"sampled":2' -- "$crt" probe --json --frames 2 lavfi:testsrc2=size=160x120
 check bench_decode_help 0 "usage: crt bench decode" -- "$crt" bench decode --help
 check bench_decode_no_file 2 "crt bench decode: no FILE given" -- "$crt" bench decode
+check probe_duration 0 "state stopped" -- "$crt" probe --summary --duration 0.5 lavfi:testsrc2=size=160x120
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
