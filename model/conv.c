@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <immintrin.h>
 
 #include "conv.h"
 
@@ -77,8 +78,15 @@ static void conv_im2col(float *col, const float *inp, const struct conv_geom *g,
 
     for (int r = r0; r < r1; r++) {
         int oy = r / g->ow, ox = r % g->ow;
+        int ix0 = ox * g->stride_w - g->pad_left;
         for (int ky = 0; ky < g->kh; ky++) {
             int iy = oy * g->stride_h - g->pad_top + ky;
+            if (iy >= 0 && iy < g->h && ix0 >= 0 && ix0 + g->kw <= g->w) {
+                /* the window's row lies inside the image: kw*c contiguous floats */
+                memcpy(col, inp + ((size_t)iy * g->w + ix0) * g->c, cbytes * g->kw);
+                col += (size_t)g->kw * g->c;
+                continue;
+            }
             for (int kx = 0; kx < g->kw; kx++) {
                 int ix = ox * g->stride_w - g->pad_left + kx;
                 bool outside = iy < 0 || iy >= g->h || ix < 0 || ix >= g->w;
@@ -195,29 +203,30 @@ bool conv_has_avx512(void)
 #endif
 }
 
-/* Loads floats [0, valid) of a 16-float vector, zeros after. */
-static inline __attribute__((always_inline)) vf16 conv_load_part(const float *p, int valid)
+/* Loads floats [0, valid) of a 16-float vector, zeros after (masked: only
+ * ever inlined into the AVX-512 function below). */
+CONV_AVX512 static inline __attribute__((always_inline)) vf16 conv_load_part(const float *p,
+                                                                             int valid)
 {
     if (valid >= 16)
         return *(const vf16 *)p;
-    float tmp[16] = {0};
-    memcpy(tmp, p, (size_t)(valid > 0 ? valid : 0) * sizeof(float));
-    return *(const vf16 *)tmp;
+    __mmask16 mask = (__mmask16)((1u << (valid > 0 ? valid : 0)) - 1);
+    return (vf16)_mm512_maskz_loadu_ps(mask, p);
 }
 
-static inline __attribute__((always_inline)) void conv_store_part(float *p, vf16 v, int valid)
+CONV_AVX512 static inline __attribute__((always_inline)) void conv_store_part(float *p, vf16 v,
+                                                                              int valid)
 {
     if (valid >= 16) {
         *(vf16 *)p = v;
         return;
     }
-    float tmp[16];
-    *(vf16 *)tmp = v;
-    memcpy(p, tmp, (size_t)(valid > 0 ? valid : 0) * sizeof(float));
+    __mmask16 mask = (__mmask16)((1u << (valid > 0 ? valid : 0)) - 1);
+    _mm512_mask_storeu_ps(p, mask, (__m512)v);
 }
 
 /* One tile of MR rows x NV vectors; MR and NV are constants at every call. */
-static inline __attribute__((always_inline)) void
+CONV_AVX512 static inline __attribute__((always_inline)) void
 conv_tile(float *out, int ldo, const float *a, int lda, const float *bp, int k, const vf16 *bias,
           const float *res, int valid, enum conv_act act, const int MR, const int NV)
 {
