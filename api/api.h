@@ -111,7 +111,7 @@ void api_text_printf(struct api_text *t, const char *fmt, ...)
 
 /* A Prometheus histogram with fixed bucket bounds (seconds); not locked: the
  * owner serialises observe and write. */
-#define API_HISTOGRAM_BUCKETS 12
+#define API_HISTOGRAM_BUCKETS 18
 struct api_histogram {
     uint64_t counts[API_HISTOGRAM_BUCKETS + 1]; /* the last one is +Inf */
     uint64_t count;

@@ -4,7 +4,8 @@
 #include <string.h>
 
 const double api_histogram_bounds[API_HISTOGRAM_BUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1,  0.15, 0.2,
+    0.3,   0.5,  0.75, 1.0,  2.0,  5.0,   10.0, 30.0, 60.0,
 };
 
 void api_text_init(struct api_text *t, size_t cap)

@@ -189,7 +189,9 @@ static void metrics_text_and_histogram(void **state)
     api_histogram_write(&h, &t, "x_seconds", "stream=\"a\"");
     assert_false(t.failed);
     assert_non_null(strstr(t.data, "x_seconds_bucket{stream=\"a\",le=\"0.005\"} 1\n"));
-    assert_non_null(strstr(t.data, "x_seconds_bucket{stream=\"a\",le=\"0.25\"} 2\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{stream=\"a\",le=\"0.15\"} 1\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{stream=\"a\",le=\"0.2\"} 2\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{stream=\"a\",le=\"60\"} 2\n"));
     assert_non_null(strstr(t.data, "x_seconds_bucket{stream=\"a\",le=\"+Inf\"} 3\n"));
     assert_non_null(strstr(t.data, "x_seconds_count{stream=\"a\"} 3\n"));
     api_text_done(&t);
