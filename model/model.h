@@ -106,6 +106,10 @@ struct pose_model *pose_model_free(struct pose_model *model);
 int pose_model_input_size(const struct pose_model *model); /* S */
 /* GFLOPs of one frame, total and in dense convolutions. */
 double pose_model_gflops(const struct pose_model *model, double *ret_dense);
+/* What runs the convolutions: "AVX-512 GEMM" (crtd's own, where the CPU has
+ * it) or "OpenBLAS <core>". */
+const char *pose_model_kernels(const struct pose_model *model);
+
 
 int pose_context_new(const struct pose_model *model, struct pose_context **ret_context,
                      struct errbuf *err);

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "model.h"
 #include "tfjs.h"
 
@@ -96,6 +98,16 @@ double pose_model_gflops(const struct pose_model *model, double *ret_dense)
     if (ret_dense)
         *ret_dense = dense / 1e9;
     return total / 1e9;
+}
+
+const char *pose_model_kernels(const struct pose_model *model)
+{
+    static __thread char text[64];
+
+    if (tfjs_model_packed(model->graph))
+        return "AVX-512 GEMM";
+    snprintf(text, sizeof(text), "OpenBLAS %s", openblas_get_corename());
+    return text;
 }
 
 int pose_context_new(const struct pose_model *model, struct pose_context **ret_context,

@@ -2008,6 +2008,14 @@ double tfjs_model_flops(const struct tfjs_model *m, double *ret_dense, double *r
     return m->flops_dense + m->flops_depthwise;
 }
 
+bool tfjs_model_packed(const struct tfjs_model *m)
+{
+    for (int s = 0; s < m->n_steps; s++)
+        if (m->nodes[m->order[s]].packed)
+            return true;
+    return false;
+}
+
 size_t tfjs_model_arena_bytes(const struct tfjs_model *m, bool keep_all)
 {
     return keep_all ? m->arena_all : m->arena_reuse;

@@ -51,6 +51,8 @@ void tfjs_model_value_info(const struct tfjs_model *model, int value, struct tfj
 size_t tfjs_shape_size(const struct tfjs_shape *shape);
 /* Multiply-adds times two of one run: convolutions, dense and depthwise. */
 double tfjs_model_flops(const struct tfjs_model *model, double *ret_dense, double *ret_depthwise);
+/* Whether the convolutions run on the packed AVX-512 GEMM (else OpenBLAS). */
+bool tfjs_model_packed(const struct tfjs_model *model);
 /* Bytes of a context's arena (activations and scratch). */
 size_t tfjs_model_arena_bytes(const struct tfjs_model *model, bool keep_all);
 /* Counts of what the plan did, for docs and debugging. */

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -20,7 +21,8 @@ static void usage(FILE *out)
             "Time MoveNet on one thread: crtd's runner (pose_run_tensor) and TensorFlow.js\n"
             "4.22.0 with tfjs-backend-wasm (SIMD, one thread) in node, on the same model\n"
             "file and the same pseudo-random input; prints ms per frame of each (best of\n"
-            "3 repetitions), the model's GFLOPs per frame, the GFLOP/s crtd reaches and\n"
+            "3 repetitions; wall clock and CPU time, which stays fair when other jobs\n"
+            "share the cores), the model's GFLOPs per frame, the GFLOP/s crtd reaches and\n"
             "its fraction of the CPU's peak measured in the same run (a loop of\n"
             "independent FMAs on the widest vectors the CPU has, one thread), and\n"
             "OpenBLAS's 1024^3 sgemm for comparison.\n\n"
@@ -96,6 +98,14 @@ static double fma_peak_gflops(const char **ret_isa)
     return best;
 }
 
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static double sgemm_peak_gflops(void)
 {
     const int n = 1024;
@@ -127,8 +137,8 @@ done:
 
 /* Runs the reference; returns its ms per frame, or a negative errno. */
 static int run_reference(const char *node, const char *backend, const char *model_path,
-                         const char *input_path, int frames, double *ret_ms, bool *ret_simd,
-                         struct errbuf *err)
+                         const char *input_path, int frames, double *ret_ms, double *ret_cpu_ms,
+                         bool *ret_simd, struct errbuf *err)
 {
     char script[4096], npm[4096], cmd[16384], line[1024];
     json_error_t jerr;
@@ -157,6 +167,8 @@ static int run_reference(const char *node, const char *backend, const char *mode
         return errbuf_set(err, -EBADMSG, "the reference printed no ms_per_frame: %s", line);
     }
     *ret_ms = json_number_value(ms);
+    json_t *cpu = json_object_get(j, "cpu_ms_per_frame");
+    *ret_cpu_ms = json_is_number(cpu) ? json_number_value(cpu) : NAN;
     *ret_simd = json_is_true(json_object_get(j, "simd"));
     json_decref(j);
     return 0;
@@ -230,23 +242,24 @@ int bench_pose(int argc, char **argv)
     }
 
     double dense, gflops = pose_model_gflops(pm, &dense);
-    fprintf(stderr, "crt bench pose: %s, %dx%d, OpenBLAS core %s, measuring crtd...\n", model_path,
-            size, size, pose_cli_blas_core());
+    fprintf(stderr, "crt bench pose: %s, %dx%d, %s, measuring crtd...\n", model_path, size, size,
+            pose_model_kernels(pm));
     float out[POSE_NUM_KEYPOINTS * 3];
     for (int i = 0; i < 5; i++)
         pose_run_tensor(pc, input, out);
-    double crtd_ms = INFINITY;
+    double crtd_ms = INFINITY, crtd_cpu_ms = INFINITY;
     for (int rep = 0; rep < 3; rep++) {
-        int64_t t0 = time_mono_ns();
+        int64_t t0 = time_mono_ns(), c0 = thread_cpu_ns();
         for (int i = 0; i < frames; i++)
             pose_run_tensor(pc, input, out);
         crtd_ms = fmin(crtd_ms, (double)(time_mono_ns() - t0) * 1e-6 / frames);
+        crtd_cpu_ms = fmin(crtd_cpu_ms, (double)(thread_cpu_ns() - c0) * 1e-6 / frames);
     }
     double blas = sgemm_peak_gflops();
     const char *isa;
     double peak = fma_peak_gflops(&isa);
 
-    double ref_ms = NAN;
+    double ref_ms = NAN, ref_cpu_ms = NAN;
     bool simd = false;
     if (strcmp(reference, "none") != 0) {
         input_fd = mkstemp(input_path);
@@ -257,7 +270,8 @@ int bench_pose(int argc, char **argv)
         }
         fprintf(stderr, "crt bench pose: measuring TensorFlow.js (tfjs-backend-%s)...\n",
                 reference);
-        r = run_reference(node, reference, model_path, input_path, frames, &ref_ms, &simd, &err);
+        r = run_reference(node, reference, model_path, input_path, frames, &ref_ms, &ref_cpu_ms,
+                          &simd, &err);
         if (r < 0) {
             cli_error("bench pose", "%s", errbuf_text(&err, r));
             goto done;
@@ -273,9 +287,9 @@ int bench_pose(int argc, char **argv)
                       pose_cli_blas_core(), "threads", 1, "cpu_peak_gflops_per_s", peak);
         if (j && strcmp(reference, "none") != 0) {
             json_object_set_new(j, "reference",
-                                json_pack("{s:s, s:s, s:b, s:f, s:i}", "name", "tfjs 4.22.0",
+                                json_pack("{s:s, s:s, s:b, s:f, s:f, s:i}", "name", "tfjs 4.22.0",
                                           "backend", reference, "simd", simd, "ms_per_frame",
-                                          ref_ms, "threads", 1));
+                                          ref_ms, "cpu_ms_per_frame", ref_cpu_ms, "threads", 1));
             json_object_set_new(j, "speedup", json_real(ref_ms / crtd_ms));
         }
         if (j) {
@@ -292,13 +306,15 @@ int bench_pose(int argc, char **argv)
         printf("pose model     %s (%dx%d)\n", model_path, size, size);
         printf("work           %.3f GFLOPs per frame (%.3f in dense convolutions)\n", gflops,
                dense);
-        printf("crtd           %8.2f ms/frame  %6.1f GFLOP/s  1 thread, OpenBLAS %s\n", crtd_ms,
-               crtd_gflops, pose_cli_blas_core());
+        printf("crtd           %8.2f ms/frame (CPU %.2f)  %6.1f GFLOP/s  1 thread, %s\n", crtd_ms,
+               crtd_cpu_ms, crtd_gflops, pose_model_kernels(pm));
         if (strcmp(reference, "none") != 0) {
-            printf("tfjs-%-9s %8.2f ms/frame  %6.1f GFLOP/s  1 thread, TensorFlow.js 4.22.0%s\n",
-                   reference, ref_ms, gflops / ref_ms * 1e3,
+            printf("tfjs-%-9s %8.2f ms/frame (CPU %.2f)  %6.1f GFLOP/s  1 thread, "
+                   "TensorFlow.js 4.22.0%s\n",
+                   reference, ref_ms, ref_cpu_ms, gflops / ref_ms * 1e3,
                    strcmp(reference, "wasm") == 0 ? (simd ? ", SIMD" : ", no SIMD") : "");
-            printf("speed-up       %.1fx\n", ref_ms / crtd_ms);
+            printf("speed-up       %.1fx (wall clock), %.1fx (CPU time)\n", ref_ms / crtd_ms,
+                   ref_cpu_ms / crtd_cpu_ms);
         }
         printf("CPU peak       %.1f GFLOP/s (1 thread, %s loop, this run): crtd reaches "
                "%.0f%%\n",
