@@ -110,7 +110,6 @@ double pose_model_gflops(const struct pose_model *model, double *ret_dense);
  * it) or "OpenBLAS <core>". */
 const char *pose_model_kernels(const struct pose_model *model);
 
-
 int pose_context_new(const struct pose_model *model, struct pose_context **ret_context,
                      struct errbuf *err);
 struct pose_context *pose_context_free(struct pose_context *context);
