@@ -93,7 +93,9 @@ int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct
              w, "label",
              seq->label >= 0 && seq->label < seq->n_classes ? seq->classes[seq->label] : "")) <
             0 ||
-        (r = safetensors_writer_set_metadata(w, "source", seq->source)) < 0)
+        (r = safetensors_writer_set_metadata(w, "source", seq->source)) < 0 ||
+        (seq->source_checksum[0] &&
+         (r = safetensors_writer_set_metadata(w, "source_checksum", seq->source_checksum)) < 0))
         goto fail;
     r = safetensors_writer_save(w, path, err);
     goto done;
@@ -240,6 +242,8 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
     }
     value = safetensors_metadata(st, "source");
     str_copy(seq.source, sizeof(seq.source), value ? value : "");
+    value = safetensors_metadata(st, "source_checksum");
+    str_copy(seq.source_checksum, sizeof(seq.source_checksum), value ? value : "");
 
     free(labels);
     safetensors_free(st);

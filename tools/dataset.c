@@ -11,11 +11,12 @@ void dataset_features(float *out, const struct keypoint (*keypoints)[POSE_NUM_KE
     struct features_state st;
     features_state_init(&st);
     for (int f = 0; f < frames; f++) {
-        /* A frame where no keypoint clears the score floor has no person. */
-        bool anyone = false;
-        for (int j = 0; j < POSE_NUM_KEYPOINTS && !anyone; j++)
-            anyone = keypoints[f][j].score >= FEATURES_SCORE_MIN;
-        features_v1(out + (size_t)f * FEATURES_V1_DIM, &st, anyone ? keypoints[f] : NULL);
+        /* The pose estimator's rule for a person in view: at least five
+         * keypoints seen (pose_result.person); the live path uses the same. */
+        int seen = 0;
+        for (int j = 0; j < POSE_NUM_KEYPOINTS; j++)
+            seen += keypoints[f][j].score >= POSE_MIN_SCORE;
+        features_v1(out + (size_t)f * FEATURES_V1_DIM, &st, seen >= 5 ? keypoints[f] : NULL);
     }
 }
 

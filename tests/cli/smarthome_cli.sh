@@ -1,0 +1,116 @@
+#!/bin/sh
+# crt extract, eval, train --smarthome and classify on a Smarthome look-alike
+# tree of clips made here by ffmpeg from two photographs of people (the real
+# dataset is not redistributable). Checks naming, resumability, sharding,
+# reports of bad clips, protocol splits and the timeline.
+# usage: smarthome_cli.sh CRT WORKDIR PYTHON SOURCE_ROOT
+# Prints "N passed, N failed" and exits non-zero on any failure.
+crt="$1"
+work="$2"
+python="$3"
+src="$4"
+passed=0
+failed=0
+rm -rf "$work"
+mkdir -p "$work/clips"
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
+
+check() { # check NAME EXPECTED_STATUS PATTERN -- command...
+    name=$1 want=$2 pattern=$3
+    shift 4
+    out=$("$@" 2>&1)
+    got=$?
+    if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern"; then
+        ok "$name"
+    else
+        bad "$name: exit $got (want $want), output:"
+        printf '%s\n' "$out" | tail -8 >&2
+    fi
+}
+
+json() { # FILE EXPRESSION (Python, on the parsed value v)
+    "$python" -c 'import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# Two activities, each from its own photograph with its own motion; cameras
+# c01 (cv1 train), c05 (cv1 validation), c02 (cv1 test).
+make_clip() { # NAME PHOTO MOTION
+    ffmpeg -v error -y -loop 1 -i "$src/third_party/images/$2" \
+        -vf "scale=640:480,$3,format=yuv420p" -r 20 -t 1.7 -c:v libx264 "$work/clips/$1" ||
+        bad "ffmpeg could not make $1"
+}
+i=0
+for cam in 01 01 01 05 02 02; do
+    i=$((i + 1))
+    make_clip "Walk_p03_r0${i}_v00_c$cam.mp4" messi5.jpg \
+        "crop=560:420:'40+30*sin(2*t+$i)':30,scale=640:480"
+    make_clip "Sitdown_p04_r0${i}_v00_c$cam.mp4" basketball1.png \
+        "zoompan=z='1+0.0$i*on':d=1:s=640x480:fps=20"
+done
+make_clip "holiday-video.mp4" messi5.jpg "crop=560:420:0:0,scale=640:480"
+head -c 20000 /dev/urandom >"$work/clips/Drink.Fromcup_p02_r00_v00_c02.mp4"
+
+# ---- extract ----
+check extract 0 "12 extracted, 0 already cached, 1 with unparsable names, 1 failed" -- \
+    "$crt" extract "$work/clips" --out "$work/cache"
+check extract_report_unparsable 0 "holiday-video.mp4" -- cat "$work/cache/report.json"
+check extract_report_undecodable 0 "Drink.Fromcup_p02_r00_v00_c02.mp4" -- cat "$work/cache/report.json"
+n=$(json "$work/cache/manifest.json" 'len(v["clips"])')
+[ "$n" = 12 ] && ok "manifest lists 12 clips" || bad "manifest lists $n clips"
+check manifest_fields 0 "Sitdown 4 2" -- \
+    json "$work/cache/manifest.json" \
+    '" ".join(str(c[k]) for c in v["clips"] if c["clip"].startswith("Sitdown_p04_r05") for k in ("label","subject","camera"))'
+check extract_resumes 0 "0 extracted, 12 already cached" -- \
+    "$crt" extract "$work/clips" --out "$work/cache"
+touch "$work/clips/Walk_p03_r01_v00_c01.mp4"
+printf 'x' >>"$work/clips/Walk_p03_r02_v00_c01.mp4"
+check extract_redoes_changed_video 0 "1 extracted, 11 already cached" -- \
+    "$crt" extract "$work/clips" --out "$work/cache"
+
+# ---- shards split the folder exactly ----
+"$crt" extract "$work/clips" --out "$work/shards" --shard 1/3 --jobs 1 >/dev/null 2>&1
+"$crt" extract "$work/clips" --out "$work/shards" --shard 2/3 --jobs 1 >/dev/null 2>&1
+"$crt" extract "$work/clips" --out "$work/shards" --shard 3/3 --jobs 1 >/dev/null 2>&1
+whole=$(json "$work/cache/manifest.json" 'sorted(c["clip"] for c in v["clips"])')
+merged=$("$python" -c '
+import glob, json, sys
+clips = []
+for p in glob.glob(sys.argv[1] + "/manifest-*-of-3.json"):
+    clips += [c["clip"] for c in json.load(open(p))["clips"]]
+print(sorted(clips))' "$work/shards")
+[ "$whole" = "$merged" ] && ok "three shards make the whole manifest" || bad "shards: $merged"
+check shard_bad 2 "wants I/N" -- "$crt" extract "$work/clips" --shard 4/3
+
+# ---- eval with the protocol's split and classes ----
+"$python" "$src/tests/ref/crt_ref.py" models --out "$work/ref" >/dev/null
+check eval_cv1 0 "mean per-class accuracy" -- \
+    "$crt" eval --model "$work/ref/crt_gru.safetensors" --protocol cv1 --report "$work/report" \
+    "$work/cache"
+n=$(json "$work/report/report.json" 'v["clips"]')
+[ "$n" = 4 ] && ok "cv1 test split: the 4 c02 clips that decode" || bad "cv1 evaluated $n clips"
+n=$(json "$work/report/report.json" 'v["classes_scored"]')
+[ "$n" = 2 ] && ok "two classes have test samples" || bad "classes_scored $n"
+check eval_cs_split 1 "no clips to evaluate in the protocol's test split" -- \
+    "$crt" eval --model "$work/ref/crt_gru.safetensors" --protocol cs "$work/cache"
+
+# ---- train on the protocol's splits; the test pass follows ----
+check train_smarthome 0 "test split (protocol cv1, 4 clips)" -- \
+    "$crt" train --smarthome "$work/cache" --protocol cv1 --out "$work/cv1.model" \
+    --d 16 --heads 2 --epochs 2 --batch 4
+check train_model_card 0 "Walk" -- "$crt" model-info "$work/cv1.model"
+
+# ---- classify: the timeline of one video ----
+"$crt" classify --model "$work/cv1.model" --json "$work/clips/Walk_p03_r05_v00_c02.mp4" \
+    >"$work/timeline.json" 2>"$work/classify.err"
+n=$(json "$work/timeline.json" 'len(v["segments"])')
+[ "$n" -ge 1 ] && ok "classify gives $n segments" || bad "classify: $(cat "$work/classify.err")"
+check classify_text 0 "segments (model" -- \
+    "$crt" classify --model "$work/cv1.model" "$work/clips/Sitdown_p04_r05_v00_c02.mp4"
+check classify_bad_file 1 "Drink.Fromcup_p02_r00_v00_c02.mp4" -- \
+    "$crt" classify --model "$work/cv1.model" "$work/clips/Drink.Fromcup_p02_r00_v00_c02.mp4"
+check classify_missing 1 "No such file" -- "$crt" classify --model "$work/cv1.model" "$work/none.mp4"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,67 @@
+/* clip_pose: a video file to keypoints per sampled frame. */
+#include "clip_pose.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libavutil/error.h>
+
+int clip_pose_read(const char *path, double fps, struct pose_context *context,
+                   clip_pose_frame_fn on_frame, void *ctx, struct errbuf *err)
+{
+    struct video_options opts;
+    struct video_stream *stream = NULL;
+    int frames = 0, r;
+
+    video_options_init(&opts);
+    opts.fps = fps;
+    opts.reconnect = VIDEO_RECONNECT_NEVER;
+    r = video_stream_new(path, &opts, &stream, err);
+    if (r < 0)
+        return r;
+    pose_context_reset(context);
+    for (;;) {
+        struct video_frame frame;
+        struct pose_result pose;
+        r = video_stream_read(stream, &frame, err);
+        if (r == AVERROR_EOF) {
+            r = frames;
+            break;
+        }
+        if (r < 0)
+            break;
+        r = pose_run(context, frame.data, frame.width, frame.height, frame.stride, &pose, err);
+        if (r < 0)
+            break;
+        frames++;
+        if (on_frame && on_frame(ctx, &frame, &pose)) {
+            r = frames;
+            break;
+        }
+    }
+    video_stream_free(stream);
+    return r;
+}
+
+int clip_pose_checksum(const char *path, char out[17], struct errbuf *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
+    uint64_t h = 14695981039346656037ull;
+    unsigned char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
+        for (ssize_t i = 0; i < n; i++) {
+            h ^= buf[i];
+            h *= 1099511628211ull;
+        }
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    return 0;
+}

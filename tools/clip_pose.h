@@ -1,0 +1,24 @@
+/* clip_pose: one video file through crtd's own front end — decode, sample by
+ * timestamp, MoveNet with the tracking crop — into keypoints per frame, as
+ * `crt extract` caches them and `crt classify` streams them. */
+#ifndef CRTD_TOOLS_CLIP_POSE_H
+#define CRTD_TOOLS_CLIP_POSE_H
+
+#include "model.h"
+#include "video.h"
+
+/* Called for every sampled frame; return non-zero to stop reading. */
+typedef int (*clip_pose_frame_fn)(void *ctx, const struct video_frame *frame,
+                                  const struct pose_result *pose);
+
+/* Reads path to its end at fps, running pose on every sampled frame with
+ * context (reset first: a clip starts untracked). Returns the number of
+ * frames, or a negative errno with a message naming the file. */
+int clip_pose_read(const char *path, double fps, struct pose_context *context,
+                   clip_pose_frame_fn on_frame, void *ctx, struct errbuf *err);
+
+/* A 64-bit FNV-1a of the whole file, as hex, so a cache can tell whether the
+ * clip it was made from has changed. */
+int clip_pose_checksum(const char *path, char out[17], struct errbuf *err);
+
+#endif

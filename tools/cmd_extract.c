@@ -1,0 +1,443 @@
+/* crt extract: decodes and poses every clip of a folder once, caching each
+ * clip's pose sequence, so that evaluation and training never decode again. */
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cblas.h>
+#include <jansson.h>
+#include <libavutil/log.h>
+
+#include "clip_pose.h"
+#include "commands.h"
+#include "model.h"
+#include "pose_cli.h"
+
+enum clip_outcome {
+    CLIP_PENDING,
+    CLIP_EXTRACTED,
+    CLIP_DONE_BEFORE, /* a cache entry from the same video exists */
+    CLIP_UNPARSABLE,  /* the file name is not a Smarthome clip name */
+    CLIP_FAILED,      /* undecodable or unreadable */
+};
+
+struct clip_job {
+    char *name; /* file name in the clip folder */
+    enum clip_outcome outcome;
+    struct smarthome_clip_name parsed;
+    int frames;
+    char checksum[17];
+    char *why; /* for UNPARSABLE and FAILED */
+};
+
+struct extract_run {
+    const char *dir, *out;
+    double fps;
+    const struct pose_model *pose;
+    struct clip_job *clips;
+    int n;
+    atomic_int next, finished;
+    int64_t started_ns;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: crt extract [options] DIR\n\n"
+            "Decode and pose every video clip of DIR (Toyota Smarthome names:\n"
+            "<Activity>_p<subject>_r<rr>_v<vv>_c<camera>.mp4) once, and cache each\n"
+            "clip's pose sequence as OUT/<clip>.pose with its label, subject, camera,\n"
+            "frames, fps and the video's checksum. A second run skips clips already\n"
+            "cached from the same video. Clips whose names do not parse, and clips\n"
+            "that do not decode, are listed in a report, never fatal.\n\n"
+            "options:\n"
+            "  --out DIR        the cache (default: DIR-pose beside DIR)\n"
+            "  --fps F          frames sampled per second (default 10, the models' rate)\n"
+            "  --pose MODEL     lightning (default), thunder, or a movenet .json file\n"
+            "  --jobs N         clips posed at once (default: all cores)\n"
+            "  --shard I/N      take only shard I of N (1 <= I <= N): clip k of the sorted\n"
+            "                   list goes to shard k mod N + 1, so machines that each run\n"
+            "                   one shard into the same cache split the folder exactly\n"
+            "  --json           print the summary as JSON on stdout\n\n"
+            "Writes OUT/manifest.json (OUT/manifest-I-of-N.json for a shard) and, when\n"
+            "any clip was left out, OUT/report.json (report-I-of-N.json).\n");
+}
+
+static bool is_video_name(const char *name)
+{
+    static const char *const exts[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".ts"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.')
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(exts); i++)
+        if (strcasecmp(dot, exts[i]) == 0)
+            return true;
+    return false;
+}
+
+static int compare_jobs(const void *a, const void *b)
+{
+    return strcmp(((const struct clip_job *)a)->name, ((const struct clip_job *)b)->name);
+}
+
+static void stem_of(char *out, size_t size, const char *name)
+{
+    str_copy(out, size, name);
+    char *dot = strrchr(out, '.');
+    if (dot)
+        *dot = '\0';
+}
+
+struct collect {
+    struct pose_keypoint (*kp)[POSE_NUM_KEYPOINTS];
+    int n, cap;
+};
+
+static int collect_frame(void *ctx, const struct video_frame *frame,
+                         const struct pose_result *pose)
+{
+    struct collect *c = ctx;
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 256;
+        void *grown = realloc(c->kp, (size_t)cap * sizeof(*c->kp));
+        if (!grown)
+            return -ENOMEM;
+        c->kp = grown;
+        c->cap = cap;
+    }
+    memcpy(c->kp[c->n++], pose->keypoints, sizeof(*c->kp));
+    return 0;
+}
+
+/* Poses one clip into the cache, or finds it there already. */
+static void extract_clip(struct extract_run *run, struct clip_job *job,
+                         struct pose_context *context)
+{
+    char path[4096], out[4096], stem[1024];
+    struct errbuf err = {0};
+    struct collect frames = {0};
+    struct pose_sequence seq = {0};
+    int r;
+
+    snprintf(path, sizeof(path), "%s/%s", run->dir, job->name);
+    stem_of(stem, sizeof(stem), job->name);
+    snprintf(out, sizeof(out), "%s/%s.pose", run->out, stem);
+
+    r = smarthome_clip_name_parse(job->name, &job->parsed, &err);
+    if (r < 0) {
+        job->outcome = CLIP_UNPARSABLE;
+        job->why = strdup(err.msg);
+        return;
+    }
+    r = clip_pose_checksum(path, job->checksum, &err);
+    if (r == 0 && access(out, R_OK) == 0 && pose_sequence_load(out, &seq, NULL) == 0) {
+        bool same = strcmp(seq.source_checksum, job->checksum) == 0;
+        job->frames = seq.frames;
+        pose_sequence_done(&seq);
+        if (same) {
+            job->outcome = CLIP_DONE_BEFORE;
+            return;
+        }
+    }
+    if (r == 0)
+        r = clip_pose_read(path, run->fps, context, collect_frame, &frames, &err);
+    if (r == 0)
+        r = errbuf_set(&err, -ENODATA, "%s: no frame decoded", path);
+    if (r > 0)
+        r = pose_sequence_init(&seq, frames.n, run->fps, smarthome_classes,
+                               SMARTHOME_NUM_CLASSES, &err);
+    if (r == 0) {
+        /* The pose library's keypoints and the file's share one layout. */
+        _Static_assert(sizeof(*seq.keypoints) == sizeof(*frames.kp), "keypoint layouts");
+        memcpy(seq.keypoints, frames.kp, sizeof(*frames.kp) * (size_t)frames.n);
+        for (int f = 0; f < frames.n; f++)
+            seq.labels[f] = job->parsed.class_index;
+        seq.label = job->parsed.class_index;
+        str_copy(seq.source, sizeof(seq.source), path);
+        str_copy(seq.source_checksum, sizeof(seq.source_checksum), job->checksum);
+        r = pose_sequence_save(&seq, out, &err);
+    }
+    if (r < 0) {
+        job->outcome = CLIP_FAILED;
+        job->why = strdup(errbuf_text(&err, r));
+    } else {
+        job->outcome = CLIP_EXTRACTED;
+        job->frames = frames.n;
+    }
+    pose_sequence_done(&seq);
+    free(frames.kp);
+}
+
+static void *extract_worker(void *arg)
+{
+    struct extract_run *run = arg;
+    struct pose_context *context = NULL;
+    if (pose_context_new(run->pose, &context, NULL) < 0)
+        return NULL;
+    for (;;) {
+        int i = atomic_fetch_add(&run->next, 1);
+        if (i >= run->n)
+            break;
+        extract_clip(run, &run->clips[i], context);
+        atomic_fetch_add(&run->finished, 1);
+    }
+    pose_context_free(context);
+    return NULL;
+}
+
+static int list_clips(struct extract_run *run, int shard, int shards, struct errbuf *err)
+{
+    DIR *d = opendir(run->dir);
+    if (!d)
+        return errbuf_set(err, -errno, "%s: %s", run->dir, strerror(errno));
+    struct dirent *e;
+    int cap = 0, total = 0;
+    struct clip_job *all = NULL;
+    while ((e = readdir(d))) {
+        if (!is_video_name(e->d_name))
+            continue;
+        if (total == cap) {
+            cap = cap ? 2 * cap : 256;
+            void *grown = realloc(all, (size_t)cap * sizeof(*all));
+            if (!grown) {
+                closedir(d);
+                free(all);
+                return errbuf_set(err, -ENOMEM, "out of memory");
+            }
+            all = grown;
+        }
+        all[total++] = (struct clip_job){.name = strdup(e->d_name)};
+    }
+    closedir(d);
+    qsort(all, (size_t)total, sizeof(*all), compare_jobs);
+    /* The shard takes every N-th clip of the sorted list. */
+    run->n = 0;
+    for (int k = 0; k < total; k++) {
+        if (k % shards == shard - 1)
+            all[run->n++] = all[k];
+        else
+            free(all[k].name);
+    }
+    run->clips = all;
+    return 0;
+}
+
+static json_t *manifest_json(const struct extract_run *run)
+{
+    json_t *clips = json_array();
+    for (int i = 0; i < run->n; i++) {
+        const struct clip_job *j = &run->clips[i];
+        if (j->outcome != CLIP_EXTRACTED && j->outcome != CLIP_DONE_BEFORE)
+            continue;
+        char stem[1024];
+        stem_of(stem, sizeof(stem), j->name);
+        json_array_append_new(
+            clips, json_pack("{s:s, s:s+, s:s, s:i, s:i, s:i, s:f, s:s}", "clip", j->name,
+                             "pose", stem, ".pose", "label", smarthome_classes[j->parsed.class_index],
+                             "subject", j->parsed.subject, "camera", j->parsed.camera, "frames",
+                             j->frames, "fps", run->fps, "source_checksum", j->checksum));
+    }
+    return json_pack("{s:s, s:f, s:o}", "source", run->dir, "fps", run->fps, "clips", clips);
+}
+
+static json_t *report_json(const struct extract_run *run)
+{
+    json_t *left_out = json_array();
+    for (int i = 0; i < run->n; i++) {
+        const struct clip_job *j = &run->clips[i];
+        if (j->outcome == CLIP_UNPARSABLE || j->outcome == CLIP_FAILED)
+            json_array_append_new(
+                left_out, json_pack("{s:s, s:s, s:s}", "clip", j->name, "problem",
+                                    j->outcome == CLIP_UNPARSABLE ? "unparsable name"
+                                                                  : "not extracted",
+                                    "message", j->why ? j->why : ""));
+    }
+    return left_out;
+}
+
+static int write_json_file(const char *path, json_t *value, struct errbuf *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (json_dump_file(value, tmp, JSON_INDENT(2)) < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return errbuf_set(err, -EIO, "%s: cannot write", path);
+    }
+    return 0;
+}
+
+int cmd_extract(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},   {"fps", required_argument, NULL, 'f'},
+        {"pose", required_argument, NULL, 'p'},  {"jobs", required_argument, NULL, 'j'},
+        {"shard", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    struct extract_run run = {.fps = 10};
+    const char *pose_name = "lightning";
+    char out_default[4096], model_path[4096], name[256];
+    int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), shard = 1, shards = 1, c, status = 1;
+    bool as_json = false;
+    struct pose_model *pose = NULL;
+    struct errbuf err = {0};
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'o':
+            run.out = optarg;
+            break;
+        case 'f':
+            run.fps = strtod(optarg, &end);
+            if (*end || !(run.fps > 0 && run.fps <= 120)) {
+                cli_error("extract", "--fps must be a rate in (0, 120]");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'p':
+            pose_name = optarg;
+            break;
+        case 'j':
+            jobs = (int)strtol(optarg, &end, 10);
+            if (*end || jobs < 1 || jobs > 256) {
+                cli_error("extract", "--jobs must be 1..256");
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            if (sscanf(optarg, "%d/%d", &shard, &shards) != 2 || shards < 1 || shard < 1 ||
+                shard > shards) {
+                cli_error("extract", "--shard wants I/N with 1 <= I <= N, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'J':
+            as_json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            cli_error("extract", "unknown option '%s'", argv[optind - 1]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_error("extract", optind == argc ? "a folder of clips is required"
+                                            : "only one folder may be given");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    run.dir = argv[optind];
+    size_t dir_len = strlen(run.dir);
+    while (dir_len > 1 && run.dir[dir_len - 1] == '/')
+        dir_len--;
+    if (!run.out) {
+        snprintf(out_default, sizeof(out_default), "%.*s-pose", (int)dir_len, run.dir);
+        run.out = out_default;
+    }
+    openblas_set_num_threads(1); /* the clip workers are the parallelism */
+    av_log_set_level(AV_LOG_FATAL);
+
+    int r = pose_cli_model_path(model_path, sizeof(model_path), pose_name, NULL, &err);
+    if (r >= 0)
+        r = pose_model_load(model_path, &pose, &err);
+    if (r >= 0)
+        r = list_clips(&run, shard, shards, &err);
+    if (r >= 0 && (r = mkdir_parents(run.out, 0755)) < 0)
+        errbuf_set(&err, r, "cannot create '%s': %s", run.out, strerror(-r));
+    if (r < 0) {
+        cli_error("extract", "%s", errbuf_text(&err, r));
+        goto done;
+    }
+    run.pose = pose;
+    atomic_init(&run.next, 0);
+    atomic_init(&run.finished, 0);
+    run.started_ns = time_mono_ns();
+
+    pthread_t threads[256];
+    int started = 0;
+    for (int i = 0; i < jobs && i < run.n; i++)
+        if (pthread_create(&threads[started], NULL, extract_worker, &run) == 0)
+            started++;
+    if (started == 0 && run.n > 0)
+        extract_worker(&run);
+    while (started > 0 && atomic_load(&run.finished) < run.n) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int done = atomic_load(&run.finished);
+        double secs = (double)(time_mono_ns() - run.started_ns) * 1e-9;
+        double rate = done / fmax(secs, 1e-9);
+        fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done, run.n,
+                rate, rate > 0 ? (run.n - done) / rate : 0.0);
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (run.n > 0)
+        fputc('\n', stderr);
+
+    int counts[5] = {0};
+    for (int i = 0; i < run.n; i++)
+        counts[run.clips[i].outcome]++;
+    for (int i = 0; i < run.n; i++)
+        if (run.clips[i].outcome == CLIP_UNPARSABLE || run.clips[i].outcome == CLIP_FAILED)
+            fprintf(stderr, "left out %s: %s\n", run.clips[i].name,
+                    run.clips[i].why ? run.clips[i].why : "unknown");
+
+    char path[4200];
+    json_t *manifest = manifest_json(&run), *report = report_json(&run);
+    if (shards > 1)
+        snprintf(name, sizeof(name), "manifest-%d-of-%d.json", shard, shards);
+    else
+        snprintf(name, sizeof(name), "manifest.json");
+    snprintf(path, sizeof(path), "%s/%s", run.out, name);
+    r = write_json_file(path, manifest, &err);
+    if (r == 0 && json_array_size(report) > 0) {
+        if (shards > 1)
+            snprintf(name, sizeof(name), "report-%d-of-%d.json", shard, shards);
+        else
+            snprintf(name, sizeof(name), "report.json");
+        snprintf(path, sizeof(path), "%s/%s", run.out, name);
+        r = write_json_file(path, report, &err);
+    }
+    if (r < 0) {
+        cli_error("extract", "%s", err.msg);
+    } else if (as_json) {
+        json_t *summary = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:O}", "cache", run.out,
+                                    "clips", run.n, "extracted", counts[CLIP_EXTRACTED],
+                                    "already_done", counts[CLIP_DONE_BEFORE], "unparsable",
+                                    counts[CLIP_UNPARSABLE], "failed", counts[CLIP_FAILED],
+                                    "left_out", report);
+        json_dumpf(summary, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(summary);
+        status = 0;
+    } else {
+        printf("%s: %d clips: %d extracted, %d already cached, %d with unparsable names, %d "
+               "failed\n",
+               run.out, run.n, counts[CLIP_EXTRACTED], counts[CLIP_DONE_BEFORE],
+               counts[CLIP_UNPARSABLE], counts[CLIP_FAILED]);
+        status = 0;
+    }
+    json_decref(manifest);
+    json_decref(report);
+done:
+    for (int i = 0; i < run.n; i++) {
+        free(run.clips[i].name);
+        free(run.clips[i].why);
+    }
+    free(run.clips);
+    pose_model_free(pose);
+    return status;
+}
