@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +32,7 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *crtd_path;
+static pid_t live_pid; /* the daemon of the running test, for the teardown */
 
 struct crtd {
     pid_t pid;
@@ -116,6 +118,8 @@ static void start_env(struct crtd *d, const char *const *env, int listen_fd,
     d->pid = fork();
     assert_true(d->pid >= 0);
     if (d->pid == 0) {
+        /* A failed test leaves no daemon behind: it dies with this process. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 1);
         dup2(fd, 2);
@@ -134,6 +138,7 @@ static void start_env(struct crtd *d, const char *const *env, int listen_fd,
         execv(crtd_path, (char *const *)argv);
         _exit(127);
     }
+    live_pid = d->pid;
 }
 
 static void wait_port(struct crtd *d)
@@ -358,6 +363,7 @@ static int run_status(const char *const *args, char **ret_output)
     argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(fd, 1);
         dup2(fd, 2);
         execv(crtd_path, (char *const *)argv);
@@ -1031,6 +1037,17 @@ static void sighup_reloads_streams(void **state)
     rm_dir(&d);
 }
 
+/* After each test: a daemon a failed test left running is killed. */
+static int kill_leftover(void **state)
+{
+    if (live_pid > 0 && waitpid(live_pid, NULL, WNOHANG) == 0) {
+        kill(live_pid, SIGKILL);
+        waitpid(live_pid, NULL, 0);
+    }
+    live_pid = 0;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1040,17 +1057,18 @@ int main(int argc, char **argv)
     crtd_path = argv[1];
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cli_help_errors_and_check_config),
-        cmocka_unit_test(every_endpoint_and_its_errors),
-        cmocka_unit_test(without_a_token_changes_are_refused),
-        cmocka_unit_test(events_in_order_and_replay),
-        cmocka_unit_test(sse_clients_are_limited),
-        cmocka_unit_test(a_killed_stream_reconnects_and_the_other_keeps_going),
-        cmocka_unit_test(a_restart_resumes_memory_and_history),
-        cmocka_unit_test(kill_9_never_corrupts_the_state),
-        cmocka_unit_test(notify_ready_watchdog_stopping),
-        cmocka_unit_test(socket_activation),
-        cmocka_unit_test(sighup_reloads_streams),
+        cmocka_unit_test_teardown(cli_help_errors_and_check_config, kill_leftover),
+        cmocka_unit_test_teardown(every_endpoint_and_its_errors, kill_leftover),
+        cmocka_unit_test_teardown(without_a_token_changes_are_refused, kill_leftover),
+        cmocka_unit_test_teardown(events_in_order_and_replay, kill_leftover),
+        cmocka_unit_test_teardown(sse_clients_are_limited, kill_leftover),
+        cmocka_unit_test_teardown(a_killed_stream_reconnects_and_the_other_keeps_going,
+                                  kill_leftover),
+        cmocka_unit_test_teardown(a_restart_resumes_memory_and_history, kill_leftover),
+        cmocka_unit_test_teardown(kill_9_never_corrupts_the_state, kill_leftover),
+        cmocka_unit_test_teardown(notify_ready_watchdog_stopping, kill_leftover),
+        cmocka_unit_test_teardown(socket_activation, kill_leftover),
+        cmocka_unit_test_teardown(sighup_reloads_streams, kill_leftover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
