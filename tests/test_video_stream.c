@@ -485,6 +485,69 @@ static void truncated_and_corrupt_data_give_what_is_there(void **state)
     assert_true(res.stats.decode_errors > 0); /* counted, skipped, no crash */
 }
 
+/* Flips bytes of a file at places drawn from seed (never the first 64, so
+ * most files still open): a damaged recording, a flaky SD card. */
+static int flip_bytes(const char *from, const char *to, uint32_t seed, int flips)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return -1;
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)size);
+    if (!buf || fread(buf, 1, (size_t)size, in) != (size_t)size) {
+        free(buf);
+        fclose(in);
+        return -1;
+    }
+    fclose(in);
+    uint32_t x = seed * 2654435761u + 1;
+    for (int i = 0; i < flips && size > 64; i++) {
+        x = x * 1664525u + 1013904223u;
+        long at = 64 + (long)(x % (uint32_t)(size - 64));
+        x = x * 1664525u + 1013904223u;
+        buf[at] ^= (uint8_t)(1 + (x >> 24) % 255);
+    }
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        free(buf);
+        return -1;
+    }
+    fwrite(buf, 1, (size_t)size, out);
+    fclose(out);
+    free(buf);
+    return 0;
+}
+
+static void damaged_files_never_crash(void **state)
+{
+    static const char *files[] = {"h264.mp4", "hevc.mkv",  "mjpeg.avi",
+                                  "vp9.webm", "mpeg4.avi", "h264.ts"};
+    struct video_options o = options_for_file(10);
+    struct result res;
+    int opened = 0, failed = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        for (uint32_t seed = 1; seed <= 6; seed++) {
+            char damaged[1300];
+            snprintf(damaged, sizeof(damaged), "%s.flip%u", clip(files[i]), (unsigned)seed);
+            assert_int_equal(flip_bytes(clip(files[i]), damaged, seed, 40), 0);
+            read_all(damaged, &o, -1, &res);
+            /* The end, or an error that names the file; never a crash. */
+            if (res.r == AVERROR_EOF) {
+                opened++;
+                assert_true(res.increasing);
+            } else {
+                failed++;
+                assert_true(res.r < 0);
+                assert_non_null(strstr(res.err.msg, ".flip"));
+            }
+            assert_int_equal(res.stats.state, VIDEO_STATE_STOPPED);
+        }
+    print_message("damaged files: %d read to their end, %d refused\n", opened, failed);
+    assert_true(opened > 0);
+}
+
 static void ffmpeg_options_pass_through(void **state)
 {
     struct video_options o = options_for_file(10);
@@ -931,6 +994,7 @@ int main(void)
         cmocka_unit_test(lavfi_test_source),
         cmocka_unit_test(broken_files_fail_with_their_name),
         cmocka_unit_test(truncated_and_corrupt_data_give_what_is_there),
+        cmocka_unit_test(damaged_files_never_crash),
         cmocka_unit_test(ffmpeg_options_pass_through),
         cmocka_unit_test(vaapi_falls_back_to_software),
         cmocka_unit_test(refused_connection_names_the_source_without_password),
