@@ -57,6 +57,7 @@ struct video_stream {
     AVRational time_base;
     AVBufferRef *hw_device_ctx;
     enum AVPixelFormat hw_pix_fmt;
+    bool hw_broken; /* VAAPI failed mid-stream: software from now on */
     bool draining;
     int read_error; /* why the demuxer stopped, reported after draining */
     bool connection_had_frames;
@@ -449,7 +450,7 @@ static enum AVPixelFormat get_format_cb(AVCodecContext *ctx, const enum AVPixelF
  * decoder in software and says why at debug level. Never fails the open. */
 static void hwaccel_setup(struct video_stream *s, const AVCodec *codec)
 {
-    if (s->opts.hwaccel != VIDEO_HWACCEL_VAAPI)
+    if (s->opts.hwaccel != VIDEO_HWACCEL_VAAPI || s->hw_broken)
         return;
     enum AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
     for (int i = 0;; i++) {
@@ -994,6 +995,7 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
         r = av_hwframe_transfer_data(s->sw_frame, f, 0);
         if (r < 0) {
             count(s, &s->stats.decode_errors);
+            s->hw_broken = true; /* the next connection decodes in software */
             return errbuf_set(err, r, "'%s': copying a frame from the GPU: %s", s->name,
                               av_err2str(r));
         }
