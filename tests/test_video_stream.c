@@ -742,7 +742,9 @@ static void stop_returns_within_a_second_on_a_dead_network(void **state)
     close(fd);
 }
 
-static void stop_returns_within_a_second_in_backoff(void **state)
+/* Stopping by video_stream_stop() (by_flag false) or by the caller's own
+ * stop_flag (by_flag true) while the stream waits 30 s before a retry. */
+static void stop_in_backoff(bool by_flag)
 {
     char url[128];
     struct video_options o = options_for_file(10);
@@ -750,9 +752,12 @@ static void stop_returns_within_a_second_in_backoff(void **state)
     struct video_stats st;
     struct reader rd;
     pthread_t t;
+    atomic_bool flag = false;
     int port = free_port();
     o.backoff_min_s = 30;
     o.backoff_max_s = 60;
+    if (by_flag)
+        o.stop_flag = &flag;
     snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/live", port);
     assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
     reader_start(&rd, &t, s);
@@ -760,11 +765,29 @@ static void stop_returns_within_a_second_in_backoff(void **state)
     video_stream_stats(s, &st);
     assert_non_null(strstr(st.last_error, "Connection refused"));
     assert_true(st.next_attempt_at > time_wall_s() + 10); /* a 30 s wait, +-20% */
-    double took = stop_and_time(s, &rd, t);
-    print_message("stop in backoff took %.3f s\n", took);
+    double took;
+    if (by_flag) {
+        double stopped_at = now_s();
+        atomic_store(&flag, true);
+        while (!reader_done(&rd) && now_s() < stopped_at + 5)
+            sleep_s(0.005);
+        assert_true(reader_done(&rd));
+        pthread_join(t, NULL);
+        took = rd.done_at - stopped_at;
+    } else {
+        took = stop_and_time(s, &rd, t);
+    }
+    print_message("stop in backoff (%s) took %.3f s\n", by_flag ? "stop_flag" : "stop()", took);
     assert_true(took < 1.0);
     assert_int_equal(rd.r, -ECANCELED);
+    assert_int_equal(video_stream_state(s), VIDEO_STATE_STOPPED);
     video_stream_free(s);
+}
+
+static void stop_returns_within_a_second_in_backoff(void **state)
+{
+    stop_in_backoff(false);
+    stop_in_backoff(true);
 }
 
 static void silent_server_times_out(void **state)
