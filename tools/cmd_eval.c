@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "dataset.h"
+#include "extract.h"
 #include "model.h"
 #include "report.h"
 
@@ -19,7 +20,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n\n"
             "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
-            "`crt extract` for Smarthome clips or by `crt synth`. Each clip is\n"
+            "`crt extract` for Smarthome clips or by `crt synth`, or on a folder of\n"
+            "Smarthome video clips (posed and cached first). Each clip is\n"
             "streamed through the model from its initial memory, segment by segment;\n"
             "the clip's prediction is its last segment's. Reports the benchmark\n"
             "metric (mean per-class accuracy), overall accuracy and a per-class table.\n\n"
@@ -28,6 +30,8 @@ static void usage(FILE *out)
             "  --protocol P       cs, cv1, cv2: Smarthome file names, the protocol's test\n"
             "                     split and classes (default cs); all: every file, with\n"
             "                     the label stored in it, over the model's classes\n"
+            "  --cache DIR        when DIR holds video clips, where their poses are cached\n"
+            "                     first (as crt extract does; default: DIR-pose)\n"
             "  --report DIR       also write DIR/confusion.csv, DIR/confusion.svg and\n"
             "                     DIR/report.json\n"
             "  --json             print the JSON report on stdout instead of the table\n");
@@ -222,9 +226,11 @@ int cmd_eval(int argc, char **argv)
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'}, {"protocol", required_argument, NULL, 'p'},
         {"report", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+        {"cache", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    const char *model_path = NULL, *protocol_text = "cs", *report_dir = NULL;
+    const char *model_path = NULL, *protocol_text = "cs", *report_dir = NULL, *cache = NULL;
+    char cache_default[4096];
     bool as_json = false;
     int c, status = 1;
     struct crt_model *model = NULL;
@@ -250,6 +256,9 @@ int cmd_eval(int argc, char **argv)
             break;
         case 'j':
             as_json = true;
+            break;
+        case 'c':
+            cache = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -296,6 +305,28 @@ int cmd_eval(int argc, char **argv)
     if (r < 0) {
         cli_error("eval", "%s: %s", model_path, err.msg);
         goto done;
+    }
+
+    /* A folder of clips is posed once into its cache, then read from there. */
+    if (extract_folder_has_videos(dir)) {
+        struct extract_options xo = {.dir = dir, .out = cache, .fps = crt_model_config(model)->fps,
+                                     .pose = "lightning", .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
+                                     .shard = 1, .shards = 1, .progress = true};
+        struct extract_summary summary = {0};
+        if (!xo.out) {
+            extract_default_cache(cache_default, sizeof(cache_default), dir);
+            xo.out = cache_default;
+        }
+        r = extract_folder(&xo, &summary, &err);
+        json_decref(summary.left_out);
+        if (r < 0) {
+            cli_error("eval", "%s", errbuf_text(&err, r));
+            goto done;
+        }
+        fprintf(stderr, "posed %s into %s: %d extracted, %d already cached, %d left out\n", dir,
+                xo.out, summary.extracted, summary.already_done,
+                summary.unparsable + summary.failed);
+        dir = xo.out;
     }
 
     struct dataset_filter filter = {

@@ -17,6 +17,7 @@
 
 #include "clip_pose.h"
 #include "commands.h"
+#include "extract.h"
 #include "model.h"
 #include "pose_cli.h"
 
@@ -273,6 +274,118 @@ static int write_json_file(const char *path, json_t *value, struct errbuf *err)
     return 0;
 }
 
+int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
+                   struct errbuf *err)
+{
+    struct extract_run run = {.dir = opts->dir, .out = opts->out, .fps = opts->fps};
+    char model_path[4096], name[256], path[4200];
+    struct pose_model *pose = NULL;
+    struct extract_summary summary = {0};
+    json_t *manifest = NULL, *report = NULL;
+
+    openblas_set_num_threads(1); /* the clip workers are the parallelism */
+    av_log_set_level(AV_LOG_FATAL);
+    int r = pose_cli_model_path(model_path, sizeof(model_path), opts->pose, NULL, err);
+    if (r >= 0)
+        r = pose_model_load(model_path, &pose, err);
+    if (r >= 0)
+        r = list_clips(&run, opts->shard, opts->shards, err);
+    if (r >= 0 && (r = mkdir_parents(run.out, 0755)) < 0)
+        errbuf_set(err, r, "cannot create '%s': %s", run.out, strerror(-r));
+    if (r < 0)
+        goto done;
+    run.pose = pose;
+    atomic_init(&run.next, 0);
+    atomic_init(&run.finished, 0);
+    run.started_ns = time_mono_ns();
+
+    pthread_t threads[256];
+    int started = 0;
+    for (int i = 0; i < opts->jobs && i < run.n && i < 256; i++)
+        if (pthread_create(&threads[started], NULL, extract_worker, &run) == 0)
+            started++;
+    if (started == 0 && run.n > 0)
+        extract_worker(&run);
+    while (started > 0 && atomic_load(&run.finished) < run.n) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int done = atomic_load(&run.finished);
+        double secs = (double)(time_mono_ns() - run.started_ns) * 1e-9;
+        double rate = done / fmax(secs, 1e-9);
+        if (opts->progress)
+            fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done,
+                    run.n, rate, rate > 0 ? (run.n - done) / rate : 0.0);
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (opts->progress && run.n > 0)
+        fputc('\n', stderr);
+
+    summary.clips = run.n;
+    for (int i = 0; i < run.n; i++) {
+        const struct clip_job *j = &run.clips[i];
+        summary.extracted += j->outcome == CLIP_EXTRACTED;
+        summary.already_done += j->outcome == CLIP_DONE_BEFORE;
+        summary.unparsable += j->outcome == CLIP_UNPARSABLE;
+        summary.failed += j->outcome == CLIP_FAILED;
+        if (j->outcome == CLIP_UNPARSABLE || j->outcome == CLIP_FAILED)
+            fprintf(stderr, "left out %s: %s\n", j->name, j->why ? j->why : "unknown");
+    }
+
+    manifest = manifest_json(&run);
+    report = report_json(&run);
+    if (opts->shards > 1)
+        snprintf(name, sizeof(name), "manifest-%d-of-%d.json", opts->shard, opts->shards);
+    else
+        snprintf(name, sizeof(name), "manifest.json");
+    snprintf(path, sizeof(path), "%s/%s", run.out, name);
+    r = write_json_file(path, manifest, err);
+    if (r == 0 && json_array_size(report) > 0) {
+        if (opts->shards > 1)
+            snprintf(name, sizeof(name), "report-%d-of-%d.json", opts->shard, opts->shards);
+        else
+            snprintf(name, sizeof(name), "report.json");
+        snprintf(path, sizeof(path), "%s/%s", run.out, name);
+        r = write_json_file(path, report, err);
+    }
+    if (r == 0) {
+        summary.left_out = report;
+        report = NULL;
+        *ret_summary = summary;
+    }
+done:
+    json_decref(manifest);
+    json_decref(report);
+    for (int i = 0; i < run.n; i++) {
+        free(run.clips[i].name);
+        free(run.clips[i].why);
+    }
+    free(run.clips);
+    pose_model_free(pose);
+    return r;
+}
+
+bool extract_folder_has_videos(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool found = false;
+    while (!found && (e = readdir(d)))
+        found = is_video_name(e->d_name);
+    closedir(d);
+    return found;
+}
+
+void extract_default_cache(char *buf, size_t size, const char *dir)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    snprintf(buf, size, "%.*s-pose", (int)len, dir);
+}
+
 int cmd_extract(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -281,13 +394,19 @@ int cmd_extract(int argc, char **argv)
         {"shard", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    struct extract_run run = {.fps = 10};
-    const char *pose_name = "lightning";
-    char out_default[4096], model_path[4096], name[256];
-    int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), shard = 1, shards = 1, c, status = 1;
+    struct extract_options opts = {
+        .fps = 10,
+        .pose = "lightning",
+        .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
+        .shard = 1,
+        .shards = 1,
+        .progress = true,
+    };
+    char out_default[4096];
     bool as_json = false;
-    struct pose_model *pose = NULL;
+    struct extract_summary summary = {0};
     struct errbuf err = {0};
+    int c;
 
     optind = 1;
     opterr = 0;
@@ -295,28 +414,28 @@ int cmd_extract(int argc, char **argv)
         char *end = NULL;
         switch (c) {
         case 'o':
-            run.out = optarg;
+            opts.out = optarg;
             break;
         case 'f':
-            run.fps = strtod(optarg, &end);
-            if (*end || !(run.fps > 0 && run.fps <= 120)) {
+            opts.fps = strtod(optarg, &end);
+            if (*end || !(opts.fps > 0 && opts.fps <= 120)) {
                 cli_error("extract", "--fps must be a rate in (0, 120]");
                 return EXIT_USAGE;
             }
             break;
         case 'p':
-            pose_name = optarg;
+            opts.pose = optarg;
             break;
         case 'j':
-            jobs = (int)strtol(optarg, &end, 10);
-            if (*end || jobs < 1 || jobs > 256) {
+            opts.jobs = (int)strtol(optarg, &end, 10);
+            if (*end || opts.jobs < 1 || opts.jobs > 256) {
                 cli_error("extract", "--jobs must be 1..256");
                 return EXIT_USAGE;
             }
             break;
         case 's':
-            if (sscanf(optarg, "%d/%d", &shard, &shards) != 2 || shards < 1 || shard < 1 ||
-                shard > shards) {
+            if (sscanf(optarg, "%d/%d", &opts.shard, &opts.shards) != 2 || opts.shards < 1 ||
+                opts.shard < 1 || opts.shard > opts.shards) {
                 cli_error("extract", "--shard wants I/N with 1 <= I <= N, not '%s'", optarg);
                 return EXIT_USAGE;
             }
@@ -339,105 +458,30 @@ int cmd_extract(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    run.dir = argv[optind];
-    size_t dir_len = strlen(run.dir);
-    while (dir_len > 1 && run.dir[dir_len - 1] == '/')
-        dir_len--;
-    if (!run.out) {
-        snprintf(out_default, sizeof(out_default), "%.*s-pose", (int)dir_len, run.dir);
-        run.out = out_default;
+    opts.dir = argv[optind];
+    if (!opts.out) {
+        extract_default_cache(out_default, sizeof(out_default), opts.dir);
+        opts.out = out_default;
     }
-    openblas_set_num_threads(1); /* the clip workers are the parallelism */
-    av_log_set_level(AV_LOG_FATAL);
-
-    int r = pose_cli_model_path(model_path, sizeof(model_path), pose_name, NULL, &err);
-    if (r >= 0)
-        r = pose_model_load(model_path, &pose, &err);
-    if (r >= 0)
-        r = list_clips(&run, shard, shards, &err);
-    if (r >= 0 && (r = mkdir_parents(run.out, 0755)) < 0)
-        errbuf_set(&err, r, "cannot create '%s': %s", run.out, strerror(-r));
+    int r = extract_folder(&opts, &summary, &err);
     if (r < 0) {
         cli_error("extract", "%s", errbuf_text(&err, r));
-        goto done;
+        return 1;
     }
-    run.pose = pose;
-    atomic_init(&run.next, 0);
-    atomic_init(&run.finished, 0);
-    run.started_ns = time_mono_ns();
-
-    pthread_t threads[256];
-    int started = 0;
-    for (int i = 0; i < jobs && i < run.n; i++)
-        if (pthread_create(&threads[started], NULL, extract_worker, &run) == 0)
-            started++;
-    if (started == 0 && run.n > 0)
-        extract_worker(&run);
-    while (started > 0 && atomic_load(&run.finished) < run.n) {
-        struct timespec ts = {0, 250 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        int done = atomic_load(&run.finished);
-        double secs = (double)(time_mono_ns() - run.started_ns) * 1e-9;
-        double rate = done / fmax(secs, 1e-9);
-        fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done, run.n,
-                rate, rate > 0 ? (run.n - done) / rate : 0.0);
-    }
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
-    if (run.n > 0)
-        fputc('\n', stderr);
-
-    int counts[5] = {0};
-    for (int i = 0; i < run.n; i++)
-        counts[run.clips[i].outcome]++;
-    for (int i = 0; i < run.n; i++)
-        if (run.clips[i].outcome == CLIP_UNPARSABLE || run.clips[i].outcome == CLIP_FAILED)
-            fprintf(stderr, "left out %s: %s\n", run.clips[i].name,
-                    run.clips[i].why ? run.clips[i].why : "unknown");
-
-    char path[4200];
-    json_t *manifest = manifest_json(&run), *report = report_json(&run);
-    if (shards > 1)
-        snprintf(name, sizeof(name), "manifest-%d-of-%d.json", shard, shards);
-    else
-        snprintf(name, sizeof(name), "manifest.json");
-    snprintf(path, sizeof(path), "%s/%s", run.out, name);
-    r = write_json_file(path, manifest, &err);
-    if (r == 0 && json_array_size(report) > 0) {
-        if (shards > 1)
-            snprintf(name, sizeof(name), "report-%d-of-%d.json", shard, shards);
-        else
-            snprintf(name, sizeof(name), "report.json");
-        snprintf(path, sizeof(path), "%s/%s", run.out, name);
-        r = write_json_file(path, report, &err);
-    }
-    if (r < 0) {
-        cli_error("extract", "%s", err.msg);
-    } else if (as_json) {
-        json_t *summary = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:O}", "cache", run.out,
-                                    "clips", run.n, "extracted", counts[CLIP_EXTRACTED],
-                                    "already_done", counts[CLIP_DONE_BEFORE], "unparsable",
-                                    counts[CLIP_UNPARSABLE], "failed", counts[CLIP_FAILED],
-                                    "left_out", report);
-        json_dumpf(summary, stdout, JSON_INDENT(2));
+    if (as_json) {
+        json_t *out = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:O}", "cache", opts.out, "clips",
+                                summary.clips, "extracted", summary.extracted, "already_done",
+                                summary.already_done, "unparsable", summary.unparsable, "failed",
+                                summary.failed, "left_out", summary.left_out);
+        json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
-        json_decref(summary);
-        status = 0;
+        json_decref(out);
     } else {
         printf("%s: %d clips: %d extracted, %d already cached, %d with unparsable names, %d "
                "failed\n",
-               run.out, run.n, counts[CLIP_EXTRACTED], counts[CLIP_DONE_BEFORE],
-               counts[CLIP_UNPARSABLE], counts[CLIP_FAILED]);
-        status = 0;
+               opts.out, summary.clips, summary.extracted, summary.already_done,
+               summary.unparsable, summary.failed);
     }
-    json_decref(manifest);
-    json_decref(report);
-done:
-    for (int i = 0; i < run.n; i++) {
-        free(run.clips[i].name);
-        free(run.clips[i].why);
-    }
-    free(run.clips);
-    pose_model_free(pose);
-    return status;
+    json_decref(summary.left_out);
+    return 0;
 }

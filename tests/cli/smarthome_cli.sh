@@ -92,6 +92,9 @@ n=$(json "$work/report/report.json" 'v["clips"]')
 [ "$n" = 4 ] && ok "cv1 test split: the 4 c02 clips that decode" || bad "cv1 evaluated $n clips"
 n=$(json "$work/report/report.json" 'v["classes_scored"]')
 [ "$n" = 2 ] && ok "two classes have test samples" || bad "classes_scored $n"
+check eval_on_clips 0 "4 clips" -- \
+    "$crt" eval --model "$work/ref/crt_gru.safetensors" --protocol cv1 --cache "$work/cache2" \
+    "$work/clips"
 check eval_cs_split 1 "no clips to evaluate in the protocol's test split" -- \
     "$crt" eval --model "$work/ref/crt_gru.safetensors" --protocol cs "$work/cache"
 

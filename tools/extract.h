@@ -1,0 +1,33 @@
+/* extract: a folder of clips into a pose cache, as `crt extract` does it and
+ * as `crt eval` does it first when handed a folder of clips. */
+#ifndef CRTD_TOOLS_EXTRACT_H
+#define CRTD_TOOLS_EXTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "base.h"
+
+struct extract_options {
+    const char *dir, *out; /* clip folder, cache folder */
+    double fps;
+    const char *pose; /* lightning, thunder or a movenet .json */
+    int jobs;
+    int shard, shards; /* 1-based shard of N */
+    bool progress;     /* a progress line on stderr */
+};
+
+struct extract_summary {
+    int clips, extracted, already_done, unparsable, failed;
+    json_t *left_out; /* [{clip, problem, message}], owned by the caller */
+};
+
+int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
+                   struct errbuf *err);
+bool extract_folder_has_videos(const char *dir);
+/* DIR-pose beside DIR. */
+void extract_default_cache(char *buf, size_t size, const char *dir);
+
+#endif
