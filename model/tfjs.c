@@ -578,11 +578,9 @@ fail:
 
 /* ---- graph ------------------------------------------------------------------- */
 
-static struct tfjs_model *model_sort_ctx;
-
-static int node_name_cmp(const void *a, const void *b)
+static int node_name_cmp(const void *a, const void *b, void *model)
 {
-    const struct tfjs_model *m = model_sort_ctx;
+    const struct tfjs_model *m = model;
     return strcmp(m->nodes[*(const int *)a].name, m->nodes[*(const int *)b].name);
 }
 
@@ -1725,9 +1723,7 @@ static int model_build_nodes(struct tfjs_model *m, json_t *jnodes, struct errbuf
             return errbuf_set(err, -ENOMEM, "graph: out of memory");
         m->sorted[i] = (int)i;
     }
-    model_sort_ctx = m;
-    qsort(m->sorted, (size_t)m->n_nodes, sizeof(int), node_name_cmp);
-    model_sort_ctx = NULL;
+    qsort_r(m->sorted, (size_t)m->n_nodes, sizeof(int), node_name_cmp, m);
     for (int k = 1; k < m->n_nodes; k++)
         if (strcmp(m->nodes[m->sorted[k]].name, m->nodes[m->sorted[k - 1]].name) == 0)
             return errbuf_set(err, -EBADMSG, "node '%s' is defined twice",
