@@ -1,6 +1,8 @@
 /* The TensorFlow.js loader on damaged copies of movenet-lightning (suite
  * unit): each damage is a clear error naming what is wrong, never a crash, and
- * nothing leaks (run under ASan by scripts/test). */
+ * nothing leaks (run under ASan by scripts/test). Also: one loaded model
+ * shared by two threads. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -206,6 +208,64 @@ static void test_pose_checks_shapes(void **state)
     tfjs_model_free(NULL);
     tfjs_context_free(NULL);
     pose_context_free(NULL);
+}
+
+struct thread_job {
+    const struct pose_model *model;
+    const int32_t *input;
+    float out[POSE_NUM_KEYPOINTS * 3];
+    int status;
+};
+
+static void *thread_run(void *arg)
+{
+    struct thread_job *job = arg;
+    struct errbuf err = {0};
+    struct pose_context *pc = NULL;
+
+    job->status = pose_context_new(job->model, &pc, &err);
+    for (int i = 0; job->status == 0 && i < 3; i++)
+        pose_run_tensor(pc, job->input, job->out);
+    pose_context_free(pc);
+    return NULL;
+}
+
+/* One model, read-only, shared by two threads with a context each: both
+ * get exactly what a lone context gets. */
+static void test_shared_model_threads(void **state)
+{
+    struct errbuf err = {0};
+    struct pose_model *pm = NULL;
+    struct pose_context *pc = NULL;
+    struct thread_job jobs[2];
+    pthread_t threads[2];
+    float alone[POSE_NUM_KEYPOINTS * 3];
+
+    (void)state;
+    if (pose_model_load(src_json, &pm, &err) < 0)
+        fail_msg("%s", err.msg);
+    size_t n = (size_t)192 * 192 * 3;
+    int32_t *input = malloc(n * sizeof(*input));
+    assert_non_null(input);
+    uint32_t seed = 7;
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        input[i] = (int32_t)(seed >> 24);
+    }
+    assert_int_equal(pose_context_new(pm, &pc, &err), 0);
+    pose_run_tensor(pc, input, alone);
+    for (int t = 0; t < 2; t++) {
+        jobs[t] = (struct thread_job){.model = pm, .input = input};
+        assert_int_equal(pthread_create(&threads[t], NULL, thread_run, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+        assert_int_equal(jobs[t].status, 0);
+        assert_memory_equal(jobs[t].out, alone, sizeof(alone));
+    }
+    free(input);
+    pose_context_free(pc);
+    pose_model_free(pm);
 }
 
 int main(void)
