@@ -272,9 +272,10 @@ int main(void)
 {
     const char *root = env_or("CRTD_SOURCE_ROOT", ".");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_truncated_bin),  cmocka_unit_test(test_wrong_manifest_shapes),
-        cmocka_unit_test(test_unknown_op),     cmocka_unit_test(test_broken_graph),
-        cmocka_unit_test(test_malformed_json), cmocka_unit_test(test_pose_checks_shapes),
+        cmocka_unit_test(test_truncated_bin),        cmocka_unit_test(test_wrong_manifest_shapes),
+        cmocka_unit_test(test_unknown_op),           cmocka_unit_test(test_broken_graph),
+        cmocka_unit_test(test_malformed_json),       cmocka_unit_test(test_pose_checks_shapes),
+        cmocka_unit_test(test_shared_model_threads),
     };
 
     snprintf(src_json, sizeof(src_json), "%s/third_party/models/movenet-lightning.json", root);
