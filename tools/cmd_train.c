@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -16,7 +17,8 @@
 #define CRT_MAX_CLASSES_CLI 1024
 
 struct train_args {
-    const char *data, *smarthome, *val_dir, *out, *init, *checkpoint, *resume;
+    const char *data, *smarthome, *val_dir, *out, *init, *checkpoint, *resume, *provenance;
+    enum safetensors_dtype dtype;
     enum smarthome_protocol protocol;
     double val_fraction;
     struct crt_config cfg;
@@ -67,6 +69,9 @@ static void usage(FILE *out)
             "  --checkpoint FILE     after each epoch write FILE (a model file) and\n"
             "                        FILE.train (optimiser state) to resume from\n"
             "  --resume FILE         continue exactly from such a checkpoint\n"
+            "  --dtype T             f32 (default), f16 or bf16 for the written model\n"
+            "  --provenance TEXT     describe the training data in the model's metadata\n"
+            "                        (default: the folder and the clip count)\n"
             "  --json                print a summary as JSON on stdout\n");
 }
 
@@ -327,7 +332,7 @@ static int parse_args(struct train_args *a, int argc, char **argv)
         O_DATA = 256, O_VAL, O_VALFRAC, O_SMARTHOME, O_PROTOCOL, O_VARIANT, O_D, O_LAYERS,
         O_HEADS, O_FF, O_SEGMENT, O_FPS, O_INIT, O_EPOCHS, O_BATCH, O_WINDOW, O_LR, O_MINLR,
         O_WARMUP, O_WD, O_CLIP, O_NOBAL, O_SEED, O_THREADS, O_OUT, O_CKPT, O_RESUME, O_JSON,
-        O_HELP
+        O_HELP, O_DTYPE, O_PROVENANCE
     };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, O_DATA},
@@ -358,6 +363,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
         {"checkpoint", required_argument, NULL, O_CKPT},
         {"resume", required_argument, NULL, O_RESUME},
         {"json", no_argument, NULL, O_JSON},
+        {"dtype", required_argument, NULL, O_DTYPE},
+        {"provenance", required_argument, NULL, O_PROVENANCE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -505,6 +512,21 @@ static int parse_args(struct train_args *a, int argc, char **argv)
         case O_JSON:
             a->as_json = true;
             break;
+        case O_DTYPE:
+            if (strcasecmp(optarg, "f32") == 0)
+                a->dtype = SAFETENSORS_F32;
+            else if (strcasecmp(optarg, "f16") == 0)
+                a->dtype = SAFETENSORS_F16;
+            else if (strcasecmp(optarg, "bf16") == 0)
+                a->dtype = SAFETENSORS_BF16;
+            else {
+                cli_error("train", "unknown --dtype '%s' (f32, f16, bf16)", optarg);
+                return -EINVAL;
+            }
+            break;
+        case O_PROVENANCE:
+            a->provenance = optarg;
+            break;
         case 'h':
         case O_HELP:
             usage(stdout);
@@ -561,7 +583,9 @@ static int set_provenance(struct crt_model *model, const struct train_args *a, i
         snprintf(recipe + len, sizeof(recipe) - len, " %s", argv[i]);
     }
     char data[1024], date[64], number[64];
-    if (a->smarthome)
+    if (a->provenance)
+        snprintf(data, sizeof(data), "%s", a->provenance);
+    else if (a->smarthome)
         snprintf(data, sizeof(data), "Toyota Smarthome pose sequences in %s, protocol %s, %d "
                  "training clips", a->smarthome, smarthome_protocol_name(a->protocol), n_train);
     else
@@ -857,7 +881,7 @@ int cmd_train(int argc, char **argv)
             best_epoch = epoch;
             if ((r = set_provenance(run.model, &a, argc, argv, epoch + 1, best_mca,
                                     run.train.n)) < 0 ||
-                (r = crt_model_save(run.model, a.out, SAFETENSORS_F32, &err)) < 0) {
+                (r = crt_model_save(run.model, a.out, a.dtype, &err)) < 0) {
                 cli_error("train", "%s", errbuf_text(&err, r));
                 goto done;
             }
