@@ -226,6 +226,7 @@ struct pose_sequence {
     int n_classes;
     char **classes; /* the class names the labels index */
     char source[256]; /* where it came from: a video path, or the synth recipe */
+    char source_checksum[17]; /* FNV-1a 64 of the source video, hex; "" for none */
 };
 
 /* Allocates frames and copies the class names; fills nothing else. */
@@ -322,15 +323,15 @@ int safetensors_writer_save(const struct safetensors_writer *w, const char *path
 
 /* ---- pose features, layout version 1 (features.c) ------------------------ */
 
-#define FEATURES_LAYOUT_V1  1
-#define FEATURES_V1_DIM     89 /* 17*2 + 17 + 17*2 + 4 */
-#define FEATURES_V1_POS     0  /* 17 x (x, y): keypoint minus centre, over scale */
-#define FEATURES_V1_SCORE   34 /* 17 scores */
-#define FEATURES_V1_VEL     51 /* 17 x (x, y): change of the position since the last frame */
-#define FEATURES_V1_GLOBAL  85 /* centre x, centre y, scale, presence (mean score) */
-#define FEATURES_SCORE_MIN  0.2f  /* a keypoint counts from this score */
-#define FEATURES_SCALE_INIT 0.2f  /* scale until the torso is first seen */
-#define FEATURES_SCALE_FLOOR 0.05f
+#define FEATURES_LAYOUT_V1    1
+#define FEATURES_V1_DIM       89   /* 17*2 + 17 + 17*2 + 4 */
+#define FEATURES_V1_POS       0    /* 17 x (x, y): keypoint minus centre, over scale */
+#define FEATURES_V1_SCORE     34   /* 17 scores */
+#define FEATURES_V1_VEL       51   /* 17 x (x, y): change of the position since the last frame */
+#define FEATURES_V1_GLOBAL    85   /* centre x, centre y, scale, presence (mean score) */
+#define FEATURES_SCORE_MIN    0.2f /* a keypoint counts from this score */
+#define FEATURES_SCALE_INIT   0.2f /* scale until the torso is first seen */
+#define FEATURES_SCALE_FLOOR  0.05f
 #define FEATURES_SCALE_SMOOTH 0.8f /* scale = 0.8 scale + 0.2 torso length */
 
 /* What the features of a stream remember from frame to frame. */
@@ -367,7 +368,7 @@ struct crt_config {
     int segment_len;                 /* L frames */
     double fps;                      /* frames sampled per second */
     int n_classes;
-    float layer_norm_eps;            /* 1e-5 */
+    float layer_norm_eps; /* 1e-5 */
 };
 
 /* The defaults of docs/MODEL.md: crt/gru, d 128, N 2, H 4, FFN 512, layout 1,
@@ -432,8 +433,7 @@ size_t crt_model_memory_floats(const struct crt_model *model);
  * segment step allocates. One per thread; not shared. */
 struct crt_workspace;
 
-int crt_workspace_new(const struct crt_model *model, int max_batch,
-                      struct crt_workspace **ret_ws);
+int crt_workspace_new(const struct crt_model *model, int max_batch, struct crt_workspace **ret_ws);
 struct crt_workspace *crt_workspace_free(struct crt_workspace *ws);
 size_t crt_workspace_bytes(const struct crt_workspace *ws);
 
@@ -472,7 +472,7 @@ int crt_stream_push(struct crt_stream *stream, const float *features, float *ret
 
 const float *crt_stream_memory(const struct crt_stream *stream); /* S floats */
 int crt_stream_frames_pending(const struct crt_stream *stream);  /* 0 .. L-1 */
-uint64_t crt_stream_segments(const struct crt_stream *stream);    /* since reset */
+uint64_t crt_stream_segments(const struct crt_stream *stream);   /* since reset */
 /* Bytes the stream's data takes: persistent memory, partial segment, and the
  * whole footprint with its workspace and bookkeeping. */
 size_t crt_stream_memory_bytes(const struct crt_stream *stream);
@@ -486,8 +486,7 @@ size_t crt_stream_save_size(const struct crt_model *model);
 int crt_stream_save(const struct crt_stream *stream, void *buf, size_t size, size_t *ret_len);
 /* Replaces the stream's state, or fails with -EBADMSG (damaged, other
  * version) or -ESTALE (another model), naming why, and leaves it untouched. */
-int crt_stream_restore(struct crt_stream *stream, const void *buf, size_t len,
-                       struct errbuf *err);
+int crt_stream_restore(struct crt_stream *stream, const void *buf, size_t len, struct errbuf *err);
 
 /* ---- classification metrics (metrics.c) ----------------------------------- */
 
@@ -512,5 +511,67 @@ double confusion_accuracy(const struct confusion *cm);
  * ret_classes (may be NULL) receives how many classes were averaged. */
 double confusion_mean_class_accuracy(const struct confusion *cm, const bool *scored,
                                      int *ret_classes);
+
+/* ---- training (crt_train.c, crt_train_*.c) -------------------------------- */
+
+struct crt_train_options {
+    int max_batch;      /* sequences per forward/backward call */
+    int max_window;     /* segments per call: the truncated-BPTT window */
+    int threads;        /* workers; the batch is split between them */
+    float beta1, beta2, adam_eps;
+    float weight_decay; /* decoupled (AdamW), on matrices only */
+    float clip_norm;    /* global gradient norm cap; 0 = none */
+    uint64_t seed;      /* for the parts of training the model does not hold */
+};
+
+void crt_train_options_default(struct crt_train_options *opts);
+
+/* Training state of one model: gradients and AdamW moments in the model's
+ * parameter layout (one allocation each), activations for the largest
+ * batch and window, allocated once. The trainer changes the model's weights:
+ * the model must not be shared with running streams meanwhile. */
+struct crt_trainer;
+
+int crt_trainer_new(struct crt_model *model, const struct crt_train_options *opts,
+                    struct crt_trainer **ret_trainer, struct errbuf *err);
+struct crt_trainer *crt_trainer_free(struct crt_trainer *trainer);
+
+/* Seeded initial weights for training from scratch (for NC-GRU, an
+ * orthogonal U_c through its Cayley parameters). */
+void crt_trainer_init_weights(struct crt_trainer *trainer, uint64_t seed);
+
+void crt_trainer_zero_grad(struct crt_trainer *trainer);
+
+/* Forward and backward over a window of W segments of B sequences.
+ * feats[b] points at the window's first frame, [W][L][F]. targets[b*W + w]
+ * is segment w's class (-1: no loss), weights[b*W + w] its loss weight.
+ * mem[b] ([B][S]) is the memory before the window and receives the memory
+ * after it (gradients stop there: truncated BPTT). from_start[b] says mem[b]
+ * is the learned initial memory, whose gradient is then kept. Gradients
+ * ACCUMULATE; returns the summed weighted loss. probs (may be NULL) receives
+ * [B][W][n_classes]. */
+double crt_trainer_forward_backward(struct crt_trainer *trainer, int B, int W,
+                                    const float *const *feats, const int *targets,
+                                    const float *weights, const bool *from_start, float *mem,
+                                    float *probs);
+
+/* Global L2 norm of the gradients. */
+double crt_trainer_grad_norm(const struct crt_trainer *trainer);
+
+/* Scales the gradients (e.g. 1 / batch), clips them, and takes one AdamW
+ * step at learning rate lr; the model's weights change. */
+void crt_trainer_step(struct crt_trainer *trainer, float grad_scale, float lr);
+
+/* The gradient of a parameter tensor by name (numel floats), or NULL. */
+const float *crt_trainer_grad(const struct crt_trainer *trainer, const char *name);
+uint64_t crt_trainer_steps(const struct crt_trainer *trainer);
+
+/* Everything training needs to resume exactly: weights, moments, step,
+ * extra parameters (NC-GRU's skew matrix), and the caller's own metadata. */
+int crt_trainer_save(const struct crt_trainer *trainer, const char *path,
+                     const char *const *meta_keys, const char *const *meta_values, int n_meta,
+                     struct errbuf *err);
+int crt_trainer_load(struct crt_trainer *trainer, const char *path, struct safetensors **ret_st,
+                     struct errbuf *err);
 
 #endif

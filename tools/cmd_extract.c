@@ -322,8 +322,11 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
         fputc('\n', stderr);
 
     summary.clips = run.n;
+    summary.seconds = (double)(time_mono_ns() - run.started_ns) * 1e-9;
     for (int i = 0; i < run.n; i++) {
         const struct clip_job *j = &run.clips[i];
+        if (j->outcome == CLIP_EXTRACTED)
+            summary.video_seconds += j->frames / run.fps;
         summary.extracted += j->outcome == CLIP_EXTRACTED;
         summary.already_done += j->outcome == CLIP_DONE_BEFORE;
         summary.unparsable += j->outcome == CLIP_UNPARSABLE;
@@ -469,10 +472,11 @@ int cmd_extract(int argc, char **argv)
         return 1;
     }
     if (as_json) {
-        json_t *out = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:O}", "cache", opts.out, "clips",
-                                summary.clips, "extracted", summary.extracted, "already_done",
-                                summary.already_done, "unparsable", summary.unparsable, "failed",
-                                summary.failed, "left_out", summary.left_out);
+        json_t *out = json_pack(
+            "{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:f, s:f}", "cache", opts.out, "clips",
+            summary.clips, "extracted", summary.extracted, "already_done", summary.already_done,
+            "unparsable", summary.unparsable, "failed", summary.failed, "left_out",
+            summary.left_out, "seconds", summary.seconds, "video_seconds", summary.video_seconds);
         json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(out);
@@ -481,6 +485,10 @@ int cmd_extract(int argc, char **argv)
                "failed\n",
                opts.out, summary.clips, summary.extracted, summary.already_done,
                summary.unparsable, summary.failed);
+        if (summary.extracted > 0)
+            printf("speed: %.1f clips per minute, %.2f s of video per second, %d job(s), %.1f s\n",
+                   60.0 * summary.extracted / summary.seconds,
+                   summary.video_seconds / summary.seconds, opts.jobs, summary.seconds);
     }
     json_decref(summary.left_out);
     return 0;

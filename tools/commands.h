@@ -15,6 +15,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
 int cmd_probe(int argc, char **argv);      /* cmd_probe.c */
 int bench_decode(int argc, char **argv);   /* bench_decode.c */
 int cmd_model_info(int argc, char **argv); /* cmd_model_info.c */

@@ -12,6 +12,12 @@ static const struct {
 } commands[] = {
     {"classes", "list the Toyota Smarthome classes and the protocols that use them", cmd_classes},
     {"bench", "measure a stage beside its reference (see 'crt bench --help')", cmd_bench},
+    {"synth", "write synthetic pose sequences for training and tests", cmd_synth},
+    {"eval", "the paper metric of a model on a folder of pose sequences", cmd_eval},
+    {"train", "train or fine-tune a model on pose sequences", cmd_train},
+    {"extract", "decode and pose a folder of clips once, into a pose cache", cmd_extract},
+    {"classify", "the activity timeline of one video", cmd_classify},
+    {"model-info", "check a model file and print its card, sizes and costs", cmd_model_info},
     {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},
     {"pose", "MoveNet keypoints of an image or a video, optionally drawn", cmd_pose},
 };

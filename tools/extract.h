@@ -21,6 +21,8 @@ struct extract_options {
 
 struct extract_summary {
     int clips, extracted, already_done, unparsable, failed;
+    double seconds;       /* wall time of the run */
+    double video_seconds; /* of the clips extracted in this run, at the sampling rate */
     json_t *left_out; /* [{clip, problem, message}], owned by the caller */
 };
 

@@ -38,5 +38,13 @@ check bench_decode_help 0 "usage: crt bench decode" -- "$crt" bench decode --hel
 check bench_decode_no_file 2 "crt bench decode: no FILE given" -- "$crt" bench decode
 check probe_duration 0 "state stopped" -- "$crt" probe --summary --duration 0.5 lavfi:testsrc2=size=160x120
 
+check model_info_help 0 "usage: crt model-info FILE" -- "$crt" model-info --help
+check model_info_no_file 2 "crt model-info: no model file given" -- "$crt" model-info
+check model_info_missing 1 "crt model-info: no-such.safetensors: No such file" -- "$crt" model-info no-such.safetensors
+check model_info_not_file 1 "crt model-info: /dev/null: not a regular file" -- "$crt" model-info /dev/null
+check model_info_not_model 1 "crt model-info: .*crt_cli.sh: header length" -- "$crt" model-info "$0"
+check bench_model_help 0 "usage: crt bench model" -- "$crt" bench model --help
+check bench_model_bad 2 "crt bench model: --segments: 'x'" -- "$crt" bench model --segments x
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
