@@ -114,13 +114,15 @@ int bench_train(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    int longindex = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, &longindex)) != -1) {
         int *slot = c == 'b' ? &B : c == 'w' ? &W : c == 's' ? &steps : c == 't' ? &threads : NULL;
         if (slot) {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end || v < 1 || v > 4096) {
-                cli_error("bench train", "invalid value '%s' for %s", optarg, argv[optind - 1]);
+                cli_error("bench train", "invalid value '%s' for --%s", optarg,
+                          longopts[longindex].name);
                 return EXIT_USAGE;
             }
             *slot = (int)v;

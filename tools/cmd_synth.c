@@ -156,7 +156,8 @@ int cmd_synth(int argc, char **argv)
     synth_options_default(&opts);
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    int longindex = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, &longindex)) != -1) {
         int bad = 0;
         switch (c) {
         case 'h':
@@ -211,7 +212,7 @@ int cmd_synth(int argc, char **argv)
             return EXIT_USAGE;
         }
         if (bad) {
-            cli_error("synth", "invalid value '%s' for %s", optarg, argv[optind - 1]);
+            cli_error("synth", "invalid value '%s' for --%s", optarg, longopts[longindex].name);
             return EXIT_USAGE;
         }
     }

@@ -22,7 +22,7 @@ struct train_args {
     enum smarthome_protocol protocol;
     double val_fraction;
     struct crt_config cfg;
-    int epochs, batch, window, threads, warmup, seed;
+    int epochs, batch, window, threads, warmup, seed, pause_after;
     float lr, min_lr_ratio, weight_decay, clip_norm;
     bool balance, as_json;
 };
@@ -45,7 +45,9 @@ static void usage(FILE *out)
             "  --smarthome DIR       Smarthome pose caches: the protocol's train split,\n"
             "  --protocol P          its validation split, and a test pass at the end\n"
             "model (new models; a fine-tuned one keeps its own):\n"
-            "  --variant V           gru (default) or ncgru\n"
+            "  --variant V           the memory mechanism: gru (default), ncgru (CRT),\n"
+            "                        none (no memory: mean of segment logits),\n"
+            "                        none-last (no memory: the last segment alone)\n"
             "  --d N --layers N --heads N --ff N\n"
             "                        sizes (default 128, 2, 4, 4d)\n"
             "  --segment L           frames per segment (default 8)\n"
@@ -69,6 +71,8 @@ static void usage(FILE *out)
             "  --checkpoint FILE     after each epoch write FILE (a model file) and\n"
             "                        FILE.train (optimiser state) to resume from\n"
             "  --resume FILE         continue exactly from such a checkpoint\n"
+            "  --pause-after N       stop after N epochs of this run (with --checkpoint:\n"
+            "                        for time-limited jobs that --resume later)\n"
             "  --dtype T             f32 (default), f16 or bf16 for the written model\n"
             "  --provenance TEXT     describe the training data in the model's metadata\n"
             "                        (default: the folder and the clip count)\n"
@@ -332,7 +336,7 @@ static int parse_args(struct train_args *a, int argc, char **argv)
         O_DATA = 256, O_VAL, O_VALFRAC, O_SMARTHOME, O_PROTOCOL, O_VARIANT, O_D, O_LAYERS,
         O_HEADS, O_FF, O_SEGMENT, O_FPS, O_INIT, O_EPOCHS, O_BATCH, O_WINDOW, O_LR, O_MINLR,
         O_WARMUP, O_WD, O_CLIP, O_NOBAL, O_SEED, O_THREADS, O_OUT, O_CKPT, O_RESUME, O_JSON,
-        O_HELP, O_DTYPE, O_PROVENANCE
+        O_HELP, O_DTYPE, O_PROVENANCE, O_PAUSE
     };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, O_DATA},
@@ -365,6 +369,7 @@ static int parse_args(struct train_args *a, int argc, char **argv)
         {"json", no_argument, NULL, O_JSON},
         {"dtype", required_argument, NULL, O_DTYPE},
         {"provenance", required_argument, NULL, O_PROVENANCE},
+        {"pause-after", required_argument, NULL, O_PAUSE},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -386,7 +391,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    int longindex = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, &longindex)) != -1) {
         char *end = NULL;
         double v = 0;
         if (optarg) {
@@ -397,8 +403,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 #define NUMBER(lo, hi)                                                                             \
     do {                                                                                           \
         if (!end || v < (lo) || v > (hi)) {                                                        \
-            cli_error("train", "invalid value '%s' for %s (%g to %g)", optarg, argv[optind - 1],   \
-                      (double)(lo), (double)(hi));                                                 \
+            cli_error("train", "invalid value '%s' for --%s (%g to %g)", optarg,             \
+                      longopts[longindex].name, (double)(lo), (double)(hi));                       \
             return -EINVAL;                                                                        \
         }                                                                                          \
     } while (0)
@@ -423,11 +429,10 @@ static int parse_args(struct train_args *a, int argc, char **argv)
             }
             break;
         case O_VARIANT:
-            if (strcmp(optarg, "gru") != 0 && strcmp(optarg, "ncgru") != 0) {
-                cli_error("train", "unknown variant '%s' (gru, ncgru)", optarg);
+            if (crt_variant_parse(optarg, &a->cfg) < 0) {
+                cli_error("train", "unknown variant '%s' (%s)", optarg, CRT_VARIANT_NAMES);
                 return -EINVAL;
             }
-            snprintf(a->cfg.variant, sizeof(a->cfg.variant), "%s", optarg);
             break;
         case O_D:
             NUMBER(4, 2048);
@@ -527,6 +532,10 @@ static int parse_args(struct train_args *a, int argc, char **argv)
         case O_PROVENANCE:
             a->provenance = optarg;
             break;
+        case O_PAUSE:
+            NUMBER(1, 100000);
+            a->pause_after = (int)v;
+            break;
         case 'h':
         case O_HELP:
             usage(stdout);
@@ -552,6 +561,10 @@ static int parse_args(struct train_args *a, int argc, char **argv)
     }
     if (!d_ff_set)
         a->cfg.d_ff = 4 * a->cfg.d_model;
+    if (a->pause_after && !a->checkpoint) {
+        cli_error("train", "--pause-after needs --checkpoint FILE to resume from");
+        return -EINVAL;
+    }
     if (a->cfg.d_model % a->cfg.n_heads != 0) {
         cli_error("train", "--d %d is not a multiple of --heads %d", a->cfg.d_model,
                   a->cfg.n_heads);
@@ -832,7 +845,10 @@ int cmd_train(int argc, char **argv)
 
     run.started_ns = time_mono_ns();
     long clips_at_start = 0;
-    for (int epoch = first_epoch; epoch < a.epochs; epoch++) {
+    int last_epoch = a.epochs;
+    if (a.pause_after && first_epoch + a.pause_after < a.epochs)
+        last_epoch = first_epoch + a.pause_after;
+    for (int epoch = first_epoch; epoch < last_epoch; epoch++) {
         plan_epoch(run.order, &run.train, L, a.batch, (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
         double epoch_loss = 0;
         int epoch_right = 0, epoch_clips = 0;
@@ -905,6 +921,12 @@ int cmd_train(int argc, char **argv)
     if (best_epoch < 0) {
         cli_error("train", "no epoch left to train (the checkpoint finished %d epochs)",
                   first_epoch);
+        goto done;
+    }
+    if (last_epoch < a.epochs) {
+        fprintf(stderr, "paused after epoch %d of %d: continue with --resume %s\n", last_epoch,
+                a.epochs, a.checkpoint);
+        status = 0;
         goto done;
     }
     if (a.smarthome && run.test.n > 0) {

@@ -71,15 +71,19 @@ done
 check svg_names_classes 0 "Usetelephone" -- cat "$work/act-report/confusion.svg"
 check eval_refuses_uncovered_protocol 1 "do not cover protocol cs: missing Cook.Cleandishes" -- \
     "$crt" eval --model "$work/act.model" --protocol cs "$work/act/test"
-check eval_protocol_split_empty 1 "no clips to evaluate in the protocol's test split" -- \
-    "$crt" eval --model "$work/act.model" --protocol all "$work/a/../empty-missing"
+mkdir -p "$work/empty"
+check eval_empty_dir 1 "no clips to evaluate" -- \
+    "$crt" eval --model "$work/act.model" --protocol all "$work/empty"
+check eval_missing_dir 1 "No such file" -- \
+    "$crt" eval --model "$work/act.model" --protocol all "$work/missing"
 
-# ---- resume: two epochs, then two more, equal four in one go ----
-"$crt" train --data "$work/act/train" --out "$work/r2.model" --d 16 --heads 2 --epochs 2 \
-    --seed 3 --threads 2 --checkpoint "$work/ckpt" >/dev/null 2>&1
-"$crt" train --data "$work/act/train" --out "$work/r2.model" --d 16 --heads 2 --epochs 4 \
-    --seed 3 --threads 2 --resume "$work/ckpt" >/dev/null 2>&1
-"$crt" train --data "$work/act/train" --out "$work/r4b.model" --d 16 --heads 2 --epochs 4 \
+# ---- resume: a run paused after two of four epochs and resumed equals an
+# uninterrupted run, weight for weight ----
+"$crt" train --data "$work/act/train" --out "$work/p.model" --d 16 --heads 2 --epochs 4 \
+    --seed 3 --threads 2 --checkpoint "$work/ckpt" --pause-after 2 >/dev/null 2>&1
+"$crt" train --data "$work/act/train" --out "$work/p.model" --d 16 --heads 2 --epochs 4 \
+    --seed 3 --threads 2 --resume "$work/ckpt" --checkpoint "$work/ckpt" >/dev/null 2>&1
+"$crt" train --data "$work/act/train" --out "$work/u.model" --d 16 --heads 2 --epochs 4 \
     --seed 3 --threads 2 --checkpoint "$work/ckpt4" >/dev/null 2>&1
 if "$python" - "$src/tests/ref" "$work/ckpt" "$work/ckpt4" <<'PY'
 import sys
@@ -93,7 +97,9 @@ worst = max(float(np.abs(a[k] - b[k]).max()) for k in a)
 print(f"resumed vs uninterrupted: max weight difference {worst}")
 sys.exit(0 if worst == 0.0 else 1)
 PY
-then ok "a resumed run equals an uninterrupted one, bit for bit"; else bad "resume differs"; fi
+then ok "a paused and resumed run equals an uninterrupted one, bit for bit"; else bad "resume differs"; fi
+check pause_needs_checkpoint 2 "--pause-after needs --checkpoint" -- \
+    "$crt" train --data "$work/act/train" --out "$work/x.model" --pause-after 1
 
 # ---- recall: the memory carries an event across K = 6 segments ----
 "$crt" synth --task recall --recall-k 6 --clips 1500 --seed 1 --out "$work/rec/train" >/dev/null 2>&1
