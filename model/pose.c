@@ -288,8 +288,10 @@ int pose_run(struct pose_context *context, const uint8_t *rgb, int width, int he
     pose_run_tensor(context, tfjs_context_input(context->run), out);
     for (int k = 0; k < POSE_NUM_KEYPOINTS; k++) {
         struct pose_keypoint *kp = &res.keypoints[k];
-        kp->y = (res.crop.y0 + out[3 * k] * res.crop.side) / (float)height;
-        kp->x = (res.crop.x0 + out[3 * k + 1] * res.crop.side) / (float)width;
+        /* clamped: a keypoint the model puts in the black letterbox band
+         * (or past the crop) is reported on the frame's edge */
+        kp->y = fminf(fmaxf((res.crop.y0 + out[3 * k] * res.crop.side) / (float)height, 0), 1);
+        kp->x = fminf(fmaxf((res.crop.x0 + out[3 * k + 1] * res.crop.side) / (float)width, 0), 1);
         kp->score = out[3 * k + 2];
         sum += kp->score;
         seen_count += kp->score >= POSE_MIN_SCORE;
