@@ -172,8 +172,8 @@ static int gru_prepare(struct crt_model *m, void **ret_ctx, struct crt_train_ext
         if (r == 0) {
             size_t dd = (size_t)g->d * g->d;
             extra[0] = (struct crt_train_extra){.name = "train.ncgru.cayley_w", .numel = dd};
-            extra[1] = (struct crt_train_extra){.name = "train.ncgru.cayley_d",
-                                                .numel = (size_t)g->d};
+            extra[1] =
+                (struct crt_train_extra){.name = "train.ncgru.cayley_d", .numel = (size_t)g->d};
             g->cayley_w = &extra[0];
             g->cayley_d = &extra[1];
             *ret_n_extra = 2;
@@ -268,10 +268,10 @@ static void gru_update_forward(const struct crt_model *m, void *ctx, float *save
     }
 }
 
-static void gru_update_backward(const struct crt_model *m, void *ctx, float *grads,
-                                float *scratch, const float *save, const float *dmem_out,
-                                const float *dreadout, const float *h, const float *mem_in,
-                                float *dh, float *dmem_in, int B)
+static void gru_update_backward(const struct crt_model *m, void *ctx, float *grads, float *scratch,
+                                const float *save, const float *dmem_out, const float *dreadout,
+                                const float *h, const float *mem_in, float *dh, float *dmem_in,
+                                int B)
 {
     struct gru_train *g = ctx;
     int d = g->d;

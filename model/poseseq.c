@@ -91,8 +91,7 @@ int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct
         (r = safetensors_writer_set_metadata(w, "classes", classes_text)) < 0 ||
         (r = safetensors_writer_set_metadata(
              w, "label",
-             seq->label >= 0 && seq->label < seq->n_classes ? seq->classes[seq->label] : "")) <
-            0 ||
+             seq->label >= 0 && seq->label < seq->n_classes ? seq->classes[seq->label] : "")) < 0 ||
         (r = safetensors_writer_set_metadata(w, "source", seq->source)) < 0 ||
         (seq->source_checksum[0] &&
          (r = safetensors_writer_set_metadata(w, "source_checksum", seq->source_checksum)) < 0))
@@ -129,8 +128,8 @@ static int parse_classes(struct pose_sequence *seq, const char *text, const char
     for (size_t i = 0; i < n; i++) {
         const char *name = json_string_value(json_array_get(list, i));
         if (!name || !name[0]) {
-            r = errbuf_set(err, -EBADMSG, "%s: metadata 'classes' entry %zu is not a name",
-                           path, i);
+            r = errbuf_set(err, -EBADMSG, "%s: metadata 'classes' entry %zu is not a name", path,
+                           i);
             goto done;
         }
         seq->classes[i] = strdup(name);
@@ -171,8 +170,8 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
     char *end = NULL;
     seq.fps = value ? strtod(value, &end) : 0;
     if (!value || end == value || *end || !(seq.fps > 0 && seq.fps <= 1000)) {
-        r = errbuf_set(err, -EBADMSG, "%s: metadata 'fps' is '%s', not a rate in (0, 1000]",
-                       path, value ? value : "missing");
+        r = errbuf_set(err, -EBADMSG, "%s: metadata 'fps' is '%s', not a rate in (0, 1000]", path,
+                       value ? value : "missing");
         goto fail;
     }
     value = safetensors_metadata(st, "classes");
@@ -216,16 +215,15 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
     for (int f = 0; f < seq.frames; f++) {
         float l = labels[f];
         if (!(l == -1 || (l >= 0 && l < (float)seq.n_classes && l == floorf(l)))) {
-            r = errbuf_set(err, -EBADMSG, "%s: frame %d: label %g is not -1 or a class index",
-                           path, f, (double)l);
+            r = errbuf_set(err, -EBADMSG, "%s: frame %d: label %g is not -1 or a class index", path,
+                           f, (double)l);
             goto fail;
         }
         seq.labels[f] = (int)l;
         for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
             const struct keypoint *k = &seq.keypoints[f][j];
             if (!isfinite(k->x) || !isfinite(k->y) || !isfinite(k->score)) {
-                r = errbuf_set(err, -EBADMSG, "%s: frame %d keypoint %d is not finite", path, f,
-                               j);
+                r = errbuf_set(err, -EBADMSG, "%s: frame %d keypoint %d is not finite", path, f, j);
                 goto fail;
             }
         }

@@ -32,12 +32,12 @@ enum joint {
 };
 
 /* Which side of the body each joint is on: +1 left, -1 right, 0 middle. */
-static const int joint_side[POSE_NUM_KEYPOINTS] = {0,  1, -1, 1, -1, 1, -1, 1, -1,
-                                                   1, -1, 1,  -1, 1, -1, 1, -1};
+static const int joint_side[POSE_NUM_KEYPOINTS] = {0, 1,  -1, 1,  -1, 1,  -1, 1, -1,
+                                                   1, -1, 1,  -1, 1,  -1, 1,  -1};
 
 static const char *const activity_classes[SYNTH_NUM_ACTIVITIES] = {
-    "Walk",          "Sitdown",      "Getup",    "Laydown", "Enter",
-    "Leave",         "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV",
+    "Walk",  "Sitdown",       "Getup",        "Laydown",  "Enter",
+    "Leave", "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV",
 };
 
 enum activity {
@@ -223,8 +223,8 @@ static void posture_joints(struct vec3 out[POSE_NUM_KEYPOINTS], const struct pos
         struct vec3 hip = v3(side * b->hip_half, 0, 0);
         double thigh_angle = p->hip[s];
         double shin_angle = p->hip[s] - p->knee[s];
-        struct vec3 knee = v3_add(hip, v3(0, -b->thigh * cos(thigh_angle),
-                                          b->thigh * sin(thigh_angle)));
+        struct vec3 knee =
+            v3_add(hip, v3(0, -b->thigh * cos(thigh_angle), b->thigh * sin(thigh_angle)));
         struct vec3 ankle =
             v3_add(knee, v3(0, -b->shin * cos(shin_angle), b->shin * sin(shin_angle)));
 
@@ -232,10 +232,10 @@ static void posture_joints(struct vec3 out[POSE_NUM_KEYPOINTS], const struct pos
         struct vec3 shoulder = v3_add(shoulder_mid, v3(side * b->shoulder_half, 0, 0));
         double upper_angle = p->shoulder_flex[s] + p->lean;
         double fore_angle = upper_angle + p->elbow[s];
-        struct vec3 upper = rotate_z(v3(0, -cos(upper_angle), sin(upper_angle)),
-                                     side * p->shoulder_abduct[s]);
-        struct vec3 fore = rotate_z(v3(0, -cos(fore_angle), sin(fore_angle)),
-                                    side * p->shoulder_abduct[s] * 0.6);
+        struct vec3 upper =
+            rotate_z(v3(0, -cos(upper_angle), sin(upper_angle)), side * p->shoulder_abduct[s]);
+        struct vec3 fore =
+            rotate_z(v3(0, -cos(fore_angle), sin(fore_angle)), side * p->shoulder_abduct[s] * 0.6);
         struct vec3 elbow = v3_add(shoulder, v3_scale(upper, b->upper_arm));
         struct vec3 wrist = v3_add(elbow, v3_scale(fore, b->forearm));
 
@@ -256,9 +256,9 @@ static void posture_joints(struct vec3 out[POSE_NUM_KEYPOINTS], const struct pos
     out[NOSE] = v3_add(head, v3_add(v3_scale(fwd, 0.06 * h), v3_scale(up, -0.01 * h)));
     for (int s = 0; s < 2; s++) {
         double side = s == 0 ? 1.0 : -1.0;
-        out[LEFT_EYE + s] = v3_add(head, v3_add(v3_add(v3_scale(fwd, 0.05 * h),
-                                                       v3_scale(up, 0.012 * h)),
-                                                v3_scale(left, side * 0.025 * h)));
+        out[LEFT_EYE + s] =
+            v3_add(head, v3_add(v3_add(v3_scale(fwd, 0.05 * h), v3_scale(up, 0.012 * h)),
+                                v3_scale(left, side * 0.025 * h)));
         out[LEFT_EAR + s] =
             v3_add(head, v3_add(v3_scale(fwd, -0.005 * h), v3_scale(left, side * 0.055 * h)));
     }
@@ -283,8 +283,8 @@ static void camera_random(struct camera *cam, struct rng *rng)
     double distance = rng_range(rng, 3.2, 5.5);
     double height = rng_range(rng, 1.7, 2.6);
     double hfov = rng_range(rng, 60, 80) * DEG;
-    struct vec3 target = v3(rng_range(rng, -0.4, 0.4), rng_range(rng, 0.7, 1.0),
-                            rng_range(rng, -0.4, 0.4));
+    struct vec3 target =
+        v3(rng_range(rng, -0.4, 0.4), rng_range(rng, 0.7, 1.0), rng_range(rng, -0.4, 0.4));
 
     cam->position = v3(distance * sin(azimuth), height, distance * cos(azimuth));
     cam->forward = v3_normalize(v3_sub(target, cam->position));
@@ -326,7 +326,7 @@ struct performance {
     double start_x, start_z, end_x, end_z; /* walking path, where one is walked */
     double yaw;                            /* facing when not walking */
     double speed_wobble, wobble_phase;
-    int hand;                              /* 0 left, 1 right */
+    int hand; /* 0 left, 1 right */
     bool seated;
     double sip_times[2];
     int sips;
@@ -665,8 +665,7 @@ static int clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err)
     return 0;
 }
 
-static void estimator_for(struct estimator *est, const struct synth_options *opts,
-                          struct rng *rng)
+static void estimator_for(struct estimator *est, const struct synth_options *opts, struct rng *rng)
 {
     est->quality = opts->noise > 0 ? rng_range(rng, 0.55, 0.92) : 0.9;
     est->jitter = 0.004 * opts->noise * rng_range(rng, 0.5, 1.5);
@@ -715,9 +714,9 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
         for (int f = 0; f < frames; f++, frame++) {
             double t = f / opts->fps;
             /* Speed variation: a rate and a slow wobble warp the clip's time. */
-            double warped = fmin(perf.seconds,
-                                 t * rate + perf.speed_wobble * sin(2 * M_PI * t / perf.seconds +
-                                                                    perf.wobble_phase));
+            double warped =
+                fmin(perf.seconds, t * rate + perf.speed_wobble * sin(2 * M_PI * t / perf.seconds +
+                                                                      perf.wobble_phase));
             warped = fmax(0, warped);
             struct posture p;
             animate(&p, &body, &perf, warped);

@@ -5,17 +5,17 @@
 
 #include <cblas.h>
 
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC)
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int N, int C, int OC)
 {
     /* dinp[N,C] += dout[N,OC] . weight[OC,C] */
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight,
-                    C, 1.0f, dinp, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C,
+                    1.0f, dinp, C);
     /* dweight[OC,C] += dout[N,OC]^T . inp[N,C] */
     if (dweight)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                    1.0f, dweight, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
+                    dweight, C);
     if (dbias)
         for (int n = 0; n < N; n++) {
             const float *row = dout + (size_t)n * OC;
@@ -25,8 +25,8 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 }
 
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, int N, int C)
+                        const float *inp, const float *weight, const float *mean, const float *rstd,
+                        int N, int C)
 {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;

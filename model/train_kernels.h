@@ -9,13 +9,13 @@
 
 /* Reverses matmul_forward (out = inp . weight^T + bias): any of dinp,
  * dweight, dbias may be NULL when that gradient is not needed. */
-void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int N, int C, int OC);
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int N, int C, int OC);
 
 /* Reverses layernorm_forward given the mean and rstd it saved. */
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, int N, int C);
+                        const float *inp, const float *weight, const float *mean, const float *rstd,
+                        int N, int C);
 
 /* Reverses gelu_forward (tanh form); inp is the forward's input. */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);

@@ -107,8 +107,8 @@ static void gradients_match_pytorch(const char *variant)
         targets[k] = (int)targets_f[k];
 
     crt_trainer_zero_grad(trainer);
-    double loss = crt_trainer_forward_backward(trainer, B, W, ptrs, targets, weights, from_start,
-                                               mem, NULL);
+    double loss =
+        crt_trainer_forward_backward(trainer, B, W, ptrs, targets, weights, from_start, mem, NULL);
     double loss_err = fabs(loss - loss_ref[0]) / fabs(loss_ref[0]);
     printf("# %s: loss %.6f, PyTorch %.6f (relative error %.1e)\n", variant, loss, loss_ref[0],
            loss_err);

@@ -223,8 +223,8 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(matmul_gradients),    cmocka_unit_test(layernorm_gradients),
-        cmocka_unit_test(gelu_gradients),      cmocka_unit_test(attention_gradients),
+        cmocka_unit_test(matmul_gradients),       cmocka_unit_test(layernorm_gradients),
+        cmocka_unit_test(gelu_gradients),         cmocka_unit_test(attention_gradients),
         cmocka_unit_test(crossentropy_gradients),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -82,8 +82,7 @@ static double time_crtd(struct crt_model *model, int B, int W, int steps, int th
         for (int b = 0; b < B; b++)
             crt_model_initial_memory(model, mem + S * b);
         crt_trainer_zero_grad(trainer);
-        crt_trainer_forward_backward(trainer, B, W, ptrs, targets, weights, from_start, mem,
-                                     NULL);
+        crt_trainer_forward_backward(trainer, B, W, ptrs, targets, weights, from_start, mem, NULL);
         crt_trainer_step(trainer, 1.0f / (float)B, 1e-4f);
     }
     rate = (double)B * steps / ((double)(time_mono_ns() - start) * 1e-9);
@@ -101,11 +100,11 @@ done:
 int bench_train(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"batch", required_argument, NULL, 'b'},
+        {"variant", required_argument, NULL, 'v'},  {"batch", required_argument, NULL, 'b'},
         {"segments", required_argument, NULL, 'w'}, {"steps", required_argument, NULL, 's'},
-        {"threads", required_argument, NULL, 't'}, {"no-reference", no_argument, NULL, 'n'},
-        {"python", required_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"threads", required_argument, NULL, 't'},  {"no-reference", no_argument, NULL, 'n'},
+        {"python", required_argument, NULL, 'p'},   {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *variant = "gru", *python = "/usr/bin/python3";
     int B = 32, W = 8, steps = 10, threads = 1, c;
@@ -175,8 +174,8 @@ int bench_train(int argc, char **argv)
         return 1;
     }
 
-    fprintf(stderr, "crt bench train: crtd, %s, batch %d x %d segments, %d thread(s)...\n",
-            variant, B, W, threads);
+    fprintf(stderr, "crt bench train: crtd, %s, batch %d x %d segments, %d thread(s)...\n", variant,
+            B, W, threads);
     double crtd = time_crtd(model, B, W, steps, threads, &err);
     if (crtd < 0) {
         cli_error("bench train", "%s", err.msg);
@@ -197,8 +196,8 @@ int bench_train(int argc, char **argv)
         char threads_text[16];
         snprintf(threads_text, sizeof(threads_text), "%d", threads);
         setenv("OMP_NUM_THREADS", threads_text, 1);
-        char *ref_argv[] = {(char *)python, script,  "bench",   "--model",  path,
-                            "--batch",      b_text,  "--segments", w_text, "--steps",
+        char *ref_argv[] = {(char *)python, script,      "bench",      "--model", path,
+                            "--batch",      b_text,      "--segments", w_text,    "--steps",
                             s_text,         "--threads", threads_text, NULL};
         fprintf(stderr, "crt bench train: PyTorch reference...\n");
         ref = refproc_run_json(ref_argv, why, sizeof(why));
@@ -208,12 +207,11 @@ int bench_train(int argc, char **argv)
     const char *torch_version = ref ? json_string_value(json_object_get(ref, "torch")) : NULL;
 
     if (as_json) {
-        json_t *out = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:o, s:o, s:s?}", "variant", variant,
-                                "batch", B, "segments", W, "threads", threads, "parameters",
-                                (int)crt_model_num_parameters(model), "crtd_clips_per_second",
-                                crtd, "pytorch_clips_per_second",
-                                isnan(torch_rate) ? json_null() : json_real(torch_rate),
-                                "speedup",
+        json_t *out = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:o, s:o, s:s?}", "variant",
+                                variant, "batch", B, "segments", W, "threads", threads,
+                                "parameters", (int)crt_model_num_parameters(model),
+                                "crtd_clips_per_second", crtd, "pytorch_clips_per_second",
+                                isnan(torch_rate) ? json_null() : json_real(torch_rate), "speedup",
                                 isnan(torch_rate) ? json_null() : json_real(crtd / torch_rate),
                                 "pytorch", torch_version);
         json_dumpf(out, stdout, JSON_INDENT(2));

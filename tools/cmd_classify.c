@@ -38,16 +38,15 @@ struct classify_run {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: crt classify [options] FILE\n\n"
-            "The activity timeline of one video: start, end, label and mean score of\n"
-            "each stretch of one activity, as crtd's streaming path sees it (one\n"
-            "decision per segment, one persistent memory for the whole video).\n\n"
-            "options:\n"
-            "  --model FILE    the segment model (default: models/default.safetensors)\n"
-            "  --pose MODEL    lightning (default), thunder, or a movenet .json file\n"
-            "  --segments      also print every segment's decision\n"
-            "  --json          print the timeline and the segments as JSON\n");
+    fprintf(out, "usage: crt classify [options] FILE\n\n"
+                 "The activity timeline of one video: start, end, label and mean score of\n"
+                 "each stretch of one activity, as crtd's streaming path sees it (one\n"
+                 "decision per segment, one persistent memory for the whole video).\n\n"
+                 "options:\n"
+                 "  --model FILE    the segment model (default: models/default.safetensors)\n"
+                 "  --pose MODEL    lightning (default), thunder, or a movenet .json file\n"
+                 "  --segments      also print every segment's decision\n"
+                 "  --json          print the timeline and the segments as JSON\n");
 }
 
 static int on_frame(void *ctx, const struct video_frame *frame, const struct pose_result *pose)
@@ -142,8 +141,7 @@ int cmd_classify(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        cli_error("classify", optind == argc ? "a video file is required"
-                                             : "one video at a time");
+        cli_error("classify", optind == argc ? "a video file is required" : "one video at a time");
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -215,8 +213,8 @@ int cmd_classify(int argc, char **argv)
                                         s->end, "label", crt_model_class(model, s->label), "score",
                                         s->score, "presence", s->presence));
         if (show_segments && !as_json)
-            printf("  segment %3d  %7.2f s  %-22s %.2f  person in %.0f%% of frames\n", i,
-                   s->start, crt_model_class(model, s->label), s->score, 100 * s->presence);
+            printf("  segment %3d  %7.2f s  %-22s %.2f  person in %.0f%% of frames\n", i, s->start,
+                   crt_model_class(model, s->label), s->score, 100 * s->presence);
     }
     if (as_json) {
         json_t *out = json_pack("{s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "file", file, "model",

@@ -17,24 +17,23 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n\n"
-            "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
-            "`crt extract` for Smarthome clips or by `crt synth`, or on a folder of\n"
-            "Smarthome video clips (posed and cached first). Each clip is\n"
-            "streamed through the model from its initial memory, segment by segment;\n"
-            "the clip's prediction is its last segment's. Reports the benchmark\n"
-            "metric (mean per-class accuracy), overall accuracy and a per-class table.\n\n"
-            "options:\n"
-            "  --model FILE       the model file (safetensors)\n"
-            "  --protocol P       cs, cv1, cv2: Smarthome file names, the protocol's test\n"
-            "                     split and classes (default cs); all: every file, with\n"
-            "                     the label stored in it, over the model's classes\n"
-            "  --cache DIR        when DIR holds video clips, where their poses are cached\n"
-            "                     first (as crt extract does; default: DIR-pose)\n"
-            "  --report DIR       also write DIR/confusion.csv, DIR/confusion.svg and\n"
-            "                     DIR/report.json\n"
-            "  --json             print the JSON report on stdout instead of the table\n");
+    fprintf(out, "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n\n"
+                 "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
+                 "`crt extract` for Smarthome clips or by `crt synth`, or on a folder of\n"
+                 "Smarthome video clips (posed and cached first). Each clip is\n"
+                 "streamed through the model from its initial memory, segment by segment;\n"
+                 "the clip's prediction is its last segment's. Reports the benchmark\n"
+                 "metric (mean per-class accuracy), overall accuracy and a per-class table.\n\n"
+                 "options:\n"
+                 "  --model FILE       the model file (safetensors)\n"
+                 "  --protocol P       cs, cv1, cv2: Smarthome file names, the protocol's test\n"
+                 "                     split and classes (default cs); all: every file, with\n"
+                 "                     the label stored in it, over the model's classes\n"
+                 "  --cache DIR        when DIR holds video clips, where their poses are cached\n"
+                 "                     first (as crt extract does; default: DIR-pose)\n"
+                 "  --report DIR       also write DIR/confusion.csv, DIR/confusion.svg and\n"
+                 "                     DIR/report.json\n"
+                 "  --json             print the JSON report on stdout instead of the table\n");
 }
 
 /* The scored classes, in the model's class order; fails naming any class of
@@ -63,8 +62,7 @@ static int protocol_scored(bool *scored, const struct crt_model *model, bool sma
         }
     }
     if (missing[0])
-        return errbuf_set(err, -EINVAL,
-                          "the model's classes do not cover protocol %s: missing %s",
+        return errbuf_set(err, -EINVAL, "the model's classes do not cover protocol %s: missing %s",
                           smarthome_protocol_name(protocol), missing);
     return 0;
 }
@@ -224,10 +222,13 @@ static int write_json(FILE *out, void *ctx)
 int cmd_eval(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'}, {"protocol", required_argument, NULL, 'p'},
-        {"report", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+        {"model", required_argument, NULL, 'm'},
+        {"protocol", required_argument, NULL, 'p'},
+        {"report", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
         {"cache", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *model_path = NULL, *protocol_text = "cs", *report_dir = NULL, *cache = NULL;
     char cache_default[4096];
@@ -309,9 +310,14 @@ int cmd_eval(int argc, char **argv)
 
     /* A folder of clips is posed once into its cache, then read from there. */
     if (extract_folder_has_videos(dir)) {
-        struct extract_options xo = {.dir = dir, .out = cache, .fps = crt_model_config(model)->fps,
-                                     .pose = "lightning", .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
-                                     .shard = 1, .shards = 1, .progress = true};
+        struct extract_options xo = {.dir = dir,
+                                     .out = cache,
+                                     .fps = crt_model_config(model)->fps,
+                                     .pose = "lightning",
+                                     .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN),
+                                     .shard = 1,
+                                     .shards = 1,
+                                     .progress = true};
         struct extract_summary summary = {0};
         if (!xo.out) {
             extract_default_cache(cache_default, sizeof(cache_default), dir);

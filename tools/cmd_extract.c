@@ -50,25 +50,24 @@ struct extract_run {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: crt extract [options] DIR\n\n"
-            "Decode and pose every video clip of DIR (Toyota Smarthome names:\n"
-            "<Activity>_p<subject>_r<rr>_v<vv>_c<camera>.mp4) once, and cache each\n"
-            "clip's pose sequence as OUT/<clip>.pose with its label, subject, camera,\n"
-            "frames, fps and the video's checksum. A second run skips clips already\n"
-            "cached from the same video. Clips whose names do not parse, and clips\n"
-            "that do not decode, are listed in a report, never fatal.\n\n"
-            "options:\n"
-            "  --out DIR        the cache (default: DIR-pose beside DIR)\n"
-            "  --fps F          frames sampled per second (default 10, the models' rate)\n"
-            "  --pose MODEL     lightning (default), thunder, or a movenet .json file\n"
-            "  --jobs N         clips posed at once (default: all cores)\n"
-            "  --shard I/N      take only shard I of N (1 <= I <= N): clip k of the sorted\n"
-            "                   list goes to shard k mod N + 1, so machines that each run\n"
-            "                   one shard into the same cache split the folder exactly\n"
-            "  --json           print the summary as JSON on stdout\n\n"
-            "Writes OUT/manifest.json (OUT/manifest-I-of-N.json for a shard) and, when\n"
-            "any clip was left out, OUT/report.json (report-I-of-N.json).\n");
+    fprintf(out, "usage: crt extract [options] DIR\n\n"
+                 "Decode and pose every video clip of DIR (Toyota Smarthome names:\n"
+                 "<Activity>_p<subject>_r<rr>_v<vv>_c<camera>.mp4) once, and cache each\n"
+                 "clip's pose sequence as OUT/<clip>.pose with its label, subject, camera,\n"
+                 "frames, fps and the video's checksum. A second run skips clips already\n"
+                 "cached from the same video. Clips whose names do not parse, and clips\n"
+                 "that do not decode, are listed in a report, never fatal.\n\n"
+                 "options:\n"
+                 "  --out DIR        the cache (default: DIR-pose beside DIR)\n"
+                 "  --fps F          frames sampled per second (default 10, the models' rate)\n"
+                 "  --pose MODEL     lightning (default), thunder, or a movenet .json file\n"
+                 "  --jobs N         clips posed at once (default: all cores)\n"
+                 "  --shard I/N      take only shard I of N (1 <= I <= N): clip k of the sorted\n"
+                 "                   list goes to shard k mod N + 1, so machines that each run\n"
+                 "                   one shard into the same cache split the folder exactly\n"
+                 "  --json           print the summary as JSON on stdout\n\n"
+                 "Writes OUT/manifest.json (OUT/manifest-I-of-N.json for a shard) and, when\n"
+                 "any clip was left out, OUT/report.json (report-I-of-N.json).\n");
 }
 
 static bool is_video_name(const char *name)
@@ -101,8 +100,7 @@ struct collect {
     int n, cap;
 };
 
-static int collect_frame(void *ctx, const struct video_frame *frame,
-                         const struct pose_result *pose)
+static int collect_frame(void *ctx, const struct video_frame *frame, const struct pose_result *pose)
 {
     struct collect *c = ctx;
     if (c->n == c->cap) {
@@ -152,8 +150,8 @@ static void extract_clip(struct extract_run *run, struct clip_job *job,
     if (r == 0)
         r = errbuf_set(&err, -ENODATA, "%s: no frame decoded", path);
     if (r > 0)
-        r = pose_sequence_init(&seq, frames.n, run->fps, smarthome_classes,
-                               SMARTHOME_NUM_CLASSES, &err);
+        r = pose_sequence_init(&seq, frames.n, run->fps, smarthome_classes, SMARTHOME_NUM_CLASSES,
+                               &err);
     if (r == 0) {
         /* The pose library's keypoints and the file's share one layout. */
         _Static_assert(sizeof(*seq.keypoints) == sizeof(*frames.kp), "keypoint layouts");
@@ -240,8 +238,8 @@ static json_t *manifest_json(const struct extract_run *run)
         char stem[1024];
         stem_of(stem, sizeof(stem), j->name);
         json_array_append_new(
-            clips, json_pack("{s:s, s:s+, s:s, s:i, s:i, s:i, s:f, s:s}", "clip", j->name,
-                             "pose", stem, ".pose", "label", smarthome_classes[j->parsed.class_index],
+            clips, json_pack("{s:s, s:s+, s:s, s:i, s:i, s:i, s:f, s:s}", "clip", j->name, "pose",
+                             stem, ".pose", "label", smarthome_classes[j->parsed.class_index],
                              "subject", j->parsed.subject, "camera", j->parsed.camera, "frames",
                              j->frames, "fps", run->fps, "source_checksum", j->checksum));
     }
@@ -255,10 +253,10 @@ static json_t *report_json(const struct extract_run *run)
         const struct clip_job *j = &run->clips[i];
         if (j->outcome == CLIP_UNPARSABLE || j->outcome == CLIP_FAILED)
             json_array_append_new(
-                left_out, json_pack("{s:s, s:s, s:s}", "clip", j->name, "problem",
-                                    j->outcome == CLIP_UNPARSABLE ? "unparsable name"
-                                                                  : "not extracted",
-                                    "message", j->why ? j->why : ""));
+                left_out,
+                json_pack("{s:s, s:s, s:s}", "clip", j->name, "problem",
+                          j->outcome == CLIP_UNPARSABLE ? "unparsable name" : "not extracted",
+                          "message", j->why ? j->why : ""));
     }
     return left_out;
 }
@@ -313,8 +311,8 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
         double secs = (double)(time_mono_ns() - run.started_ns) * 1e-9;
         double rate = done / fmax(secs, 1e-9);
         if (opts->progress)
-            fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done,
-                    run.n, rate, rate > 0 ? (run.n - done) / rate : 0.0);
+            fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done, run.n,
+                    rate, rate > 0 ? (run.n - done) / rate : 0.0);
     }
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
@@ -483,8 +481,8 @@ int cmd_extract(int argc, char **argv)
     } else {
         printf("%s: %d clips: %d extracted, %d already cached, %d with unparsable names, %d "
                "failed\n",
-               opts.out, summary.clips, summary.extracted, summary.already_done,
-               summary.unparsable, summary.failed);
+               opts.out, summary.clips, summary.extracted, summary.already_done, summary.unparsable,
+               summary.failed);
         if (summary.extracted > 0)
             printf("speed: %.1f clips per minute, %.2f s of video per second, %d job(s), %.1f s\n",
                    60.0 * summary.extracted / summary.seconds,

@@ -25,28 +25,27 @@ struct synth_job {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: crt synth --out DIR [options]\n\n"
-            "Write synthetic pose sequences (one .pose file per clip) for `crt train`:\n"
-            "a 3D skeleton animated per activity, seen by a random camera, with the\n"
-            "jitter, occlusions and dropouts of a real pose estimator.\n\n"
-            "options:\n"
-            "  --out DIR            where to write the clips (created if missing)\n"
-            "  --task TASK          activities (ten Smarthome activities, default) or\n"
-            "                       recall (a gesture K segments before the end decides)\n"
-            "  --clips N            number of clips (default 1000)\n"
-            "  --first I            index of the first clip (default 0); the same seed and\n"
-            "                       index always give the same clip, so ranges can be split\n"
-            "  --seed S             random seed (default 1)\n"
-            "  --fps F              frames per second (default 10)\n"
-            "  --min-seconds A      shortest activity (default 4)\n"
-            "  --max-seconds B      longest activity (default 8)\n"
-            "  --chain C            activities chained into one stream (default 1)\n"
-            "  --recall-k K         recall task: segments after the event (default 4)\n"
-            "  --segment-frames L   recall task: frames per segment (default 8)\n"
-            "  --noise X            estimator defects, 0 = clean, 1 = default\n"
-            "  --jobs J             threads (default: all cores)\n"
-            "  --json               print a summary as JSON on stdout\n");
+    fprintf(out, "usage: crt synth --out DIR [options]\n\n"
+                 "Write synthetic pose sequences (one .pose file per clip) for `crt train`:\n"
+                 "a 3D skeleton animated per activity, seen by a random camera, with the\n"
+                 "jitter, occlusions and dropouts of a real pose estimator.\n\n"
+                 "options:\n"
+                 "  --out DIR            where to write the clips (created if missing)\n"
+                 "  --task TASK          activities (ten Smarthome activities, default) or\n"
+                 "                       recall (a gesture K segments before the end decides)\n"
+                 "  --clips N            number of clips (default 1000)\n"
+                 "  --first I            index of the first clip (default 0); the same seed and\n"
+                 "                       index always give the same clip, so ranges can be split\n"
+                 "  --seed S             random seed (default 1)\n"
+                 "  --fps F              frames per second (default 10)\n"
+                 "  --min-seconds A      shortest activity (default 4)\n"
+                 "  --max-seconds B      longest activity (default 8)\n"
+                 "  --chain C            activities chained into one stream (default 1)\n"
+                 "  --recall-k K         recall task: segments after the event (default 4)\n"
+                 "  --segment-frames L   recall task: frames per segment (default 8)\n"
+                 "  --noise X            estimator defects, 0 = clean, 1 = default\n"
+                 "  --jobs J             threads (default: all cores)\n"
+                 "  --json               print a summary as JSON on stdout\n");
 }
 
 static void record_error(struct synth_job *job, const char *text)
@@ -81,8 +80,8 @@ static int write_clip(const struct synth_job *job, int index, struct errbuf *err
     seq.label = clip.label;
     snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu clip %d",
              synth_task_name(opts->task), (unsigned long long)opts->seed, index);
-    snprintf(path, sizeof(path), "%s/%s-s%llu-%06d.pose", job->out_dir,
-             synth_task_name(opts->task), (unsigned long long)opts->seed, index);
+    snprintf(path, sizeof(path), "%s/%s-s%llu-%06d.pose", job->out_dir, synth_task_name(opts->task),
+             (unsigned long long)opts->seed, index);
     r = pose_sequence_save(&seq, path, err);
     pose_sequence_done(&seq);
     synth_clip_done(&clip);
@@ -127,8 +126,23 @@ static int parse_double(const char *text, double *ret)
 
 int cmd_synth(int argc, char **argv)
 {
-    enum { OPT_TASK = 256, OPT_CLIPS, OPT_FIRST, OPT_SEED, OPT_FPS, OPT_MIN, OPT_MAX, OPT_CHAIN,
-           OPT_RECALL_K, OPT_SEGMENT, OPT_NOISE, OPT_JOBS, OPT_JSON, OPT_OUT, OPT_HELP };
+    enum {
+        OPT_TASK = 256,
+        OPT_CLIPS,
+        OPT_FIRST,
+        OPT_SEED,
+        OPT_FPS,
+        OPT_MIN,
+        OPT_MAX,
+        OPT_CHAIN,
+        OPT_RECALL_K,
+        OPT_SEGMENT,
+        OPT_NOISE,
+        OPT_JOBS,
+        OPT_JSON,
+        OPT_OUT,
+        OPT_HELP
+    };
     static const struct option longopts[] = {
         {"task", required_argument, NULL, OPT_TASK},
         {"clips", required_argument, NULL, OPT_CLIPS},
@@ -276,9 +290,9 @@ int cmd_synth(int argc, char **argv)
         return 1;
     }
     if (as_json) {
-        json_t *summary = json_pack("{s:s, s:i, s:I, s:f, s:s}", "task", synth_task_name(opts.task),
-                                    "clips", clips, "seed", (json_int_t)seed, "fps", opts.fps,
-                                    "out", out_dir);
+        json_t *summary =
+            json_pack("{s:s, s:i, s:I, s:f, s:s}", "task", synth_task_name(opts.task), "clips",
+                      clips, "seed", (json_int_t)seed, "fps", opts.fps, "out", out_dir);
         json_dumpf(summary, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(summary);

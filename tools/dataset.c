@@ -84,8 +84,8 @@ static int clip_from_sequence(struct dataset_clip *clip, const struct pose_seque
     for (int c = 0; c < seq->n_classes; c++)
         map[c] = class_in(seq->classes[c], classes, n_classes);
     clip->frames = seq->frames;
-    clip->features = malloc((size_t)(seq->frames ? seq->frames : 1) * FEATURES_V1_DIM *
-                            sizeof(float));
+    clip->features =
+        malloc((size_t)(seq->frames ? seq->frames : 1) * FEATURES_V1_DIM * sizeof(float));
     clip->frame_labels = malloc((size_t)(seq->frames ? seq->frames : 1) * sizeof(int));
     if (!clip->features || !clip->frame_labels)
         return errbuf_set(err, -ENOMEM, "out of memory");
@@ -125,8 +125,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
 
     memset(ds, 0, sizeof(*ds));
     int first = filter->first < n_names ? filter->first : n_names;
-    int last = filter->count > 0 && first + filter->count < n_names ? first + filter->count
-                                                                    : n_names;
+    int last =
+        filter->count > 0 && first + filter->count < n_names ? first + filter->count : n_names;
     ds->clips = calloc((size_t)(last - first + 1), sizeof(*ds->clips));
     if (!ds->clips) {
         r = errbuf_set(err, -ENOMEM, "%s: out of memory", dir);
@@ -163,8 +163,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
         pose_sequence_done(&seq);
         if (r == 0 && filter->smarthome) {
             /* The file name is the truth for Smarthome clips. */
-            int c = class_in(smarthome_classes[clip.name.class_index], model_classes,
-                             n_model_classes);
+            int c =
+                class_in(smarthome_classes[clip.name.class_index], model_classes, n_model_classes);
             if (c < 0)
                 r = errbuf_set(&why, -ENOENT, "class '%s' is not one of the model's",
                                smarthome_classes[clip.name.class_index]);

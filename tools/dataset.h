@@ -27,7 +27,7 @@ struct dataset_filter {
     bool smarthome;                   /* file names must parse; label from the name */
     enum smarthome_protocol protocol; /* with smarthome: the split to take */
     enum smarthome_split split;
-    int first, count;                 /* a range of the sorted file list; count 0 = all */
+    int first, count; /* a range of the sorted file list; count 0 = all */
 };
 
 /* Loads every *.pose file of dir (sorted by name) that the filter takes,

@@ -23,7 +23,7 @@ struct extract_summary {
     int clips, extracted, already_done, unparsable, failed;
     double seconds;       /* wall time of the run */
     double video_seconds; /* of the clips extracted in this run, at the sampling rate */
-    json_t *left_out; /* [{clip, problem, message}], owned by the caller */
+    json_t *left_out;     /* [{clip, problem, message}], owned by the caller */
 };
 
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,

@@ -142,7 +142,8 @@ void report_class_table(FILE *out, const struct confusion *cm, const char *const
     }
     int counted = 0;
     double mca = confusion_mean_class_accuracy(cm, scored, &counted);
-    fprintf(out, "mean per-class accuracy %.2f%% (%d classes), overall accuracy %.2f%% (%lld samples)\n",
+    fprintf(out,
+            "mean per-class accuracy %.2f%% (%d classes), overall accuracy %.2f%% (%lld samples)\n",
             100 * mca, counted, 100 * confusion_accuracy(cm), (long long)confusion_total(cm));
 }
 
