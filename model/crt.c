@@ -14,6 +14,7 @@
 /* The memory mechanisms, by metadata "architecture". */
 static const struct crt_memory_ops *const memory_ops[] = {
     &crt_memory_gru_ops,
+    &crt_memory_none_ops,
 };
 
 #define FORMAT_VERSION "1"
@@ -235,7 +236,7 @@ void crt_model_params_changed(struct crt_model *m)
 static int model_alloc(const struct crt_config *cfg, const char *const *classes,
                        struct crt_model **ret_model, struct errbuf *err)
 {
-    const struct crt_memory_ops *ops;
+    const struct crt_memory_ops *ops = NULL;
     int r = check_config(cfg, &ops, err);
     if (r < 0)
         return r;
@@ -932,6 +933,8 @@ void crt_model_step(const struct crt_model *m, struct crt_workspace *ws, int B, 
     layernorm_forward(ws->hln, NULL, NULL, ws->readout, w->head_ln_w, w->head_ln_b, B, d, eps);
     matmul_t_forward(logits ? logits : ws->logits, c->n_classes, ws->hln, d, P(w->head_w),
                      c->n_classes, w->head_b, B, d, c->n_classes, false);
+    if (m->ops->output)
+        m->ops->output(m, mem_out, logits ? logits : ws->logits, B);
 #undef P
 }
 

@@ -97,9 +97,15 @@ struct crt_memory_ops {
     /* Optional: what crt_model_init_random gives its tensors instead of the
      * default (matrices uniform in +-1/sqrt(in), biases small, norms 1). */
     void (*init_random)(struct crt_model *model, uint64_t seed);
+    /* Optional: runs after the classifier; may replace the segment's logits
+     * [B, C] (e.g. by a running mean) and keep what it needs in mem_out
+     * (written by update; may alias mem_in). NULL: the logits are the
+     * segment's own. */
+    void (*output)(const struct crt_model *model, float *mem_out, float *logits, int B);
 };
 
 extern const struct crt_memory_ops crt_memory_gru_ops;
+extern const struct crt_memory_ops crt_memory_none_ops;
 
 struct crt_model {
     struct crt_config cfg;

@@ -18,6 +18,7 @@
 
 static const struct crt_train_memory_ops *const train_ops[] = {
     &crt_train_gru_ops,
+    &crt_train_none_ops,
 };
 
 /* Activations of one segment of a worker's rows. */
@@ -340,6 +341,8 @@ static void forward_segment(struct train_worker *wk, struct segment_cache *s, in
     layernorm_forward(s->hln, s->hln_mean, s->hln_rstd, s->readout, w->head_ln_w, w->head_ln_b, B,
                       d, eps);
     matmul_forward(s->probs, s->hln, w->head_w, w->head_b, B, d, C);
+    if (m->ops->output)
+        m->ops->output(m, mem_out, s->probs, B);
     softmax_forward(s->probs, s->probs, B, C);
     wk->loss += crossentropy_softmax_backward(NULL, s->probs, targets, weights, B, C);
 }
@@ -405,6 +408,8 @@ static void backward_segment(struct train_worker *wk, const struct segment_cache
     /* The classifier: logits = head(LayerNorm(readout)). */
     memset(wk->dlogits, 0, (size_t)B * C * sizeof(float));
     crossentropy_softmax_backward(wk->dlogits, s->probs, targets, weights, B, C);
+    if (t->tm->output_backward)
+        t->tm->output_backward(m, t->tm_ctx, s->mem_in, wk->dlogits, wk->dmem, B);
     memset(wk->dhln, 0, (size_t)B * d * sizeof(float));
     matmul_backward(wk->dhln, G(w->head_w), G(w->head_b), wk->dlogits, s->hln, w->head_w, B, d, C);
     memset(wk->dreadout, 0, (size_t)B * d * sizeof(float));

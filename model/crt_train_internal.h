@@ -65,8 +65,15 @@ struct crt_train_memory_ops {
      * tensors from the extras. */
     void (*before_step)(struct crt_model *m, void *ctx, float *grads);
     void (*after_step)(struct crt_model *m, void *ctx);
+    /* Optional, with ops->output: given dlogits ([B,C], the gradient of the
+     * reported logits) and dmem_out ([B,S], of the memory after output),
+     * rewrites both in place into the gradients of the classifier's own
+     * logits and of the memory that update wrote. */
+    void (*output_backward)(const struct crt_model *m, void *ctx, const float *mem_in,
+                            float *dlogits, float *dmem_out, int B);
 };
 
 extern const struct crt_train_memory_ops crt_train_gru_ops;
+extern const struct crt_train_memory_ops crt_train_none_ops;
 
 #endif

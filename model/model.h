@@ -375,6 +375,14 @@ struct crt_config {
  * L 8, fps 10, the 31 Smarthome classes. */
 void crt_config_default(struct crt_config *cfg);
 
+/* The names of the memory mechanisms as `crt train --variant` takes them
+ * ("gru", "ncgru", "none", "none-last", ...): sets cfg's architecture and
+ * variant, or returns -EINVAL. crt_variant_name lists them by index (NULL
+ * past the end); crt_variant_names is that list as one string. */
+int crt_variant_parse(const char *name, struct crt_config *cfg);
+const char *crt_variant_name(int index);
+const char *crt_variant_names(void);
+
 /* A loaded model: weights in one float32 buffer (the layout training uses
  * too), read-only once made, shared by every stream and thread. */
 struct crt_model;

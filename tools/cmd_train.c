@@ -430,7 +430,8 @@ static int parse_args(struct train_args *a, int argc, char **argv)
             break;
         case O_VARIANT:
             if (crt_variant_parse(optarg, &a->cfg) < 0) {
-                cli_error("train", "unknown variant '%s' (%s)", optarg, CRT_VARIANT_NAMES);
+                cli_error("train", "unknown variant '%s' (%s)", optarg,
+                          crt_variant_names());
                 return -EINVAL;
             }
             break;
