@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""PyTorch reference of crtd's other memory mechanisms (docs/MODEL.md, the
+sections after the CRT's): the "none" baseline and, as they arrive, the
+seed papers' mechanisms. The shared parts (embedding, pre-LN encoder from
+PyTorch's nn.TransformerEncoder, ln_f, classifier) are the same as in
+crt_ref.py, whose safetensors helpers this script uses.
+
+  seed_ref.py models --out DIR [--seed N]
+      per variant: a random-weight model file (small sizes), clips of
+      features, and the logits and memories PyTorch computes for them
+  seed_ref.py grads --out DIR [--seed N]
+      per variant: a model, a batch of clips over 3 segments with targets and
+      weights, and PyTorch's gradient of sum(weight * cross-entropy) for
+      every tensor, from the initial memory
+
+Expected values are made here at test time, never pasted into a test.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crt_ref  # noqa: E402  (safetensors, metadata, the shared tensors)
+
+# (file name, architecture, variant)
+VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last")]
+
+
+def small_config(architecture, variant):
+    cfg = crt_ref.small_config("gru")
+    cfg.update(architecture=architecture, variant=variant, d_model=32, n_layers=2, n_heads=4,
+               d_ff=64, segment_len=4, n_classes=6, classes=[f"act{i}" for i in range(6)])
+    return cfg
+
+
+# ---- mechanisms ------------------------------------------------------------------
+
+
+class NoneMemory(nn.Module):
+    """No memory: a learned token; "mean" reports the running mean of the
+    segment logits (state: their sum, then the count), "last" the segment's."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.mean = cfg["variant"] == "mean"
+        self.cls = nn.Parameter(torch.zeros(cfg["d_model"]))
+
+    def names(self):
+        return {"none.cls": self.cls}
+
+    def state_floats(self):
+        return self.cfg["n_classes"] + 1 if self.mean else 0
+
+    def initial(self, batch):
+        return torch.zeros(batch, self.state_floats())
+
+    def tokens(self, mem):
+        return self.cls.expand(mem.shape[0], 1, -1)
+
+    def update(self, h, mem):
+        return h[:, 0], mem
+
+    def output(self, logits, mem):
+        if not self.mean:
+            return logits, mem
+        C = self.cfg["n_classes"]
+        total = mem[:, :C] + logits
+        count = mem[:, C:] + 1
+        return total / count, torch.cat([total, count], dim=1)
+
+    def random_tensors(self, gen):
+        return [("none.cls", torch.randn(self.cfg["d_model"], generator=gen) * 0.5)]
+
+
+MECHANISMS = {"none": NoneMemory}
+
+
+class SeedModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        d, F_, L = cfg["d_model"], cfg["n_features"], cfg["segment_len"]
+        eps = cfg["layer_norm_eps"]
+        self.cfg = cfg
+        self.embed = nn.Linear(F_, d)
+        self.pos = nn.Parameter(torch.zeros(L, d))
+        layer = nn.TransformerEncoderLayer(
+            d, cfg["n_heads"], cfg["d_ff"], dropout=0.0, activation=crt_ref.gelu_tanh,
+            layer_norm_eps=eps, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg["n_layers"], enable_nested_tensor=False)
+        self.ln_f = nn.LayerNorm(d, eps=eps)
+        self.mech = MECHANISMS[cfg["architecture"]](cfg)
+        self.head_ln = nn.LayerNorm(d, eps=eps)
+        self.head = nn.Linear(d, cfg["n_classes"])
+
+    def name_map(self):
+        m = {
+            "embed.weight": self.embed.weight, "embed.bias": self.embed.bias,
+            "embed.pos": self.pos,
+            "enc.ln_f.weight": self.ln_f.weight, "enc.ln_f.bias": self.ln_f.bias,
+            "head.ln.weight": self.head_ln.weight, "head.ln.bias": self.head_ln.bias,
+            "head.weight": self.head.weight, "head.bias": self.head.bias,
+        }
+        for i, blk in enumerate(self.encoder.layers):
+            p = f"enc.{i}."
+            m.update({
+                p + "ln1.weight": blk.norm1.weight, p + "ln1.bias": blk.norm1.bias,
+                p + "attn.qkv.weight": blk.self_attn.in_proj_weight,
+                p + "attn.qkv.bias": blk.self_attn.in_proj_bias,
+                p + "attn.proj.weight": blk.self_attn.out_proj.weight,
+                p + "attn.proj.bias": blk.self_attn.out_proj.bias,
+                p + "ln2.weight": blk.norm2.weight, p + "ln2.bias": blk.norm2.bias,
+                p + "ffn.fc1.weight": blk.linear1.weight, p + "ffn.fc1.bias": blk.linear1.bias,
+                p + "ffn.fc2.weight": blk.linear2.weight, p + "ffn.fc2.bias": blk.linear2.bias,
+            })
+        m.update(self.mech.names())
+        return m
+
+    def load(self, tensors):
+        params = self.name_map()
+        if set(params) != set(tensors):
+            raise ValueError(f"tensor names differ: {sorted(set(params) ^ set(tensors))}")
+        with torch.no_grad():
+            for name, p in params.items():
+                t = torch.from_numpy(np.array(tensors[name]))
+                if tuple(t.shape) != tuple(p.shape):
+                    raise ValueError(f"{name}: shape {tuple(t.shape)} expected {tuple(p.shape)}")
+                p.copy_(t)
+
+    def initial_memory(self, batch):
+        return self.mech.initial(batch)
+
+    def step(self, feats, mem):
+        """feats [B, L, F], mem [B, S] -> logits [B, C], new memory [B, S]."""
+        x = self.embed(feats) + self.pos
+        tok = self.mech.tokens(mem)
+        nt = tok.shape[1]
+        h = self.ln_f(self.encoder(torch.cat([tok, x], dim=1))[:, :nt])
+        readout, mem = self.mech.update(h, mem)
+        return self.mech.output(self.head(self.head_ln(readout)), mem)
+
+
+def random_tensors(cfg, gen):
+    shared = [(n, v) for n, v in crt_ref.random_tensors(dict(cfg, variant="gru"), gen)
+              if not n.startswith("mem.")]
+    mech = MECHANISMS[cfg["architecture"]](cfg)
+    return shared + [(n, v.numpy().astype(np.float32)) for n, v in mech.random_tensors(gen)]
+
+
+def make_model(cfg, path, gen, provenance):
+    crt_ref.write_safetensors(path, random_tensors(cfg, gen), crt_ref.metadata(cfg, provenance))
+    tensors, _ = crt_ref.read_safetensors(path)
+    model = SeedModel(cfg)
+    model.load(tensors)
+    return model
+
+
+# ---- commands -------------------------------------------------------------------
+
+CLIPS = [(6, 0), (4, 3), (0, 2), (6, 1)]  # (complete segments, extra frames)
+SEGMENTS = 6
+
+
+def cmd_models(args):
+    os.makedirs(args.out, exist_ok=True)
+    for i, (name, arch, variant) in enumerate(VARIANTS):
+        cfg = small_config(arch, variant)
+        gen = torch.Generator().manual_seed(args.seed * 1000 + i)
+        path = os.path.join(args.out, name + ".safetensors")
+        model = make_model(cfg, path, gen, f"tests/ref/seed_ref.py seed {args.seed}").eval()
+        L, F_, C = cfg["segment_len"], cfg["n_features"], cfg["n_classes"]
+        S = model.mech.state_floats()
+        n = len(CLIPS)
+        frames = np.zeros((n, SEGMENTS * L + L, F_), dtype=np.float32)
+        n_frames = np.zeros(n, dtype=np.float32)
+        logits = np.zeros((n, SEGMENTS, C), dtype=np.float32)
+        memory = np.zeros((n, SEGMENTS, max(S, 1)), dtype=np.float32)
+        with torch.no_grad():
+            for c, (segs, extra) in enumerate(CLIPS):
+                count = segs * L + extra
+                feats = torch.randn(count, F_, generator=gen)
+                frames[c, :count] = feats.numpy()
+                n_frames[c] = count
+                mem = model.initial_memory(1)
+                for s in range(segs):
+                    lg, mem = model.step(feats[s * L:(s + 1) * L].unsqueeze(0), mem)
+                    logits[c, s] = lg[0].numpy()
+                    memory[c, s, :S] = mem[0].numpy()
+        crt_ref.write_safetensors(os.path.join(args.out, name + ".expected.safetensors"),
+                                  [("features", frames), ("n_frames", n_frames),
+                                   ("logits", logits), ("memory", memory)])
+
+
+BATCH, WINDOW = 4, 3
+
+
+def cmd_grads(args):
+    os.makedirs(args.out, exist_ok=True)
+    for i, (name, arch, variant) in enumerate(VARIANTS):
+        cfg = small_config(arch, variant)
+        gen = torch.Generator().manual_seed(args.seed * 100 + i)
+        path = os.path.join(args.out, f"train_{name}.safetensors")
+        model = make_model(cfg, path, gen, f"seed_ref.py grads seed {args.seed}")
+        model.train()
+        L, F_, C = cfg["segment_len"], cfg["n_features"], cfg["n_classes"]
+        feats = torch.randn(BATCH, WINDOW * L, F_, generator=gen)
+        targets = torch.randint(0, C, (BATCH, WINDOW), generator=gen)
+        targets[1, 0] = -1  # a segment without a label
+        weights = torch.rand(BATCH, WINDOW, generator=gen) + 0.25
+        model.zero_grad()
+        mem = model.initial_memory(BATCH)
+        loss = feats.new_zeros(())
+        for w in range(WINDOW):
+            logits, mem = model.step(feats[:, w * L:(w + 1) * L], mem)
+            ce = F.cross_entropy(logits, targets[:, w].clamp(min=0), reduction="none")
+            loss = loss + (ce * weights[:, w] * (targets[:, w] >= 0).float()).sum()
+        loss.backward()
+        out = [("features", feats.numpy()), ("targets", targets.float().numpy()),
+               ("weights", weights.numpy()), ("loss", np.array([loss.item()], np.float32))]
+        for pname, p in model.name_map().items():
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            out.append(("grad." + pname, g.detach().numpy()))
+        crt_ref.write_safetensors(os.path.join(args.out, f"train_{name}.grads.safetensors"), out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd in ("models", "grads"):
+        p = sub.add_parser(cmd)
+        p.add_argument("--out", required=True)
+        p.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    {"models": cmd_models, "grads": cmd_grads}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
