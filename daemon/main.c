@@ -19,6 +19,12 @@
 #ifndef CRTD_VERSION
 #define CRTD_VERSION "0"
 #endif
+#ifndef CRTD_DATADIR
+#define CRTD_DATADIR "/usr/share/crtd"
+#endif
+#ifndef CRTD_SOURCE_ROOT
+#define CRTD_SOURCE_ROOT "."
+#endif
 
 #define RETENTION_EVERY_S 3600
 
@@ -57,9 +63,10 @@ static void usage(FILE *f)
                "  -s, --stream NAME=URL   watch a stream (repeatable)\n"
                "  -l, --listen ADDR:PORT  HTTP address (default " CONFIG_DEFAULT_LISTEN ")\n"
                "      --state-dir DIR     where the state database lives\n"
-               "      --model FILE        segment model file (safetensors)\n"
-               "      --pose-model FILE   MoveNet graph (movenet-lightning.json; default: the one\n"
-               "                          beside the model file)\n"
+               "      --model FILE        segment model file (safetensors; default: the project's\n"
+               "                          models/default.safetensors; 'none': test sources only)\n"
+               "      --pose-model FILE   MoveNet graph (movenet-lightning.json; default: beside\n"
+               "                          the model, else the project's third_party/models)\n"
                "      --token-file FILE   bearer token for the API\n"
                "      --log-level LEVEL   error, warning, notice, info or debug\n"
                "      --check-config      check the configuration and exit\n"
@@ -197,6 +204,49 @@ static const struct api_backend backend = {
 
 /* ---- configuration -------------------------------------------------------- */
 
+static bool first_existing(char *dst, size_t size, const char *const *candidates, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (candidates[i][0] && access(candidates[i], R_OK) == 0) {
+            str_copy(dst, size, candidates[i]);
+            return true;
+        }
+    return false;
+}
+
+/* The default model when none is named: the installed one, then the source
+ * tree's (a build run in place); "none" asks for no model at all (only
+ * synthetic: test sources then). MoveNet: beside the model, then installed,
+ * then the source tree's third_party/models. */
+static void resolve_models(struct config *cfg)
+{
+    if (strcmp(cfg->model, "none") == 0) {
+        cfg->model[0] = '\0';
+        return;
+    }
+    if (!cfg->model[0]) {
+        static const char *const models[] = {
+            CRTD_DATADIR "/models/default.safetensors",
+            CRTD_SOURCE_ROOT "/models/default.safetensors",
+        };
+        if (!first_existing(cfg->model, sizeof(cfg->model), models, ARRAY_SIZE(models)))
+            return;
+    }
+    if (!cfg->pose_model[0]) {
+        char beside[PATH_MAX];
+        const char *slash = strrchr(cfg->model, '/');
+        snprintf(beside, sizeof(beside), "%.*s/movenet-lightning.json",
+                 slash ? (int)(slash - cfg->model) : 1, slash ? cfg->model : ".");
+        const char *const poses[] = {
+            beside,
+            CRTD_DATADIR "/models/movenet-lightning.json",
+            CRTD_SOURCE_ROOT "/third_party/models/movenet-lightning.json",
+        };
+        if (!first_existing(cfg->pose_model, sizeof(cfg->pose_model), poses, ARRAY_SIZE(poses)))
+            str_copy(cfg->pose_model, sizeof(cfg->pose_model), beside);
+    }
+}
+
 static int load_config(const struct options *o, struct config *ret_cfg, struct errbuf *err)
 {
     struct config cfg;
@@ -214,13 +264,8 @@ static int load_config(const struct options *o, struct config *ret_cfg, struct e
         str_copy(cfg.model, sizeof(cfg.model), o->model);
     if (r >= 0 && o->pose_model)
         str_copy(cfg.pose_model, sizeof(cfg.pose_model), o->pose_model);
-    /* MoveNet beside the model file, when not named. */
-    if (r >= 0 && cfg.model[0] && !cfg.pose_model[0]) {
-        const char *slash = strrchr(cfg.model, '/');
-        int dir_len = slash ? (int)(slash - cfg.model) : 1;
-        snprintf(cfg.pose_model, sizeof(cfg.pose_model), "%.*s/movenet-lightning.json", dir_len,
-                 slash ? cfg.model : ".");
-    }
+    if (r >= 0)
+        resolve_models(&cfg);
     if (r >= 0 && o->token_file)
         str_copy(cfg.token_file, sizeof(cfg.token_file), o->token_file);
     if (r >= 0 && o->log_level && log_level_parse(o->log_level, &cfg.log_level) < 0)
@@ -601,8 +646,9 @@ int main(int argc, char **argv)
         if (r < 0)
             fprintf(stderr, "crtd: %s\n", errbuf_text(&err, r));
         else
-            printf("configuration OK: %zu streams, listen %s, state directory %s\n",
-                   d.cfg.n_streams, d.cfg.listen, d.cfg.state_directory);
+            printf("configuration OK: %zu streams, listen %s, state directory %s, model %s\n",
+                   d.cfg.n_streams, d.cfg.listen, d.cfg.state_directory,
+                   d.cfg.model[0] ? d.cfg.model : "none (test sources only)");
         config_done(&d.cfg);
         free(o.streams);
         return r < 0 ? 1 : 0;

@@ -98,6 +98,8 @@ static void start_env(struct crtd *d, const char *const *env, int listen_fd,
     size_t n = 0;
     snprintf(token_path, sizeof(token_path), "%s/token", d->dir);
     argv[n++] = crtd_path;
+    argv[n++] = "--model"; /* the scripted test source needs none */
+    argv[n++] = "none";
     argv[n++] = "--state-dir";
     argv[n++] = d->state;
     argv[n++] = "--config";
@@ -398,8 +400,10 @@ static void cli_help_errors_and_check_config(void **state)
                "[daemon]\nstate_directory = /tmp/nowhere\n"
                "[stream \"a\"]\nurl = synthetic:script=Walk*2,none\n",
                0644);
-    assert_int_equal(
-        run_status((const char *const[]){"--check-config", "--config", conf, NULL}, &out), 0);
+    assert_int_equal(run_status((const char *const[]){"--check-config", "--model", "none",
+                                                      "--config", conf, NULL},
+                                &out),
+                     0);
     assert_non_null(strstr(out, "configuration OK: 1 streams"));
     free(out);
 

@@ -10,6 +10,7 @@ static const struct bench_target targets[] = {
     {"model", "the segment step of one stream beside PyTorch, and bytes per stream", bench_model},
     {"pose", "MoveNet on one thread beside TensorFlow.js-wasm", bench_pose},
     {"train", "training steps of crtd's trainer beside PyTorch's", bench_train},
+    {"e2e", "N camera streams through crtd: fps, drops, latency, CPU, largest N", bench_e2e},
     /* {"decode", ...}, {"pose", ...}, {"model", ...}, {"e2e", ...} join here
      * as their stages land. */
     {NULL, NULL, NULL},

@@ -24,6 +24,7 @@ int bench_model(int argc, char **argv);    /* bench_model.c */
 int cmd_pose(int argc, char **argv);       /* cmd_pose.c */
 int bench_pose(int argc, char **argv);     /* bench_pose.c */
 int bench_train(int argc, char **argv);    /* bench_train.c */
+int bench_e2e(int argc, char **argv);      /* bench_e2e.c */
 
 /* Picks OpenBLAS's AVX-512 kernels where the CPU has them, by setting
  * OPENBLAS_CORETYPE and re-executing; first thing in main (pose_cli.c). */

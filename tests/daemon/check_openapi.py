@@ -155,7 +155,7 @@ class Daemon:
                     "max_sse_clients = 1\nmax_connections = 8\n")
         self.log = open(os.path.join(tmp, "crtd.log"), "w+")
         self.proc = subprocess.Popen(
-            [crtd, "--config", conf, "--listen", "127.0.0.1:0", "--state-dir",
+            [crtd, "--config", conf, "--model", "none", "--listen", "127.0.0.1:0", "--state-dir",
              os.path.join(tmp, "state"), "--token-file", token, "--stream",
              "conf=synthetic:script=Walk*2,none*2&segment_ms=40&loop=0"],
             stdout=self.log, stderr=self.log)

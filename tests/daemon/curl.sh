@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && cat "$dir/log"; exit 1; }
 printf 'curl-test-token-0123456789\n' >"$dir/token"
 chmod 600 "$dir/token"
 printf '[daemon]\nhysteresis_s = 0\n' >"$dir/crtd.conf"
-"$crtd" --config "$dir/crtd.conf" --listen 127.0.0.1:0 --state-dir "$dir/state" \
+"$crtd" --config "$dir/crtd.conf" --model none --listen 127.0.0.1:0 --state-dir "$dir/state" \
     --token-file "$dir/token" --stream 'kitchen=synthetic:script=Walk*3,none*3&segment_ms=40' \
     2>"$dir/log" &
 pid=$!

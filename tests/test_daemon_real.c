@@ -1,0 +1,309 @@
+/* Integration test of crtd's real pipeline: two live MPEG-TS streams served
+ * by ffmpeg over HTTP (a clip made at test time from a photograph of a
+ * person), MoveNet pose, pose features and a CRT segment model (random
+ * weights, made here: the test checks the plumbing, not the accuracy). One
+ * camera is killed: the other keeps reporting and the killed one shows its
+ * reconnect state. A restart brings each stream's CRT memory back.
+ * Usage: test_daemon_real CRTD MOVENET_JSON PHOTO */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+
+static const char *crtd_path, *movenet_path, *photo_path;
+static char dir[64];
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static pid_t spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* nothing outlives a failed test */
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid, int sig)
+{
+    int status = 0;
+    if (sig)
+        kill(pid, sig);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return status;
+        sleep_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fail_msg("process %d did not stop", (int)pid);
+    return -1;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 1 << 18);
+    if (f) {
+        size_t n = fread(buf, 1, (1 << 18) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* GET path with the token; the parsed JSON body (status must be 200). */
+static json_t *get(unsigned port, const char *path)
+{
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(send(fd, req, (size_t)n, 0), n);
+    static char buf[1 << 17];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 10000) != 1)
+            break;
+        ssize_t got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (strncmp(buf + 9, "200", 3) != 0)
+        fail_msg("GET %s: %.200s", path, buf);
+    char *body = strstr(buf, "\r\n\r\n");
+    assert_non_null(body);
+    json_t *j = json_loads(body + 4, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static long long field_int(unsigned port, const char *stream, const char *key)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/streams/%s", stream);
+    json_t *j = get(port, path);
+    long long v = json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    return v;
+}
+
+static bool state_is(unsigned port, const char *stream, const char *state)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/streams/%s", stream);
+    json_t *j = get(port, path);
+    bool same = strcmp(json_string_value(json_object_get(j, "state")), state) == 0;
+    json_decref(j);
+    return same;
+}
+
+static void wait_segments(unsigned port, const char *stream, long long n)
+{
+    for (int i = 0; i < 1200; i++) { /* generous: pose runs on shared cores */
+        if (field_int(port, stream, "segments") >= n)
+            return;
+        sleep_ms(50);
+    }
+    fail_msg("stream %s did not reach %lld segments", stream, n);
+}
+
+struct camera {
+    pid_t pid;
+    unsigned port;
+    char url[64];
+};
+
+static void camera_start(struct camera *c, const char *clip, const char *name)
+{
+    char log[128];
+    c->port = free_port();
+    snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%u/live.ts", c->port);
+    snprintf(log, sizeof(log), "%s/ffmpeg-%s.log", dir, name);
+    const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re",  "-stream_loop",
+                          "-1",     "-i",       clip,        "-c",    "copy", "-f",
+                          "mpegts", "-listen",  "1",         c->url,  NULL};
+    c->pid = spawn(argv, log);
+}
+
+static unsigned crtd_start(pid_t *ret_pid, const char *model, const char *state, const char *a,
+                           const char *b)
+{
+    char log[128], sa[160], sb[160];
+    snprintf(log, sizeof(log), "%s/crtd.log", dir);
+    snprintf(sa, sizeof(sa), "a=%s", a);
+    snprintf(sb, sizeof(sb), "b=%s", b);
+    const char *argv[] = {crtd_path,     "--log-level", "info",    "--listen", "127.0.0.1:0",
+                          "--state-dir", state,         "--model", model,      "--pose-model",
+                          movenet_path,  "--stream",    sa,        "--stream", sb,
+                          NULL};
+    unlink(log); /* so that the port read is this run's */
+    *ret_pid = spawn(argv, log);
+    for (int i = 0; i < 400; i++) {
+        char *text = read_file(log);
+        char *p = strstr(text, "(port ");
+        unsigned port = p ? (unsigned)atoi(p + 6) : 0;
+        free(text);
+        if (port)
+            return port;
+        int status;
+        if (waitpid(*ret_pid, &status, WNOHANG) == *ret_pid)
+            fail_msg("crtd exited: %s", read_file(log));
+        sleep_ms(50);
+    }
+    fail_msg("crtd did not start: %s", read_file(log));
+    return 0;
+}
+
+static void real_streams_one_camera_killed_then_restart(void **state)
+{
+    char clip[128], model[128], statedir[128], cmd[512];
+    struct crt_model *m = NULL;
+    struct crt_config cfg;
+    struct errbuf err;
+
+    /* A CRT model file with random weights. */
+    crt_config_default(&cfg);
+    assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), 0);
+    crt_model_init_random(m, 7);
+    snprintf(model, sizeof(model), "%s/crt-random.safetensors", dir);
+    assert_int_equal(crt_model_save(m, model, SAFETENSORS_F32, &err), 0);
+    crt_model_free(m);
+
+    /* A 640x480 clip of a person (a still photograph, so pose sees one). */
+    snprintf(clip, sizeof(clip), "%s/person.ts", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -loop 1 -i '%s' -t 6 -r 25 "
+             "-vf scale=640:480,format=yuv420p -c:v libx264 -preset ultrafast -g 25 "
+             "-f mpegts '%s'",
+             photo_path, clip);
+    assert_int_equal(system(cmd), 0);
+
+    struct camera ca, cb;
+    camera_start(&ca, clip, "a");
+    camera_start(&cb, clip, "b");
+    snprintf(statedir, sizeof(statedir), "%s/state", dir);
+    pid_t crtd;
+    unsigned port = crtd_start(&crtd, model, statedir, ca.url, cb.url);
+
+    /* The model card is the file's. */
+    json_t *card = get(port, "/v1/model");
+    assert_string_equal(json_string_value(json_object_get(card, "architecture")), "crt");
+    assert_int_equal(json_array_size(json_object_get(card, "classes")), 31);
+    json_decref(card);
+
+    wait_segments(port, "a", 2);
+    wait_segments(port, "b", 2);
+    json_t *act = get(port, "/v1/streams/a/activity");
+    const char *st = json_string_value(json_object_get(act, "state"));
+    assert_true(strcmp(st, "activity") == 0 || strcmp(st, "nobody") == 0);
+    assert_int_equal(json_array_size(json_object_get(act, "top")), 3);
+    json_decref(act);
+    assert_true(field_int(port, "a", "frames") >= 16);
+
+    /* Camera a dies. */
+    wait_exit(ca.pid, SIGKILL);
+    bool reconnecting = false;
+    for (int i = 0; i < 600 && !reconnecting; i++) {
+        reconnecting =
+            state_is(port, "a", "reconnecting") && field_int(port, "a", "reconnects") >= 1;
+        if (!reconnecting)
+            sleep_ms(50);
+    }
+    if (!reconnecting)
+        fail_msg("stream a never showed its reconnect state");
+    long long b_before = field_int(port, "b", "segments");
+    wait_segments(port, "b", b_before + 2);
+    assert_true(state_is(port, "b", "running"));
+
+    /* Restart crtd: stream b's CRT memory comes back from the state store. */
+    assert_int_equal(wait_exit(crtd, SIGTERM), 0);
+    wait_exit(cb.pid, SIGKILL);
+    camera_start(&cb, clip, "b2");
+    port = crtd_start(&crtd, model, statedir, ca.url, cb.url);
+    wait_segments(port, "b", 1);
+    json_t *j = get(port, "/v1/streams/b");
+    json_t *memory = json_object_get(j, "memory");
+    assert_true(json_is_true(json_object_get(memory, "restored")));
+    assert_true(json_integer_value(json_object_get(memory, "segments")) >= b_before + 3);
+    json_decref(j);
+    assert_int_equal(wait_exit(crtd, SIGTERM), 0);
+    wait_exit(cb.pid, SIGKILL);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_daemon_real CRTD MOVENET_JSON PHOTO\n");
+        return 2;
+    }
+    crtd_path = argv[1];
+    movenet_path = argv[2];
+    photo_path = argv[3];
+    if (access(movenet_path, R_OK) < 0 || access(photo_path, R_OK) < 0) {
+        fprintf(stderr, "skipped: %s or %s missing (run scripts/setup)\n", movenet_path,
+                photo_path);
+        return 77;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    strcpy(dir, "/tmp/crtd-real-XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(real_streams_one_camera_killed_then_restart),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (r == 0 && system(cmd) != 0)
+        return 1;
+    if (r != 0)
+        fprintf(stderr, "logs kept in %s\n", dir);
+    return r;
+}
