@@ -503,6 +503,51 @@ void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, con
     }
 }
 
+/* exp(x) for x in [-87, 88]: x = n ln2 + r with |r| <= ln2/2, exp(r) by its
+ * Taylor series to r^7 (relative error below 2e-7, like expf's few ulps),
+ * times 2^n built in the exponent bits. */
+static inline __attribute__((always_inline)) vf16 conv_exp_vec(vf16 x)
+{
+    vf16 zero = {0};
+    vf16 hi = zero + 88.0f, lo = zero - 87.0f;
+    vi16 above = x > hi, below = x < lo;
+    x = (vf16)(((vi16)x & ~above) | ((vi16)hi & above));
+    x = (vf16)(((vi16)x & ~below) | ((vi16)lo & below));
+    vf16 t = x * 1.44269504f;
+    vi16 sign = (vi16)t & ((vi16){0} + INT32_MIN);
+    vf16 half = (vf16)((vi16)(zero + 0.5f) | sign);
+    vi16 n = __builtin_convertvector(t + half, vi16); /* rounded half away from 0 */
+    vf16 nf = __builtin_convertvector(n, vf16);
+    vf16 r = x - nf * 0.693359375f - nf * -2.12194440e-4f;
+    vf16 p = zero + 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    vi16 scale = (n + 127) << 23;
+    return p * (vf16)scale;
+}
+
+CONV_CLONES
+void conv_sigmoid_forward(float *out, const float *inp, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        vf16 x = *(const vf16 *)(inp + i);
+        vf16 one = {0};
+        one += 1.0f;
+        *(vf16 *)(out + i) = one / (one + conv_exp_vec(-x));
+    }
+    for (; i < n; i++)
+        out[i] = 1.0f / (1.0f + expf(-inp[i]));
+}
+
+#pragma GCC push_options
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 CONV_CLONES
 void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, int c, int oh, int ow,
                                   bool align_corners, bool half_pixel_centers)
@@ -534,3 +579,4 @@ void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, in
         }
     }
 }
+#pragma GCC pop_options

@@ -65,6 +65,9 @@ void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, con
                                enum conv_act dw_act, const float *weight, const float *packed,
                                const float *bias, const float *residual, int oc, enum conv_act act);
 
+/* out = 1 / (1 + exp(-inp)), vectorised (a polynomial exp within 2e-7). */
+void conv_sigmoid_forward(float *out, const float *inp, size_t n);
+
 /* TensorFlow's ResizeBilinear on one NHWC image (as tfjs-backend-cpu computes
  * it: source coordinates in double, lerp of the four neighbours in float). */
 void conv_resize_bilinear_forward(float *out, const float *inp, int h, int w, int c, int oh, int ow,

@@ -1347,8 +1347,7 @@ static void exec_node(const struct tfjs_model *m, const struct tfjs_node *n, voi
             ((float *)o)[i] = sqrtf(((const float *)a)[i]);
         return;
     case TFJS_OP_SIGMOID:
-        for (size_t i = 0; i < total; i++)
-            ((float *)o)[i] = 1.0f / (1.0f + expf(-((const float *)a)[i]));
+        conv_sigmoid_forward(o, a, total);
         return;
     case TFJS_OP_RELU:
     case TFJS_OP_RELU6:
