@@ -62,10 +62,12 @@ struct pipeline *pipeline_free(struct pipeline *p);
 
 /* What the source is doing, for a snapshot taken from another thread. */
 struct pipeline_status {
-    bool reconnecting;   /* lost, waiting to reconnect by itself */
-    uint64_t reconnects; /* reconnects since open */
-    double next_attempt; /* wall clock of the next attempt, when reconnecting */
-    char error[256];     /* why it was lost */
+    bool reconnecting;                 /* lost, waiting to reconnect by itself */
+    uint64_t reconnects;               /* reconnects since open */
+    double next_attempt;               /* wall clock of the next attempt, when reconnecting */
+    char error[256];                   /* why it was lost */
+    bool has_counts;                   /* the three counts below are live */
+    uint64_t frames, sampled, dropped; /* since open, as in pipeline_result */
 };
 
 /* Fills *ret_status; safe from any thread while the pipeline lives. */

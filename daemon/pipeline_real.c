@@ -117,6 +117,10 @@ static void real_status(void *impl, struct pipeline_status *ret)
     ret->reconnects = stats.reconnects;
     ret->next_attempt = stats.next_attempt_at;
     str_copy(ret->error, sizeof(ret->error), stats.last_error);
+    ret->has_counts = true;
+    ret->frames = stats.decoded;
+    ret->sampled = stats.sampled;
+    ret->dropped = stats.dropped;
 }
 
 static void real_interrupt(void *impl)

@@ -76,14 +76,24 @@ struct shown {
     const char *error;
     double next_retry;
     uint64_t reconnects;
+    uint64_t frames, sampled, dropped; /* live when the source counts live */
 };
 
 static struct shown shown_locked(struct stream *st, struct pipeline_status *status)
 {
-    struct shown v = {st->state, st->error[0] ? st->error : NULL, st->next_retry, st->reconnects};
+    struct shown v = {st->state,      st->error[0] ? st->error : NULL,
+                      st->next_retry, st->reconnects,
+                      st->frames,     st->sampled,
+                      st->dropped};
     *status = (struct pipeline_status){0};
     if (st->pipeline)
         pipeline_status(st->pipeline, status);
+    /* The totals hold the current open's counts as of its last segment. */
+    if (status->has_counts && status->frames >= st->open_frames) {
+        v.frames = st->frames - st->open_frames + status->frames;
+        v.sampled = st->sampled - st->open_sampled + status->sampled;
+        v.dropped = st->dropped - st->open_dropped + status->dropped;
+    }
     v.reconnects += status->reconnects;
     if (st->state == STREAM_RUNNING && status->reconnecting) {
         v.state = STREAM_RECONNECTING;
@@ -125,8 +135,8 @@ static json_t *stream_json_locked(struct stream *st)
                      "name", st->spec.name, "url", st->url_masked, "origin",
                      origin_names[st->spec.origin], "enabled", st->spec.enabled, "fps", fps,
                      "state", state_names[v.state], "error", error, "next_retry", retry, "frames",
-                     (json_int_t)st->frames, "sampled", (json_int_t)st->sampled, "dropped",
-                     (json_int_t)st->dropped, "segments", (json_int_t)st->segments, "reconnects",
+                     (json_int_t)v.frames, "sampled", (json_int_t)v.sampled, "dropped",
+                     (json_int_t)v.dropped, "segments", (json_int_t)st->segments, "reconnects",
                      (json_int_t)v.reconnects, "fps_measured", st->fps_measured, "memory",
                      "restored", st->memory_restored, "segments", (json_int_t)st->memory_segments,
                      "activity", activity_json_locked(st));
@@ -690,9 +700,9 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
             pthread_mutex_lock(&st->lock);
             struct pipeline_status status;
             struct shown shown = shown_locked(st, &status);
-            double v = f == 0   ? (double)st->frames
-                       : f == 1 ? (double)st->sampled
-                       : f == 2 ? (double)st->dropped
+            double v = f == 0   ? (double)shown.frames
+                       : f == 1 ? (double)shown.sampled
+                       : f == 2 ? (double)shown.dropped
                        : f == 3 ? (double)st->segments
                        : f == 4 ? (double)shown.reconnects
                        : f == 5 ? st->fps_measured
