@@ -44,6 +44,15 @@ at_least() { # NAME VALUE MINIMUM
     fi
 }
 
+at_most() { # NAME VALUE MAXIMUM
+    if "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' \
+        "$2" "$3"; then
+        ok "$1: $2 <= $3"
+    else
+        bad "$1: $2 > $3"
+    fi
+}
+
 # ---- synth: the same seed makes the same files ----
 "$crt" synth --clips 40 --seed 5 --out "$work/a" >/dev/null 2>&1
 "$crt" synth --clips 40 --seed 5 --jobs 1 --out "$work/b" >/dev/null 2>&1
@@ -109,6 +118,13 @@ check pause_needs_checkpoint 2 "--pause-after needs --checkpoint" -- \
 "$crt" eval --model "$work/rec.model" --protocol all --json "$work/rec/test" \
     >"$work/rec.json" 2>/dev/null
 at_least "recall K=6: CRT held-out accuracy" "$(json_field "$work/rec.json" accuracy)" 0.90
+# Without memory the last segment alone cannot know the event: near chance (1/4).
+"$crt" train --data "$work/rec/train" --out "$work/rec-none.model" --variant none-last --d 32 \
+    --heads 4 --epochs 6 --seed 1 --threads 2 >/dev/null 2>&1
+"$crt" eval --model "$work/rec-none.model" --protocol all --json "$work/rec/test" \
+    >"$work/rec-none.json" 2>/dev/null
+at_most "recall K=6: none-last (no memory) held-out accuracy" \
+    "$(json_field "$work/rec-none.json" accuracy)" 0.45
 
 # ---- errors ----
 check train_needs_data 2 "give either --data DIR or --smarthome DIR" -- \
