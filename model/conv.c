@@ -367,31 +367,34 @@ void conv2d_forward(float *out, float *scratch, const float *inp, const float *w
         int iy0 = oy * g->stride_h - g->pad_top;                                                   \
         int ky0 = iy0 < 0 ? -iy0 : 0;                                                              \
         int ky1 = g->h - iy0 < g->kh ? g->h - iy0 : g->kh;                                         \
-        bool k3 = g->kh == 3 && g->kw == 3 && ky0 == 0 && ky1 == 3;                                \
-        VF b = {0}, w0 = {0}, w1 = {0}, w2 = {0}, w3 = {0}, w4 = {0}, w5 = {0}, w6 = {0},          \
-           w7 = {0}, w8 = {0};                                                                     \
+        VF zero = {0};                                                                             \
+        VF b = bias ? *(const VF *)(bias + c0) : zero;                                             \
+        /* the activation as a clamp to [lo, hi] (infinite for none) */                            \
+        VF lo = zero + (act == CONV_ACT_NONE ? -INFINITY : 0.0f);                                  \
+        VF hi = zero + (act == CONV_ACT_RELU6 ? 6.0f : INFINITY);                                  \
         float *orow = out + c0;                                                                    \
-        if (bias)                                                                                  \
-            b = *(const VF *)(bias + c0);                                                          \
-        if (k3) {                                                                                  \
-            w0 = *(const VF *)(weight + 0 * cs + c0);                                              \
-            w1 = *(const VF *)(weight + 1 * cs + c0);                                              \
-            w2 = *(const VF *)(weight + 2 * cs + c0);                                              \
-            w3 = *(const VF *)(weight + 3 * cs + c0);                                              \
-            w4 = *(const VF *)(weight + 4 * cs + c0);                                              \
-            w5 = *(const VF *)(weight + 5 * cs + c0);                                              \
-            w6 = *(const VF *)(weight + 6 * cs + c0);                                              \
-            w7 = *(const VF *)(weight + 7 * cs + c0);                                              \
-            w8 = *(const VF *)(weight + 8 * cs + c0);                                              \
-        }                                                                                          \
-        for (int ox = 0; ox < g->ow; ox++) {                                                       \
-            int ix0 = ox * g->stride_w - g->pad_left;                                              \
-            int kx0 = ix0 < 0 ? -ix0 : 0;                                                          \
-            int kx1 = g->w - ix0 < g->kw ? g->w - ix0 : g->kw;                                     \
-            VF acc = b;                                                                            \
-            if (k3 && kx0 == 0 && kx1 == 3) {                                                      \
-                const float *p = inp + ((size_t)iy0 * g->w + ix0) * cs + c0;                       \
-                acc += *(const VF *)(p)*w0;                                                        \
+        /* the columns whose whole window lies inside the image */                                 \
+        int in0 = (g->pad_left + g->stride_w - 1) / g->stride_w;                                   \
+        int in1 =                                                                                  \
+            g->w - g->kw + g->pad_left < 0 ? 0 : (g->w - g->kw + g->pad_left) / g->stride_w + 1;   \
+        in0 = in0 < g->ow ? in0 : g->ow;                                                           \
+        in1 = in1 < in0 ? in0 : in1 < g->ow ? in1 : g->ow;                                         \
+        if (g->kh == 3 && g->kw == 3 && ky0 == 0 && ky1 == 3 && in1 > in0) {                       \
+            const VF w0 = *(const VF *)(weight + 0 * cs + c0);                                     \
+            const VF w1 = *(const VF *)(weight + 1 * cs + c0);                                     \
+            const VF w2 = *(const VF *)(weight + 2 * cs + c0);                                     \
+            const VF w3 = *(const VF *)(weight + 3 * cs + c0);                                     \
+            const VF w4 = *(const VF *)(weight + 4 * cs + c0);                                     \
+            const VF w5 = *(const VF *)(weight + 5 * cs + c0);                                     \
+            const VF w6 = *(const VF *)(weight + 6 * cs + c0);                                     \
+            const VF w7 = *(const VF *)(weight + 7 * cs + c0);                                     \
+            const VF w8 = *(const VF *)(weight + 8 * cs + c0);                                     \
+            const float *p =                                                                       \
+                inp + ((size_t)iy0 * g->w + (size_t)(in0 * g->stride_w - g->pad_left)) * cs + c0;  \
+            const size_t step = (size_t)g->stride_w * cs;                                          \
+            float *o = orow + (size_t)in0 * cs;                                                    \
+            for (int ox = in0; ox < in1; ox++, p += step, o += cs) {                               \
+                VF acc = b + *(const VF *)(p)*w0;                                                  \
                 acc += *(const VF *)(p + cs) * w1;                                                 \
                 acc += *(const VF *)(p + 2 * cs) * w2;                                             \
                 acc += *(const VF *)(p + rs) * w3;                                                 \
@@ -400,23 +403,31 @@ void conv2d_forward(float *out, float *scratch, const float *inp, const float *w
                 acc += *(const VF *)(p + 2 * rs) * w6;                                             \
                 acc += *(const VF *)(p + 2 * rs + cs) * w7;                                        \
                 acc += *(const VF *)(p + 2 * rs + 2 * cs) * w8;                                    \
-            } else {                                                                               \
-                for (int ky = ky0; ky < ky1; ky++)                                                 \
-                    for (int kx = kx0; kx < kx1; kx++)                                             \
-                        acc += *(const VF *)(inp + ((size_t)(iy0 + ky) * g->w + ix0 + kx) * cs +   \
-                                             c0) *                                                 \
-                               *(const VF *)(weight + (size_t)(ky * g->kw + kx) * cs + c0);        \
+                VI m = acc < lo;                                                                   \
+                acc = (VF)(((VI)acc & ~m) | ((VI)lo & m));                                         \
+                m = acc > hi;                                                                      \
+                *(VF *)o = (VF)(((VI)acc & ~m) | ((VI)hi & m));                                    \
             }                                                                                      \
-            if (act != CONV_ACT_NONE) {                                                            \
-                VF zero = {0};                                                                     \
-                acc = (VF)((VI)acc & (acc > zero));                                                \
-                if (act == CONV_ACT_RELU6) {                                                       \
-                    VF six = zero + 6.0f;                                                          \
-                    VI below = acc < six;                                                          \
-                    acc = (VF)(((VI)acc & below) | ((VI)six & ~below));                            \
-                }                                                                                  \
-            }                                                                                      \
-            *(VF *)(orow + (size_t)ox * cs) = acc;                                                 \
+        } else {                                                                                   \
+            in0 = in1 = g->ow; /* every column on the general path below */                        \
+        }                                                                                          \
+        for (int ox = 0; ox < g->ow; ox++) {                                                       \
+            if (ox == in0)                                                                         \
+                ox = in1;                                                                          \
+            if (ox >= g->ow)                                                                       \
+                break;                                                                             \
+            int ix0 = ox * g->stride_w - g->pad_left;                                              \
+            int kx0 = ix0 < 0 ? -ix0 : 0;                                                          \
+            int kx1 = g->w - ix0 < g->kw ? g->w - ix0 : g->kw;                                     \
+            VF acc = b;                                                                            \
+            for (int ky = ky0; ky < ky1; ky++)                                                     \
+                for (int kx = kx0; kx < kx1; kx++)                                                 \
+                    acc += *(const VF *)(inp + ((size_t)(iy0 + ky) * g->w + ix0 + kx) * cs + c0) * \
+                           *(const VF *)(weight + (size_t)(ky * g->kw + kx) * cs + c0);            \
+            VI m = acc < lo;                                                                       \
+            acc = (VF)(((VI)acc & ~m) | ((VI)lo & m));                                             \
+            m = acc > hi;                                                                          \
+            *(VF *)(orow + (size_t)ox * cs) = (VF)(((VI)acc & ~m) | ((VI)hi & m));                 \
         }                                                                                          \
     }
 
