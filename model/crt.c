@@ -15,6 +15,7 @@
 static const struct crt_memory_ops *const memory_ops[] = {
     &crt_memory_gru_ops,
     &crt_memory_none_ops,
+    &crt_memory_rmt_ops,
 };
 
 #define FORMAT_VERSION "1"

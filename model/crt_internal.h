@@ -106,6 +106,10 @@ struct crt_memory_ops {
 
 extern const struct crt_memory_ops crt_memory_gru_ops;
 extern const struct crt_memory_ops crt_memory_none_ops;
+extern const struct crt_memory_ops crt_memory_rmt_ops;
+
+/* RMT's memory tokens M from its variant "m<M>", or -1. */
+int crt_rmt_tokens(const struct crt_config *cfg);
 
 struct crt_model {
     struct crt_config cfg;

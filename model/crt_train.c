@@ -19,6 +19,7 @@
 static const struct crt_train_memory_ops *const train_ops[] = {
     &crt_train_gru_ops,
     &crt_train_none_ops,
+    &crt_train_rmt_ops,
 };
 
 /* Activations of one segment of a worker's rows. */

@@ -75,5 +75,6 @@ struct crt_train_memory_ops {
 
 extern const struct crt_train_memory_ops crt_train_gru_ops;
 extern const struct crt_train_memory_ops crt_train_none_ops;
+extern const struct crt_train_memory_ops crt_train_rmt_ops;
 
 #endif

@@ -8,10 +8,8 @@
 static const struct {
     const char *name, *architecture, *variant;
 } variants[] = {
-    {"gru", "crt", "gru"},
-    {"ncgru", "crt", "ncgru"},
-    {"none", "none", "mean"},
-    {"none-last", "none", "last"},
+    {"gru", "crt", "gru"},         {"ncgru", "crt", "ncgru"}, {"none", "none", "mean"},
+    {"none-last", "none", "last"}, {"rmt", "rmt", "m8"},
 };
 
 int crt_variant_parse(const char *name, struct crt_config *cfg)

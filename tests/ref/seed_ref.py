@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crt_ref  # noqa: E402  (safetensors, metadata, the shared tensors)
 
 # (file name, architecture, variant)
-VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last")]
+VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last"),
+            ("rmt_m3", "rmt", "m3")]
 
 
 def small_config(architecture, variant):
@@ -79,7 +80,44 @@ class NoneMemory(nn.Module):
         return [("none.cls", torch.randn(self.cfg["d_model"], generator=gen) * 0.5)]
 
 
-MECHANISMS = {"none": NoneMemory}
+class RMTMemory(nn.Module):
+    """RMT, encoder form: M memory tokens (memory + slot position) in front;
+    the normed outputs there are the next memory; the classifier reads their
+    mean; learned initial memory. Variant "m<M>"."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.M = int(cfg["variant"][1:])
+        d = cfg["d_model"]
+        self.pos = nn.Parameter(torch.zeros(self.M, d))
+        self.init = nn.Parameter(torch.zeros(self.M, d))
+
+    def names(self):
+        return {"rmt.pos": self.pos, "rmt.init": self.init}
+
+    def state_floats(self):
+        return self.M * self.cfg["d_model"]
+
+    def initial(self, batch):
+        return self.init.reshape(1, -1).expand(batch, -1)
+
+    def tokens(self, mem):
+        return mem.view(mem.shape[0], self.M, -1) + self.pos
+
+    def update(self, h, mem):
+        return h.mean(dim=1), h.reshape(h.shape[0], -1)
+
+    def output(self, logits, mem):
+        return logits, mem
+
+    def random_tensors(self, gen):
+        d = self.cfg["d_model"]
+        return [("rmt.pos", torch.randn(self.M, d, generator=gen) * 0.3),
+                ("rmt.init", torch.randn(self.M, d, generator=gen) * 0.5)]
+
+
+MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory}
 
 
 class SeedModel(nn.Module):
