@@ -82,8 +82,15 @@ static void conv_im2col(float *col, const float *inp, const struct conv_geom *g,
         for (int ky = 0; ky < g->kh; ky++) {
             int iy = oy * g->stride_h - g->pad_top + ky;
             if (iy >= 0 && iy < g->h && ix0 >= 0 && ix0 + g->kw <= g->w) {
-                /* the window's row lies inside the image: kw*c contiguous floats */
-                memcpy(col, inp + ((size_t)iy * g->w + ix0) * g->c, cbytes * g->kw);
+                /* the window's row lies inside the image: kw*c contiguous floats
+                 * (a few for an RGB input: copied inline rather than by a call) */
+                const float *src = inp + ((size_t)iy * g->w + ix0) * g->c;
+                int n = g->kw * g->c;
+                if (n <= 16)
+                    for (int k = 0; k < n; k++)
+                        col[k] = src[k];
+                else
+                    memcpy(col, src, cbytes * g->kw);
                 col += (size_t)g->kw * g->c;
                 continue;
             }
