@@ -321,7 +321,25 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
         goto finish;
     }
 
-    sleep_s(4); /* warm-up: connections, first segments */
+    /* Warm-up: every stream connected and past its first segments, then 2 s
+     * more so that start-up backlogs are gone from the measured window. */
+    for (int i = 0; i < 300; i++) {
+        char *list = http_get(port, "/v1/streams");
+        json_t *jl = list ? json_loads(list, 0, NULL) : NULL;
+        json_t *streams = json_object_get(jl, "streams"), *item;
+        size_t k, ready = 0;
+        json_array_foreach(streams, k, item)
+        {
+            if (json_integer_value(json_object_get(item, "segments")) >= 2)
+                ready++;
+        }
+        json_decref(jl);
+        free(list);
+        if (ready == (size_t)n)
+            break;
+        sleep_s(0.1);
+    }
+    sleep_s(2);
     double t0 = time_mono_ns() / 1e9, c0 = cpu_seconds(crtd);
     m0 = http_get(port, "/metrics");
     sleep_s(su->seconds);
