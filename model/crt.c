@@ -16,6 +16,8 @@ static const struct crt_memory_ops *const memory_ops[] = {
     &crt_memory_gru_ops,
     &crt_memory_none_ops,
     &crt_memory_rmt_ops,
+    &crt_memory_xl_ops,
+    &crt_memory_full_ops,
 };
 
 #define FORMAT_VERSION "1"
@@ -912,7 +914,10 @@ void crt_model_step(const struct crt_model *m, struct crt_workspace *ws, int B, 
                                      ws->ln + (size_t)b * T * d, d, P(blk->qkv_w), 3 * d,
                                      blk->qkv_b, nq, d, d, false);
         }
-        attention_forward(ws->atty, ws->att, ws->qkv, B, T, d, c->n_heads, nq);
+        if (m->ops->attention)
+            m->ops->attention(m, l, ws->scratch, ws->atty, ws->qkv, mem_in, mem_out, B, T, nq);
+        else
+            attention_forward(ws->atty, ws->att, ws->qkv, B, T, d, c->n_heads, nq);
         float *res = ws->x;
         if (last) {
             res = ws->xk;

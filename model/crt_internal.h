@@ -102,11 +102,20 @@ struct crt_memory_ops {
      * (written by update; may alias mem_in). NULL: the logits are the
      * segment's own. */
     void (*output)(const struct crt_model *model, float *mem_out, float *logits, int B);
+    /* Optional: replaces block l's self-attention (attention_forward of
+     * qkv [B,T,3d], queries from the first nq tokens, out [B,nq,d]) — e.g.
+     * to attend to cached keys and values in mem_in too — and may write its
+     * part of mem_out (which may alias mem_in) for the next segment. */
+    void (*attention)(const struct crt_model *model, int layer, float *scratch, float *out,
+                      const float *qkv, const float *mem_in, float *mem_out, int B, int T,
+                      int nq);
 };
 
 extern const struct crt_memory_ops crt_memory_gru_ops;
 extern const struct crt_memory_ops crt_memory_none_ops;
 extern const struct crt_memory_ops crt_memory_rmt_ops;
+extern const struct crt_memory_ops crt_memory_xl_ops;
+extern const struct crt_memory_ops crt_memory_full_ops;
 
 /* RMT's memory tokens M from its variant "m<M>", or -1. */
 int crt_rmt_tokens(const struct crt_config *cfg);

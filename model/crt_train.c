@@ -20,6 +20,8 @@ static const struct crt_train_memory_ops *const train_ops[] = {
     &crt_train_gru_ops,
     &crt_train_none_ops,
     &crt_train_rmt_ops,
+    &crt_train_xl_ops,
+    &crt_train_full_ops,
 };
 
 /* Activations of one segment of a worker's rows. */
@@ -323,7 +325,11 @@ static void forward_segment(struct train_worker *wk, struct segment_cache *s, in
         layernorm_forward(s->ln1[l], s->ln1_mean[l], s->ln1_rstd[l], s->xin[l], blk->ln1_w,
                           blk->ln1_b, B * T, d, eps);
         matmul_forward(s->qkv[l], s->ln1[l], blk->qkv_w, blk->qkv_b, B * T, d, 3 * d);
-        attention_forward(s->atty[l], s->att[l], s->qkv[l], B, T, d, c->n_heads, nq);
+        if (wk->trainer->tm->attention_forward)
+            wk->trainer->tm->attention_forward(m, wk->trainer->tm_ctx, s->msave, l, s->atty[l],
+                                               s->qkv[l], s->mem_in, B, T, nq);
+        else
+            attention_forward(s->atty[l], s->att[l], s->qkv[l], B, T, d, c->n_heads, nq);
         for (int b = 0; b < B; b++)
             memcpy(s->xmid[l] + (size_t)b * nq * d, s->xin[l] + (size_t)b * T * d,
                    (size_t)nq * d * sizeof(float));
@@ -385,7 +391,11 @@ static void backward_block(struct train_worker *wk, const struct segment_cache *
         residual_forward(dxin + (size_t)b * T * d, dxin + (size_t)b * T * d,
                          wk->dxmid + (size_t)b * nq * d, (size_t)nq * d);
     memset(wk->dqkv, 0, (size_t)B * T * 3 * d * sizeof(float));
-    attention_backward(wk->dqkv, wk->datty, s->qkv[l], s->att[l], B, T, d, c->n_heads, nq);
+    if (wk->trainer->tm->attention_backward)
+        wk->trainer->tm->attention_backward(m, wk->trainer->tm_ctx, s->msave, l, wk->dqkv,
+                                            wk->datty, s->qkv[l], s->mem_in, B, T, nq);
+    else
+        attention_backward(wk->dqkv, wk->datty, s->qkv[l], s->att[l], B, T, d, c->n_heads, nq);
     memset(wk->dln, 0, (size_t)B * T * d * sizeof(float));
     matmul_backward(wk->dln, G(blk->qkv_w), G(blk->qkv_b), wk->dqkv, s->ln1[l], blk->qkv_w, B * T,
                     d, 3 * d);

@@ -71,10 +71,22 @@ struct crt_train_memory_ops {
      * logits and of the memory that update wrote. */
     void (*output_backward)(const struct crt_model *m, void *ctx, const float *mem_in,
                             float *dlogits, float *dmem_out, int B);
+    /* Optional, with ops->attention: block l's attention as ops->attention
+     * computes it, saving what its backward needs in save ([B][save_floats],
+     * the same area update_forward gets), and its backward, which
+     * ACCUMULATES into dqkv ([B,T,3d]) given dout ([B,nq,d]). */
+    void (*attention_forward)(const struct crt_model *m, void *ctx, float *save, int layer,
+                              float *out, const float *qkv, const float *mem_in, int B, int T,
+                              int nq);
+    void (*attention_backward)(const struct crt_model *m, void *ctx, const float *save, int layer,
+                               float *dqkv, const float *dout, const float *qkv,
+                               const float *mem_in, int B, int T, int nq);
 };
 
 extern const struct crt_train_memory_ops crt_train_gru_ops;
 extern const struct crt_train_memory_ops crt_train_none_ops;
 extern const struct crt_train_memory_ops crt_train_rmt_ops;
+extern const struct crt_train_memory_ops crt_train_xl_ops;
+extern const struct crt_train_memory_ops crt_train_full_ops;
 
 #endif

@@ -8,8 +8,15 @@
 static const struct {
     const char *name, *architecture, *variant;
 } variants[] = {
-    {"gru", "crt", "gru"},         {"ncgru", "crt", "ncgru"}, {"none", "none", "mean"},
-    {"none-last", "none", "last"}, {"rmt", "rmt", "m8"},
+    /* clang-format off */
+    {"gru", "crt", "gru"},
+    {"ncgru", "crt", "ncgru"},
+    {"none", "none", "mean"},
+    {"none-last", "none", "last"},
+    {"rmt", "rmt", "m8"},
+    {"xl", "xl", "m1"},
+    {"full", "full", "w8"},
+    /* clang-format on */
 };
 
 int crt_variant_parse(const char *name, struct crt_config *cfg)

@@ -17,6 +17,7 @@ Expected values are made here at test time, never pasted into a test.
 """
 
 import argparse
+import math
 import os
 import sys
 
@@ -30,7 +31,7 @@ import crt_ref  # noqa: E402  (safetensors, metadata, the shared tensors)
 
 # (file name, architecture, variant)
 VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last"),
-            ("rmt_m3", "rmt", "m3")]
+            ("rmt_m3", "rmt", "m3"), ("xl_m1", "xl", "m1"), ("full_w3", "full", "w3")]
 
 
 def small_config(architecture, variant):
@@ -117,7 +118,75 @@ class RMTMemory(nn.Module):
                 ("rmt.init", torch.randn(self.M, d, generator=gen) * 0.5)]
 
 
-MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory}
+class XLMemory(nn.Module):
+    """Cached attention ("xl": variant m<M>, M cached segments; "full":
+    variant w<W>, M = W - 1): every block's frame-token keys and values of the
+    last M segments, as constants (stop-gradient), are attended to before the
+    segment's own; a learned token reads the segment. State: the number of
+    filled segments, then per layer keys [M*L, d] and values [M*L, d]."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        n = int(cfg["variant"][1:])
+        self.M = n - 1 if cfg["architecture"] == "full" else n
+        self.rows = self.M * cfg["segment_len"]
+        self.cls = nn.Parameter(torch.zeros(cfg["d_model"]))
+
+    def names(self):
+        return {"xl.cls": self.cls}
+
+    def state_floats(self):
+        return 1 + self.cfg["n_layers"] * 2 * self.rows * self.cfg["d_model"]
+
+    def initial(self, batch):
+        return torch.zeros(batch, self.state_floats())
+
+    def tokens(self, mem):
+        return self.cls.expand(mem.shape[0], 1, -1)
+
+    def encode(self, model, x, mem):
+        cfg = self.cfg
+        d, H, L, eps = cfg["d_model"], cfg["n_heads"], cfg["segment_len"], cfg["layer_norm_eps"]
+        B, T, _ = x.shape
+        hs, R = d // H, self.rows
+        count = mem[:, 0]
+        first = R - count * L
+        valid = torch.arange(R + T).unsqueeze(0) >= first.unsqueeze(1)  # [B, R+T]
+        parts = [torch.clamp(count + 1, max=self.M).unsqueeze(1)]
+        for l, blk in enumerate(model.encoder.layers):
+            off = 1 + l * 2 * R * d
+            ck = mem[:, off:off + R * d].reshape(B, R, d).detach()
+            cv = mem[:, off + R * d:off + 2 * R * d].reshape(B, R, d).detach()
+            a = F.layer_norm(x, (d,), blk.norm1.weight, blk.norm1.bias, eps)
+            q, k, v = F.linear(a, blk.self_attn.in_proj_weight,
+                               blk.self_attn.in_proj_bias).split(d, dim=2)
+            keys, vals = torch.cat([ck, k], 1), torch.cat([cv, v], 1)
+            qh = q.view(B, T, H, hs).transpose(1, 2)
+            kh = keys.view(B, R + T, H, hs).transpose(1, 2)
+            vh = vals.view(B, R + T, H, hs).transpose(1, 2)
+            sc = qh @ kh.transpose(-1, -2) / math.sqrt(hs)
+            sc = sc.masked_fill(~valid[:, None, None, :], float("-inf"))
+            y = (torch.softmax(sc, dim=-1) @ vh).transpose(1, 2).reshape(B, T, d)
+            x = x + F.linear(y, blk.self_attn.out_proj.weight, blk.self_attn.out_proj.bias)
+            a = F.layer_norm(x, (d,), blk.norm2.weight, blk.norm2.bias, eps)
+            x = x + blk.linear2(crt_ref.gelu_tanh(blk.linear1(a)))
+            nt = T - L
+            parts.append(torch.cat([ck[:, L:], k[:, nt:]], 1).reshape(B, -1))
+            parts.append(torch.cat([cv[:, L:], v[:, nt:]], 1).reshape(B, -1))
+        return x, torch.cat(parts, dim=1)
+
+    def update(self, h, mem):
+        return h[:, 0], mem
+
+    def output(self, logits, mem):
+        return logits, mem
+
+    def random_tensors(self, gen):
+        return [("xl.cls", torch.randn(self.cfg["d_model"], generator=gen) * 0.5)]
+
+
+MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory, "xl": XLMemory, "full": XLMemory}
 
 
 class SeedModel(nn.Module):
@@ -179,7 +248,11 @@ class SeedModel(nn.Module):
         x = self.embed(feats) + self.pos
         tok = self.mech.tokens(mem)
         nt = tok.shape[1]
-        h = self.ln_f(self.encoder(torch.cat([tok, x], dim=1))[:, :nt])
+        if hasattr(self.mech, "encode"):  # attention of its own in the blocks
+            out, mem = self.mech.encode(self, torch.cat([tok, x], dim=1), mem)
+        else:
+            out = self.encoder(torch.cat([tok, x], dim=1))
+        h = self.ln_f(out[:, :nt])
         readout, mem = self.mech.update(h, mem)
         return self.mech.output(self.head(self.head_ln(readout)), mem)
 
