@@ -122,18 +122,19 @@ static inline float conv_act_scalar(float x, enum conv_act act)
     return x;
 }
 
-static inline __attribute__((always_inline)) vf16 conv_act_vec(vf16 x, enum conv_act act)
+/* *x = act(*x); vectors go through pointers, so that no function takes or
+ * returns one by value (whose ABI differs with and without AVX-512). */
+static inline __attribute__((always_inline)) void conv_act_vec(vf16 *x, enum conv_act act)
 {
     if (act == CONV_ACT_NONE)
-        return x;
+        return;
     vf16 zero = {0};
-    x = (vf16)((vi16)x & (x > zero));
+    *x = (vf16)((vi16)*x & (*x > zero));
     if (act == CONV_ACT_RELU6) {
         vf16 six = zero + 6.0f;
-        vi16 below = x < six;
-        x = (vf16)(((vi16)x & below) | ((vi16)six & ~below));
+        vi16 below = *x < six;
+        *x = (vf16)(((vi16)*x & below) | ((vi16)six & ~below));
     }
-    return x;
 }
 
 /* out[i, j] = bias[j] + residual[i, j] over rows x cols: the C that sgemm then
@@ -165,8 +166,11 @@ static void conv_act_pass(float *out, size_t n, enum conv_act act)
 {
     size_t i = 0;
 
-    for (; i + 16 <= n; i += 16)
-        *(vf16 *)(out + i) = conv_act_vec(*(vf16 *)(out + i), act);
+    for (; i + 16 <= n; i += 16) {
+        vf16 x = *(vf16 *)(out + i);
+        conv_act_vec(&x, act);
+        *(vf16 *)(out + i) = x;
+    }
     for (; i < n; i++)
         out[i] = conv_act_scalar(out[i], act);
 }
@@ -264,9 +268,10 @@ conv_tile(float *out, int ldo, const float *a, int lda, const float *bp, int k, 
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; v++)
-            conv_store_part(out + (size_t)r * ldo + v * 16, conv_act_vec(acc[r][v], act),
-                            valid - v * 16);
+        for (int v = 0; v < NV; v++) {
+            conv_act_vec(&acc[r][v], act);
+            conv_store_part(out + (size_t)r * ldo + v * 16, acc[r][v], valid - v * 16);
+        }
     }
 }
 
@@ -524,8 +529,9 @@ void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, con
 /* exp(x) for x in [-87, 88]: x = n ln2 + r with |r| <= ln2/2, exp(r) by its
  * Taylor series to r^7 (relative error below 2e-7, like expf's few ulps),
  * times 2^n built in the exponent bits. */
-static inline __attribute__((always_inline)) vf16 conv_exp_vec(vf16 x)
+static inline __attribute__((always_inline)) void conv_exp_vec(vf16 *ret, const vf16 *in)
 {
+    vf16 x = *in;
     vf16 zero = {0};
     vf16 hi = zero + 88.0f, lo = zero - 87.0f;
     vi16 above = x > hi, below = x < lo;
@@ -546,7 +552,7 @@ static inline __attribute__((always_inline)) vf16 conv_exp_vec(vf16 x)
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     vi16 scale = (n + 127) << 23;
-    return p * (vf16)scale;
+    *ret = p * (vf16)scale;
 }
 
 CONV_CLONES
@@ -558,7 +564,9 @@ void conv_sigmoid_forward(float *out, const float *inp, size_t n)
         vf16 x = *(const vf16 *)(inp + i);
         vf16 one = {0};
         one += 1.0f;
-        *(vf16 *)(out + i) = one / (one + conv_exp_vec(-x));
+        vf16 e, neg = -x;
+        conv_exp_vec(&e, &neg);
+        *(vf16 *)(out + i) = one / (one + e);
     }
     for (; i < n; i++)
         out[i] = 1.0f / (1.0f + expf(-inp[i]));
