@@ -6,7 +6,9 @@
    is one the spec documents for that operation, and each JSON body (and each
    SSE event's data) is valid against the documented schema.
 
-Usage: check_openapi.py OPENAPI_YAML ROUTE_C CRTD_BINARY
+Usage: check_openapi.py OPENAPI_YAML ROUTE_C CRTD_BINARY [MODEL]
+With MODEL (a model file that exists), GET /v1/model is also checked with
+that model loaded.
 The schema checker is a small subset of JSON Schema written here: type
 (with "null"), enum, required, properties, additionalProperties, items,
 minimum/maximum, minItems/maxItems, pattern, format date-time, oneOf, allOf,
@@ -143,7 +145,7 @@ def check_routes(spec, route_c):
 # ---- the running daemon ------------------------------------------------------
 
 class Daemon:
-    def __init__(self, crtd, tmp):
+    def __init__(self, crtd, tmp, model="none"):
         self.tmp = tmp
         token = os.path.join(tmp, "token")
         with open(token, "w") as f:
@@ -155,7 +157,7 @@ class Daemon:
                     "max_sse_clients = 1\nmax_connections = 8\n")
         self.log = open(os.path.join(tmp, "crtd.log"), "w+")
         self.proc = subprocess.Popen(
-            [crtd, "--config", conf, "--model", "none", "--listen", "127.0.0.1:0", "--state-dir",
+            [crtd, "--config", conf, "--model", model, "--listen", "127.0.0.1:0", "--state-dir",
              os.path.join(tmp, "state"), "--token-file", token, "--stream",
              "conf=synthetic:script=Walk*2,none*2&segment_ms=40&loop=0"],
             stdout=self.log, stderr=self.log)
@@ -344,6 +346,20 @@ def main():
             call("delete", "/v1/streams/api1", "/v1/streams/{name}", want=204)
         finally:
             d.stop()
+
+    model = sys.argv[4] if len(sys.argv) > 4 else ""
+    if model and os.path.exists(model):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Daemon(crtd, tmp, model)
+            try:
+                status, headers, text = d.request("GET", "/v1/model")
+                check_response(spec, "/v1/model", "get", status, headers, text, seen)
+                if status != 200:
+                    fail(f"GET /v1/model with {model}: {status} {text}")
+            finally:
+                d.stop()
+    else:
+        print(f"(no model file '{model}': GET /v1/model 200 not checked)")
 
     # Every documented operation was exercised at least once.
     for path, ops in spec["paths"].items():
