@@ -83,7 +83,7 @@ static float peak_sse(long iters, int *ret_lanes)
 
 static double fma_peak_gflops(const char **ret_isa)
 {
-    const long iters = 4000000;
+    const long iters = 2000000;
     double best = 0;
     volatile float sink = 0;
 
@@ -92,7 +92,7 @@ static double fma_peak_gflops(const char **ret_isa)
               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     *ret_isa = v4 ? "AVX-512 FMA" : v3 ? "AVX2 FMA" : "SSE";
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < 12; rep++) {
         int lanes = 4;
         int64_t t0 = thread_cpu_ns();
         sink += v4   ? peak_avx512(iters, &lanes)
