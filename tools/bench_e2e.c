@@ -240,6 +240,8 @@ struct run_result {
     double p50, p95;      /* seconds, over all streams */
     double cpu;           /* cores */
     bool keeps_up;
+    double fps[MAX_STREAMS];     /* per stream */
+    double skipped[MAX_STREAMS]; /* per stream, per second */
 };
 
 struct setup {
@@ -364,9 +366,11 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
         double fps = (s1[i].sampled - s0[i].sampled) / dt;
         if (!(fps >= 0))
             fps = 0;
+        ret->fps[i] = fps;
         ret->fps_min = fmin(ret->fps_min, fps);
         ret->fps_mean += fps / n;
         double skipped = (s1[i].dropped - s0[i].dropped) / dt;
+        ret->skipped[i] = skipped >= 0 ? skipped : 0;
         if (skipped >= 0)
             ret->skipped_per_s += skipped / n;
         /* Pool the histograms of every stream. */
@@ -527,6 +531,10 @@ int bench_e2e(int argc, char **argv)
             printf("%7d %8.1f %9.2f %9.2f %9.2f %9.2f %8.1f %8.1f %6.2f  %s\n", n, res->fps_target,
                    res->fps_min, res->fps_mean, res->missed_per_s, res->skipped_per_s,
                    res->p50 * 1e3, res->p95 * 1e3, res->cpu, res->keeps_up ? "yes" : "no");
+        if (only && !json)
+            for (int i = 0; i < n; i++)
+                printf("        stream s%-3d sampled %.2f fps, skipped %.2f/s\n", i, res->fps[i],
+                       res->skipped[i]);
         fflush(stdout);
         if (res->keeps_up)
             best = n;
@@ -537,14 +545,18 @@ int bench_e2e(int argc, char **argv)
         json_t *runs = json_array();
         for (int i = 0; i < n_results; i++) {
             const struct run_result *x = &results[i];
+            json_t *per = json_array();
+            for (int k = 0; k < x->streams; k++)
+                json_array_append_new(
+                    per, json_pack("{s:f, s:f}", "fps", x->fps[k], "skipped_per_s", x->skipped[k]));
             json_array_append_new(
                 runs,
-                json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "streams",
+                json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:o}", "streams",
                           x->streams, "fps_target", x->fps_target, "fps_min", x->fps_min,
                           "fps_mean", x->fps_mean, "missed_per_s", x->missed_per_s, "skipped_per_s",
                           x->skipped_per_s, "latency_p50_s", isnan(x->p50) ? -1 : x->p50,
                           "latency_p95_s", isnan(x->p95) ? -1 : x->p95, "cpu_cores", x->cpu,
-                          "keeps_up", x->keeps_up));
+                          "keeps_up", x->keeps_up, "per_stream", per));
         }
         json_t *root = json_pack("{s:o, s:i, s:f}", "runs", runs, "largest_keeping_up", best,
                                  "seconds", su.seconds);
