@@ -157,7 +157,10 @@ static void compare_variant(const char *variant)
         used += snprintf(cmd + used, sizeof(cmd) - (size_t)used, " '%s'", intermediates[j]);
     strcat(cmd, " >/dev/null");
     print_message("reference: tfjs-backend-cpu on %s (%d inputs)\n", variant, n_inputs);
-    assert_int_equal(system(cmd), 0);
+    if (system(cmd) != 0)
+        fail_msg("the TensorFlow.js reference failed (node and third_party/npm from "
+                 "scripts/setup?): %s",
+                 cmd);
 
     for (int k = 0; k < n_inputs; k++) {
         memcpy(tfjs_context_input(all), inputs + per * k, per * sizeof(int32_t));
