@@ -22,6 +22,7 @@ static const struct crt_train_memory_ops *const train_ops[] = {
     &crt_train_rmt_ops,
     &crt_train_xl_ops,
     &crt_train_full_ops,
+    &crt_train_brt_ops,
 };
 
 /* Activations of one segment of a worker's rows. */
@@ -392,8 +393,9 @@ static void backward_block(struct train_worker *wk, const struct segment_cache *
                          wk->dxmid + (size_t)b * nq * d, (size_t)nq * d);
     memset(wk->dqkv, 0, (size_t)B * T * 3 * d * sizeof(float));
     if (wk->trainer->tm->attention_backward)
-        wk->trainer->tm->attention_backward(m, wk->trainer->tm_ctx, s->msave, l, wk->dqkv,
-                                            wk->datty, s->qkv[l], s->mem_in, B, T, nq);
+        wk->trainer->tm->attention_backward(m, wk->trainer->tm_ctx, g, wk->mscratch, s->msave, l,
+                                            wk->dqkv, wk->datty, s->qkv[l], s->mem_in, wk->dmem,
+                                            wk->dreadout, wk->dmem_prev, B, T, nq);
     else
         attention_backward(wk->dqkv, wk->datty, s->qkv[l], s->att[l], B, T, d, c->n_heads, nq);
     memset(wk->dln, 0, (size_t)B * T * d * sizeof(float));

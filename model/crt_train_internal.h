@@ -74,13 +74,17 @@ struct crt_train_memory_ops {
     /* Optional, with ops->attention: block l's attention as ops->attention
      * computes it, saving what its backward needs in save ([B][save_floats],
      * the same area update_forward gets), and its backward, which
-     * ACCUMULATES into dqkv ([B,T,3d]) given dout ([B,nq,d]). */
+     * ACCUMULATES into dqkv ([B,T,3d]) given dout ([B,nq,d]); a mechanism
+     * that updates its memory inside the attention also gets the gradients
+     * update_backward got (dmem_out, dreadout), ADDS to dmem_in and may use
+     * scratch (scratch_floats). */
     void (*attention_forward)(const struct crt_model *m, void *ctx, float *save, int layer,
                               float *out, const float *qkv, const float *mem_in, int B, int T,
                               int nq);
-    void (*attention_backward)(const struct crt_model *m, void *ctx, const float *save, int layer,
-                               float *dqkv, const float *dout, const float *qkv,
-                               const float *mem_in, int B, int T, int nq);
+    void (*attention_backward)(const struct crt_model *m, void *ctx, float *grads, float *scratch,
+                               const float *save, int layer, float *dqkv, const float *dout,
+                               const float *qkv, const float *mem_in, const float *dmem_out,
+                               const float *dreadout, float *dmem_in, int B, int T, int nq);
 };
 
 extern const struct crt_train_memory_ops crt_train_gru_ops;
@@ -88,5 +92,6 @@ extern const struct crt_train_memory_ops crt_train_none_ops;
 extern const struct crt_train_memory_ops crt_train_rmt_ops;
 extern const struct crt_train_memory_ops crt_train_xl_ops;
 extern const struct crt_train_memory_ops crt_train_full_ops;
+extern const struct crt_train_memory_ops crt_train_brt_ops;
 
 #endif

@@ -102,10 +102,12 @@ static float dot_value(const float *seq, const float *cv, const float *go, int j
     return s;
 }
 
-static void xl_attention_bwd(const struct crt_model *m, void *ctx, const float *save, int l,
-                             float *dqkv, const float *dout, const float *qkv, const float *mem_in,
-                             int B, int T, int nq)
+static void xl_attention_bwd(const struct crt_model *m, void *ctx, float *grads, float *scratch,
+                             const float *save, int l, float *dqkv, const float *dout,
+                             const float *qkv, const float *mem_in, const float *dmem_out,
+                             const float *dreadout, float *dmem_in, int B, int T, int nq)
 {
+    (void)grads, (void)scratch, (void)dmem_out, (void)dreadout, (void)dmem_in;
     struct xl_train *x = ctx;
     int d = x->d, H = x->H, hs = d / H, C = x->cached, K = C + T;
     float scale = 1.0f / sqrtf((float)hs);

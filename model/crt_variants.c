@@ -16,6 +16,8 @@ static const struct {
     {"rmt", "rmt", "m8"},
     {"xl", "xl", "m1"},
     {"full", "full", "w8"},
+    {"brt", "brt", "fixed"},
+    {"brt-lstm", "brt", "lstm"},
     /* clang-format on */
 };
 

@@ -31,7 +31,8 @@ import crt_ref  # noqa: E402  (safetensors, metadata, the shared tensors)
 
 # (file name, architecture, variant)
 VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last"),
-            ("rmt_m3", "rmt", "m3"), ("xl_m1", "xl", "m1"), ("full_w3", "full", "w3")]
+            ("rmt_m3", "rmt", "m3"), ("xl_m1", "xl", "m1"), ("full_w3", "full", "w3"),
+            ("brt_fixed", "brt", "fixed-s3"), ("brt_lstm", "brt", "lstm-s3")]
 
 
 def small_config(architecture, variant):
@@ -186,7 +187,124 @@ class XLMemory(nn.Module):
         return [("xl.cls", torch.randn(self.cfg["d_model"], generator=gen) * 0.5)]
 
 
-MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory, "xl": XLMemory, "full": XLMemory}
+class BRTMemory(nn.Module):
+    """Block-Recurrent Transformer: the last block is the recurrent layer; S
+    state vectors attend (one softmax) to themselves and to that block's token
+    keys and values; projected, gated into the old state, then an FFN gated in
+    too; the classifier reads the mean of the state. Variant fixed|lstm[-s<S>]."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        gate, _, rest = cfg["variant"].partition("-s")
+        self.lstm = gate == "lstm"
+        self.S = int(rest) if rest else 16
+        d, ff = cfg["d_model"], cfg["d_ff"]
+        eps = cfg["layer_norm_eps"]
+        self.init = nn.Parameter(torch.zeros(self.S, d))
+        self.pos = nn.Parameter(torch.zeros(self.S, d))
+        self.ln = nn.LayerNorm(d, eps=eps)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ffn_ln = nn.LayerNorm(d, eps=eps)
+        self.fc1 = nn.Linear(d, ff)
+        self.fc2 = nn.Linear(ff, d)
+        gdim = 2 * d if self.lstm else d
+        self.gate1 = nn.Linear(d, gdim)
+        self.gate2 = nn.Linear(d, gdim)
+
+    def names(self):
+        m = {"brt.init": self.init, "brt.pos": self.pos,
+             "brt.ln.weight": self.ln.weight, "brt.ln.bias": self.ln.bias,
+             "brt.qkv.weight": self.qkv.weight, "brt.qkv.bias": self.qkv.bias,
+             "brt.proj.weight": self.proj.weight, "brt.proj.bias": self.proj.bias,
+             "brt.ffn.ln.weight": self.ffn_ln.weight, "brt.ffn.ln.bias": self.ffn_ln.bias,
+             "brt.ffn.fc1.weight": self.fc1.weight, "brt.ffn.fc1.bias": self.fc1.bias,
+             "brt.ffn.fc2.weight": self.fc2.weight, "brt.ffn.fc2.bias": self.fc2.bias,
+             "brt.gate1.bias": self.gate1.bias, "brt.gate2.bias": self.gate2.bias}
+        if self.lstm:
+            m.update({"brt.gate1.weight": self.gate1.weight, "brt.gate2.weight": self.gate2.weight})
+        return m
+
+    def state_floats(self):
+        return self.S * self.cfg["d_model"]
+
+    def initial(self, batch):
+        return self.init.reshape(1, -1).expand(batch, -1)
+
+    def tokens(self, mem):
+        return mem.new_zeros(mem.shape[0], 0, self.cfg["d_model"])
+
+    def gate(self, lin, c, z):
+        d = self.cfg["d_model"]
+        if not self.lstm:
+            g = torch.sigmoid(lin.bias)
+            return c * g + z * (1 - g)
+        pre = F.linear(z, lin.weight, lin.bias)
+        f = torch.sigmoid(pre[..., :d] + 1)
+        i = torch.sigmoid(pre[..., d:] - 1)
+        return c * f + z * i
+
+    def encode(self, model, x, mem):
+        cfg = self.cfg
+        d, H, eps = cfg["d_model"], cfg["n_heads"], cfg["layer_norm_eps"]
+        B, T, _ = x.shape
+        S, hs = self.S, d // H
+        layers = model.encoder.layers
+        for blk in layers[:-1]:
+            x = blk(x)
+        last = layers[-1]
+        a = F.layer_norm(x, (d,), last.norm1.weight, last.norm1.bias, eps)
+        _, tk, tv = F.linear(a, last.self_attn.in_proj_weight,
+                             last.self_attn.in_proj_bias).split(d, dim=2)
+        c = mem.view(B, S, d)
+        sa = self.ln(c) + self.pos
+        q, k, v = self.qkv(sa).split(d, dim=2)
+        keys, vals = torch.cat([k, tk], 1), torch.cat([v, tv], 1)
+        qh = q.view(B, S, H, hs).transpose(1, 2)
+        kh = keys.view(B, S + T, H, hs).transpose(1, 2)
+        vh = vals.view(B, S + T, H, hs).transpose(1, 2)
+        att = torch.softmax(qh @ kh.transpose(-1, -2) / math.sqrt(hs), dim=-1)
+        y = (att @ vh).transpose(1, 2).reshape(B, S, d)
+        c1 = self.gate(self.gate1, c, self.proj(y))
+        m = self.fc2(crt_ref.gelu_tanh(self.fc1(self.ffn_ln(c1))))
+        c2 = self.gate(self.gate2, c1, m)
+        return x, c2.reshape(B, S * d)
+
+    def update(self, h, mem):
+        return mem.view(mem.shape[0], self.S, -1).mean(dim=1), mem
+
+    def output(self, logits, mem):
+        return logits, mem
+
+    def random_tensors(self, gen):
+        d, ff, S = self.cfg["d_model"], self.cfg["d_ff"], self.S
+
+        def mat(o, i):
+            return (torch.rand(o, i, generator=gen) * 2 - 1) / math.sqrt(i)
+
+        def vec(n, scale=0.1):
+            return torch.randn(n, generator=gen) * scale
+
+        gdim = 2 * d if self.lstm else d
+        t = [("brt.init", vec(S * d, 0.5).view(S, d)), ("brt.pos", vec(S * d, 0.3).view(S, d)),
+             ("brt.ln.weight", 1 + vec(d)), ("brt.ln.bias", vec(d)),
+             ("brt.qkv.weight", mat(3 * d, d)), ("brt.qkv.bias", vec(3 * d)),
+             ("brt.proj.weight", mat(d, d)), ("brt.proj.bias", vec(d))]
+        if self.lstm:
+            t.append(("brt.gate1.weight", mat(gdim, d)))
+        t += [("brt.gate1.bias", vec(gdim, 0.5)),
+              ("brt.ffn.ln.weight", 1 + vec(d)), ("brt.ffn.ln.bias", vec(d)),
+              ("brt.ffn.fc1.weight", mat(ff, d)), ("brt.ffn.fc1.bias", vec(ff)),
+              ("brt.ffn.fc2.weight", mat(d, ff)), ("brt.ffn.fc2.bias", vec(d))]
+        if self.lstm:
+            t.append(("brt.gate2.weight", mat(gdim, d)))
+        t.append(("brt.gate2.bias", vec(gdim, 0.5)))
+        return t
+
+
+MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory, "xl": XLMemory, "full": XLMemory,
+              "brt": BRTMemory}
 
 
 class SeedModel(nn.Module):
