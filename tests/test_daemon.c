@@ -32,7 +32,8 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *crtd_path;
-static pid_t live_pid; /* the daemon of the running test, for the teardown */
+static const char *example_conf; /* daemon/crtd.conf.example, when given */
+static pid_t live_pid;           /* the daemon of the running test, for the teardown */
 
 struct crtd {
     pid_t pid;
@@ -413,6 +414,28 @@ static void cli_help_errors_and_check_config(void **state)
         run_status((const char *const[]){"--check-config", "--config", bad, NULL}, &out), 1);
     assert_non_null(strstr(out, "bad.conf:3: unknown key 'port' in [server]"));
     free(out);
+
+    /* The shipped example configuration checks, as it is and with its
+     * commented stream sections enabled. */
+    if (example_conf) {
+        assert_int_equal(run_status((const char *const[]){"--check-config", "--model", "none",
+                                                          "--config", example_conf, NULL},
+                                    &out),
+                         0);
+        free(out);
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd),
+                 "sed 's/^;\\(\\[stream\\|url\\|fps\\|enabled\\)/\\1/' '%s' > '%s/ex.conf'",
+                 example_conf, d.dir);
+        assert_int_equal(system(cmd), 0);
+        snprintf(conf, sizeof(conf), "%s/ex.conf", d.dir);
+        assert_int_equal(run_status((const char *const[]){"--check-config", "--model", "none",
+                                                          "--config", conf, NULL},
+                                    &out),
+                         0);
+        assert_non_null(strstr(out, "configuration OK: 2 streams"));
+        free(out);
+    }
 
     /* A script naming no class is caught too, naming the stream. */
     write_file(bad, "[stream \"x\"]\nurl = synthetic:script=Juggle\n", 0644);
@@ -1059,6 +1082,7 @@ int main(int argc, char **argv)
         return 2;
     }
     crtd_path = argv[1];
+    example_conf = argc > 2 ? argv[2] : NULL;
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(cli_help_errors_and_check_config, kill_leftover),
