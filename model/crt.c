@@ -19,6 +19,7 @@ static const struct crt_memory_ops *const memory_ops[] = {
     &crt_memory_xl_ops,
     &crt_memory_full_ops,
     &crt_memory_brt_ops,
+    &crt_memory_srf_ops,
 };
 
 #define FORMAT_VERSION "1"

@@ -117,6 +117,7 @@ extern const struct crt_memory_ops crt_memory_rmt_ops;
 extern const struct crt_memory_ops crt_memory_xl_ops;
 extern const struct crt_memory_ops crt_memory_full_ops;
 extern const struct crt_memory_ops crt_memory_brt_ops;
+extern const struct crt_memory_ops crt_memory_srf_ops;
 
 /* RMT's memory tokens M from its variant "m<M>", or -1. */
 int crt_rmt_tokens(const struct crt_config *cfg);

@@ -23,6 +23,7 @@ static const struct crt_train_memory_ops *const train_ops[] = {
     &crt_train_xl_ops,
     &crt_train_full_ops,
     &crt_train_brt_ops,
+    &crt_train_srf_ops,
 };
 
 /* Activations of one segment of a worker's rows. */

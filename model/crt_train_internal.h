@@ -93,5 +93,6 @@ extern const struct crt_train_memory_ops crt_train_rmt_ops;
 extern const struct crt_train_memory_ops crt_train_xl_ops;
 extern const struct crt_train_memory_ops crt_train_full_ops;
 extern const struct crt_train_memory_ops crt_train_brt_ops;
+extern const struct crt_train_memory_ops crt_train_srf_ops;
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"full", "full", "w8"},
     {"brt", "brt", "fixed"},
     {"brt-lstm", "brt", "lstm"},
+    {"srformer", "srf", "raf"},
     /* clang-format on */
 };
 

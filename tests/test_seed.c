@@ -24,8 +24,8 @@
 #define GRAD_TOLERANCE 1e-3
 
 /* The file names seed_ref.py writes (its VARIANTS). */
-static const char *const variants[] = {"none_mean", "none_last", "rmt_m3",  "xl_m1",
-                                       "full_w3",   "brt_fixed", "brt_lstm"};
+static const char *const variants[] = {"none_mean", "none_last", "rmt_m3",   "xl_m1",
+                                       "full_w3",   "brt_fixed", "brt_lstm", "srf_raf"};
 
 static char ref_dir[4096];
 

@@ -32,7 +32,8 @@ import crt_ref  # noqa: E402  (safetensors, metadata, the shared tensors)
 # (file name, architecture, variant)
 VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last"),
             ("rmt_m3", "rmt", "m3"), ("xl_m1", "xl", "m1"), ("full_w3", "full", "w3"),
-            ("brt_fixed", "brt", "fixed-s3"), ("brt_lstm", "brt", "lstm-s3")]
+            ("brt_fixed", "brt", "fixed-s3"), ("brt_lstm", "brt", "lstm-s3"),
+            ("srf_raf", "srf", "raf")]
 
 
 def small_config(architecture, variant):
@@ -303,8 +304,95 @@ class BRTMemory(nn.Module):
         return t
 
 
+class SRFMemory(nn.Module):
+    """SRformer, causal: in-segment attention plus, per block and head, the
+    running sum P of past segments' K^T V through a Recurrent
+    Accumulate-and-Fire neuron (x = W P; V = lambda V + x; a = V/theta - 1;
+    out = relu(a); V -= theta [a > 0]); the attention output adds
+    (q out) / sqrt(sum k^2 + 1e-5). State per layer: P, V, sum k^2."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        d, H, NL = cfg["d_model"], cfg["n_heads"], cfg["n_layers"]
+        self.dk = d // H
+        self.cls = nn.Parameter(torch.zeros(d))
+        self.w = nn.ParameterList([nn.Parameter(torch.zeros(self.dk, self.dk)) for _ in range(NL)])
+        self.theta = nn.ParameterList([nn.Parameter(torch.zeros(1)) for _ in range(NL)])
+        self.lam = nn.ParameterList([nn.Parameter(torch.zeros(1)) for _ in range(NL)])
+
+    def names(self):
+        m = {"srf.cls": self.cls}
+        for l in range(self.cfg["n_layers"]):
+            m.update({f"srf.{l}.w": self.w[l], f"srf.{l}.theta": self.theta[l],
+                      f"srf.{l}.lambda": self.lam[l]})
+        return m
+
+    def layer_floats(self):
+        H = self.cfg["n_heads"]
+        return 2 * H * self.dk * self.dk + self.cfg["d_model"]
+
+    def state_floats(self):
+        return self.cfg["n_layers"] * self.layer_floats()
+
+    def initial(self, batch):
+        return torch.zeros(batch, self.state_floats())
+
+    def tokens(self, mem):
+        return self.cls.expand(mem.shape[0], 1, -1)
+
+    def encode(self, model, x, mem):
+        cfg = self.cfg
+        d, H, L, eps = cfg["d_model"], cfg["n_heads"], cfg["segment_len"], cfg["layer_norm_eps"]
+        B, T, _ = x.shape
+        dk, hdd, lf = self.dk, H * self.dk * self.dk, self.layer_floats()
+        parts = []
+        for l, blk in enumerate(model.encoder.layers):
+            st = mem[:, l * lf:(l + 1) * lf]
+            P = st[:, :hdd].reshape(B, H, dk, dk)
+            V = st[:, hdd:2 * hdd].reshape(B, H, dk, dk)
+            ksq = st[:, 2 * hdd:]
+            a = F.layer_norm(x, (d,), blk.norm1.weight, blk.norm1.bias, eps)
+            q, k, v = F.linear(a, blk.self_attn.in_proj_weight,
+                               blk.self_attn.in_proj_bias).split(d, dim=2)
+            qh, kh, vh = (t_.view(B, T, H, dk).transpose(1, 2) for t_ in (q, k, v))
+            att = torch.softmax(qh @ kh.transpose(-1, -2) / math.sqrt(dk), dim=-1)
+            y = att @ vh  # [B, H, T, dk]
+            vp = self.lam[l] * V + self.w[l] @ P
+            act = vp / self.theta[l] - 1
+            spike = (act > 0).float()
+            out = torch.relu(act)
+            vnew = vp - self.theta[l] * spike
+            r = torch.sqrt(ksq + 1e-5).view(B, H, 1, dk)
+            y = y + (qh @ out) / r
+            y = y.transpose(1, 2).reshape(B, T, d)
+            x = x + F.linear(y, blk.self_attn.out_proj.weight, blk.self_attn.out_proj.bias)
+            a = F.layer_norm(x, (d,), blk.norm2.weight, blk.norm2.bias, eps)
+            x = x + blk.linear2(crt_ref.gelu_tanh(blk.linear1(a)))
+            kf, vf = kh[:, :, T - L:], vh[:, :, T - L:]
+            pnew = P + kf.transpose(-1, -2) @ vf
+            knew = ksq + (k[:, T - L:] ** 2).sum(dim=1)
+            parts += [pnew.reshape(B, -1), vnew.reshape(B, -1), knew]
+        return x, torch.cat(parts, dim=1)
+
+    def update(self, h, mem):
+        return h[:, 0], mem
+
+    def output(self, logits, mem):
+        return logits, mem
+
+    def random_tensors(self, gen):
+        t = [("srf.cls", torch.randn(self.cfg["d_model"], generator=gen) * 0.5)]
+        for l in range(self.cfg["n_layers"]):
+            t += [(f"srf.{l}.w", (torch.rand(self.dk, self.dk, generator=gen) * 2 - 1) /
+                   math.sqrt(self.dk)),
+                  (f"srf.{l}.theta", torch.tensor([0.1 + 0.05 * l])),
+                  (f"srf.{l}.lambda", torch.tensor([0.1 + 0.3 * l]))]
+        return t
+
+
 MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory, "xl": XLMemory, "full": XLMemory,
-              "brt": BRTMemory}
+              "brt": BRTMemory, "srf": SRFMemory}
 
 
 class SeedModel(nn.Module):
