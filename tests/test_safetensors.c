@@ -284,7 +284,7 @@ static void damaged_models(void **state)
         {"zero heads", .meta_key = "n_heads", .meta_value = "0", .needle = "'n_heads': 0 outside"},
         {"heads", .meta_key = "n_heads", .meta_value = "3", .needle = "does not divide"},
         {"architecture", .meta_key = "architecture", .meta_value = "lstm",
-         .needle = "'architecture': 'lstm' unknown (known: crt)"},
+         .needle = "'architecture': 'lstm' unknown (known: crt"},
         {"variant", .meta_key = "variant", .meta_value = "lstm",
          .needle = "'variant': 'lstm' unknown for crt"},
         {"layout", .meta_key = "feature_layout", .meta_value = "2",
