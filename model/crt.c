@@ -13,6 +13,7 @@
 
 /* The memory mechanisms, by metadata "architecture". */
 static const struct crt_memory_ops *const memory_ops[] = {
+    /* clang-format off */
     &crt_memory_gru_ops,
     &crt_memory_none_ops,
     &crt_memory_rmt_ops,
@@ -20,6 +21,7 @@ static const struct crt_memory_ops *const memory_ops[] = {
     &crt_memory_full_ops,
     &crt_memory_brt_ops,
     &crt_memory_srf_ops,
+    /* clang-format on */
 };
 
 #define FORMAT_VERSION "1"

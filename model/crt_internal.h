@@ -107,8 +107,7 @@ struct crt_memory_ops {
      * to attend to cached keys and values in mem_in too — and may write its
      * part of mem_out (which may alias mem_in) for the next segment. */
     void (*attention)(const struct crt_model *model, int layer, float *scratch, float *out,
-                      const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                      int nq);
+                      const float *qkv, const float *mem_in, float *mem_out, int B, int T, int nq);
 };
 
 extern const struct crt_memory_ops crt_memory_gru_ops;

@@ -17,6 +17,7 @@
 #include <cblas.h>
 
 static const struct crt_train_memory_ops *const train_ops[] = {
+    /* clang-format off */
     &crt_train_gru_ops,
     &crt_train_none_ops,
     &crt_train_rmt_ops,
@@ -24,6 +25,7 @@ static const struct crt_train_memory_ops *const train_ops[] = {
     &crt_train_full_ops,
     &crt_train_brt_ops,
     &crt_train_srf_ops,
+    /* clang-format on */
 };
 
 /* Activations of one segment of a worker's rows. */
