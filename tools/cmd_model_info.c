@@ -151,7 +151,7 @@ int cmd_model_info(int argc, char **argv)
         json_decref(out);
     } else {
         printf("file          %s\n", path);
-        printf("architecture  %s, memory cell %s\n", c->architecture, c->variant);
+        printf("architecture  %s, variant %s\n", c->architecture, c->variant);
         printf("sizes         d %d, layers %d, heads %d, FFN %d, LayerNorm eps %g\n", c->d_model,
                c->n_layers, c->n_heads, c->d_ff, (double)c->layer_norm_eps);
         printf("input         %d features per frame (layout %d), L %d frames per segment at "
