@@ -156,7 +156,9 @@ static void wait_port(struct crtd *d)
             int status;
             if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
                 char *text = read_file(d->log);
-                fail_msg("crtd exited early: %s", text);
+                fail_msg("crtd exited early (%s %d): %s",
+                         WIFSIGNALED(status) ? "signal" : "exit status",
+                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), text);
             }
             sleep_ms(50);
         }
