@@ -70,9 +70,9 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         r = pose_run(p->pose, frame.data, frame.width, frame.height, frame.stride, &pose, err);
         if (r < 0)
             return r;
-        struct keypoint kp[POSE_NUM_KEYPOINTS];
+        struct pose_keypoint kp[POSE_NUM_KEYPOINTS];
         for (int k = 0; k < POSE_NUM_KEYPOINTS; k++)
-            kp[k] = (struct keypoint){pose.keypoints[k].x, pose.keypoints[k].y,
+            kp[k] = (struct pose_keypoint){pose.keypoints[k].x, pose.keypoints[k].y,
                                       pose.keypoints[k].score};
         features_v1(p->feat, &p->features, pose.person ? kp : NULL);
         if (pose.person)

@@ -20,12 +20,12 @@ void features_state_init(struct features_state *st)
     st->scale = FEATURES_SCALE_INIT;
 }
 
-static bool seen(const struct keypoint *kp, int j)
+static bool seen(const struct pose_keypoint *kp, int j)
 {
     return kp[j].score >= FEATURES_SCORE_MIN;
 }
 
-void features_v1(float *out, struct features_state *st, const struct keypoint *kp)
+void features_v1(float *out, struct features_state *st, const struct pose_keypoint *kp)
 {
     float *pos = out + FEATURES_V1_POS;
     float *score = out + FEATURES_V1_SCORE;

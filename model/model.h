@@ -155,13 +155,8 @@ int rng_below(struct rng *rng, int n);                   /* 0 .. n-1 */
 
 /* ---- synthetic motion (synth.c) ------------------------------------------ */
 
-/* COCO-17 keypoints, in MoveNet's output order. */
-#define POSE_NUM_KEYPOINTS 17
-
-/* One frame's keypoints: x, y in [0,1] of the whole frame, and a score. */
-struct keypoint {
-    float x, y, score;
-};
+/* Keypoints are struct pose_keypoint (pose section): x, y in [0,1] of the
+ * whole frame, and a score. */
 
 enum synth_task {
     SYNTH_TASK_ACTIVITIES, /* ten Smarthome activities that pose alone tells apart */
@@ -196,7 +191,7 @@ void synth_options_default(struct synth_options *opts);
 struct synth_clip {
     int frames;
     int label;
-    struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
     int *labels;                                       /* [frames] */
 };
 
@@ -220,7 +215,7 @@ void synth_clip_done(struct synth_clip *clip);
 struct pose_sequence {
     int frames;
     double fps;
-    struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
     int *labels;                                       /* [frames], -1 unknown */
     int label;                                         /* the clip's class, -1 unknown */
     int n_classes;
@@ -349,7 +344,7 @@ void features_state_init(struct features_state *st);
 /* out[FEATURES_V1_DIM] from one frame's keypoints (x, y in [0,1] of the
  * frame), or kp = NULL when no person was seen. docs/MODEL.md section 3 says
  * exactly what each float is; tests/ref/crt_ref.py mirrors this function. */
-void features_v1(float *out, struct features_state *st, const struct keypoint *kp);
+void features_v1(float *out, struct features_state *st, const struct pose_keypoint *kp);
 
 /* ---- the segment model: CRT and the other memory mechanisms (crt*.c) ------ */
 

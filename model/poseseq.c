@@ -221,7 +221,7 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
         }
         seq.labels[f] = (int)l;
         for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
-            const struct keypoint *k = &seq.keypoints[f][j];
+            const struct pose_keypoint *k = &seq.keypoints[f][j];
             if (!isfinite(k->x) || !isfinite(k->y) || !isfinite(k->score)) {
                 r = errbuf_set(err, -EBADMSG, "%s: frame %d keypoint %d is not finite", path, f, j);
                 goto fail;

@@ -562,7 +562,7 @@ struct estimator {
     double dropout; /* chance per joint per frame of a wild miss */
 };
 
-static void observe(struct keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
+static void observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
                     const struct body *b, const struct camera *cam, const struct estimator *est,
                     bool nobody, struct rng *rng)
 {

@@ -75,9 +75,9 @@ static void matches_numpy_mirror(void **state)
     double worst = 0;
     int worst_frame = 0, worst_index = 0, absent = 0;
     for (int t = 0; t < frames; t++) {
-        struct keypoint k[POSE_NUM_KEYPOINTS];
+        struct pose_keypoint k[POSE_NUM_KEYPOINTS];
         for (int j = 0; j < POSE_NUM_KEYPOINTS; j++)
-            k[j] = (struct keypoint){kp[(t * 17 + j) * 3], kp[(t * 17 + j) * 3 + 1],
+            k[j] = (struct pose_keypoint){kp[(t * 17 + j) * 3], kp[(t * 17 + j) * 3 + 1],
                                      kp[(t * 17 + j) * 3 + 2]};
         float out[FEATURES_V1_DIM];
         features_v1(out, &fs, present[t] > 0 ? k : NULL);
@@ -102,17 +102,17 @@ static void matches_numpy_mirror(void **state)
     safetensors_free(st);
 }
 
-static void set_person(struct keypoint *k, float dx)
+static void set_person(struct pose_keypoint *k, float dx)
 {
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++)
-        k[j] = (struct keypoint){0.5f + dx + 0.01f * j, 0.2f + 0.04f * j, 0.9f};
+        k[j] = (struct pose_keypoint){0.5f + dx + 0.01f * j, 0.2f + 0.04f * j, 0.9f};
 }
 
 /* The rules themselves, on hand-made frames. */
 static void rules(void **state)
 {
     struct features_state fs;
-    struct keypoint k[POSE_NUM_KEYPOINTS];
+    struct pose_keypoint k[POSE_NUM_KEYPOINTS];
     float out[FEATURES_V1_DIM];
     features_state_init(&fs);
 

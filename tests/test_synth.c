@@ -9,7 +9,7 @@
 
 #include "model.h"
 
-static double mean_score(const struct keypoint *kp)
+static double mean_score(const struct pose_keypoint *kp)
 {
     double s = 0;
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++)
@@ -70,7 +70,7 @@ static void clips_have_valid_keypoints_and_every_class(void **state)
         for (int f = 0; f < clip.frames; f++) {
             assert_int_equal(clip.labels[f], clip.label);
             for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
-                const struct keypoint *k = &clip.keypoints[f][j];
+                const struct pose_keypoint *k = &clip.keypoints[f][j];
                 assert_true(k->x >= 0 && k->x <= 1 && k->y >= 0 && k->y <= 1);
                 assert_true(k->score >= 0 && k->score <= 1);
             }

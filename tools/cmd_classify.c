@@ -58,11 +58,9 @@ static int on_frame(void *ctx, const struct video_frame *frame, const struct pos
     run->frames_in_segment++;
     run->person_frames += pose->person;
 
-    /* A frame without a confident keypoint has no person: its features say
-     * so, and the next frame's velocities start again from zero. */
-    _Static_assert(sizeof(struct keypoint) == sizeof(struct pose_keypoint), "keypoint layouts");
-    features_v1(run->feat, &run->features,
-                pose->person ? (const struct keypoint *)pose->keypoints : NULL);
+    /* A frame without a person: its features say so, and the next frame's
+     * velocities start again from zero. */
+    features_v1(run->feat, &run->features, pose->person ? pose->keypoints : NULL);
     if (crt_stream_push(run->stream, run->feat, NULL, run->probs) != 1)
         return 0;
 

@@ -153,8 +153,6 @@ static void extract_clip(struct extract_run *run, struct clip_job *job,
         r = pose_sequence_init(&seq, frames.n, run->fps, smarthome_classes, SMARTHOME_NUM_CLASSES,
                                &err);
     if (r == 0) {
-        /* The pose library's keypoints and the file's share one layout. */
-        _Static_assert(sizeof(*seq.keypoints) == sizeof(*frames.kp), "keypoint layouts");
         memcpy(seq.keypoints, frames.kp, sizeof(*frames.kp) * (size_t)frames.n);
         for (int f = 0; f < frames.n; f++)
             seq.labels[f] = job->parsed.class_index;

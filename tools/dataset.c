@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void dataset_features(float *out, const struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS],
+void dataset_features(float *out, const struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS],
                       int frames)
 {
     struct features_state st;
@@ -100,7 +100,7 @@ static int clip_from_sequence(struct dataset_clip *clip, const struct pose_seque
         return errbuf_set(err, -ENOENT, "class '%s' is not one of the model's",
                           seq->classes[seq->label]);
     clip->label = seq->label >= 0 ? map[seq->label] : -1;
-    dataset_features(clip->features, (const struct keypoint(*)[POSE_NUM_KEYPOINTS])seq->keypoints,
+    dataset_features(clip->features, (const struct pose_keypoint(*)[POSE_NUM_KEYPOINTS])seq->keypoints,
                      seq->frames);
     return 0;
 }

@@ -40,7 +40,7 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
 void dataset_done(struct dataset *ds);
 
 /* Features of one frame sequence, as the daemon computes them frame by frame. */
-void dataset_features(float *out, const struct keypoint (*keypoints)[POSE_NUM_KEYPOINTS],
+void dataset_features(float *out, const struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS],
                       int frames);
 
 #endif
