@@ -2,22 +2,7 @@
 # Runs the built crt as a user would and checks exit statuses and messages.
 # Prints "N passed, N failed" and exits non-zero on any failure.
 crt="$1"
-passed=0
-failed=0
-
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-    name=$1 want=$2 pattern=$3
-    shift 4
-    out=$("$@" 2>&1)
-    got=$?
-    if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name: exit $got (want $want); output:" >&2
-        printf '%s\n' "$out" | head -20 >&2
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 check help 0 "commands:" -- "$crt" --help
 check no_args 2 "usage: crt" -- "$crt"
@@ -46,5 +31,4 @@ check model_info_not_model 1 "crt model-info: .*crt_cli.sh: header length" -- "$
 check bench_model_help 0 "usage: crt bench model" -- "$crt" bench model --help
 check bench_model_bad 2 "crt bench model: --segments: 'x'" -- "$crt" bench model --segments x
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -5,22 +5,7 @@
 crt="$1"
 root="$2"
 tmp="$3"
-passed=0
-failed=0
-
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-    name=$1 want=$2 pattern=$3
-    shift 4
-    out=$("$@" 2>&1)
-    got=$?
-    if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name: exit $got (want $want); output:" >&2
-        printf '%s\n' "$out" | head -20 >&2
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 photo="$root/third_party/images/messi5.jpg"
 models="$root/third_party/models"
@@ -38,5 +23,4 @@ check pose_draw_png 0 "PNG" -- head -c 8 "$tmp/crt_pose_messi.png"
 check bench_pose_help 0 "usage: crt bench pose" -- "$crt" bench pose --help
 check bench_pose_bad 2 "crt bench pose: --frames must be" -- "$crt" bench pose --frames 0
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

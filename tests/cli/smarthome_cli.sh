@@ -9,26 +9,9 @@ crt="$1"
 work="$2"
 python="$3"
 src="$4"
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 rm -rf "$work"
 mkdir -p "$work/clips"
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-    name=$1 want=$2 pattern=$3
-    shift 4
-    out=$("$@" 2>&1)
-    got=$?
-    if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern"; then
-        ok "$name"
-    else
-        bad "$name: exit $got (want $want), output:"
-        printf '%s\n' "$out" | tail -8 >&2
-    fi
-}
 
 json() { # FILE EXPRESSION (Python, on the parsed value v)
     "$python" -c 'import json,sys; v=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
@@ -115,5 +98,4 @@ check classify_bad_file 1 "Drink.Fromcup_p02_r00_v00_c02.mp4" -- \
     "$crt" classify --model "$work/cv1.model" "$work/clips/Drink.Fromcup_p02_r00_v00_c02.mp4"
 check classify_missing 1 "No such file" -- "$crt" classify --model "$work/cv1.model" "$work/none.mp4"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -9,26 +9,9 @@ crt="$1"
 work="$2"
 python="$3"
 src="$4"
-passed=0
-failed=0
+. "$(dirname "$0")/lib.sh"
 rm -rf "$work"
 mkdir -p "$work"
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-    name=$1 want=$2 pattern=$3
-    shift 4
-    out=$("$@" 2>&1)
-    got=$?
-    if [ "$got" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pattern"; then
-        ok "$name"
-    else
-        bad "$name: exit $got (want $want), output:"
-        printf '%s\n' "$out" | tail -5 >&2
-    fi
-}
 
 # A JSON number from a crt eval --json report.
 json_field() { # FILE KEY
@@ -138,5 +121,4 @@ check train_heads_divide 2 "not a multiple of --heads" -- \
 check eval_missing_model 1 "No such file" -- \
     "$crt" eval --model "$work/none.model" --protocol all "$work/act/test"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
