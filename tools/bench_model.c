@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "model.h"
+#include "refproc.h"
 
 #ifndef CRTD_SOURCE_ROOT
 #define CRTD_SOURCE_ROOT "."
@@ -154,53 +155,18 @@ done:
 static json_t *run_reference(const char *python, const char *script, const char *model_path,
                              int iters, char *why, size_t why_size)
 {
-    int fds[2];
     if (access(script, R_OK) < 0) {
         snprintf(why, why_size, "%s: %s", script, strerror(errno));
         return NULL;
     }
-    if (pipe(fds) < 0) {
-        snprintf(why, why_size, "pipe: %s", strerror(errno));
-        return NULL;
-    }
     char iters_text[32];
     snprintf(iters_text, sizeof(iters_text), "%d", iters);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(why, why_size, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return NULL;
-    }
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execl(python, python, script, "bench", "--model", model_path, "--iters", iters_text,
-              (char *)NULL);
-        fprintf(stderr, "crt bench model: %s: %s\n", python, strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[8192];
-    size_t used = 0;
-    ssize_t n;
-    while ((n = read(fds[0], buf + used, sizeof(buf) - 1 - used)) > 0)
-        used += (size_t)n;
-    close(fds[0]);
-    buf[used] = '\0';
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(why, why_size, "%s %s bench failed (exit status %d)", python, script,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *out = json_loads(buf, 0, &jerr);
-    if (!json_is_object(out) || !json_is_object(json_object_get(out, "us_per_step"))) {
-        snprintf(why, why_size, "the reference printed no result: %.100s", jerr.text);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    char *argv[] = {(char *)python,     (char *)script, "bench",    "--model",
+                    (char *)model_path, "--iters",      iters_text, NULL};
+    json_t *out = refproc_run_json(argv, why, why_size);
+    if (out && !json_is_object(json_object_get(out, "us_per_step"))) {
+        snprintf(why, why_size, "the reference printed no us_per_step");
         json_decref(out);
         return NULL;
     }
