@@ -73,7 +73,7 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         struct pose_keypoint kp[POSE_NUM_KEYPOINTS];
         for (int k = 0; k < POSE_NUM_KEYPOINTS; k++)
             kp[k] = (struct pose_keypoint){pose.keypoints[k].x, pose.keypoints[k].y,
-                                      pose.keypoints[k].score};
+                                           pose.keypoints[k].score};
         features_v1(p->feat, &p->features, pose.person ? kp : NULL);
         if (pose.person)
             p->person_frames++;

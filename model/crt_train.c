@@ -51,7 +51,7 @@ struct train_worker {
     struct crt_trainer *trainer;
     int max_rows;
     float *buffer;
-    float *grads; /* layout.total */
+    float *grads;              /* layout.total */
     struct segment_cache *seg; /* [max_window] */
     /* scratch for one segment at a time */
     float *emb, *emb_scratch, *dxa, *dxb, *dln, *dqkv, *datty, *dxmid, *dfc, *dgel;
@@ -303,8 +303,8 @@ void crt_trainer_zero_grad(struct crt_trainer *t)
 
 /* ---- forward -------------------------------------------------------------- */
 
-static void forward_segment(struct train_worker *wk, struct segment_cache *s, int B,
-                            float *mem_out, const int *targets, const float *weights)
+static void forward_segment(struct train_worker *wk, struct segment_cache *s, int B, float *mem_out,
+                            const int *targets, const float *weights)
 {
     const struct crt_model *m = wk->trainer->model;
     const struct crt_config *c = &m->cfg;
@@ -318,8 +318,7 @@ static void forward_segment(struct train_worker *wk, struct segment_cache *s, in
     for (int b = 0; b < B; b++)
         for (int t = 0; t < L; t++)
             residual_forward(s->xin[0] + ((size_t)b * T + nt + t) * d,
-                             wk->emb + ((size_t)b * L + t) * d, w->pos + (size_t)t * d,
-                             (size_t)d);
+                             wk->emb + ((size_t)b * L + t) * d, w->pos + (size_t)t * d, (size_t)d);
     m->ops->embed(m, wk->emb_scratch, s->xin[0], s->mem_in, B, T);
 
     for (int l = 0; l < NL; l++) {
@@ -459,8 +458,7 @@ static void backward_segment(struct train_worker *wk, const struct segment_cache
             memcpy(demb + ((size_t)b * L + tk) * d, row, (size_t)d * sizeof(float));
             residual_forward(dpos + (size_t)tk * d, dpos + (size_t)tk * d, row, (size_t)d);
         }
-    matmul_backward(NULL, G(w->in_w), G(w->in_b), demb, s->feats, w->in_w, B * L, c->n_features,
-                    d);
+    matmul_backward(NULL, G(w->in_w), G(w->in_b), demb, s->feats, w->in_w, B * L, c->n_features, d);
     /* The memory tokens feed the gradient of the previous memory. */
     t->tm->embed_backward(m, t->tm_ctx, g, dx0, s->mem_in, wk->dmem_prev, B, T);
     memcpy(wk->dmem, wk->dmem_prev, (size_t)B * S * sizeof(float));
@@ -517,10 +515,9 @@ static void *worker_run(void *arg)
     return NULL;
 }
 
-double crt_trainer_forward_backward(struct crt_trainer *t, int B, int W,
-                                    const float *const *feats, const int *targets,
-                                    const float *weights, const bool *from_start, float *mem,
-                                    float *probs)
+double crt_trainer_forward_backward(struct crt_trainer *t, int B, int W, const float *const *feats,
+                                    const int *targets, const float *weights,
+                                    const bool *from_start, float *mem, float *probs)
 {
     assert(B >= 1 && B <= t->opts.max_batch && W >= 1 && W <= t->opts.max_window);
     int per = (B + t->n_workers - 1) / t->n_workers;

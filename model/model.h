@@ -148,9 +148,9 @@ struct rng {
 
 void rng_seed(struct rng *rng, uint64_t seed);
 uint64_t rng_next(struct rng *rng);
-double rng_uniform(struct rng *rng);                    /* [0, 1) */
+double rng_uniform(struct rng *rng);                     /* [0, 1) */
 double rng_range(struct rng *rng, double lo, double hi); /* [lo, hi) */
-double rng_normal(struct rng *rng);                     /* mean 0, deviation 1 */
+double rng_normal(struct rng *rng);                      /* mean 0, deviation 1 */
 int rng_below(struct rng *rng, int n);                   /* 0 .. n-1 */
 
 /* ---- synthetic motion (synth.c) ------------------------------------------ */
@@ -174,13 +174,13 @@ const char *synth_task_name(enum synth_task task);
 struct synth_options {
     enum synth_task task;
     uint64_t seed;
-    double fps;           /* frames per second of the generated sequence */
-    double min_seconds;   /* clip duration range (activities task) */
+    double fps;         /* frames per second of the generated sequence */
+    double min_seconds; /* clip duration range (activities task) */
     double max_seconds;
-    int chain;            /* activities chained into one stream; 1 = a trimmed clip */
-    int recall_k;         /* recall task: segments between the event and the end */
-    int segment_frames;   /* recall task: L, frames per segment */
-    double noise;         /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+    int chain;          /* activities chained into one stream; 1 = a trimmed clip */
+    int recall_k;       /* recall task: segments between the event and the end */
+    int segment_frames; /* recall task: L, frames per segment */
+    double noise;       /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
 };
 
 /* Defaults: activities, seed 1, 10 fps, 4-8 s clips, chain 1, K 4, L 8, noise 1. */
@@ -192,7 +192,7 @@ struct synth_clip {
     int frames;
     int label;
     struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
-    int *labels;                                       /* [frames] */
+    int *labels;                                           /* [frames] */
 };
 
 /* Generates clip number index of the data set that opts describes: the same
@@ -216,11 +216,11 @@ struct pose_sequence {
     int frames;
     double fps;
     struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
-    int *labels;                                       /* [frames], -1 unknown */
-    int label;                                         /* the clip's class, -1 unknown */
+    int *labels;                                           /* [frames], -1 unknown */
+    int label;                                             /* the clip's class, -1 unknown */
     int n_classes;
-    char **classes; /* the class names the labels index */
-    char source[256]; /* where it came from: a video path, or the synth recipe */
+    char **classes;           /* the class names the labels index */
+    char source[256];         /* where it came from: a video path, or the synth recipe */
     char source_checksum[17]; /* FNV-1a 64 of the source video, hex; "" for none */
 };
 
@@ -518,9 +518,9 @@ double confusion_mean_class_accuracy(const struct confusion *cm, const bool *sco
 /* ---- training (crt_train.c, crt_train_*.c) -------------------------------- */
 
 struct crt_train_options {
-    int max_batch;      /* sequences per forward/backward call */
-    int max_window;     /* segments per call: the truncated-BPTT window */
-    int threads;        /* workers; the batch is split between them */
+    int max_batch;  /* sequences per forward/backward call */
+    int max_window; /* segments per call: the truncated-BPTT window */
+    int threads;    /* workers; the batch is split between them */
     float beta1, beta2, adam_eps;
     float weight_decay; /* decoupled (AdamW), on matrices only */
     float clip_norm;    /* global gradient norm cap; 0 = none */

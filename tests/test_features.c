@@ -78,7 +78,7 @@ static void matches_numpy_mirror(void **state)
         struct pose_keypoint k[POSE_NUM_KEYPOINTS];
         for (int j = 0; j < POSE_NUM_KEYPOINTS; j++)
             k[j] = (struct pose_keypoint){kp[(t * 17 + j) * 3], kp[(t * 17 + j) * 3 + 1],
-                                     kp[(t * 17 + j) * 3 + 2]};
+                                          kp[(t * 17 + j) * 3 + 2]};
         float out[FEATURES_V1_DIM];
         features_v1(out, &fs, present[t] > 0 ? k : NULL);
         absent += present[t] == 0;

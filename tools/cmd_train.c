@@ -174,8 +174,8 @@ static float learning_rate(const struct train_args *a, long step, long total)
 {
     if (step < a->warmup)
         return a->lr * (float)(step + 1) / (float)a->warmup;
-    double progress = total > a->warmup ? (double)(step - a->warmup) / (double)(total - a->warmup)
-                                        : 1.0;
+    double progress =
+        total > a->warmup ? (double)(step - a->warmup) / (double)(total - a->warmup) : 1.0;
     double cosine = 0.5 * (1.0 + cos(M_PI * fmin(1.0, progress)));
     return a->lr * (float)(a->min_lr_ratio + (1.0 - a->min_lr_ratio) * cosine);
 }
@@ -254,8 +254,8 @@ static int run_batch(struct train_run *run, const int *clip_ids, int B, double *
             }
         }
         crt_trainer_zero_grad(run->trainer);
-        loss += crt_trainer_forward_backward(run->trainer, B, Wn, feats, run->targets,
-                                             run->weights, run->from_start, run->mem, run->probs);
+        loss += crt_trainer_forward_backward(run->trainer, B, Wn, feats, run->targets, run->weights,
+                                             run->from_start, run->mem, run->probs);
         long step = (long)crt_trainer_steps(run->trainer);
         crt_trainer_step(run->trainer, 1.0f / (float)B,
                          learning_rate(run->args, step, run->total_steps));
@@ -334,10 +334,38 @@ static int evaluate(const struct crt_model *model, const struct dataset *ds, dou
 static int parse_args(struct train_args *a, int argc, char **argv)
 {
     enum {
-        O_DATA = 256, O_VAL, O_VALFRAC, O_SMARTHOME, O_PROTOCOL, O_VARIANT, O_D, O_LAYERS,
-        O_HEADS, O_FF, O_SEGMENT, O_FPS, O_INIT, O_EPOCHS, O_BATCH, O_WINDOW, O_LR, O_MINLR,
-        O_WARMUP, O_WD, O_CLIP, O_NOBAL, O_SEED, O_THREADS, O_OUT, O_CKPT, O_RESUME, O_JSON,
-        O_HELP, O_DTYPE, O_PROVENANCE, O_PAUSE
+        O_DATA = 256,
+        O_VAL,
+        O_VALFRAC,
+        O_SMARTHOME,
+        O_PROTOCOL,
+        O_VARIANT,
+        O_D,
+        O_LAYERS,
+        O_HEADS,
+        O_FF,
+        O_SEGMENT,
+        O_FPS,
+        O_INIT,
+        O_EPOCHS,
+        O_BATCH,
+        O_WINDOW,
+        O_LR,
+        O_MINLR,
+        O_WARMUP,
+        O_WD,
+        O_CLIP,
+        O_NOBAL,
+        O_SEED,
+        O_THREADS,
+        O_OUT,
+        O_CKPT,
+        O_RESUME,
+        O_JSON,
+        O_HELP,
+        O_DTYPE,
+        O_PROVENANCE,
+        O_PAUSE
     };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, O_DATA},
@@ -404,7 +432,7 @@ static int parse_args(struct train_args *a, int argc, char **argv)
 #define NUMBER(lo, hi)                                                                             \
     do {                                                                                           \
         if (!end || v < (lo) || v > (hi)) {                                                        \
-            cli_error("train", "invalid value '%s' for --%s (%g to %g)", optarg,             \
+            cli_error("train", "invalid value '%s' for --%s (%g to %g)", optarg,                   \
                       longopts[longindex].name, (double)(lo), (double)(hi));                       \
             return -EINVAL;                                                                        \
         }                                                                                          \
@@ -431,8 +459,7 @@ static int parse_args(struct train_args *a, int argc, char **argv)
             break;
         case O_VARIANT:
             if (crt_variant_parse(optarg, &a->cfg) < 0) {
-                cli_error("train", "unknown variant '%s' (%s)", optarg,
-                          crt_variant_names());
+                cli_error("train", "unknown variant '%s' (%s)", optarg, crt_variant_names());
                 return -EINVAL;
             }
             break;
@@ -601,8 +628,10 @@ static int set_provenance(struct crt_model *model, const struct train_args *a, i
     if (a->provenance)
         snprintf(data, sizeof(data), "%s", a->provenance);
     else if (a->smarthome)
-        snprintf(data, sizeof(data), "Toyota Smarthome pose sequences in %s, protocol %s, %d "
-                 "training clips", a->smarthome, smarthome_protocol_name(a->protocol), n_train);
+        snprintf(data, sizeof(data),
+                 "Toyota Smarthome pose sequences in %s, protocol %s, %d "
+                 "training clips",
+                 a->smarthome, smarthome_protocol_name(a->protocol), n_train);
     else
         snprintf(data, sizeof(data), "pose sequences in %s, %d training clips", a->data, n_train);
     time_t now = time(NULL);
@@ -818,9 +847,8 @@ int cmd_train(int argc, char **argv)
         max_segments = n > max_segments ? n : max_segments;
     }
     for (int c = 0; c < C; c++)
-        run.class_weight[c] = !a.balance || counts[c] == 0
-                                  ? 1.0f
-                                  : (float)run.train.n / (float)(present * counts[c]);
+        run.class_weight[c] =
+            !a.balance || counts[c] == 0 ? 1.0f : (float)run.train.n / (float)(present * counts[c]);
     free(counts);
 
     int batches = (run.train.n + a.batch - 1) / a.batch;
@@ -828,7 +856,8 @@ int cmd_train(int argc, char **argv)
      * the learning-rate schedule: the epochs' plans are known in advance. */
     run.total_steps = 0;
     for (int epoch = 0; epoch < a.epochs; epoch++) {
-        plan_epoch(run.order, &run.train, L, a.batch, (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
+        plan_epoch(run.order, &run.train, L, a.batch,
+                   (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
         for (int bi = 0; bi < batches; bi++) {
             int longest = 1;
             for (int k = bi * a.batch; k < run.train.n && k < (bi + 1) * a.batch; k++) {
@@ -851,7 +880,8 @@ int cmd_train(int argc, char **argv)
     if (a.pause_after && first_epoch + a.pause_after < a.epochs)
         last_epoch = first_epoch + a.pause_after;
     for (int epoch = first_epoch; epoch < last_epoch; epoch++) {
-        plan_epoch(run.order, &run.train, L, a.batch, (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
+        plan_epoch(run.order, &run.train, L, a.batch,
+                   (uint64_t)a.seed * 1000003u + (uint64_t)epoch);
         double epoch_loss = 0;
         int epoch_right = 0, epoch_clips = 0;
         int64_t last_print = 0;
@@ -872,7 +902,8 @@ int cmd_train(int argc, char **argv)
             if (now - last_print > 1000000000 || bi == batches - 1) {
                 double secs = (double)(now - run.started_ns) * 1e-9;
                 double rate = (double)(run.clips_done - clips_at_start) / fmax(secs, 1e-9);
-                long left = (long)(a.epochs - epoch - 1) * run.train.n + (run.train.n - epoch_clips);
+                long left =
+                    (long)(a.epochs - epoch - 1) * run.train.n + (run.train.n - epoch_clips);
                 char eta[32];
                 format_duration(eta, sizeof(eta), rate > 0 ? left / rate : -1);
                 fprintf(stderr,
@@ -890,15 +921,16 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         bool improved = last_val_mca > best_mca;
-        fprintf(stderr, "\nepoch %d/%d: loss %.4f, validation mean per-class accuracy %.2f%% "
+        fprintf(stderr,
+                "\nepoch %d/%d: loss %.4f, validation mean per-class accuracy %.2f%% "
                 "(accuracy %.2f%%)%s\n",
                 epoch + 1, a.epochs, epoch_loss / epoch_clips, 100 * last_val_mca, 100 * val_acc,
                 improved ? ", best so far: saved" : "");
         if (improved) {
             best_mca = last_val_mca;
             best_epoch = epoch;
-            if ((r = set_provenance(run.model, &a, argc, argv, epoch + 1, best_mca,
-                                    run.train.n)) < 0 ||
+            if ((r = set_provenance(run.model, &a, argc, argv, epoch + 1, best_mca, run.train.n)) <
+                    0 ||
                 (r = crt_model_save(run.model, a.out, a.dtype, &err)) < 0) {
                 cli_error("train", "%s", errbuf_text(&err, r));
                 goto done;
@@ -958,8 +990,7 @@ int cmd_train(int argc, char **argv)
         if (!isnan(test_mca))
             printf("test split (protocol %s, %d clips): mean per-class accuracy %.2f%%, "
                    "accuracy %.2f%%\n",
-                   smarthome_protocol_name(a.protocol), run.test.n, 100 * test_mca,
-                   100 * test_acc);
+                   smarthome_protocol_name(a.protocol), run.test.n, 100 * test_mca, 100 * test_acc);
     }
     status = 0;
 done:

@@ -100,7 +100,8 @@ static int clip_from_sequence(struct dataset_clip *clip, const struct pose_seque
         return errbuf_set(err, -ENOENT, "class '%s' is not one of the model's",
                           seq->classes[seq->label]);
     clip->label = seq->label >= 0 ? map[seq->label] : -1;
-    dataset_features(clip->features, (const struct pose_keypoint(*)[POSE_NUM_KEYPOINTS])seq->keypoints,
+    dataset_features(clip->features,
+                     (const struct pose_keypoint(*)[POSE_NUM_KEYPOINTS])seq->keypoints,
                      seq->frames);
     return 0;
 }
