@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "refscript.h"
 
 #define TOLERANCE 1e-4
 
@@ -31,33 +32,11 @@ static const char *const model_names[] = {
     "crt_ncgru_small_bf16",
 };
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
 /* Runs the reference: python3 crt_ref.py models --out DIR. */
 static int run_reference(void)
 {
-    const char *python = env_or("CRTD_PYTHON", "/usr/bin/python3");
-    const char *script = env_or("CRTD_CRT_REF", "tests/ref/crt_ref.py");
-    snprintf(ref_dir, sizeof(ref_dir), "%s/crt-ref", env_or("CRTD_TEST_TMP", "."));
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        execl(python, python, script, "models", "--out", ref_dir, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0)
-        return -errno;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "test_crt: %s %s models failed (status %d)\n", python, script, status);
-        return -ECHILD;
-    }
-    return 0;
+    snprintf(ref_dir, sizeof(ref_dir), "%s/crt-ref", refscript_env_or("CRTD_TEST_TMP", "."));
+    return refscript_run("CRTD_CRT_REF", "tests/ref/crt_ref.py", "models", ref_dir);
 }
 
 struct fixture {

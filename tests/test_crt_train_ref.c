@@ -16,35 +16,16 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "refscript.h"
 
 #define TOLERANCE 1e-3
 
 static char ref_dir[4096];
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
 static int run_reference(void **state)
 {
-    const char *python = env_or("CRTD_PYTHON", "/usr/bin/python3");
-    const char *script = env_or("CRTD_CRT_TRAIN_REF", "tests/ref/crt_train_ref.py");
-    snprintf(ref_dir, sizeof(ref_dir), "%s/crt-train-ref", env_or("CRTD_TEST_TMP", "."));
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        execl(python, python, script, "grads", "--out", ref_dir, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "test_crt_train_ref: %s %s grads failed\n", python, script);
-        return -1;
-    }
-    return 0;
+    snprintf(ref_dir, sizeof(ref_dir), "%s/crt-train-ref", refscript_env_or("CRTD_TEST_TMP", "."));
+    return refscript_run("CRTD_CRT_TRAIN_REF", "tests/ref/crt_train_ref.py", "grads", ref_dir);
 }
 
 static float *tensor_copy(const struct safetensors *st, const char *name, size_t *ret_numel)

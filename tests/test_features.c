@@ -13,38 +13,16 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "refscript.h"
 
 #define TOLERANCE 1e-5
 
 static char ref_dir[4096];
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
 static int run_reference(void)
 {
-    const char *python = env_or("CRTD_PYTHON", "/usr/bin/python3");
-    const char *script = env_or("CRTD_CRT_REF", "tests/ref/crt_ref.py");
-    snprintf(ref_dir, sizeof(ref_dir), "%s/crt-ref", env_or("CRTD_TEST_TMP", "."));
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        execl(python, python, script, "features", "--out", ref_dir, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0)
-        return -errno;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "test_features: %s %s features failed (status %d)\n", python, script,
-                status);
-        return -ECHILD;
-    }
-    return 0;
+    snprintf(ref_dir, sizeof(ref_dir), "%s/crt-ref", refscript_env_or("CRTD_TEST_TMP", "."));
+    return refscript_run("CRTD_CRT_REF", "tests/ref/crt_ref.py", "features", ref_dir);
 }
 
 static void matches_numpy_mirror(void **state)

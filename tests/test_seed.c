@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "refscript.h"
 
 #define OUT_TOLERANCE  1e-4
 #define GRAD_TOLERANCE 1e-3
@@ -29,36 +30,15 @@ static const char *const variants[] = {"none_mean", "none_last", "rmt_m3",   "xl
 
 static char ref_dir[4096];
 
-static const char *env_or(const char *name, const char *fallback)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
-}
-
-static int run_script(const char *command)
-{
-    const char *python = env_or("CRTD_PYTHON", "/usr/bin/python3");
-    const char *script = env_or("CRTD_SEED_REF", "tests/ref/seed_ref.py");
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        execl(python, python, script, command, "--out", ref_dir, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "test_seed: %s %s %s failed\n", python, script, command);
-        return -1;
-    }
-    return 0;
-}
-
 static int run_reference(void **state)
 {
     (void)state;
-    snprintf(ref_dir, sizeof(ref_dir), "%s/seed-ref", env_or("CRTD_TEST_TMP", "."));
-    return run_script("models") < 0 || run_script("grads") < 0 ? -1 : 0;
+    snprintf(ref_dir, sizeof(ref_dir), "%s/seed-ref", refscript_env_or("CRTD_TEST_TMP", "."));
+    const char *env = "CRTD_SEED_REF", *script = "tests/ref/seed_ref.py";
+    return refscript_run(env, script, "models", ref_dir) < 0 ||
+                   refscript_run(env, script, "grads", ref_dir) < 0
+               ? -1
+               : 0;
 }
 
 static float *tensor_copy(const struct safetensors *st, const char *name, const int64_t **shape)
