@@ -182,6 +182,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 16, 1000000, &cfg->event_buffer);
         else if (strcmp(key, "history_limit_max") == 0)
             r = parse_uint(value, 1, 100000, &cfg->history_limit_max);
+        else if (strcmp(key, "api_local_sources") == 0)
+            r = parse_bool(value, &cfg->api_local_sources);
         else
             return BAD("unknown key '%s' in [server]", key);
     } else if (strcmp(section, "daemon") == 0) {

@@ -38,6 +38,7 @@ struct config {
     double sse_heartbeat_s;
     unsigned event_buffer;
     unsigned history_limit_max;
+    bool api_local_sources; /* may POST /v1/streams name files and devices? */
     /* [daemon] */
     char state_directory[PATH_MAX];
     char model[PATH_MAX];

@@ -112,6 +112,13 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
         return errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
     if ((r = pipeline_url_check(d->model, spec->url, err)) < 0)
         return r;
+    /* A token holder may add cameras, but not read this machine's files. */
+    if (!d->cfg.api_local_sources && pipeline_url_is_local(spec->url))
+        return errbuf_set(err, -EPERM,
+                          "stream '%s': streams added through the API must be network cameras "
+                          "(rtsp, rtsps, http, https); files, devices and lavfi need "
+                          "api_local_sources = yes in [server]",
+                          spec->name);
     if ((r = store_stream_put(d->store, &ss, err)) < 0)
         return r;
     if ((r = supervisor_add(d->sup, &cs, err)) < 0) {

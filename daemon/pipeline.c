@@ -95,3 +95,13 @@ int pipeline_url_check(const struct pipeline_model *model, const char *url, stru
     int r = video_source_kind_of(url, &kind, err);
     return r < 0 ? -EINVAL : 0;
 }
+
+bool pipeline_url_is_local(const char *url)
+{
+    if (pipeline_url_is_synthetic(url))
+        return strstr(url, "alive=") != NULL;
+    enum video_source_kind kind;
+    if (video_source_kind_of(url, &kind, NULL) < 0)
+        return false; /* not a source at all: pipeline_url_check says why */
+    return kind == VIDEO_SOURCE_FILE || kind == VIDEO_SOURCE_DEVICE || kind == VIDEO_SOURCE_LAVFI;
+}

@@ -95,6 +95,10 @@ bool pipeline_url_is_synthetic(const char *url);
 /* Checks a URL without opening it: a synthetic: script that parses, or a
  * scheme the video library reads. -EINVAL with a message otherwise. */
 int pipeline_url_check(const struct pipeline_model *model, const char *url, struct errbuf *err);
+/* Whether the URL makes crtd read this machine's files or devices: a file,
+ * a v4l2 device, a lavfi graph (its movie filter opens files), a synthetic
+ * source watching an alive= path. Network cameras are not local. */
+bool pipeline_url_is_local(const char *url);
 
 /* ---- the implementations, chosen by pipeline_open ----------------------- */
 

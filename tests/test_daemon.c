@@ -525,6 +525,17 @@ static void every_endpoint_and_its_errors(void **state)
                  "{\"name\":\"x\",\"url\":\"synthetic:script=Juggle\"}", 400, "invalid_argument");
     expect_error(d.port, "POST", "/v1/streams", AUTH,
                  "{\"name\":\"kitchen\",\"url\":\"synthetic:script=Walk\"}", 409, "already_exists");
+    /* Through the API only network cameras: no file, device or lavfi graph. */
+    static const char *const local_urls[] = {
+        "/etc/passwd",        "file:/etc/passwd",        "concat:/etc/passwd|/etc/group",
+        "v4l2:///dev/video0", "lavfi:movie=/etc/passwd", "synthetic:script=Walk&alive=/etc/passwd",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(local_urls); i++) {
+        char body[200];
+        snprintf(body, sizeof(body), "{\"name\":\"local\",\"url\":\"%s\"}", local_urls[i]);
+        expect_error(d.port, "POST", "/v1/streams", AUTH, body, 403, "forbidden");
+    }
+    expect_error(d.port, "GET", "/v1/streams/local", AUTH, NULL, 404, "not_found");
     expect_error(d.port, "DELETE", "/v1/streams/conf", AUTH, NULL, 403, "forbidden");
     expect_error(d.port, "PUT", "/v1/streams", AUTH, NULL, 405, "method_not_allowed");
     http(d.port, "DELETE", "/v1/model", AUTH, NULL, &r);
@@ -760,7 +771,10 @@ static void a_killed_stream_reconnects_and_the_other_keeps_going(void **state)
     tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
-    write_file(config, "[daemon]\nrestart_min_s = 0.1\nrestart_max_s = 0.4\n", 0644);
+    write_file(config,
+               "[server]\napi_local_sources = yes\n"
+               "[daemon]\nrestart_min_s = 0.1\nrestart_max_s = 0.4\n",
+               0644);
     snprintf(alive, sizeof(alive), "%s/camera-a-alive", d.dir);
     write_file(alive, "", 0644);
     start(&d, (const char *const[]){"--token-file", tokenarg, NULL});

@@ -966,6 +966,32 @@ static void http_mjpeg_camera_is_timed_by_arrival(void **state)
     video_stream_free(s);
 }
 
+/* A file source opens its file and nothing else: FFmpeg's concat: and
+ * subfile: protocols would otherwise read any file through a stream's URL. */
+static void a_file_source_uses_only_the_file_protocol(void **state)
+{
+    struct video_options o = options_for_file(10);
+    struct result res;
+    char url[2200];
+
+    snprintf(url, sizeof(url), "file:%s", clip("h264.mp4"));
+    read_all(url, &o, 3, &res);
+    assert_int_equal(res.r, 0);
+    assert_int_equal(res.frames, 3);
+
+    snprintf(url, sizeof(url), "concat:%s|%s", clip("h264.mp4"), clip("h264.mp4"));
+    read_all(url, &o, 3, &res);
+    print_message("concat: %d %s\n", res.r, res.err.msg);
+    assert_true(res.r < 0);
+    assert_int_equal(res.frames, 0);
+    assert_non_null(strstr(res.err.msg, "cannot open"));
+
+    snprintf(url, sizeof(url), "subfile,,start,0,end,0,,:%s", clip("h264.mp4"));
+    read_all(url, &o, 3, &res);
+    assert_true(res.r < 0);
+    assert_int_equal(res.frames, 0);
+}
+
 static void hls_playlist_over_http(void **state)
 {
     char url[128], port_text[16], hls_dir[1200];
@@ -1029,6 +1055,7 @@ int main(void)
         cmocka_unit_test(https_mpegts_stream_from_ffmpeg_listen),
         cmocka_unit_test(slow_reader_of_a_live_stream_skips_to_the_live_edge),
         cmocka_unit_test(http_mjpeg_camera_is_timed_by_arrival),
+        cmocka_unit_test(a_file_source_uses_only_the_file_protocol),
         cmocka_unit_test(hls_playlist_over_http),
         cmocka_unit_test(missing_v4l2_device_is_named),
     };

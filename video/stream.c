@@ -618,6 +618,26 @@ static int lowres_for(const struct video_stream *s, const AVCodec *codec,
     return lowres;
 }
 
+/* The FFmpeg protocols a source of each kind may use, itself and whatever
+ * its demuxer opens on its behalf (an HLS playlist's segments, RTSP's RTP
+ * sockets). Without this a URL such as "concat:a|b" or a playlist naming
+ * file:/etc/... would read local files through a network camera's entry. */
+static const char *protocols_for(enum video_source_kind kind)
+{
+    switch (kind) {
+    case VIDEO_SOURCE_RTSP:
+        return "rtsp,rtsps,rtp,srtp,udp,tcp,tls";
+    case VIDEO_SOURCE_HTTP:
+        return "http,https,tcp,tls,crypto";
+    case VIDEO_SOURCE_FILE:
+        return "file";
+    case VIDEO_SOURCE_DEVICE:
+    case VIDEO_SOURCE_LAVFI:
+        return NULL; /* their demuxers open no protocol */
+    }
+    return NULL;
+}
+
 static int open_input(struct video_stream *s, struct errbuf *err)
 {
     const AVInputFormat *iformat = NULL;
@@ -635,6 +655,9 @@ static int open_input(struct video_stream *s, struct errbuf *err)
             goto end;
         }
     }
+    const char *protocols = protocols_for(s->kind);
+    if (protocols)
+        av_dict_set(&dict, "protocol_whitelist", protocols, AV_DICT_DONT_OVERWRITE);
     if (s->kind == VIDEO_SOURCE_RTSP) {
         av_dict_set(&dict, "rtsp_transport",
                     s->opts.transport == VIDEO_TRANSPORT_UDP ? "udp" : "tcp",
