@@ -28,6 +28,11 @@ json_t *api_error_body(int code, const char *message);
 /* Whether text is a stream name: 1 to 63 characters of [A-Za-z0-9_.-],
  * starting with a letter or digit. */
 bool api_name_valid(const char *text);
+/* Percent-decodes a request's path or query value in place and returns its
+ * new length, as libmicrohttpd would, except that "%00" stays encoded: a NUL
+ * would cut the path short (/v1/streams/%00/history read as /v1/streams/),
+ * while "%00" is a name no stream has, so the request is refused. */
+size_t api_url_unescape(char *text);
 
 /* What POST /v1/streams asks for, validated. */
 struct api_stream_spec {

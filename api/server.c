@@ -187,6 +187,13 @@ static int check_auth(struct api_server *s, struct MHD_Connection *c, const stru
     return r;
 }
 
+static size_t unescape(void *cls, struct MHD_Connection *c, char *text)
+{
+    (void)cls;
+    (void)c;
+    return api_url_unescape(text);
+}
+
 /* ---- Server-Sent Events --------------------------------------------------- */
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -588,7 +595,8 @@ int api_server_new(const struct api_server_config *config, const struct api_back
             MHD_OPTION_LISTEN_SOCKET, config->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
             s->config.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->config.timeout_s,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-            on_connection, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
+            on_connection, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     } else {
         r = parse_listen(config->listen ? config->listen : "127.0.0.1:8470", &s->addr, &s->addr_len,
                          err);
@@ -602,7 +610,8 @@ int api_server_new(const struct api_server_config *config, const struct api_back
             1u, MHD_OPTION_CONNECTION_LIMIT, s->config.max_connections,
             MHD_OPTION_CONNECTION_TIMEOUT, s->config.timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
             on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_UNESCAPE_CALLBACK,
+            unescape, NULL, MHD_OPTION_END);
     }
     if (!s->mhd) {
         r = errbuf_set(err, -EADDRNOTAVAIL, "cannot listen on %s (address in use or not available)",

@@ -169,6 +169,33 @@ static void events_replay_in_order_and_wrap(void **state)
     assert_null(api_events_free(NULL));
 }
 
+static void urls_unescape_but_keep_nul_encoded(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"/v1/streams/kitchen", "/v1/streams/kitchen"},
+        {"/v1/streams/a%2Fb", "/v1/streams/a/b"},
+        {"%2e%2E%41", "..A"},
+        {"/v1/streams/%00/history", "/v1/streams/%00/history"},
+        {"a%0", "a%0"},
+        {"%zz%", "%zz%"},
+        {"%c3%a9", "\xc3\xa9"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "%s", cases[i].in);
+        size_t n = api_url_unescape(text);
+        assert_string_equal(text, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+    }
+    struct api_route_match m;
+    char path[] = "/v1/streams/%00/activity";
+    api_url_unescape(path);
+    assert_int_equal(api_route_find("GET", path, &m), -ENOENT);
+}
+
 static void tokens_compare(void **state)
 {
     assert_true(api_token_equal("secret-token-123", "secret-token-123"));
@@ -212,9 +239,13 @@ static void metrics_text_and_histogram(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_match_methods_and_names),  cmocka_unit_test(names_are_checked),
-        cmocka_unit_test(stream_bodies_are_validated),     cmocka_unit_test(times_parse_and_format),
-        cmocka_unit_test(events_replay_in_order_and_wrap), cmocka_unit_test(tokens_compare),
+        cmocka_unit_test(routes_match_methods_and_names),
+        cmocka_unit_test(names_are_checked),
+        cmocka_unit_test(stream_bodies_are_validated),
+        cmocka_unit_test(times_parse_and_format),
+        cmocka_unit_test(events_replay_in_order_and_wrap),
+        cmocka_unit_test(tokens_compare),
+        cmocka_unit_test(urls_unescape_but_keep_nul_encoded),
         cmocka_unit_test(metrics_text_and_histogram),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
