@@ -676,6 +676,15 @@ int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **
     return one_json(sup, name, true, ret_json);
 }
 
+/* What /metrics shows of one stream, copied under the locks so that the
+ * text is written without them: a scrape never holds a camera thread (or
+ * another scrape) waiting on its printf. */
+struct stream_metrics {
+    char label[2 * API_NAME_MAX];
+    double values[7];
+    struct api_histogram latency;
+};
+
 void supervisor_metrics(struct supervisor *sup, struct api_text *t)
 {
     static const struct {
@@ -689,42 +698,51 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
         {"crtd_stream_fps", "gauge", "Sampled frames per second achieved."},
         {"crtd_stream_up", "gauge", "1 while the stream is running."},
     };
+    _Static_assert(ARRAY_SIZE(families) == ARRAY_SIZE(((struct stream_metrics *)0)->values),
+                   "one value per family");
+
     pthread_mutex_lock(&sup->lock);
+    size_t n = sup->n_streams;
+    struct stream_metrics *m = n ? calloc(n, sizeof(*m)) : NULL;
+    for (size_t i = 0; m && i < n; i++) {
+        struct stream *st = sup->streams[i];
+        api_text_label_escape(m[i].label, sizeof(m[i].label), st->spec.name);
+        pthread_mutex_lock(&st->lock);
+        struct pipeline_status status;
+        struct shown shown = shown_locked(st, &status);
+        double values[] = {(double)shown.frames,
+                           (double)shown.sampled,
+                           (double)shown.dropped,
+                           (double)st->segments,
+                           (double)shown.reconnects,
+                           st->fps_measured,
+                           (double)(shown.state == STREAM_RUNNING)};
+        memcpy(m[i].values, values, sizeof(values));
+        m[i].latency = st->latency;
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    if (n && !m) {
+        t->failed = true;
+        return;
+    }
+
     for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
         api_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
                         families[f].name, families[f].type);
-        for (size_t i = 0; i < sup->n_streams; i++) {
-            struct stream *st = sup->streams[i];
-            char label[2 * API_NAME_MAX];
-            api_text_label_escape(label, sizeof(label), st->spec.name);
-            pthread_mutex_lock(&st->lock);
-            struct pipeline_status status;
-            struct shown shown = shown_locked(st, &status);
-            double v = f == 0   ? (double)shown.frames
-                       : f == 1 ? (double)shown.sampled
-                       : f == 2 ? (double)shown.dropped
-                       : f == 3 ? (double)st->segments
-                       : f == 4 ? (double)shown.reconnects
-                       : f == 5 ? st->fps_measured
-                                : (double)(shown.state == STREAM_RUNNING);
-            pthread_mutex_unlock(&st->lock);
-            api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, label, v);
-        }
+        for (size_t i = 0; i < n; i++)
+            api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, m[i].label,
+                            m[i].values[f]);
     }
     api_text_printf(t, "# HELP crtd_activity_latency_seconds From the decode of a segment's last "
                        "frame to its published activity.\n"
                        "# TYPE crtd_activity_latency_seconds histogram\n");
-    for (size_t i = 0; i < sup->n_streams; i++) {
-        struct stream *st = sup->streams[i];
-        char escaped[2 * API_NAME_MAX], label[3 * API_NAME_MAX];
-        api_text_label_escape(escaped, sizeof(escaped), st->spec.name);
-        snprintf(label, sizeof(label), "stream=\"%s\"", escaped);
-        pthread_mutex_lock(&st->lock);
-        struct api_histogram h = st->latency;
-        pthread_mutex_unlock(&st->lock);
-        api_histogram_write(&h, t, "crtd_activity_latency_seconds", label);
+    for (size_t i = 0; i < n; i++) {
+        char label[3 * API_NAME_MAX];
+        snprintf(label, sizeof(label), "stream=\"%s\"", m[i].label);
+        api_histogram_write(&m[i].latency, t, "crtd_activity_latency_seconds", label);
     }
-    pthread_mutex_unlock(&sup->lock);
+    free(m);
 }
 
 void supervisor_status(struct supervisor *sup, char *dst, size_t size)
