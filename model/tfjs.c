@@ -488,9 +488,15 @@ static int weights_load(json_t *manifest, const char *dir, float **ret_weights,
             char path[4096];
             unsigned char *part = NULL;
             size_t part_size = 0;
-            if (!json_is_string(p) || snprintf(path, sizeof(path), "%s/%s", dir,
-                                               json_string_value(p)) >= (int)sizeof(path)) {
-                r = errbuf_set(err, -EBADMSG, "weightsManifest[%zu]: bad path", gi);
+            /* A shard is a file beside the JSON: no directory, no hidden
+             * file, so that a model file names nothing else on the disk. */
+            const char *name = json_string_value(p);
+            if (!name || !name[0] || name[0] == '.' || strchr(name, '/') ||
+                snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+                r = errbuf_set(err, -EBADMSG,
+                               "weightsManifest[%zu]: shard path '%s' is not a file name "
+                               "beside the model",
+                               gi, name ? name : "(not a string)");
                 goto fail;
             }
             r = read_file(path, &part, &part_size, err);

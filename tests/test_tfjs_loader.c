@@ -127,6 +127,22 @@ static void test_wrong_manifest_shapes(void **state)
     json_decref(j);
 }
 
+/* Shards are files beside the JSON: a manifest cannot point elsewhere. */
+static void test_shard_paths_stay_beside_the_model(void **state)
+{
+    static const char *const bad[] = {"../movenet-lightning.bin", "/etc/passwd", ".hidden", "",
+                                      "sub/movenet-lightning.bin"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *j = load_json();
+        json_t *paths =
+            json_object_get(json_array_get(json_object_get(j, "weightsManifest"), 0), "paths");
+        json_array_set_new(paths, 0, json_string(bad[i]));
+        expect_error("shard_path", j, -1, -EBADMSG, "not a file name beside the model");
+        json_decref(j);
+    }
+}
+
 static void test_unknown_op(void **state)
 {
     json_t *j = load_json();
@@ -272,9 +288,13 @@ int main(void)
 {
     const char *root = env_or("CRTD_SOURCE_ROOT", ".");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_truncated_bin),        cmocka_unit_test(test_wrong_manifest_shapes),
-        cmocka_unit_test(test_unknown_op),           cmocka_unit_test(test_broken_graph),
-        cmocka_unit_test(test_malformed_json),       cmocka_unit_test(test_pose_checks_shapes),
+        cmocka_unit_test(test_truncated_bin),
+        cmocka_unit_test(test_wrong_manifest_shapes),
+        cmocka_unit_test(test_shard_paths_stay_beside_the_model),
+        cmocka_unit_test(test_unknown_op),
+        cmocka_unit_test(test_broken_graph),
+        cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_pose_checks_shapes),
         cmocka_unit_test(test_shared_model_threads),
     };
 
