@@ -117,7 +117,7 @@ size_t crt_stream_footprint_bytes(const struct crt_stream *s)
 
 /* ---- serialised state ------------------------------------------------------ */
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+uint32_t crt_crc32_ieee(const uint8_t *p, size_t n)
 {
     uint32_t table[256];
     for (uint32_t i = 0; i < 256; i++) {
@@ -200,7 +200,7 @@ int crt_stream_save(const struct crt_stream *s, void *buf, size_t size, size_t *
     put_u64(p + 40, s->segments);
     put_floats(p + STATE_HEADER, s->mem, S);
     put_floats(p + STATE_HEADER + 4 * S, s->partial, (size_t)s->pending * F);
-    put_u32(p + len - 4, crc32_ieee(p, len - 4));
+    put_u32(p + len - 4, crt_crc32_ieee(p, len - 4));
     *ret_len = len;
     return 0;
 }
@@ -218,7 +218,7 @@ int crt_stream_restore(struct crt_stream *s, const void *buf, size_t len, struct
     if (version != STATE_VERSION)
         return errbuf_set(err, -EBADMSG, "state version %u unknown (known: %d)", version,
                           STATE_VERSION);
-    uint32_t crc = get_u32(p + len - 4), want = crc32_ieee(p, len - 4);
+    uint32_t crc = get_u32(p + len - 4), want = crt_crc32_ieee(p, len - 4);
     if (crc != want)
         return errbuf_set(err, -EBADMSG,
                           "state checksum 0x%08x does not match its bytes (0x%08x): damaged "
