@@ -183,6 +183,9 @@ struct api_backend {
     int (*ready)(void *userdata, struct errbuf *err);
     /* Appends the daemon's metrics in the Prometheus text format. */
     void (*metrics)(void *userdata, struct api_text *out);
+    /* Adds what /healthz reports beside its status to obj; false when crtd
+     * runs degraded (e.g. its state store cannot write). May be NULL. */
+    bool (*health)(void *userdata, json_t *obj);
 };
 
 struct api_server_config {

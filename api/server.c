@@ -395,7 +395,11 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
         r = b->model_get(s->userdata, &json, &err);
         break;
     case API_ROUTE_HEALTHZ:
-        json = json_pack("{s:s}", "status", "ok");
+        /* Alive answers 200 whatever the details say: restarting crtd would
+         * not free a full disk. */
+        json = json_object();
+        bool healthy = !b->health || b->health(s->userdata, json);
+        json_object_set_new(json, "status", json_string(healthy ? "ok" : "degraded"));
         break;
     case API_ROUTE_READYZ:
         r = b->ready(s->userdata, &err);

@@ -188,9 +188,32 @@ static int be_ready(void *userdata, struct errbuf *err)
     return atomic_load(&d->ready) ? 0 : errbuf_set(err, -EAGAIN, "starting");
 }
 
+static bool be_health(void *userdata, json_t *obj)
+{
+    struct daemon *d = userdata;
+    struct store_health h;
+    store_health(d->store, &h);
+    json_object_set_new(obj, "store",
+                        json_pack("{s:b, s:s?, s:o, s:I}", "writable", h.writable, "error",
+                                  h.writable ? NULL : h.error, "failing_since",
+                                  api_time_json(h.writable ? -1 : h.failing_since), "failed_writes",
+                                  (json_int_t)h.failed_writes));
+    return h.writable;
+}
+
 static void be_metrics(void *userdata, struct api_text *out)
 {
     struct daemon *d = userdata;
+    struct store_health h;
+    store_health(d->store, &h);
+    api_text_printf(out,
+                    "# HELP crtd_store_writable 1 while the state store's writes succeed.\n"
+                    "# TYPE crtd_store_writable gauge\n"
+                    "crtd_store_writable %d\n"
+                    "# HELP crtd_store_failed_writes_total Writes to the state store that failed.\n"
+                    "# TYPE crtd_store_failed_writes_total counter\n"
+                    "crtd_store_failed_writes_total %llu\n",
+                    h.writable, (unsigned long long)h.failed_writes);
     api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
                          "# TYPE crtd_build_info gauge\n"
                          "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
@@ -206,6 +229,7 @@ static const struct api_backend backend = {
     .history_get = be_history_get,
     .model_get = be_model_get,
     .ready = be_ready,
+    .health = be_health,
     .metrics = be_metrics,
 };
 

@@ -15,7 +15,37 @@ struct store {
     /* One connection for every thread: SQLite serialises single calls, this
      * lock keeps each transaction whole. */
     pthread_mutex_t lock;
+    struct store_health health; /* under lock */
 };
+
+/* Called under the lock after every write: keeps store_health current. */
+static int noted(struct store *s, int r, const struct errbuf *err)
+{
+    if (r >= 0) {
+        if (!s->health.writable)
+            log_notice("state store: writes succeed again (%llu failed)",
+                       (unsigned long long)s->health.failed_writes);
+        s->health.writable = true;
+        s->health.error[0] = '\0';
+        return r;
+    }
+    str_copy(s->health.error, sizeof(s->health.error), errbuf_text(err, r));
+    if (s->health.writable) {
+        s->health.failing_since = time_wall_s();
+        log_error("state store: writes fail (%s); crtd goes on from memory and retries",
+                  s->health.error);
+    }
+    s->health.writable = false;
+    s->health.failed_writes++;
+    return r;
+}
+
+void store_health(struct store *s, struct store_health *ret)
+{
+    pthread_mutex_lock(&s->lock);
+    *ret = s->health;
+    pthread_mutex_unlock(&s->lock);
+}
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -49,6 +79,17 @@ static int exec(struct store *s, const char *sql, struct errbuf *err)
     return rc == SQLITE_OK ? 0 : db_error(s, err, rc, sql);
 }
 
+/* A COMMIT that fails (on a full disk) leaves its transaction open: roll it
+ * back, or every later BEGIN fails and nothing is written again even once
+ * there is room. */
+static int commit(struct store *s, struct errbuf *err)
+{
+    int r = exec(s, "COMMIT", err);
+    if (r < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
 int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
 {
     char path[PATH_MAX];
@@ -61,6 +102,7 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     if (!s)
         return -ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
+    s->health.writable = true;
     rc = sqlite3_open_v2(path, &s->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -163,7 +205,7 @@ static int store_stream_delete_locked(struct store *s, const char *name, struct 
         if ((r = step_done(s, st, "deleting a stream", err)) < 0)
             goto rollback;
     }
-    return exec(s, "COMMIT", err);
+    return commit(s, err);
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
@@ -235,7 +277,7 @@ static int store_checkpoint_locked(struct store *s, const char *stream, const ch
         if ((r = step_done(s, st, "updating history", err)) < 0)
             goto rollback;
     }
-    return exec(s, "COMMIT", err);
+    return commit(s, err);
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
@@ -318,8 +360,8 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
     if ((r = step_done(s, st, "opening an interval", err)) < 0)
         goto rollback;
     int64_t id = sqlite3_last_insert_rowid(s->db);
-    if ((r = exec(s, "COMMIT", err)) < 0)
-        goto rollback;
+    if ((r = commit(s, err)) < 0)
+        return r;
     *ret_id = id;
     return 0;
 rollback:
@@ -388,7 +430,7 @@ static int store_history_prune_locked(struct store *s, double before, struct err
 int store_stream_put(struct store *s, const struct store_stream *stream, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = store_stream_put_locked(s, stream, err);
+    int r = noted(s, store_stream_put_locked(s, stream, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -396,7 +438,7 @@ int store_stream_put(struct store *s, const struct store_stream *stream, struct 
 int store_stream_delete(struct store *s, const char *name, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = store_stream_delete_locked(s, name, err);
+    int r = noted(s, store_stream_delete_locked(s, name, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -415,7 +457,9 @@ int store_checkpoint(struct store *s, const char *stream, const char *kind, uint
                      struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = store_checkpoint_locked(s, stream, kind, segments, data, size, history_id, now, err);
+    int r = noted(
+        s, store_checkpoint_locked(s, stream, kind, segments, data, size, history_id, now, err),
+        err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -432,7 +476,7 @@ int store_memory_get(struct store *s, const char *stream, const char *kind, void
 int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = store_memory_delete_locked(s, stream, err);
+    int r = noted(s, store_memory_delete_locked(s, stream, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -442,8 +486,10 @@ int store_history_switch(struct store *s, const char *stream, int64_t history_id
                          struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r =
-        store_history_switch_locked(s, stream, history_id, state, label, score, start, ret_id, err);
+    int r = noted(
+        s,
+        store_history_switch_locked(s, stream, history_id, state, label, score, start, ret_id, err),
+        err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -460,7 +506,7 @@ int store_history_query(struct store *s, const char *stream, double since, doubl
 int store_history_prune(struct store *s, double before, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = store_history_prune_locked(s, before, err);
+    int r = noted(s, store_history_prune_locked(s, before, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }

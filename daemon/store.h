@@ -57,4 +57,15 @@ int store_history_query(struct store *store, const char *stream, double since, d
 /* Deletes intervals that ended before `before`; returns how many. */
 int store_history_prune(struct store *store, double before, struct errbuf *err);
 
+/* Whether writes succeed: the last write's outcome, and since when they
+ * fail. A full or read-only disk shows here (and in /healthz, /metrics)
+ * while crtd keeps running on what it has in memory. */
+struct store_health {
+    bool writable;        /* the last write succeeded (or none was tried) */
+    char error[256];      /* why the last write failed, when !writable */
+    double failing_since; /* wall clock of the first failure in a row */
+    uint64_t failed_writes;
+};
+void store_health(struct store *store, struct store_health *ret_health);
+
 #endif

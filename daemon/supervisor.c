@@ -95,7 +95,7 @@ static struct shown shown_locked(struct stream *st, struct pipeline_status *stat
         v.dropped = st->dropped - st->open_dropped + status->dropped;
     }
     v.reconnects += status->reconnects;
-    if (st->state == STREAM_RUNNING && status->reconnecting) {
+    if ((st->state == STREAM_RUNNING || st->state == STREAM_STARTING) && status->reconnecting) {
         v.state = STREAM_RECONNECTING;
         v.error = status->error[0] ? status->error : "source lost";
         v.next_retry = status->next_attempt;
