@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -42,10 +43,22 @@ struct options {
     bool check_config;
 };
 
+/* Which model files were loaded, to tell on SIGHUP whether they changed. */
+struct model_files {
+    char model[PATH_MAX], pose_model[PATH_MAX];
+    struct stat model_stat, pose_stat; /* zeroed when missing */
+};
+
 struct daemon {
     struct config cfg;
     struct store *store;
+    /* The model is swapped on SIGHUP: readers outside the supervisor hold
+     * model_lock for reading while they use it. */
+    pthread_rwlock_t model_lock;
     struct pipeline_model *model;
+    struct model_files model_files;
+    char model_reload_error[512]; /* under model_lock; "" after a good load */
+    atomic_ulong model_reload_failures;
     struct api_events *events;
     struct supervisor *sup;
     struct api_server *server;
@@ -110,7 +123,10 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
     str_copy(ss.url, sizeof(ss.url), spec->url);
     if (supervisor_has(d->sup, spec->name))
         return errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
-    if ((r = pipeline_url_check(d->model, spec->url, err)) < 0)
+    pthread_rwlock_rdlock(&d->model_lock);
+    r = pipeline_url_check(d->model, spec->url, err);
+    pthread_rwlock_unlock(&d->model_lock);
+    if (r < 0)
         return r;
     /* A token holder may add cameras, but not read this machine's files. */
     if (!d->cfg.api_local_sources && pipeline_url_is_local(spec->url))
@@ -176,7 +192,13 @@ static int be_history_get(void *userdata, const char *name, double since, double
 static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
 {
     struct daemon *d = userdata;
+    pthread_rwlock_rdlock(&d->model_lock);
     int r = pipeline_model_card(d->model, ret_json);
+    if (r >= 0)
+        json_object_set_new(*ret_json, "reload_error",
+                            d->model_reload_error[0] ? json_string(d->model_reload_error)
+                                                     : json_null());
+    pthread_rwlock_unlock(&d->model_lock);
     if (r == -ENOENT)
         return errbuf_set(err, r, "no model is loaded (set model= in [daemon])");
     return r;
@@ -214,6 +236,12 @@ static void be_metrics(void *userdata, struct api_text *out)
                     "# TYPE crtd_store_failed_writes_total counter\n"
                     "crtd_store_failed_writes_total %llu\n",
                     h.writable, (unsigned long long)h.failed_writes);
+    api_text_printf(out,
+                    "# HELP crtd_model_reload_failures_total SIGHUP model reloads that failed "
+                    "(the old model kept serving).\n"
+                    "# TYPE crtd_model_reload_failures_total counter\n"
+                    "crtd_model_reload_failures_total %lu\n",
+                    atomic_load(&d->model_reload_failures));
     api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
                          "# TYPE crtd_build_info gauge\n"
                          "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
@@ -343,6 +371,62 @@ static void prune_history(struct daemon *d)
         log_info("history retention: %d old intervals deleted", r);
 }
 
+static void model_files_of(const struct config *cfg, struct model_files *ret)
+{
+    *ret = (struct model_files){0};
+    str_copy(ret->model, sizeof(ret->model), cfg->model);
+    str_copy(ret->pose_model, sizeof(ret->pose_model), cfg->pose_model);
+    if (cfg->model[0] && stat(cfg->model, &ret->model_stat) < 0)
+        memset(&ret->model_stat, 0, sizeof(ret->model_stat));
+    if (cfg->model[0] && stat(cfg->pose_model, &ret->pose_stat) < 0)
+        memset(&ret->pose_stat, 0, sizeof(ret->pose_stat));
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* SIGHUP loads the models again when another file is named or a file
+ * changed (replaced, rewritten). The new one is loaded whole before anything
+ * changes: one that does not load leaves the old model serving, and the
+ * error shows in the log, /v1/model and /metrics. A new model restarts every
+ * stream on it; memory saved by another model is not restored (its kind
+ * names that model), so streams start fresh. */
+static void reload_model(struct daemon *d, const struct config *cfg)
+{
+    struct model_files now;
+    model_files_of(cfg, &now);
+    const struct model_files *was = &d->model_files;
+    if (strcmp(now.model, was->model) == 0 && strcmp(now.pose_model, was->pose_model) == 0 &&
+        same_file(&now.model_stat, &was->model_stat) && same_file(&now.pose_stat, &was->pose_stat))
+        return;
+
+    struct pipeline_model *model = NULL;
+    struct errbuf err;
+    errbuf_clear(&err);
+    int r = pipeline_model_load(cfg->model[0] ? cfg->model : NULL, cfg->pose_model, &model, &err);
+    if (r < 0) {
+        atomic_fetch_add(&d->model_reload_failures, 1);
+        pthread_rwlock_wrlock(&d->model_lock);
+        snprintf(d->model_reload_error, sizeof(d->model_reload_error), "%s", errbuf_text(&err, r));
+        pthread_rwlock_unlock(&d->model_lock);
+        log_error("reload: %s; the model loaded before keeps serving", errbuf_text(&err, r));
+        return;
+    }
+    pthread_rwlock_wrlock(&d->model_lock);
+    supervisor_set_model(d->sup, model);
+    struct pipeline_model *old = d->model;
+    d->model = model;
+    d->model_files = now;
+    d->model_reload_error[0] = '\0';
+    pthread_rwlock_unlock(&d->model_lock);
+    pipeline_model_free(old);
+    log_notice("reload: model %s loaded; every stream restarted on it",
+               cfg->model[0] ? cfg->model : "none");
+}
+
 static void reload(struct daemon *d, const struct options *o)
 {
     struct errbuf err;
@@ -363,9 +447,10 @@ static void reload(struct daemon *d, const struct options *o)
         notify_send("READY=1");
         return;
     }
-    if (strcmp(cfg.listen, d->cfg.listen) != 0 || strcmp(cfg.model, d->cfg.model) != 0 ||
+    if (strcmp(cfg.listen, d->cfg.listen) != 0 ||
         strcmp(cfg.state_directory, d->cfg.state_directory) != 0)
-        log_warning("reload: listen, model and state_directory change only with a restart");
+        log_warning("reload: listen and state_directory change only with a restart");
+    reload_model(d, &cfg);
     api_server_set_token(d->server, token);
     free(token);
     log_set_max_level(cfg.log_level);
@@ -503,6 +588,7 @@ static int run(struct daemon *d, const struct options *o)
         return r;
     }
     prune_history(d);
+    model_files_of(&d->cfg, &d->model_files);
     if ((r = pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, d->cfg.pose_model,
                                  &d->model, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
@@ -626,6 +712,7 @@ int main(int argc, char **argv)
 {
     struct options o = {0};
     struct daemon d = {0};
+    pthread_rwlock_init(&d.model_lock, NULL);
     struct errbuf err;
     char default_path[PATH_MAX];
     int r;
@@ -692,6 +779,7 @@ int main(int argc, char **argv)
     d.sup = supervisor_free(d.sup);
     d.events = api_events_free(d.events);
     d.model = pipeline_model_free(d.model);
+    pthread_rwlock_destroy(&d.model_lock);
     d.store = store_free(d.store);
     config_done(&d.cfg);
     free(o.streams);

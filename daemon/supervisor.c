@@ -379,19 +379,44 @@ static void stream_free(struct stream *st)
     free(st);
 }
 
-static void stream_stop(struct stream *st)
+/* Tells a stream's thread to stop, waking it wherever it waits. */
+static void stream_signal_stop(struct stream *st)
 {
-    if (!st)
-        return;
     pthread_mutex_lock(&st->lock);
     atomic_store(&st->stop, true);
     pthread_cond_broadcast(&st->wake);
     if (st->pipeline)
         pipeline_interrupt(st->pipeline);
     pthread_mutex_unlock(&st->lock);
+}
+
+static void stream_stop(struct stream *st)
+{
+    if (!st)
+        return;
+    stream_signal_stop(st);
     if (st->thread_started)
         pthread_join(st->thread, NULL);
     st->thread_started = false;
+}
+
+/* Starts (or starts again, after stream_stop) a stream's thread, its
+ * activity unknown. */
+static int stream_start(struct stream *st, struct errbuf *err)
+{
+    pthread_mutex_lock(&st->lock);
+    activity_tracker_init(&st->tracker); /* the next result opens a new interval */
+    st->state = st->spec.enabled ? STREAM_STARTING : STREAM_DISABLED;
+    pthread_mutex_unlock(&st->lock);
+    atomic_store(&st->stop, false);
+    if (!st->spec.enabled)
+        return 0;
+    int r = pthread_create(&st->thread, NULL, stream_main, st);
+    if (r != 0)
+        return errbuf_set(err, -r, "stream %s: cannot start a thread: %s", st->spec.name,
+                          strerror(r));
+    st->thread_started = true;
+    return 0;
 }
 
 static int stream_new(struct supervisor *sup, const struct config_stream *spec, struct stream **ret,
@@ -410,16 +435,10 @@ static int stream_new(struct supervisor *sup, const struct config_stream *spec, 
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&st->wake, &attr);
     pthread_condattr_destroy(&attr);
-    activity_tracker_init(&st->tracker);
-    st->state = spec->enabled ? STREAM_STARTING : STREAM_DISABLED;
-    if (spec->enabled) {
-        int r = pthread_create(&st->thread, NULL, stream_main, st);
-        if (r != 0) {
-            stream_free(st);
-            return errbuf_set(err, -r, "stream %s: cannot start a thread: %s", spec->name,
-                              strerror(r));
-        }
-        st->thread_started = true;
+    int r = stream_start(st, err);
+    if (r < 0) {
+        stream_free(st);
+        return r;
     }
     *ret = st;
     return 0;
@@ -450,15 +469,8 @@ struct supervisor *supervisor_free(struct supervisor *sup)
     if (!sup)
         return NULL;
     /* Tell every stream first so that they wind down in parallel. */
-    for (size_t i = 0; i < sup->n_streams; i++) {
-        struct stream *st = sup->streams[i];
-        pthread_mutex_lock(&st->lock);
-        atomic_store(&st->stop, true);
-        pthread_cond_broadcast(&st->wake);
-        if (st->pipeline)
-            pipeline_interrupt(st->pipeline);
-        pthread_mutex_unlock(&st->lock);
-    }
+    for (size_t i = 0; i < sup->n_streams; i++)
+        stream_signal_stop(sup->streams[i]);
     for (size_t i = 0; i < sup->n_streams; i++) {
         stream_stop(sup->streams[i]);
         stream_free(sup->streams[i]);
@@ -467,6 +479,27 @@ struct supervisor *supervisor_free(struct supervisor *sup)
     pthread_mutex_destroy(&sup->lock);
     free(sup);
     return NULL;
+}
+
+void supervisor_set_model(struct supervisor *sup, const struct pipeline_model *model)
+{
+    pthread_mutex_lock(&sup->lock);
+    for (size_t i = 0; i < sup->n_streams; i++) /* all at once: they wind down in parallel */
+        stream_signal_stop(sup->streams[i]);
+    for (size_t i = 0; i < sup->n_streams; i++)
+        stream_stop(sup->streams[i]);
+    sup->model = model; /* no stream thread runs: none reads it meanwhile */
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        struct errbuf err;
+        errbuf_clear(&err);
+        int r = stream_start(st, &err);
+        if (r < 0) {
+            log_error("%s", errbuf_text(&err, r));
+            set_state(st, STREAM_STOPPING, errbuf_text(&err, r));
+        }
+    }
+    pthread_mutex_unlock(&sup->lock);
 }
 
 void supervisor_set_settings(struct supervisor *sup, const struct supervisor_settings *settings)
@@ -793,7 +826,7 @@ void supervisor_poll(struct supervisor *sup)
         pthread_mutex_lock(&st->lock);
         struct pipeline_status status;
         struct shown v = shown_locked(st, &status);
-        bool reconnecting = st->state == STREAM_RUNNING && status.reconnecting;
+        bool reconnecting = v.state == STREAM_RECONNECTING && status.reconnecting;
         if (reconnecting != st->source_reconnecting) {
             st->source_reconnecting = reconnecting;
             data = json_pack("{s:s, s:s, s:o, s:I}", "stream", st->spec.name, "state",

@@ -31,6 +31,11 @@ struct supervisor *supervisor_free(struct supervisor *sup);
 
 void supervisor_set_settings(struct supervisor *sup, const struct supervisor_settings *settings);
 
+/* Runs every stream on another model (borrowed like the first): each stops,
+ * checkpointing its memory, and starts again on model with its activity
+ * unknown. The caller frees the old model once this returns. */
+void supervisor_set_model(struct supervisor *sup, const struct pipeline_model *model);
+
 /* Starts a stream. -EEXIST for a name in use, -ENOSPC past max_streams. */
 int supervisor_add(struct supervisor *sup, const struct config_stream *spec, struct errbuf *err);
 /* Stops and removes a stream; forget also deletes its saved memory. */
