@@ -27,6 +27,7 @@ void config_init(struct config *cfg)
         .log_level = LOG_LEVEL_INFO,
         .max_streams = 64,
         .hysteresis_s = 2.0,
+        .camera_timeout_s = 10,
         .checkpoint_segments = 10,
         .history_retention_days = 30,
         .top_k = 3,
@@ -199,6 +200,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 1, CONFIG_MAX_STREAMS, &cfg->max_streams);
         else if (strcmp(key, "hysteresis_s") == 0)
             r = parse_double(value, 0, 3600, &cfg->hysteresis_s);
+        else if (strcmp(key, "camera_timeout_s") == 0)
+            r = parse_double(value, 0.5, 600, &cfg->camera_timeout_s);
         else if (strcmp(key, "checkpoint_segments") == 0)
             r = parse_uint(value, 1, 1000000, &cfg->checkpoint_segments);
         else if (strcmp(key, "history_retention_days") == 0)

@@ -46,6 +46,7 @@ struct config {
     enum log_level log_level;
     unsigned max_streams;
     double hysteresis_s;
+    double camera_timeout_s;
     unsigned checkpoint_segments;
     double history_retention_days;
     unsigned top_k;

@@ -357,6 +357,7 @@ static struct supervisor_settings settings_of(const struct config *cfg)
         .restart_min_s = cfg->restart_min_s,
         .restart_max_s = cfg->restart_max_s,
         .max_streams = cfg->max_streams,
+        .camera_timeout_s = cfg->camera_timeout_s,
     };
 }
 

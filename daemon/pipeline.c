@@ -15,8 +15,9 @@ bool pipeline_url_is_synthetic(const char *url)
     return strncmp(url, "synthetic:", 10) == 0;
 }
 
-int pipeline_open(const struct pipeline_model *model, const char *url, double fps,
-                  const atomic_bool *stop, struct pipeline **ret_pipeline, struct errbuf *err)
+int pipeline_open(const struct pipeline_model *model, const char *url,
+                  const struct pipeline_source *source, const atomic_bool *stop,
+                  struct pipeline **ret_pipeline, struct errbuf *err)
 {
     struct pipeline *p = calloc(1, sizeof(*p));
     int r;
@@ -25,7 +26,7 @@ int pipeline_open(const struct pipeline_model *model, const char *url, double fp
     if (pipeline_url_is_synthetic(url))
         r = pipeline_synthetic_open(model, url, stop, &p->ops, &p->impl, err);
     else
-        r = pipeline_real_open(model, url, fps, stop, &p->ops, &p->impl, err);
+        r = pipeline_real_open(model, url, source, stop, &p->ops, &p->impl, err);
     if (r < 0) {
         free(p);
         return r;

@@ -54,10 +54,17 @@ int pipeline_model_card(const struct pipeline_model *model, json_t **ret_card);
 
 struct pipeline;
 
-/* Opens url for one stream. fps 0 uses the model's rate. stop is polled by
- * every blocking call, which then fails with -ECANCELED. */
-int pipeline_open(const struct pipeline_model *model, const char *url, double fps,
-                  const atomic_bool *stop, struct pipeline **ret_pipeline, struct errbuf *err);
+/* How a stream reads its source. */
+struct pipeline_source {
+    double fps;       /* frames sampled per second; 0: the model's rate */
+    double timeout_s; /* a camera silent this long is lost (connect, each read); 0: 10 s */
+};
+
+/* Opens url for one stream. stop is polled by every blocking call, which
+ * then fails with -ECANCELED. */
+int pipeline_open(const struct pipeline_model *model, const char *url,
+                  const struct pipeline_source *source, const atomic_bool *stop,
+                  struct pipeline **ret_pipeline, struct errbuf *err);
 struct pipeline *pipeline_free(struct pipeline *p);
 
 /* What the source is doing, for a snapshot taken from another thread. */
@@ -115,8 +122,8 @@ struct pipeline_ops {
 int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
                             const atomic_bool *stop, const struct pipeline_ops **ret_ops,
                             void **ret_impl, struct errbuf *err);
-int pipeline_real_open(const struct pipeline_model *model, const char *url, double fps,
-                       const atomic_bool *stop, const struct pipeline_ops **ret_ops,
-                       void **ret_impl, struct errbuf *err);
+int pipeline_real_open(const struct pipeline_model *model, const char *url,
+                       const struct pipeline_source *source, const atomic_bool *stop,
+                       const struct pipeline_ops **ret_ops, void **ret_impl, struct errbuf *err);
 
 #endif

@@ -180,9 +180,9 @@ static const struct pipeline_ops real_ops = {
     .free = real_free,
 };
 
-int pipeline_real_open(const struct pipeline_model *model, const char *url, double fps,
-                       const atomic_bool *stop, const struct pipeline_ops **ret_ops,
-                       void **ret_impl, struct errbuf *err)
+int pipeline_real_open(const struct pipeline_model *model, const char *url,
+                       const struct pipeline_source *source, const atomic_bool *stop,
+                       const struct pipeline_ops **ret_ops, void **ret_impl, struct errbuf *err)
 {
     struct video_options opts;
     struct real *p;
@@ -199,7 +199,9 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url, doub
     p->stop = stop;
     features_state_init(&p->features);
     video_options_init(&opts);
-    opts.fps = fps > 0 ? fps : crt_model_config(model->crt)->fps;
+    opts.fps = source->fps > 0 ? source->fps : crt_model_config(model->crt)->fps;
+    if (source->timeout_s > 0)
+        opts.open_timeout_s = opts.read_timeout_s = source->timeout_s;
     enum video_source_kind kind;
     if (video_source_kind_of(url, &kind, NULL) >= 0 && kind == VIDEO_SOURCE_FILE) {
         opts.reconnect = VIDEO_RECONNECT_ALWAYS;

@@ -315,7 +315,11 @@ static void *stream_main(void *arg)
         int r;
 
         errbuf_clear(&err);
-        r = pipeline_open(sup->model, st->spec.url, st->spec.fps, &st->stop, &p, &err);
+        pthread_mutex_lock(&st->lock);
+        struct pipeline_source source = {.fps = st->spec.fps,
+                                         .timeout_s = st->settings.camera_timeout_s};
+        pthread_mutex_unlock(&st->lock);
+        r = pipeline_open(sup->model, st->spec.url, &source, &st->stop, &p, &err);
         if (r >= 0) {
             log_info("stream %s: opened %s", st->spec.name, st->url_masked);
             restore(st, p);

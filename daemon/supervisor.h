@@ -18,6 +18,7 @@ struct supervisor_settings {
     unsigned top_k;
     double restart_min_s, restart_max_s;
     unsigned max_streams;
+    double camera_timeout_s; /* 0: the video layer's default */
 };
 
 struct supervisor;

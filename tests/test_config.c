@@ -58,9 +58,11 @@ static void a_full_file_parses(void **state)
                         "max_connections = 32\n"
                         "max_sse_clients = 4\n"
                         "sse_heartbeat_s = 0.5\n"
+                        "api_local_sources = yes\n"
                         "\n"
                         "[daemon]\n"
                         "state_directory = /srv/crtd\n"
+                        "camera_timeout_s = 4.5\n"
                         "hysteresis_s = 1.5\n"
                         "checkpoint_segments = 3\n"
                         "history_retention_days = 7\n"
@@ -84,7 +86,9 @@ static void a_full_file_parses(void **state)
     assert_int_equal(cfg.max_body_bytes, 4096);
     assert_int_equal(cfg.max_sse_clients, 4);
     assert_true(cfg.sse_heartbeat_s == 0.5);
+    assert_true(cfg.api_local_sources);
     assert_string_equal(cfg.state_directory, "/srv/crtd");
+    assert_true(cfg.camera_timeout_s == 4.5);
     assert_true(cfg.hysteresis_s == 1.5);
     assert_int_equal(cfg.checkpoint_segments, 3);
     assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
@@ -144,6 +148,8 @@ static void errors_name_file_and_line(void **state)
         {"[stream \"bad name\"]\nurl = x\n", "crtd.conf:2: stream name 'bad name'"},
         {"[stream \"a\"]\nurl = x\nenabled = maybe\n", "crtd.conf:3: bad value 'maybe'"},
         {"[server]\nmax_connections = 2\n", "crtd.conf:2: bad value '2'"},
+        {"[daemon]\ncamera_timeout_s = 0\n", "crtd.conf:2: bad value '0' for camera_timeout_s"},
+        {"[server]\napi_local_sources = 2\n", "crtd.conf:2: bad value '2'"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);

@@ -419,7 +419,9 @@ static int interrupted_cause(struct video_stream *s, int r)
         return r;
     if (stop_requested(s))
         return -ECANCELED;
-    if (atomic_load(&s->timed_out))
+    /* Nothing else interrupts FFmpeg but the deadline, though a demuxer may
+     * report it one call late, after the next deadline was set. */
+    if (r == AVERROR_EXIT || atomic_load(&s->timed_out))
         return -ETIMEDOUT;
     return r;
 }
