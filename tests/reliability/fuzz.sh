@@ -69,6 +69,7 @@ max_len() {
     esac
 }
 
+# What a run's log says, or nothing (a crash ends it before its statistics).
 stat_of() { sed -n "s/^stat::$1: *//p" "$2" | tail -1; }
 
 failed=()
@@ -87,11 +88,11 @@ for target in "${targets[@]}"; do
     runs=$(stat_of number_of_executed_units "$log")
     rate=$(stat_of average_exec_per_sec "$log")
     added=$(stat_of new_units_added "$log")
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+    cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
     if [ $status -eq 0 ]; then
         result=ok
     else
-        artifact=$(ls -t "$artifacts" 2>/dev/null | head -1)
+        artifact=$( (ls -t "$artifacts" 2>/dev/null || true) | head -1)
         result="FAILED: $(grep -m1 -E 'ERROR|runtime error|SUMMARY' "$log" || echo "exit $status")"
         [ -n "$artifact" ] && result="$result; replay: $build/tests/fuzz/$target $artifacts/$artifact"
         failed+=("$target")
