@@ -26,6 +26,11 @@ void config_init(struct config *cfg)
         .history_limit_max = 1000,
         .log_level = LOG_LEVEL_INFO,
         .max_streams = 64,
+        .mqtt = {.port = 1883,
+                 .topic_prefix = "crtd",
+                 .discovery_prefix = "homeassistant",
+                 .qos = 1,
+                 .keepalive_s = 30},
         .hysteresis_s = 2.0,
         .camera_timeout_s = 10,
         .checkpoint_segments = 10,
@@ -125,6 +130,17 @@ static int parse_double(const char *v, double min, double max, double *ret)
         return -EINVAL;
     *ret = d;
     return 0;
+}
+
+/* A topic prefix: one or more levels, no wildcard, no empty level. */
+static bool topic_prefix_valid(const char *v)
+{
+    if (!v[0] || v[0] == '/' || v[strlen(v) - 1] == '/' || strstr(v, "//"))
+        return false;
+    for (const char *p = v; *p; p++)
+        if (*p == '+' || *p == '#' || (unsigned char)*p < 0x20)
+            return false;
+    return true;
 }
 
 static int copy_value(char *dst, size_t size, const char *v)
@@ -232,8 +248,38 @@ static int on_key(void *user, const char *section, const char *key, const char *
         } else {
             return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled)", key, name);
         }
+    } else if (strcmp(section, "mqtt") == 0) {
+        struct config_mqtt *m = &cfg->mqtt;
+        if (strcmp(key, "host") == 0)
+            r = copy_value(m->host, sizeof(m->host), value);
+        else if (strcmp(key, "port") == 0)
+            r = parse_uint(value, 1, 65535, &m->port);
+        else if (strcmp(key, "client_id") == 0)
+            r = copy_value(m->client_id, sizeof(m->client_id), value);
+        else if (strcmp(key, "username") == 0)
+            r = copy_value(m->username, sizeof(m->username), value);
+        else if (strcmp(key, "password_file") == 0)
+            r = copy_value(m->password_file, sizeof(m->password_file), value);
+        else if (strcmp(key, "ca_file") == 0)
+            r = copy_value(m->ca_file, sizeof(m->ca_file), value);
+        else if (strcmp(key, "topic_prefix") == 0)
+            r = topic_prefix_valid(value)
+                    ? copy_value(m->topic_prefix, sizeof(m->topic_prefix), value)
+                    : -EINVAL;
+        else if (strcmp(key, "discovery_prefix") == 0)
+            r = !value[0] || topic_prefix_valid(value)
+                    ? copy_value(m->discovery_prefix, sizeof(m->discovery_prefix), value)
+                    : -EINVAL;
+        else if (strcmp(key, "qos") == 0)
+            r = parse_uint(value, 0, 2, &m->qos);
+        else if (strcmp(key, "keepalive_s") == 0)
+            r = parse_uint(value, 5, 3600, &m->keepalive_s);
+        else
+            return BAD("unknown key '%s' in [mqtt] (host, port, client_id, username, "
+                       "password_file, ca_file, topic_prefix, discovery_prefix, qos, keepalive_s)",
+                       key);
     } else {
-        return BAD("unknown section [%s] (server, daemon, stream \"name\")", section);
+        return BAD("unknown section [%s] (server, daemon, mqtt, stream \"name\")", section);
     }
     if (r < 0)
         return BAD("bad value '%.200s' for %s", value, key);

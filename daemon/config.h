@@ -51,6 +51,19 @@ struct config {
     double history_retention_days;
     unsigned top_k;
     double restart_min_s, restart_max_s;
+    /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
+    struct config_mqtt {
+        char host[256];
+        unsigned port;
+        char client_id[128]; /* default crtd-<hostname> */
+        char username[128];
+        char password_file[PATH_MAX];
+        char ca_file[PATH_MAX];     /* set: TLS, checking the broker against it */
+        char topic_prefix[128];     /* crtd */
+        char discovery_prefix[128]; /* homeassistant; "" for no discovery */
+        unsigned qos;
+        unsigned keepalive_s;
+    } mqtt;
     /* [stream "name"] sections and --stream */
     struct config_stream *streams;
     size_t n_streams;

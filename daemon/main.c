@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "mqtt.h"
 #include "notify.h"
 #include "pipeline.h"
 #include "store.h"
@@ -61,6 +62,7 @@ struct daemon {
     atomic_ulong model_reload_failures;
     struct api_events *events;
     struct supervisor *sup;
+    struct mqtt *mqtt;
     struct api_server *server;
     atomic_bool ready;
 };
@@ -96,7 +98,10 @@ static void usage(FILE *f)
 static int be_streams_list(void *userdata, json_t **ret_json, struct errbuf *err)
 {
     struct daemon *d = userdata;
-    return supervisor_streams_json(d->sup, ret_json);
+    int r = supervisor_streams_json(d->sup, ret_json);
+    if (r >= 0)
+        json_object_set_new(*ret_json, "mqtt", mqtt_status_json(d->mqtt));
+    return r;
 }
 
 static int be_stream_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
@@ -242,6 +247,7 @@ static void be_metrics(void *userdata, struct api_text *out)
                     "# TYPE crtd_model_reload_failures_total counter\n"
                     "crtd_model_reload_failures_total %lu\n",
                     atomic_load(&d->model_reload_failures));
+    mqtt_metrics(d->mqtt, out);
     api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
                          "# TYPE crtd_build_info gauge\n"
                          "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
@@ -449,8 +455,9 @@ static void reload(struct daemon *d, const struct options *o)
         return;
     }
     if (strcmp(cfg.listen, d->cfg.listen) != 0 ||
-        strcmp(cfg.state_directory, d->cfg.state_directory) != 0)
-        log_warning("reload: listen and state_directory change only with a restart");
+        strcmp(cfg.state_directory, d->cfg.state_directory) != 0 ||
+        memcmp(&cfg.mqtt, &d->cfg.mqtt, sizeof(cfg.mqtt)) != 0)
+        log_warning("reload: listen, state_directory and [mqtt] change only with a restart");
     reload_model(d, &cfg);
     api_server_set_token(d->server, token);
     free(token);
@@ -631,6 +638,18 @@ static int run(struct daemon *d, const struct options *o)
     }
     free(saved);
 
+    uint64_t events_seen = api_events_last_id(d->events);
+    json_t *streams = NULL;
+    if ((r = supervisor_streams_json(d->sup, &streams)) < 0)
+        return r;
+    r = mqtt_start(&d->cfg.mqtt, d->events, events_seen, json_object_get(streams, "streams"),
+                   &d->mqtt, &err);
+    json_decref(streams);
+    if (r < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+
     struct api_server_config sc = {
         .listen = d->cfg.listen,
         .listen_fd = -1,
@@ -777,6 +796,7 @@ int main(int argc, char **argv)
 
     /* HTTP first, so that nothing new arrives while streams checkpoint. */
     d.server = api_server_free(d.server);
+    d.mqtt = mqtt_stop(d.mqtt);
     d.sup = supervisor_free(d.sup);
     d.events = api_events_free(d.events);
     d.model = pipeline_model_free(d.model);

@@ -1,0 +1,529 @@
+/* mqtt: see mqtt.h. Topics (prefix "crtd" by default):
+ *   crtd/status                    online / offline (retained; offline is the will)
+ *   crtd/<stream>/activity         the activity JSON of /v1/streams/<stream>/activity (retained)
+ *   crtd/<stream>/state            {"state", "error", "reconnects"} (retained)
+ *   homeassistant/sensor/<node>/<stream>/config   discovery (retained; emptied on removal) */
+#include "mqtt.h"
+
+#include <ctype.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef CRTD_VERSION
+#define CRTD_VERSION "0"
+#endif
+
+enum mqtt_state { MQTT_CONNECTING, MQTT_CONNECTED, MQTT_DISCONNECTED };
+static const char *const state_names[] = {"connecting", "connected", "disconnected"};
+
+/* What the client knows of one stream: the payloads it last published. */
+struct known {
+    char name[API_NAME_MAX];
+    char *activity; /* JSON text, or NULL before the first */
+    char *state;
+};
+
+struct mqtt {
+    struct config_mqtt cfg;
+    struct mosquitto *mosq;
+    struct api_events *events;
+    pthread_t thread;
+    atomic_bool stopping;
+    uint64_t after_id; /* the event the streams given to mqtt_start are as of */
+    char node_id[128]; /* the client id as Home Assistant ids allow */
+    char status_topic[160];
+
+    pthread_mutex_t lock; /* guards everything below */
+    enum mqtt_state state;
+    char error[256];
+    uint64_t reconnects, published;
+    bool was_connected;
+    struct known *streams;
+    size_t n_streams;
+};
+
+/* ---- publishing ------------------------------------------------------------ */
+
+static void publish(struct mqtt *m, const char *topic, const char *payload, bool retain)
+{
+    size_t len = payload ? strlen(payload) : 0;
+    int rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, payload, (int)m->cfg.qos, retain);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        pthread_mutex_lock(&m->lock);
+        m->published++;
+        pthread_mutex_unlock(&m->lock);
+    }
+    /* Not connected: the payload is kept in struct known and published again
+     * on the next connection. */
+}
+
+static void stream_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
+                         const char *what)
+{
+    snprintf(dst, size, "%s/%s/%s", m->cfg.topic_prefix, stream, what);
+}
+
+/* Home Assistant ids: letters, digits, '_' and '-' only. */
+static void ha_id(char *dst, size_t size, const char *text)
+{
+    size_t i = 0;
+    for (; text[i] && i + 1 < size; i++)
+        dst[i] = isalnum((unsigned char)text[i]) || text[i] == '-' ? text[i] : '_';
+    dst[i] = '\0';
+}
+
+static void discovery_topic(const struct mqtt *m, char *dst, size_t size, const char *stream)
+{
+    char object[API_NAME_MAX];
+    ha_id(object, sizeof(object), stream);
+    snprintf(dst, size, "%s/sensor/%s/%s/config", m->cfg.discovery_prefix, m->node_id, object);
+}
+
+static char *discovery_config(const struct mqtt *m, const char *stream)
+{
+    char object[API_NAME_MAX], unique[300], activity[400], name[128];
+    ha_id(object, sizeof(object), stream);
+    snprintf(unique, sizeof(unique), "%s_%s", m->node_id, object);
+    stream_topic(m, activity, sizeof(activity), stream, "activity");
+    snprintf(name, sizeof(name), "%s activity", stream);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s], s:s, s:s, s:s, s:s}}", "name",
+        name, "unique_id", unique, "state_topic", activity, "value_template",
+        "{{ value_json.label if value_json.label else value_json.state }}", "json_attributes_topic",
+        activity, "availability_topic", m->status_topic, "payload_available", "online",
+        "payload_not_available", "offline", "icon", "mdi:human", "device", "identifiers",
+        m->node_id, "name", m->node_id, "manufacturer", "crtd", "model",
+        "activity recognition (Toyota Smarthome classes)", "sw_version", CRTD_VERSION);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+/* Publishes all that is known of one stream (payloads copied by the caller). */
+static void publish_stream(struct mqtt *m, const char *name, const char *activity,
+                           const char *state)
+{
+    char topic[400];
+    if (m->cfg.discovery_prefix[0]) {
+        char *config = discovery_config(m, name);
+        discovery_topic(m, topic, sizeof(topic), name);
+        if (config)
+            publish(m, topic, config, true);
+        free(config);
+    }
+    if (state) {
+        stream_topic(m, topic, sizeof(topic), name, "state");
+        publish(m, topic, state, true);
+    }
+    if (activity) {
+        stream_topic(m, topic, sizeof(topic), name, "activity");
+        publish(m, topic, activity, true);
+    }
+}
+
+/* A removed stream leaves no retained message behind. */
+static void unpublish_stream(struct mqtt *m, const char *name)
+{
+    char topic[400];
+    if (m->cfg.discovery_prefix[0]) {
+        discovery_topic(m, topic, sizeof(topic), name);
+        publish(m, topic, NULL, true);
+    }
+    stream_topic(m, topic, sizeof(topic), name, "state");
+    publish(m, topic, NULL, true);
+    stream_topic(m, topic, sizeof(topic), name, "activity");
+    publish(m, topic, NULL, true);
+}
+
+/* ---- what is known of the streams (lock held) ----------------------------- */
+
+static struct known *known_find_locked(struct mqtt *m, const char *name, bool add)
+{
+    for (size_t i = 0; i < m->n_streams; i++)
+        if (strcmp(m->streams[i].name, name) == 0)
+            return &m->streams[i];
+    if (!add)
+        return NULL;
+    struct known *grown = realloc(m->streams, (m->n_streams + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    m->streams = grown;
+    struct known *k = &m->streams[m->n_streams++];
+    *k = (struct known){0};
+    str_copy(k->name, sizeof(k->name), name);
+    return k;
+}
+
+static void known_forget_locked(struct mqtt *m, const char *name)
+{
+    struct known *k = known_find_locked(m, name, false);
+    if (!k)
+        return;
+    free(k->activity);
+    free(k->state);
+    size_t i = (size_t)(k - m->streams);
+    memmove(k, k + 1, (m->n_streams - i - 1) * sizeof(*k));
+    m->n_streams--;
+}
+
+static void known_set(char **slot, json_t *payload)
+{
+    char *text = payload ? json_dumps(payload, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    if (text) {
+        free(*slot);
+        *slot = text;
+    }
+}
+
+static json_t *state_payload(json_t *from)
+{
+    return json_pack("{s:O?, s:O?, s:O?}", "state", json_object_get(from, "state"), "error",
+                     json_object_get(from, "error"), "reconnects",
+                     json_object_get(from, "reconnects"));
+}
+
+/* The activity as /v1/streams/<name>/activity gives it (an event adds
+ * "previous", which a retained message has no use for). */
+static json_t *activity_payload(json_t *from)
+{
+    json_t *copy = json_copy(from);
+    if (copy)
+        json_object_del(copy, "previous");
+    return copy;
+}
+
+/* ---- following crtd's events ---------------------------------------------- */
+
+/* Applies one event to what is known, then publishes what it changed. */
+static void on_event(struct mqtt *m, const char *type, json_t *data)
+{
+    const char *name = json_string_value(json_object_get(data, "stream"));
+    if (!name)
+        return;
+    char *activity = NULL, *state = NULL;
+    bool removed = false, added = false;
+
+    pthread_mutex_lock(&m->lock);
+    if (strcmp(type, "stream") == 0) {
+        const char *action = json_string_value(json_object_get(data, "action"));
+        removed = action && strcmp(action, "removed") == 0;
+        added = action && strcmp(action, "added") == 0;
+        if (removed)
+            known_forget_locked(m, name);
+        else if (added)
+            known_find_locked(m, name, true);
+    } else {
+        struct known *k = known_find_locked(m, name, true);
+        json_t *payload = NULL;
+        if (k && strcmp(type, "activity") == 0) {
+            known_set(&k->activity, payload = activity_payload(data));
+            activity = k->activity ? strdup(k->activity) : NULL;
+        } else if (k && strcmp(type, "status") == 0) {
+            known_set(&k->state, payload = state_payload(data));
+            state = k->state ? strdup(k->state) : NULL;
+        }
+        json_decref(payload);
+    }
+    pthread_mutex_unlock(&m->lock);
+
+    char topic[400];
+    if (removed) {
+        unpublish_stream(m, name);
+    } else if (added) {
+        publish_stream(m, name, NULL, NULL);
+    } else if (activity) {
+        stream_topic(m, topic, sizeof(topic), name, "activity");
+        publish(m, topic, activity, true);
+    } else if (state) {
+        stream_topic(m, topic, sizeof(topic), name, "state");
+        publish(m, topic, state, true);
+    }
+    free(activity);
+    free(state);
+}
+
+/* An SSE message, "id: ..\nevent: TYPE\ndata: JSON\n\n", taken apart. */
+static void on_message_text(struct mqtt *m, const char *message)
+{
+    const char *event = strstr(message, "event: "), *data = strstr(message, "data: ");
+    if (!event || !data)
+        return;
+    char type[32];
+    size_t len = strcspn(event + 7, "\n");
+    if (len >= sizeof(type))
+        return;
+    memcpy(type, event + 7, len);
+    type[len] = '\0';
+    json_t *json = json_loadb(data + 6, strcspn(data + 6, "\n"), 0, NULL);
+    if (json)
+        on_event(m, type, json);
+    json_decref(json);
+}
+
+static void *follow_events(void *arg)
+{
+    struct mqtt *m = arg;
+    uint64_t last = m->after_id;
+    while (!atomic_load(&m->stopping)) {
+        char *message = NULL;
+        uint64_t id;
+        int r = api_events_next(m->events, last, 250, &message, &id);
+        if (r == -ESHUTDOWN)
+            break;
+        if (r < 0)
+            continue;
+        last = id;
+        on_message_text(m, message);
+        free(message);
+    }
+    return NULL;
+}
+
+/* ---- the connection --------------------------------------------------------- */
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    if (rc != 0) {
+        /* Refused (bad credentials, ...): libmosquitto tries again with backoff. */
+        const char *why = mosquitto_connack_string(rc);
+        pthread_mutex_lock(&m->lock);
+        bool news = strcmp(m->error, why) != 0;
+        str_copy(m->error, sizeof(m->error), why);
+        m->state = MQTT_DISCONNECTED;
+        pthread_mutex_unlock(&m->lock);
+        if (news)
+            log_error("mqtt: broker %s:%u refused the connection: %s", m->cfg.host, m->cfg.port,
+                      why);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    m->state = MQTT_CONNECTED;
+    m->error[0] = '\0';
+    m->was_connected = true;
+    size_t n = m->n_streams;
+    struct known *copy = calloc(n ? n : 1, sizeof(*copy));
+    for (size_t i = 0; copy && i < n; i++) {
+        copy[i] = m->streams[i];
+        copy[i].activity = m->streams[i].activity ? strdup(m->streams[i].activity) : NULL;
+        copy[i].state = m->streams[i].state ? strdup(m->streams[i].state) : NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+
+    log_notice("mqtt: connected to %s:%u; publishing under %s/", m->cfg.host, m->cfg.port,
+               m->cfg.topic_prefix);
+    publish(m, m->status_topic, "online", true);
+    for (size_t i = 0; copy && i < n; i++) {
+        publish_stream(m, copy[i].name, copy[i].activity, copy[i].state);
+        free(copy[i].activity);
+        free(copy[i].state);
+    }
+    free(copy);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    if (rc == 0)
+        return; /* asked for: crtd is stopping */
+    pthread_mutex_lock(&m->lock);
+    bool was = m->state == MQTT_CONNECTED;
+    if (was) {
+        m->reconnects++;
+        str_copy(m->error, sizeof(m->error), "connection lost");
+    }
+    m->state = MQTT_DISCONNECTED;
+    pthread_mutex_unlock(&m->lock);
+    if (was)
+        log_warning("mqtt: lost the broker %s:%u; reconnecting with backoff", m->cfg.host,
+                    m->cfg.port);
+}
+
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *text)
+{
+    (void)mosq;
+    (void)obj;
+    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+        log_debug("mqtt: %s", text);
+}
+
+static int read_password(const char *path, char *dst, size_t size, struct errbuf *err)
+{
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f)
+        return errbuf_set(err, -errno, "mqtt: password file %s: %s", path, strerror(errno));
+    if (!fgets(dst, (int)size, f))
+        return errbuf_set(err, -EINVAL, "mqtt: password file %s is empty", path);
+    dst[strcspn(dst, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Takes what the streams are now from GET /v1/streams' array. */
+static void know_streams(struct mqtt *m, json_t *streams)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(streams, i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        struct known *k = name ? known_find_locked(m, name, true) : NULL;
+        if (!k)
+            continue;
+        json_t *state = state_payload(s),
+               *activity = activity_payload(json_object_get(s, "activity"));
+        known_set(&k->state, state);
+        known_set(&k->activity, activity);
+        json_decref(state);
+        json_decref(activity);
+    }
+}
+
+int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_t after_id,
+               json_t *streams, struct mqtt **ret_mqtt, struct errbuf *err)
+{
+    *ret_mqtt = NULL;
+    if (!cfg->host[0])
+        return 0;
+    struct mqtt *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->cfg = *cfg;
+    m->events = events;
+    m->after_id = after_id;
+    pthread_mutex_init(&m->lock, NULL);
+    if (!m->cfg.client_id[0]) {
+        char host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(m->cfg.client_id, sizeof(m->cfg.client_id), "crtd-%s", host);
+    }
+    ha_id(m->node_id, sizeof(m->node_id), m->cfg.client_id);
+    snprintf(m->status_topic, sizeof(m->status_topic), "%s/status", m->cfg.topic_prefix);
+    know_streams(m, streams);
+
+    char password[256] = "";
+    int r = 0;
+    mosquitto_lib_init();
+    m->mosq = mosquitto_new(m->cfg.client_id, true, m);
+    if (!m->mosq) {
+        r = errbuf_set(err, -ENOMEM, "mqtt: cannot make a client");
+        goto fail;
+    }
+    if (m->cfg.password_file[0] &&
+        (r = read_password(m->cfg.password_file, password, sizeof(password), err)) < 0)
+        goto fail;
+    if ((m->cfg.username[0] || password[0]) &&
+        mosquitto_username_pw_set(m->mosq, m->cfg.username[0] ? m->cfg.username : NULL,
+                                  password[0] ? password : NULL) != MOSQ_ERR_SUCCESS) {
+        r = errbuf_set(err, -EINVAL, "mqtt: username or password not accepted");
+        goto fail;
+    }
+    explicit_bzero(password, sizeof(password));
+    if (m->cfg.ca_file[0] &&
+        mosquitto_tls_set(m->mosq, m->cfg.ca_file, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+        r = errbuf_set(err, -EINVAL, "mqtt: ca_file %s cannot be used", m->cfg.ca_file);
+        goto fail;
+    }
+    mosquitto_will_set(m->mosq, m->status_topic, 7, "offline", (int)m->cfg.qos, true);
+    mosquitto_reconnect_delay_set(m->mosq, 1, 60, true);
+    mosquitto_connect_callback_set(m->mosq, on_connect);
+    mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+    mosquitto_log_callback_set(m->mosq, on_log);
+    /* Not reaching the broker now is no failure: the loop keeps trying. */
+    int rc =
+        mosquitto_connect_async(m->mosq, m->cfg.host, (int)m->cfg.port, (int)m->cfg.keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        str_copy(m->error, sizeof(m->error), mosquitto_strerror(rc));
+        m->state = MQTT_DISCONNECTED;
+        log_warning("mqtt: broker %s:%u: %s; retrying with backoff", m->cfg.host, m->cfg.port,
+                    m->error);
+    }
+    if (mosquitto_loop_start(m->mosq) != MOSQ_ERR_SUCCESS) {
+        r = errbuf_set(err, -EIO, "mqtt: cannot start the client's thread");
+        goto fail;
+    }
+    r = pthread_create(&m->thread, NULL, follow_events, m);
+    if (r != 0) {
+        mosquitto_loop_stop(m->mosq, true);
+        r = errbuf_set(err, -r, "mqtt: cannot start a thread: %s", strerror(r));
+        goto fail;
+    }
+    log_info("mqtt: broker %s:%u, client id %s, topics %s/", m->cfg.host, m->cfg.port,
+             m->cfg.client_id, m->cfg.topic_prefix);
+    *ret_mqtt = m;
+    return 0;
+fail:
+    explicit_bzero(password, sizeof(password));
+    if (m->mosq)
+        mosquitto_destroy(m->mosq);
+    mosquitto_lib_cleanup();
+    for (size_t i = 0; i < m->n_streams; i++) {
+        free(m->streams[i].activity);
+        free(m->streams[i].state);
+    }
+    free(m->streams);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+    return r;
+}
+
+struct mqtt *mqtt_stop(struct mqtt *m)
+{
+    if (!m)
+        return NULL;
+    atomic_store(&m->stopping, true);
+    pthread_join(m->thread, NULL);
+    /* A clean disconnect sends no will: say offline first. */
+    publish(m, m->status_topic, "offline", true);
+    mosquitto_disconnect(m->mosq);
+    mosquitto_loop_stop(m->mosq, false);
+    mosquitto_destroy(m->mosq);
+    mosquitto_lib_cleanup();
+    for (size_t i = 0; i < m->n_streams; i++) {
+        free(m->streams[i].activity);
+        free(m->streams[i].state);
+    }
+    free(m->streams);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+    return NULL;
+}
+
+json_t *mqtt_status_json(struct mqtt *m)
+{
+    if (!m)
+        return json_pack("{s:s}", "state", "disabled");
+    char broker[300];
+    pthread_mutex_lock(&m->lock);
+    snprintf(broker, sizeof(broker), "%s:%u", m->cfg.host, m->cfg.port);
+    json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:I}", "state", state_names[m->state], "broker",
+                          broker, "error", m->error[0] ? m->error : NULL, "reconnects",
+                          (json_int_t)m->reconnects, "published", (json_int_t)m->published);
+    pthread_mutex_unlock(&m->lock);
+    return j;
+}
+
+void mqtt_metrics(struct mqtt *m, struct api_text *out)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    int connected = m->state == MQTT_CONNECTED;
+    unsigned long long published = m->published, reconnects = m->reconnects;
+    pthread_mutex_unlock(&m->lock);
+    api_text_printf(out,
+                    "# HELP crtd_mqtt_connected 1 while connected to the MQTT broker.\n"
+                    "# TYPE crtd_mqtt_connected gauge\n"
+                    "crtd_mqtt_connected %d\n"
+                    "# HELP crtd_mqtt_messages_published_total Messages handed to the broker.\n"
+                    "# TYPE crtd_mqtt_messages_published_total counter\n"
+                    "crtd_mqtt_messages_published_total %llu\n"
+                    "# HELP crtd_mqtt_reconnects_total Connections to the broker lost.\n"
+                    "# TYPE crtd_mqtt_reconnects_total counter\n"
+                    "crtd_mqtt_reconnects_total %llu\n",
+                    connected, published, reconnects);
+}

@@ -1,0 +1,35 @@
+/* mqtt: every stream's activity, published to an MQTT broker for home
+ * automation (docs/MQTT.md), with Home Assistant discovery.
+ *
+ * The client follows crtd's own event log (the one /v1/events serves), so
+ * no camera thread ever waits for the broker: it keeps the last activity and
+ * state of each stream, publishes changes as they come, and on every
+ * (re)connection publishes "online" and all it knows again. libmosquitto's
+ * thread connects, reconnects with backoff and holds the last will. */
+#ifndef CRTD_DAEMON_MQTT_H
+#define CRTD_DAEMON_MQTT_H
+
+#include <jansson.h>
+
+#include "api.h"
+#include "config.h"
+
+struct mqtt;
+
+/* Starts the client when cfg->host is set (*ret_mqtt stays NULL otherwise).
+ * streams is GET /v1/streams' "streams" array (borrowed), taken after event
+ * after_id: what to publish first; the events after that id follow. Fails only on a configuration
+ * that cannot work (an unreadable password file, a bad CA file); a broker that is down is not an
+ * error: the client keeps trying. */
+int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_t after_id,
+               json_t *streams, struct mqtt **ret_mqtt, struct errbuf *err);
+/* Publishes "offline", disconnects and stops. */
+struct mqtt *mqtt_stop(struct mqtt *mqtt);
+
+/* {"state": "connecting" | "connected" | "disconnected", "broker", "error",
+ * "reconnects", "published"}, or {"state": "disabled"} for NULL. */
+json_t *mqtt_status_json(struct mqtt *mqtt);
+/* crtd_mqtt_* lines for /metrics (nothing for NULL). */
+void mqtt_metrics(struct mqtt *mqtt, struct api_text *out);
+
+#endif

@@ -1,0 +1,248 @@
+"""crtd publishing to a real mosquitto broker on 127.0.0.1, checked with
+mosquitto_sub: status and last will, retained activity (as the API says it),
+state, Home Assistant discovery (and its removal), publishing on change only,
+the broker going away and coming back, a password file and a wrong password.
+
+Usage: mqtt_test.py --build DIR"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "reliability"))
+from crtdtest import Checks, Crtd, free_port, parse_args, request, wait_until  # noqa: E402
+
+PASSWORD = "broker-Pa55word"
+
+
+class Broker:
+    """mosquitto on a free port with a configuration of its own."""
+
+    def __init__(self, users=None):
+        self.dir = tempfile.mkdtemp(prefix="crtd-mqtt-")
+        self.port = free_port()
+        conf = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        if users:
+            passwd = os.path.join(self.dir, "passwd")
+            for user, password in users.items():
+                subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if not os.path.exists(passwd)
+                                                             else []) + [passwd, user, password],
+                               check=True, capture_output=True)
+            # mosquitto started by root reads its files as the mosquitto user.
+            os.chmod(self.dir, 0o755)
+            os.chmod(passwd, 0o644)
+            conf += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            conf += ["allow_anonymous true"]
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.users = users
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_until(lambda: self.answers(), 10):
+            raise RuntimeError("mosquitto did not start")
+
+    def answers(self):
+        import socket
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sub(self, topic, count=1, wait_s=5, retained_only=False, user=None):
+        """Messages on topic (a list of (topic, payload)), at most count, waiting wait_s."""
+        cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-v",
+               "-C", str(count), "-W", str(wait_s)]
+        if retained_only:
+            cmd.append("--retained-only")
+        if user:
+            cmd += ["-u", user, "-P", self.users[user]]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        return [tuple(line.split(" ", 1)) if " " in line else (line, "")
+                for line in out.splitlines()]
+
+    def retained(self, topic, user=None):
+        got = self.sub(topic, wait_s=2, retained_only=True, user=user)
+        return got[0][1] if got else None
+
+
+def mqtt_config(broker, extra=""):
+    return ("[daemon]\nhysteresis_s = 0\n[mqtt]\nhost = 127.0.0.1\n"
+            f"port = {broker.port}\nclient_id = test-node\n{extra}")
+
+
+def check_publishing(t, build):
+    broker = Broker()
+    # The script ends holding Sitdown: a stable activity to compare.
+    crtd = Crtd(build, model="none", config=mqtt_config(broker), args=[
+        "--stream", "kitchen=synthetic:script=Walk*3,Sitdown&loop=0&segment_ms=50"])
+    try:
+        t.check("status is online", broker.retained("crtd/status") == "online")
+        wait_until(lambda: crtd.get_json("/v1/streams/kitchen/activity")["label"] == "Sitdown", 10)
+        api = crtd.get_json("/v1/streams/kitchen/activity")
+        text = broker.retained("crtd/kitchen/activity")
+        got = json.loads(text) if text else {}
+        t.check(f"the retained activity is the API's (label {got.get('label')}, score "
+                f"{got.get('score')}, since {got.get('since')})",
+                got.get("label") == api["label"] == "Sitdown" and got["since"] == api["since"]
+                and abs(got["score"] - api["score"]) < 1e-6 and len(got["top"]) == 3
+                and "previous" not in got, text)
+        state = json.loads(broker.retained("crtd/kitchen/state") or "{}")
+        t.check("the retained state says running", state.get("state") == "running", str(state))
+        config = json.loads(broker.retained("homeassistant/sensor/test-node/kitchen/config")
+                            or "{}")
+        t.check("Home Assistant discovery: a sensor on the activity topic, available with "
+                "crtd/status",
+                config.get("state_topic") == "crtd/kitchen/activity"
+                and config.get("json_attributes_topic") == "crtd/kitchen/activity"
+                and config.get("availability_topic") == "crtd/status"
+                and config.get("payload_available") == "online"
+                and config.get("unique_id") == "test-node_kitchen"
+                and "value_json.label" in config.get("value_template", ""), str(config))
+        # On change, not every segment: the activity holds while segments go on.
+        segments = crtd.streams()["kitchen"]["segments"]
+        fresh = broker.sub("crtd/kitchen/activity", count=5, wait_s=2)
+        fresh = [m for m in fresh if m[1] != text]
+        t.check("no activity message while it does not change (segments go on)",
+                not fresh and crtd.streams()["kitchen"]["segments"] > segments + 10, str(fresh))
+
+        r = request(crtd.port, "POST", "/v1/streams", token=Crtd.TOKEN,
+                    body='{"name":"hall.2","url":"synthetic:script=Walk&segment_ms=50"}')
+        t.check("a stream added through the API", r.status == 201, r.body)
+        topic = "homeassistant/sensor/test-node/hall_2/config"
+        t.check("... gets its discovery config",
+                wait_until(lambda: broker.retained(topic) is not None, 5))
+        request(crtd.port, "DELETE", "/v1/streams/hall.2", token=Crtd.TOKEN)
+        t.check("... which is removed with the stream (and its activity)",
+                wait_until(lambda: broker.retained(topic) is None
+                           and broker.retained("crtd/hall.2/activity") is None, 5))
+
+        status = crtd.get_json("/v1/streams")["mqtt"]
+        t.check("/v1/streams says connected", status["state"] == "connected"
+                and status["broker"] == f"127.0.0.1:{broker.port}", str(status))
+        t.check("/metrics has crtd_mqtt_connected 1",
+                "crtd_mqtt_connected 1" in crtd.get("/metrics").body)
+
+        broker.stop()
+        down = wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["state"] != "connected",
+                          10)
+        t.check("broker stopped: /v1/streams no longer says connected, crtd answers",
+                down and crtd.get("/healthz").status == 200,
+                str(crtd.get_json("/v1/streams")["mqtt"]))
+        t.check("... and /metrics has crtd_mqtt_connected 0",
+                "crtd_mqtt_connected 0" in crtd.get("/metrics").body)
+        broker.start()  # a new broker: nothing retained until crtd publishes again
+        back = wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["state"] == "connected",
+                          30, 0.5)
+        status = crtd.get_json("/v1/streams")["mqtt"]
+        t.check(f"broker back: connected again (reconnects {status['reconnects']})",
+                back and status["reconnects"] >= 1, str(status))
+        text = broker.retained("crtd/kitchen/activity")
+        t.check("... and the current state was published again",
+                broker.retained("crtd/status") == "online" and text
+                and json.loads(text)["label"] == "Sitdown", str(text))
+
+        crtd.stop(signal.SIGKILL)
+        t.check("crtd killed: the last will says offline",
+                wait_until(lambda: broker.retained("crtd/status") == "offline", 10))
+    finally:
+        crtd.stop(timeout_s=5)
+        if t.failed:
+            print(crtd.log_text()[-3000:], file=sys.stderr)
+        crtd.remove()
+        broker.remove()
+
+
+def check_passwords(t, build):
+    broker = Broker(users={"crtd": PASSWORD, "reader": "reader-password"})
+    good = os.path.join(broker.dir, "crtd-password")
+    bad = os.path.join(broker.dir, "wrong-password")
+    for path, text in ((good, PASSWORD), (bad, "not-the-password")):
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        os.chmod(path, 0o600)
+    stream = ["--stream", "kitchen=synthetic:script=Walk&segment_ms=50"]
+    crtd = Crtd(build, model="none", args=stream, config=mqtt_config(
+        broker, f"username = crtd\npassword_file = {good}\n"))
+    try:
+        t.check("password file: connected to a broker that wants one",
+                wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["state"] == "connected",
+                           10) and broker.retained("crtd/status", user="reader") == "online")
+        status = crtd.stop()
+        t.check("a clean stop says offline", status == 0 and
+                broker.retained("crtd/status", user="reader") == "offline")
+        t.check("the password appears nowhere in the log", PASSWORD not in crtd.log_text())
+    finally:
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+    crtd = Crtd(build, model="none", args=stream, config=mqtt_config(
+        broker, f"username = crtd\npassword_file = {bad}\n"))
+    try:
+        refused = wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["error"] is not None,
+                             10)
+        status = crtd.get_json("/v1/streams")["mqtt"]
+        t.check(f"wrong password: the API says why ({status['error']})",
+                refused and status["state"] != "connected"
+                and "not authori" in (status["error"] or ""), str(status))
+        t.check("wrong password: a clear line in the log",
+                "refused the connection: Connection Refused: not authorised" in crtd.log_text(),
+                crtd.log_text()[-500:])
+        n = crtd.streams()["kitchen"]["segments"]
+        t.check("wrong password: crtd keeps serving and classifying",
+                wait_until(lambda: crtd.streams()["kitchen"]["segments"] > n + 5, 10)
+                and crtd.get("/healthz").status == 200)
+        t.check("wrong password: crtd stops cleanly", crtd.stop() == 0)
+    finally:
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+        broker.remove()
+    # A password file that cannot be read is a start-up error naming it.
+    out = subprocess.run([os.path.join(build, "daemon", "crtd"), "--model", "none", "--listen",
+                          "127.0.0.1:0", "--state-dir", tempfile.mkdtemp(), "--config",
+                          write_temp(f"[mqtt]\nhost = 127.0.0.1\npassword_file = /nonexistent/pw\n")],
+                         capture_output=True, text=True, timeout=20)
+    t.check("an unreadable password file stops crtd with a message naming it",
+            out.returncode == 1 and "/nonexistent/pw" in out.stderr, out.stderr[-300:])
+
+
+def write_temp(text):
+    fd, path = tempfile.mkstemp(suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+def main():
+    build, _ = parse_args(sys.argv)
+    if not shutil.which("mosquitto") or not shutil.which("mosquitto_sub"):
+        print("mosquitto and mosquitto-clients are missing (scripts/setup installs them)")
+        sys.exit(77)
+    t = Checks()
+    check_publishing(t, build)
+    check_passwords(t, build)
+    t.finish()
+
+
+if __name__ == "__main__":
+    main()
