@@ -68,6 +68,13 @@ static void a_full_file_parses(void **state)
                         "history_retention_days = 7\n"
                         "log_level = debug\n"
                         "\n"
+                        "[mqtt]\n"
+                        "host = broker.local\n"
+                        "port = 8883\n"
+                        "topic_prefix = home/crtd\n"
+                        "discovery_prefix =\n"
+                        "qos = 2\n"
+                        "\n"
                         "[stream \"kitchen\"]\n"
                         "url = rtsp://user:pw@cam/1\n"
                         "fps = 5\n"
@@ -89,6 +96,12 @@ static void a_full_file_parses(void **state)
     assert_true(cfg.api_local_sources);
     assert_string_equal(cfg.state_directory, "/srv/crtd");
     assert_true(cfg.camera_timeout_s == 4.5);
+    assert_string_equal(cfg.mqtt.host, "broker.local");
+    assert_int_equal(cfg.mqtt.port, 8883);
+    assert_string_equal(cfg.mqtt.topic_prefix, "home/crtd");
+    assert_string_equal(cfg.mqtt.discovery_prefix, "");
+    assert_int_equal(cfg.mqtt.qos, 2);
+    assert_int_equal(cfg.mqtt.keepalive_s, 30);
     assert_true(cfg.hysteresis_s == 1.5);
     assert_int_equal(cfg.checkpoint_segments, 3);
     assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
@@ -150,6 +163,10 @@ static void errors_name_file_and_line(void **state)
         {"[server]\nmax_connections = 2\n", "crtd.conf:2: bad value '2'"},
         {"[daemon]\ncamera_timeout_s = 0\n", "crtd.conf:2: bad value '0' for camera_timeout_s"},
         {"[server]\napi_local_sources = 2\n", "crtd.conf:2: bad value '2'"},
+        {"[mqtt]\ntopic_prefix = home/#\n", "crtd.conf:2: bad value 'home/#' for topic_prefix"},
+        {"[mqtt]\ntopic_prefix = home//crtd\n", "crtd.conf:2: bad value"},
+        {"[mqtt]\nqos = 3\n", "crtd.conf:2: bad value '3' for qos"},
+        {"[mqtt]\nbroker = x\n", "crtd.conf:2: unknown key 'broker' in [mqtt]"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);
