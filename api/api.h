@@ -70,6 +70,9 @@ enum api_route_id {
     API_ROUTE_HEALTHZ,  /* /healthz */
     API_ROUTE_READYZ,   /* /readyz */
     API_ROUTE_METRICS,  /* /metrics */
+    API_ROUTE_POSE,     /* /v1/streams/{name}/pose */
+    API_ROUTE_PAGE,     /* / : the dashboard */
+    API_ROUTE_ASSET,    /* /ui/{name} : its scripts and styles */
     API_ROUTE_COUNT,
 };
 
@@ -163,6 +166,20 @@ int api_events_next(struct api_events *events, uint64_t after_id, int timeout_ms
 /* Wakes every waiter and makes api_events_next fail with -ESHUTDOWN. */
 void api_events_shutdown(struct api_events *events);
 
+/* ---- the dashboard's files (web/, embedded at build time) ----------------- */
+
+struct api_asset {
+    const char *name;         /* "index.html", "dashboard.js", ... */
+    const char *content_type; /* with its charset */
+    const unsigned char *data;
+    size_t size;
+    const char *etag; /* a hash of data, quoted */
+};
+
+/* The embedded file of that name, or NULL: only these names are served, and
+ * no request path ever reaches the filesystem. */
+const struct api_asset *api_asset_find(const char *name);
+
 /* ---- the server (server.c) ------------------------------------------------ */
 
 /* What the daemon answers with. Every call may come from several connection
@@ -175,6 +192,7 @@ struct api_backend {
                       struct errbuf *err);
     int (*stream_delete)(void *userdata, const char *name, struct errbuf *err);
     int (*activity_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
+    int (*pose_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
     /* since/until: seconds since the epoch, or < 0 when not given. */
     int (*history_get)(void *userdata, const char *name, double since, double until, unsigned limit,
                        json_t **ret_json, struct errbuf *err);

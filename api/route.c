@@ -17,6 +17,9 @@ static const struct {
     {API_ROUTE_HEALTHZ, "/healthz", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_READYZ, "/readyz", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_METRICS, "/metrics", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_POSE, "/v1/streams/{name}/pose", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_PAGE, "/", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_ASSET, "/ui/{name}", API_METHOD_GET | API_METHOD_HEAD},
 };
 
 static const char *const method_names[] = {"GET", "HEAD", "POST", "DELETE"};

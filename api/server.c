@@ -85,7 +85,8 @@ static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, uns
 {
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (!MHD_get_response_header(resp, "Cache-Control")) /* the dashboard's files set theirs */
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     count_status(s, status);
@@ -168,7 +169,10 @@ static int check_auth(struct api_server *s, struct MHD_Connection *c, const stru
                       struct errbuf *err)
 {
     bool change = req->match.method == API_METHOD_POST || req->match.method == API_METHOD_DELETE;
-    bool probe = req->match.route == API_ROUTE_HEALTHZ || req->match.route == API_ROUTE_READYZ;
+    /* Probes, and the dashboard's own files (which hold no data: the page
+     * asks for the token before it reads anything). */
+    bool probe = req->match.route == API_ROUTE_HEALTHZ || req->match.route == API_ROUTE_READYZ ||
+                 req->match.route == API_ROUTE_PAGE || req->match.route == API_ROUTE_ASSET;
     int r = 0;
 
     pthread_mutex_lock(&s->token_lock);
@@ -352,6 +356,32 @@ static enum MHD_Result serve_metrics(struct api_server *s, struct MHD_Connection
     return respond_text(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", t.data, t.len);
 }
 
+/* One of the dashboard's embedded files, cached by ETag, under a policy
+ * that lets the page load nothing but from crtd itself. */
+static enum MHD_Result serve_asset(struct api_server *s, struct MHD_Connection *c, const char *name,
+                                   const struct request *req)
+{
+    const struct api_asset *a = api_asset_find(name);
+    if (!a)
+        return respond_errno(s, c, -ENOENT, "no such file", req);
+    const char *match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    bool fresh = match && strcmp(match, a->etag) == 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        fresh ? 0 : a->size, fresh ? NULL : (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", a->content_type);
+    MHD_add_response_header(resp, "ETag", a->etag);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; "
+                            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    return queue(s, c, fresh ? 304 : 200, resp);
+}
+
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, struct request *req)
 {
     const struct api_backend *b = s->backend;
@@ -387,6 +417,13 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
     case API_ROUTE_ACTIVITY:
         r = b->activity_get(s->userdata, req->match.name, &json, &err);
         break;
+    case API_ROUTE_POSE:
+        r = b->pose_get(s->userdata, req->match.name, &json, &err);
+        break;
+    case API_ROUTE_PAGE:
+        return serve_asset(s, c, "index.html", req);
+    case API_ROUTE_ASSET:
+        return serve_asset(s, c, req->match.name, req);
     case API_ROUTE_HISTORY:
         return serve_history(s, c, req);
     case API_ROUTE_EVENTS:

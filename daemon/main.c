@@ -194,6 +194,15 @@ static int be_history_get(void *userdata, const char *name, double since, double
     return 0;
 }
 
+static int be_pose_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_pose_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
 static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
 {
     struct daemon *d = userdata;
@@ -262,6 +271,7 @@ static const struct api_backend backend = {
     .activity_get = be_activity_get,
     .history_get = be_history_get,
     .model_get = be_model_get,
+    .pose_get = be_pose_get,
     .ready = be_ready,
     .health = be_health,
     .metrics = be_metrics,

@@ -20,6 +20,7 @@
  * visibly resumes the script where the checkpoint left it. */
 #include "pipeline.h"
 
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -190,9 +191,19 @@ static int synthetic_step(void *impl, struct pipeline_result *ret, struct errbuf
     r.scores[top] = e->label >= 0 ? 0.7f : 0.2f;
     r.scores[second] = e->label >= 0 ? 0.2f : 0.7f - 0.1f;
     r.label = r.scores[top] >= r.scores[second] ? top : second;
+    /* A standing figure (COCO-17 order, x and y in [0, 1]) that sways and
+     * waves a little from segment to segment, for the dashboard to draw. */
+    static const float figure[PIPELINE_KEYPOINTS][2] = {
+        {0.50f, 0.20f}, {0.52f, 0.18f}, {0.48f, 0.18f}, {0.54f, 0.19f}, {0.46f, 0.19f},
+        {0.58f, 0.30f}, {0.42f, 0.30f}, {0.61f, 0.42f}, {0.39f, 0.42f}, {0.62f, 0.53f},
+        {0.38f, 0.53f}, {0.55f, 0.55f}, {0.45f, 0.55f}, {0.56f, 0.70f}, {0.44f, 0.70f},
+        {0.56f, 0.86f}, {0.44f, 0.86f},
+    };
+    float sway = 0.03f * sinf(0.5f * (float)s->position);
     for (int k = 0; k < PIPELINE_KEYPOINTS; k++) {
-        r.keypoints[k][0] = r.person ? 0.3f + 0.02f * (float)k : 0;
-        r.keypoints[k][1] = r.person ? 0.2f + 0.04f * (float)k : 0;
+        float wave = k == 9 ? -0.08f * (1 + sinf(0.9f * (float)s->position)) : 0;
+        r.keypoints[k][0] = r.person ? figure[k][0] + sway * figure[k][1] : 0;
+        r.keypoints[k][1] = r.person ? figure[k][1] + wave : 0;
         r.keypoints[k][2] = r.person ? 0.9f : 0.05f;
     }
     s->position++;

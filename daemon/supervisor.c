@@ -53,8 +53,10 @@ struct stream {
     uint64_t memory_segments;
     bool memory_restored;
     struct api_histogram latency;
-    struct pipeline *pipeline; /* while open, for status and interrupt */
-    bool source_reconnecting;  /* as last published */
+    struct pipeline *pipeline;         /* while open, for status and interrupt */
+    float pose[PIPELINE_KEYPOINTS][3]; /* the last segment's last frame */
+    double pose_wall;                  /* when it came; 0: none yet */
+    bool source_reconnecting;          /* as last published */
 };
 
 struct supervisor {
@@ -236,6 +238,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
     st->open_dropped = res->dropped;
     st->last_wall = wall;
     st->last_sampled = res->sampled;
+    memcpy(st->pose, res->keypoints, sizeof(st->pose));
+    st->pose_wall = wall;
     st->segments++;
     st->memory_segments++;
     bool changed = activity_update(&st->tracker, st->settings.hysteresis_s, st->settings.top_k, res,
@@ -706,6 +710,31 @@ static int one_json(struct supervisor *sup, const char *name, bool activity, jso
 int supervisor_stream_json(struct supervisor *sup, const char *name, json_t **ret_json)
 {
     return one_json(sup, name, false, ret_json);
+}
+
+int supervisor_pose_json(struct supervisor *sup, const char *name, json_t **ret_json)
+{
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = find_locked(sup, name);
+    if (i < 0) {
+        pthread_mutex_unlock(&sup->lock);
+        return -ENOENT;
+    }
+    struct stream *st = sup->streams[i];
+    json_t *points = json_array();
+    pthread_mutex_lock(&st->lock);
+    for (int k = 0; points && st->pose_wall > 0 && k < PIPELINE_KEYPOINTS; k++)
+        json_array_append_new(
+            points, json_pack("[f, f, f]", st->pose[k][0], st->pose[k][1], st->pose[k][2]));
+    json_t *j = json_pack("{s:s, s:o, s:o}", "stream", st->spec.name, "time",
+                          api_time_json(st->pose_wall > 0 ? st->pose_wall : -1), "keypoints",
+                          points ? points : json_array());
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_unlock(&sup->lock);
+    if (!j)
+        return -ENOMEM;
+    *ret_json = j;
+    return 0;
 }
 
 int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **ret_json)

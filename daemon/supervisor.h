@@ -51,6 +51,9 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg);
 int supervisor_streams_json(struct supervisor *sup, json_t **ret_json);
 int supervisor_stream_json(struct supervisor *sup, const char *name, json_t **ret_json);
 int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **ret_json);
+/* The keypoints of the last frame of the last segment: {"stream", "time",
+ * "keypoints": [[x, y, score] x 17]} (x, y in [0, 1]; empty before the first). */
+int supervisor_pose_json(struct supervisor *sup, const char *name, json_t **ret_json);
 bool supervisor_has(struct supervisor *sup, const char *name);
 
 void supervisor_metrics(struct supervisor *sup, struct api_text *out);

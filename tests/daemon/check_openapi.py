@@ -327,6 +327,12 @@ def main():
                      want=200)
                 call("get", f"/v1/streams/{name}/history?since=0&limit=5",
                      "/v1/streams/{name}/history", want=200)
+            call("get", "/v1/streams/conf/pose", "/v1/streams/{name}/pose", want=200)
+            call("get", "/v1/streams/nope/pose", "/v1/streams/{name}/pose", want=404)
+            call("get", "/", token=False, want=200)
+            call("get", "/ui/dashboard.js", "/ui/{name}", token=False, want=200)
+            call("get", "/ui/dashboard.css", "/ui/{name}", token=False, want=200)
+            call("get", "/ui/nope.js", "/ui/{name}", token=False, want=404)
             call("get", "/v1/streams/nope", "/v1/streams/{name}", want=404)
             call("get", "/v1/streams/nope/activity", "/v1/streams/{name}/activity", want=404)
             call("get", "/v1/streams/conf/history?until=soon", "/v1/streams/{name}/history",

@@ -1,0 +1,342 @@
+// crtd's dashboard: every camera's activity, live. It reads crtd's own API
+// (docs/SERVICE.md) and nothing else; no video frame ever reaches it, only
+// keypoints. Text from the API is always set as text, never as HTML.
+"use strict";
+
+const HOUR_MS = 3600 * 1000;
+// COCO-17 keypoints joined into a skeleton.
+const BONES = [[5, 7], [7, 9], [6, 8], [8, 10], [5, 6], [5, 11], [6, 12], [11, 12], [11, 13],
+  [13, 15], [12, 14], [14, 16], [0, 1], [0, 2], [1, 3], [2, 4]];
+
+const streams = new Map(); // name -> {json, intervals, framesSeen, framesAt, card, pose}
+let token = sessionStorage.getItem("crtd-token") || "";
+let eventsUp = false, pollUp = true, lastEventId = null;
+
+const $ = (id) => document.getElementById(id);
+function el(tag, props = {}, children = []) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "text") e.textContent = v;
+    else if (k === "class") e.className = v;
+    else if (k === "style") Object.assign(e.style, v); // CSSOM: allowed by the page's CSP
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// A colour per class, the same on every load: a hue from the name's hash.
+function colour(label) {
+  if (!label) return "#9aa3ae";
+  let h = 0;
+  for (const ch of label) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return `hsl(${h % 360} 60% 42%)`;
+}
+
+function duration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const r = await fetch(path, Object.assign({}, options, { headers }));
+  if (r.status === 401) {
+    $("token-form").hidden = false;
+    throw new Unauthorized("the API wants a token");
+  }
+  if (r.status === 204) return null;
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error ? body.error.message : `HTTP ${r.status}`);
+  return body;
+}
+
+function setLink(up) {
+  const banner = $("banner");
+  banner.hidden = up;
+  $("live").textContent = up ? "live" : "reconnecting…";
+}
+
+// ---- cards ----------------------------------------------------------------
+
+function makeCard(name) {
+  const card = el("article", { class: "card", "aria-label": `Camera ${name}` });
+  const remove = el("button", { class: "remove", type: "button", text: "Remove" });
+  remove.addEventListener("click", () => removeStream(name));
+  card.append(
+    el("h3", {}, [el("span", { text: name }), el("span", { class: "badge" }), remove]),
+    el("p", { class: "meta" }),
+    el("p", { class: "now", "aria-live": "polite" }),
+    el("p", { class: "since" }),
+    el("div", { class: "body" }, [
+      el("canvas", { width: "160", height: "160", role: "img", "aria-label": `Latest pose on ${name}` }),
+      el("ol", { class: "top3", "aria-label": "Top three" }),
+    ]),
+    el("div", { class: "timeline", role: "img", "aria-label": "The last hour of activity" }),
+    el("div", { class: "axis" }, [el("span", { text: "1 h ago" }), el("span", { text: "now" })]),
+  );
+  $("streams").append(card);
+  return card;
+}
+
+function renderCard(s) {
+  const j = s.json, a = j.activity, card = s.card;
+  const badge = card.querySelector(".badge");
+  badge.textContent = j.state;
+  badge.className = `badge ${j.state}`;
+  card.querySelector(".remove").hidden = j.origin !== "api";
+  const age = s.framesAt ? duration(Date.now() - s.framesAt) : "none yet";
+  card.querySelector(".meta").textContent =
+    `${j.reconnects} reconnects · last frame ${age}${s.framesAt ? " ago" : ""}` +
+    (j.error ? ` · ${j.error}` : "");
+  const label = a.label || (a.state === "nobody" ? "nobody in view" : "not known yet");
+  card.querySelector(".now").textContent =
+    a.label ? `${label} · ${Math.round(a.score * 100)}%` : label;
+  card.querySelector(".since").textContent =
+    a.since ? `for ${duration(Date.now() - Date.parse(a.since))}` : "";
+  const top = card.querySelector(".top3");
+  top.replaceChildren(...(a.top || []).slice(0, 3).map((t) => el("li", {}, [
+    el("span", { text: `${t.label} ${Math.round(t.score * 100)}%` }),
+    el("div", { class: "bar" }, [el("span", { style: { width: `${Math.round(t.score * 100)}%` } })]),
+  ])));
+  renderTimeline(s);
+}
+
+function renderTimeline(s) {
+  const now = Date.now(), from = now - HOUR_MS;
+  const parts = [];
+  let at = from;
+  for (const iv of s.intervals) {
+    const start = Math.max(from, Date.parse(iv.start));
+    const end = iv.end ? Date.parse(iv.end) : now;
+    if (end <= from) continue;
+    if (start > at) parts.push(el("span", { style: { width: `${(start - at) / HOUR_MS * 100}%` } }));
+    const name = iv.label || iv.state;
+    parts.push(el("span", {
+      style: { width: `${(end - start) / HOUR_MS * 100}%`, background: colour(iv.label) },
+      title: `${name}, ${new Date(start).toLocaleTimeString()}`,
+    }));
+    at = end;
+  }
+  s.card.querySelector(".timeline").replaceChildren(...parts);
+  renderLegend();
+}
+
+function renderLegend() {
+  const labels = new Set();
+  for (const s of streams.values())
+    for (const iv of s.intervals) if (iv.label) labels.add(iv.label);
+  $("legend").replaceChildren(...[...labels].sort().map((l) =>
+    el("span", {}, [el("i", { style: { background: colour(l) } }), document.createTextNode(l)])));
+}
+
+function drawPose(s) {
+  const canvas = s.card.querySelector("canvas"), g = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, k = s.pose || [];
+  g.clearRect(0, 0, w, h);
+  const seen = (i) => k[i] && k[i][2] >= 0.2;
+  g.lineWidth = 3;
+  g.strokeStyle = "#0b5cad";
+  for (const [a, b] of BONES) {
+    if (!seen(a) || !seen(b)) continue;
+    g.beginPath();
+    g.moveTo(k[a][0] * w, k[a][1] * h);
+    g.lineTo(k[b][0] * w, k[b][1] * h);
+    g.stroke();
+  }
+  g.fillStyle = "#1b1f24";
+  k.forEach((p, i) => {
+    if (!seen(i)) return;
+    g.beginPath();
+    g.arc(p[0] * w, p[1] * h, 3, 0, 2 * Math.PI);
+    g.fill();
+  });
+}
+
+// ---- data -----------------------------------------------------------------
+
+async function loadHistory(name) {
+  const since = new Date(Date.now() - HOUR_MS).toISOString();
+  const h = await api(`/v1/streams/${encodeURIComponent(name)}/history?since=${since}&limit=1000`);
+  const s = streams.get(name);
+  if (s) {
+    s.intervals = h.intervals.slice().sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    renderTimeline(s);
+  }
+}
+
+async function refreshStreams() {
+  let list;
+  try {
+    list = await api("/v1/streams");
+    pollUp = true;
+  } catch (e) {
+    pollUp = e instanceof Unauthorized;
+    setLink(pollUp && eventsUp);
+    return;
+  }
+  setLink(eventsUp);
+  const names = new Set(list.streams.map((j) => j.name));
+  for (const [name, s] of streams)
+    if (!names.has(name)) { s.card.remove(); streams.delete(name); }
+  for (const j of list.streams) {
+    let s = streams.get(j.name);
+    if (!s) {
+      s = { json: j, intervals: [], framesSeen: j.frames, framesAt: j.frames ? Date.now() : 0,
+        card: makeCard(j.name), pose: [] };
+      streams.set(j.name, s);
+      loadHistory(j.name).catch(() => {});
+    }
+    if (j.frames !== s.framesSeen) { s.framesSeen = j.frames; s.framesAt = Date.now(); }
+    s.json = j;
+    renderCard(s);
+  }
+  $("empty").hidden = streams.size > 0;
+}
+
+async function refreshPoses() {
+  for (const [name, s] of streams) {
+    try {
+      const p = await api(`/v1/streams/${encodeURIComponent(name)}/pose`);
+      s.pose = p.keypoints;
+      drawPose(s);
+    } catch (e) { /* the next round tries again */ }
+  }
+}
+
+function onEvent(type, data) {
+  const s = streams.get(data.stream);
+  if (type === "stream") { refreshStreams(); return; }
+  if (!s) return;
+  if (type === "activity") {
+    s.json.activity = data;
+    const last = s.intervals[s.intervals.length - 1];
+    if (last && !last.end) last.end = data.since;
+    s.intervals.push({ state: data.state, label: data.label, start: data.since, end: null });
+    renderCard(s);
+  } else if (type === "status") {
+    Object.assign(s.json, { state: data.state, error: data.error, reconnects: data.reconnects });
+    renderCard(s);
+  }
+}
+
+// Server-Sent Events read with fetch, which (unlike EventSource) can send the
+// token; reconnects with Last-Event-ID so that nothing is missed.
+async function followEvents() {
+  for (let delay = 1000; ; delay = Math.min(delay * 2, 8000)) {
+    try {
+      const headers = { Accept: "text/event-stream" };
+      if (token) headers.Authorization = `Bearer ${token}`;
+      if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+      const r = await fetch("/v1/events", { headers });
+      if (r.status === 401) { $("token-form").hidden = false; throw new Unauthorized(); }
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      eventsUp = true;
+      delay = 1000;
+      setLink(pollUp);
+      const reader = r.body.getReader(), decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let type = "message", data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("id: ")) lastEventId = line.slice(4);
+            else if (line.startsWith("event: ")) type = line.slice(7);
+            else if (line.startsWith("data: ")) data += line.slice(6);
+          }
+          if (data) onEvent(type, JSON.parse(data));
+        }
+      }
+    } catch (e) { /* shown by the banner; tried again below */ }
+    eventsUp = false;
+    setLink(false);
+    await new Promise((ok) => setTimeout(ok, delay));
+  }
+}
+
+// ---- changes --------------------------------------------------------------
+
+async function addStream(event) {
+  event.preventDefault();
+  const name = $("add-name").value.trim(), url = $("add-url").value.trim();
+  $("add-error").textContent = "";
+  try {
+    await api("/v1/streams", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name, url }) });
+    $("add-form").reset();
+    await refreshStreams();
+  } catch (e) {
+    $("add-error").textContent = `Not added: ${e.message}`;
+  }
+}
+
+async function removeStream(name) {
+  try {
+    await api(`/v1/streams/${encodeURIComponent(name)}`, { method: "DELETE" });
+    await refreshStreams();
+  } catch (e) {
+    $("add-error").textContent = `Not removed: ${e.message}`;
+  }
+}
+
+async function showModel() {
+  const card = $("model-card"), classes = $("model-classes");
+  try {
+    const m = await api("/v1/model");
+    const rows = [["File", m.file], ["Memory", `${m.architecture} / ${m.variant}`],
+      ["Frames per second", m.fps], ["Frames per segment", m.segment_frames],
+      ["Width, layers, heads", `${m.d_model}, ${m.n_layers}, ${m.n_heads}`],
+      ["Parameters", m.parameters], ["Memory per camera", `${m.memory_floats} floats`],
+      ["Pose model", m.pose_model]];
+    for (const [k, v] of Object.entries(m.provenance || {})) rows.push([k, v]);
+    card.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]));
+    classes.replaceChildren(...m.classes.map((c) => el("li", {}, [
+      el("i", { class: "swatch", style: { background: colour(c) } }),
+      document.createTextNode(c)])));
+  } catch (e) {
+    card.replaceChildren(el("dt", { text: "No model" }), el("dd", { text: e.message }));
+  }
+}
+
+function route() {
+  const model = location.hash === "#model";
+  $("view-model").hidden = !model;
+  $("view-streams").hidden = model;
+  $("nav-model").toggleAttribute("aria-current", model);
+  $("nav-streams").toggleAttribute("aria-current", !model);
+  if (model) $("nav-model").setAttribute("aria-current", "page");
+  else $("nav-streams").setAttribute("aria-current", "page");
+  if (model) showModel();
+}
+
+function start() {
+  $("add-form").addEventListener("submit", addStream);
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    token = $("token").value.trim();
+    sessionStorage.setItem("crtd-token", token);
+    $("token-form").hidden = true;
+    refreshStreams();
+    route();
+  });
+  window.addEventListener("hashchange", route);
+  route();
+  refreshStreams();
+  followEvents();
+  setInterval(refreshStreams, 2000);
+  setInterval(refreshPoses, 1000);
+  setInterval(() => { for (const s of streams.values()) renderCard(s); }, 1000);
+}
+
+start();
