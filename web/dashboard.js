@@ -25,12 +25,13 @@ function el(tag, props = {}, children = []) {
   return e;
 }
 
-// A colour per class, the same on every load: a hue from the name's hash.
+// A colour per class, the same on every load: a hue from the name's hash,
+// spread by the golden angle so that classes seldom look alike.
 function colour(label) {
   if (!label) return "#9aa3ae";
   let h = 0;
   for (const ch of label) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-  return `hsl(${h % 360} 60% 42%)`;
+  return `hsl(${Math.round((h % 97) * 137.508) % 360} 62% 40%)`;
 }
 
 function duration(ms) {

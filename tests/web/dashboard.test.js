@@ -1,0 +1,212 @@
+// The dashboard in a real browser: Debian's Chromium, headless, driven by
+// playwright-core and kept off the network, against the real crtd with two
+// generated streams and an API token. Fails on any console error.
+//
+//   node tests/web/dashboard.test.js --crtd BUILD/daemon/crtd --out DIR [--screenshot FILE]
+//
+// DIR receives dashboard.png (the test's artifact); --screenshot also writes
+// the picture there (docs/dashboard.png is made this way).
+"use strict";
+
+const { spawn } = require("child_process");
+const fs = require("fs");
+const http = require("http");
+const net = require("net");
+const os = require("os");
+const path = require("path");
+
+const root = path.resolve(__dirname, "..", "..");
+const { chromium } = require(path.join(root, "third_party", "npm", "node_modules", "playwright-core"));
+
+const TOKEN = "dashboard-test-token-0123456789";
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) =>
+  (a.startsWith("--") ? pairs.concat([[a.slice(2), all[i + 1]]]) : pairs), []));
+let passed = 0, failed = 0;
+
+function check(name, ok, detail = "") {
+  if (ok) { passed++; console.log(`ok   ${name}`); }
+  else { failed++; console.error(`FAIL ${name}${detail ? `: ${detail}` : ""}`); }
+  return ok;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, timeoutMs, stepMs = 200) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try { if (await what()) return true; } catch (e) { /* not yet */ }
+    if (Date.now() > end) return false;
+    await sleep(stepMs);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function apiGet(port, p) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: "127.0.0.1", port, path: p, headers: { Authorization: `Bearer ${TOKEN}` } },
+      (res) => { let body = ""; res.on("data", (d) => body += d); res.on("end", () => resolve(JSON.parse(body))); })
+      .on("error", reject);
+  });
+}
+
+function startCrtd(dir, port) {
+  const log = fs.openSync(path.join(dir, "crtd.log"), "a");
+  const crtd = spawn(args.crtd, ["--config", path.join(dir, "crtd.conf"), "--listen", `127.0.0.1:${port}`,
+    "--state-dir", path.join(dir, "state"), "--token-file", path.join(dir, "token"),
+    "--stream", "kitchen=synthetic:script=Walk*4,Sitdown*4&segment_ms=250",
+    "--stream", "hall=synthetic:script=Readbook*6,none*2&segment_ms=300"],
+  { stdio: ["ignore", log, log] });
+  return crtd;
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crtd-dashboard-"));
+  fs.writeFileSync(path.join(dir, "token"), TOKEN + "\n", { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, "crtd.conf"), "[daemon]\nhysteresis_s = 0\n[server]\nsse_heartbeat_s = 1\n");
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let crtd = startCrtd(dir, port);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    // Off the network: only 127.0.0.1 resolves, and Chromium's own
+    // background traffic (updates, sync, metrics) is off.
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--disable-default-apps",
+      "--disable-domain-reliability", "--metrics-recording-only", "--no-proxy-server",
+      "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"],
+  });
+  try {
+    await until(async () => (await apiGet(port, "/v1/streams")).streams.length === 2, 20000);
+
+    // ---- the page with the token already given --------------------------------
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    await context.addInitScript((t) => sessionStorage.setItem("crtd-token", t), TOKEN);
+    const page = await context.newPage();
+    const consoleErrors = [], foreign = [];
+    page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`${m.text()} (${m.location().url})`); });
+    page.on("pageerror", (e) => consoleErrors.push(e.message));
+    page.on("request", (r) => { if (!r.url().startsWith(base)) foreign.push(r.url()); });
+    await page.goto(base + "/");
+    await page.evaluate(() => { window.loadedOnce = true; });
+
+    const cards = page.locator("article.card");
+    check("the page lists both streams",
+      await until(async () => (await cards.count()) === 2, 10000) &&
+      await page.locator('[aria-label="Camera kitchen"]').isVisible() &&
+      await page.locator('[aria-label="Camera hall"]').isVisible());
+    const now = page.locator('[aria-label="Camera kitchen"] .now');
+    check("an activity is shown", await until(async () => /(Walk|Sitdown) · \d+%/.test(await now.textContent()), 10000),
+      await now.textContent());
+    const first = await now.textContent();
+    check(`a live update arrives without a reload (was "${first}")`,
+      await until(async () => (await now.textContent()) !== first, 10000) &&
+      await page.evaluate(() => window.loadedOnce === true), await now.textContent());
+    check("the state badge says running",
+      (await page.locator('[aria-label="Camera kitchen"] .badge').textContent()) === "running");
+    check("top-3 alternatives with bars",
+      await until(async () => (await page.locator('[aria-label="Camera kitchen"] .top3 li').count()) === 3, 5000));
+    check("the skeleton is drawn on the canvas", await until(() => page.evaluate(() => {
+      const c = document.querySelector('[aria-label="Camera kitchen"] canvas');
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let inked = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) inked++;
+      return inked > 200;
+    }), 5000));
+    check("the timeline has coloured intervals and a legend",
+      await until(async () => (await page.locator('[aria-label="Camera kitchen"] .timeline span').count()) > 1 &&
+        (await page.locator("#legend span").count()) >= 2, 10000));
+    check("the last frame's age is shown",
+      /reconnects · last frame \d+ s ago/.test(await page.locator('[aria-label="Camera kitchen"] .meta').textContent()));
+
+    // Add and remove a stream through the form.
+    await page.fill("#add-name", "porch");
+    await page.fill("#add-url", "synthetic:script=Walk&segment_ms=200");
+    await page.click("#add-form button[type=submit]");
+    const porch = page.locator('[aria-label="Camera porch"]');
+    check("a stream added through the form appears",
+      await until(() => porch.isVisible(), 10000) &&
+      (await apiGet(port, "/v1/streams")).streams.some((s) => s.name === "porch"));
+    await porch.locator("button.remove").click();
+    check("... and is removed with its button",
+      await until(async () => (await porch.count()) === 0, 10000) &&
+      !(await apiGet(port, "/v1/streams")).streams.some((s) => s.name === "porch"));
+    check("streams from the command line have no remove button",
+      !(await page.locator('[aria-label="Camera kitchen"] button.remove').isVisible()));
+
+    // Keyboard: Tab reaches the form's first field.
+    await page.keyboard.press("Escape");
+    let reached = false;
+    for (let i = 0; i < 20 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement && document.activeElement.id === "add-name");
+    }
+    check("the keyboard reaches the add form", reached);
+
+    const shot = path.join(args.out || dir, "dashboard.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    if (args.screenshot) fs.copyFileSync(shot, args.screenshot);
+    check(`screenshot saved (${shot})`, fs.statSync(shot).size > 10000);
+
+    // The model card on the second view.
+    await page.click("#nav-model");
+    check("the model view shows the model card and its classes",
+      await until(async () => (await page.locator("#model-classes li").count()) > 1 &&
+        /gru|ncgru/.test(await page.locator("#model-card").textContent()), 5000) &&
+      !(await page.locator("#view-streams").isVisible()));
+    await page.click("#nav-streams");
+
+    // A phone-sized screen: nothing wider than it.
+    await page.setViewportSize({ width: 375, height: 740 });
+    await sleep(300);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(`fits a 375 px wide screen (scrollWidth ${width})`, width <= 375);
+
+    check("no console error", consoleErrors.length === 0, consoleErrors.join(" | "));
+    check("no request left 127.0.0.1", foreign.length === 0, foreign.join(" "));
+
+    // ---- crtd goes away and comes back ------------------------------------------
+    crtd.kill("SIGTERM");
+    await new Promise((r) => crtd.once("exit", r));
+    check("the page says when the connection to crtd is lost",
+      await until(() => page.locator("#banner").isVisible(), 15000));
+    crtd = startCrtd(dir, port);
+    check("... and recovers by itself when crtd is back",
+      await until(async () => !(await page.locator("#banner").isVisible()) &&
+        (await cards.count()) === 2, 30000));
+    await context.close();
+
+    // ---- the token asked for by the page ------------------------------------------
+    const fresh = await browser.newPage();
+    const freshErrors = [];
+    fresh.on("console", (m) => {
+      // The first requests are refused before the token is given; that is all.
+      if (m.type() === "error" && !/status of 401/.test(m.text())) freshErrors.push(m.text());
+    });
+    fresh.on("pageerror", (e) => freshErrors.push(e.message));
+    await fresh.goto(base + "/");
+    check("without a token the page asks for it",
+      await until(() => fresh.locator("#token-form").isVisible(), 10000));
+    await fresh.fill("#token", TOKEN);
+    await fresh.press("#token", "Enter");
+    check("... and lists the streams once given",
+      await until(async () => (await fresh.locator("article.card").count()) === 2, 10000));
+    check("no other console error on that page", freshErrors.length === 0, freshErrors.join(" | "));
+  } finally {
+    await browser.close();
+    crtd.kill("SIGTERM");
+    await sleep(300);
+    if (failed) console.error(fs.readFileSync(path.join(dir, "crtd.log"), "utf8").slice(-3000));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
