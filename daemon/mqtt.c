@@ -344,12 +344,23 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
                     m->cfg.port);
 }
 
+/* libmosquitto says why a connection could not be made (TLS: "certificate
+ * verify failed") only in its log: that becomes the error shown. */
 static void on_log(struct mosquitto *mosq, void *obj, int level, const char *text)
 {
+    struct mqtt *m = obj;
     (void)mosq;
-    (void)obj;
-    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-        log_debug("mqtt: %s", text);
+    if (!(level & MOSQ_LOG_ERR))
+        return;
+    pthread_mutex_lock(&m->lock);
+    bool news = m->state != MQTT_CONNECTED && strcmp(m->error, text) != 0;
+    if (news) {
+        str_copy(m->error, sizeof(m->error), text);
+        m->state = MQTT_DISCONNECTED;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (news)
+        log_error("mqtt: broker %s:%u: %s", m->cfg.host, m->cfg.port, text);
 }
 
 static int read_password(const char *path, char *dst, size_t size, struct errbuf *err)
@@ -381,6 +392,21 @@ static void know_streams(struct mqtt *m, json_t *streams)
         json_decref(state);
         json_decref(activity);
     }
+}
+
+/* Frees what mqtt_start made (its threads already stopped). */
+static void destroy(struct mqtt *m)
+{
+    if (m->mosq)
+        mosquitto_destroy(m->mosq);
+    mosquitto_lib_cleanup();
+    for (size_t i = 0; i < m->n_streams; i++) {
+        free(m->streams[i].activity);
+        free(m->streams[i].state);
+    }
+    free(m->streams);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
 }
 
 int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_t after_id,
@@ -458,16 +484,7 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
     return 0;
 fail:
     explicit_bzero(password, sizeof(password));
-    if (m->mosq)
-        mosquitto_destroy(m->mosq);
-    mosquitto_lib_cleanup();
-    for (size_t i = 0; i < m->n_streams; i++) {
-        free(m->streams[i].activity);
-        free(m->streams[i].state);
-    }
-    free(m->streams);
-    pthread_mutex_destroy(&m->lock);
-    free(m);
+    destroy(m);
     return r;
 }
 
@@ -481,15 +498,7 @@ struct mqtt *mqtt_stop(struct mqtt *m)
     publish(m, m->status_topic, "offline", true);
     mosquitto_disconnect(m->mosq);
     mosquitto_loop_stop(m->mosq, false);
-    mosquitto_destroy(m->mosq);
-    mosquitto_lib_cleanup();
-    for (size_t i = 0; i < m->n_streams; i++) {
-        free(m->streams[i].activity);
-        free(m->streams[i].state);
-    }
-    free(m->streams);
-    pthread_mutex_destroy(&m->lock);
-    free(m);
+    destroy(m);
     return NULL;
 }
 

@@ -24,18 +24,23 @@ PASSWORD = "broker-Pa55word"
 class Broker:
     """mosquitto on a free port with a configuration of its own."""
 
-    def __init__(self, users=None):
+    def __init__(self, users=None, tls=False):
         self.dir = tempfile.mkdtemp(prefix="crtd-mqtt-")
+        # mosquitto started by root reads its files as the mosquitto user.
+        os.chmod(self.dir, 0o755)
         self.port = free_port()
         conf = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        self.ca = None
+        if tls:
+            self.ca = make_certificates(self.dir)
+            conf += [f"cafile {self.ca}", f"certfile {self.dir}/server.crt",
+                     f"keyfile {self.dir}/server.key"]
         if users:
             passwd = os.path.join(self.dir, "passwd")
             for user, password in users.items():
                 subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if not os.path.exists(passwd)
                                                              else []) + [passwd, user, password],
                                check=True, capture_output=True)
-            # mosquitto started by root reads its files as the mosquitto user.
-            os.chmod(self.dir, 0o755)
             os.chmod(passwd, 0o644)
             conf += ["allow_anonymous false", f"password_file {passwd}"]
         else:
@@ -78,6 +83,8 @@ class Broker:
             cmd.append("--retained-only")
         if user:
             cmd += ["-u", user, "-P", self.users[user]]
+        if self.ca:
+            cmd += ["--cafile", self.ca]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         return [tuple(line.split(" ", 1)) if " " in line else (line, "")
                 for line in out.splitlines()]
@@ -85,6 +92,53 @@ class Broker:
     def retained(self, topic, user=None):
         got = self.sub(topic, wait_s=2, retained_only=True, user=user)
         return got[0][1] if got else None
+
+
+def make_certificates(dir):
+    """A CA and a certificate for 127.0.0.1 signed by it; returns the CA's path."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=dir)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", "server.key", "-out", "server.csr")
+    with open(os.path.join(dir, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
+    for name in ("server.key", "server.crt", "ca.crt"):
+        os.chmod(os.path.join(dir, name), 0o644)
+    return os.path.join(dir, "ca.crt")
+
+
+def check_tls(t, build):
+    broker = Broker(tls=True)
+    other = make_certificates(tempfile.mkdtemp(prefix="crtd-other-ca-"))
+    stream = ["--stream", "kitchen=synthetic:script=Walk&segment_ms=50"]
+    crtd = Crtd(build, model="none", args=stream,
+                config=mqtt_config(broker, f"ca_file = {broker.ca}\n"))
+    try:
+        t.check("TLS: connected to a broker whose certificate the CA file signed",
+                wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["state"] == "connected",
+                           10) and broker.retained("crtd/status") == "online")
+        crtd.stop()
+    finally:
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+    crtd = Crtd(build, model="none", args=stream,
+                config=mqtt_config(broker, f"ca_file = {other}\n"))
+    try:
+        wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["error"] is not None, 10)
+        status = crtd.get_json("/v1/streams")["mqtt"]
+        t.check(f"TLS: a broker the CA file did not sign is not trusted, and the API says why "
+                f"({status['error']})",
+                status["state"] != "connected" and "certificate verify failed" in
+                (status["error"] or "") and crtd.get("/healthz").status == 200, str(status))
+    finally:
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+        broker.remove()
+        shutil.rmtree(os.path.dirname(other), ignore_errors=True)
 
 
 def mqtt_config(broker, extra=""):
@@ -241,6 +295,7 @@ def main():
     t = Checks()
     check_publishing(t, build)
     check_passwords(t, build)
+    check_tls(t, build)
     t.finish()
 
 

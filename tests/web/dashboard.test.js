@@ -149,6 +149,34 @@ async function main() {
     }
     check("the keyboard reaches the add form", reached);
 
+    // Readable contrast (WCAG AA, 4.5:1) for every kind of text on the page.
+    const contrasts = await page.evaluate(() => {
+      const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const background = (e) => {
+        for (; e; e = e.parentElement) {
+          const c = getComputedStyle(e).backgroundColor;
+          if (rgb(c)[3] !== 0 && c !== "transparent") return rgb(c);
+        }
+        return [255, 255, 255];
+      };
+      const out = [];
+      for (const sel of ["h1", ".top a", ".live", "h3 span", ".badge", ".meta", ".now", ".since",
+        ".top3 li span", ".axis span", ".legend span", "label", "button", "#add-form h2"]) {
+        const e = document.querySelector(sel);
+        if (!e) { out.push([sel, 0]); continue; }
+        const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
+        out.push([sel, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+      }
+      return out;
+    });
+    const low = contrasts.filter(([, r]) => r < 4.5);
+    check(`text contrast 4.5:1 or more (lowest ${Math.min(...contrasts.map(([, r]) => r)).toFixed(1)})`,
+      low.length === 0, JSON.stringify(low));
+
     const shot = path.join(args.out || dir, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
     if (args.screenshot) fs.copyFileSync(shot, args.screenshot);
