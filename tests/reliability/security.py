@@ -103,6 +103,11 @@ def check_names(t, crtd):
         r = request(crtd.port, "POST", "/v1/streams", token=Crtd.TOKEN,
                     body='{"name":"local","url":"%s"}' % url)
         t.check(f"POST url {url} -> 403", r.status == 403, f"{r.status} {r.body[:200]}")
+    # The dashboard serves its embedded files by name, nothing from the disk.
+    for path in ["/ui/..%2f..%2fetc%2fpasswd", "/ui/%2e%2e", "/ui/index.html%00.js", "/ui/",
+                 "/ui/.hidden", "/ui/crtd.db", "/ui/dashboard.js/x", "/../etc/passwd"]:
+        r = request(crtd.port, "GET", path)
+        t.check(f"GET {path} -> 400 or 404", r.status in (400, 404), f"{r.status} {r.body[:100]}")
     left = sorted(f for f in os.listdir(crtd.state) if not f.startswith("crtd.db"))
     t.check("the state directory holds only crtd.db and its journal", not left, str(left))
 
