@@ -463,10 +463,16 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
     int rc =
         mosquitto_connect_async(m->mosq, m->cfg.host, (int)m->cfg.port, (int)m->cfg.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
-        str_copy(m->error, sizeof(m->error), mosquitto_strerror(rc));
+        /* The first try may fail right here (refused, a TLS handshake); what
+         * the log callback said is the better reason ("certificate verify
+         * failed" beats "A TLS error occurred."). */
+        pthread_mutex_lock(&m->lock);
+        if (!m->error[0])
+            str_copy(m->error, sizeof(m->error), mosquitto_strerror(rc));
         m->state = MQTT_DISCONNECTED;
+        pthread_mutex_unlock(&m->lock);
         log_warning("mqtt: broker %s:%u: %s; retrying with backoff", m->cfg.host, m->cfg.port,
-                    m->error);
+                    mosquitto_strerror(rc));
     }
     if (mosquitto_loop_start(m->mosq) != MOSQ_ERR_SUCCESS) {
         r = errbuf_set(err, -EIO, "mqtt: cannot start the client's thread");
