@@ -108,6 +108,9 @@ struct crt_memory_ops {
      * part of mem_out (which may alias mem_in) for the next segment. */
     void (*attention)(const struct crt_model *model, int layer, float *scratch, float *out,
                       const float *qkv, const float *mem_in, float *mem_out, int B, int T, int nq);
+    /* Optional: whether a restored memory (S floats, all finite) is one this
+     * mechanism could have written, e.g. that a count it keeps is a count. */
+    int (*check_memory)(const struct crt_model *model, const float *mem, struct errbuf *err);
 };
 
 extern const struct crt_memory_ops crt_memory_gru_ops;

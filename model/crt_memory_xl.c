@@ -184,6 +184,16 @@ static double xl_flops(const struct crt_config *cfg)
     return 2.0 * 2.0 * cached * d * (T * (cfg->n_layers - 1) + 1.0);
 }
 
+/* mem[0] counts the segments cached, 0 to M: attention starts from it. */
+static int xl_check_memory(const struct crt_model *model, const float *mem, struct errbuf *err)
+{
+    float M = (float)crt_xl_cached_segments(&model->cfg);
+    if (!(mem[0] >= 0 && mem[0] <= M && mem[0] == floorf(mem[0])))
+        return errbuf_set(err, -EBADMSG, "state: %g cached segments, not a count from 0 to %g",
+                          (double)mem[0], (double)M);
+    return 0;
+}
+
 #define XL_OPS(name, list)                                                                         \
     {                                                                                              \
         .architecture = name, .variants = list, .check_config = xl_check_config,                   \
@@ -191,6 +201,7 @@ static double xl_flops(const struct crt_config *cfg)
         .weights_size = sizeof(struct xl_weights), .layout = xl_layout,                            \
         .scratch_floats = xl_scratch_floats, .initial_memory = xl_initial_memory,                  \
         .embed = xl_embed, .update = xl_update, .flops = xl_flops, .attention = xl_attention,      \
+        .check_memory = xl_check_memory,                                                           \
     }
 
 const struct crt_memory_ops crt_memory_xl_ops = XL_OPS("xl", "m<M>, e.g. m1");

@@ -16,6 +16,8 @@
  *      CRC-32 (IEEE) of all the bytes before it   u32 */
 #include "crt_internal.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define STATE_MAGIC   "CRTSTATE"
@@ -244,8 +246,27 @@ int crt_stream_restore(struct crt_stream *s, const void *buf, size_t len, struct
     if (len != blob_size(S, pending, F))
         return errbuf_set(err, -EBADMSG, "state is %zu bytes, %zu expected for %u pending frames",
                           len, blob_size(S, pending, F), pending);
-    get_floats(s->mem, p + STATE_HEADER, S);
-    get_floats(s->partial, p + STATE_HEADER + 4 * S, (size_t)pending * F);
+    /* Checked whole before the stream changes: a state that is refused
+     * leaves the stream as it was. */
+    size_t n = S + (size_t)pending * F;
+    float *values = malloc(n * sizeof(float) + 1);
+    if (!values)
+        return -ENOMEM;
+    get_floats(values, p + STATE_HEADER, n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(values[i])) {
+            free(values);
+            return errbuf_set(err, -EBADMSG, "state: value %zu is not a finite number", i);
+        }
+    const struct crt_memory_ops *ops = s->model->ops;
+    int r = ops->check_memory ? ops->check_memory(s->model, values, err) : 0;
+    if (r < 0) {
+        free(values);
+        return r;
+    }
+    memcpy(s->mem, values, S * sizeof(float));
+    memcpy(s->partial, values + S, (size_t)pending * F * sizeof(float));
+    free(values);
     s->pending = (int)pending;
     s->segments = get_u64(p + 40);
     return 0;

@@ -1,7 +1,9 @@
 /* libFuzzer target: restoring a stream's state blob (model/crt_state.c) for
  * small models of each memory mechanism. An input is a selector byte (which
- * model; whether to mend the CRC-32 trailer, so that mutations reach the
- * checks behind it) and the blob. What restores runs one segment.
+ * model; whether to mend the blob's model fingerprint and CRC-32 trailer, so
+ * that mutations reach the checks behind them, in any build, whatever the
+ * fingerprint its floating point gives) and the blob. What restores runs one
+ * segment.
  *
  * Its seeds are real blobs; with CRTD_FUZZ_STATE_SEEDS=DIR set the target
  * writes one per model into DIR at start-up (tests/fuzz/README.md). */
@@ -80,13 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     const struct crt_model *m = models[(data[0] & 0x7f) % N_MODELS];
-    bool mend_crc = data[0] & 0x80;
+    bool mend = data[0] & 0x80;
     uint8_t *blob = malloc(size);
     if (!blob)
         return 0;
     memcpy(blob, data + 1, size - 1);
     size_t len = size - 1;
-    if (mend_crc && len >= 4) {
+    if (mend && len >= 44) {
+        memcpy(blob + 32, &m->fingerprint, 8); /* little-endian, as the blob */
         uint32_t crc = crt_crc32_ieee(blob, len - 4);
         memcpy(blob + len - 4, &crc, 4); /* little-endian, as the blob */
     }
