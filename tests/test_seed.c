@@ -286,10 +286,76 @@ static void every_variant_name_makes_a_model(void **state)
     assert_int_equal(crt_variant_parse("no-such-thing", &cfg), -EINVAL);
 }
 
+/* The CRC-32 (IEEE, reflected) a state blob ends with, written here again so
+ * that a blob damaged on purpose still gets past the checksum. */
+static uint32_t blob_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+/* An XL state keeps the number of segments cached as its first memory float
+ * and its attention indexes by it: a restored blob whose count is no count
+ * from 0 to M (found by fuzz_state, tests/fuzz/corpus/state/crash-xl-*), or
+ * that holds a value that is not finite, is refused with a checksum that is
+ * right, and the stream stays as it was. */
+static void xl_state_with_a_bad_count_is_refused(void **state)
+{
+    (void)state;
+    struct crt_config cfg;
+    struct crt_model *m = NULL;
+    struct errbuf err = {0};
+    crt_config_default(&cfg);
+    assert_int_equal(crt_variant_parse("xl", &cfg), 0);
+    cfg.d_model = 16, cfg.n_heads = 2, cfg.d_ff = 32, cfg.n_layers = 1, cfg.segment_len = 4;
+    assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), 0);
+    crt_model_init_random(m, 3);
+    struct crt_stream *a, *b;
+    assert_int_equal(crt_stream_new(m, &a), 0);
+    assert_int_equal(crt_stream_new(m, &b), 0);
+    float *x = calloc((size_t)cfg.n_features, sizeof(float));
+    for (int f = 0; f < cfg.segment_len * 3 / 2; f++) {
+        x[f % cfg.n_features] = 0.5f;
+        crt_stream_push(a, x, NULL, NULL);
+    }
+    size_t cap = crt_stream_save_size(m), len, S = crt_model_memory_floats(m);
+    uint8_t *blob = malloc(cap);
+    assert_int_equal(crt_stream_save(a, blob, cap, &len), 0);
+    assert_int_equal(crt_stream_restore(b, blob, len, &err), 0);
+    float saved_count;
+    memcpy(&saved_count, blob + 48, 4); /* the first memory float (docs/MODEL.md) */
+    assert_true(saved_count == 1.0f);
+    float *before = malloc(S * sizeof(float));
+    memcpy(before, crt_stream_memory(b), S * sizeof(float));
+
+    const float bad[] = {0.5f, -1.0f, 1e30f, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memcpy(blob + 48, &bad[i], 4);
+        uint32_t crc = blob_crc32(blob, len - 4);
+        memcpy(blob + len - 4, &crc, 4); /* little-endian, as the blob */
+        assert_int_equal(crt_stream_restore(b, blob, len, &err), -EBADMSG);
+        printf("# xl count %g refused: %s\n", (double)bad[i], err.msg);
+        assert_memory_equal(crt_stream_memory(b), before, S * sizeof(float));
+    }
+
+    free(before);
+    free(blob);
+    free(x);
+    crt_stream_free(a);
+    crt_stream_free(b);
+    crt_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_variant_name_makes_a_model),
+        cmocka_unit_test(xl_state_with_a_bad_count_is_refused),
         cmocka_unit_test(all_outputs_match_pytorch),
         cmocka_unit_test(all_gradients_match_pytorch),
     };
