@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "crt_internal.h" /* crt_crc32_ieee: to mend a blob damaged on purpose */
 #include "model.h"
 #include "refscript.h"
 
@@ -286,19 +287,6 @@ static void every_variant_name_makes_a_model(void **state)
     assert_int_equal(crt_variant_parse("no-such-thing", &cfg), -EINVAL);
 }
 
-/* The CRC-32 (IEEE, reflected) a state blob ends with, written here again so
- * that a blob damaged on purpose still gets past the checksum. */
-static uint32_t blob_crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
 /* An XL state keeps the number of segments cached as its first memory float
  * and its attention indexes by it: a restored blob whose count is no count
  * from 0 to M (found by fuzz_state, tests/fuzz/corpus/state/crash-xl-*), or
@@ -336,7 +324,7 @@ static void xl_state_with_a_bad_count_is_refused(void **state)
     const float bad[] = {0.5f, -1.0f, 1e30f, NAN, INFINITY};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memcpy(blob + 48, &bad[i], 4);
-        uint32_t crc = blob_crc32(blob, len - 4);
+        uint32_t crc = crt_crc32_ieee(blob, len - 4);
         memcpy(blob + len - 4, &crc, 4); /* little-endian, as the blob */
         assert_int_equal(crt_stream_restore(b, blob, len, &err), -EBADMSG);
         printf("# xl count %g refused: %s\n", (double)bad[i], err.msg);
