@@ -4,7 +4,8 @@
 
 #include <limits.h>
 
-#include "model.h"
+#include "pose.h"
+#include "crt.h"
 #include "pipeline.h"
 
 struct pipeline_model {

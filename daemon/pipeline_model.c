@@ -6,7 +6,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "model.h"
+#include "data.h"
+#include "pose.h"
+#include "crt.h"
 #include "pipeline_internal.h"
 
 int pipeline_model_load(const char *path, const char *pose_path, struct pipeline_model **ret_model,

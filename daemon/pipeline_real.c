@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "model.h"
+#include "pose.h"
+#include "crt.h"
 #include "pipeline_internal.h"
 #include "video.h"
 

@@ -18,7 +18,8 @@
 #include <cblas.h>
 #include <cmocka.h>
 
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
 #include "refscript.h"
 
 #define TOLERANCE 1e-4

@@ -12,8 +12,10 @@
 
 #include <cmocka.h>
 
-#include "crt_train_internal.h"
-#include "model.h"
+#include "train_internal.h"
+#include "data.h"
+#include "crt.h"
+#include "train.h"
 
 enum { B = 3, W = 3, L = 4, C = 5 };
 
@@ -36,6 +38,7 @@ static void make_fixture(struct fixture *f, const char *variant, int threads)
     struct rng rng;
 
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     snprintf(cfg.variant, sizeof(cfg.variant), "%s", variant);
     cfg.d_model = 16;
     cfg.n_layers = 2;
@@ -195,11 +198,12 @@ static void cayley_gradient_matches_finite_differences(void **state)
     struct rng r;
 
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     snprintf(cfg.variant, sizeof(cfg.variant), "ncgru");
     cfg.d_model = d;
     cfg.n_heads = 2;
     cfg.d_ff = 12;
-    assert_int_equal(crt_model_new(&cfg, NULL, &model, NULL), 0);
+    assert_int_equal(crt_model_new(&cfg, smarthome_classes, &model, NULL), 0);
     assert_int_equal(crt_train_gru_ops.prepare(model, &ctx, extra, &n_extra, NULL), 0);
     assert_int_equal(n_extra, 2);
     float *buffers = calloc(4 * (36 + 6), sizeof(float));

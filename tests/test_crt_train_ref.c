@@ -15,7 +15,9 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "train.h"
 #include "refscript.h"
 
 #define TOLERANCE 1e-3

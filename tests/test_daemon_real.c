@@ -25,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "data.h"
 
 static const char *crtd_path, *movenet_path, *photo_path;
 static char dir[64];
@@ -210,7 +212,8 @@ static void real_streams_one_camera_killed_then_restart(void **state)
 
     /* A CRT model file with random weights. */
     crt_config_default(&cfg);
-    assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), 0);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
+    assert_int_equal(crt_model_new(&cfg, smarthome_classes, &m, &err), 0);
     crt_model_init_random(m, 7);
     snprintf(model, sizeof(model), "%s/crt-random.safetensors", dir);
     assert_int_equal(crt_model_save(m, model, SAFETENSORS_F32, &err), 0);

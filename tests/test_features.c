@@ -12,7 +12,8 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
 #include "refscript.h"
 
 #define TOLERANCE 1e-5

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "data.h"
 
 static void metrics_on_an_imbalanced_set(void **state)
 {

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "pose.h"
 
 static uint8_t *gradient(int w, int h, int stride)
 {

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "conv.h"
-#include "model.h"
+#include "pose.h"
 #include "pose_media.h"
 #include "tfjs.h"
 

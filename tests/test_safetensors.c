@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "data.h"
 
 static char tmp_dir[4096];
 
@@ -186,6 +188,7 @@ static struct crt_model *small_model(void)
 {
     struct crt_config cfg;
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     cfg.d_model = 16;
     cfg.n_heads = 2;
     cfg.d_ff = 24;
@@ -337,9 +340,10 @@ static void model_card_and_sizes(void **state)
 {
     struct crt_config cfg;
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     struct crt_model *m;
     struct errbuf err = {0};
-    assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), 0);
+    assert_int_equal(crt_model_new(&cfg, smarthome_classes, &m, &err), 0);
     assert_string_equal(crt_model_class(m, 0), "Cook.Cleandishes");
     assert_null(crt_model_class(m, 31));
     /* The default model's persistent memory: d floats, within 1 KiB. */
@@ -357,7 +361,7 @@ static void model_card_and_sizes(void **state)
 
     cfg.d_model = 10;
     cfg.n_heads = 4;
-    assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), -EBADMSG);
+    assert_int_equal(crt_model_new(&cfg, smarthome_classes, &m, &err), -EBADMSG);
     assert_non_null(strstr(err.msg, "does not divide"));
 }
 

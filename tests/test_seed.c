@@ -19,7 +19,10 @@
 #include <cmocka.h>
 
 #include "crt_internal.h" /* crt_crc32_ieee: to mend a blob damaged on purpose */
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "data.h"
+#include "train.h"
 #include "refscript.h"
 
 #define OUT_TOLERANCE  1e-4
@@ -273,17 +276,19 @@ static void every_variant_name_makes_a_model(void **state)
         struct crt_model *m = NULL;
         struct errbuf err = {0};
         crt_config_default(&cfg);
+        cfg.n_classes = SMARTHOME_NUM_CLASSES;
         cfg.d_model = 16;
         cfg.n_heads = 2;
         cfg.d_ff = 32;
         assert_int_equal(crt_variant_parse(crt_variant_name(i), &cfg), 0);
-        if (crt_model_new(&cfg, NULL, &m, &err) < 0)
+        if (crt_model_new(&cfg, smarthome_classes, &m, &err) < 0)
             fail_msg("%s: %s", crt_variant_name(i), err.msg);
         assert_true(crt_model_flops_per_segment(m) > 0);
         crt_model_free(m);
     }
     struct crt_config cfg;
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     assert_int_equal(crt_variant_parse("no-such-thing", &cfg), -EINVAL);
 }
 
@@ -299,9 +304,10 @@ static void xl_state_with_a_bad_count_is_refused(void **state)
     struct crt_model *m = NULL;
     struct errbuf err = {0};
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     assert_int_equal(crt_variant_parse("xl", &cfg), 0);
     cfg.d_model = 16, cfg.n_heads = 2, cfg.d_ff = 32, cfg.n_layers = 1, cfg.segment_len = 4;
-    assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), 0);
+    assert_int_equal(crt_model_new(&cfg, smarthome_classes, &m, &err), 0);
     crt_model_init_random(m, 3);
     struct crt_stream *a, *b;
     assert_int_equal(crt_stream_new(m, &a), 0);

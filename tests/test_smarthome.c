@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "data.h"
 
 static void class_list_is_complete_and_unique(void **state)
 {

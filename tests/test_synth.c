@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "data.h"
 
 static double mean_score(const struct pose_keypoint *kp)
 {

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "model.h"
+#include "pose.h"
 #include "tfjs.h"
 
 static char src_json[4096], src_bin[4096], dir[4096];

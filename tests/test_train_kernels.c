@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "kernels.h"
-#include "model.h"
-#include "train_kernels.h"
+#include "data.h"
+#include "backward.h"
 
 #define TOLERANCE 1e-3 /* normalised error; float32 central differences */
 #define STEP      1e-2f

@@ -22,7 +22,9 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "data.h"
 
 #ifndef CRTD_SOURCE_ROOT
 #define CRTD_SOURCE_ROOT "."
@@ -405,7 +407,8 @@ static int make_model(const char *path, struct errbuf *err)
     struct crt_config cfg;
     struct crt_model *m = NULL;
     crt_config_default(&cfg);
-    int r = crt_model_new(&cfg, NULL, &m, err);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
+    int r = crt_model_new(&cfg, smarthome_classes, &m, err);
     if (r < 0)
         return r;
     crt_model_init_random(m, 1);

@@ -11,7 +11,9 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "data.h"
 #include "refproc.h"
 
 #ifndef CRTD_SOURCE_ROOT
@@ -228,8 +230,9 @@ int bench_model(int argc, char **argv)
     } else {
         struct crt_config cfg;
         crt_config_default(&cfg);
+        cfg.n_classes = SMARTHOME_NUM_CLASSES;
         str_copy(cfg.variant, sizeof(cfg.variant), variant);
-        r = crt_model_new(&cfg, NULL, &model, &err);
+        r = crt_model_new(&cfg, smarthome_classes, &model, &err);
         if (r < 0) {
             cli_error(BENCH, "--variant %s: %s", variant, errbuf_text(&err, r));
             return EXIT_USAGE;

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "pose.h"
 #include "pose_cli.h"
 
 static void usage(FILE *out)

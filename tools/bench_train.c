@@ -10,7 +10,10 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "data.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "train.h"
 #include "refproc.h"
 
 #ifndef CRTD_SOURCE_ROOT
@@ -158,8 +161,9 @@ int bench_train(int argc, char **argv)
     struct crt_config cfg;
     struct crt_model *model = NULL;
     crt_config_default(&cfg);
+    cfg.n_classes = SMARTHOME_NUM_CLASSES;
     snprintf(cfg.variant, sizeof(cfg.variant), "%s", variant);
-    int r = crt_model_new(&cfg, NULL, &model, &err);
+    int r = crt_model_new(&cfg, smarthome_classes, &model, &err);
     if (r < 0) {
         cli_error("bench train", "%s", errbuf_text(&err, r));
         return 1;

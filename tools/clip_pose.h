@@ -4,7 +4,7 @@
 #ifndef CRTD_TOOLS_CLIP_POSE_H
 #define CRTD_TOOLS_CLIP_POSE_H
 
-#include "model.h"
+#include "pose.h"
 #include "video.h"
 
 /* Called for every sampled frame; return non-zero to stop reading. */

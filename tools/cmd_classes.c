@@ -5,7 +5,7 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "data.h"
 
 static void usage(FILE *out)
 {

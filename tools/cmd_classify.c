@@ -13,7 +13,8 @@
 
 #include "clip_pose.h"
 #include "commands.h"
-#include "model.h"
+#include "pose.h"
+#include "crt.h"
 #include "pose_cli.h"
 
 struct segment_result {

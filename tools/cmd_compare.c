@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "crt.h"
 
 #define COMMAND      "compare"
 #define MAX_TASKS    8

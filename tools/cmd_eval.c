@@ -10,7 +10,8 @@
 #include "commands.h"
 #include "dataset.h"
 #include "extract.h"
-#include "model.h"
+#include "data.h"
+#include "crt.h"
 #include "report.h"
 
 #define EVAL_BATCH 64

@@ -18,7 +18,8 @@
 #include "clip_pose.h"
 #include "commands.h"
 #include "extract.h"
-#include "model.h"
+#include "data.h"
+#include "pose.h"
 #include "pose_cli.h"
 
 enum clip_outcome {

@@ -6,7 +6,8 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
 
 #define COMMAND "model-info"
 

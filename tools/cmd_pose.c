@@ -9,7 +9,7 @@
 #include <libavutil/log.h>
 
 #include "commands.h"
-#include "model.h"
+#include "pose.h"
 #include "pose_cli.h"
 #include "pose_media.h"
 

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "model.h"
+#include "data.h"
 
 struct synth_job {
     const struct synth_options *opts;

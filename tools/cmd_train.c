@@ -12,7 +12,10 @@
 
 #include "commands.h"
 #include "dataset.h"
-#include "model.h"
+#include "data.h"
+#include "safetensors.h"
+#include "crt.h"
+#include "train.h"
 
 #define CRT_MAX_CLASSES_CLI 1024
 
@@ -405,6 +408,7 @@ static int parse_args(struct train_args *a, int argc, char **argv)
     int c, d_ff_set = 0;
 
     crt_config_default(&a->cfg);
+    a->cfg.n_classes = SMARTHOME_NUM_CLASSES;
     a->val_fraction = 0.1;
     a->epochs = 20;
     a->batch = 32;

@@ -4,7 +4,8 @@
 #ifndef CRTD_TOOLS_DATASET_H
 #define CRTD_TOOLS_DATASET_H
 
-#include "model.h"
+#include "data.h"
+#include "crt.h"
 
 struct dataset_clip {
     char *path;

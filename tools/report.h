@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "model.h"
+#include "data.h"
 
 /* Rows are true classes, columns predicted ones; a header row and column
  * carry the class names. */

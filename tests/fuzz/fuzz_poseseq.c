@@ -1,11 +1,11 @@
-/* libFuzzer target: pose-sequence files (.pose, model/poseseq.c) on any
+/* libFuzzer target: pose-sequence files (.pose, data/poseseq.c) on any
  * bytes. What loads must keep the promises of pose_sequence_load: labels
  * within the class list, finite keypoints. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "fuzz_files.h"
-#include "model.h"
+#include "data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model.h"
+#include "safetensors.h"
+#include "crt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

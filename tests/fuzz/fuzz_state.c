@@ -1,4 +1,4 @@
-/* libFuzzer target: restoring a stream's state blob (model/crt_state.c) for
+/* libFuzzer target: restoring a stream's state blob (crt/state.c) for
  * small models of each memory mechanism. An input is a selector byte (which
  * model; whether to mend the blob's model fingerprint and CRC-32 trailer, so
  * that mutations reach the checks behind them, in any build, whatever the
@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "crt_internal.h"
-#include "model.h"
+#include "crt.h"
+#include "data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -61,6 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         struct crt_config cfg;
         struct errbuf err = {0};
         crt_config_default(&cfg);
+        cfg.n_classes = SMARTHOME_NUM_CLASSES;
         if (crt_variant_parse(variants[i], &cfg) < 0)
             abort();
         cfg.d_model = 16, cfg.n_heads = 2, cfg.d_ff = 32, cfg.n_layers = 1;

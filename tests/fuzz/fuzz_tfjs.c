@@ -1,4 +1,4 @@
-/* libFuzzer target: the TensorFlow.js graph loader (model/tfjs.c) on any
+/* libFuzzer target: the TensorFlow.js graph loader (pose/tfjs.c) on any
  * model.json and weight shard. An input is a 4-byte little-endian length,
  * that many bytes of model.json, and the rest as model.bin beside it (the
  * file name the seeds' manifests give). A graph that loads gets a context;

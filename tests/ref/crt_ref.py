@@ -119,7 +119,7 @@ def read_safetensors(path):
     return tensors, meta
 
 
-# ---- pose features, layout 1 (mirror of model/features.c) -------------------
+# ---- pose features, layout 1 (mirror of crt/features.c) -------------------
 
 
 class FeaturesState:

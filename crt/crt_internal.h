@@ -1,0 +1,161 @@
+/* crt_internal: what the segment model's files (crt.c, crt_memory_*.c,
+ * crt_state.c, and later the trainer) share, private to model/.
+ *
+ * The parameter buffer follows llm.c: one float32 allocation, its tensors at
+ * fixed offsets that one function (crt_layout_build) lays out and points at,
+ * so that gradients and optimiser moments can reuse the same layout. The
+ * memory mechanisms (CRT's GRU and NC-GRU now; RMT, Block-Recurrent,
+ * SRformer and the baselines later) plug in through struct crt_memory_ops:
+ * the input embedding, the encoder blocks and the classifier are shared. */
+#ifndef CRTD_MODEL_CRT_INTERNAL_H
+#define CRTD_MODEL_CRT_INTERNAL_H
+
+#include "kernels.h"
+#include "crt.h"
+
+#define CRT_MAX_LAYERS   32
+#define CRT_MAX_PARAMS   512
+#define CRT_PARAM_NAME   64
+#define CRT_MAX_DIMS     4
+#define CRT_MAX_CLASSES  1024
+#define CRT_MAX_D        4096
+#define CRT_MAX_SEGMENT  1024
+#define CRT_MAX_FEATURES 4096
+
+/* One tensor of the parameter buffer; its name is its safetensors name. */
+struct crt_param {
+    char name[CRT_PARAM_NAME];
+    int ndim;
+    int64_t shape[CRT_MAX_DIMS];
+    size_t numel;
+    size_t offset; /* floats from the start of the buffer */
+};
+
+struct crt_layout {
+    int n;
+    struct crt_param params[CRT_MAX_PARAMS];
+    size_t total; /* floats */
+    float *base;  /* the buffer being pointed at, or NULL while sizing */
+};
+
+/* Appends a tensor of shape (d0[, d1]) (ndim 1 or 2) and returns where it
+ * sits in lay->base (NULL while sizing). Tensors start 16-float aligned. */
+float *crt_layout_add(struct crt_layout *lay, int ndim, int64_t d0, int64_t d1, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
+
+/* The shared parts: input embedding, encoder blocks, final encoder norm,
+ * classifier. Tensor names are in docs/MODEL.md, "Tensors". */
+struct crt_block_weights {
+    float *ln1_w, *ln1_b;   /* [d] */
+    float *qkv_w, *qkv_b;   /* [3d, d], [3d]: q, k, v rows, as in_proj_weight */
+    float *proj_w, *proj_b; /* [d, d], [d] */
+    float *ln2_w, *ln2_b;   /* [d] */
+    float *fc1_w, *fc1_b;   /* [ff, d], [ff] */
+    float *fc2_w, *fc2_b;   /* [d, ff], [d] */
+};
+
+struct crt_weights {
+    float *in_w, *in_b; /* embed.weight [d, F], embed.bias [d] */
+    float *pos;         /* embed.pos [L, d] */
+    struct crt_block_weights blk[CRT_MAX_LAYERS];
+    float *lnf_w, *lnf_b;         /* enc.ln_f: norm of the encoder's outputs */
+    float *head_ln_w, *head_ln_b; /* head.ln */
+    float *head_w, *head_b;       /* head.weight [C, d], head.bias [C] */
+};
+
+struct crt_model;
+
+/* A memory mechanism. One file each (crt_memory_gru.c ...), one entry in the
+ * table in crt.c. A segment step is:
+ *   x[b, 0..n_tokens)      = embed(mem_in[b])           (the mechanism)
+ *   x[b, n_tokens + t]     = W_in f_t + b_in + P[t]     (shared)
+ *   h                      = ln_f(Encoder(x))[b, 0..n_tokens)  (shared; the
+ *                            last block computes only these outputs)
+ *   mem_out, readout       = update(h, mem_in)          (the mechanism)
+ *   logits                 = head(LayerNorm(readout))   (shared) */
+struct crt_memory_ops {
+    const char *variants; /* for messages: "gru, ncgru" */
+    /* Accepts cfg->variant and the sizes as this mechanism needs them. */
+    int (*check_config)(const struct crt_config *cfg, struct errbuf *err);
+    size_t (*state_floats)(const struct crt_config *cfg); /* persistent memory S */
+    int (*n_tokens)(const struct crt_config *cfg);        /* memory tokens in front */
+    size_t weights_size;                                  /* bytes of its pointer struct */
+    /* Adds its tensors to lay (after the shared ones) and points weights. */
+    void (*layout)(const struct crt_config *cfg, struct crt_layout *lay, void *weights);
+    size_t (*scratch_floats)(const struct crt_config *cfg); /* per batch row */
+    void (*initial_memory)(const struct crt_model *model, float *mem);
+    /* x is [B, T, d]: fills rows 0..n_tokens of each sequence. The trainer
+     * calls it too, so it reads the parameter buffer (m->params), never the
+     * packed copy, which is only refreshed by crt_model_params_changed. */
+    void (*embed)(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
+                  int B, int T);
+    /* h is [B, n_tokens, d]; mem_out may be mem_in; readout is [B, d]. */
+    void (*update)(const struct crt_model *model, float *scratch, float *mem_out, float *readout,
+                   const float *h, const float *mem_in, int B);
+    double (*flops)(const struct crt_config *cfg); /* its own, per segment */
+    /* Optional: what crt_model_init_random gives its tensors instead of the
+     * default (matrices uniform in +-1/sqrt(in), biases small, norms 1). */
+    void (*init_random)(struct crt_model *model, uint64_t seed);
+    /* Optional: runs after the classifier; may replace the segment's logits
+     * [B, C] (e.g. by a running mean) and keep what it needs in mem_out
+     * (written by update; may alias mem_in). NULL: the logits are the
+     * segment's own. */
+    void (*output)(const struct crt_model *model, float *mem_out, float *logits, int B);
+    /* Optional: replaces block l's self-attention (attention_forward of
+     * qkv [B,T,3d], queries from the first nq tokens, out [B,nq,d]) — e.g.
+     * to attend to cached keys and values in mem_in too — and may write its
+     * part of mem_out (which may alias mem_in) for the next segment. */
+    void (*attention)(const struct crt_model *model, int layer, float *scratch, float *out,
+                      const float *qkv, const float *mem_in, float *mem_out, int B, int T, int nq);
+    /* Optional: whether a restored memory (S floats, all finite) is one this
+     * mechanism could have written, e.g. that a count it keeps is a count. */
+    int (*check_memory)(const struct crt_model *model, const float *mem, struct errbuf *err);
+};
+
+/* Each line of mem/registry.def names its crt_memory_<ops>_ops. */
+#define CRT_MECHANISM(file, ops, ...) extern const struct crt_memory_ops crt_memory_##ops##_ops;
+#include "mem/registry.def"
+#undef CRT_MECHANISM
+
+/* RMT's memory tokens M from its variant "m<M>", or -1. */
+int crt_rmt_tokens(const struct crt_config *cfg);
+
+struct crt_model {
+    struct crt_config cfg;
+    const struct crt_memory_ops *ops;
+    struct crt_layout layout;
+    float *params; /* layout.total floats, one allocation */
+    /* The inference copy, same offsets: every 2-D tensor transposed to
+     * [in, out] for matmul_t_forward, the rest as is. crt_model_params_changed
+     * refreshes it. */
+    float *packed;
+    struct crt_weights w;
+    void *mem_w; /* ops->weights_size bytes: the mechanism's pointers */
+    char **classes;
+    int n_meta;
+    char **meta_keys, **meta_values;
+    uint64_t fingerprint;
+    size_t state_floats;
+    int n_tokens;
+};
+
+/* Where a parameter's transposed inference copy is. */
+static inline const float *crt_packed(const struct crt_model *m, const float *param)
+{
+    return m->packed + (param - m->params);
+}
+
+/* Lays out (and, with base, points) the whole model's parameters. */
+void crt_layout_build(struct crt_model *model, float *base);
+
+/* Seeded uniform numbers for random weights (splitmix64). */
+struct crt_random {
+    uint64_t state;
+};
+float crt_random_uniform(struct crt_random *r, float lo, float hi);
+
+/* CRC-32 (IEEE) as the state blob's trailer holds it (crt_state.c); the
+ * fuzz target uses it to get mutated blobs past the check. */
+uint32_t crt_crc32_ieee(const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,187 @@
+/* data: what crtd learns from and scores against — Toyota Smarthome's
+ * classes, clip names and protocols (smarthome.c), the seeded RNG (rng.c),
+ * synthetic motion (synth.c), pose-sequence files (poseseq.c) and confusion
+ * matrices (metrics.c). The segment model does not depend on it. */
+#ifndef CRTD_DATA_H
+#define CRTD_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base.h"
+#include "keypoints.h"
+
+/* ---- Toyota Smarthome: classes, clip names, protocols (smarthome.c) ------- */
+
+#define SMARTHOME_NUM_CLASSES    31
+#define SMARTHOME_NUM_CV_CLASSES 19
+
+/* The 31 cross-subject classes in the project's output order. */
+extern const char *const smarthome_classes[SMARTHOME_NUM_CLASSES];
+
+/* Index of a class name in smarthome_classes, or -ENOENT. */
+int smarthome_class_index(const char *name);
+
+enum smarthome_protocol {
+    SMARTHOME_CS,  /* cross-subject */
+    SMARTHOME_CV1, /* cross-view: train c01, validate c05, test c02 */
+    SMARTHOME_CV2, /* cross-view: train c01 c03 c04 c06 c07, validate c05, test c02 */
+};
+
+enum smarthome_split {
+    SMARTHOME_SPLIT_NONE, /* the clip is in no split of this protocol */
+    SMARTHOME_SPLIT_TRAIN,
+    SMARTHOME_SPLIT_VALIDATION,
+    SMARTHOME_SPLIT_TEST,
+};
+
+int smarthome_protocol_parse(const char *text, enum smarthome_protocol *ret_protocol);
+const char *smarthome_protocol_name(enum smarthome_protocol protocol);
+/* Whether the protocol scores this class (CV protocols use 19 of the 31). */
+bool smarthome_protocol_has_class(enum smarthome_protocol protocol, int class_index);
+
+/* What a clip file name says: <Activity>_p<subject>_r<rr>_v<vv>_c<camera>.mp4 */
+struct smarthome_clip_name {
+    char activity[48];
+    int class_index;    /* into smarthome_classes */
+    int subject;        /* p02 -> 2 */
+    int repetition;     /* r00 -> 0 */
+    int take;           /* v02 -> 2 */
+    int camera;         /* c03 -> 3 */
+    uint32_t name_hash; /* FNV-1a of the base name without extension */
+};
+
+/* Parses a base name (directories are ignored, any extension is accepted).
+ * Fails with -EINVAL and a message naming the field that does not parse. */
+int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_name,
+                              struct errbuf *err);
+
+/* The split a clip falls in under a protocol. Validation for CS is a fixed,
+ * seeded 5% of the training clips, decided from the file name alone so that
+ * every machine agrees. */
+enum smarthome_split smarthome_clip_split(enum smarthome_protocol protocol,
+                                          const struct smarthome_clip_name *name);
+
+/* ---- random numbers (rng.c) ----------------------------------------------- */
+
+/* xoshiro256** seeded through splitmix64: fast, and the same sequence on
+ * every machine, so a seed always gives the same data and the same model. */
+struct rng {
+    uint64_t s[4];
+};
+
+void rng_seed(struct rng *rng, uint64_t seed);
+uint64_t rng_next(struct rng *rng);
+double rng_uniform(struct rng *rng);                     /* [0, 1) */
+double rng_range(struct rng *rng, double lo, double hi); /* [lo, hi) */
+double rng_normal(struct rng *rng);                      /* mean 0, deviation 1 */
+int rng_below(struct rng *rng, int n);                   /* 0 .. n-1 */
+
+/* ---- synthetic motion (synth.c) ------------------------------------------ */
+
+/* Keypoints are struct pose_keypoint (pose section): x, y in [0,1] of the
+ * whole frame, and a score. */
+
+enum synth_task {
+    SYNTH_TASK_ACTIVITIES, /* ten Smarthome activities that pose alone tells apart */
+    SYNTH_TASK_RECALL,     /* a gesture K segments before the end decides the label */
+};
+
+#define SYNTH_NUM_ACTIVITIES 10
+#define SYNTH_NUM_RECALL     4
+
+/* Class names of a task, in its output order. */
+const char *const *synth_task_classes(enum synth_task task, int *ret_count);
+int synth_task_parse(const char *text, enum synth_task *ret_task);
+const char *synth_task_name(enum synth_task task);
+
+struct synth_options {
+    enum synth_task task;
+    uint64_t seed;
+    double fps;         /* frames per second of the generated sequence */
+    double min_seconds; /* clip duration range (activities task) */
+    double max_seconds;
+    int chain;          /* activities chained into one stream; 1 = a trimmed clip */
+    int recall_k;       /* recall task: segments between the event and the end */
+    int segment_frames; /* recall task: L, frames per segment */
+    double noise;       /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+};
+
+/* Defaults: activities, seed 1, 10 fps, 4-8 s clips, chain 1, K 4, L 8, noise 1. */
+void synth_options_default(struct synth_options *opts);
+
+/* A generated pose sequence. labels[t] is the class of frame t in the task's
+ * class list; label is the class of the clip (the last activity of a chain). */
+struct synth_clip {
+    int frames;
+    int label;
+    struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    int *labels;                                           /* [frames] */
+};
+
+/* Generates clip number index of the data set that opts describes: the same
+ * (options, index) always gives the same clip, whichever thread or machine
+ * asks, so generation splits across cores and shards freely. */
+int synth_clip_generate(struct synth_clip *clip, const struct synth_options *opts, uint64_t index,
+                        struct errbuf *err);
+void synth_clip_done(struct synth_clip *clip);
+
+/* ---- pose-sequence files (poseseq.c) -------------------------------------- */
+
+/* A clip or stream as keypoints per frame: what `crt synth` writes, what
+ * `crt extract` caches and what `crt train` reads. On disk it is a
+ * safetensors file (docs/FORMATS.md): "keypoints" F32 [frames, 17, 3] as
+ * (x, y, score), "labels" F32 [frames] as class indices (-1: unknown), and
+ * metadata format=crtd-pose-sequence, version=1, fps, classes (a JSON list),
+ * label, source. */
+#define POSE_SEQUENCE_MAX_CLASSES 256
+
+struct pose_sequence {
+    int frames;
+    double fps;
+    struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    int *labels;                                           /* [frames], -1 unknown */
+    int label;                                             /* the clip's class, -1 unknown */
+    int n_classes;
+    char **classes;           /* the class names the labels index */
+    char source[256];         /* where it came from: a video path, or the synth recipe */
+    char source_checksum[17]; /* FNV-1a 64 of the source video, hex; "" for none */
+};
+
+/* Allocates frames and copies the class names; fills nothing else. */
+int pose_sequence_init(struct pose_sequence *seq, int frames, double fps,
+                       const char *const *classes, int n_classes, struct errbuf *err);
+void pose_sequence_done(struct pose_sequence *seq);
+
+/* Writes atomically (a temporary file renamed over the target). */
+int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct errbuf *err);
+
+/* Reads and checks everything: shapes, class list, label range, finite
+ * values. On failure the message names the file and what is wrong. */
+int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct errbuf *err);
+
+/* ---- classification metrics (metrics.c) ----------------------------------- */
+
+/* A confusion matrix: counts[truth * n_classes + predicted]. */
+struct confusion {
+    int n_classes;
+    int64_t *counts;
+};
+
+int confusion_init(struct confusion *cm, int n_classes);
+void confusion_done(struct confusion *cm);
+void confusion_reset(struct confusion *cm);
+/* Ignores (and returns -EINVAL for) a class index outside the matrix. */
+int confusion_add(struct confusion *cm, int truth, int predicted);
+int64_t confusion_total(const struct confusion *cm);
+int64_t confusion_class_total(const struct confusion *cm, int truth);
+/* Recall of one class; NAN when the class has no samples. */
+double confusion_recall(const struct confusion *cm, int truth);
+double confusion_accuracy(const struct confusion *cm);
+/* The benchmark metric: the mean over classes of each class's recall, over
+ * the classes that have samples and that scored[] marks (NULL: all).
+ * ret_classes (may be NULL) receives how many classes were averaged. */
+double confusion_mean_class_accuracy(const struct confusion *cm, const bool *scored,
+                                     int *ret_classes);
+
+#endif

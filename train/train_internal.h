@@ -1,0 +1,103 @@
+/* crt_train_internal: what the trainer (crt_train.c) and each memory
+ * mechanism's backward pass (crt_train_*.c) share, private to model/.
+ *
+ * The shared parts — input embedding, encoder blocks, ln_f, classifier —
+ * are differentiated once in crt_train.c; a mechanism adds its own memory
+ * embedding and update, forward with saved values and backward. A
+ * mechanism's tensors are found by name in the model, and their gradients
+ * sit at the same offsets in the gradient buffer (crt_train_grad_of). */
+#ifndef CRTD_MODEL_CRT_TRAIN_INTERNAL_H
+#define CRTD_MODEL_CRT_TRAIN_INTERNAL_H
+
+#include "crt_internal.h"
+#include "backward.h"
+#include "data.h" /* the seeded RNG */
+#include "train.h"
+
+/* The gradient slot of a parameter pointer of the model, in grads. */
+static inline float *crt_train_grad_of(const struct crt_model *m, float *grads, const float *param)
+{
+    return grads + (param - m->params);
+}
+
+/* A trainable tensor that is not stored in the model file but determines
+ * some that are (NC-GRU's skew-symmetric A determines U_c). The trainer
+ * keeps its gradient and AdamW moments and saves it in checkpoints. */
+struct crt_train_extra {
+    char name[CRT_PARAM_NAME];
+    size_t numel;
+    float *value, *grad, *m, *v;
+};
+
+#define CRT_TRAIN_MAX_EXTRA 4
+
+struct crt_train_memory_ops {
+    /* Resolves the mechanism's tensors; allocates its context. */
+    int (*prepare)(struct crt_model *m, void **ret_ctx, struct crt_train_extra *extra,
+                   int *ret_n_extra, struct errbuf *err);
+    /* Optional: the extras have memory now (after prepare); fill them. */
+    void (*extras_ready)(struct crt_model *m, void *ctx);
+    void (*release)(void *ctx);
+    /* Floats saved per sequence per segment by update_forward; scratch floats
+     * per sequence for update_backward. */
+    size_t (*save_floats)(const struct crt_model *m);
+    size_t (*scratch_floats)(const struct crt_model *m);
+    /* As ops->update, saving what the backward needs in save[B][save_floats]. */
+    void (*update_forward)(const struct crt_model *m, void *ctx, float *save, float *mem_out,
+                           float *readout, const float *h, const float *mem_in, int B);
+    /* Given dmem_out and dreadout ([B,S], [B,d]), accumulates the weight
+     * gradients into grads and writes dh ([B,nt,d], overwritten) and
+     * dmem_in ([B,S], overwritten). */
+    void (*update_backward)(const struct crt_model *m, void *ctx, float *grads, float *scratch,
+                            const float *save, const float *dmem_out, const float *dreadout,
+                            const float *h, const float *mem_in, float *dh, float *dmem_in, int B);
+    /* Reverses ops->embed: dx is [B,T,d] (only the memory rows are read);
+     * accumulates weight gradients and ADDS to dmem_in. */
+    void (*embed_backward)(const struct crt_model *m, void *ctx, float *grads, const float *dx,
+                           const float *mem_in, float *dmem_in, int B, int T);
+    /* Adds the gradient of the learned initial memory, given dmem ([S]). */
+    void (*initial_memory_backward)(const struct crt_model *m, void *ctx, float *grads,
+                                    const float *dmem);
+    /* Optional: seeded initial values for training from scratch. */
+    void (*init_weights)(struct crt_model *m, void *ctx, uint64_t seed);
+    /* Optional: before AdamW, turn gradients of stored tensors into the
+     * extras' gradients (and zero them); after it, recompute the stored
+     * tensors from the extras. */
+    void (*before_step)(struct crt_model *m, void *ctx, float *grads);
+    void (*after_step)(struct crt_model *m, void *ctx);
+    /* Optional, with ops->output: given dlogits ([B,C], the gradient of the
+     * reported logits) and dmem_out ([B,S], of the memory after output),
+     * rewrites both in place into the gradients of the classifier's own
+     * logits and of the memory that update wrote. */
+    void (*output_backward)(const struct crt_model *m, void *ctx, const float *mem_in,
+                            float *dlogits, float *dmem_out, int B);
+    /* Optional, with ops->attention: block l's attention as ops->attention
+     * computes it, saving what its backward needs in save ([B][save_floats],
+     * the same area update_forward gets), and its backward, which
+     * ACCUMULATES into dqkv ([B,T,3d]) given dout ([B,nq,d]); a mechanism
+     * that updates its memory inside the attention also gets the gradients
+     * update_backward got (dmem_out, dreadout), ADDS to dmem_in and may use
+     * scratch (scratch_floats). */
+    void (*attention_forward)(const struct crt_model *m, void *ctx, float *save, int layer,
+                              float *out, const float *qkv, const float *mem_in, int B, int T,
+                              int nq);
+    void (*attention_backward)(const struct crt_model *m, void *ctx, float *grads, float *scratch,
+                               const float *save, int layer, float *dqkv, const float *dout,
+                               const float *qkv, const float *mem_in, const float *dmem_out,
+                               const float *dreadout, float *dmem_in, int B, int T, int nq);
+};
+
+/* Each line of crt/mem/registry.def names its crt_train_<ops>_ops. */
+#define CRT_MECHANISM(file, ops, ...)                                                              \
+    extern const struct crt_train_memory_ops crt_train_##ops##_ops;
+#include "mem/registry.def"
+#undef CRT_MECHANISM
+
+/* The training table: the same lines, in the same order as crt_mechanisms. */
+struct crt_train_mechanism {
+    const char *architecture;
+    const struct crt_train_memory_ops *ops;
+};
+extern const struct crt_train_mechanism crt_train_mechanisms[];
+
+#endif
