@@ -22,9 +22,21 @@
 #define CRT_MAX_SEGMENT  1024
 #define CRT_MAX_FEATURES 4096
 
+/* How a tensor is initialised and trained, declared where it is laid out
+ * (never guessed from its name or rank). */
+enum crt_param_flags {
+    CRT_PARAM_PLAIN = 0,       /* biases, positions, initial states: U(+-0.1), no decay */
+    CRT_PARAM_FAN_IN = 1 << 0, /* initialised U(+-1/sqrt(inputs)) */
+    CRT_PARAM_DECAY = 1 << 1,  /* AdamW's decoupled weight decay applies */
+    CRT_PARAM_NORM = 1 << 2,   /* a norm's gain: 1 + U(+-0.1), no decay */
+    /* A weight matrix: what most 2-D tensors are. */
+    CRT_PARAM_MATRIX = CRT_PARAM_FAN_IN | CRT_PARAM_DECAY,
+};
+
 /* One tensor of the parameter buffer; its name is its safetensors name. */
 struct crt_param {
     char name[CRT_PARAM_NAME];
+    unsigned flags; /* enum crt_param_flags */
     int ndim;
     int64_t shape[CRT_MAX_DIMS];
     size_t numel;
@@ -38,10 +50,11 @@ struct crt_layout {
     float *base;  /* the buffer being pointed at, or NULL while sizing */
 };
 
-/* Appends a tensor of shape (d0[, d1]) (ndim 1 or 2) and returns where it
- * sits in lay->base (NULL while sizing). Tensors start 16-float aligned. */
-float *crt_layout_add(struct crt_layout *lay, int ndim, int64_t d0, int64_t d1, const char *fmt,
-                      ...) __attribute__((format(printf, 5, 6)));
+/* Appends a tensor of shape (d0[, d1]) (ndim 1 or 2) with its policy (enum
+ * crt_param_flags) and returns where it sits in lay->base (NULL while
+ * sizing). Tensors start 16-float aligned. */
+float *crt_layout_add(struct crt_layout *lay, unsigned flags, int ndim, int64_t d0, int64_t d1,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* The shared parts: input embedding, encoder blocks, final encoder norm,
  * classifier. Tensor names are in docs/MODEL.md, "Tensors". */

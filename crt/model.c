@@ -86,8 +86,8 @@ static int check_config(const struct crt_config *cfg, const struct crt_memory_op
 
 /* ---- parameter layout ----------------------------------------------------- */
 
-float *crt_layout_add(struct crt_layout *lay, int ndim, int64_t d0, int64_t d1, const char *fmt,
-                      ...)
+float *crt_layout_add(struct crt_layout *lay, unsigned flags, int ndim, int64_t d0, int64_t d1,
+                      const char *fmt, ...)
 {
     assert(lay->n < CRT_MAX_PARAMS && (ndim == 1 || ndim == 2));
     struct crt_param *p = &lay->params[lay->n++];
@@ -95,6 +95,7 @@ float *crt_layout_add(struct crt_layout *lay, int ndim, int64_t d0, int64_t d1, 
     va_start(ap, fmt);
     vsnprintf(p->name, sizeof(p->name), fmt, ap);
     va_end(ap);
+    p->flags = flags;
     p->ndim = ndim;
     p->shape[0] = d0;
     p->shape[1] = ndim == 2 ? d1 : 0;
@@ -115,31 +116,31 @@ void crt_layout_build(struct crt_model *m, float *base)
     lay->n = 0;
     lay->total = 0;
     lay->base = base;
-    w->in_w = crt_layout_add(lay, 2, d, cfg->n_features, "embed.weight");
-    w->in_b = crt_layout_add(lay, 1, d, 0, "embed.bias");
-    w->pos = crt_layout_add(lay, 2, cfg->segment_len, d, "embed.pos");
+    w->in_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, cfg->n_features, "embed.weight");
+    w->in_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "embed.bias");
+    w->pos = crt_layout_add(lay, CRT_PARAM_PLAIN, 2, cfg->segment_len, d, "embed.pos");
     for (int l = 0; l < cfg->n_layers; l++) {
         struct crt_block_weights *b = &w->blk[l];
-        b->ln1_w = crt_layout_add(lay, 1, d, 0, "enc.%d.ln1.weight", l);
-        b->ln1_b = crt_layout_add(lay, 1, d, 0, "enc.%d.ln1.bias", l);
-        b->qkv_w = crt_layout_add(lay, 2, 3 * d, d, "enc.%d.attn.qkv.weight", l);
-        b->qkv_b = crt_layout_add(lay, 1, 3 * d, 0, "enc.%d.attn.qkv.bias", l);
-        b->proj_w = crt_layout_add(lay, 2, d, d, "enc.%d.attn.proj.weight", l);
-        b->proj_b = crt_layout_add(lay, 1, d, 0, "enc.%d.attn.proj.bias", l);
-        b->ln2_w = crt_layout_add(lay, 1, d, 0, "enc.%d.ln2.weight", l);
-        b->ln2_b = crt_layout_add(lay, 1, d, 0, "enc.%d.ln2.bias", l);
-        b->fc1_w = crt_layout_add(lay, 2, ff, d, "enc.%d.ffn.fc1.weight", l);
-        b->fc1_b = crt_layout_add(lay, 1, ff, 0, "enc.%d.ffn.fc1.bias", l);
-        b->fc2_w = crt_layout_add(lay, 2, d, ff, "enc.%d.ffn.fc2.weight", l);
-        b->fc2_b = crt_layout_add(lay, 1, d, 0, "enc.%d.ffn.fc2.bias", l);
+        b->ln1_w = crt_layout_add(lay, CRT_PARAM_NORM, 1, d, 0, "enc.%d.ln1.weight", l);
+        b->ln1_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "enc.%d.ln1.bias", l);
+        b->qkv_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 3 * d, d, "enc.%d.attn.qkv.weight", l);
+        b->qkv_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 3 * d, 0, "enc.%d.attn.qkv.bias", l);
+        b->proj_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, d, "enc.%d.attn.proj.weight", l);
+        b->proj_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "enc.%d.attn.proj.bias", l);
+        b->ln2_w = crt_layout_add(lay, CRT_PARAM_NORM, 1, d, 0, "enc.%d.ln2.weight", l);
+        b->ln2_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "enc.%d.ln2.bias", l);
+        b->fc1_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, ff, d, "enc.%d.ffn.fc1.weight", l);
+        b->fc1_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, ff, 0, "enc.%d.ffn.fc1.bias", l);
+        b->fc2_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, ff, "enc.%d.ffn.fc2.weight", l);
+        b->fc2_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "enc.%d.ffn.fc2.bias", l);
     }
-    w->lnf_w = crt_layout_add(lay, 1, d, 0, "enc.ln_f.weight");
-    w->lnf_b = crt_layout_add(lay, 1, d, 0, "enc.ln_f.bias");
+    w->lnf_w = crt_layout_add(lay, CRT_PARAM_NORM, 1, d, 0, "enc.ln_f.weight");
+    w->lnf_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "enc.ln_f.bias");
     m->ops->layout(cfg, lay, m->mem_w);
-    w->head_ln_w = crt_layout_add(lay, 1, d, 0, "head.ln.weight");
-    w->head_ln_b = crt_layout_add(lay, 1, d, 0, "head.ln.bias");
-    w->head_w = crt_layout_add(lay, 2, cfg->n_classes, d, "head.weight");
-    w->head_b = crt_layout_add(lay, 1, cfg->n_classes, 0, "head.bias");
+    w->head_ln_w = crt_layout_add(lay, CRT_PARAM_NORM, 1, d, 0, "head.ln.weight");
+    w->head_ln_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "head.ln.bias");
+    w->head_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, cfg->n_classes, d, "head.weight");
+    w->head_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, cfg->n_classes, 0, "head.bias");
     lay->total = (lay->total + 15) & ~(size_t)15;
 }
 
@@ -744,22 +745,14 @@ float crt_random_uniform(struct crt_random *r, float lo, float hi)
     return lo + (hi - lo) * (float)((double)(z >> 40) * 0x1.0p-24);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 void crt_model_init_random(struct crt_model *m, uint64_t seed)
 {
     struct crt_random rnd = {seed};
     for (int i = 0; i < m->layout.n; i++) {
         const struct crt_param *p = &m->layout.params[i];
         float *x = m->params + p->offset;
-        bool norm = strstr(p->name, "ln") && ends_with(p->name, ".weight");
-        float a = p->ndim == 2 ? 1.0f / sqrtf((float)p->shape[1]) : 0.1f;
-        if (strcmp(p->name, "embed.pos") == 0)
-            a = 0.1f;
+        bool norm = p->flags & CRT_PARAM_NORM;
+        float a = p->flags & CRT_PARAM_FAN_IN ? 1.0f / sqrtf((float)p->shape[1]) : 0.1f;
         for (size_t k = 0; k < p->numel; k++)
             x[k] = (norm ? 1.0f : 0.0f) + crt_random_uniform(&rnd, -a, a);
     }

@@ -311,6 +311,53 @@ static void loss_falls_on_a_fixed_batch(void **state)
     free_fixture(&f);
 }
 
+/* Weight decay follows the policy each tensor declares at layout time: with
+ * zero gradients a step changes only what decays, so positions, initial
+ * states, norms and biases stay put and matrices shrink — for every
+ * mechanism of the registry. */
+static void decay_follows_the_declared_policy(void **state)
+{
+    (void)state;
+    for (int v = 0; crt_variant_name(v); v++) {
+        struct crt_config cfg;
+        struct crt_train_options opts;
+        struct crt_model *m;
+        struct crt_trainer *t;
+        struct errbuf err = {0};
+        crt_config_default(&cfg);
+        assert_int_equal(crt_variant_parse(crt_variant_name(v), &cfg), 0);
+        cfg.d_model = 16, cfg.n_heads = 2, cfg.d_ff = 32, cfg.n_layers = 1;
+        cfg.segment_len = L, cfg.n_classes = C;
+        assert_int_equal(crt_model_new(&cfg, NULL, &m, &err), 0);
+        crt_train_options_default(&opts);
+        opts.max_batch = 1, opts.max_window = 1, opts.threads = 1, opts.weight_decay = 0.5f;
+        if (crt_trainer_new(m, &opts, &t, &err) < 0)
+            fail_msg("%s: %s", crt_variant_name(v), err.msg);
+        crt_trainer_init_weights(t, 3);
+        float *before = malloc(m->layout.total * sizeof(float));
+        assert_non_null(before);
+        memcpy(before, m->params, m->layout.total * sizeof(float));
+        crt_trainer_zero_grad(t);
+        crt_trainer_step(t, 1.0f, 0.1f);
+        int decayed = 0;
+        for (int i = 0; i < m->layout.n; i++) {
+            const struct crt_param *p = &m->layout.params[i];
+            bool changed =
+                memcmp(before + p->offset, m->params + p->offset, p->numel * sizeof(float)) != 0;
+            const char *dot = strrchr(p->name, '.');
+            bool kept = p->ndim == 1 || strcmp(dot, ".pos") == 0 || strcmp(dot, ".init") == 0;
+            if (kept && changed)
+                fail_msg("%s: '%s' changed with a zero gradient", crt_variant_name(v), p->name);
+            decayed += changed;
+        }
+        if (decayed == 0)
+            fail_msg("%s: no tensor decayed", crt_variant_name(v));
+        free(before);
+        crt_trainer_free(t);
+        crt_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +368,7 @@ int main(void)
         cmocka_unit_test(ncgru_stays_orthogonal),
         cmocka_unit_test(threads_do_not_change_the_result),
         cmocka_unit_test(loss_falls_on_a_fixed_batch),
+        cmocka_unit_test(decay_follows_the_declared_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

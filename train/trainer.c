@@ -65,7 +65,6 @@ struct crt_trainer {
     int n_extra;
     float *extra_buffer;
     float *grads, *adam_m, *adam_v; /* layout.total each */
-    bool *decay;                    /* per parameter tensor */
     uint64_t steps;
     int n_workers;
     struct train_worker *workers;
@@ -182,12 +181,6 @@ static int worker_init(struct train_worker *wk, struct crt_trainer *t, int max_r
     return 0;
 }
 
-static bool param_decays(const struct crt_param *p)
-{
-    /* Decoupled weight decay on matrices; not on positions, norms, biases. */
-    return p->ndim == 2 && strcmp(p->name, "embed.pos") != 0;
-}
-
 int crt_trainer_new(struct crt_model *model, const struct crt_train_options *opts,
                     struct crt_trainer **ret_trainer, struct errbuf *err)
 {
@@ -220,10 +213,9 @@ int crt_trainer_new(struct crt_model *model, const struct crt_train_options *opt
         extra_total += 4 * ((t->extra[i].numel + 15) & ~(size_t)15);
     t->grads = aligned_alloc(64, 3 * total * sizeof(float));
     t->extra_buffer = calloc(extra_total ? extra_total : 1, sizeof(float));
-    t->decay = calloc((size_t)model->layout.n, sizeof(*t->decay));
     t->n_workers = opts->threads < opts->max_batch ? opts->threads : opts->max_batch;
     t->workers = calloc((size_t)t->n_workers, sizeof(*t->workers));
-    if (!t->grads || !t->extra_buffer || !t->decay || !t->workers) {
+    if (!t->grads || !t->extra_buffer || !t->workers) {
         r = -ENOMEM;
         goto fail;
     }
@@ -241,8 +233,6 @@ int crt_trainer_new(struct crt_model *model, const struct crt_train_options *opt
     }
     if (tm->extras_ready)
         tm->extras_ready(model, t->tm_ctx);
-    for (int i = 0; i < model->layout.n; i++)
-        t->decay[i] = param_decays(&model->layout.params[i]);
 
     int rows = (opts->max_batch + t->n_workers - 1) / t->n_workers;
     for (int i = 0; i < t->n_workers; i++)
@@ -269,7 +259,6 @@ struct crt_trainer *crt_trainer_free(struct crt_trainer *t)
         t->tm->release(t->tm_ctx);
     free(t->grads);
     free(t->extra_buffer);
-    free(t->decay);
     free(t);
     return NULL;
 }
@@ -596,8 +585,8 @@ void crt_trainer_step(struct crt_trainer *t, float grad_scale, float lr)
     for (int i = 0; i < m->layout.n; i++) {
         const struct crt_param *p = &m->layout.params[i];
         adamw(m->params + p->offset, t->grads + p->offset, t->adam_m + p->offset,
-              t->adam_v + p->offset, p->numel, lr, t->decay[i] ? t->opts.weight_decay : 0.0f,
-              &t->opts, bc1, bc2);
+              t->adam_v + p->offset, p->numel, lr,
+              p->flags & CRT_PARAM_DECAY ? t->opts.weight_decay : 0.0f, &t->opts, bc1, bc2);
     }
     for (int i = 0; i < t->n_extra; i++) {
         struct crt_train_extra *e = &t->extra[i];

@@ -93,24 +93,26 @@ static void brt_layout(const struct crt_config *cfg, struct crt_layout *lay, voi
     struct brt_weights *w = weights;
     int64_t d = cfg->d_model, ff = cfg->d_ff;
     w->S = crt_brt_state_vectors(cfg, &w->lstm);
-    w->init = crt_layout_add(lay, 2, w->S, d, "brt.init");
-    w->pos = crt_layout_add(lay, 2, w->S, d, "brt.pos");
-    w->ln_w = crt_layout_add(lay, 1, d, 0, "brt.ln.weight");
-    w->ln_b = crt_layout_add(lay, 1, d, 0, "brt.ln.bias");
-    w->qkv_w = crt_layout_add(lay, 2, 3 * d, d, "brt.qkv.weight");
-    w->qkv_b = crt_layout_add(lay, 1, 3 * d, 0, "brt.qkv.bias");
-    w->proj_w = crt_layout_add(lay, 2, d, d, "brt.proj.weight");
-    w->proj_b = crt_layout_add(lay, 1, d, 0, "brt.proj.bias");
-    w->gate1_w = w->lstm ? crt_layout_add(lay, 2, 2 * d, d, "brt.gate1.weight") : NULL;
-    w->gate1_b = crt_layout_add(lay, 1, w->lstm ? 2 * d : d, 0, "brt.gate1.bias");
-    w->ffn_ln_w = crt_layout_add(lay, 1, d, 0, "brt.ffn.ln.weight");
-    w->ffn_ln_b = crt_layout_add(lay, 1, d, 0, "brt.ffn.ln.bias");
-    w->fc1_w = crt_layout_add(lay, 2, ff, d, "brt.ffn.fc1.weight");
-    w->fc1_b = crt_layout_add(lay, 1, ff, 0, "brt.ffn.fc1.bias");
-    w->fc2_w = crt_layout_add(lay, 2, d, ff, "brt.ffn.fc2.weight");
-    w->fc2_b = crt_layout_add(lay, 1, d, 0, "brt.ffn.fc2.bias");
-    w->gate2_w = w->lstm ? crt_layout_add(lay, 2, 2 * d, d, "brt.gate2.weight") : NULL;
-    w->gate2_b = crt_layout_add(lay, 1, w->lstm ? 2 * d : d, 0, "brt.gate2.bias");
+    w->init = crt_layout_add(lay, CRT_PARAM_FAN_IN, 2, w->S, d, "brt.init");
+    w->pos = crt_layout_add(lay, CRT_PARAM_FAN_IN, 2, w->S, d, "brt.pos");
+    w->ln_w = crt_layout_add(lay, CRT_PARAM_NORM, 1, d, 0, "brt.ln.weight");
+    w->ln_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "brt.ln.bias");
+    w->qkv_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 3 * d, d, "brt.qkv.weight");
+    w->qkv_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 3 * d, 0, "brt.qkv.bias");
+    w->proj_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, d, "brt.proj.weight");
+    w->proj_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "brt.proj.bias");
+    w->gate1_w =
+        w->lstm ? crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 2 * d, d, "brt.gate1.weight") : NULL;
+    w->gate1_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, w->lstm ? 2 * d : d, 0, "brt.gate1.bias");
+    w->ffn_ln_w = crt_layout_add(lay, CRT_PARAM_NORM, 1, d, 0, "brt.ffn.ln.weight");
+    w->ffn_ln_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "brt.ffn.ln.bias");
+    w->fc1_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, ff, d, "brt.ffn.fc1.weight");
+    w->fc1_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, ff, 0, "brt.ffn.fc1.bias");
+    w->fc2_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, ff, "brt.ffn.fc2.weight");
+    w->fc2_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "brt.ffn.fc2.bias");
+    w->gate2_w =
+        w->lstm ? crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 2 * d, d, "brt.gate2.weight") : NULL;
+    w->gate2_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, w->lstm ? 2 * d : d, 0, "brt.gate2.bias");
 }
 
 static size_t brt_scratch_floats(const struct crt_config *cfg)

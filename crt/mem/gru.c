@@ -54,21 +54,21 @@ static void gru_layout(const struct crt_config *cfg, struct crt_layout *lay, voi
     struct gru_weights *w = weights;
     int64_t d = cfg->d_model;
     w->cell = cell_of(cfg);
-    w->embed_w = crt_layout_add(lay, 2, d, d, "mem.embed.weight");
-    w->embed_b = crt_layout_add(lay, 1, d, 0, "mem.embed.bias");
-    w->pos = crt_layout_add(lay, 1, d, 0, "mem.pos");
-    w->init = crt_layout_add(lay, 1, d, 0, "mem.init");
+    w->embed_w = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, d, "mem.embed.weight");
+    w->embed_b = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "mem.embed.bias");
+    w->pos = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "mem.pos");
+    w->init = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "mem.init");
     if (w->cell == CELL_GRU) {
-        w->w_ih = crt_layout_add(lay, 2, 3 * d, d, "mem.gru.weight_ih");
-        w->w_hh = crt_layout_add(lay, 2, 3 * d, d, "mem.gru.weight_hh");
-        w->b_ih = crt_layout_add(lay, 1, 3 * d, 0, "mem.gru.bias_ih");
-        w->b_hh = crt_layout_add(lay, 1, 3 * d, 0, "mem.gru.bias_hh");
+        w->w_ih = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 3 * d, d, "mem.gru.weight_ih");
+        w->w_hh = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 3 * d, d, "mem.gru.weight_hh");
+        w->b_ih = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 3 * d, 0, "mem.gru.bias_ih");
+        w->b_hh = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 3 * d, 0, "mem.gru.bias_hh");
     } else {
-        w->w_ih = crt_layout_add(lay, 2, 3 * d, d, "mem.ncgru.weight_ih");
-        w->w_hh = crt_layout_add(lay, 2, 2 * d, d, "mem.ncgru.weight_hh");
-        w->bias = crt_layout_add(lay, 1, 2 * d, 0, "mem.ncgru.bias");
-        w->u_c = crt_layout_add(lay, 2, d, d, "mem.ncgru.u_c");
-        w->bias_c = crt_layout_add(lay, 1, d, 0, "mem.ncgru.bias_c");
+        w->w_ih = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 3 * d, d, "mem.ncgru.weight_ih");
+        w->w_hh = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, 2 * d, d, "mem.ncgru.weight_hh");
+        w->bias = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 2 * d, 0, "mem.ncgru.bias");
+        w->u_c = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, d, d, "mem.ncgru.u_c");
+        w->bias_c = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, d, 0, "mem.ncgru.bias_c");
     }
 }
 

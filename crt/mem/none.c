@@ -43,7 +43,7 @@ static void none_layout(const struct crt_config *cfg, struct crt_layout *lay, vo
 {
     struct none_weights *w = weights;
     w->mean = is_mean(cfg);
-    w->cls = crt_layout_add(lay, 1, cfg->d_model, 0, "none.cls");
+    w->cls = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, cfg->d_model, 0, "none.cls");
 }
 
 static size_t none_scratch_floats(const struct crt_config *cfg)

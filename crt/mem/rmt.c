@@ -50,8 +50,8 @@ static void rmt_layout(const struct crt_config *cfg, struct crt_layout *lay, voi
 {
     struct rmt_weights *w = weights;
     w->M = crt_rmt_tokens(cfg);
-    w->pos = crt_layout_add(lay, 2, w->M, cfg->d_model, "rmt.pos");
-    w->init = crt_layout_add(lay, 2, w->M, cfg->d_model, "rmt.init");
+    w->pos = crt_layout_add(lay, CRT_PARAM_FAN_IN, 2, w->M, cfg->d_model, "rmt.pos");
+    w->init = crt_layout_add(lay, CRT_PARAM_FAN_IN, 2, w->M, cfg->d_model, "rmt.init");
 }
 
 static size_t rmt_scratch_floats(const struct crt_config *cfg)

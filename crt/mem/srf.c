@@ -41,11 +41,11 @@ static void srf_layout(const struct crt_config *cfg, struct crt_layout *lay, voi
 {
     struct srf_weights *w = weights;
     int64_t dk = cfg->d_model / cfg->n_heads;
-    w->cls = crt_layout_add(lay, 1, cfg->d_model, 0, "srf.cls");
+    w->cls = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, cfg->d_model, 0, "srf.cls");
     for (int l = 0; l < cfg->n_layers; l++) {
-        w->w[l] = crt_layout_add(lay, 2, dk, dk, "srf.%d.w", l);
-        w->theta[l] = crt_layout_add(lay, 1, 1, 0, "srf.%d.theta", l);
-        w->lambda[l] = crt_layout_add(lay, 1, 1, 0, "srf.%d.lambda", l);
+        w->w[l] = crt_layout_add(lay, CRT_PARAM_MATRIX, 2, dk, dk, "srf.%d.w", l);
+        w->theta[l] = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 1, 0, "srf.%d.theta", l);
+        w->lambda[l] = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, 1, 0, "srf.%d.lambda", l);
     }
 }
 

@@ -58,7 +58,7 @@ static int xl_n_tokens(const struct crt_config *cfg)
 static void xl_layout(const struct crt_config *cfg, struct crt_layout *lay, void *weights)
 {
     struct xl_weights *w = weights;
-    w->cls = crt_layout_add(lay, 1, cfg->d_model, 0, "xl.cls");
+    w->cls = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, cfg->d_model, 0, "xl.cls");
 }
 
 static size_t xl_scratch_floats(const struct crt_config *cfg)
