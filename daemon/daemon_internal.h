@@ -1,6 +1,7 @@
 /* daemon_internal: what crtd's main (main.c) shares with the parts of it that
  * live in the library, where tests can reach them: the API backend
- * (daemon_backend.c). */
+ * (daemon_backend.c) and the reload of a new configuration and model
+ * (daemon_reload.c). */
 #ifndef CRTD_DAEMON_INTERNAL_H
 #define CRTD_DAEMON_INTERNAL_H
 
@@ -44,5 +45,18 @@ struct daemon {
  * the daemon's rules: which streams the API may add and remove, and what
  * /healthz and /metrics add beside the supervisor's figures. */
 extern const struct api_backend daemon_backend;
+
+/* The supervisor's settings of a configuration. */
+struct supervisor_settings daemon_supervisor_settings(const struct config *cfg);
+
+/* Loads the model d->cfg names at start-up and remembers its files, so that
+ * a later daemon_reload can tell whether they changed. */
+int daemon_model_load(struct daemon *d, struct errbuf *err);
+
+/* Runs on cfg, a configuration loaded again on SIGHUP, and takes it over
+ * (on failure too). A model file that changed is loaded again; listen,
+ * state_directory and [mqtt] keep their running values until a restart.
+ * Every failure is logged; on one the running configuration stays. */
+int daemon_reload(struct daemon *d, struct config *cfg);
 
 #endif
