@@ -1,6 +1,7 @@
 /* supervisor_internal: what the supervisor's files share — the stream and
  * supervisor structs and their locks (supervisor.c: threads, locking and life
- * cycle) and the JSON of snapshots and events (supervisor_json.c). */
+ * cycle), the JSON of snapshots and events (supervisor_json.c), the text of
+ * /metrics and systemd's STATUS= (supervisor_metrics.c). */
 #ifndef CRTD_SUPERVISOR_INTERNAL_H
 #define CRTD_SUPERVISOR_INTERNAL_H
 
