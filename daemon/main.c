@@ -286,8 +286,11 @@ static int run(struct daemon *d, const struct options *o)
     /* Libraries may have started threads before main (OpenBLAS does), so a
      * signal can land on any thread: a handler turns it into a byte on a pipe
      * that the main loop waits on. */
-    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        r = -errno;
+        log_error("signal pipe: %s", strerror(-r));
+        return r;
+    }
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -309,11 +312,16 @@ static int run(struct daemon *d, const struct options *o)
         return r;
     }
     /* Event ids from the clock keep growing across restarts. */
-    if ((r = api_events_new(d->cfg.event_buffer, (uint64_t)(time_wall_s() * 1e6), &d->events)) < 0)
+    uint64_t first_event = (uint64_t)(time_wall_s() * 1e6);
+    if ((r = api_events_new(d->cfg.event_buffer, first_event, &d->events)) < 0) {
+        log_error("event log (event_buffer = %u): %s", d->cfg.event_buffer, strerror(-r));
         return r;
+    }
     struct supervisor_settings settings = daemon_supervisor_settings(&d->cfg);
-    if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0)
+    if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0) {
+        log_error("stream supervisor: %s", strerror(-r));
         return r;
+    }
     if (d->cfg.token_file[0] && (r = config_read_token(d->cfg.token_file, &token, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
@@ -346,8 +354,10 @@ static int run(struct daemon *d, const struct options *o)
 
     uint64_t events_seen = api_events_last_id(d->events);
     json_t *streams = NULL;
-    if ((r = supervisor_streams_json(d->sup, &streams)) < 0)
+    if ((r = supervisor_streams_json(d->sup, &streams)) < 0) {
+        log_error("the stream list for MQTT: %s", strerror(-r));
         return r;
+    }
     r = mqtt_start(&d->cfg.mqtt, d->events, events_seen, json_object_get(streams, "streams"),
                    &d->mqtt, &err);
     json_decref(streams);
