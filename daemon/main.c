@@ -8,15 +8,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "api.h"
-#include "config.h"
-#include "mqtt.h"
+#include "daemon_internal.h"
 #include "notify.h"
-#include "pipeline.h"
-#include "store.h"
-#include "supervisor.h"
 
 #ifndef CRTD_VERSION
 #define CRTD_VERSION "0"
@@ -44,29 +38,6 @@ struct options {
     bool check_config;
 };
 
-/* Which model files were loaded, to tell on SIGHUP whether they changed. */
-struct model_files {
-    char model[PATH_MAX], pose_model[PATH_MAX];
-    struct stat model_stat, pose_stat; /* zeroed when missing */
-};
-
-struct daemon {
-    struct config cfg;
-    struct store *store;
-    /* The model is swapped on SIGHUP: readers outside the supervisor hold
-     * model_lock for reading while they use it. */
-    pthread_rwlock_t model_lock;
-    struct pipeline_model *model;
-    struct model_files model_files;
-    char model_reload_error[512]; /* under model_lock; "" after a good load */
-    atomic_ulong model_reload_failures;
-    struct api_events *events;
-    struct supervisor *sup;
-    struct mqtt *mqtt;
-    struct api_server *server;
-    atomic_bool ready;
-};
-
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: crtd [OPTIONS]\n"
@@ -92,190 +63,6 @@ static void usage(FILE *f)
                "a scripted test source (see docs/SERVICE.md), not recognition.\n"
                "Documentation: docs/SERVICE.md; API: api/openapi.yaml.\n");
 }
-
-/* ---- the API backend ------------------------------------------------------ */
-
-static int be_streams_list(void *userdata, json_t **ret_json, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    int r = supervisor_streams_json(d->sup, ret_json);
-    if (r >= 0)
-        json_object_set_new(*ret_json, "mqtt", mqtt_status_json(d->mqtt));
-    return r;
-}
-
-static int be_stream_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    int r = supervisor_stream_json(d->sup, name, ret_json);
-    if (r == -ENOENT)
-        return errbuf_set(err, r, "stream '%s' does not exist", name);
-    return r;
-}
-
-static int be_stream_add(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
-                         struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    struct config_stream cs = {
-        .fps = spec->fps, .enabled = spec->enabled, .origin = CONFIG_ORIGIN_API};
-    struct store_stream ss = {.fps = spec->fps, .enabled = spec->enabled};
-    int r;
-
-    str_copy(cs.name, sizeof(cs.name), spec->name);
-    str_copy(cs.url, sizeof(cs.url), spec->url);
-    str_copy(ss.name, sizeof(ss.name), spec->name);
-    str_copy(ss.url, sizeof(ss.url), spec->url);
-    if (supervisor_has(d->sup, spec->name))
-        return errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
-    pthread_rwlock_rdlock(&d->model_lock);
-    r = pipeline_url_check(d->model, spec->url, err);
-    pthread_rwlock_unlock(&d->model_lock);
-    if (r < 0)
-        return r;
-    /* A token holder may add cameras, but not read this machine's files. */
-    if (!d->cfg.api_local_sources && pipeline_url_is_local(spec->url))
-        return errbuf_set(err, -EPERM,
-                          "stream '%s': streams added through the API must be network cameras "
-                          "(rtsp, rtsps, http, https); files, devices and lavfi need "
-                          "api_local_sources = yes in [server]",
-                          spec->name);
-    if ((r = store_stream_put(d->store, &ss, err)) < 0)
-        return r;
-    if ((r = supervisor_add(d->sup, &cs, err)) < 0) {
-        struct errbuf ignored;
-        store_stream_delete(d->store, spec->name, &ignored);
-        return r;
-    }
-    r = supervisor_stream_json(d->sup, spec->name, ret_json);
-    return r == -ENOENT ? errbuf_set(err, -EAGAIN, "stream '%s' was removed meanwhile", spec->name)
-                        : r;
-}
-
-static int be_stream_delete(void *userdata, const char *name, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    enum config_origin origin;
-    if (supervisor_origin(d->sup, name, &origin) < 0)
-        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
-    if (origin != CONFIG_ORIGIN_API)
-        return errbuf_set(err, -EPERM, "stream '%s' comes from the %s; remove it there", name,
-                          origin == CONFIG_ORIGIN_FILE ? "configuration file" : "command line");
-    int r = supervisor_remove(d->sup, name, true, err);
-    if (r < 0)
-        return r;
-    return store_stream_delete(d->store, name, err);
-}
-
-static int be_activity_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    int r = supervisor_activity_json(d->sup, name, ret_json);
-    if (r == -ENOENT)
-        return errbuf_set(err, r, "stream '%s' does not exist", name);
-    return r;
-}
-
-static int be_history_get(void *userdata, const char *name, double since, double until,
-                          unsigned limit, json_t **ret_json, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    json_t *intervals = NULL;
-    if (!supervisor_has(d->sup, name))
-        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
-    int r = store_history_query(d->store, name, since, until, limit, &intervals, err);
-    if (r < 0)
-        return r;
-    json_t *root = json_pack("{s:s, s:o, s:o, s:o}", "stream", name, "since", api_time_json(since),
-                             "until", api_time_json(until), "intervals", intervals);
-    if (!root)
-        return -ENOMEM;
-    *ret_json = root;
-    return 0;
-}
-
-static int be_pose_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    int r = supervisor_pose_json(d->sup, name, ret_json);
-    if (r == -ENOENT)
-        return errbuf_set(err, r, "stream '%s' does not exist", name);
-    return r;
-}
-
-static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    pthread_rwlock_rdlock(&d->model_lock);
-    int r = pipeline_model_card(d->model, ret_json);
-    if (r >= 0)
-        json_object_set_new(*ret_json, "reload_error",
-                            d->model_reload_error[0] ? json_string(d->model_reload_error)
-                                                     : json_null());
-    pthread_rwlock_unlock(&d->model_lock);
-    if (r == -ENOENT)
-        return errbuf_set(err, r, "no model is loaded (set model= in [daemon])");
-    return r;
-}
-
-static int be_ready(void *userdata, struct errbuf *err)
-{
-    struct daemon *d = userdata;
-    return atomic_load(&d->ready) ? 0 : errbuf_set(err, -EAGAIN, "starting");
-}
-
-static bool be_health(void *userdata, json_t *obj)
-{
-    struct daemon *d = userdata;
-    struct store_health h;
-    store_health(d->store, &h);
-    json_object_set_new(obj, "store",
-                        json_pack("{s:b, s:s?, s:o, s:I}", "writable", h.writable, "error",
-                                  h.writable ? NULL : h.error, "failing_since",
-                                  api_time_json(h.writable ? -1 : h.failing_since), "failed_writes",
-                                  (json_int_t)h.failed_writes));
-    return h.writable;
-}
-
-static void be_metrics(void *userdata, struct api_text *out)
-{
-    struct daemon *d = userdata;
-    struct store_health h;
-    store_health(d->store, &h);
-    api_text_printf(out,
-                    "# HELP crtd_store_writable 1 while the state store's writes succeed.\n"
-                    "# TYPE crtd_store_writable gauge\n"
-                    "crtd_store_writable %d\n"
-                    "# HELP crtd_store_failed_writes_total Writes to the state store that failed.\n"
-                    "# TYPE crtd_store_failed_writes_total counter\n"
-                    "crtd_store_failed_writes_total %llu\n",
-                    h.writable, (unsigned long long)h.failed_writes);
-    api_text_printf(out,
-                    "# HELP crtd_model_reload_failures_total SIGHUP model reloads that failed "
-                    "(the old model kept serving).\n"
-                    "# TYPE crtd_model_reload_failures_total counter\n"
-                    "crtd_model_reload_failures_total %lu\n",
-                    atomic_load(&d->model_reload_failures));
-    mqtt_metrics(d->mqtt, out);
-    api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
-                         "# TYPE crtd_build_info gauge\n"
-                         "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
-    supervisor_metrics(d->sup, out);
-}
-
-static const struct api_backend backend = {
-    .streams_list = be_streams_list,
-    .stream_get = be_stream_get,
-    .stream_add = be_stream_add,
-    .stream_delete = be_stream_delete,
-    .activity_get = be_activity_get,
-    .history_get = be_history_get,
-    .model_get = be_model_get,
-    .pose_get = be_pose_get,
-    .ready = be_ready,
-    .health = be_health,
-    .metrics = be_metrics,
-};
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -364,19 +151,6 @@ static int load_config(const struct options *o, struct config *ret_cfg, struct e
     return 0;
 }
 
-static struct supervisor_settings settings_of(const struct config *cfg)
-{
-    return (struct supervisor_settings){
-        .hysteresis_s = cfg->hysteresis_s,
-        .checkpoint_segments = cfg->checkpoint_segments,
-        .top_k = cfg->top_k,
-        .restart_min_s = cfg->restart_min_s,
-        .restart_max_s = cfg->restart_max_s,
-        .max_streams = cfg->max_streams,
-        .camera_timeout_s = cfg->camera_timeout_s,
-    };
-}
-
 static void prune_history(struct daemon *d)
 {
     struct errbuf err;
@@ -388,96 +162,20 @@ static void prune_history(struct daemon *d)
         log_info("history retention: %d old intervals deleted", r);
 }
 
-static void model_files_of(const struct config *cfg, struct model_files *ret)
-{
-    *ret = (struct model_files){0};
-    str_copy(ret->model, sizeof(ret->model), cfg->model);
-    str_copy(ret->pose_model, sizeof(ret->pose_model), cfg->pose_model);
-    if (cfg->model[0] && stat(cfg->model, &ret->model_stat) < 0)
-        memset(&ret->model_stat, 0, sizeof(ret->model_stat));
-    if (cfg->model[0] && stat(cfg->pose_model, &ret->pose_stat) < 0)
-        memset(&ret->pose_stat, 0, sizeof(ret->pose_stat));
-}
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
-/* SIGHUP loads the models again when another file is named or a file
- * changed (replaced, rewritten). The new one is loaded whole before anything
- * changes: one that does not load leaves the old model serving, and the
- * error shows in the log, /v1/model and /metrics. A new model restarts every
- * stream on it; memory saved by another model is not restored (its kind
- * names that model), so streams start fresh. */
-static void reload_model(struct daemon *d, const struct config *cfg)
-{
-    struct model_files now;
-    model_files_of(cfg, &now);
-    const struct model_files *was = &d->model_files;
-    if (strcmp(now.model, was->model) == 0 && strcmp(now.pose_model, was->pose_model) == 0 &&
-        same_file(&now.model_stat, &was->model_stat) && same_file(&now.pose_stat, &was->pose_stat))
-        return;
-
-    struct pipeline_model *model = NULL;
-    struct errbuf err;
-    errbuf_clear(&err);
-    int r = pipeline_model_load(cfg->model[0] ? cfg->model : NULL, cfg->pose_model, &model, &err);
-    if (r < 0) {
-        atomic_fetch_add(&d->model_reload_failures, 1);
-        pthread_rwlock_wrlock(&d->model_lock);
-        snprintf(d->model_reload_error, sizeof(d->model_reload_error), "%s", errbuf_text(&err, r));
-        pthread_rwlock_unlock(&d->model_lock);
-        log_error("reload: %s; the model loaded before keeps serving", errbuf_text(&err, r));
-        return;
-    }
-    pthread_rwlock_wrlock(&d->model_lock);
-    supervisor_set_model(d->sup, model);
-    struct pipeline_model *old = d->model;
-    d->model = model;
-    d->model_files = now;
-    d->model_reload_error[0] = '\0';
-    pthread_rwlock_unlock(&d->model_lock);
-    pipeline_model_free(old);
-    log_notice("reload: model %s loaded; every stream restarted on it",
-               cfg->model[0] ? cfg->model : "none");
-}
-
+/* SIGHUP: the configuration is read again from the same files and options;
+ * one that does not load leaves the running one in place. */
 static void reload(struct daemon *d, const struct options *o)
 {
     struct errbuf err;
     struct config cfg;
-    char *token = NULL;
 
     notify_send("RELOADING=1");
     errbuf_clear(&err);
     int r = load_config(o, &cfg, &err);
-    if (r < 0) {
+    if (r < 0)
         log_error("reload: %s; keeping the running configuration", errbuf_text(&err, r));
-        notify_send("READY=1");
-        return;
-    }
-    if (cfg.token_file[0] && (r = config_read_token(cfg.token_file, &token, &err)) < 0) {
-        log_error("reload: %s; keeping the running configuration", errbuf_text(&err, r));
-        config_done(&cfg);
-        notify_send("READY=1");
-        return;
-    }
-    if (strcmp(cfg.listen, d->cfg.listen) != 0 ||
-        strcmp(cfg.state_directory, d->cfg.state_directory) != 0 ||
-        memcmp(&cfg.mqtt, &d->cfg.mqtt, sizeof(cfg.mqtt)) != 0)
-        log_warning("reload: listen, state_directory and [mqtt] change only with a restart");
-    reload_model(d, &cfg);
-    api_server_set_token(d->server, token);
-    free(token);
-    log_set_max_level(cfg.log_level);
-    struct supervisor_settings s = settings_of(&cfg);
-    supervisor_set_settings(d->sup, &s);
-    supervisor_apply(d->sup, &cfg);
-    config_done(&d->cfg);
-    d->cfg = cfg;
-    log_info("configuration reloaded (%zu configured streams)", cfg.n_streams);
+    else
+        daemon_reload(d, &cfg);
     notify_send("READY=1");
 }
 
@@ -588,8 +286,11 @@ static int run(struct daemon *d, const struct options *o)
     /* Libraries may have started threads before main (OpenBLAS does), so a
      * signal can land on any thread: a handler turns it into a byte on a pipe
      * that the main loop waits on. */
-    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        r = -errno;
+        log_error("signal pipe: %s", strerror(-r));
+        return r;
+    }
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -606,18 +307,21 @@ static int run(struct daemon *d, const struct options *o)
         return r;
     }
     prune_history(d);
-    model_files_of(&d->cfg, &d->model_files);
-    if ((r = pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, d->cfg.pose_model,
-                                 &d->model, &err)) < 0) {
+    if ((r = daemon_model_load(d, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
     }
     /* Event ids from the clock keep growing across restarts. */
-    if ((r = api_events_new(d->cfg.event_buffer, (uint64_t)(time_wall_s() * 1e6), &d->events)) < 0)
+    uint64_t first_event = (uint64_t)(time_wall_s() * 1e6);
+    if ((r = api_events_new(d->cfg.event_buffer, first_event, &d->events)) < 0) {
+        log_error("event log (event_buffer = %u): %s", d->cfg.event_buffer, strerror(-r));
         return r;
-    struct supervisor_settings settings = settings_of(&d->cfg);
-    if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0)
+    }
+    struct supervisor_settings settings = daemon_supervisor_settings(&d->cfg);
+    if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0) {
+        log_error("stream supervisor: %s", strerror(-r));
         return r;
+    }
     if (d->cfg.token_file[0] && (r = config_read_token(d->cfg.token_file, &token, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
@@ -650,8 +354,10 @@ static int run(struct daemon *d, const struct options *o)
 
     uint64_t events_seen = api_events_last_id(d->events);
     json_t *streams = NULL;
-    if ((r = supervisor_streams_json(d->sup, &streams)) < 0)
+    if ((r = supervisor_streams_json(d->sup, &streams)) < 0) {
+        log_error("the stream list for MQTT: %s", strerror(-r));
         return r;
+    }
     r = mqtt_start(&d->cfg.mqtt, d->events, events_seen, json_object_get(streams, "streams"),
                    &d->mqtt, &err);
     json_decref(streams);
@@ -671,7 +377,7 @@ static int run(struct daemon *d, const struct options *o)
     };
     if (notify_listen_fd(&listen_fd) >= 0)
         sc.listen_fd = listen_fd;
-    r = api_server_new(&sc, &backend, d, d->events, token, &d->server, &err);
+    r = api_server_new(&sc, &daemon_backend, d, d->events, token, &d->server, &err);
     free(token);
     if (r < 0) {
         log_error("%s", errbuf_text(&err, r));

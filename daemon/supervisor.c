@@ -1,87 +1,16 @@
-/* supervisor: per-stream worker threads, restarts, snapshots. */
-#include "supervisor.h"
-
+/* supervisor: per-stream worker threads, restarts, locking and life cycle.
+ * What the snapshots look like is in supervisor_json.c and
+ * supervisor_metrics.c. */
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 
-#include "activity.h"
+#include "supervisor_internal.h"
 
-enum stream_state {
-    STREAM_STARTING,
-    STREAM_RUNNING,
-    STREAM_RECONNECTING,
-    STREAM_DISABLED,
-    STREAM_STOPPING,
-};
+/* ---- what a snapshot shows (stream lock held) ----------------------------- */
 
-static const char *const state_names[] = {
-    [STREAM_STARTING] = "starting",         [STREAM_RUNNING] = "running",
-    [STREAM_RECONNECTING] = "reconnecting", [STREAM_DISABLED] = "disabled",
-    [STREAM_STOPPING] = "stopping",
-};
-
-static const char *const origin_names[] = {
-    [CONFIG_ORIGIN_FILE] = "config",
-    [CONFIG_ORIGIN_COMMAND] = "command_line",
-    [CONFIG_ORIGIN_API] = "api",
-};
-
-struct stream {
-    struct supervisor *sup;
-    struct config_stream spec;
-    char url_masked[API_URL_MAX];
-    pthread_t thread;
-    bool thread_started;
-    atomic_bool stop;
-
-    /* Everything below is guarded by lock. */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct supervisor_settings settings;
-    enum stream_state state;
-    char error[256];
-    double next_retry;
-    uint64_t frames, sampled, dropped, segments, reconnects;
-    uint64_t open_frames, open_sampled, open_dropped; /* of the current open */
-    double fps_measured;
-    double last_wall;
-    uint64_t last_sampled;
-    struct activity_tracker tracker;
-    int64_t history_id;
-    uint64_t memory_segments;
-    bool memory_restored;
-    struct api_histogram latency;
-    struct pipeline *pipeline;         /* while open, for status and interrupt */
-    float pose[PIPELINE_KEYPOINTS][3]; /* the last segment's last frame */
-    double pose_wall;                  /* when it came; 0: none yet */
-    bool source_reconnecting;          /* as last published */
-};
-
-struct supervisor {
-    pthread_mutex_t lock;
-    struct supervisor_settings settings;
-    struct store *store;
-    struct api_events *events;
-    const struct pipeline_model *model;
-    struct stream **streams;
-    size_t n_streams;
-};
-
-/* ---- snapshots as JSON (stream lock held) --------------------------------- */
-
-/* The state to show: a source that reconnects by itself (a live camera in
- * the video library's backoff) shows as reconnecting while its worker waits. */
-struct shown {
-    enum stream_state state;
-    const char *error;
-    double next_retry;
-    uint64_t reconnects;
-    uint64_t frames, sampled, dropped; /* live when the source counts live */
-};
-
-static struct shown shown_locked(struct stream *st, struct pipeline_status *status)
+struct shown stream_shown_locked(struct stream *st, struct pipeline_status *status)
 {
     struct shown v = {st->state,      st->error[0] ? st->error : NULL,
                       st->next_retry, st->reconnects,
@@ -105,45 +34,6 @@ static struct shown shown_locked(struct stream *st, struct pipeline_status *stat
     return v;
 }
 
-static json_t *activity_json_locked(const struct stream *st)
-{
-    const struct supervisor *sup = st->sup;
-    const struct activity_now *now = &st->tracker.now;
-    json_t *top = json_array();
-    for (unsigned k = 0; top && k < now->n_top; k++)
-        json_array_append_new(
-            top, json_pack("{s:s, s:f}", "label",
-                           pipeline_model_class(sup->model, (unsigned)now->top_label[k]), "score",
-                           (double)now->top_score[k]));
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o}", "stream", st->spec.name, "state",
-                     activity_state_name(now->state), "label",
-                     labelled ? json_string(pipeline_model_class(sup->model, (unsigned)now->label))
-                              : json_null(),
-                     "score", labelled ? json_real(now->score) : json_null(), "since",
-                     api_time_json(now->since), "updated", api_time_json(now->updated), "person",
-                     now->person, "top", top ? top : json_array());
-}
-
-static json_t *stream_json_locked(struct stream *st)
-{
-    struct pipeline_status status;
-    struct shown v = shown_locked(st, &status);
-    json_t *fps = st->spec.fps > 0 ? json_real(st->spec.fps) : json_null();
-    json_t *error = v.error ? json_string(v.error) : json_null();
-    json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
-    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
-                     "s:{s:b, s:I}, s:o}",
-                     "name", st->spec.name, "url", st->url_masked, "origin",
-                     origin_names[st->spec.origin], "enabled", st->spec.enabled, "fps", fps,
-                     "state", state_names[v.state], "error", error, "next_retry", retry, "frames",
-                     (json_int_t)v.frames, "sampled", (json_int_t)v.sampled, "dropped",
-                     (json_int_t)v.dropped, "segments", (json_int_t)st->segments, "reconnects",
-                     (json_int_t)v.reconnects, "fps_measured", st->fps_measured, "memory",
-                     "restored", st->memory_restored, "segments", (json_int_t)st->memory_segments,
-                     "activity", activity_json_locked(st));
-}
-
 /* ---- the worker ----------------------------------------------------------- */
 
 static void publish(struct stream *st, const char *type, json_t *data)
@@ -160,11 +50,7 @@ static void set_state(struct stream *st, enum stream_state state, const char *er
     bool changed = st->state != state || strcmp(st->error, error ? error : "") != 0;
     st->state = state;
     str_copy(st->error, sizeof(st->error), error ? error : "");
-    json_t *data =
-        changed ? json_pack("{s:s, s:s, s:o, s:I}", "stream", st->spec.name, "state",
-                            state_names[state], "error", error ? json_string(error) : json_null(),
-                            "reconnects", (json_int_t)st->reconnects)
-                : NULL;
+    json_t *data = changed ? stream_status_json(st, state, error, st->reconnects) : NULL;
     pthread_mutex_unlock(&st->lock);
     publish(st, "status", data);
 }
@@ -265,13 +151,7 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
             log_warning("stream %s: history not saved: %s", st->spec.name, errbuf_text(&err, r));
         pthread_mutex_lock(&st->lock);
         st->history_id = r < 0 ? 0 : id;
-        json_t *data = activity_json_locked(st);
-        if (data)
-            json_object_set_new(
-                data, "previous",
-                closed.state == ACTIVITY_LABEL
-                    ? json_string(pipeline_model_class(sup->model, (unsigned)closed.label))
-                    : json_string(activity_state_name(closed.state)));
+        json_t *data = stream_activity_event_json_locked(st, &closed);
         pthread_mutex_unlock(&st->lock);
         publish(st, "activity", data);
     }
@@ -525,7 +405,7 @@ void supervisor_set_settings(struct supervisor *sup, const struct supervisor_set
     pthread_mutex_unlock(&sup->lock);
 }
 
-static ssize_t find_locked(struct supervisor *sup, const char *name)
+ssize_t supervisor_find_locked(struct supervisor *sup, const char *name)
 {
     for (size_t i = 0; i < sup->n_streams; i++)
         if (strcmp(sup->streams[i]->spec.name, name) == 0)
@@ -539,7 +419,7 @@ int supervisor_add(struct supervisor *sup, const struct config_stream *spec, str
     int r;
 
     pthread_mutex_lock(&sup->lock);
-    if (find_locked(sup, spec->name) >= 0) {
+    if (supervisor_find_locked(sup, spec->name) >= 0) {
         r = errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
         goto finish;
     }
@@ -563,9 +443,8 @@ finish:
     if (r >= 0) {
         char masked[API_URL_MAX];
         url_mask_password(masked, sizeof(masked), spec->url);
-        log_info("stream %s: added (%s, %s)", spec->name, masked, origin_names[spec->origin]);
-        json_t *data = json_pack("{s:s, s:s, s:s}", "stream", spec->name, "action", "added",
-                                 "origin", origin_names[spec->origin]);
+        log_info("stream %s: added (%s, %s)", spec->name, masked, stream_origin_name(spec->origin));
+        json_t *data = stream_added_json(spec);
         if (data) {
             api_events_publish(sup->events, "stream", data, NULL);
             json_decref(data);
@@ -577,7 +456,7 @@ finish:
 int supervisor_remove(struct supervisor *sup, const char *name, bool forget, struct errbuf *err)
 {
     pthread_mutex_lock(&sup->lock);
-    ssize_t i = find_locked(sup, name);
+    ssize_t i = supervisor_find_locked(sup, name);
     if (i < 0) {
         pthread_mutex_unlock(&sup->lock);
         return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
@@ -597,7 +476,7 @@ int supervisor_remove(struct supervisor *sup, const char *name, bool forget, str
             log_warning("stream %s: saved memory not deleted: %s", name, errbuf_text(&e, r));
     }
     log_info("stream %s: removed", name);
-    json_t *data = json_pack("{s:s, s:s}", "stream", name, "action", "removed");
+    json_t *data = stream_removed_json(name);
     if (data) {
         api_events_publish(sup->events, "stream", data, NULL);
         json_decref(data);
@@ -609,7 +488,7 @@ int supervisor_origin(struct supervisor *sup, const char *name, enum config_orig
 {
     int r = -ENOENT;
     pthread_mutex_lock(&sup->lock);
-    ssize_t i = find_locked(sup, name);
+    ssize_t i = supervisor_find_locked(sup, name);
     if (i >= 0) {
         *ret_origin = sup->streams[i]->spec.origin;
         r = 0;
@@ -667,172 +546,6 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
     }
 }
 
-int supervisor_streams_json(struct supervisor *sup, json_t **ret_json)
-{
-    json_t *list = json_array();
-    if (!list)
-        return -ENOMEM;
-    pthread_mutex_lock(&sup->lock);
-    for (size_t i = 0; i < sup->n_streams; i++) {
-        struct stream *st = sup->streams[i];
-        pthread_mutex_lock(&st->lock);
-        json_array_append_new(list, stream_json_locked(st));
-        pthread_mutex_unlock(&st->lock);
-    }
-    pthread_mutex_unlock(&sup->lock);
-    json_t *root = json_pack("{s:o}", "streams", list);
-    if (!root)
-        return -ENOMEM;
-    *ret_json = root;
-    return 0;
-}
-
-static int one_json(struct supervisor *sup, const char *name, bool activity, json_t **ret_json)
-{
-    json_t *json = NULL;
-    pthread_mutex_lock(&sup->lock);
-    ssize_t i = find_locked(sup, name);
-    if (i >= 0) {
-        struct stream *st = sup->streams[i];
-        pthread_mutex_lock(&st->lock);
-        json = activity ? activity_json_locked(st) : stream_json_locked(st);
-        pthread_mutex_unlock(&st->lock);
-    }
-    pthread_mutex_unlock(&sup->lock);
-    if (i < 0)
-        return -ENOENT;
-    if (!json)
-        return -ENOMEM;
-    *ret_json = json;
-    return 0;
-}
-
-int supervisor_stream_json(struct supervisor *sup, const char *name, json_t **ret_json)
-{
-    return one_json(sup, name, false, ret_json);
-}
-
-int supervisor_pose_json(struct supervisor *sup, const char *name, json_t **ret_json)
-{
-    pthread_mutex_lock(&sup->lock);
-    ssize_t i = find_locked(sup, name);
-    if (i < 0) {
-        pthread_mutex_unlock(&sup->lock);
-        return -ENOENT;
-    }
-    struct stream *st = sup->streams[i];
-    json_t *points = json_array();
-    pthread_mutex_lock(&st->lock);
-    for (int k = 0; points && st->pose_wall > 0 && k < PIPELINE_KEYPOINTS; k++)
-        json_array_append_new(
-            points, json_pack("[f, f, f]", st->pose[k][0], st->pose[k][1], st->pose[k][2]));
-    json_t *j = json_pack("{s:s, s:o, s:o}", "stream", st->spec.name, "time",
-                          api_time_json(st->pose_wall > 0 ? st->pose_wall : -1), "keypoints",
-                          points ? points : json_array());
-    pthread_mutex_unlock(&st->lock);
-    pthread_mutex_unlock(&sup->lock);
-    if (!j)
-        return -ENOMEM;
-    *ret_json = j;
-    return 0;
-}
-
-int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **ret_json)
-{
-    return one_json(sup, name, true, ret_json);
-}
-
-/* What /metrics shows of one stream, copied under the locks so that the
- * text is written without them: a scrape never holds a camera thread (or
- * another scrape) waiting on its printf. */
-struct stream_metrics {
-    char label[2 * API_NAME_MAX];
-    double values[7];
-    struct api_histogram latency;
-};
-
-void supervisor_metrics(struct supervisor *sup, struct api_text *t)
-{
-    static const struct {
-        const char *name, *type, *help;
-    } families[] = {
-        {"crtd_stream_frames_total", "counter", "Frames decoded."},
-        {"crtd_stream_sampled_frames_total", "counter", "Frames sampled for the model."},
-        {"crtd_stream_dropped_frames_total", "counter", "Frames dropped to keep up."},
-        {"crtd_stream_segments_total", "counter", "Segments classified."},
-        {"crtd_stream_reconnects_total", "counter", "Restarts of the stream's source."},
-        {"crtd_stream_fps", "gauge", "Sampled frames per second achieved."},
-        {"crtd_stream_up", "gauge", "1 while the stream is running."},
-    };
-    _Static_assert(ARRAY_SIZE(families) == ARRAY_SIZE(((struct stream_metrics *)0)->values),
-                   "one value per family");
-
-    pthread_mutex_lock(&sup->lock);
-    size_t n = sup->n_streams;
-    struct stream_metrics *m = n ? calloc(n, sizeof(*m)) : NULL;
-    for (size_t i = 0; m && i < n; i++) {
-        struct stream *st = sup->streams[i];
-        api_text_label_escape(m[i].label, sizeof(m[i].label), st->spec.name);
-        pthread_mutex_lock(&st->lock);
-        struct pipeline_status status;
-        struct shown shown = shown_locked(st, &status);
-        double values[] = {(double)shown.frames,
-                           (double)shown.sampled,
-                           (double)shown.dropped,
-                           (double)st->segments,
-                           (double)shown.reconnects,
-                           st->fps_measured,
-                           (double)(shown.state == STREAM_RUNNING)};
-        memcpy(m[i].values, values, sizeof(values));
-        m[i].latency = st->latency;
-        pthread_mutex_unlock(&st->lock);
-    }
-    pthread_mutex_unlock(&sup->lock);
-    if (n && !m) {
-        t->failed = true;
-        return;
-    }
-
-    for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
-        api_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
-                        families[f].name, families[f].type);
-        for (size_t i = 0; i < n; i++)
-            api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, m[i].label,
-                            m[i].values[f]);
-    }
-    api_text_printf(t, "# HELP crtd_activity_latency_seconds From the decode of a segment's last "
-                       "frame to its published activity.\n"
-                       "# TYPE crtd_activity_latency_seconds histogram\n");
-    for (size_t i = 0; i < n; i++) {
-        char label[3 * API_NAME_MAX];
-        snprintf(label, sizeof(label), "stream=\"%s\"", m[i].label);
-        api_histogram_write(&m[i].latency, t, "crtd_activity_latency_seconds", label);
-    }
-    free(m);
-}
-
-void supervisor_status(struct supervisor *sup, char *dst, size_t size)
-{
-    size_t running = 0, total = 0;
-    double fps = 0;
-    pthread_mutex_lock(&sup->lock);
-    for (size_t i = 0; i < sup->n_streams; i++) {
-        struct stream *st = sup->streams[i];
-        pthread_mutex_lock(&st->lock);
-        struct pipeline_status status;
-        struct shown shown = shown_locked(st, &status);
-        if (st->spec.enabled)
-            total++;
-        if (shown.state == STREAM_RUNNING) {
-            running++;
-            fps += st->fps_measured;
-        }
-        pthread_mutex_unlock(&st->lock);
-    }
-    pthread_mutex_unlock(&sup->lock);
-    snprintf(dst, size, "%zu/%zu cameras online, %.1f fps", running, total, fps);
-}
-
 int supervisor_check(struct supervisor *sup, int timeout_ms)
 {
     struct timespec deadline;
@@ -858,14 +571,11 @@ void supervisor_poll(struct supervisor *sup)
         json_t *data = NULL;
         pthread_mutex_lock(&st->lock);
         struct pipeline_status status;
-        struct shown v = shown_locked(st, &status);
+        struct shown v = stream_shown_locked(st, &status);
         bool reconnecting = v.state == STREAM_RECONNECTING && status.reconnecting;
         if (reconnecting != st->source_reconnecting) {
             st->source_reconnecting = reconnecting;
-            data = json_pack("{s:s, s:s, s:o, s:I}", "stream", st->spec.name, "state",
-                             state_names[v.state], "error",
-                             v.error ? json_string(v.error) : json_null(), "reconnects",
-                             (json_int_t)v.reconnects);
+            data = stream_status_json(st, v.state, v.error, v.reconnects);
             if (reconnecting)
                 log_warning("stream %s (%s): %s; reconnecting", st->spec.name, st->url_masked,
                             v.error);

@@ -1,0 +1,194 @@
+/* daemon_backend: the API's interface (api.h's struct api_backend) on crtd's
+ * parts — the supervisor's snapshots, the state store and the model — with
+ * the rules the API alone obeys: which streams it may add or remove, and
+ * what /healthz and /metrics add beside the supervisor's figures. */
+#include <pthread.h>
+#include <string.h>
+
+#include "daemon_internal.h"
+
+#ifndef CRTD_VERSION
+#define CRTD_VERSION "0"
+#endif
+
+static int be_streams_list(void *userdata, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_streams_json(d->sup, ret_json);
+    if (r >= 0)
+        json_object_set_new(*ret_json, "mqtt", mqtt_status_json(d->mqtt));
+    return r;
+}
+
+static int be_stream_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_stream_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
+static int be_stream_add(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
+                         struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    struct config_stream cs = {
+        .fps = spec->fps, .enabled = spec->enabled, .origin = CONFIG_ORIGIN_API};
+    struct store_stream ss = {.fps = spec->fps, .enabled = spec->enabled};
+    int r;
+
+    str_copy(cs.name, sizeof(cs.name), spec->name);
+    str_copy(cs.url, sizeof(cs.url), spec->url);
+    str_copy(ss.name, sizeof(ss.name), spec->name);
+    str_copy(ss.url, sizeof(ss.url), spec->url);
+    if (supervisor_has(d->sup, spec->name))
+        return errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
+    pthread_rwlock_rdlock(&d->model_lock);
+    r = pipeline_url_check(d->model, spec->url, err);
+    pthread_rwlock_unlock(&d->model_lock);
+    if (r < 0)
+        return r;
+    /* A token holder may add cameras, but not read this machine's files. */
+    if (!d->cfg.api_local_sources && pipeline_url_is_local(spec->url))
+        return errbuf_set(err, -EPERM,
+                          "stream '%s': streams added through the API must be network cameras "
+                          "(rtsp, rtsps, http, https); files, devices and lavfi need "
+                          "api_local_sources = yes in [server]",
+                          spec->name);
+    if ((r = store_stream_put(d->store, &ss, err)) < 0)
+        return r;
+    if ((r = supervisor_add(d->sup, &cs, err)) < 0) {
+        struct errbuf ignored;
+        store_stream_delete(d->store, spec->name, &ignored);
+        return r;
+    }
+    r = supervisor_stream_json(d->sup, spec->name, ret_json);
+    return r == -ENOENT ? errbuf_set(err, -EAGAIN, "stream '%s' was removed meanwhile", spec->name)
+                        : r;
+}
+
+static int be_stream_delete(void *userdata, const char *name, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    enum config_origin origin;
+    if (supervisor_origin(d->sup, name, &origin) < 0)
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    if (origin != CONFIG_ORIGIN_API)
+        return errbuf_set(err, -EPERM, "stream '%s' comes from the %s; remove it there", name,
+                          origin == CONFIG_ORIGIN_FILE ? "configuration file" : "command line");
+    int r = supervisor_remove(d->sup, name, true, err);
+    if (r < 0)
+        return r;
+    return store_stream_delete(d->store, name, err);
+}
+
+static int be_activity_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_activity_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
+static int be_history_get(void *userdata, const char *name, double since, double until,
+                          unsigned limit, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    json_t *intervals = NULL;
+    if (!supervisor_has(d->sup, name))
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    int r = store_history_query(d->store, name, since, until, limit, &intervals, err);
+    if (r < 0)
+        return r;
+    json_t *root = json_pack("{s:s, s:o, s:o, s:o}", "stream", name, "since", api_time_json(since),
+                             "until", api_time_json(until), "intervals", intervals);
+    if (!root)
+        return -ENOMEM;
+    *ret_json = root;
+    return 0;
+}
+
+static int be_pose_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_pose_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
+static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    pthread_rwlock_rdlock(&d->model_lock);
+    int r = pipeline_model_card(d->model, ret_json);
+    if (r >= 0)
+        json_object_set_new(*ret_json, "reload_error",
+                            d->model_reload_error[0] ? json_string(d->model_reload_error)
+                                                     : json_null());
+    pthread_rwlock_unlock(&d->model_lock);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "no model is loaded (set model= in [daemon])");
+    return r;
+}
+
+static int be_ready(void *userdata, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    return atomic_load(&d->ready) ? 0 : errbuf_set(err, -EAGAIN, "starting");
+}
+
+static bool be_health(void *userdata, json_t *obj)
+{
+    struct daemon *d = userdata;
+    struct store_health h;
+    store_health(d->store, &h);
+    json_object_set_new(obj, "store",
+                        json_pack("{s:b, s:s?, s:o, s:I}", "writable", h.writable, "error",
+                                  h.writable ? NULL : h.error, "failing_since",
+                                  api_time_json(h.writable ? -1 : h.failing_since), "failed_writes",
+                                  (json_int_t)h.failed_writes));
+    return h.writable;
+}
+
+static void be_metrics(void *userdata, struct api_text *out)
+{
+    struct daemon *d = userdata;
+    struct store_health h;
+    store_health(d->store, &h);
+    api_text_printf(out,
+                    "# HELP crtd_store_writable 1 while the state store's writes succeed.\n"
+                    "# TYPE crtd_store_writable gauge\n"
+                    "crtd_store_writable %d\n"
+                    "# HELP crtd_store_failed_writes_total Writes to the state store that failed.\n"
+                    "# TYPE crtd_store_failed_writes_total counter\n"
+                    "crtd_store_failed_writes_total %llu\n",
+                    h.writable, (unsigned long long)h.failed_writes);
+    api_text_printf(out,
+                    "# HELP crtd_model_reload_failures_total SIGHUP model reloads that failed "
+                    "(the old model kept serving).\n"
+                    "# TYPE crtd_model_reload_failures_total counter\n"
+                    "crtd_model_reload_failures_total %lu\n",
+                    atomic_load(&d->model_reload_failures));
+    mqtt_metrics(d->mqtt, out);
+    api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
+                         "# TYPE crtd_build_info gauge\n"
+                         "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
+    supervisor_metrics(d->sup, out);
+}
+
+const struct api_backend daemon_backend = {
+    .streams_list = be_streams_list,
+    .stream_get = be_stream_get,
+    .stream_add = be_stream_add,
+    .stream_delete = be_stream_delete,
+    .activity_get = be_activity_get,
+    .history_get = be_history_get,
+    .model_get = be_model_get,
+    .pose_get = be_pose_get,
+    .ready = be_ready,
+    .health = be_health,
+    .metrics = be_metrics,
+};

@@ -1,0 +1,62 @@
+/* daemon_internal: what crtd's main (main.c) shares with the parts of it that
+ * live in the library, where tests can reach them: the API backend
+ * (daemon_backend.c) and the reload of a new configuration and model
+ * (daemon_reload.c). */
+#ifndef CRTD_DAEMON_INTERNAL_H
+#define CRTD_DAEMON_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "config.h"
+#include "mqtt.h"
+#include "pipeline.h"
+#include "store.h"
+#include "supervisor.h"
+
+/* Which model files were loaded, to tell on SIGHUP whether they changed. */
+struct model_files {
+    char model[PATH_MAX], pose_model[PATH_MAX];
+    struct stat model_stat, pose_stat; /* zeroed when missing */
+};
+
+struct daemon {
+    struct config cfg;
+    struct store *store;
+    /* The model is swapped on SIGHUP: readers outside the supervisor hold
+     * model_lock for reading while they use it. */
+    pthread_rwlock_t model_lock;
+    struct pipeline_model *model;
+    struct model_files model_files;
+    char model_reload_error[512]; /* under model_lock; "" after a good load */
+    atomic_ulong model_reload_failures;
+    struct api_events *events;
+    struct supervisor *sup;
+    struct mqtt *mqtt;
+    struct api_server *server;
+    atomic_bool ready;
+};
+
+/* The API's interface implemented on a struct daemon (its userdata), with
+ * the daemon's rules: which streams the API may add and remove, and what
+ * /healthz and /metrics add beside the supervisor's figures. */
+extern const struct api_backend daemon_backend;
+
+/* The supervisor's settings of a configuration. */
+struct supervisor_settings daemon_supervisor_settings(const struct config *cfg);
+
+/* Loads the model d->cfg names at start-up and remembers its files, so that
+ * a later daemon_reload can tell whether they changed. */
+int daemon_model_load(struct daemon *d, struct errbuf *err);
+
+/* Runs on cfg, a configuration loaded again on SIGHUP, and takes it over
+ * (on failure too). A model file that changed is loaded again; listen,
+ * state_directory and [mqtt] keep their running values until a restart.
+ * Every failure is logged; on one the running configuration stays. */
+int daemon_reload(struct daemon *d, struct config *cfg);
+
+#endif

@@ -1,0 +1,168 @@
+/* supervisor_json: the supervisor's snapshots as the API shows them (a
+ * stream, its activity, its pose, the list) and the bodies of the events it
+ * publishes; each read under the stream's lock. */
+#include "supervisor_internal.h"
+
+static const char *const state_names[] = {
+    [STREAM_STARTING] = "starting",         [STREAM_RUNNING] = "running",
+    [STREAM_RECONNECTING] = "reconnecting", [STREAM_DISABLED] = "disabled",
+    [STREAM_STOPPING] = "stopping",
+};
+
+static const char *const origin_names[] = {
+    [CONFIG_ORIGIN_FILE] = "config",
+    [CONFIG_ORIGIN_COMMAND] = "command_line",
+    [CONFIG_ORIGIN_API] = "api",
+};
+
+const char *stream_origin_name(enum config_origin origin)
+{
+    return origin_names[origin];
+}
+
+json_t *stream_activity_json_locked(const struct stream *st)
+{
+    const struct supervisor *sup = st->sup;
+    const struct activity_now *now = &st->tracker.now;
+    json_t *top = json_array();
+    for (unsigned k = 0; top && k < now->n_top; k++)
+        json_array_append_new(
+            top, json_pack("{s:s, s:f}", "label",
+                           pipeline_model_class(sup->model, (unsigned)now->top_label[k]), "score",
+                           (double)now->top_score[k]));
+    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o}", "stream", st->spec.name, "state",
+                     activity_state_name(now->state), "label",
+                     labelled ? json_string(pipeline_model_class(sup->model, (unsigned)now->label))
+                              : json_null(),
+                     "score", labelled ? json_real(now->score) : json_null(), "since",
+                     api_time_json(now->since), "updated", api_time_json(now->updated), "person",
+                     now->person, "top", top ? top : json_array());
+}
+
+json_t *stream_activity_event_json_locked(const struct stream *st,
+                                          const struct activity_interval *closed)
+{
+    const struct supervisor *sup = st->sup;
+    json_t *data = stream_activity_json_locked(st);
+    if (data)
+        json_object_set_new(
+            data, "previous",
+            closed->state == ACTIVITY_LABEL
+                ? json_string(pipeline_model_class(sup->model, (unsigned)closed->label))
+                : json_string(activity_state_name(closed->state)));
+    return data;
+}
+
+json_t *stream_status_json(const struct stream *st, enum stream_state state, const char *error,
+                           uint64_t reconnects)
+{
+    return json_pack("{s:s, s:s, s:o, s:I}", "stream", st->spec.name, "state", state_names[state],
+                     "error", error ? json_string(error) : json_null(), "reconnects",
+                     (json_int_t)reconnects);
+}
+
+json_t *stream_added_json(const struct config_stream *spec)
+{
+    return json_pack("{s:s, s:s, s:s}", "stream", spec->name, "action", "added", "origin",
+                     origin_names[spec->origin]);
+}
+
+json_t *stream_removed_json(const char *name)
+{
+    return json_pack("{s:s, s:s}", "stream", name, "action", "removed");
+}
+
+static json_t *stream_json_locked(struct stream *st)
+{
+    struct pipeline_status status;
+    struct shown v = stream_shown_locked(st, &status);
+    json_t *fps = st->spec.fps > 0 ? json_real(st->spec.fps) : json_null();
+    json_t *error = v.error ? json_string(v.error) : json_null();
+    json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
+    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
+                     "s:{s:b, s:I}, s:o}",
+                     "name", st->spec.name, "url", st->url_masked, "origin",
+                     origin_names[st->spec.origin], "enabled", st->spec.enabled, "fps", fps,
+                     "state", state_names[v.state], "error", error, "next_retry", retry, "frames",
+                     (json_int_t)v.frames, "sampled", (json_int_t)v.sampled, "dropped",
+                     (json_int_t)v.dropped, "segments", (json_int_t)st->segments, "reconnects",
+                     (json_int_t)v.reconnects, "fps_measured", st->fps_measured, "memory",
+                     "restored", st->memory_restored, "segments", (json_int_t)st->memory_segments,
+                     "activity", stream_activity_json_locked(st));
+}
+
+int supervisor_streams_json(struct supervisor *sup, json_t **ret_json)
+{
+    json_t *list = json_array();
+    if (!list)
+        return -ENOMEM;
+    pthread_mutex_lock(&sup->lock);
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        json_array_append_new(list, stream_json_locked(st));
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    json_t *root = json_pack("{s:o}", "streams", list);
+    if (!root)
+        return -ENOMEM;
+    *ret_json = root;
+    return 0;
+}
+
+static int one_json(struct supervisor *sup, const char *name, bool activity, json_t **ret_json)
+{
+    json_t *json = NULL;
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = supervisor_find_locked(sup, name);
+    if (i >= 0) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        json = activity ? stream_activity_json_locked(st) : stream_json_locked(st);
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    if (i < 0)
+        return -ENOENT;
+    if (!json)
+        return -ENOMEM;
+    *ret_json = json;
+    return 0;
+}
+
+int supervisor_stream_json(struct supervisor *sup, const char *name, json_t **ret_json)
+{
+    return one_json(sup, name, false, ret_json);
+}
+
+int supervisor_pose_json(struct supervisor *sup, const char *name, json_t **ret_json)
+{
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = supervisor_find_locked(sup, name);
+    if (i < 0) {
+        pthread_mutex_unlock(&sup->lock);
+        return -ENOENT;
+    }
+    struct stream *st = sup->streams[i];
+    json_t *points = json_array();
+    pthread_mutex_lock(&st->lock);
+    for (int k = 0; points && st->pose_wall > 0 && k < PIPELINE_KEYPOINTS; k++)
+        json_array_append_new(
+            points, json_pack("[f, f, f]", st->pose[k][0], st->pose[k][1], st->pose[k][2]));
+    json_t *j = json_pack("{s:s, s:o, s:o}", "stream", st->spec.name, "time",
+                          api_time_json(st->pose_wall > 0 ? st->pose_wall : -1), "keypoints",
+                          points ? points : json_array());
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_unlock(&sup->lock);
+    if (!j)
+        return -ENOMEM;
+    *ret_json = j;
+    return 0;
+}
+
+int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **ret_json)
+{
+    return one_json(sup, name, true, ret_json);
+}

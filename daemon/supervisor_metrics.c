@@ -1,0 +1,96 @@
+/* supervisor_metrics: the supervisor's figures as text — the per-stream
+ * families of /metrics (Prometheus text format) and systemd's STATUS= line. */
+#include <string.h>
+
+#include "supervisor_internal.h"
+
+/* What /metrics shows of one stream, copied under the locks so that the
+ * text is written without them: a scrape never holds a camera thread (or
+ * another scrape) waiting on its printf. */
+struct stream_metrics {
+    char label[2 * API_NAME_MAX];
+    double values[7];
+    struct api_histogram latency;
+};
+
+void supervisor_metrics(struct supervisor *sup, struct api_text *t)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        {"crtd_stream_frames_total", "counter", "Frames decoded."},
+        {"crtd_stream_sampled_frames_total", "counter", "Frames sampled for the model."},
+        {"crtd_stream_dropped_frames_total", "counter", "Frames dropped to keep up."},
+        {"crtd_stream_segments_total", "counter", "Segments classified."},
+        {"crtd_stream_reconnects_total", "counter", "Restarts of the stream's source."},
+        {"crtd_stream_fps", "gauge", "Sampled frames per second achieved."},
+        {"crtd_stream_up", "gauge", "1 while the stream is running."},
+    };
+    _Static_assert(ARRAY_SIZE(families) == ARRAY_SIZE(((struct stream_metrics *)0)->values),
+                   "one value per family");
+
+    pthread_mutex_lock(&sup->lock);
+    size_t n = sup->n_streams;
+    struct stream_metrics *m = n ? calloc(n, sizeof(*m)) : NULL;
+    for (size_t i = 0; m && i < n; i++) {
+        struct stream *st = sup->streams[i];
+        api_text_label_escape(m[i].label, sizeof(m[i].label), st->spec.name);
+        pthread_mutex_lock(&st->lock);
+        struct pipeline_status status;
+        struct shown shown = stream_shown_locked(st, &status);
+        double values[] = {(double)shown.frames,
+                           (double)shown.sampled,
+                           (double)shown.dropped,
+                           (double)st->segments,
+                           (double)shown.reconnects,
+                           st->fps_measured,
+                           (double)(shown.state == STREAM_RUNNING)};
+        memcpy(m[i].values, values, sizeof(values));
+        m[i].latency = st->latency;
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    if (n && !m) {
+        t->failed = true;
+        return;
+    }
+
+    for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+        api_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
+                        families[f].name, families[f].type);
+        for (size_t i = 0; i < n; i++)
+            api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, m[i].label,
+                            m[i].values[f]);
+    }
+    api_text_printf(t, "# HELP crtd_activity_latency_seconds From the decode of a segment's last "
+                       "frame to its published activity.\n"
+                       "# TYPE crtd_activity_latency_seconds histogram\n");
+    for (size_t i = 0; i < n; i++) {
+        char label[3 * API_NAME_MAX];
+        snprintf(label, sizeof(label), "stream=\"%s\"", m[i].label);
+        api_histogram_write(&m[i].latency, t, "crtd_activity_latency_seconds", label);
+    }
+    free(m);
+}
+
+void supervisor_status(struct supervisor *sup, char *dst, size_t size)
+{
+    size_t running = 0, total = 0;
+    double fps = 0;
+    pthread_mutex_lock(&sup->lock);
+    for (size_t i = 0; i < sup->n_streams; i++) {
+        struct stream *st = sup->streams[i];
+        pthread_mutex_lock(&st->lock);
+        struct pipeline_status status;
+        struct shown shown = stream_shown_locked(st, &status);
+        if (st->spec.enabled)
+            total++;
+        if (shown.state == STREAM_RUNNING) {
+            running++;
+            fps += st->fps_measured;
+        }
+        pthread_mutex_unlock(&st->lock);
+    }
+    pthread_mutex_unlock(&sup->lock);
+    snprintf(dst, size, "%zu/%zu cameras online, %.1f fps", running, total, fps);
+}
