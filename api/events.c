@@ -120,16 +120,8 @@ static ssize_t find_after(struct api_events *ev, uint64_t after_id)
 int api_events_next(struct api_events *ev, uint64_t after_id, int timeout_ms, char **ret_message,
                     uint64_t *ret_id)
 {
-    struct timespec deadline;
+    struct timespec deadline = timespec_deadline(CLOCK_MONOTONIC, timeout_ms / 1000.0);
     int r = 0;
-
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
 
     pthread_mutex_lock(&ev->lock);
     for (;;) {

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -103,6 +104,24 @@ static inline void closep(int *fd)
 
 int64_t time_mono_ns(void); /* CLOCK_MONOTONIC, for durations and deadlines */
 double time_wall_s(void);   /* CLOCK_REALTIME, seconds since the epoch */
+
+/* The absolute time `seconds` from now on `clock`, as pthread_cond_timedwait
+ * (CLOCK_MONOTONIC with a condattr) or pthread_mutex_timedlock (always
+ * CLOCK_REALTIME) take it. */
+struct timespec timespec_deadline(clockid_t clock, double seconds);
+
+/* ---- hashing and numbers -------------------------------------------------- */
+
+/* FNV-1a, continuing from h: start with FNV1A32_INIT / FNV1A64_INIT. Small,
+ * fast and the same on every machine, for names and checksums that are
+ * not security. */
+#define FNV1A32_INIT 2166136261u
+#define FNV1A64_INIT 14695981039346656037ull
+uint32_t fnv1a32(uint32_t h, const void *data, size_t size);
+uint64_t fnv1a64(uint64_t h, const void *data, size_t size);
+
+/* IEEE 754 half precision to single, exactly (subnormals, infinities, NaN). */
+float f16_to_f32(uint16_t h);
 
 /* ---- strings -------------------------------------------------------------- */
 

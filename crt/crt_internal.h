@@ -167,8 +167,4 @@ struct crt_random {
 };
 float crt_random_uniform(struct crt_random *r, float lo, float hi);
 
-/* CRC-32 (IEEE) as the state blob's trailer holds it (crt_state.c); the
- * fuzz target uses it to get mutated blobs past the check. */
-uint32_t crt_crc32_ieee(const uint8_t *p, size_t n);
-
 #endif

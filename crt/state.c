@@ -16,6 +16,8 @@
  *      CRC-32 (IEEE) of all the bytes before it   u32 */
 #include "crt_internal.h"
 
+#include <zlib.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,19 +121,10 @@ size_t crt_stream_footprint_bytes(const struct crt_stream *s)
 
 /* ---- serialised state ------------------------------------------------------ */
 
-uint32_t crt_crc32_ieee(const uint8_t *p, size_t n)
+/* The blob's checksum: zlib's CRC-32 (IEEE 802.3), as gzip and PNG use. */
+static uint32_t blob_crc32(const uint8_t *p, size_t n)
 {
-    uint32_t table[256];
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-    uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return crc ^ 0xffffffffu;
+    return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), p, n);
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -202,7 +195,7 @@ int crt_stream_save(const struct crt_stream *s, void *buf, size_t size, size_t *
     put_u64(p + 40, s->segments);
     put_floats(p + STATE_HEADER, s->mem, S);
     put_floats(p + STATE_HEADER + 4 * S, s->partial, (size_t)s->pending * F);
-    put_u32(p + len - 4, crt_crc32_ieee(p, len - 4));
+    put_u32(p + len - 4, blob_crc32(p, len - 4));
     *ret_len = len;
     return 0;
 }
@@ -220,7 +213,7 @@ int crt_stream_restore(struct crt_stream *s, const void *buf, size_t len, struct
     if (version != STATE_VERSION)
         return errbuf_set(err, -EBADMSG, "state version %u unknown (known: %d)", version,
                           STATE_VERSION);
-    uint32_t crc = get_u32(p + len - 4), want = crt_crc32_ieee(p, len - 4);
+    uint32_t crc = get_u32(p + len - 4), want = blob_crc32(p, len - 4);
     if (crc != want)
         return errbuf_set(err, -EBADMSG,
                           "state checksum 0x%08x does not match its bytes (0x%08x): damaged "

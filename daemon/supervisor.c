@@ -166,15 +166,7 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
 /* Waits for seconds or until the stream is told to stop; true when stopping. */
 static bool wait_or_stop(struct stream *st, double seconds)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    double whole = floor(seconds);
-    deadline.tv_sec += (time_t)whole;
-    deadline.tv_nsec += (long)((seconds - whole) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = timespec_deadline(CLOCK_MONOTONIC, seconds);
     pthread_mutex_lock(&st->lock);
     while (!atomic_load(&st->stop))
         if (pthread_cond_timedwait(&st->wake, &st->lock, &deadline) == ETIMEDOUT)
@@ -548,14 +540,7 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
 
 int supervisor_check(struct supervisor *sup, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = timespec_deadline(CLOCK_REALTIME, timeout_ms / 1000.0);
     int r = pthread_mutex_timedlock(&sup->lock, &deadline);
     if (r != 0)
         return -r;

@@ -114,16 +114,6 @@ static int parse_tagged_number(const char *field, char letter, int *ret_value)
     return 0;
 }
 
-static uint32_t fnv1a(const char *s, size_t len, uint32_t seed)
-{
-    uint32_t h = 2166136261u ^ seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_name,
                               struct errbuf *err)
 {
@@ -177,7 +167,7 @@ int smarthome_clip_name_parse(const char *path, struct smarthome_clip_name *ret_
             return errbuf_set(err, -EINVAL, "clip name '%s': %s field '%s' is not %c<number>", base,
                               tagged[i].what, fields[i + 1], tagged[i].letter);
     }
-    name.name_hash = fnv1a(base, stem_len, 0);
+    name.name_hash = fnv1a32(FNV1A32_INIT, base, stem_len);
     *ret_name = name;
     return 0;
 }

@@ -423,31 +423,6 @@ int safetensors_tensor_check(const struct safetensors_tensor *t, int ndim, const
     return errbuf_set(err, -EBADMSG, "tensor '%.100s': shape %s expected %s", t->name, got, want);
 }
 
-float safetensors_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0x1f) { /* inf, nan */
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else if (exp != 0) { /* normal */
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    } else if (mant == 0) { /* zero */
-        bits = sign;
-    } else { /* subnormal: renormalise */
-        int e = -1;
-        do {
-            e++;
-            mant <<= 1;
-        } while (!(mant & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, sizeof(f));
-    return f;
-}
-
 uint16_t safetensors_f32_to_f16(float f)
 {
     uint32_t x;
@@ -510,7 +485,7 @@ void safetensors_tensor_to_f32(const struct safetensors_tensor *t, float *out)
         break;
     case SAFETENSORS_F16:
         for (size_t i = 0; i < t->numel; i++)
-            out[i] = safetensors_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+            out[i] = f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
         break;
     case SAFETENSORS_BF16:
         for (size_t i = 0; i < t->numel; i++)

@@ -2,6 +2,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -98,6 +100,55 @@ static void clocks_move_forward(void **state)
     assert_true(time_wall_s() > 1.6e9);
 }
 
+/* FNV-1a: the published vectors of its authors for "a" and "foobar", and a
+ * hash continued over two pieces equals the hash of the whole. */
+static void fnv1a_matches_its_definition(void **state)
+{
+    (void)state;
+    assert_int_equal(fnv1a32(FNV1A32_INIT, "a", 1), 0xe40c292cu);
+    assert_int_equal(fnv1a32(FNV1A32_INIT, "foobar", 6), 0xbf9cf968u);
+    assert_true(fnv1a64(FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+    assert_true(fnv1a64(FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+    assert_int_equal(fnv1a32(fnv1a32(FNV1A32_INIT, "foo", 3), "bar", 3),
+                     fnv1a32(FNV1A32_INIT, "foobar", 6));
+    assert_true(fnv1a64(fnv1a64(FNV1A64_INIT, "foo", 3), "bar", 3) ==
+                fnv1a64(FNV1A64_INIT, "foobar", 6));
+}
+
+/* Every one of the 65536 halves converts as the compiler's own _Float16 does
+ * (NaNs only need to stay NaNs of the same sign). */
+static void f16_to_f32_agrees_with_the_compiler(void **state)
+{
+    (void)state;
+    int wrong = 0;
+    for (uint32_t h = 0; h <= 0xffff; h++) {
+        __extension__ _Float16 x;
+        uint16_t bits = (uint16_t)h;
+        memcpy(&x, &bits, sizeof(x));
+        float want = (float)x, got = f16_to_f32(bits);
+        bool same = isnan(want) ? isnan(got) && signbit(got) == signbit(want)
+                                : memcmp(&want, &got, sizeof(float)) == 0;
+        wrong += !same;
+    }
+    print_message("# f16_to_f32: %d of 65536 differ from _Float16\n", wrong);
+    assert_int_equal(wrong, 0);
+}
+
+/* Deadlines are normalised and lie ahead by what was asked. */
+static void timespec_deadline_is_ahead_and_normalised(void **state)
+{
+    (void)state;
+    const double asked[] = {0.0, 0.001, 0.999999, 1.5, 30.25};
+    for (size_t i = 0; i < ARRAY_SIZE(asked); i++) {
+        struct timespec now, at;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        at = timespec_deadline(CLOCK_MONOTONIC, asked[i]);
+        assert_true(at.tv_nsec >= 0 && at.tv_nsec < 1000000000L);
+        double ahead = (double)(at.tv_sec - now.tv_sec) + (double)(at.tv_nsec - now.tv_nsec) * 1e-9;
+        assert_true(ahead >= asked[i] - 1e-6);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -109,6 +160,9 @@ int main(void)
         cmocka_unit_test(str_copy_truncates_and_terminates),
         cmocka_unit_test(url_mask_hides_passwords),
         cmocka_unit_test(clocks_move_forward),
+        cmocka_unit_test(fnv1a_matches_its_definition),
+        cmocka_unit_test(f16_to_f32_agrees_with_the_compiler),
+        cmocka_unit_test(timespec_deadline_is_ahead_and_normalised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

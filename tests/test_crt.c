@@ -394,7 +394,7 @@ static void save_load_round_trip(void **state)
             for (size_t k = 0; k < numel; k++) {
                 float want = x[k];
                 if (dtypes[i] == SAFETENSORS_F16)
-                    want = safetensors_f16_to_f32(safetensors_f32_to_f16(x[k]));
+                    want = f16_to_f32(safetensors_f32_to_f16(x[k]));
                 else if (dtypes[i] == SAFETENSORS_BF16)
                     want = safetensors_bf16_to_f32(safetensors_f32_to_bf16(x[k]));
                 assert_memory_equal(&want, &y[k], sizeof(float));

@@ -49,7 +49,7 @@ int clip_pose_checksum(const char *path, char out[17], struct errbuf *err)
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = FNV1A64_INIT;
     unsigned char buf[1 << 16];
     ssize_t n;
     while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -57,10 +57,7 @@ int clip_pose_checksum(const char *path, char out[17], struct errbuf *err)
             continue;
         if (n < 0)
             return errbuf_set(err, -errno, "%s: %s", path, strerror(errno));
-        for (ssize_t i = 0; i < n; i++) {
-            h ^= buf[i];
-            h *= 1099511628211ull;
-        }
+        h = fnv1a64(h, buf, (size_t)n);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
     return 0;

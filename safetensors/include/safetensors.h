@@ -82,8 +82,8 @@ size_t safetensors_dtype_size(enum safetensors_dtype dtype);
 int safetensors_dtype_parse(const char *text, enum safetensors_dtype *ret_dtype);
 /* "[128,64]" */
 void safetensors_format_shape(char *buf, size_t size, int ndim, const int64_t *shape);
-/* IEEE half and bfloat16, rounding to nearest even. */
-float safetensors_f16_to_f32(uint16_t h);
+/* IEEE half and bfloat16, rounding to nearest even (half to single is
+ * base.h's f16_to_f32). */
 uint16_t safetensors_f32_to_f16(float f);
 float safetensors_bf16_to_f32(uint16_t b);
 uint16_t safetensors_f32_to_bf16(float f);

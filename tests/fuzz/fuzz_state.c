@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "crt_internal.h"
+#include <zlib.h>
 #include "crt.h"
 #include "data.h"
 
@@ -91,9 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(blob, data + 1, size - 1);
     size_t len = size - 1;
     if (mend && len >= 44) {
-        memcpy(blob + 32, &m->fingerprint, 8); /* little-endian, as the blob */
-        uint32_t crc = crt_crc32_ieee(blob, len - 4);
-        memcpy(blob + len - 4, &crc, 4); /* little-endian, as the blob */
+        memcpy(blob + 32, &m->fingerprint, 8);                    /* little-endian, as the blob */
+        uint32_t crc = (uint32_t)crc32(0, blob, (uInt)(len - 4)); /* zlib, as the blob */
+        memcpy(blob + len - 4, &crc, 4);                          /* little-endian, as the blob */
     }
 
     struct crt_stream *s;
