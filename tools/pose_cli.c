@@ -64,16 +64,34 @@ static bool exe_source_root(char *buf, size_t size)
     return str_copy(buf, size, exe) == 0;
 }
 
+/* An absolute path, so that what is handed to another program (node's module
+ * path, a script) still holds whatever its current directory is. */
+static int found(char *buf, size_t size, const char *path)
+{
+    char abs[PATH_MAX];
+    if (!readable(path) || !realpath(path, abs) || str_copy(buf, size, abs) < 0)
+        return -ENOENT;
+    return 0;
+}
+
 int pose_cli_source_path(char *buf, size_t size, const char *relative, struct errbuf *err)
 {
-    char root[PATH_MAX];
+    char path[PATH_MAX], root[PATH_MAX];
 
+    /* The source tree the build was configured from, wherever the build
+     * directory is; then the tree two levels above the binary; then here. */
+#ifdef CRTD_SOURCE_ROOT
+    if (snprintf(path, sizeof(path), "%s/%s", CRTD_SOURCE_ROOT, relative) < (int)sizeof(path) &&
+        found(buf, size, path) == 0)
+        return 0;
+#endif
     if (exe_source_root(root, sizeof(root)) &&
-        snprintf(buf, size, "%s/%s", root, relative) < (int)size && readable(buf))
+        snprintf(path, sizeof(path), "%s/%s", root, relative) < (int)sizeof(path) &&
+        found(buf, size, path) == 0)
         return 0;
-    if (snprintf(buf, size, "%s", relative) < (int)size && readable(buf))
+    if (found(buf, size, relative) == 0)
         return 0;
-    return errbuf_set(err, -ENOENT, "cannot find %s beside the build directory or here", relative);
+    return errbuf_set(err, -ENOENT, "cannot find %s in the source tree or here", relative);
 }
 
 int pose_cli_model_path(char *buf, size_t size, const char *model, const char *models_dir,
@@ -100,6 +118,14 @@ int pose_cli_model_path(char *buf, size_t size, const char *model, const char *m
     snprintf(rel, sizeof(rel), "third_party/models/movenet-%s.json", model);
     if (pose_cli_source_path(buf, size, rel, err) == 0)
         return 0;
+#ifdef CRTD_DATADIR
+    /* Installed: beside the default model (daemon/meson.build installs them). */
+    char installed[PATH_MAX];
+    if (snprintf(installed, sizeof(installed), "%s/models/movenet-%s.json", CRTD_DATADIR, model) <
+            (int)sizeof(installed) &&
+        found(buf, size, installed) == 0)
+        return 0;
+#endif
     return errbuf_set(err, -ENOENT,
                       "movenet-%s.json not found (run scripts/setup, or pass --models DIR)", model);
 }

@@ -8,13 +8,15 @@
 #include "base.h"
 
 /* Resolves --model: "lightning", "thunder" (looked up in --models DIR, else
- * $CRTD_MODELS, else third_party/models of the source tree the binary was
- * built in, else ./third_party/models) or a path to a model.json. */
+ * $CRTD_MODELS, else third_party/models of the source tree the build was
+ * configured from, else the installed data directory's models/) or a path
+ * to a model.json. The result is an absolute path. */
 int pose_cli_model_path(char *buf, size_t size, const char *model, const char *models_dir,
                         struct errbuf *err);
 
-/* A file of the source tree (e.g. "tests/ref/tfjs_pose.js"), found beside
- * the build directory the binary runs from, or under the current directory. */
+/* A file of the source tree (e.g. "tests/ref/tfjs_pose.js") as an absolute
+ * path: found in the tree the build was configured from (wherever the build
+ * directory is), else two levels above the binary, else here. */
 int pose_cli_source_path(char *buf, size_t size, const char *relative, struct errbuf *err);
 
 /* OpenBLAS's kernel set in use ("Haswell", "SkylakeX", ...). */
