@@ -23,8 +23,8 @@
 
 #include "conv.h"
 #include "pose.h"
-#include "pose_media.h"
 #include "tfjs.h"
+#include "video.h"
 
 #define TOLERANCE 1e-3
 
@@ -82,19 +82,19 @@ static void photo_tensor(int32_t *out, int size, const char *name)
 {
     char path[4096];
     struct errbuf err = {0};
-    struct pose_media *media = NULL;
+    struct video_media *media = NULL;
     const uint8_t *rgb;
     int w, h, stride;
     double t;
     struct pose_region region;
 
     path_join(path, sizeof(path), env_or("CRTD_SOURCE_ROOT", "."), name);
-    if (pose_media_open(path, &media, &err) < 0)
+    if (video_media_open(path, &media, &err) < 0)
         fail_msg("%s (run scripts/setup)", err.msg);
-    assert_int_equal(pose_media_read(media, &rgb, &w, &h, &stride, &t, &err), 1);
+    assert_int_equal(video_media_read(media, &rgb, &w, &h, &stride, &t, &err), 1);
     pose_region_full(&region, w, h);
     pose_resize_rgb(out, size, rgb, w, h, stride, &region);
-    pose_media_close(media);
+    video_media_free(media);
 }
 
 static void compare_variant(const char *variant)
@@ -263,7 +263,7 @@ static void test_tracking_crop(void **state)
     struct errbuf err = {0};
     struct pose_model *pm = NULL;
     struct pose_context *pc = NULL;
-    struct pose_media *media = NULL;
+    struct video_media *media = NULL;
     const uint8_t *rgb;
     int w, h, stride;
     double t;
@@ -277,9 +277,9 @@ static void test_tracking_crop(void **state)
     assert_int_equal(pose_context_new(pm, &pc, &err), 0);
     path_join(path, sizeof(path), env_or("CRTD_SOURCE_ROOT", "."),
               "third_party/images/basketball1.png");
-    if (pose_media_open(path, &media, &err) < 0)
+    if (video_media_open(path, &media, &err) < 0)
         fail_msg("%s", err.msg);
-    assert_int_equal(pose_media_read(media, &rgb, &w, &h, &stride, &t, &err), 1);
+    assert_int_equal(video_media_read(media, &rgb, &w, &h, &stride, &t, &err), 1);
     assert_int_equal(pose_run(pc, rgb, w, h, stride, &first, &err), 0);
     assert_int_equal(pose_run(pc, rgb, w, h, stride, &second, &err), 0);
     print_message("frame 1: crop %.0f,%.0f side %.0f, score %.2f, person %d\n", first.crop.x0,
@@ -299,7 +299,7 @@ static void test_tracking_crop(void **state)
 
     /* a bad frame is an error, not a crash */
     assert_int_equal(pose_run(pc, rgb, 0, h, stride, &second, &err), -EINVAL);
-    pose_media_close(media);
+    video_media_free(media);
     pose_context_free(pc);
     pose_model_free(pm);
 }

@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "pose.h"
 #include "pose_cli.h"
-#include "pose_media.h"
+#include "video.h"
 
 static void usage(FILE *out)
 {
@@ -136,7 +136,7 @@ static int write_picture(const char *pattern, long frame, const uint8_t *rgb, in
                  mark + 2);
     else
         snprintf(path, sizeof(path), "%s", pattern);
-    return pose_media_write_png(path, *canvas, w, h, w * 3, err);
+    return video_png_write(path, *canvas, w, h, w * 3, err);
 }
 
 int cmd_pose(int argc, char **argv)
@@ -150,7 +150,7 @@ int cmd_pose(int argc, char **argv)
     struct errbuf err = {0};
     struct pose_model *pm = NULL;
     struct pose_context *pc = NULL;
-    struct pose_media *media = NULL;
+    struct video_media *media = NULL;
     uint8_t *canvas = NULL, *last = NULL;
     size_t canvas_size = 0;
     struct pose_result res, last_res;
@@ -216,7 +216,7 @@ int cmd_pose(int argc, char **argv)
         cli_error("pose", "%s", errbuf_text(&err, r));
         goto done;
     }
-    r = pose_media_open(input, &media, &err);
+    r = video_media_open(input, &media, &err);
     if (r < 0) {
         cli_error("pose", "%s", errbuf_text(&err, r));
         goto done;
@@ -230,7 +230,7 @@ int cmd_pose(int argc, char **argv)
         const uint8_t *rgb;
         int w, h, stride;
         double t;
-        r = pose_media_read(media, &rgb, &w, &h, &stride, &t, &err);
+        r = video_media_read(media, &rgb, &w, &h, &stride, &t, &err);
         if (r < 0) {
             cli_error("pose", "%s: %s", input, errbuf_text(&err, r));
             goto done;
@@ -298,7 +298,7 @@ int cmd_pose(int argc, char **argv)
 done:
     free(canvas);
     free(last);
-    pose_media_close(media);
+    video_media_free(media);
     pose_context_free(pc);
     pose_model_free(pm);
     return status;

@@ -4,28 +4,24 @@
  * The decode loop follows FFmpeg's doc/examples/demux_decode.c: read a
  * packet, send it, receive every frame it yields, drain at the end. Every
  * blocking FFmpeg call runs under a deadline enforced by the interrupt
- * callback, which also answers video_stream_stop() from another thread. */
-#include "video.h"
+ * callback, which also answers video_stream_stop() from another thread.
+ *
+ * This file is the state machine; what FFmpeg opens for a URL is in
+ * resolve.c, VAAPI decoding in hwaccel.c, the conversion to RGB in convert.c
+ * (their shared declarations in stream_internal.h). */
+#include "stream_internal.h"
 
-#include <arpa/inet.h>
 #include <math.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
-#include <libavutil/hwcontext.h>
-#include <libavutil/imgutils.h>
-#include <libavutil/pixdesc.h>
 #include <libavutil/time.h>
-#include <libswscale/swscale.h>
 
-#define RGB_ROW_ALIGN 32
 /* Skip non-reference frames automatically when the stream runs at least
  * this many times faster than the target rate. */
 #define SKIP_AUTO_RATIO 3.0
@@ -38,64 +34,6 @@
 #define STOP_POLL_NS 50000000L
 /* A read that waited this long for data found the live edge of the stream. */
 #define LIVE_EDGE_WAIT_NS 5000000
-
-struct video_stream {
-    char *url;      /* as given */
-    char *open_url; /* what FFmpeg opens (scheme prefixes of crtd removed) */
-    char *format;   /* forced demuxer or NULL */
-    char *ffmpeg_options;
-    char *hw_device;
-    char name[512]; /* url with the password masked */
-    enum video_source_kind kind;
-    struct video_options opts;
-    bool reconnect;
-
-    /* The current connection; fmt == NULL while disconnected. */
-    AVFormatContext *fmt;
-    AVCodecContext *dec;
-    int video_index;
-    AVRational time_base;
-    AVBufferRef *hw_device_ctx;
-    enum AVPixelFormat hw_pix_fmt;
-    bool hw_broken; /* VAAPI failed mid-stream: software from now on */
-    bool draining;
-    int read_error; /* why the demuxer stopped, reported after draining */
-    bool connection_had_frames;
-    int64_t connected_ns; /* time_mono_ns() when the connection opened */
-    bool arrival_clock;   /* a live format without timestamps: stamp packets on arrival */
-    /* Falling behind a live source: lag is (monotonic time - stream time) of a
-     * frame minus its value at the live edge (the baseline). */
-    bool lag_known;
-    double lag_baseline;
-    int64_t read_wait_ns; /* time spent waiting in reads since the last frame */
-
-    /* Allocated once per stream, reused for every frame. */
-    AVPacket *pkt;
-    AVFrame *frame;
-    AVFrame *sw_frame;
-    struct SwsContext *sws;
-    int sws_w, sws_h, sws_fmt, sws_full_range, sws_colorspace;
-    uint8_t *rgb;
-    size_t rgb_size;
-    int rgb_w, rgb_h, rgb_stride;
-
-    struct video_sampler sampler;
-    int64_t skip_window_slots;  /* slots passed in the current window */
-    int64_t skip_window_missed; /* of which no frame was picked */
-    unsigned attempt;
-    bool ever_connected;
-    int64_t next_index;
-    unsigned random_state;
-    int final_error; /* once a source that does not reconnect ended or failed */
-
-    atomic_bool stop;
-    atomic_llong deadline_ns; /* 0: no deadline */
-    atomic_bool timed_out;
-
-    pthread_mutex_t lock; /* guards stats; wake is signalled under it */
-    pthread_cond_t wake;
-    struct video_stats stats;
-};
 
 /* ---- FFmpeg's log goes to ours, at debug level -------------------------- */
 
@@ -197,7 +135,7 @@ static int options_check(const struct video_options *o, const char *name, struct
 
 static void deadline_set(struct video_stream *s, double seconds);
 
-static bool stop_requested(const struct video_stream *s)
+bool stream_stop_requested(const struct video_stream *s)
 {
     return atomic_load(&s->stop) || (s->opts.stop_flag && atomic_load(s->opts.stop_flag));
 }
@@ -238,22 +176,13 @@ int video_stream_new(const char *url, const struct video_options *opts,
     if (r < 0)
         goto fail;
 
-    if (kind == VIDEO_SOURCE_RTSP || kind == VIDEO_SOURCE_HTTP) {
-        char host[256] = "";
-        av_url_split(NULL, 0, NULL, 0, host, sizeof(host), NULL, NULL, 0, url);
-        if (!host[0]) {
-            r = errbuf_set(err, -EINVAL, "'%s': no host in the URL", s->name);
-            goto fail;
-        }
-    }
+    const char *open_url;
+    r = resolve_url(url, kind, s->name, &open_url, err);
+    if (r < 0)
+        goto fail;
     s->kind = kind;
     s->opts = *opts;
     s->url = strdup_or_null(url, &oom);
-    const char *open_url = url;
-    if (kind == VIDEO_SOURCE_LAVFI)
-        open_url = url + strlen("lavfi:");
-    else if (kind == VIDEO_SOURCE_DEVICE && strncasecmp(url, "v4l2://", 7) == 0)
-        open_url = url + strlen("v4l2://");
     s->open_url = strdup_or_null(open_url, &oom);
     s->format = strdup_or_null(opts->format, &oom);
     s->ffmpeg_options = strdup_or_null(opts->ffmpeg_options, &oom);
@@ -275,7 +204,7 @@ int video_stream_new(const char *url, const struct video_options *opts,
         s->reconnect = opts->reconnect == VIDEO_RECONNECT_ALWAYS;
     s->video_index = -1;
     s->hw_pix_fmt = AV_PIX_FMT_NONE;
-    s->sws_fmt = AV_PIX_FMT_NONE;
+    convert_init(&s->conv);
     s->random_state = (unsigned)time_mono_ns() ^ (unsigned)(uintptr_t)s;
     video_sampler_init(&s->sampler, opts->fps);
     atomic_init(&s->stop, false);
@@ -314,9 +243,7 @@ static void close_input(struct video_stream *s)
         avformat_close_input(&s->fmt);
         atomic_store(&s->deadline_ns, 0);
     }
-    av_buffer_unref(&s->hw_device_ctx);
-    av_frame_unref(s->sw_frame);
-    s->hw_pix_fmt = AV_PIX_FMT_NONE;
+    hwaccel_close(s);
     s->video_index = -1;
     s->draining = false;
     s->read_error = 0;
@@ -330,8 +257,7 @@ struct video_stream *video_stream_free(struct video_stream *s)
     av_packet_free(&s->pkt);
     av_frame_free(&s->frame);
     av_frame_free(&s->sw_frame);
-    sws_freeContext(s->sws);
-    av_free(s->rgb);
+    convert_done(&s->conv);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->url);
@@ -356,6 +282,13 @@ static void set_last_error(struct video_stream *s, const char *msg)
 {
     pthread_mutex_lock(&s->lock);
     str_copy(s->stats.last_error, sizeof(s->stats.last_error), msg);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stream_count(struct video_stream *s, uint64_t *counter)
+{
+    pthread_mutex_lock(&s->lock);
+    (*counter)++;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -396,7 +329,7 @@ const char *video_stream_name(const struct video_stream *s)
 static int interrupt_cb(void *opaque)
 {
     struct video_stream *s = opaque;
-    if (stop_requested(s))
+    if (stream_stop_requested(s))
         return 1;
     long long deadline = atomic_load(&s->deadline_ns);
     if (deadline && time_mono_ns() > deadline) {
@@ -417,7 +350,7 @@ static int interrupted_cause(struct video_stream *s, int r)
 {
     if (r != AVERROR_EXIT && r != AVERROR(EINTR))
         return r;
-    if (stop_requested(s))
+    if (stream_stop_requested(s))
         return -ECANCELED;
     /* Nothing else interrupts FFmpeg but the deadline, though a demuxer may
      * report it one call late, after the next deadline was set. */
@@ -427,65 +360,6 @@ static int interrupted_cause(struct video_stream *s, int r)
 }
 
 /* ---- connecting ------------------------------------------------------------ */
-
-static enum AVPixelFormat get_format_cb(AVCodecContext *ctx, const enum AVPixelFormat *fmts)
-{
-    struct video_stream *s = ctx->opaque;
-    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
-        if (*p == s->hw_pix_fmt)
-            return *p;
-    /* The hardware cannot take this stream: decode it in software. */
-    log_debug("%s: VAAPI cannot decode this stream, decoding in software", s->name);
-    s->hw_pix_fmt = AV_PIX_FMT_NONE;
-    pthread_mutex_lock(&s->lock);
-    s->stats.hwaccel_active = false;
-    pthread_mutex_unlock(&s->lock);
-    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
-        const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(*p);
-        if (desc && !(desc->flags & AV_PIX_FMT_FLAG_HWACCEL))
-            return *p;
-    }
-    return AV_PIX_FMT_NONE;
-}
-
-/* Prepares VAAPI decoding when asked for and possible; otherwise leaves the
- * decoder in software and says why at debug level. Never fails the open. */
-static void hwaccel_setup(struct video_stream *s, const AVCodec *codec)
-{
-    if (s->opts.hwaccel != VIDEO_HWACCEL_VAAPI || s->hw_broken)
-        return;
-    enum AVPixelFormat pix_fmt = AV_PIX_FMT_NONE;
-    for (int i = 0;; i++) {
-        const AVCodecHWConfig *cfg = avcodec_get_hw_config(codec, i);
-        if (!cfg)
-            break;
-        if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) &&
-            cfg->device_type == AV_HWDEVICE_TYPE_VAAPI) {
-            pix_fmt = cfg->pix_fmt;
-            break;
-        }
-    }
-    if (pix_fmt == AV_PIX_FMT_NONE) {
-        log_debug("%s: decoder %s has no VAAPI support, decoding in software", s->name,
-                  codec->name);
-        return;
-    }
-    int r = av_hwdevice_ctx_create(&s->hw_device_ctx, AV_HWDEVICE_TYPE_VAAPI, s->opts.hw_device,
-                                   NULL, 0);
-    if (r < 0) {
-        log_debug("%s: no VAAPI device %s (%s), decoding in software", s->name,
-                  s->opts.hw_device ? s->opts.hw_device : "(default)", av_err2str(r));
-        return;
-    }
-    s->dec->hw_device_ctx = av_buffer_ref(s->hw_device_ctx);
-    if (!s->dec->hw_device_ctx) {
-        av_buffer_unref(&s->hw_device_ctx);
-        return;
-    }
-    s->hw_pix_fmt = pix_fmt;
-    s->dec->opaque = s;
-    s->dec->get_format = get_format_cb;
-}
 
 static int fourcc_text(char *buf, size_t size, uint32_t tag)
 {
@@ -498,109 +372,6 @@ static int fourcc_text(char *buf, size_t size, uint32_t tag)
     }
     t[4] = '\0';
     return snprintf(buf, size, "%s", t);
-}
-
-/* ---- resolving host names without blocking stop ------------------------------ */
-
-/* FFmpeg resolves host names with a plain getaddrinfo(), which its interrupt
- * callback cannot cut short: a dead DNS server (or an unanswered .local name)
- * would hold a stop for the resolver's whole timeout. The name is resolved
- * first on a helper thread that the stream can walk away from; FFmpeg's own
- * lookup right after finds the answer fresh. */
-struct resolve_job {
-    atomic_int refs; /* the waiting stream and the helper thread */
-    pthread_mutex_t lock;
-    bool done;
-    int gai_error;
-    char host[256];
-};
-
-static void resolve_job_unref(struct resolve_job *job)
-{
-    if (atomic_fetch_sub(&job->refs, 1) != 1)
-        return;
-    pthread_mutex_destroy(&job->lock);
-    free(job);
-}
-
-static void *resolve_main(void *arg)
-{
-    struct resolve_job *job = arg;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    int r = getaddrinfo(job->host, NULL, &hints, &ai);
-    if (ai)
-        freeaddrinfo(ai);
-    pthread_mutex_lock(&job->lock);
-    job->gai_error = r;
-    job->done = true;
-    pthread_mutex_unlock(&job->lock);
-    resolve_job_unref(job);
-    return NULL;
-}
-
-static bool host_is_numeric(const char *host)
-{
-    unsigned char addr[16];
-    char bare[256];
-    size_t len = strlen(host);
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
-        memcpy(bare, host + 1, len - 2);
-        bare[len - 2] = '\0';
-        host = bare;
-    }
-    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-}
-
-/* 0 when the URL's host resolves (or needs no resolving), -ECANCELED when
- * stopped meanwhile, or a failure with a message. */
-static int resolve_host(struct video_stream *s, struct errbuf *err)
-{
-    char host[256] = "";
-    av_url_split(NULL, 0, NULL, 0, host, sizeof(host), NULL, NULL, 0, s->open_url);
-    if (!host[0] || host_is_numeric(host))
-        return 0;
-
-    struct resolve_job *job = calloc(1, sizeof(*job));
-    if (!job)
-        return 0; /* let FFmpeg try */
-    atomic_init(&job->refs, 2);
-    pthread_mutex_init(&job->lock, NULL);
-    str_copy(job->host, sizeof(job->host), host);
-    pthread_attr_t attr;
-    pthread_t thread;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&thread, &attr, resolve_main, job);
-    pthread_attr_destroy(&attr);
-    if (r != 0) {
-        pthread_mutex_destroy(&job->lock);
-        free(job);
-        return 0;
-    }
-
-    int64_t deadline = time_mono_ns() + (int64_t)(s->opts.open_timeout_s * 1e9);
-    bool done = false;
-    int gai_error = 0;
-    for (;;) {
-        pthread_mutex_lock(&job->lock);
-        done = job->done;
-        gai_error = job->gai_error;
-        pthread_mutex_unlock(&job->lock);
-        if (done || stop_requested(s) || time_mono_ns() > deadline)
-            break;
-        av_usleep(10000);
-    }
-    resolve_job_unref(job); /* the helper frees it if it is still waiting */
-    if (done && gai_error == 0)
-        return 0;
-    if (!done && stop_requested(s))
-        return -ECANCELED;
-    if (!done)
-        return errbuf_set(err, -ETIMEDOUT, "'%s': cannot open: host '%s' not resolved within %g s",
-                          s->name, host, s->opts.open_timeout_s);
-    return errbuf_set(err, -EHOSTUNREACH, "'%s': cannot open: cannot resolve host '%s': %s",
-                      s->name, host, gai_strerror(gai_error));
 }
 
 /* MJPEG can decode at 1/2, 1/4 or 1/8 of its size (DCT scaling) for a
@@ -620,26 +391,6 @@ static int lowres_for(const struct video_stream *s, const AVCodec *codec,
     return lowres;
 }
 
-/* The FFmpeg protocols a source of each kind may use, itself and whatever
- * its demuxer opens on its behalf (an HLS playlist's segments, RTSP's RTP
- * sockets). Without this a URL such as "concat:a|b" or a playlist naming
- * file:/etc/... would read local files through a network camera's entry. */
-static const char *protocols_for(enum video_source_kind kind)
-{
-    switch (kind) {
-    case VIDEO_SOURCE_RTSP:
-        return "rtsp,rtsps,rtp,srtp,udp,tcp,tls";
-    case VIDEO_SOURCE_HTTP:
-        return "http,https,tcp,tls,crypto";
-    case VIDEO_SOURCE_FILE:
-        return "file";
-    case VIDEO_SOURCE_DEVICE:
-    case VIDEO_SOURCE_LAVFI:
-        return NULL; /* their demuxers open no protocol */
-    }
-    return NULL;
-}
-
 static int open_input(struct video_stream *s, struct errbuf *err)
 {
     const AVInputFormat *iformat = NULL;
@@ -657,7 +408,7 @@ static int open_input(struct video_stream *s, struct errbuf *err)
             goto end;
         }
     }
-    const char *protocols = protocols_for(s->kind);
+    const char *protocols = resolve_protocols(s->kind);
     if (protocols)
         av_dict_set(&dict, "protocol_whitelist", protocols, AV_DICT_DONT_OVERWRITE);
     if (s->kind == VIDEO_SOURCE_RTSP) {
@@ -671,11 +422,7 @@ static int open_input(struct video_stream *s, struct errbuf *err)
                         AV_DICT_DONT_OVERWRITE);
     }
 
-    const char *format = s->format;
-    if (!format && s->kind == VIDEO_SOURCE_DEVICE)
-        format = "video4linux2";
-    if (!format && s->kind == VIDEO_SOURCE_LAVFI)
-        format = "lavfi";
+    const char *format = resolve_format(s->kind, s->format);
     if (format) {
         iformat = av_find_input_format(format);
         if (!iformat) {
@@ -822,108 +569,7 @@ end:
     return r;
 }
 
-/* ---- converting ------------------------------------------------------------ */
-
-/* The RGB size for a source frame: long side capped, display aspect kept. */
-static void output_size(const struct video_stream *s, const AVFrame *f, int *ret_w, int *ret_h)
-{
-    double w = f->width, h = f->height;
-    AVRational sar = f->sample_aspect_ratio;
-    if (sar.num > 0 && sar.den > 0 && sar.num != sar.den)
-        w = w * sar.num / sar.den;
-    double long_side = fmax(w, h);
-    double scale = 1;
-    if (s->opts.max_side > 0 && long_side > s->opts.max_side)
-        scale = s->opts.max_side / long_side;
-    *ret_w = (int)fmax(1, lround(w * scale));
-    *ret_h = (int)fmax(1, lround(h * scale));
-}
-
-/* FFmpeg's "J" formats are the plain ones in full range. */
-static enum AVPixelFormat unjpeg_format(enum AVPixelFormat fmt, bool *full_range)
-{
-    switch (fmt) {
-    case AV_PIX_FMT_YUVJ420P:
-        *full_range = true;
-        return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P:
-        *full_range = true;
-        return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P:
-        *full_range = true;
-        return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P:
-        *full_range = true;
-        return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P:
-        *full_range = true;
-        return AV_PIX_FMT_YUV411P;
-    default:
-        return fmt;
-    }
-}
-
-static int convert(struct video_stream *s, const AVFrame *src, struct errbuf *err)
-{
-    bool full_range = src->color_range == AVCOL_RANGE_JPEG;
-    enum AVPixelFormat fmt = unjpeg_format(src->format, &full_range);
-    int colorspace = src->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
-    int dw, dh;
-
-    output_size(s, src, &dw, &dh);
-    if (dw != s->rgb_w || dh != s->rgb_h) {
-        int stride = FFALIGN(dw * 3, RGB_ROW_ALIGN);
-        size_t size = (size_t)stride * (size_t)dh;
-        if (size > s->rgb_size) {
-            uint8_t *buf = av_malloc(size);
-            if (!buf)
-                return errbuf_set(err, -ENOMEM, "'%s': out of memory for a %dx%d frame", s->name,
-                                  dw, dh);
-            av_free(s->rgb);
-            s->rgb = buf;
-            s->rgb_size = size;
-        }
-        s->rgb_w = dw;
-        s->rgb_h = dh;
-        s->rgb_stride = stride;
-        sws_freeContext(s->sws); /* the destination changed */
-        s->sws = NULL;
-    }
-    if (!s->sws || src->width != s->sws_w || src->height != s->sws_h || (int)fmt != s->sws_fmt ||
-        (int)full_range != s->sws_full_range || colorspace != s->sws_colorspace) {
-        sws_freeContext(s->sws);
-        s->sws = sws_getContext(src->width, src->height, fmt, dw, dh, AV_PIX_FMT_RGB24,
-                                SWS_BILINEAR, NULL, NULL, NULL);
-        if (!s->sws)
-            return errbuf_set(err, -ENOTSUP, "'%s': cannot convert %s %dx%d to RGB", s->name,
-                              av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?", src->width,
-                              src->height);
-        const int *coefs = sws_getCoefficients(colorspace);
-        sws_setColorspaceDetails(s->sws, coefs, full_range, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                 0, 1 << 16, 1 << 16);
-        s->sws_w = src->width;
-        s->sws_h = src->height;
-        s->sws_fmt = fmt;
-        s->sws_full_range = full_range;
-        s->sws_colorspace = colorspace;
-    }
-    uint8_t *dst[4] = {s->rgb, NULL, NULL, NULL};
-    int dst_stride[4] = {s->rgb_stride, 0, 0, 0};
-    int r = sws_scale(s->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, dst,
-                      dst_stride);
-    if (r < 0)
-        return errbuf_set(err, r, "'%s': conversion to RGB failed: %s", s->name, av_err2str(r));
-    return 0;
-}
-
 /* ---- decoding ---------------------------------------------------------------- */
-
-static void count(struct video_stream *s, uint64_t *counter)
-{
-    pthread_mutex_lock(&s->lock);
-    (*counter)++;
-    pthread_mutex_unlock(&s->lock);
-}
 
 /* Stops skipping non-reference frames if it starves the target rate: when
  * slots of the sampling grid pass without any frame to pick. `advanced` is
@@ -1005,39 +651,24 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
     double pts;
     int64_t slot_before = s->sampler.anchored ? s->sampler.last_slot : -1;
     if (!video_sampler_push(&s->sampler, t, &pts)) {
-        count(s, &s->stats.dropped);
+        stream_count(s, &s->stats.dropped);
         return 0;
     }
     skip_check(s, s->sampler.last_slot - slot_before);
 
-    const AVFrame *src = f;
-    if (s->hw_pix_fmt != AV_PIX_FMT_NONE && f->format == s->hw_pix_fmt) {
-        /* Into the same system-memory frame each time: reallocated only when
-         * the size changes. */
-        if (s->sw_frame->buf[0] &&
-            (s->sw_frame->width != f->width || s->sw_frame->height != f->height))
-            av_frame_unref(s->sw_frame);
-        r = av_hwframe_transfer_data(s->sw_frame, f, 0);
-        if (r < 0) {
-            count(s, &s->stats.decode_errors);
-            s->hw_broken = true; /* the next connection decodes in software */
-            return errbuf_set(err, r, "'%s': copying a frame from the GPU: %s", s->name,
-                              av_err2str(r));
-        }
-        s->sw_frame->sample_aspect_ratio = f->sample_aspect_ratio;
-        s->sw_frame->color_range = f->color_range;
-        s->sw_frame->colorspace = f->colorspace;
-        src = s->sw_frame;
-    }
-    r = convert(s, src, err);
+    const AVFrame *src;
+    r = hwaccel_download(s, f, &src, err);
+    if (r < 0)
+        return r;
+    r = convert_frame(&s->conv, src, s->opts.max_side, s->name, err);
     if (r < 0)
         return r;
 
     *ret_frame = (struct video_frame){
-        .data = s->rgb,
-        .width = s->rgb_w,
-        .height = s->rgb_h,
-        .stride = s->rgb_stride,
+        .data = s->conv.rgb,
+        .width = s->conv.rgb_w,
+        .height = s->conv.rgb_h,
+        .stride = s->conv.rgb_stride,
         .pts = pts,
         .decoded_at = decoded_at,
         .decoded_mono_ns = decoded_mono_ns,
@@ -1079,14 +710,14 @@ static int next_frame(struct video_stream *s, struct video_frame *ret_frame, str
         }
         if (r != AVERROR(EAGAIN)) {
             /* A broken frame: counted, and the decoder goes on. */
-            count(s, &s->stats.decode_errors);
+            stream_count(s, &s->stats.decode_errors);
             if (s->draining)
                 continue;
         }
         if (s->draining)
             return AVERROR_EOF; /* EAGAIN while draining: nothing more will come */
 
-        if (stop_requested(s))
+        if (stream_stop_requested(s))
             return -ECANCELED;
         deadline_set(s, s->opts.read_timeout_s);
         int64_t read_start = time_mono_ns();
@@ -1126,7 +757,7 @@ static int next_frame(struct video_stream *s, struct video_frame *ret_frame, str
         r = avcodec_send_packet(s->dec, s->pkt);
         av_packet_unref(s->pkt);
         if (r < 0 && r != AVERROR(EAGAIN))
-            count(s, &s->stats.decode_errors); /* a corrupt packet: skipped */
+            stream_count(s, &s->stats.decode_errors); /* a corrupt packet: skipped */
     }
 }
 
@@ -1151,7 +782,7 @@ static bool backoff_wait(struct video_stream *s, double seconds)
     }
     /* video_stream_stop() signals wake; an outside stop_flag is polled. */
     pthread_mutex_lock(&s->lock);
-    while (!stop_requested(s)) {
+    while (!stream_stop_requested(s)) {
         struct timespec slice = until;
         if (s->opts.stop_flag) {
             clock_gettime(CLOCK_MONOTONIC, &slice);
@@ -1169,7 +800,7 @@ static bool backoff_wait(struct video_stream *s, double seconds)
             break;
     }
     pthread_mutex_unlock(&s->lock);
-    return stop_requested(s);
+    return stream_stop_requested(s);
 }
 
 /* Ends a source that does not reconnect: later reads return the same. */
@@ -1192,7 +823,7 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
         return errbuf_set(err, s->final_error, "%s", errbuf_text(&e, s->final_error));
     }
     for (;;) {
-        if (stop_requested(s)) {
+        if (stream_stop_requested(s)) {
             close_input(s);
             set_state(s, VIDEO_STATE_STOPPED);
             return errbuf_set(err, -ECANCELED, "'%s': stopped", s->name);
@@ -1213,7 +844,7 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
                     continue;
             }
             if (s->ever_connected || s->attempt > 0)
-                count(s, &s->stats.reconnects);
+                stream_count(s, &s->stats.reconnects);
             set_state(s, VIDEO_STATE_CONNECTING);
             errbuf_clear(&e);
             r = open_input(s, &e);

@@ -213,4 +213,25 @@ void video_stream_stats(const struct video_stream *s, struct video_stats *ret_st
 /* The URL with any password masked, for messages. */
 const char *video_stream_name(const struct video_stream *s);
 
+/* ---- image and video files for the tools (media.c, png.c) ------------------ */
+
+/* Every frame of any image or video file FFmpeg opens, in decoding order, at
+ * its own size: no sampling, deadlines or reconnecting (what crt pose and the
+ * pose tests read; the daemon reads streams). */
+struct video_media;
+
+int video_media_open(const char *path, struct video_media **ret_media, struct errbuf *err);
+
+/* Closes the file; accepts NULL and returns NULL. */
+struct video_media *video_media_free(struct video_media *media);
+
+/* The next decoded frame as packed RGB24, valid until the next call: returns 1
+ * with a frame, 0 at the end, or a negative errno. */
+int video_media_read(struct video_media *media, const uint8_t **ret_rgb, int *ret_width,
+                     int *ret_height, int *ret_stride, double *ret_seconds, struct errbuf *err);
+
+/* Writes packed RGB24 as a PNG file. */
+int video_png_write(const char *path, const uint8_t *rgb, int width, int height, int stride,
+                    struct errbuf *err);
+
 #endif

@@ -1,4 +1,10 @@
-/* pose_media: FFmpeg demux + decode + swscale to RGB24, and a PNG writer. */
+/* media: every frame of an image or a video file, in decoding order, as
+ * RGB24 at the source size. For the tools and tests (crt pose reads a
+ * photograph or a clip with it); the daemon reads its sources as streams
+ * (stream.c), whose sampling, deadlines and reconnecting a file on disk does
+ * not need. */
+#include "video.h"
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -7,9 +13,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
-#include "pose_media.h"
-
-struct pose_media {
+struct video_media {
     AVFormatContext *fmt;
     AVCodecContext *dec;
     AVPacket *pkt;
@@ -28,9 +32,9 @@ static int media_fail(struct errbuf *err, int code, const char *what, const char
     return errbuf_set(err, code, "%s: %s: %s", path, what, text);
 }
 
-int pose_media_open(const char *path, struct pose_media **ret_media, struct errbuf *err)
+int video_media_open(const char *path, struct video_media **ret_media, struct errbuf *err)
 {
-    struct pose_media *m = calloc(1, sizeof(*m));
+    struct video_media *m = calloc(1, sizeof(*m));
     const AVCodec *codec = NULL;
     int r;
 
@@ -70,11 +74,11 @@ int pose_media_open(const char *path, struct pose_media **ret_media, struct errb
     *ret_media = m;
     return 0;
 fail:
-    pose_media_close(m);
+    video_media_free(m);
     return r;
 }
 
-struct pose_media *pose_media_close(struct pose_media *m)
+struct video_media *video_media_free(struct video_media *m)
 {
     if (!m)
         return NULL;
@@ -88,7 +92,7 @@ struct pose_media *pose_media_close(struct pose_media *m)
     return NULL;
 }
 
-static int media_convert(struct pose_media *m, struct errbuf *err)
+static int media_convert(struct video_media *m, struct errbuf *err)
 {
     AVFrame *f = m->frame;
     int r;
@@ -111,8 +115,8 @@ static int media_convert(struct pose_media *m, struct errbuf *err)
     return 0;
 }
 
-int pose_media_read(struct pose_media *m, const uint8_t **ret_rgb, int *ret_width, int *ret_height,
-                    int *ret_stride, double *ret_seconds, struct errbuf *err)
+int video_media_read(struct video_media *m, const uint8_t **ret_rgb, int *ret_width,
+                     int *ret_height, int *ret_stride, double *ret_seconds, struct errbuf *err)
 {
     int r;
 
@@ -157,61 +161,4 @@ int pose_media_read(struct pose_media *m, const uint8_t **ret_rgb, int *ret_widt
             return media_fail(err, r, "decode failed", "decoder");
     }
     return 0;
-}
-
-int pose_media_write_png(const char *path, const uint8_t *rgb, int width, int height, int stride,
-                         struct errbuf *err)
-{
-    const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
-    AVCodecContext *enc = NULL;
-    AVFrame *frame = NULL;
-    AVPacket *pkt = NULL;
-    FILE *f = NULL;
-    int r;
-
-    if (!codec)
-        return errbuf_set(err, -ENOSYS, "%s: FFmpeg has no PNG encoder", path);
-    enc = avcodec_alloc_context3(codec);
-    frame = av_frame_alloc();
-    pkt = av_packet_alloc();
-    if (!enc || !frame || !pkt) {
-        r = errbuf_set(err, -ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    enc->width = width;
-    enc->height = height;
-    enc->pix_fmt = AV_PIX_FMT_RGB24;
-    enc->time_base = (AVRational){1, 1};
-    r = avcodec_open2(enc, codec, NULL);
-    if (r < 0) {
-        r = media_fail(err, r, "cannot open the PNG encoder", path);
-        goto done;
-    }
-    frame->format = AV_PIX_FMT_RGB24;
-    frame->width = width;
-    frame->height = height;
-    frame->data[0] = (uint8_t *)rgb;
-    frame->linesize[0] = stride;
-    r = avcodec_send_frame(enc, frame);
-    if (r >= 0)
-        r = avcodec_send_frame(enc, NULL);
-    if (r >= 0)
-        r = avcodec_receive_packet(enc, pkt);
-    if (r < 0) {
-        r = media_fail(err, r, "PNG encoding failed", path);
-        goto done;
-    }
-    f = fopen(path, "wb");
-    if (!f || fwrite(pkt->data, 1, (size_t)pkt->size, f) != (size_t)pkt->size) {
-        r = errbuf_set(err, -errno ? -errno : -EIO, "%s: %s", path, strerror(errno ? errno : EIO));
-        goto done;
-    }
-    r = 0;
-done:
-    if (f && fclose(f) != 0 && r == 0)
-        r = errbuf_set(err, -EIO, "%s: write failed", path);
-    av_packet_free(&pkt);
-    av_frame_free(&frame);
-    avcodec_free_context(&enc);
-    return r;
 }
