@@ -19,10 +19,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static const char *const variants[] = {"gru", "ncgru",    "rmt",      "xl",  "full",
-                                       "brt", "brt-lstm", "srformer", "none"};
-#define N_MODELS (sizeof(variants) / sizeof(variants[0]))
-static struct crt_model *models[N_MODELS];
+/* One small model per name of the registry (crt_variant_name), in its order:
+ * an input's first byte picks the model by that index. */
+#define MAX_MODELS 64
+static struct crt_model *models[MAX_MODELS];
+static size_t n_models;
 
 static void write_seed(const char *dir, size_t index)
 {
@@ -45,7 +46,7 @@ static void write_seed(const char *dir, size_t index)
         abort();
     blob[0] = (uint8_t)index;
     char path[1024];
-    snprintf(path, sizeof(path), "%s/%s.state", dir, variants[index]);
+    snprintf(path, sizeof(path), "%s/%s.state", dir, crt_variant_name((int)index));
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(blob, 1, len + 1, f) != len + 1 || fclose(f) != 0)
         abort();
@@ -59,23 +60,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    for (size_t i = 0; i < N_MODELS; i++) {
+    for (size_t i = 0; crt_variant_name((int)i) && i < MAX_MODELS; i++, n_models++) {
         struct crt_config cfg;
         struct errbuf err = {0};
         crt_config_default(&cfg);
         cfg.n_classes = SMARTHOME_NUM_CLASSES;
-        if (crt_variant_parse(variants[i], &cfg) < 0)
+        if (crt_variant_parse(crt_variant_name((int)i), &cfg) < 0)
             abort();
         cfg.d_model = 16, cfg.n_heads = 2, cfg.d_ff = 32, cfg.n_layers = 1;
         cfg.segment_len = 4, cfg.n_classes = 3;
         if (crt_model_new(&cfg, NULL, &models[i], &err) < 0) {
-            fprintf(stderr, "fuzz_state: %s: %s\n", variants[i], err.msg);
+            fprintf(stderr, "fuzz_state: %s: %s\n", crt_variant_name((int)i), err.msg);
             abort();
         }
         crt_model_init_random(models[i], 1 + i);
     }
     const char *seeds = getenv("CRTD_FUZZ_STATE_SEEDS");
-    for (size_t i = 0; seeds && i < N_MODELS; i++)
+    for (size_t i = 0; seeds && i < n_models; i++)
         write_seed(seeds, i);
     return 0;
 }
@@ -84,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    const struct crt_model *m = models[(data[0] & 0x7f) % N_MODELS];
+    const struct crt_model *m = models[(data[0] & 0x7f) % n_models];
     bool mend = data[0] & 0x80;
     uint8_t *blob = malloc(size);
     if (!blob)
