@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <unistd.h>
+
+#include "tl_proc.h"
 
 const char *refscript_env_or(const char *name, const char *fallback)
 {
@@ -17,17 +18,15 @@ int refscript_run(const char *script_env, const char *fallback_script, const cha
 {
     const char *python = refscript_env_or("CRTD_PYTHON", "/usr/bin/python3");
     const char *script = refscript_env_or(script_env, fallback_script);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        return -1;
-    }
-    if (pid == 0) {
-        execl(python, python, script, command, "--out", out_dir, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const char *argv[] = {python, script, command, "--out", out_dir, NULL};
+    struct tl_proc p;
+    int status = -1;
+    /* No bound on the wait: PyTorch on shared cores takes what it takes, and
+     * meson's timeout of the test is the bound. */
+    int r = tl_proc_spawn(&p, argv, NULL);
+    if (r == 0)
+        r = tl_proc_wait(&p, -1, &status);
+    if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "%s %s %s --out %s failed (status %d)\n", python, script, command, out_dir,
                 status);
         return -1;

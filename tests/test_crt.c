@@ -21,6 +21,7 @@
 #include "safetensors.h"
 #include "crt.h"
 #include "refscript.h"
+#include "tl_tensor.h"
 
 #define TOLERANCE 1e-4
 
@@ -52,17 +53,6 @@ struct fixture {
     float *storage[3];
 };
 
-static float *tensor_copy(const struct safetensors *st, const char *name, int ndim)
-{
-    const struct safetensors_tensor *t = safetensors_find(st, name);
-    assert_non_null(t);
-    assert_int_equal(t->ndim, ndim);
-    float *x = malloc(t->numel * sizeof(float) + 1);
-    assert_non_null(x);
-    safetensors_tensor_to_f32(t, x);
-    return x;
-}
-
 static void fixture_load(struct fixture *fx, const char *name)
 {
     char path[8192];
@@ -82,11 +72,11 @@ static void fixture_load(struct fixture *fx, const char *name)
     assert_non_null(t);
     fx->clips = (int)t->shape[0];
     fx->frames_max = (int)t->shape[1];
-    fx->storage[0] = tensor_copy(fx->expected, "features", 3);
+    fx->storage[0] = tl_tensor_load(fx->expected, "features", 3, NULL, NULL);
     fx->features = fx->storage[0];
-    fx->n_frames = fx->storage[1] = tensor_copy(fx->expected, "n_frames", 1);
-    fx->logits = tensor_copy(fx->expected, "logits", 3);
-    fx->memory = tensor_copy(fx->expected, "memory", 3);
+    fx->n_frames = fx->storage[1] = tl_tensor_load(fx->expected, "n_frames", 1, NULL, NULL);
+    fx->logits = tl_tensor_load(fx->expected, "logits", 3, NULL, NULL);
+    fx->memory = tl_tensor_load(fx->expected, "memory", 3, NULL, NULL);
     fx->segments = (int)safetensors_find(fx->expected, "logits")->shape[1];
     assert_int_equal(safetensors_find(fx->expected, "logits")->shape[2],
                      crt_model_config(fx->model)->n_classes);

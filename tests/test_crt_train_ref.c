@@ -19,6 +19,7 @@
 #include "crt.h"
 #include "train.h"
 #include "refscript.h"
+#include "tl_tensor.h"
 
 #define TOLERANCE 1e-3
 
@@ -28,19 +29,6 @@ static int run_reference(void **state)
 {
     snprintf(ref_dir, sizeof(ref_dir), "%s/crt-train-ref", refscript_env_or("CRTD_TEST_TMP", "."));
     return refscript_run("CRTD_CRT_TRAIN_REF", "tests/ref/crt_train_ref.py", "grads", ref_dir);
-}
-
-static float *tensor_copy(const struct safetensors *st, const char *name, size_t *ret_numel)
-{
-    const struct safetensors_tensor *t = safetensors_find(st, name);
-    if (!t)
-        fail_msg("reference tensor '%s' is missing", name);
-    float *x = malloc(t->numel * sizeof(float) + 1);
-    assert_non_null(x);
-    safetensors_tensor_to_f32(t, x);
-    if (ret_numel)
-        *ret_numel = t->numel;
-    return x;
 }
 
 static void gradients_match_pytorch(const char *variant)
@@ -72,10 +60,10 @@ static void gradients_match_pytorch(const char *variant)
     if (crt_trainer_new(model, &opts, &trainer, &err) < 0)
         fail_msg("%s", err.msg);
 
-    float *feats = tensor_copy(ref, "features", NULL);
-    float *targets_f = tensor_copy(ref, "targets", NULL);
-    float *weights = tensor_copy(ref, "weights", NULL);
-    float *loss_ref = tensor_copy(ref, "loss", NULL);
+    float *feats = tl_tensor_load(ref, "features", -1, NULL, NULL);
+    float *targets_f = tl_tensor_load(ref, "targets", -1, NULL, NULL);
+    float *weights = tl_tensor_load(ref, "weights", -1, NULL, NULL);
+    float *loss_ref = tl_tensor_load(ref, "loss", -1, NULL, NULL);
     const float *ptrs[64];
     int targets[256];
     bool from_start[64];
@@ -107,15 +95,12 @@ static void gradients_match_pytorch(const char *variant)
         char ref_name[128];
         crt_model_param_info(model, i, &name, &ndim, &shape, &numel);
         snprintf(ref_name, sizeof(ref_name), "grad.%s", name);
-        float *expected = tensor_copy(ref, ref_name, &ref_numel);
+        float *expected = tl_tensor_load(ref, ref_name, -1, NULL, &ref_numel);
         assert_int_equal(ref_numel, numel);
         const float *got = crt_trainer_grad(trainer, name);
-        double diff = 0, scale = 1e-12;
-        for (size_t k = 0; k < numel; k++) {
-            diff = fmax(diff, fabs(got[k] - expected[k]));
-            scale = fmax(scale, fabs(expected[k]));
-        }
-        double rel = diff / scale;
+        struct tl_tensor_diff d;
+        tl_tensor_diff(&d, got, expected, numel);
+        double rel = d.max_abs_err / fmax(d.max_abs_want, 1e-12);
         if (rel > worst) {
             worst = rel;
             worst_name = name;

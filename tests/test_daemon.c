@@ -1,5 +1,6 @@
 /* Integration tests of crtd: the real binary on 127.0.0.1 with a temporary
- * state directory, a small HTTP/SSE client over sockets, SQLite on disk.
+ * state directory, the tests' HTTP and SSE client (tests/lib, libcurl),
+ * SQLite on disk.
  * Streams use the scripted "synthetic:" test source, so that what each
  * stream reports is known in advance. Loops are bounded; nothing asserts on
  * time. Usage: test_daemon PATH_TO_CRTD */
@@ -12,19 +13,21 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tl_http.h"
+#include "tl_proc.h"
+#include "tl_sse.h"
 
 #define TOKEN "test-token-0123456789abcdef"
 #define AUTH  "Authorization: Bearer " TOKEN "\r\n"
@@ -33,10 +36,10 @@
 
 static const char *crtd_path;
 static const char *example_conf; /* daemon/crtd.conf.example, when given */
-static pid_t live_pid;           /* the daemon of the running test, for the teardown */
+static struct tl_proc live;      /* the daemon of the running test, for the teardown */
 
 struct crtd {
-    pid_t pid;
+    struct tl_proc proc;
     char dir[64];
     char log[128];
     char state[128];
@@ -118,30 +121,13 @@ static void start_env(struct crtd *d, const char *const *env, int listen_fd,
     snprintf(previous, sizeof(previous), "%s.previous", d->log);
     rename(d->log, previous);
     d->port = 0;
-    d->pid = fork();
-    assert_true(d->pid >= 0);
-    if (d->pid == 0) {
-        /* A failed test leaves no daemon behind: it dies with this process. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (listen_fd >= 0) {
-            if (listen_fd != 3) {
-                dup2(listen_fd, 3);
-                close(listen_fd);
-            }
-            char pid[32];
-            snprintf(pid, sizeof(pid), "%d", (int)getpid());
-            setenv("LISTEN_PID", pid, 1);
-            setenv("LISTEN_FDS", "1", 1);
-        }
-        for (size_t i = 0; env && env[i]; i++)
-            putenv((char *)env[i]);
-        execv(crtd_path, (char *const *)argv);
-        _exit(127);
-    }
-    live_pid = d->pid;
+    /* A failed test leaves no daemon behind: it dies with this process. */
+    const struct tl_proc_options opt = {.env = env,
+                                        .log_path = d->log,
+                                        .socket_activation = listen_fd >= 0,
+                                        .listen_fd = listen_fd};
+    assert_int_equal(tl_proc_spawn(&d->proc, argv, &opt), 0);
+    live = d->proc;
 }
 
 static void wait_port(struct crtd *d)
@@ -154,7 +140,7 @@ static void wait_port(struct crtd *d)
         free(log);
         if (!d->port) {
             int status;
-            if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            if (tl_proc_wait(&d->proc, 0, &status) == 0) {
                 char *text = read_file(d->log);
                 fail_msg("crtd exited early (%s %d): %s",
                          WIFSIGNALED(status) ? "signal" : "exit status",
@@ -187,97 +173,45 @@ static void start(struct crtd *d, const char *const *args)
 static int stop(struct crtd *d, int sig)
 {
     int status = 0;
-    kill(d->pid, sig);
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-            d->pid = 0;
-            return status;
-        }
-        sleep_ms(20);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &status, 0);
-    d->pid = 0;
-    fail_msg("crtd did not stop within 6 s of signal %d", sig);
-    return -1;
+    if (tl_proc_stop(&d->proc, sig, 6, &status) < 0)
+        fail_msg("crtd did not stop within 6 s of signal %d", sig);
+    return status;
 }
 
-/* ---- a small HTTP client -------------------------------------------------- */
+/* ---- HTTP over tests/lib ------------------------------------------------- */
 
 struct response {
     int status;
-    char head[4096];
+    char *head; /* status line and header lines */
     char *body;
     json_t *json;
 };
 
 static void response_done(struct response *r)
 {
+    free(r->head);
     free(r->body);
     json_decref(r->json);
     memset(r, 0, sizeof(*r));
-}
-
-static int connect_port(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(fd >= 0);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* One request; headers is extra header lines ("K: V\r\n"...). */
 static void http(unsigned port, const char *method, const char *path, const char *headers,
                  const char *body, struct response *ret)
 {
-    char req[8192];
-    size_t blen = body ? strlen(body) : 0;
+    char url[512];
+    struct tl_http_response res;
+    struct errbuf err = {{0}};
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    const struct tl_http_request req = {
+        .method = method, .url = url, .headers = headers, .body = body};
     memset(ret, 0, sizeof(*ret));
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                     "%s%s\r\n",
-                     method, path, headers ? headers : "",
-                     body ? "Content-Type: application/json\r\n" : "", "");
-    if (body)
-        n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                     method, path, headers ? headers : "", blen);
-    int fd = connect_port(port);
-    assert_true(fd >= 0);
-    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-    if (blen)
-        send(fd, body, blen, MSG_NOSIGNAL); /* may fail when the server refused early */
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 10000) != 1)
-            break;
-        ssize_t got = recv(fd, buf + len, cap - 1 - len, 0);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        if (len >= cap - 1)
-            break;
-    }
-    close(fd);
-    buf[len] = '\0';
-    assert_true(len > 12);
-    ret->status = atoi(buf + 9);
-    char *sep = strstr(buf, "\r\n\r\n");
-    assert_non_null(sep);
-    size_t hlen = (size_t)(sep - buf);
-    if (hlen >= sizeof(ret->head))
-        hlen = sizeof(ret->head) - 1;
-    memcpy(ret->head, buf, hlen);
-    ret->body = strdup(sep + 4);
-    free(buf);
+    int r = tl_http_send(&req, &res, &err);
+    if (r < 0)
+        fail_msg("%s", errbuf_text(&err, r));
+    ret->status = (int)res.status;
+    ret->head = res.head;
+    ret->body = res.body;
     if (ret->body[0] == '{' || ret->body[0] == '[')
         ret->json = json_loads(ret->body, 0, NULL);
 }
@@ -366,17 +300,11 @@ static int run_status(const char *const *args, char **ret_output)
     for (size_t i = 0; args[i]; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(crtd_path, (char *const *)argv);
-        _exit(127);
-    }
     close(fd);
-    int status;
-    waitpid(pid, &status, 0);
+    struct tl_proc proc;
+    int status = 0;
+    assert_int_equal(tl_proc_spawn(&proc, argv, &(struct tl_proc_options){.log_path = out}), 0);
+    assert_int_equal(tl_proc_wait(&proc, -1, &status), 0);
     *ret_output = read_file(out);
     unlink(out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -600,77 +528,53 @@ static void without_a_token_changes_are_refused(void **state)
 /* ---- SSE ------------------------------------------------------------------ */
 
 struct sse {
-    int fd;
-    bool head_done;
-    char buf[65536];
-    size_t len;
+    struct tl_sse *stream;
 };
 
 static void sse_open(struct sse *s, unsigned port, const char *last_id)
 {
-    char req[512];
-    int n =
-        snprintf(req, sizeof(req), "GET /v1/events HTTP/1.0\r\nHost: x\r\n" AUTH "%s%s%s\r\n",
-                 last_id ? "Last-Event-ID: " : "", last_id ? last_id : "", last_id ? "\r\n" : "");
-    memset(s, 0, sizeof(*s));
-    s->fd = connect_port(port);
-    assert_true(s->fd >= 0);
-    assert_int_equal(send(s->fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    char url[128], headers[128] = "";
+    struct errbuf err = {{0}};
+    long status = 0;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/events", port);
+    if (last_id)
+        snprintf(headers, sizeof(headers), "Last-Event-ID: %s\r\n", last_id);
+    int r = tl_sse_open(url, TOKEN, headers, 10, &s->stream, &status, &err);
+    if (r < 0)
+        fail_msg("%s", errbuf_text(&err, r));
+    if (status != 200)
+        fail_msg("GET /v1/events: status %ld", status);
 }
 
 /* Reads until one full event of type `type` arrives (others are skipped);
- * its id and data go out. false on timeout or close. */
+ * its id and data go out. false after 20 s without an event, or on close. */
 static bool sse_next(struct sse *s, const char *type, char *ret_id, size_t id_size,
                      json_t **ret_data)
 {
-    for (int rounds = 0; rounds < 400;) {
-        char *end = s->head_done ? strstr(s->buf, "\n\n") : NULL;
-        if (end) {
-            *end = '\0';
-            char block[sizeof(s->buf)];
-            memcpy(block, s->buf, (size_t)(end - s->buf) + 1);
-            size_t used = (size_t)(end - s->buf) + 2;
-            memmove(s->buf, s->buf + used, s->len - used + 1);
-            s->len -= used;
-            char *ev = strstr(block, "event: ");
-            char *id = strstr(block, "id: ");
-            char *data = strstr(block, "data: ");
-            if (!ev || !id || !data || strncmp(ev + 7, type, strlen(type)) != 0 ||
-                ev[7 + strlen(type)] != '\n')
-                continue;
-            snprintf(ret_id, id_size, "%.*s", (int)strcspn(id + 4, "\n"), id + 4);
-            *ret_data = json_loads(data + 6, JSON_DISABLE_EOF_CHECK, NULL);
-            return *ret_data != NULL;
-        }
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 50) != 1) {
-            rounds++;
-            continue;
-        }
-        ssize_t got = recv(s->fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len, 0);
-        if (got <= 0)
+    for (;;) {
+        struct tl_sse_event ev;
+        struct errbuf err = {{0}};
+        int r = tl_sse_next(s->stream, 20, &ev, &err);
+        if (r < 0) {
+            print_message("%s\n", errbuf_text(&err, r));
             return false;
-        s->len += (size_t)got;
-        s->buf[s->len] = '\0';
-        /* HTTP/1.0: no chunks; the head goes once. */
-        if (!s->head_done) {
-            char *head = strstr(s->buf, "\r\n\r\n");
-            if (!head)
-                continue;
-            size_t hl = (size_t)(head - s->buf) + 4;
-            memmove(s->buf, s->buf + hl, s->len - hl + 1);
-            s->len -= hl;
-            s->head_done = true;
         }
+        bool match = strcmp(ev.type, type) == 0 && ev.id[0] && ev.data;
+        if (match) {
+            size_t n = strnlen(ev.id, id_size - 1);
+            memcpy(ret_id, ev.id, n);
+            ret_id[n] = '\0';
+            *ret_data = json_loads(ev.data, JSON_DISABLE_EOF_CHECK, NULL);
+        }
+        tl_sse_event_done(&ev);
+        if (match)
+            return *ret_data != NULL;
     }
-    return false;
 }
 
 static void sse_close(struct sse *s)
 {
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
+    s->stream = tl_sse_free(s->stream);
 }
 
 static const char *label_of(json_t *data)
@@ -963,7 +867,7 @@ static void notify_ready_watchdog_stopping(void **state)
     assert_int_equal(ready, 1);
     assert_true(status);
     assert_true(watchdog >= 3);
-    kill(d.pid, SIGTERM);
+    kill(d.proc.pid, SIGTERM);
     for (int i = 0; i < 200 && !stopping; i++) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 50) != 1)
@@ -1030,7 +934,7 @@ static void sighup_reloads_streams(void **state)
                "[stream \"new\"]\nurl = synthetic:script=Walk&segment_ms=30\n",
                0644);
     long long keep_before = stream_int(d.port, "keep", "segments");
-    kill(d.pid, SIGHUP);
+    kill(d.proc.pid, SIGHUP);
     bool reloaded = false;
     for (int i = 0; i < 600 && !reloaded; i++) {
         struct response r;
@@ -1070,7 +974,7 @@ static void sighup_reloads_streams(void **state)
     json_decref(act);
     /* A broken file on reload keeps the running configuration. */
     write_file(config, "[stream \"keep\"]\nurl = \nbogus\n", 0644);
-    kill(d.pid, SIGHUP);
+    kill(d.proc.pid, SIGHUP);
     sleep_ms(200);
     wait_segments(d.port, "keep", keep_before + 2);
     assert_int_equal(stop(&d, SIGTERM), 0);
@@ -1083,11 +987,9 @@ static void sighup_reloads_streams(void **state)
 /* After each test: a daemon a failed test left running is killed. */
 static int kill_leftover(void **state)
 {
-    if (live_pid > 0 && waitpid(live_pid, NULL, WNOHANG) == 0) {
-        kill(live_pid, SIGKILL);
-        waitpid(live_pid, NULL, 0);
-    }
-    live_pid = 0;
+    if (tl_proc_wait(&live, 0, NULL) == -ETIMEDOUT)
+        tl_proc_kill(&live);
+    live = (struct tl_proc){.out_fd = -1};
     return 0;
 }
 

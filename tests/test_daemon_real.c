@@ -13,14 +13,8 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +22,9 @@
 #include "safetensors.h"
 #include "crt.h"
 #include "data.h"
+#include "tl_http.h"
+#include "tl_port.h"
+#include "tl_proc.h"
 
 static const char *crtd_path, *movenet_path, *photo_path;
 static char dir[64];
@@ -38,36 +35,22 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static pid_t spawn(const char *const *argv, const char *log)
+/* Nothing outlives a failed test: tl_proc's children die with it. */
+static struct tl_proc spawn(const char *const *argv, const char *log)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* nothing outlives a failed test */
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    struct tl_proc p;
+    const struct tl_proc_options opt = {.log_path = log, .stdin_null = true};
+    assert_int_equal(tl_proc_spawn(&p, argv, &opt), 0);
+    return p;
 }
 
-static int wait_exit(pid_t pid, int sig)
+static int wait_exit(struct tl_proc *p, int sig)
 {
     int status = 0;
-    if (sig)
-        kill(pid, sig);
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        sleep_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    fail_msg("process %d did not stop", (int)pid);
-    return -1;
+    pid_t pid = p->pid;
+    if (tl_proc_stop(p, sig, 10, &status) < 0)
+        fail_msg("process %d did not stop", (int)pid);
+    return status;
 }
 
 static char *read_file(const char *path)
@@ -82,46 +65,20 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof(a);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* GET path with the token; the parsed JSON body (status must be 200). */
+/* GET path (this daemon has no token); the parsed JSON body (status must be 200). */
 static json_t *get(unsigned port, const char *path)
 {
-    char req[256];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(send(fd, req, (size_t)n, 0), n);
-    static char buf[1 << 17];
-    size_t len = 0;
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 10000) != 1)
-            break;
-        ssize_t got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    close(fd);
-    buf[len] = '\0';
-    if (strncmp(buf + 9, "200", 3) != 0)
-        fail_msg("GET %s: %.200s", path, buf);
-    char *body = strstr(buf, "\r\n\r\n");
-    assert_non_null(body);
-    json_t *j = json_loads(body + 4, 0, NULL);
+    char url[256];
+    struct tl_http_response res;
+    struct errbuf err = {{0}};
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+    int r = tl_http("GET", url, NULL, NULL, &res, &err);
+    if (r < 0)
+        fail_msg("%s", errbuf_text(&err, r));
+    if (res.status != 200)
+        fail_msg("GET %s: %ld %.200s", path, res.status, res.body);
+    json_t *j = json_loads(res.body, 0, NULL);
+    tl_http_response_done(&res);
     assert_non_null(j);
     return j;
 }
@@ -157,7 +114,7 @@ static void wait_segments(unsigned port, const char *stream, long long n)
 }
 
 struct camera {
-    pid_t pid;
+    struct tl_proc proc;
     unsigned port;
     char url[64];
 };
@@ -165,17 +122,19 @@ struct camera {
 static void camera_start(struct camera *c, const char *clip, const char *name)
 {
     char log[128];
-    c->port = free_port();
+    int port = tl_port_free();
+    assert_true(port > 0);
+    c->port = (unsigned)port;
     snprintf(c->url, sizeof(c->url), "http://127.0.0.1:%u/live.ts", c->port);
     snprintf(log, sizeof(log), "%s/ffmpeg-%s.log", dir, name);
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re",  "-stream_loop",
                           "-1",     "-i",       clip,        "-c",    "copy", "-f",
                           "mpegts", "-listen",  "1",         c->url,  NULL};
-    c->pid = spawn(argv, log);
+    c->proc = spawn(argv, log);
 }
 
-static unsigned crtd_start(pid_t *ret_pid, const char *model, const char *state, const char *a,
-                           const char *b)
+static unsigned crtd_start(struct tl_proc *ret_proc, const char *model, const char *state,
+                           const char *a, const char *b)
 {
     char log[128], sa[160], sb[160];
     snprintf(log, sizeof(log), "%s/crtd.log", dir);
@@ -186,7 +145,7 @@ static unsigned crtd_start(pid_t *ret_pid, const char *model, const char *state,
                           movenet_path,  "--stream",    sa,        "--stream", sb,
                           NULL};
     unlink(log); /* so that the port read is this run's */
-    *ret_pid = spawn(argv, log);
+    *ret_proc = spawn(argv, log);
     for (int i = 0; i < 400; i++) {
         char *text = read_file(log);
         char *p = strstr(text, "(port ");
@@ -195,7 +154,7 @@ static unsigned crtd_start(pid_t *ret_pid, const char *model, const char *state,
         if (port)
             return port;
         int status;
-        if (waitpid(*ret_pid, &status, WNOHANG) == *ret_pid)
+        if (tl_proc_wait(ret_proc, 0, &status) == 0)
             fail_msg("crtd exited: %s", read_file(log));
         sleep_ms(50);
     }
@@ -232,7 +191,7 @@ static void real_streams_one_camera_killed_then_restart(void **state)
     camera_start(&ca, clip, "a");
     camera_start(&cb, clip, "b");
     snprintf(statedir, sizeof(statedir), "%s/state", dir);
-    pid_t crtd;
+    struct tl_proc crtd;
     unsigned port = crtd_start(&crtd, model, statedir, ca.url, cb.url);
 
     /* The model card is the file's. */
@@ -251,7 +210,7 @@ static void real_streams_one_camera_killed_then_restart(void **state)
     assert_true(field_int(port, "a", "frames") >= 16);
 
     /* Camera a dies. */
-    wait_exit(ca.pid, SIGKILL);
+    wait_exit(&ca.proc, SIGKILL);
     bool reconnecting = false;
     for (int i = 0; i < 600 && !reconnecting; i++) {
         reconnecting =
@@ -266,8 +225,8 @@ static void real_streams_one_camera_killed_then_restart(void **state)
     assert_true(state_is(port, "b", "running"));
 
     /* Restart crtd: stream b's CRT memory comes back from the state store. */
-    assert_int_equal(wait_exit(crtd, SIGTERM), 0);
-    wait_exit(cb.pid, SIGKILL);
+    assert_int_equal(wait_exit(&crtd, SIGTERM), 0);
+    wait_exit(&cb.proc, SIGKILL);
     camera_start(&cb, clip, "b2");
     port = crtd_start(&crtd, model, statedir, ca.url, cb.url);
     wait_segments(port, "b", 1);
@@ -276,8 +235,8 @@ static void real_streams_one_camera_killed_then_restart(void **state)
     assert_true(json_is_true(json_object_get(memory, "restored")));
     assert_true(json_integer_value(json_object_get(memory, "segments")) >= b_before + 3);
     json_decref(j);
-    assert_int_equal(wait_exit(crtd, SIGTERM), 0);
-    wait_exit(cb.pid, SIGKILL);
+    assert_int_equal(wait_exit(&crtd, SIGTERM), 0);
+    wait_exit(&cb.proc, SIGKILL);
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,7 @@
 #include "data.h"
 #include "train.h"
 #include "refscript.h"
+#include "tl_tensor.h"
 
 #define OUT_TOLERANCE  1e-4
 #define GRAD_TOLERANCE 1e-3
@@ -44,19 +45,6 @@ static int run_reference(void **state)
                    refscript_run(env, script, "grads", ref_dir) < 0
                ? -1
                : 0;
-}
-
-static float *tensor_copy(const struct safetensors *st, const char *name, const int64_t **shape)
-{
-    const struct safetensors_tensor *t = safetensors_find(st, name);
-    if (!t)
-        fail_msg("reference tensor '%s' is missing", name);
-    float *x = malloc(t->numel * sizeof(float) + 1);
-    assert_non_null(x);
-    safetensors_tensor_to_f32(t, x);
-    if (shape)
-        *shape = t->shape;
-    return x;
 }
 
 static double rel_err(float got, float want)
@@ -79,10 +67,10 @@ static void outputs_match(const char *name)
 
     const struct crt_config *cfg = crt_model_config(model);
     const int64_t *fshape, *lshape, *mshape;
-    float *feats = tensor_copy(ref, "features", &fshape);
-    float *nf = tensor_copy(ref, "n_frames", NULL);
-    float *want_logits = tensor_copy(ref, "logits", &lshape);
-    float *want_mem = tensor_copy(ref, "memory", &mshape);
+    float *feats = tl_tensor_load(ref, "features", -1, &fshape, NULL);
+    float *nf = tl_tensor_load(ref, "n_frames", -1, NULL, NULL);
+    float *want_logits = tl_tensor_load(ref, "logits", -1, &lshape, NULL);
+    float *want_mem = tl_tensor_load(ref, "memory", -1, &mshape, NULL);
     int n = (int)fshape[0], max_frames = (int)fshape[1], F = (int)fshape[2];
     int SEG = (int)lshape[1], C = cfg->n_classes, L = cfg->segment_len;
     size_t S = crt_model_memory_floats(model), MS = (size_t)mshape[2];
@@ -180,7 +168,7 @@ static void gradients_match(const char *name)
         fail_msg("%s", err.msg);
 
     const int64_t *fshape;
-    float *feats = tensor_copy(ref, "features", &fshape);
+    float *feats = tl_tensor_load(ref, "features", -1, &fshape, NULL);
     int B = (int)fshape[0], frames = (int)fshape[1], F = (int)fshape[2];
     const struct crt_config *cfg = crt_model_config(model);
     int W = frames / cfg->segment_len;
@@ -192,9 +180,9 @@ static void gradients_match(const char *name)
     opts.max_window = W;
     if (crt_trainer_new(model, &opts, &trainer, &err) < 0)
         fail_msg("%s", err.msg);
-    float *targets_f = tensor_copy(ref, "targets", NULL);
-    float *weights = tensor_copy(ref, "weights", NULL);
-    float *loss_ref = tensor_copy(ref, "loss", NULL);
+    float *targets_f = tl_tensor_load(ref, "targets", -1, NULL, NULL);
+    float *weights = tl_tensor_load(ref, "weights", -1, NULL, NULL);
+    float *loss_ref = tl_tensor_load(ref, "loss", -1, NULL, NULL);
     const float *ptrs[16];
     int targets[256];
     bool from_start[16];
@@ -220,15 +208,12 @@ static void gradients_match(const char *name)
         char ref_name[128];
         crt_model_param_info(model, i, &pname, NULL, NULL, &numel);
         snprintf(ref_name, sizeof(ref_name), "grad.%s", pname);
-        float *expected = tensor_copy(ref, ref_name, NULL);
+        float *expected = tl_tensor_load(ref, ref_name, -1, NULL, NULL);
         const float *got = crt_trainer_grad(trainer, pname);
-        double diff = 0, scale = 1e-12;
-        for (size_t k = 0; k < numel; k++) {
-            diff = fmax(diff, fabs(got[k] - expected[k]));
-            scale = fmax(scale, fabs(expected[k]));
-        }
+        struct tl_tensor_diff d;
+        tl_tensor_diff(&d, got, expected, numel);
         /* A tensor without gradient (both zero) counts as exact. */
-        double rel = scale > 1e-10 ? diff / scale : diff;
+        double rel = d.max_abs_want > 1e-10 ? d.max_abs_err / d.max_abs_want : d.max_abs_err;
         if (rel >= GRAD_TOLERANCE)
             printf("#   %s: relative error %.2e\n", pname, rel);
         if (rel > worst) {

@@ -2,7 +2,6 @@
  * RTSP server (tests/video/rtsp_server.py, python3-gi) on 127.0.0.1 serves a
  * clip made by ffmpeg at test time; the test kills it and starts it again. */
 #include <math.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,69 +30,18 @@ static int make_clip(void **state)
 }
 
 /* Starts the server on `port` (0: any) and returns the port it listens on. */
-static int server_start(struct child *c, int port)
+static int server_start(struct tl_proc *c, int port)
 {
     char port_text[16], line[64];
     snprintf(port_text, sizeof(port_text), "%d", port);
-    char *argv[] = {
-        "/usr/bin/python3", (char *)server_script, clip_path, port_text, "/camera", NULL};
-    if (child_start(c, argv) < 0)
+    const char *argv[] = {"/usr/bin/python3", server_script, clip_path, port_text, "/camera", NULL};
+    if (tl_proc_spawn(c, argv, &(struct tl_proc_options){.stdout_pipe = true}) < 0)
         return -1;
-    if (child_read_line(c, line, sizeof(line), 20) < 0) {
-        child_kill(c);
+    if (tl_proc_read_line(c, line, sizeof(line), 20) < 0) {
+        tl_proc_kill(c);
         return -1;
     }
     return atoi(line);
-}
-
-struct reader {
-    struct video_stream *s;
-    pthread_mutex_t lock;
-    int frames;
-    double last_pts;
-    bool increasing;
-    bool done;
-    int r;
-};
-
-static void *reader_main(void *arg)
-{
-    struct reader *rd = arg;
-    struct video_frame f;
-    int r;
-    while ((r = video_stream_read(rd->s, &f, NULL)) == 0) {
-        pthread_mutex_lock(&rd->lock);
-        if (rd->frames > 0 && f.pts <= rd->last_pts)
-            rd->increasing = false;
-        rd->last_pts = f.pts;
-        rd->frames++;
-        pthread_mutex_unlock(&rd->lock);
-    }
-    pthread_mutex_lock(&rd->lock);
-    rd->done = true;
-    rd->r = r;
-    pthread_mutex_unlock(&rd->lock);
-    return NULL;
-}
-
-static int frames_of(struct reader *rd)
-{
-    pthread_mutex_lock(&rd->lock);
-    int n = rd->frames;
-    pthread_mutex_unlock(&rd->lock);
-    return n;
-}
-
-/* Waits at most timeout_s for more than `than` frames; true when they came. */
-static bool wait_frames(struct reader *rd, int than, double timeout_s)
-{
-    double end = now_s() + timeout_s;
-    while (now_s() < end) {
-        if (frames_of(rd) > than)
-            return true;
-        sleep_s(0.02);
-    }
-    return false;
 }
 
 static bool wait_state(struct video_stream *s, enum video_state state, double timeout_s)
@@ -107,31 +55,20 @@ static bool wait_state(struct video_stream *s, enum video_state state, double ti
     return false;
 }
 
-static void stop_and_join(struct video_stream *s, struct reader *rd, pthread_t t)
+static void stop_and_join(struct video_stream *s, struct tl_reader *rd)
 {
     video_stream_stop(s);
-    double end = now_s() + 5;
-    bool done = false;
-    while (!done && now_s() < end) {
-        pthread_mutex_lock(&rd->lock);
-        done = rd->done;
-        pthread_mutex_unlock(&rd->lock);
-        if (!done)
-            sleep_s(0.01);
-    }
-    assert_true(done);
-    pthread_join(t, NULL);
+    assert_true(tl_reader_join(rd, 5));
     assert_int_equal(rd->r, -ECANCELED);
 }
 
 static void camera_killed_backs_off_and_resumes(void **state)
 {
-    struct child server;
+    struct tl_proc server;
     struct video_options o;
     struct video_stream *s = NULL;
     struct video_stats st;
-    struct reader rd = {.increasing = true};
-    pthread_t t;
+    struct tl_reader rd;
     char url[128];
 
     int port = server_start(&server, 0);
@@ -142,18 +79,16 @@ static void camera_killed_backs_off_and_resumes(void **state)
     o.backoff_min_s = 0.5;
     o.backoff_max_s = 2;
     assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
-    pthread_mutex_init(&rd.lock, NULL);
-    rd.s = s;
-    assert_int_equal(pthread_create(&t, NULL, reader_main, &rd), 0);
+    assert_int_equal(tl_reader_start(&rd, s), 0);
 
     /* Frames arrive. */
-    assert_true(wait_frames(&rd, 10, 30));
+    assert_true(tl_reader_wait_frames(&rd, 10, 30));
     assert_int_equal(video_stream_state(s), VIDEO_STATE_STREAMING);
 
     /* The camera dies: the stream notices and backs off. */
-    child_kill(&server);
+    tl_proc_kill(&server);
     assert_true(wait_state(s, VIDEO_STATE_BACKOFF, 15));
-    int before = frames_of(&rd);
+    int before = tl_reader_frames(&rd);
     video_stream_stats(s, &st);
     print_message("after the kill: %d frames, last error: %s\n", before, st.last_error);
     assert_non_null(strstr(st.last_error, "127.0.0.1"));
@@ -164,28 +99,27 @@ static void camera_killed_backs_off_and_resumes(void **state)
      * (the longest wait plus the time to connect and probe). */
     assert_int_equal(server_start(&server, port), port);
     double restarted = now_s();
-    bool resumed = wait_frames(&rd, before, o.backoff_max_s * 1.2 + 10);
+    bool resumed = tl_reader_wait_frames(&rd, before, o.backoff_max_s * 1.2 + 10);
     double took = now_s() - restarted;
     print_message("frames resumed %.2f s after the restart\n", took);
     assert_true(resumed);
     assert_true(took < o.backoff_max_s * 1.2 + 10);
-    assert_true(wait_frames(&rd, before + 10, 10));
+    assert_true(tl_reader_wait_frames(&rd, before + 10, 10));
     video_stream_stats(s, &st);
     assert_true(st.reconnects >= 1);
     assert_int_equal((int)st.late, 0); /* a reader at the live edge loses nothing */
     assert_int_equal(st.state, VIDEO_STATE_STREAMING);
 
-    stop_and_join(s, &rd, t);
-    child_kill(&server);
+    stop_and_join(s, &rd);
+    tl_proc_kill(&server);
     assert_true(rd.increasing); /* across the reconnect too */
     assert_int_equal(video_stream_state(s), VIDEO_STATE_STOPPED);
     video_stream_free(s);
-    pthread_mutex_destroy(&rd.lock);
 }
 
 static void rtsp_over_udp_by_option(void **state)
 {
-    struct child server;
+    struct tl_proc server;
     struct video_options o;
     struct video_stream *s = NULL;
     struct video_frame f;
@@ -211,7 +145,7 @@ static void rtsp_over_udp_by_option(void **state)
         last = f.pts;
     }
     video_stream_free(s);
-    child_kill(&server);
+    tl_proc_kill(&server);
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 /* Helpers of the video integration tests: fixture clips made by the ffmpeg
- * command at test time, child processes (servers) started and killed by the
- * test, free ports on 127.0.0.1. Header-only: each test includes it once. */
+ * command at test time, listeners on 127.0.0.1. Child processes, free ports
+ * and the reader thread are tests/lib's, included here for every video test.
+ * Header-only: each test includes it once. */
 #ifndef CRTD_TESTS_VIDEO_HELPERS_H
 #define CRTD_TESTS_VIDEO_HELPERS_H
 
@@ -8,9 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "tl_port.h"
+#include "tl_proc.h"
+#include "tl_reader.h"
 
 /* The directory for this test's clips, from CRTD_VIDEO_FIXTURES (set by
  * meson) or /tmp, with `sub` appended; created when missing. */
@@ -70,22 +71,6 @@ static inline void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
-static inline int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* A socket listening on 127.0.0.1 that never accepts: connections complete
  * in the kernel's backlog and then nothing ever answers — a dead camera on a
  * live network. Returns the fd and sets *ret_port. */
@@ -121,72 +106,6 @@ static inline bool wait_port(int port, double timeout_s)
         sleep_s(0.05);
     }
     return false;
-}
-
-struct child {
-    pid_t pid;
-    int out_fd; /* the child's stdout, or -1 */
-};
-
-/* Starts argv[0] (searched in PATH) with its stdout on a pipe. */
-static inline int child_start(struct child *c, char *const argv[])
-{
-    int fds[2];
-    posix_spawn_file_actions_t fa;
-    if (pipe(fds) < 0)
-        return -errno;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    int r = posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (r != 0) {
-        close(fds[0]);
-        c->pid = -1;
-        c->out_fd = -1;
-        return -r;
-    }
-    c->out_fd = fds[0];
-    return 0;
-}
-
-/* Reads one line of the child's stdout, waiting at most timeout_s. */
-static inline int child_read_line(struct child *c, char *buf, size_t size, double timeout_s)
-{
-    size_t n = 0;
-    double end = now_s() + timeout_s;
-    while (n + 1 < size) {
-        double left = end - now_s();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = c->out_fd, .events = POLLIN};
-        if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
-            continue;
-        char ch;
-        ssize_t k = read(c->out_fd, &ch, 1);
-        if (k <= 0)
-            return -EPIPE;
-        if (ch == '\n')
-            break;
-        buf[n++] = ch;
-    }
-    buf[n] = '\0';
-    return 0;
-}
-
-/* Kills the child (SIGKILL: a crash, not a goodbye) and reaps it. */
-static inline void child_kill(struct child *c)
-{
-    if (c->pid > 0) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, NULL, 0);
-    }
-    if (c->out_fd >= 0)
-        close(c->out_fd);
-    c->pid = -1;
-    c->out_fd = -1;
 }
 
 #endif
