@@ -69,4 +69,58 @@ void pose_resize_rgb(int32_t *out, int size, const uint8_t *rgb, int width, int 
 void pose_run_tensor(struct pose_context *context, const int32_t *input,
                      float out[POSE_NUM_KEYPOINTS * 3]);
 
+/* ---- tracking people (tracker.c) ------------------------------------------ */
+
+#define POSE_TRACKER_MAX_TRACKS     16
+#define POSE_TRACKER_MAX_DETECTIONS 16
+
+/* One person a multi-person model found in a frame. */
+struct pose_person {
+    struct pose_keypoint keypoints[POSE_NUM_KEYPOINTS];
+    float box[4]; /* x0, y0, x1, y1 in whole-frame coordinates, 0..1 */
+    float score;  /* the model's person score, 0..1 */
+};
+
+struct pose_tracker_options {
+    int max_tracks;       /* the cap per stream (default 6, at most 16) */
+    int confirm_hits;     /* frames matched before a track is confirmed (3) */
+    double max_unseen_s;  /* a track unseen this long ends (2 s) */
+    float min_similarity; /* (IoU + OKS) / 2 below this never matches (0.2) */
+    float min_score;      /* detections and keypoints below this are ignored (0.2) */
+};
+
+void pose_tracker_options_default(struct pose_tracker_options *opts);
+
+struct pose_track {
+    uint32_t id;                  /* 1, 2, ...: never reused within a tracker's life */
+    bool confirmed;               /* matched confirm_hits times */
+    bool seen;                    /* matched in the last update */
+    int hits;                     /* frames matched */
+    double first_seen, last_seen; /* the caller's clock, seconds */
+    struct pose_person person;    /* as last seen */
+};
+
+/* Gives each person a stable id across frames (docs/POSE.md, "Tracking
+ * people"). One per stream; allocates nothing after pose_tracker_new. */
+struct pose_tracker;
+
+int pose_tracker_new(const struct pose_tracker_options *opts, struct pose_tracker **ret_tracker,
+                     struct errbuf *err);
+struct pose_tracker *pose_tracker_free(struct pose_tracker *tracker);
+
+/* Matches one frame's detections (at most POSE_TRACKER_MAX_DETECTIONS) taken
+ * at `now` seconds, ends tracks unseen for max_unseen_s and starts tentative
+ * tracks for the rest. When the cap is full the weakest track (tentative
+ * before confirmed, then the lowest score) gives way to a stronger newcomer,
+ * or the newcomer is dropped; pose_tracker_dropped counts both. Returns the
+ * number of tracks, or -EINVAL. */
+int pose_tracker_update(struct pose_tracker *tracker, const struct pose_person *dets, int n_dets,
+                        double now);
+int pose_tracker_count(const struct pose_tracker *tracker);
+/* The index-th track (any order), or NULL. Valid until the next update. */
+const struct pose_track *pose_tracker_track(const struct pose_tracker *tracker, int index);
+uint64_t pose_tracker_dropped(const struct pose_tracker *tracker);
+/* Ends every track (a camera reconnected); ids keep counting up. */
+void pose_tracker_reset(struct pose_tracker *tracker);
+
 #endif
