@@ -78,6 +78,7 @@ static void free_fixture(struct fixture *f)
 static double loss_now(struct fixture *f)
 {
     float mem[B * 64];
+    crt_model_params_changed(f->model); /* the forward reads the packed copy */
     for (int b = 0; b < B; b++)
         crt_model_initial_memory(f->model, mem + b * crt_model_memory_floats(f->model));
     crt_trainer_zero_grad(f->trainer);
