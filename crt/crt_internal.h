@@ -102,9 +102,13 @@ struct crt_memory_ops {
      * packed copy, which is only refreshed by crt_model_params_changed. */
     void (*embed)(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
                   int B, int T);
-    /* h is [B, n_tokens, d]; mem_out may be mem_in; readout is [B, d]. */
-    void (*update)(const struct crt_model *model, float *scratch, float *mem_out, float *readout,
-                   const float *h, const float *mem_in, int B);
+    /* h is [B, n_tokens, d]; mem_out may be mem_in; readout is [B, d].
+     * save ([B][save_floats]) is NULL at inference; in training it receives
+     * what the mechanism's backward pass reads (train/mem/<file>.c). */
+    void (*update)(const struct crt_model *model, float *scratch, float *save, float *mem_out,
+                   float *readout, const float *h, const float *mem_in, int B);
+    /* Optional: floats of save per sequence (NULL: none). */
+    size_t (*save_floats)(const struct crt_config *cfg);
     double (*flops)(const struct crt_config *cfg); /* its own, per segment */
     /* Optional: what crt_model_init_random gives its tensors instead of the
      * default (matrices uniform in +-1/sqrt(in), biases small, norms 1). */
@@ -117,9 +121,11 @@ struct crt_memory_ops {
     /* Optional: replaces block l's self-attention (attention_forward of
      * qkv [B,T,3d], queries from the first nq tokens, out [B,nq,d]) — e.g.
      * to attend to cached keys and values in mem_in too — and may write its
-     * part of mem_out (which may alias mem_in) for the next segment. */
-    void (*attention)(const struct crt_model *model, int layer, float *scratch, float *out,
-                      const float *qkv, const float *mem_in, float *mem_out, int B, int T, int nq);
+     * part of mem_out (which may alias mem_in) for the next segment. save
+     * is update's (NULL at inference): its backward's values go there too. */
+    void (*attention)(const struct crt_model *model, int layer, float *scratch, float *save,
+                      float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                      int T, int nq);
     /* Optional: whether a restored memory (S floats, all finite) is one this
      * mechanism could have written, e.g. that a count it keeps is a count. */
     int (*check_memory)(const struct crt_model *model, const float *mem, struct errbuf *err);

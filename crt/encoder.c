@@ -67,7 +67,7 @@ void crt_encoder_forward(const struct crt_model *m, struct crt_workspace *ws,
         if (cache && cache->attention_forward)
             cache->attention_forward(m, cache->train_ctx, save, l, atty, qkv, mem_in, B, T, nq);
         else if (m->ops->attention)
-            m->ops->attention(m, l, ws->scratch, atty, qkv, mem_in, mem_out, B, T, nq);
+            m->ops->attention(m, l, ws->scratch, save, atty, qkv, mem_in, mem_out, B, T, nq);
         else
             attention_forward(atty, KEPT(att, l, ws->att), qkv, B, T, d, c->n_heads, nq);
 
@@ -97,7 +97,7 @@ void crt_encoder_forward(const struct crt_model *m, struct crt_workspace *ws,
     if (cache && cache->update_forward)
         cache->update_forward(m, cache->train_ctx, save, mem_out, readout, h, mem_in, B);
     else
-        m->ops->update(m, ws->scratch, mem_out, readout, h, mem_in, B);
+        m->ops->update(m, ws->scratch, save, mem_out, readout, h, mem_in, B);
     layernorm_forward(hln, cache ? cache->hln_mean : NULL, cache ? cache->hln_rstd : NULL, readout,
                       w->head_ln_w, w->head_ln_b, B, d, eps);
     matmul_t_forward(logits, c->n_classes, hln, d, P(w->head_w), c->n_classes, w->head_b, B, d,

@@ -98,7 +98,10 @@ static void worker_layout(struct train_worker *wk, struct bump *b)
     size_t B = (size_t)wk->max_rows, d = (size_t)c->d_model, nt = (size_t)m->n_tokens;
     size_t T = nt + (size_t)c->segment_len, ff = (size_t)c->d_ff, H = (size_t)c->n_heads;
     size_t S = m->state_floats, C = (size_t)c->n_classes;
-    size_t save = wk->trainer->tm->save_floats(m);
+    const struct crt_train_memory_ops *tm = wk->trainer->tm;
+    size_t save = tm->save_floats       ? tm->save_floats(m)
+                  : m->ops->save_floats ? m->ops->save_floats(c)
+                                        : 0;
 
     wk->grads = bump(b, m->layout.total);
     for (int w = 0; w < wk->trainer->opts.max_window; w++) {

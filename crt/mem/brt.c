@@ -209,10 +209,11 @@ void crt_brt_state_forward(const struct crt_config *cfg, const struct brt_weight
                  w->lstm, S, d);
 }
 
-static void brt_attention(const struct crt_model *model, int l, float *scratch, float *out,
-                          const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                          int nq)
+static void brt_attention(const struct crt_model *model, int l, float *scratch, float *save,
+                          float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                          int T, int nq)
 {
+    (void)save; /* for now: training runs train/mem/brt.c's copy */
     const struct crt_config *c = &model->cfg;
     const struct brt_weights *w = model->mem_w;
     if (l < c->n_layers - 1) {
@@ -229,9 +230,10 @@ static void brt_attention(const struct crt_model *model, int l, float *scratch, 
     }
 }
 
-static void brt_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void brt_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* for now: training runs train/mem/brt.c's copy */
     const struct brt_weights *w = model->mem_w;
     int d = model->cfg.d_model;
     (void)scratch, (void)h, (void)mem_in;

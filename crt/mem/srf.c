@@ -125,10 +125,11 @@ void crt_srf_layer_forward(const struct crt_config *cfg, const struct srf_weight
     }
 }
 
-static void srf_attention(const struct crt_model *model, int l, float *scratch, float *out,
-                          const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                          int nq)
+static void srf_attention(const struct crt_model *model, int l, float *scratch, float *save,
+                          float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                          int T, int nq)
 {
+    (void)save; /* for now: training runs train/mem/srf.c's copy */
     const struct crt_config *c = &model->cfg;
     int d = c->d_model, dk = d / c->n_heads;
     size_t hdd = (size_t)c->n_heads * dk * dk, lf = crt_srf_layer_floats(c);
@@ -143,9 +144,10 @@ static void srf_attention(const struct crt_model *model, int l, float *scratch, 
     }
 }
 
-static void srf_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void srf_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* for now: training runs train/mem/srf.c's copy */
     (void)scratch, (void)mem_out, (void)mem_in;
     memcpy(readout, h, (size_t)B * model->cfg.d_model * sizeof(float));
 }

@@ -154,10 +154,11 @@ static void xl_push_cache(const struct crt_model *model, float *mem_out, const f
         }
 }
 
-static void xl_attention(const struct crt_model *model, int l, float *scratch, float *out,
-                         const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                         int nq)
+static void xl_attention(const struct crt_model *model, int l, float *scratch, float *save,
+                         float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                         int T, int nq)
 {
+    (void)save; /* for now: training runs train/mem/xl.c's copy */
     const struct crt_config *c = &model->cfg;
     int cached = crt_xl_cached_segments(c) * c->segment_len;
     crt_xl_attention_forward(out, NULL, 0, scratch, qkv, mem_in, model->state_floats,
@@ -165,9 +166,10 @@ static void xl_attention(const struct crt_model *model, int l, float *scratch, f
     xl_push_cache(model, mem_out, mem_in, qkv, l, B, T);
 }
 
-static void xl_update(const struct crt_model *model, float *scratch, float *mem_out, float *readout,
-                      const float *h, const float *mem_in, int B)
+static void xl_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
+                      float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* for now: training runs train/mem/xl.c's copy */
     (void)scratch;
     size_t S = model->state_floats;
     float M = (float)crt_xl_cached_segments(&model->cfg);
