@@ -38,8 +38,9 @@ struct crt_train_memory_ops {
     /* Optional: the extras have memory now (after prepare); fill them. */
     void (*extras_ready)(struct crt_model *m, void *ctx);
     void (*release)(void *ctx);
-    /* Floats saved per sequence per segment by update_forward; scratch floats
-     * per sequence for update_backward. */
+    /* Floats saved per sequence per segment by update_forward (for now; NULL:
+     * ops->save_floats); optional: scratch floats per sequence for
+     * update_backward. */
     size_t (*save_floats)(const struct crt_model *m);
     size_t (*scratch_floats)(const struct crt_model *m);
     /* As ops->update, saving what the backward needs in save[B][save_floats]. */
@@ -55,7 +56,8 @@ struct crt_train_memory_ops {
      * accumulates weight gradients and ADDS to dmem_in. */
     void (*embed_backward)(const struct crt_model *m, void *ctx, float *grads, const float *dx,
                            const float *mem_in, float *dmem_in, int B, int T);
-    /* Adds the gradient of the learned initial memory, given dmem ([S]). */
+    /* Optional: adds the gradient of the learned initial memory, given dmem
+     * ([S]); NULL when the initial memory is not learned. */
     void (*initial_memory_backward)(const struct crt_model *m, void *ctx, float *grads,
                                     const float *dmem);
     /* Optional: seeded initial values for training from scratch. */

@@ -151,7 +151,7 @@ static void worker_layout(struct train_worker *wk, struct bump *b)
     wk->dlogits = bump(b, B * C);
     wk->dmem = bump(b, B * S);
     wk->dmem_prev = bump(b, B * S);
-    wk->mscratch = bump(b, wk->trainer->tm->scratch_floats(m) + B * S);
+    wk->mscratch = bump(b, (tm->scratch_floats ? tm->scratch_floats(m) : 0) + B * S);
     wk->seg_weights = bump(b, B);
 }
 
@@ -443,7 +443,7 @@ static void *worker_run(void *arg)
         gather_targets(wk, w);
         backward_segment(wk, &wk->seg[w], B, wk->seg_targets, wk->seg_weights);
     }
-    for (int b = 0; b < B; b++)
+    for (int b = 0; t->tm->initial_memory_backward && b < B; b++)
         if (wk->from_start && wk->from_start[wk->b0 + b])
             t->tm->initial_memory_backward(m, t->tm_ctx, wk->grads, wk->dmem + (size_t)b * S);
     return NULL;

@@ -71,7 +71,7 @@ static void none_embed(const struct crt_model *model, float *scratch, float *x, 
 static void none_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                         float *readout, const float *h, const float *mem_in, int B)
 {
-    (void)save; /* for now: training runs train/mem/none.c's copy */
+    (void)save; /* the backward needs nothing */
     (void)scratch;
     size_t S = model->state_floats;
     memcpy(readout, h, (size_t)B * model->cfg.d_model * sizeof(float));
