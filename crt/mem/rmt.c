@@ -79,7 +79,7 @@ static void rmt_embed(const struct crt_model *model, float *scratch, float *x, c
 static void rmt_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
-    (void)save; /* for now: training runs train/mem/rmt.c's copy */
+    (void)save; /* the backward needs nothing */
     const struct rmt_weights *w = model->mem_w;
     int d = model->cfg.d_model, M = w->M;
     size_t Md = model->state_floats;
