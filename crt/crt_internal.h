@@ -97,7 +97,8 @@ struct crt_memory_ops {
     void (*layout)(const struct crt_config *cfg, struct crt_layout *lay, void *weights);
     size_t (*scratch_floats)(const struct crt_config *cfg); /* per batch row */
     void (*initial_memory)(const struct crt_model *model, float *mem);
-    /* x is [B, T, d]: fills rows 0..n_tokens of each sequence. The trainer
+    /* Optional (none without memory tokens): x is [B, T, d]: fills rows
+     * 0..n_tokens of each sequence. The trainer
      * calls it too, so it reads the parameter buffer (m->params), never the
      * packed copy, which is only refreshed by crt_model_params_changed. */
     void (*embed)(const struct crt_model *model, float *scratch, float *x, const float *mem_in,

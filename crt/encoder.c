@@ -36,7 +36,8 @@ void crt_encoder_forward(const struct crt_model *m, struct crt_workspace *ws,
         for (int t = 0; t < L; t++)
             residual_forward(x + ((size_t)b * T + nt + t) * d, ws->ln + ((size_t)b * L + t) * d,
                              w->pos + (size_t)t * d, (size_t)d);
-    m->ops->embed(m, ws->scratch, x, mem_in, B, T);
+    if (m->ops->embed)
+        m->ops->embed(m, ws->scratch, x, mem_in, B, T);
 
     /* Pre-LN blocks. The last computes only the memory tokens' outputs, the
      * only ones the step reads: their queries, everyone's keys and values. */

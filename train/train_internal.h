@@ -52,7 +52,7 @@ struct crt_train_memory_ops {
     void (*update_backward)(const struct crt_model *m, void *ctx, float *grads, float *scratch,
                             const float *save, const float *dmem_out, const float *dreadout,
                             const float *h, const float *mem_in, float *dh, float *dmem_in, int B);
-    /* Reverses ops->embed: dx is [B,T,d] (only the memory rows are read);
+    /* Reverses ops->embed (NULL with it): dx is [B,T,d] (only the memory rows are read);
      * accumulates weight gradients and ADDS to dmem_in. */
     void (*embed_backward)(const struct crt_model *m, void *ctx, float *grads, const float *dx,
                            const float *mem_in, float *dmem_in, int B, int T);

@@ -394,7 +394,8 @@ static void backward_segment(struct train_worker *wk, const struct segment_cache
         }
     matmul_backward(NULL, G(w->in_w), G(w->in_b), demb, s->feats, w->in_w, B * L, c->n_features, d);
     /* The memory tokens feed the gradient of the previous memory. */
-    t->tm->embed_backward(m, t->tm_ctx, g, dx0, s->mem_in, wk->dmem_prev, B, T);
+    if (t->tm->embed_backward)
+        t->tm->embed_backward(m, t->tm_ctx, g, dx0, s->mem_in, wk->dmem_prev, B, T);
     memcpy(wk->dmem, wk->dmem_prev, (size_t)B * S * sizeof(float));
 #undef G
 }
