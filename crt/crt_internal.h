@@ -97,10 +97,9 @@ struct crt_memory_ops {
     void (*layout)(const struct crt_config *cfg, struct crt_layout *lay, void *weights);
     size_t (*scratch_floats)(const struct crt_config *cfg); /* per batch row */
     void (*initial_memory)(const struct crt_model *model, float *mem);
-    /* Optional (none without memory tokens): x is [B, T, d]: fills rows
-     * 0..n_tokens of each sequence. The trainer
-     * calls it too, so it reads the parameter buffer (m->params), never the
-     * packed copy, which is only refreshed by crt_model_params_changed. */
+    /* Optional (NULL without memory tokens): x is [B, T, d]: fills rows
+     * 0..n_tokens of each sequence. Like update and attention it serves
+     * training too, and reads the packed copy as they do. */
     void (*embed)(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
                   int B, int T);
     /* h is [B, n_tokens, d]; mem_out may be mem_in; readout is [B, d].
@@ -207,14 +206,6 @@ struct crt_encoder_cache {
     float *h, *lnf_mean, *lnf_rstd;             /* [B, nt, d], [B, nt] */
     float *msave;                               /* [B, ops->save_floats] the mechanism's */
     float *readout, *hln, *hln_mean, *hln_rstd; /* [B, d], [B] */
-    /* For now, the trainer's own copies of a mechanism's update and
-     * attention, as struct crt_train_memory_ops has them (NULL: ops'). */
-    void *train_ctx;
-    void (*update_forward)(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                           float *readout, const float *h, const float *mem_in, int B);
-    void (*attention_forward)(const struct crt_model *m, void *ctx, float *save, int layer,
-                              float *out, const float *qkv, const float *mem_in, int B, int T,
-                              int nq);
 };
 
 /* The forward pass of a segment of B sequences, for inference and training

@@ -65,9 +65,7 @@ void crt_encoder_forward(const struct crt_model *m, struct crt_workspace *ws,
                     matmul_t_forward(qkv + (size_t)b * T * 3 * d, 3 * d, ln1 + (size_t)b * T * d, d,
                                      P(blk->qkv_w), 3 * d, blk->qkv_b, nq, d, d, false);
         }
-        if (cache && cache->attention_forward)
-            cache->attention_forward(m, cache->train_ctx, save, l, atty, qkv, mem_in, B, T, nq);
-        else if (m->ops->attention)
+        if (m->ops->attention)
             m->ops->attention(m, l, ws->scratch, save, atty, qkv, mem_in, mem_out, B, T, nq);
         else
             attention_forward(atty, KEPT(att, l, ws->att), qkv, B, T, d, c->n_heads, nq);
@@ -95,10 +93,7 @@ void crt_encoder_forward(const struct crt_model *m, struct crt_workspace *ws,
     float *hln = cache ? cache->hln : ws->hln;
     layernorm_forward(h, cache ? cache->lnf_mean : NULL, cache ? cache->lnf_rstd : NULL, x,
                       w->lnf_w, w->lnf_b, B * nt, d, eps);
-    if (cache && cache->update_forward)
-        cache->update_forward(m, cache->train_ctx, save, mem_out, readout, h, mem_in, B);
-    else
-        m->ops->update(m, ws->scratch, save, mem_out, readout, h, mem_in, B);
+    m->ops->update(m, ws->scratch, save, mem_out, readout, h, mem_in, B);
     layernorm_forward(hln, cache ? cache->hln_mean : NULL, cache ? cache->hln_rstd : NULL, readout,
                       w->head_ln_w, w->head_ln_b, B, d, eps);
     matmul_t_forward(logits, c->n_classes, hln, d, P(w->head_w), c->n_classes, w->head_b, B, d,

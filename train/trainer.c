@@ -99,9 +99,7 @@ static void worker_layout(struct train_worker *wk, struct bump *b)
     size_t T = nt + (size_t)c->segment_len, ff = (size_t)c->d_ff, H = (size_t)c->n_heads;
     size_t S = m->state_floats, C = (size_t)c->n_classes;
     const struct crt_train_memory_ops *tm = wk->trainer->tm;
-    size_t save = tm->save_floats       ? tm->save_floats(m)
-                  : m->ops->save_floats ? m->ops->save_floats(c)
-                                        : 0;
+    size_t save = m->ops->save_floats ? m->ops->save_floats(c) : 0;
 
     wk->grads = bump(b, m->layout.total);
     for (int w = 0; w < wk->trainer->opts.max_window; w++) {
@@ -282,9 +280,6 @@ static void forward_segment(struct train_worker *wk, struct segment_cache *s, in
 {
     const struct crt_trainer *t = wk->trainer;
     int C = t->model->cfg.n_classes;
-    s->c.train_ctx = t->tm_ctx;
-    s->c.update_forward = t->tm->update_forward;
-    s->c.attention_forward = t->tm->attention_forward;
     crt_encoder_forward(t->model, wk->ws, &s->c, B, s->feats, s->mem_in, mem_out, s->probs);
     softmax_forward(s->probs, s->probs, B, C);
     wk->loss += crossentropy_softmax_backward(NULL, s->probs, targets, weights, B, C);

@@ -100,9 +100,9 @@ static void gru_embed(const struct crt_model *model, float *scratch, float *x, c
 {
     const struct gru_weights *w = model->mem_w;
     int d = model->cfg.d_model;
-    /* x_0 = W_mem m + b_mem + P_mem, from the live weights: the trainer runs
-     * this too, between its own updates of the parameter buffer. */
-    matmul_forward(scratch, mem_in, w->embed_w, w->embed_b, B, d, d);
+    /* x_0 = W_mem m + b_mem + P_mem */
+    matmul_t_forward(scratch, d, mem_in, d, crt_packed(model, w->embed_w), d, w->embed_b, B, d, d,
+                     false);
     for (int b = 0; b < B; b++)
         residual_forward(x + (size_t)b * T * d, scratch + (size_t)b * d, w->pos, (size_t)d);
 }
