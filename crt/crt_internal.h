@@ -97,14 +97,18 @@ struct crt_memory_ops {
     void (*layout)(const struct crt_config *cfg, struct crt_layout *lay, void *weights);
     size_t (*scratch_floats)(const struct crt_config *cfg); /* per batch row */
     void (*initial_memory)(const struct crt_model *model, float *mem);
-    /* x is [B, T, d]: fills rows 0..n_tokens of each sequence. The trainer
-     * calls it too, so it reads the parameter buffer (m->params), never the
-     * packed copy, which is only refreshed by crt_model_params_changed. */
+    /* Optional (NULL without memory tokens): x is [B, T, d]: fills rows
+     * 0..n_tokens of each sequence. Like update and attention it serves
+     * training too, and reads the packed copy as they do. */
     void (*embed)(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
                   int B, int T);
-    /* h is [B, n_tokens, d]; mem_out may be mem_in; readout is [B, d]. */
-    void (*update)(const struct crt_model *model, float *scratch, float *mem_out, float *readout,
-                   const float *h, const float *mem_in, int B);
+    /* h is [B, n_tokens, d]; mem_out may be mem_in; readout is [B, d].
+     * save ([B][save_floats]) is NULL at inference; in training it receives
+     * what the mechanism's backward pass reads (train/mem/<file>.c). */
+    void (*update)(const struct crt_model *model, float *scratch, float *save, float *mem_out,
+                   float *readout, const float *h, const float *mem_in, int B);
+    /* Optional: floats of save per sequence (NULL: none). */
+    size_t (*save_floats)(const struct crt_config *cfg);
     double (*flops)(const struct crt_config *cfg); /* its own, per segment */
     /* Optional: what crt_model_init_random gives its tensors instead of the
      * default (matrices uniform in +-1/sqrt(in), biases small, norms 1). */
@@ -117,9 +121,11 @@ struct crt_memory_ops {
     /* Optional: replaces block l's self-attention (attention_forward of
      * qkv [B,T,3d], queries from the first nq tokens, out [B,nq,d]) — e.g.
      * to attend to cached keys and values in mem_in too — and may write its
-     * part of mem_out (which may alias mem_in) for the next segment. */
-    void (*attention)(const struct crt_model *model, int layer, float *scratch, float *out,
-                      const float *qkv, const float *mem_in, float *mem_out, int B, int T, int nq);
+     * part of mem_out (which may alias mem_in) for the next segment. save
+     * is update's (NULL at inference): its backward's values go there too. */
+    void (*attention)(const struct crt_model *model, int layer, float *scratch, float *save,
+                      float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                      int T, int nq);
     /* Optional: whether a restored memory (S floats, all finite) is one this
      * mechanism could have written, e.g. that a count it keeps is a count. */
     int (*check_memory)(const struct crt_model *model, const float *mem, struct errbuf *err);
@@ -157,6 +163,60 @@ static inline const float *crt_packed(const struct crt_model *m, const float *pa
 {
     return m->packed + (param - m->params);
 }
+
+/* The buffers of a segment step, allocated once for the largest batch
+ * (crt_workspace_new); each is reused by every block. */
+struct crt_workspace {
+    const struct crt_model *model;
+    int max_batch;
+    size_t bytes;
+    float *x;       /* [B, T, d] residual stream */
+    float *ln;      /* [B, T, d] normed input of a sublayer; embedding scratch */
+    float *qkv;     /* [B, T, 3d] */
+    float *atty;    /* [B, T, d] attention output before projection */
+    float *att;     /* [B, H, T, T] attention weights */
+    float *fch;     /* [B, T, ff] */
+    float *xk;      /* [B, nt, d] residual of the kept tokens in the last block */
+    float *h;       /* [B, nt, d] their ln_f output */
+    float *readout; /* [B, d] */
+    float *hln;     /* [B, d] */
+    float *scratch; /* [B, ops->scratch_floats] */
+    float *logits;  /* [B, C] */
+    float *feats;   /* [B, L, F] batched clips: the gathered segment */
+    float *mem;     /* [B, S] batched clips: memories */
+};
+
+/* What a training forward keeps of one segment for its backward pass
+ * (train/trainer.c). Block l has nq query rows: T, but n_tokens in the last
+ * block, which computes only the memory tokens' outputs. */
+struct crt_encoder_cache {
+    float *xin[CRT_MAX_LAYERS];                                 /* [B, T, d] input of each block */
+    float *ln1[CRT_MAX_LAYERS];                                 /* [B, T, d] */
+    float *ln1_mean[CRT_MAX_LAYERS], *ln1_rstd[CRT_MAX_LAYERS]; /* [B, T] */
+    /* [B, T, 3d]; in the last block the queries of the first nq rows only
+     * (the others stay as the buffer was: backward reads no other query) */
+    float *qkv[CRT_MAX_LAYERS];
+    float *att[CRT_MAX_LAYERS];  /* [B, H, nq, T] softmax weights (no ops->attention) */
+    float *atty[CRT_MAX_LAYERS]; /* [B, nq, d] */
+    float *xmid[CRT_MAX_LAYERS]; /* [B, nq, d] residual after attention */
+    float *ln2[CRT_MAX_LAYERS];  /* [B, nq, d] */
+    float *ln2_mean[CRT_MAX_LAYERS], *ln2_rstd[CRT_MAX_LAYERS]; /* [B, nq] */
+    float *fc1[CRT_MAX_LAYERS], *gel[CRT_MAX_LAYERS];           /* [B, nq, ff] */
+    float *xk;                                  /* [B, nt, d] the last block's output */
+    float *h, *lnf_mean, *lnf_rstd;             /* [B, nt, d], [B, nt] */
+    float *msave;                               /* [B, ops->save_floats] the mechanism's */
+    float *readout, *hln, *hln_mean, *hln_rstd; /* [B, d], [B] */
+};
+
+/* The forward pass of a segment of B sequences, for inference and training
+ * alike: embedding, the blocks, ln_f, the mechanism's update and the
+ * classifier, writing logits [B, C] (and the mechanism's mem_out). It reads
+ * the packed copy of the weights, so a trainer calls
+ * crt_model_params_changed after changing them. cache NULL: inference, every
+ * activation in ws's reused buffers; else what backward needs lands in it. */
+void crt_encoder_forward(const struct crt_model *m, struct crt_workspace *ws,
+                         const struct crt_encoder_cache *cache, int B, const float *feats,
+                         const float *mem_in, float *mem_out, float *logits);
 
 /* Lays out (and, with base, points) the whole model's parameters. */
 void crt_layout_build(struct crt_model *model, float *base);

@@ -763,26 +763,6 @@ void crt_model_init_random(struct crt_model *m, uint64_t seed)
 
 /* ---- the forward step ----------------------------------------------------- */
 
-struct crt_workspace {
-    const struct crt_model *model;
-    int max_batch;
-    size_t bytes;
-    float *x;       /* [B, T, d] residual stream */
-    float *ln;      /* [B, T, d] normed input of a sublayer; embedding scratch */
-    float *qkv;     /* [B, T, 3d] */
-    float *atty;    /* [B, T, d] attention output before projection */
-    float *att;     /* [B, H, T, T] attention weights */
-    float *fch;     /* [B, T, ff] */
-    float *xk;      /* [B, nt, d] residual of the kept tokens in the last block */
-    float *h;       /* [B, nt, d] their ln_f output */
-    float *readout; /* [B, d] */
-    float *hln;     /* [B, d] */
-    float *scratch; /* [B, ops->scratch_floats] */
-    float *logits;  /* [B, C] */
-    float *feats;   /* [B, L, F] batched clips: the gathered segment */
-    float *mem;     /* [B, S] batched clips: memories */
-};
-
 int crt_workspace_new(const struct crt_model *m, int max_batch, struct crt_workspace **ret_ws)
 {
     const struct crt_config *c = &m->cfg;
@@ -850,72 +830,8 @@ size_t crt_workspace_bytes(const struct crt_workspace *ws)
 void crt_model_step(const struct crt_model *m, struct crt_workspace *ws, int B, const float *feats,
                     const float *mem_in, float *mem_out, float *logits)
 {
-    const struct crt_config *c = &m->cfg;
-    const struct crt_weights *w = &m->w;
-    int d = c->d_model, ff = c->d_ff, L = c->segment_len, nt = m->n_tokens, T = nt + L;
-    float eps = c->layer_norm_eps;
     assert(ws->model == m && B >= 1 && B <= ws->max_batch);
-#define P(x) crt_packed(m, (x))
-
-    /* Frame tokens: W_in f_t + b_in + P[t], after the memory tokens. */
-    matmul_t_forward(ws->ln, d, feats, c->n_features, P(w->in_w), d, w->in_b, B * L, c->n_features,
-                     d, false);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < L; t++)
-            residual_forward(ws->x + ((size_t)b * T + nt + t) * d, ws->ln + ((size_t)b * L + t) * d,
-                             w->pos + (size_t)t * d, (size_t)d);
-    m->ops->embed(m, ws->scratch, ws->x, mem_in, B, T);
-
-    /* Pre-LN blocks. The last computes only the memory tokens' outputs, the
-     * only ones the step reads: their queries, everyone's keys and values. */
-    for (int l = 0; l < c->n_layers; l++) {
-        const struct crt_block_weights *blk = &w->blk[l];
-        bool last = l == c->n_layers - 1;
-        int nq = last ? nt : T;
-        layernorm_forward(ws->ln, NULL, NULL, ws->x, blk->ln1_w, blk->ln1_b, B * T, d, eps);
-        if (!last) {
-            matmul_t_forward(ws->qkv, 3 * d, ws->ln, d, P(blk->qkv_w), 3 * d, blk->qkv_b, B * T, d,
-                             3 * d, false);
-        } else {
-            matmul_t_forward(ws->qkv + d, 3 * d, ws->ln, d, P(blk->qkv_w) + d, 3 * d,
-                             blk->qkv_b + d, B * T, d, 2 * d, false);
-            if (nq == 1)
-                matmul_t_forward(ws->qkv, T * 3 * d, ws->ln, T * d, P(blk->qkv_w), 3 * d,
-                                 blk->qkv_b, B, d, d, false);
-            else
-                for (int b = 0; b < B; b++)
-                    matmul_t_forward(ws->qkv + (size_t)b * T * 3 * d, 3 * d,
-                                     ws->ln + (size_t)b * T * d, d, P(blk->qkv_w), 3 * d,
-                                     blk->qkv_b, nq, d, d, false);
-        }
-        if (m->ops->attention)
-            m->ops->attention(m, l, ws->scratch, ws->atty, ws->qkv, mem_in, mem_out, B, T, nq);
-        else
-            attention_forward(ws->atty, ws->att, ws->qkv, B, T, d, c->n_heads, nq);
-        float *res = ws->x;
-        if (last) {
-            res = ws->xk;
-            for (int b = 0; b < B; b++)
-                memcpy(res + (size_t)b * nq * d, ws->x + (size_t)b * T * d,
-                       (size_t)nq * d * sizeof(float));
-        }
-        int rows = B * nq;
-        matmul_t_forward(res, d, ws->atty, d, P(blk->proj_w), d, blk->proj_b, rows, d, d, true);
-        layernorm_forward(ws->ln, NULL, NULL, res, blk->ln2_w, blk->ln2_b, rows, d, eps);
-        matmul_t_forward(ws->fch, ff, ws->ln, d, P(blk->fc1_w), ff, blk->fc1_b, rows, d, ff, false);
-        gelu_forward(ws->fch, ws->fch, (size_t)rows * ff);
-        matmul_t_forward(res, d, ws->fch, ff, P(blk->fc2_w), d, blk->fc2_b, rows, ff, d, true);
-    }
-    layernorm_forward(ws->h, NULL, NULL, ws->xk, w->lnf_w, w->lnf_b, B * nt, d, eps);
-
-    m->ops->update(m, ws->scratch, mem_out, ws->readout, ws->h, mem_in, B);
-
-    layernorm_forward(ws->hln, NULL, NULL, ws->readout, w->head_ln_w, w->head_ln_b, B, d, eps);
-    matmul_t_forward(logits ? logits : ws->logits, c->n_classes, ws->hln, d, P(w->head_w),
-                     c->n_classes, w->head_b, B, d, c->n_classes, false);
-    if (m->ops->output)
-        m->ops->output(m, mem_out, logits ? logits : ws->logits, B);
-#undef P
+    crt_encoder_forward(m, ws, NULL, B, feats, mem_in, mem_out, logits ? logits : ws->logits);
 }
 
 /* ---- whole clips, batched -------------------------------------------------- */

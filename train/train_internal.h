@@ -1,11 +1,14 @@
-/* crt_train_internal: what the trainer (crt_train.c) and each memory
- * mechanism's backward pass (crt_train_*.c) share, private to model/.
+/* crt_train_internal: what the trainer (train/trainer.c) and each memory
+ * mechanism's backward pass (train/mem/<file>.c) share, private to train/.
  *
- * The shared parts — input embedding, encoder blocks, ln_f, classifier —
- * are differentiated once in crt_train.c; a mechanism adds its own memory
- * embedding and update, forward with saved values and backward. A
- * mechanism's tensors are found by name in the model, and their gradients
- * sit at the same offsets in the gradient buffer (crt_train_grad_of). */
+ * The forward pass is inference's (crt_encoder_forward, with each
+ * mechanism's ops->update and ops->attention keeping what their backward
+ * needs in save). The shared parts — input embedding, encoder blocks, ln_f,
+ * classifier — are differentiated once in trainer.c; a mechanism adds the
+ * backward of its memory embedding, update and attention and its
+ * training-only hooks. A mechanism's tensors are found by name in the model,
+ * and their gradients sit at the same offsets in the gradient buffer
+ * (crt_train_grad_of). */
 #ifndef CRTD_MODEL_CRT_TRAIN_INTERNAL_H
 #define CRTD_MODEL_CRT_TRAIN_INTERNAL_H
 
@@ -38,24 +41,20 @@ struct crt_train_memory_ops {
     /* Optional: the extras have memory now (after prepare); fill them. */
     void (*extras_ready)(struct crt_model *m, void *ctx);
     void (*release)(void *ctx);
-    /* Floats saved per sequence per segment by update_forward; scratch floats
-     * per sequence for update_backward. */
-    size_t (*save_floats)(const struct crt_model *m);
+    /* Optional: scratch floats per sequence for the backward passes. */
     size_t (*scratch_floats)(const struct crt_model *m);
-    /* As ops->update, saving what the backward needs in save[B][save_floats]. */
-    void (*update_forward)(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                           float *readout, const float *h, const float *mem_in, int B);
     /* Given dmem_out and dreadout ([B,S], [B,d]), accumulates the weight
      * gradients into grads and writes dh ([B,nt,d], overwritten) and
      * dmem_in ([B,S], overwritten). */
     void (*update_backward)(const struct crt_model *m, void *ctx, float *grads, float *scratch,
                             const float *save, const float *dmem_out, const float *dreadout,
                             const float *h, const float *mem_in, float *dh, float *dmem_in, int B);
-    /* Reverses ops->embed: dx is [B,T,d] (only the memory rows are read);
-     * accumulates weight gradients and ADDS to dmem_in. */
+    /* Reverses ops->embed (NULL with it): dx is [B,T,d] (only the memory
+     * rows are read); accumulates weight gradients and ADDS to dmem_in. */
     void (*embed_backward)(const struct crt_model *m, void *ctx, float *grads, const float *dx,
                            const float *mem_in, float *dmem_in, int B, int T);
-    /* Adds the gradient of the learned initial memory, given dmem ([S]). */
+    /* Optional: adds the gradient of the learned initial memory, given dmem
+     * ([S]); NULL when the initial memory is not learned. */
     void (*initial_memory_backward)(const struct crt_model *m, void *ctx, float *grads,
                                     const float *dmem);
     /* Optional: seeded initial values for training from scratch. */
@@ -71,16 +70,12 @@ struct crt_train_memory_ops {
      * logits and of the memory that update wrote. */
     void (*output_backward)(const struct crt_model *m, void *ctx, const float *mem_in,
                             float *dlogits, float *dmem_out, int B);
-    /* Optional, with ops->attention: block l's attention as ops->attention
-     * computes it, saving what its backward needs in save ([B][save_floats],
-     * the same area update_forward gets), and its backward, which
-     * ACCUMULATES into dqkv ([B,T,3d]) given dout ([B,nq,d]); a mechanism
-     * that updates its memory inside the attention also gets the gradients
-     * update_backward got (dmem_out, dreadout), ADDS to dmem_in and may use
-     * scratch (scratch_floats). */
-    void (*attention_forward)(const struct crt_model *m, void *ctx, float *save, int layer,
-                              float *out, const float *qkv, const float *mem_in, int B, int T,
-                              int nq);
+    /* Optional, with ops->attention: the backward of block l's attention as
+     * ops->attention computed it (its values in save, [B][ops->save_floats],
+     * the same area ops->update gets), which ACCUMULATES into dqkv ([B,T,3d])
+     * given dout ([B,nq,d]); a mechanism that updates its memory inside the
+     * attention also gets the gradients update_backward got (dmem_out,
+     * dreadout), ADDS to dmem_in and may use scratch (scratch_floats). */
     void (*attention_backward)(const struct crt_model *m, void *ctx, float *grads, float *scratch,
                                const float *save, int layer, float *dqkv, const float *dout,
                                const float *qkv, const float *mem_in, const float *dmem_out,

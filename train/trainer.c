@@ -1,11 +1,12 @@
-/* crt_train: the trainer of the segment models — forward with saved
- * activations, backward through the shared parts (input embedding, pre-LN
- * encoder, ln_f, classifier) and, through the mechanism's train ops, the
- * memory; truncated backpropagation through time over a window of segments;
- * AdamW. In llm.c's manner, gradients and both moments share the model's
- * parameter layout, one allocation each. The batch is split between worker
- * threads with their own activations and gradients, summed in a fixed order
- * so that a seed always gives the same model. */
+/* crt_train: the trainer of the segment models — inference's forward pass
+ * (crt_encoder_forward) with its activations kept per segment, backward
+ * through the shared parts (input embedding, pre-LN encoder, ln_f,
+ * classifier) and, through the mechanism's train ops, the memory; truncated
+ * backpropagation through time over a window of segments; AdamW. In llm.c's
+ * manner, gradients and both moments share the model's parameter layout, one
+ * allocation each. The batch is split between worker threads with their own
+ * activations and gradients, summed in a fixed order so that a seed always
+ * gives the same model. */
 #include "train_internal.h"
 
 #include <assert.h>
@@ -20,19 +21,8 @@
 struct segment_cache {
     float *feats;               /* [B, L, F] gathered input */
     float *mem_in;              /* [B, S] */
-    float *xin[CRT_MAX_LAYERS]; /* [B, T, d] input of each block */
-    float *ln1[CRT_MAX_LAYERS], *ln1_mean[CRT_MAX_LAYERS], *ln1_rstd[CRT_MAX_LAYERS];
-    float *qkv[CRT_MAX_LAYERS];  /* [B, T, 3d] */
-    float *att[CRT_MAX_LAYERS];  /* [B, H, nq, T] */
-    float *atty[CRT_MAX_LAYERS]; /* [B, nq, d] */
-    float *xmid[CRT_MAX_LAYERS]; /* [B, nq, d] residual after attention */
-    float *ln2[CRT_MAX_LAYERS], *ln2_mean[CRT_MAX_LAYERS], *ln2_rstd[CRT_MAX_LAYERS];
-    float *fc1[CRT_MAX_LAYERS], *gel[CRT_MAX_LAYERS]; /* [B, nq, ff] */
-    float *xk;                                        /* [B, nt, d] the last block's output */
-    float *h, *lnf_mean, *lnf_rstd;                   /* [B, nt, d] */
-    float *msave;                                     /* [B, save] the mechanism's */
-    float *readout, *hln, *hln_mean, *hln_rstd;       /* [B, d] */
-    float *probs;                                     /* [B, C] */
+    struct crt_encoder_cache c; /* what crt_encoder_forward keeps */
+    float *probs;               /* [B, C] */
 };
 
 struct train_worker {
@@ -42,7 +32,8 @@ struct train_worker {
     float *grads;              /* layout.total */
     struct segment_cache *seg; /* [max_window] */
     /* scratch for one segment at a time */
-    float *emb, *emb_scratch, *dxa, *dxb, *dln, *dqkv, *datty, *dxmid, *dfc, *dgel;
+    struct crt_workspace *ws; /* crt_encoder_forward's buffers */
+    float *demb, *dxa, *dxb, *dln, *dqkv, *datty, *dxmid, *dfc, *dgel;
     float *dh, *dxk, *dreadout, *dhln, *dlogits, *dmem, *dmem_prev, *mscratch;
     int *seg_targets;   /* [max_rows] */
     float *seg_weights; /* [max_rows] */
@@ -107,7 +98,8 @@ static void worker_layout(struct train_worker *wk, struct bump *b)
     size_t B = (size_t)wk->max_rows, d = (size_t)c->d_model, nt = (size_t)m->n_tokens;
     size_t T = nt + (size_t)c->segment_len, ff = (size_t)c->d_ff, H = (size_t)c->n_heads;
     size_t S = m->state_floats, C = (size_t)c->n_classes;
-    size_t save = wk->trainer->tm->save_floats(m);
+    const struct crt_train_memory_ops *tm = wk->trainer->tm;
+    size_t save = m->ops->save_floats ? m->ops->save_floats(c) : 0;
 
     wk->grads = bump(b, m->layout.total);
     for (int w = 0; w < wk->trainer->opts.max_window; w++) {
@@ -116,33 +108,32 @@ static void worker_layout(struct train_worker *wk, struct bump *b)
         s->mem_in = bump(b, B * S);
         for (int l = 0; l < c->n_layers; l++) {
             size_t nq = l == c->n_layers - 1 ? nt : T;
-            s->xin[l] = bump(b, B * T * d);
-            s->ln1[l] = bump(b, B * T * d);
-            s->ln1_mean[l] = bump(b, B * T);
-            s->ln1_rstd[l] = bump(b, B * T);
-            s->qkv[l] = bump(b, B * T * 3 * d);
-            s->att[l] = bump(b, B * H * nq * T);
-            s->atty[l] = bump(b, B * nq * d);
-            s->xmid[l] = bump(b, B * nq * d);
-            s->ln2[l] = bump(b, B * nq * d);
-            s->ln2_mean[l] = bump(b, B * nq);
-            s->ln2_rstd[l] = bump(b, B * nq);
-            s->fc1[l] = bump(b, B * nq * ff);
-            s->gel[l] = bump(b, B * nq * ff);
+            s->c.xin[l] = bump(b, B * T * d);
+            s->c.ln1[l] = bump(b, B * T * d);
+            s->c.ln1_mean[l] = bump(b, B * T);
+            s->c.ln1_rstd[l] = bump(b, B * T);
+            s->c.qkv[l] = bump(b, B * T * 3 * d);
+            s->c.att[l] = bump(b, B * H * nq * T);
+            s->c.atty[l] = bump(b, B * nq * d);
+            s->c.xmid[l] = bump(b, B * nq * d);
+            s->c.ln2[l] = bump(b, B * nq * d);
+            s->c.ln2_mean[l] = bump(b, B * nq);
+            s->c.ln2_rstd[l] = bump(b, B * nq);
+            s->c.fc1[l] = bump(b, B * nq * ff);
+            s->c.gel[l] = bump(b, B * nq * ff);
         }
-        s->xk = bump(b, B * nt * d);
-        s->h = bump(b, B * nt * d);
-        s->lnf_mean = bump(b, B * nt);
-        s->lnf_rstd = bump(b, B * nt);
-        s->msave = bump(b, B * save);
-        s->readout = bump(b, B * d);
-        s->hln = bump(b, B * d);
-        s->hln_mean = bump(b, B);
-        s->hln_rstd = bump(b, B);
+        s->c.xk = bump(b, B * nt * d);
+        s->c.h = bump(b, B * nt * d);
+        s->c.lnf_mean = bump(b, B * nt);
+        s->c.lnf_rstd = bump(b, B * nt);
+        s->c.msave = bump(b, B * save);
+        s->c.readout = bump(b, B * d);
+        s->c.hln = bump(b, B * d);
+        s->c.hln_mean = bump(b, B);
+        s->c.hln_rstd = bump(b, B);
         s->probs = bump(b, B * C);
     }
-    wk->emb = bump(b, B * (size_t)c->segment_len * d);
-    wk->emb_scratch = bump(b, B * m->ops->scratch_floats(c));
+    wk->demb = bump(b, B * (size_t)c->segment_len * d);
     wk->dxa = bump(b, B * T * d);
     wk->dxb = bump(b, B * T * d);
     wk->dln = bump(b, B * T * d);
@@ -158,7 +149,7 @@ static void worker_layout(struct train_worker *wk, struct bump *b)
     wk->dlogits = bump(b, B * C);
     wk->dmem = bump(b, B * S);
     wk->dmem_prev = bump(b, B * S);
-    wk->mscratch = bump(b, wk->trainer->tm->scratch_floats(m) + B * S);
+    wk->mscratch = bump(b, (tm->scratch_floats ? tm->scratch_floats(m) : 0) + B * S);
     wk->seg_weights = bump(b, B);
 }
 
@@ -168,7 +159,7 @@ static int worker_init(struct train_worker *wk, struct crt_trainer *t, int max_r
     wk->max_rows = max_rows;
     wk->seg = calloc((size_t)t->opts.max_window, sizeof(*wk->seg));
     wk->seg_targets = calloc((size_t)max_rows, sizeof(*wk->seg_targets));
-    if (!wk->seg || !wk->seg_targets)
+    if (!wk->seg || !wk->seg_targets || crt_workspace_new(t->model, max_rows, &wk->ws) < 0)
         return -ENOMEM;
     struct bump b = {0};
     worker_layout(wk, &b);
@@ -233,6 +224,7 @@ int crt_trainer_new(struct crt_model *model, const struct crt_train_options *opt
     }
     if (tm->extras_ready)
         tm->extras_ready(model, t->tm_ctx);
+    crt_model_params_changed(model); /* extras_ready may change tensors */
 
     int rows = (opts->max_batch + t->n_workers - 1) / t->n_workers;
     for (int i = 0; i < t->n_workers; i++)
@@ -253,6 +245,7 @@ struct crt_trainer *crt_trainer_free(struct crt_trainer *t)
         free(t->workers[i].buffer);
         free(t->workers[i].seg);
         free(t->workers[i].seg_targets);
+        crt_workspace_free(t->workers[i].ws);
     }
     free(t->workers);
     if (t->tm && t->tm->release)
@@ -280,56 +273,14 @@ void crt_trainer_zero_grad(struct crt_trainer *t)
 
 /* ---- forward -------------------------------------------------------------- */
 
+/* The forward pass of one segment is inference's (crt_encoder_forward),
+ * keeping its activations in s; the loss is training's own. */
 static void forward_segment(struct train_worker *wk, struct segment_cache *s, int B, float *mem_out,
                             const int *targets, const float *weights)
 {
-    const struct crt_model *m = wk->trainer->model;
-    const struct crt_config *c = &m->cfg;
-    const struct crt_weights *w = &m->w;
-    int d = c->d_model, L = c->segment_len, nt = m->n_tokens, T = nt + L, ff = c->d_ff;
-    int NL = c->n_layers, C = c->n_classes;
-    float eps = c->layer_norm_eps;
-
-    /* Frame tokens after the memory tokens, then the memory tokens. */
-    matmul_forward(wk->emb, s->feats, w->in_w, w->in_b, B * L, c->n_features, d);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < L; t++)
-            residual_forward(s->xin[0] + ((size_t)b * T + nt + t) * d,
-                             wk->emb + ((size_t)b * L + t) * d, w->pos + (size_t)t * d, (size_t)d);
-    m->ops->embed(m, wk->emb_scratch, s->xin[0], s->mem_in, B, T);
-
-    for (int l = 0; l < NL; l++) {
-        const struct crt_block_weights *blk = &w->blk[l];
-        bool last = l == NL - 1;
-        int nq = last ? nt : T, rows = B * nq;
-        layernorm_forward(s->ln1[l], s->ln1_mean[l], s->ln1_rstd[l], s->xin[l], blk->ln1_w,
-                          blk->ln1_b, B * T, d, eps);
-        matmul_forward(s->qkv[l], s->ln1[l], blk->qkv_w, blk->qkv_b, B * T, d, 3 * d);
-        if (wk->trainer->tm->attention_forward)
-            wk->trainer->tm->attention_forward(m, wk->trainer->tm_ctx, s->msave, l, s->atty[l],
-                                               s->qkv[l], s->mem_in, B, T, nq);
-        else
-            attention_forward(s->atty[l], s->att[l], s->qkv[l], B, T, d, c->n_heads, nq);
-        for (int b = 0; b < B; b++)
-            memcpy(s->xmid[l] + (size_t)b * nq * d, s->xin[l] + (size_t)b * T * d,
-                   (size_t)nq * d * sizeof(float));
-        matmul_accumulate(s->xmid[l], s->atty[l], blk->proj_w, blk->proj_b, rows, d, d);
-        layernorm_forward(s->ln2[l], s->ln2_mean[l], s->ln2_rstd[l], s->xmid[l], blk->ln2_w,
-                          blk->ln2_b, rows, d, eps);
-        matmul_forward(s->fc1[l], s->ln2[l], blk->fc1_w, blk->fc1_b, rows, d, ff);
-        gelu_forward(s->gel[l], s->fc1[l], (size_t)rows * ff);
-        float *out = last ? s->xk : s->xin[l + 1];
-        memcpy(out, s->xmid[l], (size_t)rows * d * sizeof(float));
-        matmul_accumulate(out, s->gel[l], blk->fc2_w, blk->fc2_b, rows, ff, d);
-    }
-    layernorm_forward(s->h, s->lnf_mean, s->lnf_rstd, s->xk, w->lnf_w, w->lnf_b, B * nt, d, eps);
-    wk->trainer->tm->update_forward(m, wk->trainer->tm_ctx, s->msave, mem_out, s->readout, s->h,
-                                    s->mem_in, B);
-    layernorm_forward(s->hln, s->hln_mean, s->hln_rstd, s->readout, w->head_ln_w, w->head_ln_b, B,
-                      d, eps);
-    matmul_forward(s->probs, s->hln, w->head_w, w->head_b, B, d, C);
-    if (m->ops->output)
-        m->ops->output(m, mem_out, s->probs, B);
+    const struct crt_trainer *t = wk->trainer;
+    int C = t->model->cfg.n_classes;
+    crt_encoder_forward(t->model, wk->ws, &s->c, B, s->feats, s->mem_in, mem_out, s->probs);
     softmax_forward(s->probs, s->probs, B, C);
     wk->loss += crossentropy_softmax_backward(NULL, s->probs, targets, weights, B, C);
 }
@@ -352,19 +303,19 @@ static void backward_block(struct train_worker *wk, const struct segment_cache *
     /* out = xmid + fc2(gelu(fc1(ln2(xmid)))) */
     memcpy(wk->dxmid, dout, (size_t)rows * d * sizeof(float));
     memset(wk->dgel, 0, (size_t)rows * ff * sizeof(float));
-    matmul_backward(wk->dgel, G(blk->fc2_w), G(blk->fc2_b), dout, s->gel[l], blk->fc2_w, rows, ff,
+    matmul_backward(wk->dgel, G(blk->fc2_w), G(blk->fc2_b), dout, s->c.gel[l], blk->fc2_w, rows, ff,
                     d);
     memset(wk->dfc, 0, (size_t)rows * ff * sizeof(float));
-    gelu_backward(wk->dfc, s->fc1[l], wk->dgel, (size_t)rows * ff);
+    gelu_backward(wk->dfc, s->c.fc1[l], wk->dgel, (size_t)rows * ff);
     memset(wk->dln, 0, (size_t)rows * d * sizeof(float));
-    matmul_backward(wk->dln, G(blk->fc1_w), G(blk->fc1_b), wk->dfc, s->ln2[l], blk->fc1_w, rows, d,
-                    ff);
-    layernorm_backward(wk->dxmid, G(blk->ln2_w), G(blk->ln2_b), wk->dln, s->xmid[l], blk->ln2_w,
-                       s->ln2_mean[l], s->ln2_rstd[l], rows, d);
+    matmul_backward(wk->dln, G(blk->fc1_w), G(blk->fc1_b), wk->dfc, s->c.ln2[l], blk->fc1_w, rows,
+                    d, ff);
+    layernorm_backward(wk->dxmid, G(blk->ln2_w), G(blk->ln2_b), wk->dln, s->c.xmid[l], blk->ln2_w,
+                       s->c.ln2_mean[l], s->c.ln2_rstd[l], rows, d);
 
     /* xmid = xin[:, :nq] + proj(attention(qkv(ln1(xin)))) */
     memset(wk->datty, 0, (size_t)rows * d * sizeof(float));
-    matmul_backward(wk->datty, G(blk->proj_w), G(blk->proj_b), wk->dxmid, s->atty[l], blk->proj_w,
+    matmul_backward(wk->datty, G(blk->proj_w), G(blk->proj_b), wk->dxmid, s->c.atty[l], blk->proj_w,
                     rows, d, d);
     memset(dxin, 0, (size_t)B * T * d * sizeof(float));
     for (int b = 0; b < B; b++)
@@ -372,16 +323,16 @@ static void backward_block(struct train_worker *wk, const struct segment_cache *
                          wk->dxmid + (size_t)b * nq * d, (size_t)nq * d);
     memset(wk->dqkv, 0, (size_t)B * T * 3 * d * sizeof(float));
     if (wk->trainer->tm->attention_backward)
-        wk->trainer->tm->attention_backward(m, wk->trainer->tm_ctx, g, wk->mscratch, s->msave, l,
-                                            wk->dqkv, wk->datty, s->qkv[l], s->mem_in, wk->dmem,
+        wk->trainer->tm->attention_backward(m, wk->trainer->tm_ctx, g, wk->mscratch, s->c.msave, l,
+                                            wk->dqkv, wk->datty, s->c.qkv[l], s->mem_in, wk->dmem,
                                             wk->dreadout, wk->dmem_prev, B, T, nq);
     else
-        attention_backward(wk->dqkv, wk->datty, s->qkv[l], s->att[l], B, T, d, c->n_heads, nq);
+        attention_backward(wk->dqkv, wk->datty, s->c.qkv[l], s->c.att[l], B, T, d, c->n_heads, nq);
     memset(wk->dln, 0, (size_t)B * T * d * sizeof(float));
-    matmul_backward(wk->dln, G(blk->qkv_w), G(blk->qkv_b), wk->dqkv, s->ln1[l], blk->qkv_w, B * T,
+    matmul_backward(wk->dln, G(blk->qkv_w), G(blk->qkv_b), wk->dqkv, s->c.ln1[l], blk->qkv_w, B * T,
                     d, 3 * d);
-    layernorm_backward(dxin, G(blk->ln1_w), G(blk->ln1_b), wk->dln, s->xin[l], blk->ln1_w,
-                       s->ln1_mean[l], s->ln1_rstd[l], B * T, d);
+    layernorm_backward(dxin, G(blk->ln1_w), G(blk->ln1_b), wk->dln, s->c.xin[l], blk->ln1_w,
+                       s->c.ln1_mean[l], s->c.ln1_rstd[l], B * T, d);
 #undef G
 }
 
@@ -403,20 +354,21 @@ static void backward_segment(struct train_worker *wk, const struct segment_cache
     if (t->tm->output_backward)
         t->tm->output_backward(m, t->tm_ctx, s->mem_in, wk->dlogits, wk->dmem, B);
     memset(wk->dhln, 0, (size_t)B * d * sizeof(float));
-    matmul_backward(wk->dhln, G(w->head_w), G(w->head_b), wk->dlogits, s->hln, w->head_w, B, d, C);
+    matmul_backward(wk->dhln, G(w->head_w), G(w->head_b), wk->dlogits, s->c.hln, w->head_w, B, d,
+                    C);
     memset(wk->dreadout, 0, (size_t)B * d * sizeof(float));
-    layernorm_backward(wk->dreadout, G(w->head_ln_w), G(w->head_ln_b), wk->dhln, s->readout,
-                       w->head_ln_w, s->hln_mean, s->hln_rstd, B, d);
+    layernorm_backward(wk->dreadout, G(w->head_ln_w), G(w->head_ln_b), wk->dhln, s->c.readout,
+                       w->head_ln_w, s->c.hln_mean, s->c.hln_rstd, B, d);
 
     /* The memory update; wk->dmem holds the gradient of this segment's
      * memory from the segments after it. */
-    t->tm->update_backward(m, t->tm_ctx, g, wk->mscratch, s->msave, wk->dmem, wk->dreadout, s->h,
-                           s->mem_in, wk->dh, wk->dmem_prev, B);
+    t->tm->update_backward(m, t->tm_ctx, g, wk->mscratch, s->c.msave, wk->dmem, wk->dreadout,
+                           s->c.h, s->mem_in, wk->dh, wk->dmem_prev, B);
 
     /* ln_f, then the blocks from the last to the first. */
     memset(wk->dxk, 0, (size_t)B * nt * d * sizeof(float));
-    layernorm_backward(wk->dxk, G(w->lnf_w), G(w->lnf_b), wk->dh, s->xk, w->lnf_w, s->lnf_mean,
-                       s->lnf_rstd, B * nt, d);
+    layernorm_backward(wk->dxk, G(w->lnf_w), G(w->lnf_b), wk->dh, s->c.xk, w->lnf_w, s->c.lnf_mean,
+                       s->c.lnf_rstd, B * nt, d);
     const float *dout = wk->dxk;
     float *dxin = wk->dxa;
     for (int l = c->n_layers - 1; l >= 0; l--) {
@@ -427,7 +379,7 @@ static void backward_segment(struct train_worker *wk, const struct segment_cache
     const float *dx0 = dout;
 
     /* The frame tokens: x = W_in f + b_in + P[t]. */
-    float *demb = wk->emb;
+    float *demb = wk->demb;
     float *dpos = G(w->pos);
     for (int b = 0; b < B; b++)
         for (int tk = 0; tk < L; tk++) {
@@ -437,7 +389,8 @@ static void backward_segment(struct train_worker *wk, const struct segment_cache
         }
     matmul_backward(NULL, G(w->in_w), G(w->in_b), demb, s->feats, w->in_w, B * L, c->n_features, d);
     /* The memory tokens feed the gradient of the previous memory. */
-    t->tm->embed_backward(m, t->tm_ctx, g, dx0, s->mem_in, wk->dmem_prev, B, T);
+    if (t->tm->embed_backward)
+        t->tm->embed_backward(m, t->tm_ctx, g, dx0, s->mem_in, wk->dmem_prev, B, T);
     memcpy(wk->dmem, wk->dmem_prev, (size_t)B * S * sizeof(float));
 #undef G
 }
@@ -486,7 +439,7 @@ static void *worker_run(void *arg)
         gather_targets(wk, w);
         backward_segment(wk, &wk->seg[w], B, wk->seg_targets, wk->seg_weights);
     }
-    for (int b = 0; b < B; b++)
+    for (int b = 0; t->tm->initial_memory_backward && b < B; b++)
         if (wk->from_start && wk->from_start[wk->b0 + b])
             t->tm->initial_memory_backward(m, t->tm_ctx, wk->grads, wk->dmem + (size_t)b * S);
     return NULL;

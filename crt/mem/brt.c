@@ -128,12 +128,6 @@ static void brt_initial_memory(const struct crt_model *model, float *mem)
     memcpy(mem, w->init, model->state_floats * sizeof(float));
 }
 
-static void brt_embed(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
-                      int B, int T)
-{
-    (void)model, (void)scratch, (void)x, (void)mem_in, (void)B, (void)T; /* no tokens */
-}
-
 /* out = c g + z (1 - g) or c f + z i; g keeps [f, i] per row (lstm). */
 static void gate_forward(float *out, float *g, const float *c, const float *z, const float *gw,
                          const float *gb, bool lstm, int S, int d)
@@ -209,29 +203,51 @@ void crt_brt_state_forward(const struct crt_config *cfg, const struct brt_weight
                  w->lstm, S, d);
 }
 
-static void brt_attention(const struct crt_model *model, int l, float *scratch, float *out,
-                          const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                          int nq)
+size_t crt_brt_save_offset(const struct crt_config *cfg, int l)
+{
+    return (size_t)l * cfg->n_heads * cfg->segment_len * cfg->segment_len;
+}
+
+static size_t brt_save_floats(const struct crt_config *cfg)
+{
+    return crt_brt_save_offset(cfg, cfg->n_layers - 1) + brt_scratch_floats(cfg);
+}
+
+static void brt_attention(const struct crt_model *model, int l, float *scratch, float *save,
+                          float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                          int T, int nq)
 {
     const struct crt_config *c = &model->cfg;
     const struct brt_weights *w = model->mem_w;
+    size_t stride = save ? brt_save_floats(c) : 0, off = crt_brt_save_offset(c, l);
+    int d = c->d_model;
     if (l < c->n_layers - 1) {
-        attention_forward(out, NULL, qkv, B, T, c->d_model, c->n_heads, nq);
+        if (!save) {
+            attention_forward(out, NULL, qkv, B, T, d, c->n_heads, nq);
+            return;
+        }
+        for (int b = 0; b < B; b++) /* the weights of each sequence next to its state's */
+            attention_forward(out + (size_t)b * nq * d, save + b * stride + off,
+                              qkv + (size_t)b * T * 3 * d, 1, T, d, c->n_heads, nq);
         return;
     }
+    /* The state side: every intermediate in save for the backward, else in
+     * scratch. The last block has no memory tokens, so no queries (nq 0). */
     struct brt_buf bl;
     crt_brt_buf_layout(c, w->S, T, &bl);
     size_t Sd = model->state_floats;
     for (int b = 0; b < B; b++) {
-        crt_brt_state_forward(c, w, scratch, &bl, mem_in + (size_t)b * Sd,
-                              qkv + (size_t)b * T * 3 * c->d_model, T);
-        memcpy(mem_out + (size_t)b * Sd, scratch + bl.out, Sd * sizeof(float));
+        float *buf = save ? save + b * stride + off : scratch;
+        crt_brt_state_forward(c, w, buf, &bl, mem_in + (size_t)b * Sd, qkv + (size_t)b * T * 3 * d,
+                              T);
+        memcpy(mem_out + (size_t)b * Sd, buf + bl.out, Sd * sizeof(float));
     }
 }
 
-static void brt_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void brt_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* the state side saved what its backward needs */
     const struct brt_weights *w = model->mem_w;
     int d = model->cfg.d_model;
     (void)scratch, (void)h, (void)mem_in;
@@ -263,7 +279,8 @@ static double brt_flops(const struct crt_config *cfg)
         .state_floats = brt_state_floats, .n_tokens = brt_n_tokens,                                \
         .weights_size = sizeof(struct brt_weights), .layout = brt_layout,                          \
         .scratch_floats = brt_scratch_floats, .initial_memory = brt_initial_memory,                \
-        .embed = brt_embed, .update = brt_update, .flops = brt_flops, .attention = brt_attention,  \
+        .save_floats = brt_save_floats, .update = brt_update, .flops = brt_flops,                  \
+        .attention = brt_attention,                                                                \
     }
 
 const struct crt_memory_ops crt_memory_brt_ops = BRT_OPS;

@@ -32,6 +32,11 @@ int crt_brt_state_vectors(const struct crt_config *cfg, bool *ret_lstm);
 
 void crt_brt_buf_layout(const struct crt_config *cfg, int S, int T, struct brt_buf *bl);
 
+/* Where a training forward's save (per sequence) holds block l's attention
+ * weights [H, L, L] for l < N-1, and for l = N-1 the state side's work
+ * buffer (struct brt_buf). */
+size_t crt_brt_save_offset(const struct crt_config *cfg, int l);
+
 /* The state side for one sequence: c [S, d] (the old state) and the
  * recurrent block's token keys and values in qkv ([T, 3d]) give the new state
  * in buf + bl->out. */

@@ -72,10 +72,21 @@ static void gru_layout(const struct crt_config *cfg, struct crt_layout *lay, voi
     }
 }
 
+/* What an update keeps per sequence, for the backward pass
+ * (train/mem/gru.c) or in scratch at inference: gi [3d], gh [3d], r [d],
+ * u (z) [d], n [d] (NC-GRU: the modReLU's input z), and for NC-GRU r*m [d]
+ * and the modReLU's output c [d]. */
+#define GRU_SAVE 11
+
+static size_t gru_save_floats(const struct crt_config *cfg)
+{
+    return GRU_SAVE * (size_t)cfg->d_model;
+}
+
 static size_t gru_scratch_floats(const struct crt_config *cfg)
 {
-    /* gi [3d], gh [3d], r*m [d], z [d], and room for the memory embedding. */
-    return 9 * (size_t)cfg->d_model;
+    /* the update's values as save holds them; the memory embedding fits */
+    return gru_save_floats(cfg);
 }
 
 static void gru_initial_memory(const struct crt_model *model, float *mem)
@@ -89,42 +100,48 @@ static void gru_embed(const struct crt_model *model, float *scratch, float *x, c
 {
     const struct gru_weights *w = model->mem_w;
     int d = model->cfg.d_model;
-    /* x_0 = W_mem m + b_mem + P_mem, from the live weights: the trainer runs
-     * this too, between its own updates of the parameter buffer. */
-    matmul_forward(scratch, mem_in, w->embed_w, w->embed_b, B, d, d);
+    /* x_0 = W_mem m + b_mem + P_mem */
+    matmul_t_forward(scratch, d, mem_in, d, crt_packed(model, w->embed_w), d, w->embed_b, B, d, d,
+                     false);
     for (int b = 0; b < B; b++)
         residual_forward(x + (size_t)b * T * d, scratch + (size_t)b * d, w->pos, (size_t)d);
 }
 
-static void gru_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void gru_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
     const struct gru_weights *w = model->mem_w;
-    int d = model->cfg.d_model;
-    float *gi = scratch;                /* [B, 3d] */
-    float *gh = gi + (size_t)B * 3 * d; /* [B, 3d] */
-    float *rm = gh + (size_t)B * 3 * d; /* [B, d] */
-    float *z = rm + (size_t)B * d;      /* [B, d] */
+    int d = model->cfg.d_model, ld = GRU_SAVE * d;
+    float *sv = save ? save : scratch; /* [B][GRU_SAVE d] */
 #define P(x) crt_packed(model, (x))
 
     if (w->cell == CELL_GRU) {
         /* r = s(W_ir x + b_ir + W_hr h + b_hr), z = s(...), n = tanh(W_in x +
          * b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h */
-        matmul_t_forward(gi, 3 * d, h, d, P(w->w_ih), 3 * d, w->b_ih, B, d, 3 * d, false);
-        matmul_t_forward(gh, 3 * d, mem_in, d, P(w->w_hh), 3 * d, w->b_hh, B, d, 3 * d, false);
+        matmul_t_forward(sv, ld, h, d, P(w->w_ih), 3 * d, w->b_ih, B, d, 3 * d, false);
+        matmul_t_forward(sv + 3 * d, ld, mem_in, d, P(w->w_hh), 3 * d, w->b_hh, B, d, 3 * d, false);
+    } else {
+        /* NC-GRU: r = s(W_r s + U_r m + b_r), u = s(W_u s + U_u m + b_u),
+         * z = W_c s + U_c (r m), c = sign(z) relu(|z| + b_c), m' = u m + (1-u) c */
+        matmul_t_forward(sv, ld, h, d, P(w->w_ih), 3 * d, NULL, B, d, 3 * d, false);
+        matmul_t_forward(sv + 3 * d, ld, mem_in, d, P(w->w_hh), 2 * d, w->bias, B, d, 2 * d, false);
+    }
+    for (int b = 0; b < B; b++) {
+        float *gi = sv + (size_t)b * ld, *gh = gi + 3 * d, *ru = gi + 6 * d;
+        residual_forward(ru, gi, gh, 2 * (size_t)d);
+        sigmoid_forward(ru, 2 * (size_t)d); /* r, u */
+    }
+    if (w->cell == CELL_GRU) {
         for (int b = 0; b < B; b++) {
-            float *i_ = gi + (size_t)b * 3 * d;
-            const float *h_ = gh + (size_t)b * 3 * d;
-            const float *m = mem_in + (size_t)b * d;
+            const float *gi = sv + (size_t)b * ld, *gh = gi + 3 * d, *r = gi + 6 * d;
+            const float *u = gi + 7 * d, *m = mem_in + (size_t)b * d;
+            float *n = sv + (size_t)b * ld + 8 * d;
             float *out = mem_out + (size_t)b * d, *ro = readout + (size_t)b * d;
-            residual_forward(i_, i_, h_, 2 * (size_t)d);
-            sigmoid_forward(i_, 2 * (size_t)d); /* r, z */
             for (int k = 0; k < d; k++)
-                i_[2 * d + k] += i_[k] * h_[2 * d + k];
-            tanh_forward(i_ + 2 * d, (size_t)d); /* n */
+                n[k] = gi[2 * d + k] + r[k] * gh[2 * d + k];
+            tanh_forward(n, (size_t)d);
             for (int k = 0; k < d; k++) {
-                float u = i_[d + k];
-                float next = (1.0f - u) * i_[2 * d + k] + u * m[k];
+                float next = (1.0f - u[k]) * n[k] + u[k] * m[k];
                 out[k] = next;
                 ro[k] = next;
             }
@@ -132,28 +149,23 @@ static void gru_update(const struct crt_model *model, float *scratch, float *mem
         return;
     }
 
-    /* NC-GRU: r = s(W_r s + U_r m + b_r), u = s(W_u s + U_u m + b_u),
-     * z = W_c s + U_c (r m), c = sign(z) relu(|z| + b_c), m' = u m + (1-u) c */
-    matmul_t_forward(gi, 3 * d, h, d, P(w->w_ih), 3 * d, NULL, B, d, 3 * d, false);
-    matmul_t_forward(gh, 2 * d, mem_in, d, P(w->w_hh), 2 * d, w->bias, B, d, 2 * d, false);
     for (int b = 0; b < B; b++) {
-        float *i_ = gi + (size_t)b * 3 * d;
-        const float *m = mem_in + (size_t)b * d;
-        residual_forward(i_, i_, gh + (size_t)b * 2 * d, 2 * (size_t)d);
-        sigmoid_forward(i_, 2 * (size_t)d); /* r, u */
+        float *rm = sv + (size_t)b * ld + 9 * d;
+        const float *r = sv + (size_t)b * ld + 6 * d, *m = mem_in + (size_t)b * d;
         for (int k = 0; k < d; k++)
-            rm[(size_t)b * d + k] = i_[k] * m[k];
+            rm[k] = r[k] * m[k];
     }
-    matmul_t_forward(z, d, rm, d, P(w->u_c), d, NULL, B, d, d, false);
+    matmul_t_forward(sv + 8 * d, ld, sv + 9 * d, ld, P(w->u_c), d, NULL, B, d, d, false);
     for (int b = 0; b < B; b++) {
-        const float *i_ = gi + (size_t)b * 3 * d, *u = i_ + d;
-        const float *m = mem_in + (size_t)b * d, *zb = z + (size_t)b * d;
+        float *gi = sv + (size_t)b * ld, *u = gi + 7 * d, *z = gi + 8 * d, *c = gi + 10 * d;
+        const float *m = mem_in + (size_t)b * d;
         float *out = mem_out + (size_t)b * d, *ro = readout + (size_t)b * d;
         for (int k = 0; k < d; k++) {
-            float zk = zb[k] + i_[2 * d + k];
+            float zk = z[k] + gi[2 * d + k];
             float mag = fmaxf(fabsf(zk) + w->bias_c[k], 0.0f);
-            float c = zk > 0.0f ? mag : zk < 0.0f ? -mag : 0.0f;
-            float next = u[k] * m[k] + (1.0f - u[k]) * c;
+            z[k] = zk;
+            c[k] = zk > 0.0f ? mag : zk < 0.0f ? -mag : 0.0f;
+            float next = u[k] * m[k] + (1.0f - u[k]) * c[k];
             out[k] = next;
             ro[k] = next;
         }
@@ -180,6 +192,7 @@ const struct crt_memory_ops crt_memory_gru_ops = {
     .weights_size = sizeof(struct gru_weights),
     .layout = gru_layout,
     .scratch_floats = gru_scratch_floats,
+    .save_floats = gru_save_floats,
     .initial_memory = gru_initial_memory,
     .embed = gru_embed,
     .update = gru_update,

@@ -68,9 +68,10 @@ static void none_embed(const struct crt_model *model, float *scratch, float *x, 
         memcpy(x + (size_t)b * T * d, w->cls, (size_t)d * sizeof(float));
 }
 
-static void none_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void none_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                         float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* the backward needs nothing */
     (void)scratch;
     size_t S = model->state_floats;
     memcpy(readout, h, (size_t)B * model->cfg.d_model * sizeof(float));

@@ -76,9 +76,10 @@ static void rmt_embed(const struct crt_model *model, float *scratch, float *x, c
         residual_forward(x + (size_t)b * T * d, mem_in + (size_t)b * Md, w->pos, Md);
 }
 
-static void rmt_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void rmt_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* the backward needs nothing */
     const struct rmt_weights *w = model->mem_w;
     int d = model->cfg.d_model, M = w->M;
     size_t Md = model->state_floats;

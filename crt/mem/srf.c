@@ -125,27 +125,54 @@ void crt_srf_layer_forward(const struct crt_config *cfg, const struct srf_weight
     }
 }
 
-static void srf_attention(const struct crt_model *model, int l, float *scratch, float *out,
-                          const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                          int nq)
+size_t crt_srf_save_offset(const struct crt_config *cfg, int l)
+{
+    int T = 1 + cfg->segment_len, H = cfg->n_heads, dk = cfg->d_model / H;
+    size_t at = 0;
+    for (int i = 0; i < l; i++) /* the last block has the one query of srf.cls */
+        at += (size_t)H * (i == cfg->n_layers - 1 ? 1 : T) * T + 2 * (size_t)H * dk * dk +
+              crt_srf_layer_floats(cfg);
+    return at;
+}
+
+static size_t srf_save_floats(const struct crt_config *cfg)
+{
+    return crt_srf_save_offset(cfg, cfg->n_layers);
+}
+
+static void srf_attention(const struct crt_model *model, int l, float *scratch, float *save,
+                          float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                          int T, int nq)
 {
     const struct crt_config *c = &model->cfg;
-    int d = c->d_model, dk = d / c->n_heads;
-    size_t hdd = (size_t)c->n_heads * dk * dk, lf = crt_srf_layer_floats(c);
+    int d = c->d_model, H = c->n_heads, dk = d / H;
+    size_t hdd = (size_t)H * dk * dk, lf = crt_srf_layer_floats(c);
     size_t S = model->state_floats, off = (size_t)l * lf;
-    attention_forward(out, NULL, qkv, B, T, d, c->n_heads, nq);
+    size_t stride = save ? srf_save_floats(c) : 0, at = crt_srf_save_offset(c, l);
+    if (!save)
+        attention_forward(out, NULL, qkv, B, T, d, H, nq);
     for (int b = 0; b < B; b++) {
-        float *state = scratch + 2 * hdd;
-        crt_srf_layer_forward(c, model->mem_w, l, out + (size_t)b * nq * d, state, scratch,
-                              scratch + hdd, qkv + (size_t)b * T * 3 * d,
+        const float *q = qkv + (size_t)b * T * 3 * d;
+        float *y = out + (size_t)b * nq * d;
+        /* Training keeps, per sequence and block, the attention weights
+         * [H, nq, T], the membranes before their reset, the neurons'
+         * outputs and the new state; inference only the last three, in
+         * scratch. */
+        float *att = save ? save + b * stride + at : NULL;
+        float *vprime = save ? att + (size_t)H * nq * T : scratch;
+        float *o = vprime + hdd, *state = o + hdd;
+        if (save)
+            attention_forward(y, att, q, 1, T, d, H, nq);
+        crt_srf_layer_forward(c, model->mem_w, l, y, state, vprime, o, q,
                               mem_in + (size_t)b * S + off, T, nq);
         memcpy(mem_out + (size_t)b * S + off, state, lf * sizeof(float));
     }
 }
 
-static void srf_update(const struct crt_model *model, float *scratch, float *mem_out,
+static void srf_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
                        float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* the blocks' attention saved what the backward needs */
     (void)scratch, (void)mem_out, (void)mem_in;
     memcpy(readout, h, (size_t)B * model->cfg.d_model * sizeof(float));
 }
@@ -176,6 +203,7 @@ const struct crt_memory_ops crt_memory_srf_ops = {
     .weights_size = sizeof(struct srf_weights),
     .layout = srf_layout,
     .scratch_floats = srf_scratch_floats,
+    .save_floats = srf_save_floats,
     .initial_memory = srf_initial_memory,
     .embed = srf_embed,
     .update = srf_update,

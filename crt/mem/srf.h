@@ -19,6 +19,11 @@ struct srf_weights {
 
 size_t crt_srf_layer_floats(const struct crt_config *cfg);
 
+/* Where a training forward's save (per sequence) holds block l's values:
+ * attention weights [H, nq, T], membranes before the reset and the neurons'
+ * outputs ([H, dk, dk] each), the layer's new state. */
+size_t crt_srf_save_offset(const struct crt_config *cfg, int l);
+
 /* One sequence, layer l: adds the recurrent term to y ([nq, d], the
  * in-segment attention's output) and writes the layer's new state to
  * state_out; vprime and out ([H, dk, dk] each) receive the membrane before

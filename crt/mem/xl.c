@@ -33,6 +33,21 @@ size_t crt_xl_layer_offset(const struct crt_config *cfg, int l)
     return 1 + (size_t)l * 2 * rows * (size_t)cfg->d_model;
 }
 
+size_t crt_xl_save_offset(const struct crt_config *cfg, int l)
+{
+    size_t T = 1 + (size_t)cfg->segment_len;
+    size_t K = (size_t)crt_xl_cached_segments(cfg) * (size_t)cfg->segment_len + T;
+    size_t off = 0;
+    for (int i = 0; i < l; i++) /* the last block has the one query of the memory token */
+        off += (size_t)cfg->n_heads * (i == cfg->n_layers - 1 ? 1 : T) * K;
+    return off;
+}
+
+static size_t xl_save_floats(const struct crt_config *cfg)
+{
+    return crt_xl_save_offset(cfg, cfg->n_layers);
+}
+
 static int xl_check_config(const struct crt_config *cfg, struct errbuf *err)
 {
     if (crt_xl_cached_segments(cfg) < 0)
@@ -154,20 +169,25 @@ static void xl_push_cache(const struct crt_model *model, float *mem_out, const f
         }
 }
 
-static void xl_attention(const struct crt_model *model, int l, float *scratch, float *out,
-                         const float *qkv, const float *mem_in, float *mem_out, int B, int T,
-                         int nq)
+static void xl_attention(const struct crt_model *model, int l, float *scratch, float *save,
+                         float *out, const float *qkv, const float *mem_in, float *mem_out, int B,
+                         int T, int nq)
 {
     const struct crt_config *c = &model->cfg;
     int cached = crt_xl_cached_segments(c) * c->segment_len;
-    crt_xl_attention_forward(out, NULL, 0, scratch, qkv, mem_in, model->state_floats,
-                             crt_xl_layer_offset(c, l), B, T, c->d_model, c->n_heads, nq, cached);
+    /* Training keeps the weights for the backward pass; inference needs a
+     * row of them at a time. */
+    float *att = save ? save + crt_xl_save_offset(c, l) : NULL;
+    crt_xl_attention_forward(out, att, save ? xl_save_floats(c) : 0, scratch, qkv, mem_in,
+                             model->state_floats, crt_xl_layer_offset(c, l), B, T, c->d_model,
+                             c->n_heads, nq, cached);
     xl_push_cache(model, mem_out, mem_in, qkv, l, B, T);
 }
 
-static void xl_update(const struct crt_model *model, float *scratch, float *mem_out, float *readout,
-                      const float *h, const float *mem_in, int B)
+static void xl_update(const struct crt_model *model, float *scratch, float *save, float *mem_out,
+                      float *readout, const float *h, const float *mem_in, int B)
 {
+    (void)save; /* the backward needs nothing of the update */
     (void)scratch;
     size_t S = model->state_floats;
     float M = (float)crt_xl_cached_segments(&model->cfg);
@@ -198,9 +218,9 @@ static int xl_check_memory(const struct crt_model *model, const float *mem, stru
     {                                                                                              \
         .variants = list, .check_config = xl_check_config, .state_floats = xl_state_floats,        \
         .n_tokens = xl_n_tokens, .weights_size = sizeof(struct xl_weights), .layout = xl_layout,   \
-        .scratch_floats = xl_scratch_floats, .initial_memory = xl_initial_memory,                  \
-        .embed = xl_embed, .update = xl_update, .flops = xl_flops, .attention = xl_attention,      \
-        .check_memory = xl_check_memory,                                                           \
+        .scratch_floats = xl_scratch_floats, .save_floats = xl_save_floats,                        \
+        .initial_memory = xl_initial_memory, .embed = xl_embed, .update = xl_update,               \
+        .flops = xl_flops, .attention = xl_attention, .check_memory = xl_check_memory,             \
     }
 
 const struct crt_memory_ops crt_memory_xl_ops = XL_OPS("xl", "m<M>, e.g. m1");

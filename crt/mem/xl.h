@@ -17,6 +17,10 @@ int crt_xl_cached_segments(const struct crt_config *cfg);
 /* Floats of layer l's keys in a state (its values follow at + M*L*d). */
 size_t crt_xl_layer_offset(const struct crt_config *cfg, int l);
 
+/* Where block l's attention weights [B][H, nq, M*L + T] start in a
+ * training forward's save (the backward's input), per sequence. */
+size_t crt_xl_save_offset(const struct crt_config *cfg, int l);
+
 /* Self-attention of B sequences of T tokens (qkv[B,T,3d] as attention_forward
  * takes it) whose first nq tokens query, over the cached keys and values of
  * the state mem ([B][S]; the first n_valid*L of the M*L cached rows are

@@ -49,7 +49,9 @@ void crt_trainer_zero_grad(struct crt_trainer *trainer);
  * after it (gradients stop there: truncated BPTT). from_start[b] says mem[b]
  * is the learned initial memory, whose gradient is then kept. Gradients
  * ACCUMULATE; returns the summed weighted loss. probs (may be NULL) receives
- * [B][W][n_classes]. */
+ * [B][W][n_classes]. The forward pass is inference's and reads the model's
+ * packed copy: whoever writes the model's tensors other than through
+ * crt_trainer_step calls crt_model_params_changed first. */
 double crt_trainer_forward_backward(struct crt_trainer *trainer, int B, int W,
                                     const float *const *feats, const int *targets,
                                     const float *weights, const bool *from_start, float *mem,

@@ -13,7 +13,7 @@
 struct brt_train {
     struct brt_weights w; /* pointers into the live parameter buffer */
     int S, d, H, NL, T;
-    size_t Sd, save, state_off, att_off[CRT_MAX_LAYERS];
+    size_t Sd, save;
     struct brt_buf bl;
 };
 
@@ -33,14 +33,8 @@ static int brt_prepare(struct crt_model *m, void **ret_ctx, struct crt_train_ext
     t->NL = c->n_layers;
     t->T = c->segment_len; /* no memory tokens */
     t->Sd = m->state_floats;
-    size_t at = 0;
-    for (int l = 0; l < t->NL - 1; l++) {
-        t->att_off[l] = at;
-        at += (size_t)t->H * t->T * t->T;
-    }
-    t->state_off = at;
     crt_brt_buf_layout(c, t->S, t->T, &t->bl);
-    t->save = at + t->bl.total;
+    t->save = m->ops->save_floats(c); /* as crt/mem/brt.c's attention fills it */
     *ret_n_extra = 0;
     *ret_ctx = t;
     return 0;
@@ -51,53 +45,12 @@ static void brt_release(void *ctx)
     free(ctx);
 }
 
-static size_t brt_save_floats(const struct crt_model *m)
-{
-    const struct crt_config *c = &m->cfg;
-    struct brt_buf bl;
-    crt_brt_buf_layout(c, crt_brt_state_vectors(c, NULL), c->segment_len, &bl);
-    return (size_t)(c->n_layers - 1) * c->n_heads * c->segment_len * c->segment_len + bl.total;
-}
-
 static size_t brt_scratch_floats(const struct crt_model *m)
 {
     const struct crt_config *c = &m->cfg;
     struct brt_buf bl;
     crt_brt_buf_layout(c, crt_brt_state_vectors(c, NULL), c->segment_len, &bl);
     return bl.total;
-}
-
-static void brt_attention_fwd(const struct crt_model *m, void *ctx, float *save, int l, float *out,
-                              const float *qkv, const float *mem_in, int B, int T, int nq)
-{
-    struct brt_train *t = ctx;
-    int d = t->d;
-    for (int b = 0; b < B; b++) {
-        float *sv = save + (size_t)b * t->save;
-        const float *q = qkv + (size_t)b * T * 3 * d;
-        if (l < t->NL - 1)
-            attention_forward(out + (size_t)b * nq * d, sv + t->att_off[l], q, 1, T, d, t->H, nq);
-        else
-            crt_brt_state_forward(&m->cfg, &t->w, sv + t->state_off, &t->bl,
-                                  mem_in + (size_t)b * t->Sd, q, T);
-    }
-}
-
-static void brt_update_forward(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                               float *readout, const float *h, const float *mem_in, int B)
-{
-    struct brt_train *t = ctx;
-    (void)m, (void)h, (void)mem_in;
-    for (int b = 0; b < B; b++) {
-        const float *c = save + (size_t)b * t->save + t->state_off + t->bl.out;
-        memcpy(mem_out + (size_t)b * t->Sd, c, t->Sd * sizeof(float));
-        for (int k = 0; k < t->d; k++) {
-            float s = 0.0f;
-            for (int i = 0; i < t->S; i++)
-                s += c[(size_t)i * t->d + k];
-            readout[(size_t)b * t->d + k] = s / (float)t->S;
-        }
-    }
 }
 
 static void brt_update_backward(const struct crt_model *m, void *ctx, float *grads, float *scratch,
@@ -156,11 +109,12 @@ static void brt_attention_bwd(const struct crt_model *m, void *ctx, float *grads
         for (int b = 0; b < B; b++)
             attention_backward(dqkv + (size_t)b * T * 3 * d, dout + (size_t)b * nq * d,
                                qkv + (size_t)b * T * 3 * d,
-                               save + (size_t)b * t->save + t->att_off[l], 1, T, d, H, nq);
+                               save + (size_t)b * t->save + crt_brt_save_offset(&m->cfg, l), 1, T,
+                               d, H, nq);
         return;
     }
     for (int b = 0; b < B; b++) {
-        const float *sv = save + (size_t)b * t->save + t->state_off;
+        const float *sv = save + (size_t)b * t->save + crt_brt_save_offset(&m->cfg, t->NL - 1);
         const float *c = mem_in + (size_t)b * t->Sd, *tq = qkv + (size_t)b * T * 3 * d;
         float *dtq = dqkv + (size_t)b * T * 3 * d, *dc = dmem_in + (size_t)b * t->Sd;
         float *db = scratch;
@@ -230,12 +184,6 @@ static void brt_attention_bwd(const struct crt_model *m, void *ctx, float *grads
 #undef G
 }
 
-static void brt_embed_backward(const struct crt_model *m, void *ctx, float *grads, const float *dx,
-                               const float *mem_in, float *dmem_in, int B, int T)
-{
-    (void)m, (void)ctx, (void)grads, (void)dx, (void)mem_in, (void)dmem_in, (void)B, (void)T;
-}
-
 static void brt_initial_memory_backward(const struct crt_model *m, void *ctx, float *grads,
                                         const float *dmem)
 {
@@ -247,12 +195,8 @@ static void brt_initial_memory_backward(const struct crt_model *m, void *ctx, fl
 const struct crt_train_memory_ops crt_train_brt_ops = {
     .prepare = brt_prepare,
     .release = brt_release,
-    .save_floats = brt_save_floats,
     .scratch_floats = brt_scratch_floats,
-    .update_forward = brt_update_forward,
     .update_backward = brt_update_backward,
-    .embed_backward = brt_embed_backward,
     .initial_memory_backward = brt_initial_memory_backward,
-    .attention_forward = brt_attention_fwd,
     .attention_backward = brt_attention_bwd,
 };

@@ -213,59 +213,9 @@ static void gru_release(void *ctx)
     free(g);
 }
 
-static size_t gru_save_floats(const struct crt_model *m)
-{
-    return 11 * (size_t)m->cfg.d_model;
-}
-
 static size_t gru_scratch_floats(const struct crt_model *m)
 {
     return 8 * (size_t)m->cfg.d_model;
-}
-
-static void gru_update_forward(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                               float *readout, const float *h, const float *mem_in, int B)
-{
-    struct gru_train *g = ctx;
-    int d = g->d;
-    size_t stride = 11 * (size_t)d;
-
-    for (int b = 0; b < B; b++) {
-        float *sv = save + (size_t)b * stride;
-        float *gi = sv, *gh = sv + 3 * d, *r = sv + 6 * d, *u = sv + 7 * d, *n = sv + 8 * d;
-        float *rm = sv + 9 * d, *c = sv + 10 * d; /* NC-GRU only */
-        const float *hb = h + (size_t)b * d, *mb = mem_in + (size_t)b * d;
-        float *out = mem_out + (size_t)b * d;
-
-        if (!g->nc) {
-            matmul_forward(gi, hb, g->w_ih, g->b_ih, 1, d, 3 * d);
-            matmul_forward(gh, mb, g->w_hh, g->b_hh, 1, d, 3 * d);
-            for (int k = 0; k < d; k++) {
-                r[k] = kernel_sigmoidf(gi[k] + gh[k]);
-                u[k] = kernel_sigmoidf(gi[d + k] + gh[d + k]);
-                n[k] = kernel_tanhf(gi[2 * d + k] + r[k] * gh[2 * d + k]);
-                out[k] = (1.0f - u[k]) * n[k] + u[k] * mb[k];
-            }
-        } else {
-            /* n holds z, the modReLU's input; c its output. */
-            matmul_forward(gi, hb, g->w_ih, NULL, 1, d, 3 * d);
-            matmul_forward(gh, mb, g->w_hh, g->bias, 1, d, 2 * d);
-            for (int k = 0; k < d; k++) {
-                r[k] = kernel_sigmoidf(gi[k] + gh[k]);
-                u[k] = kernel_sigmoidf(gi[d + k] + gh[d + k]);
-                rm[k] = r[k] * mb[k];
-            }
-            matmul_forward(n, rm, g->u_c, NULL, 1, d, d);
-            for (int k = 0; k < d; k++) {
-                float z = n[k] + gi[2 * d + k];
-                float mag = fmaxf(fabsf(z) + g->bias_c[k], 0.0f);
-                n[k] = z;
-                c[k] = z > 0.0f ? mag : z < 0.0f ? -mag : 0.0f;
-                out[k] = u[k] * mb[k] + (1.0f - u[k]) * c[k];
-            }
-        }
-        memcpy(readout + (size_t)b * d, out, (size_t)d * sizeof(float));
-    }
 }
 
 static void gru_update_backward(const struct crt_model *m, void *ctx, float *grads, float *scratch,
@@ -275,7 +225,7 @@ static void gru_update_backward(const struct crt_model *m, void *ctx, float *gra
 {
     struct gru_train *g = ctx;
     int d = g->d;
-    size_t stride = 11 * (size_t)d;
+    size_t stride = m->ops->save_floats(&m->cfg); /* as crt/mem/gru.c keeps it */
     float *dgi = scratch, *dgh = scratch + 3 * d, *drm = scratch + 6 * d, *dz = scratch + 7 * d;
 
     memset(dh, 0, (size_t)B * d * sizeof(float));
@@ -449,9 +399,7 @@ const struct crt_train_memory_ops crt_train_gru_ops = {
     .prepare = gru_prepare,
     .extras_ready = gru_extras_ready,
     .release = gru_release,
-    .save_floats = gru_save_floats,
     .scratch_floats = gru_scratch_floats,
-    .update_forward = gru_update_forward,
     .update_backward = gru_update_backward,
     .embed_backward = gru_embed_backward,
     .initial_memory_backward = gru_initial_memory_backward,

@@ -34,29 +34,6 @@ static void none_release(void *ctx)
     free(ctx);
 }
 
-static size_t none_save_floats(const struct crt_model *m)
-{
-    (void)m;
-    return 0;
-}
-
-static size_t none_scratch_floats(const struct crt_model *m)
-{
-    (void)m;
-    return 0;
-}
-
-static void none_update_forward(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                                float *readout, const float *h, const float *mem_in, int B)
-{
-    (void)ctx;
-    (void)save;
-    size_t S = m->state_floats;
-    memcpy(readout, h, (size_t)B * m->cfg.d_model * sizeof(float));
-    if (S)
-        memcpy(mem_out, mem_in, (size_t)B * S * sizeof(float));
-}
-
 static void none_update_backward(const struct crt_model *m, void *ctx, float *grads, float *scratch,
                                  const float *save, const float *dmem_out, const float *dreadout,
                                  const float *h, const float *mem_in, float *dh, float *dmem_in,
@@ -86,15 +63,6 @@ static void none_embed_backward(const struct crt_model *m, void *ctx, float *gra
         residual_forward(dcls, dcls, dx + (size_t)b * T * d, (size_t)d);
 }
 
-static void none_initial_memory_backward(const struct crt_model *m, void *ctx, float *grads,
-                                         const float *dmem)
-{
-    (void)m;
-    (void)ctx;
-    (void)grads;
-    (void)dmem; /* the initial state is zero, not learned */
-}
-
 /* Forward: sum' = sum + z, count' = count + 1, y = sum' / count'. Given dy
  * and dsum' (from later segments): dz = dsum = dsum' + dy / count'. */
 static void none_output_backward(const struct crt_model *m, void *ctx, const float *mem_in,
@@ -119,11 +87,7 @@ static void none_output_backward(const struct crt_model *m, void *ctx, const flo
 const struct crt_train_memory_ops crt_train_none_ops = {
     .prepare = none_prepare,
     .release = none_release,
-    .save_floats = none_save_floats,
-    .scratch_floats = none_scratch_floats,
-    .update_forward = none_update_forward,
     .update_backward = none_update_backward,
     .embed_backward = none_embed_backward,
-    .initial_memory_backward = none_initial_memory_backward,
     .output_backward = none_output_backward,
 };

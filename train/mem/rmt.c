@@ -35,30 +35,6 @@ static void rmt_release(void *ctx)
     free(ctx);
 }
 
-static size_t rmt_zero(const struct crt_model *m)
-{
-    (void)m;
-    return 0;
-}
-
-static void rmt_update_forward(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                               float *readout, const float *h, const float *mem_in, int B)
-{
-    struct rmt_train *r = ctx;
-    (void)save;
-    (void)mem_in;
-    size_t Md = (size_t)r->M * r->d;
-    for (int b = 0; b < B; b++)
-        for (int k = 0; k < r->d; k++) {
-            float s = 0.0f;
-            for (int i = 0; i < r->M; i++)
-                s += h[(size_t)b * Md + (size_t)i * r->d + k];
-            readout[(size_t)b * r->d + k] = s / (float)r->M;
-        }
-    memcpy(mem_out, h, (size_t)B * Md * sizeof(float));
-    (void)m;
-}
-
 static void rmt_update_backward(const struct crt_model *m, void *ctx, float *grads, float *scratch,
                                 const float *save, const float *dmem_out, const float *dreadout,
                                 const float *h, const float *mem_in, float *dh, float *dmem_in,
@@ -106,9 +82,6 @@ static void rmt_initial_memory_backward(const struct crt_model *m, void *ctx, fl
 const struct crt_train_memory_ops crt_train_rmt_ops = {
     .prepare = rmt_prepare,
     .release = rmt_release,
-    .save_floats = rmt_zero,
-    .scratch_floats = rmt_zero,
-    .update_forward = rmt_update_forward,
     .update_backward = rmt_update_backward,
     .embed_backward = rmt_embed_backward,
     .initial_memory_backward = rmt_initial_memory_backward,

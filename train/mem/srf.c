@@ -13,22 +13,7 @@ struct srf_train {
     struct srf_weights w;
     int d, H, dk, NL, L, T;
     size_t dd, hdd, lf, S, save;
-    size_t att_off[CRT_MAX_LAYERS], layer_size[CRT_MAX_LAYERS];
 };
-
-/* Per sequence and layer: att [H, nq, T], vprime, out [H, dk, dk], new state. */
-static void srf_save_layout(const struct crt_config *c, size_t *att_off, size_t *total)
-{
-    int T = 1 + c->segment_len, H = c->n_heads, dk = c->d_model / H;
-    size_t at = 0;
-    for (int l = 0; l < c->n_layers; l++) {
-        int nq = l == c->n_layers - 1 ? 1 : T;
-        if (att_off)
-            att_off[l] = at;
-        at += (size_t)H * nq * T + 2 * (size_t)H * dk * dk + crt_srf_layer_floats(c);
-    }
-    *total = at;
-}
 
 static int srf_prepare(struct crt_model *m, void **ret_ctx, struct crt_train_extra *extra,
                        int *ret_n_extra, struct errbuf *err)
@@ -49,7 +34,7 @@ static int srf_prepare(struct crt_model *m, void **ret_ctx, struct crt_train_ext
     t->hdd = (size_t)t->H * t->dd;
     t->lf = crt_srf_layer_floats(c);
     t->S = m->state_floats;
-    srf_save_layout(c, t->att_off, &t->save);
+    t->save = m->ops->save_floats(c); /* as crt/mem/srf.c's attention fills it */
     *ret_n_extra = 0;
     *ret_ctx = t;
     return 0;
@@ -60,48 +45,10 @@ static void srf_release(void *ctx)
     free(ctx);
 }
 
-static size_t srf_save_floats(const struct crt_model *m)
-{
-    size_t total;
-    srf_save_layout(&m->cfg, NULL, &total);
-    return total;
-}
-
 static size_t srf_scratch_floats(const struct crt_model *m)
 {
     size_t dk = (size_t)(m->cfg.d_model / m->cfg.n_heads);
     return (size_t)m->cfg.n_heads * dk * dk; /* dout of the neurons */
-}
-
-static void srf_attention_fwd(const struct crt_model *m, void *ctx, float *save, int l, float *out,
-                              const float *qkv, const float *mem_in, int B, int T, int nq)
-{
-    struct srf_train *t = ctx;
-    int d = t->d;
-    for (int b = 0; b < B; b++) {
-        float *att = save + (size_t)b * t->save + t->att_off[l];
-        float *vprime = att + (size_t)t->H * nq * T, *o = vprime + t->hdd, *state = o + t->hdd;
-        const float *q = qkv + (size_t)b * T * 3 * d;
-        float *y = out + (size_t)b * nq * d;
-        attention_forward(y, att, q, 1, T, d, t->H, nq);
-        crt_srf_layer_forward(&m->cfg, &t->w, l, y, state, vprime, o, q,
-                              mem_in + (size_t)b * t->S + (size_t)l * t->lf, T, nq);
-    }
-}
-
-static void srf_update_forward(const struct crt_model *m, void *ctx, float *save, float *mem_out,
-                               float *readout, const float *h, const float *mem_in, int B)
-{
-    struct srf_train *t = ctx;
-    (void)m, (void)mem_in;
-    memcpy(readout, h, (size_t)B * t->d * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int l = 0; l < t->NL; l++) {
-            int nq = l == t->NL - 1 ? 1 : t->T;
-            const float *state =
-                save + (size_t)b * t->save + t->att_off[l] + (size_t)t->H * nq * t->T + 2 * t->hdd;
-            memcpy(mem_out + (size_t)b * t->S + (size_t)l * t->lf, state, t->lf * sizeof(float));
-        }
 }
 
 static void srf_update_backward(const struct crt_model *m, void *ctx, float *grads, float *scratch,
@@ -132,7 +79,7 @@ static void srf_attention_bwd(const struct crt_model *m, void *ctx, float *grads
     float *dneuron = scratch; /* [H, dk, dk]: d out, then d V' */
 
     for (int b = 0; b < B; b++) {
-        const float *att = save + (size_t)b * t->save + t->att_off[l];
+        const float *att = save + (size_t)b * t->save + crt_srf_save_offset(&m->cfg, l);
         const float *vprime = att + (size_t)H * nq * T, *o = vprime + hdd;
         const float *q = qkv + (size_t)b * T * 3 * d, *go = dout + (size_t)b * nq * d;
         float *dq = dqkv + (size_t)b * T * 3 * d;
@@ -223,32 +170,11 @@ static void srf_embed_backward(const struct crt_model *m, void *ctx, float *grad
         residual_forward(dcls, dcls, dx + (size_t)b * T * t->d, (size_t)t->d);
 }
 
-static void srf_initial_memory_backward(const struct crt_model *m, void *ctx, float *grads,
-                                        const float *dmem)
-{
-    (void)m, (void)ctx, (void)grads, (void)dmem; /* a zero state, not learned */
-}
-
-static void srf_init_weights(struct crt_model *m, void *ctx, uint64_t seed)
-{
-    struct srf_train *t = ctx;
-    (void)m, (void)seed;
-    for (int l = 0; l < t->NL; l++) {
-        t->w.theta[l][0] = 0.1f;
-        t->w.lambda[l][0] = 0.1f;
-    }
-}
-
 const struct crt_train_memory_ops crt_train_srf_ops = {
     .prepare = srf_prepare,
     .release = srf_release,
-    .save_floats = srf_save_floats,
     .scratch_floats = srf_scratch_floats,
-    .update_forward = srf_update_forward,
     .update_backward = srf_update_backward,
     .embed_backward = srf_embed_backward,
-    .initial_memory_backward = srf_initial_memory_backward,
-    .init_weights = srf_init_weights,
-    .attention_forward = srf_attention_fwd,
     .attention_backward = srf_attention_bwd,
 };
