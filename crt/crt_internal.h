@@ -95,7 +95,8 @@ struct crt_memory_ops {
     size_t weights_size;                                  /* bytes of its pointer struct */
     /* Adds its tensors to lay (after the shared ones) and points weights. */
     void (*layout)(const struct crt_config *cfg, struct crt_layout *lay, void *weights);
-    size_t (*scratch_floats)(const struct crt_config *cfg); /* per batch row */
+    /* Optional: scratch floats per batch row its hooks need (NULL: none). */
+    size_t (*scratch_floats)(const struct crt_config *cfg);
     void (*initial_memory)(const struct crt_model *model, float *mem);
     /* Optional (NULL without memory tokens): x is [B, T, d]: fills rows
      * 0..n_tokens of each sequence. Like update and attention it serves

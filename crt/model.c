@@ -781,7 +781,7 @@ int crt_workspace_new(const struct crt_model *m, int max_batch, struct crt_works
         B * nt * d,
         B * d,
         B * d,
-        B * m->ops->scratch_floats(c),
+        B * (m->ops->scratch_floats ? m->ops->scratch_floats(c) : 0),
         B * (size_t)c->n_classes,
         B * (size_t)c->segment_len * (size_t)c->n_features,
         B * m->state_floats,

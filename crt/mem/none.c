@@ -46,12 +46,6 @@ static void none_layout(const struct crt_config *cfg, struct crt_layout *lay, vo
     w->cls = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, cfg->d_model, 0, "none.cls");
 }
 
-static size_t none_scratch_floats(const struct crt_config *cfg)
-{
-    (void)cfg;
-    return 0;
-}
-
 static void none_initial_memory(const struct crt_model *model, float *mem)
 {
     memset(mem, 0, model->state_floats * sizeof(float));
@@ -109,7 +103,6 @@ const struct crt_memory_ops crt_memory_none_ops = {
     .n_tokens = none_n_tokens,
     .weights_size = sizeof(struct none_weights),
     .layout = none_layout,
-    .scratch_floats = none_scratch_floats,
     .initial_memory = none_initial_memory,
     .embed = none_embed,
     .update = none_update,

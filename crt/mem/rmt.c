@@ -54,12 +54,6 @@ static void rmt_layout(const struct crt_config *cfg, struct crt_layout *lay, voi
     w->init = crt_layout_add(lay, CRT_PARAM_FAN_IN, 2, w->M, cfg->d_model, "rmt.init");
 }
 
-static size_t rmt_scratch_floats(const struct crt_config *cfg)
-{
-    (void)cfg;
-    return 0;
-}
-
 static void rmt_initial_memory(const struct crt_model *model, float *mem)
 {
     const struct rmt_weights *w = model->mem_w;
@@ -111,7 +105,6 @@ const struct crt_memory_ops crt_memory_rmt_ops = {
     .n_tokens = rmt_n_tokens,
     .weights_size = sizeof(struct rmt_weights),
     .layout = rmt_layout,
-    .scratch_floats = rmt_scratch_floats,
     .initial_memory = rmt_initial_memory,
     .embed = rmt_embed,
     .update = rmt_update,
