@@ -51,9 +51,10 @@ int pose_tracker_new(const struct pose_tracker_options *opts, struct pose_tracke
                           POSE_TRACKER_MAX_TRACKS);
     if (opts->confirm_hits < 1 || !(opts->max_unseen_s > 0) ||
         !(opts->min_similarity >= 0 && opts->min_similarity <= 1))
-        return errbuf_set(err, -EINVAL,
-                          "tracker: confirm_hits %d, max_unseen_s %g, min_similarity %g out of range",
-                          opts->confirm_hits, opts->max_unseen_s, (double)opts->min_similarity);
+        return errbuf_set(
+            err, -EINVAL,
+            "tracker: confirm_hits %d, max_unseen_s %g, min_similarity %g out of range",
+            opts->confirm_hits, opts->max_unseen_s, (double)opts->min_similarity);
     struct pose_tracker *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
