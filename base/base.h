@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,14 @@ static inline void closep(int *fd)
 
 int64_t time_mono_ns(void); /* CLOCK_MONOTONIC, for durations and deadlines */
 double time_wall_s(void);   /* CLOCK_REALTIME, seconds since the epoch */
+
+/* ---- CPU features --------------------------------------------------------- */
+
+/* What the CPU (and the OS, which must save the registers) supports, for the
+ * kernels that pick a vectorised form at run time (base/cpu.c).
+ * cpu_has_avx512: AVX-512 F, DQ, BW and VL, GCC's x86-64-v4 level. */
+bool cpu_has_avx512(void);
+bool cpu_has_avx2_fma(void);
 
 /* ---- strings -------------------------------------------------------------- */
 

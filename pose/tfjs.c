@@ -1599,7 +1599,7 @@ static int plan_pack_filters(struct tfjs_model *m, struct errbuf *err)
 {
     const char *off = getenv("CRTD_POSE_NO_AVX512");
 
-    if ((off && *off && strcmp(off, "0") != 0) || !conv_has_avx512())
+    if ((off && *off && strcmp(off, "0") != 0) || !cpu_has_avx512())
         return 0;
     for (int s = 0; s < m->n_steps; s++) {
         struct tfjs_node *n = &m->nodes[m->order[s]];

@@ -185,7 +185,7 @@ static void compare_variant(const char *variant)
                       "(%s GEMM), %.3g on OpenBLAS, %.3g unfused with every tensor kept "
                       "(tolerance %g)\n",
                       variant, input_names[k], worst_prod,
-                      conv_has_avx512() ? "AVX-512" : "OpenBLAS", worst_blas, worst, TOLERANCE);
+                      cpu_has_avx512() ? "AVX-512" : "OpenBLAS", worst_blas, worst, TOLERANCE);
         if (!(worst <= TOLERANCE) || !(worst_prod <= TOLERANCE) || !(worst_blas <= TOLERANCE))
             failures++;
         free(ref);

@@ -22,9 +22,7 @@ void cli_tune_blas(char **argv)
 #if defined(__x86_64__)
     if (getenv("OPENBLAS_CORETYPE") || getenv("CRTD_NO_BLAS_TUNE"))
         return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
-        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
+    if (!cpu_has_avx512())
         return;
     if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) < 0)
         return;
