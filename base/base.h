@@ -119,6 +119,10 @@ bool cpu_has_avx2_fma(void);
  * (after copying what fits) when src did not fit. */
 int str_copy(char *dst, size_t size, const char *src);
 
+/* Whether the environment variable name is set to anything but "" or "0":
+ * the one reading of the on/off switches the tools and the daemon take. */
+bool env_flag(const char *name);
+
 /* Creates a directory and any missing parents, like mkdir -p. */
 int mkdir_parents(const char *path, unsigned mode);
 

@@ -1,5 +1,5 @@
-/* conv: the convolution kernels of the TensorFlow.js runner (tfjs.c), private
- * to model/. NHWC float32 tensors, batch 1; TensorFlow's filter layouts (HWIO
+/* conv: the convolution kernels of the TensorFlow.js runner (tfjs_ops.c), private
+ * to pose/. NHWC float32 tensors, batch 1; TensorFlow's filter layouts (HWIO
  * for Conv2D, HWC1 for depthwise). Kernels follow llm.c's order: outputs first,
  * then inputs, then sizes. None allocates. */
 #ifndef CRTD_MODEL_CONV_H
