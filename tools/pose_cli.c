@@ -33,6 +33,11 @@ void cli_tune_blas(char **argv)
 #endif
 }
 
+struct pose_options pose_cli_options(void)
+{
+    return (struct pose_options){.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+}
+
 const char *pose_cli_blas_core(void)
 {
     const char *name = openblas_get_corename();

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "base.h"
+#include "pose.h"
 
 /* Resolves --model: "lightning", "thunder" (looked up in --models DIR, else
  * $CRTD_MODELS, else third_party/models of the source tree the binary was
@@ -16,6 +17,10 @@ int pose_cli_model_path(char *buf, size_t size, const char *model, const char *m
 /* A file of the source tree (e.g. "tests/ref/tfjs_pose.js"), found beside
  * the build directory the binary runs from, or under the current directory. */
 int pose_cli_source_path(char *buf, size_t size, const char *relative, struct errbuf *err);
+
+/* The pose model's load options the environment asks for:
+ * CRTD_POSE_NO_AVX512=1 keeps the convolutions on OpenBLAS. */
+struct pose_options pose_cli_options(void);
 
 /* OpenBLAS's kernel set in use ("Haswell", "SkylakeX", ...). */
 const char *pose_cli_blas_core(void);
