@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -123,11 +124,23 @@ uint64_t fnv1a64(uint64_t h, const void *data, size_t size);
 /* IEEE 754 half precision to single, exactly (subnormals, infinities, NaN). */
 float f16_to_f32(uint16_t h);
 
+/* ---- CPU features --------------------------------------------------------- */
+
+/* What the CPU (and the OS, which must save the registers) supports, for the
+ * kernels that pick a vectorised form at run time (base/cpu.c).
+ * cpu_has_avx512: AVX-512 F, DQ, BW and VL, GCC's x86-64-v4 level. */
+bool cpu_has_avx512(void);
+bool cpu_has_avx2_fma(void);
+
 /* ---- strings -------------------------------------------------------------- */
 
 /* Copies at most size-1 bytes and always terminates; returns -ENAMETOOLONG
  * (after copying what fits) when src did not fit. */
 int str_copy(char *dst, size_t size, const char *src);
+
+/* Whether the environment variable name is set to anything but "" or "0":
+ * the one reading of the on/off switches the tools and the daemon take. */
+bool env_flag(const char *name);
 
 /* Creates a directory and any missing parents, like mkdir -p. */
 int mkdir_parents(const char *path, unsigned mode);

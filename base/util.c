@@ -1,4 +1,4 @@
-/* util: clocks and small string helpers. */
+/* util: clocks, small string helpers and environment switches. */
 #include "base.h"
 
 #include <errno.h>
@@ -91,4 +91,10 @@ int mkdir_parents(const char *path, unsigned mode)
     if (mkdir(buf, mode) < 0 && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
 }

@@ -1,6 +1,8 @@
 /* kernels: float32 layer kernels of the segment models, on OpenBLAS. */
 #include "kernels.h"
 
+#include "base.h"
+
 #include <assert.h>
 #include <math.h>
 #include <string.h>
@@ -13,11 +15,6 @@
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 #define AVX2           __attribute__((target("avx2,fma")))
-
-static bool use_avx2(void)
-{
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -101,7 +98,7 @@ AVX2 static void tanh_avx2(float *x, size_t n)
 void sigmoid_forward(float *x, size_t n)
 {
 #ifdef HAVE_AVX2_PATH
-    if (use_avx2()) {
+    if (cpu_has_avx2_fma()) {
         sigmoid_avx2(x, n);
         return;
     }
@@ -113,7 +110,7 @@ void sigmoid_forward(float *x, size_t n)
 void tanh_forward(float *x, size_t n)
 {
 #ifdef HAVE_AVX2_PATH
-    if (use_avx2()) {
+    if (cpu_has_avx2_fma()) {
         tanh_avx2(x, n);
         return;
     }
@@ -221,7 +218,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
                        const float *bias, int N, int C, float eps)
 {
 #ifdef HAVE_AVX2_PATH
-    if (C % 8 == 0 && use_avx2()) {
+    if (C % 8 == 0 && cpu_has_avx2_fma()) {
         layernorm_avx2(out, mean, rstd, inp, weight, bias, N, C, eps);
         return;
     }
@@ -273,7 +270,7 @@ AVX2 static void gelu_avx2(float *out, const float *inp, size_t N)
 void gelu_forward(float *out, const float *inp, size_t N)
 {
 #ifdef HAVE_AVX2_PATH
-    if (use_avx2()) {
+    if (cpu_has_avx2_fma()) {
         gelu_avx2(out, inp, N);
         return;
     }
@@ -351,7 +348,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
     float local[1024];
     assert(att || T <= 1024);
 #ifdef HAVE_AVX2_PATH
-    if (hs % 8 == 0 && use_avx2()) {
+    if (hs % 8 == 0 && cpu_has_avx2_fma()) {
         attention_avx2(out, att, qkv, B, T, C, NH, NQ);
         return;
     }

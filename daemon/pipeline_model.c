@@ -47,7 +47,10 @@ int pipeline_model_load(const char *path, const char *pose_path, struct pipeline
         goto fail;
     }
     str_copy(m->pose_path, sizeof(m->pose_path), pose_path);
-    r = pose_model_load(pose_path, &m->pose, err);
+    /* CRTD_POSE_NO_AVX512=1 keeps the pose convolutions on OpenBLAS, as in
+     * the tools (docs/POSE.md) */
+    struct pose_options pose_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+    r = pose_model_load_opts(pose_path, &pose_options, &m->pose, err);
     if (r < 0)
         goto fail;
     snprintf(m->kind, sizeof(m->kind), "crt:%016" PRIx64, crt_model_fingerprint(m->crt));

@@ -209,17 +209,6 @@ void conv_pack_weights(float *packed, const float *w, int k, int n)
     }
 }
 
-bool conv_has_avx512(void)
-{
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-#else
-    return false;
-#endif
-}
-
 /* Loads floats [0, valid) of a 16-float vector, zeros after (masked: only
  * ever inlined into the AVX-512 function below). */
 CONV_AVX512 static inline __attribute__((always_inline)) vf16 conv_load_part(const float *p,

@@ -1,5 +1,5 @@
-/* conv: the convolution kernels of the TensorFlow.js runner (tfjs.c), private
- * to model/. NHWC float32 tensors, batch 1; TensorFlow's filter layouts (HWIO
+/* conv: the convolution kernels of the TensorFlow.js runner (tfjs_ops.c), private
+ * to pose/. NHWC float32 tensors, batch 1; TensorFlow's filter layouts (HWIO
  * for Conv2D, HWC1 for depthwise). Kernels follow llm.c's order: outputs first,
  * then inputs, then sizes. None allocates. */
 #ifndef CRTD_MODEL_CONV_H
@@ -41,11 +41,11 @@ void conv2d_forward(float *out, float *scratch, const float *inp, const float *w
                     const struct conv_geom *g, int oc, enum conv_act act);
 
 /* The AVX-512 path of conv2d_forward: when the CPU has AVX-512 (F, DQ, BW,
- * VL), the loader packs each filter once (conv_pack_weights into
- * conv_packed_floats(K, O) floats, K = kh*kw*c) and passes it as packed;
- * conv2d_forward then uses its own register-tiled GEMM with the bias,
- * residual and activation applied in registers. packed NULL: OpenBLAS. */
-bool conv_has_avx512(void);
+ * VL: cpu_has_avx512) and the caller allows it, the loader packs each filter
+ * once (conv_pack_weights into conv_packed_floats(K, O) floats, K = kh*kw*c)
+ * and passes it as packed; conv2d_forward then uses its own register-tiled
+ * GEMM with the bias, residual and activation applied in registers. packed
+ * NULL: OpenBLAS. */
 size_t conv_packed_floats(int k, int n);
 void conv_pack_weights(float *packed, const float *w, int k, int n);
 

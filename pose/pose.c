@@ -35,6 +35,13 @@ struct pose_context {
 
 int pose_model_load(const char *json_path, struct pose_model **ret_model, struct errbuf *err)
 {
+    return pose_model_load_opts(json_path, NULL, ret_model, err);
+}
+
+int pose_model_load_opts(const char *json_path, const struct pose_options *options,
+                         struct pose_model **ret_model, struct errbuf *err)
+{
+    struct tfjs_options graph_options = {.no_avx512 = options && options->no_avx512};
     struct pose_model *m;
     struct tfjs_shape in, out;
     enum tfjs_dtype in_type, out_type;
@@ -43,7 +50,7 @@ int pose_model_load(const char *json_path, struct pose_model **ret_model, struct
     m = calloc(1, sizeof(*m));
     if (!m)
         return errbuf_set(err, -ENOMEM, "%s: out of memory", json_path);
-    r = tfjs_model_load(json_path, &m->graph, err);
+    r = tfjs_model_load(json_path, &graph_options, &m->graph, err);
     if (r < 0)
         goto fail;
     tfjs_model_value_info(m->graph, tfjs_model_input(m->graph), &in, &in_type);

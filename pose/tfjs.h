@@ -1,5 +1,5 @@
 /* tfjs: a runner for TensorFlow.js graph models (model.json + weight shards),
- * private to model/. The pose estimator (pose.c) is built on it; tests use it
+ * private to pose/. The pose estimator (pose.c) is built on it; tests use it
  * directly to compare intermediate tensors with TensorFlow.js by node name.
  *
  * Loading parses the JSON (Jansson), reads and dequantises the weights once,
@@ -9,8 +9,8 @@
  * residual AddV2 into the convolution that produces one of its operands) and
  * plans buffer reuse. A context owns one arena sized by that plan: running it
  * allocates nothing. */
-#ifndef CRTD_MODEL_TFJS_H
-#define CRTD_MODEL_TFJS_H
+#ifndef CRTD_POSE_TFJS_H
+#define CRTD_POSE_TFJS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,12 +33,21 @@ struct tfjs_shape {
 struct tfjs_model;
 struct tfjs_context;
 
+/* How a model is loaded; all zero (or a NULL pointer) is the default. */
+struct tfjs_options {
+    /* Run the convolutions on OpenBLAS even where the CPU has AVX-512, which
+     * otherwise gets crtd's own packed GEMM. */
+    bool no_avx512;
+};
+
 /* Loads json_path and the weight shards its manifest names (paths relative to
  * the JSON's directory). The graph's one Placeholder must have a fixed shape;
  * its one output is the node the signature names (else a node named
  * "Identity"). -EBADMSG for a malformed or inconsistent file, -ENOTSUP for an
- * op or attribute the runner does not implement, with err naming the node. */
-int tfjs_model_load(const char *json_path, struct tfjs_model **ret_model, struct errbuf *err);
+ * op or attribute the runner does not implement, with err naming the node.
+ * options may be NULL. */
+int tfjs_model_load(const char *json_path, const struct tfjs_options *options,
+                    struct tfjs_model **ret_model, struct errbuf *err);
 struct tfjs_model *tfjs_model_free(struct tfjs_model *model);
 
 /* The value (tensor slot) a TensorFlow name designates: "node" or "node:k".

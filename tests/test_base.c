@@ -1,4 +1,4 @@
-/* Unit tests of base/: errbuf, log levels, str_copy, url_mask_password. */
+/* Unit tests of base/: errbuf, log levels, str_copy, url_mask_password, CPU features. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,6 +149,22 @@ static void timespec_deadline_is_ahead_and_normalised(void **state)
     }
 }
 
+/* base/cpu.c must say what GCC's own detection says, on any machine. */
+static void cpu_features_match_gcc(void **state)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    assert_int_equal(cpu_has_avx512(), avx512);
+    assert_int_equal(cpu_has_avx2_fma(), avx2_fma);
+#else
+    assert_false(cpu_has_avx512());
+    assert_false(cpu_has_avx2_fma());
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +179,7 @@ int main(void)
         cmocka_unit_test(fnv1a_matches_its_definition),
         cmocka_unit_test(f16_to_f32_agrees_with_the_compiler),
         cmocka_unit_test(timespec_deadline_is_ahead_and_normalised),
+        cmocka_unit_test(cpu_features_match_gcc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

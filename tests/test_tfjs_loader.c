@@ -70,7 +70,7 @@ static void expect_error(const char *name, json_t *json, long bin_keep, int code
     snprintf(bin, sizeof(bin), "%s/movenet-lightning.bin", dir);
     assert_int_equal(json_dump_file(json, path, 0), 0);
     copy_prefix(src_bin, bin, bin_keep);
-    int r = tfjs_model_load(path, &model, &err);
+    int r = tfjs_model_load(path, NULL, &model, &err);
     print_message("%-14s -> %d: %s\n", name, r, err.msg);
     assert_int_equal(r, code);
     assert_null(model);
@@ -187,14 +187,14 @@ static void test_malformed_json(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/malformed.json", dir);
     copy_prefix(src_json, path, file_size(src_json) / 3);
-    int r = tfjs_model_load(path, &model, &err);
+    int r = tfjs_model_load(path, NULL, &model, &err);
     print_message("%-14s -> %d: %s\n", "malformed", r, err.msg);
     assert_int_equal(r, -EBADMSG);
     assert_null(model);
     assert_non_null(strstr(err.msg, "line"));
 
     snprintf(path, sizeof(path), "%s/does-not-exist.json", dir);
-    r = tfjs_model_load(path, &model, &err);
+    r = tfjs_model_load(path, NULL, &model, &err);
     assert_int_equal(r, -ENOENT);
 
     /* a JSON document that is not a graph model */
@@ -203,7 +203,7 @@ static void test_malformed_json(void **state)
     assert_non_null(f);
     fputs("{\"format\": \"graph-model\", \"modelTopology\": {\"node\": 3}}", f);
     fclose(f);
-    r = tfjs_model_load(path, &model, &err);
+    r = tfjs_model_load(path, NULL, &model, &err);
     print_message("%-14s -> %d: %s\n", "not a model", r, err.msg);
     assert_int_equal(r, -EBADMSG);
     assert_non_null(strstr(err.msg, "modelTopology.node"));

@@ -347,8 +347,7 @@ int bench_model(int argc, char **argv)
         } else {
             printf("  PyTorch reference not run: %s\n", why);
         }
-        if (strcmp(openblas_get_corename(), "Haswell") == 0 && __builtin_cpu_supports("avx512f") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        if (strcmp(openblas_get_corename(), "Haswell") == 0 && cpu_has_avx512())
             printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s;\n"
                    "   OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 small-matrix kernels)\n",
                    getenv("OPENBLAS_CORETYPE") ? ", as OPENBLAS_CORETYPE says" : "");

@@ -87,10 +87,8 @@ static double fma_peak_gflops(const char **ret_isa)
     double best = 0;
     volatile float sink = 0;
 
-    __builtin_cpu_init();
-    bool v4 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-    bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    bool v4 = cpu_has_avx512();
+    bool v3 = cpu_has_avx2_fma();
     *ret_isa = v4 ? "AVX-512 FMA" : v3 ? "AVX2 FMA" : "SSE";
     for (int rep = 0; rep < 12; rep++) {
         int lanes = 4;
@@ -219,9 +217,10 @@ int bench_pose(int argc, char **argv)
     }
 
     openblas_set_num_threads(1);
+    struct pose_options options = pose_cli_options();
     r = pose_cli_model_path(model_path, sizeof(model_path), model, models_dir, &err);
     if (r >= 0)
-        r = pose_model_load(model_path, &pm, &err);
+        r = pose_model_load_opts(model_path, &options, &pm, &err);
     if (r >= 0)
         r = pose_context_new(pm, &pc, &err);
     if (r < 0) {

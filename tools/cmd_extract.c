@@ -282,9 +282,10 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
 
     openblas_set_num_threads(1); /* the clip workers are the parallelism */
     av_log_set_level(AV_LOG_FATAL);
+    struct pose_options options = pose_cli_options();
     int r = pose_cli_model_path(model_path, sizeof(model_path), opts->pose, NULL, err);
     if (r >= 0)
-        r = pose_model_load(model_path, &pose, err);
+        r = pose_model_load_opts(model_path, &options, &pose, err);
     if (r >= 0)
         r = list_clips(&run, opts->shard, opts->shards, err);
     if (r >= 0 && (r = mkdir_parents(run.out, 0755)) < 0)

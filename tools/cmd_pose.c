@@ -207,9 +207,10 @@ int cmd_pose(int argc, char **argv)
     openblas_set_num_threads(threads);
     av_log_set_level(AV_LOG_ERROR);
 
+    struct pose_options options = pose_cli_options();
     r = pose_cli_model_path(model_path, sizeof(model_path), model, models_dir, &err);
     if (r >= 0)
-        r = pose_model_load(model_path, &pm, &err);
+        r = pose_model_load_opts(model_path, &options, &pm, &err);
     if (r >= 0)
         r = pose_context_new(pm, &pc, &err);
     if (r < 0) {

@@ -22,9 +22,7 @@ void cli_tune_blas(char **argv)
 #if defined(__x86_64__)
     if (getenv("OPENBLAS_CORETYPE") || getenv("CRTD_NO_BLAS_TUNE"))
         return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
-        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
+    if (!cpu_has_avx512())
         return;
     if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) < 0)
         return;
@@ -33,6 +31,11 @@ void cli_tune_blas(char **argv)
 #else
     (void)argv;
 #endif
+}
+
+struct pose_options pose_cli_options(void)
+{
+    return (struct pose_options){.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
 }
 
 const char *pose_cli_blas_core(void)

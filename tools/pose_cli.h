@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "base.h"
+#include "pose.h"
 
 /* Resolves --model: "lightning", "thunder" (looked up in --models DIR, else
  * $CRTD_MODELS, else third_party/models of the source tree the build was
@@ -18,6 +19,10 @@ int pose_cli_model_path(char *buf, size_t size, const char *model, const char *m
  * path: found in the tree the build was configured from (wherever the build
  * directory is), else two levels above the binary, else here. */
 int pose_cli_source_path(char *buf, size_t size, const char *relative, struct errbuf *err);
+
+/* The pose model's load options the environment asks for:
+ * CRTD_POSE_NO_AVX512=1 keeps the convolutions on OpenBLAS. */
+struct pose_options pose_cli_options(void);
 
 /* OpenBLAS's kernel set in use ("Haswell", "SkylakeX", ...). */
 const char *pose_cli_blas_core(void);

@@ -1,5 +1,5 @@
 /* pose: MoveNet from its TensorFlow.js files — the graph loader and planned
- * runner (tfjs.c, conv.c: private), and the per-stream tracking crop
+ * runner (tfjs_*.c, conv.c: private), and the per-stream tracking crop
  * (pose.c). Knows nothing of video, of the segment model, HTTP or the
  * daemon. The contract is docs/MODEL.md section 2. */
 #ifndef CRTD_POSE_H
@@ -30,15 +30,27 @@ struct pose_model;
 /* Per stream: the runner's arena and the tracking-crop state. */
 struct pose_context;
 
+/* How a model is loaded, chosen by the caller (the library reads no
+ * environment); all zero is the default. */
+struct pose_options {
+    /* Run the convolutions on OpenBLAS even where the CPU has AVX-512 F, DQ,
+     * BW and VL, which otherwise gets crtd's own GEMM (the tools and the
+     * daemon set it from CRTD_POSE_NO_AVX512; the tests to check both). */
+    bool no_avx512;
+};
+
 /* Loads movenet-*.json and its .bin (see tfjs.h for the checks); fails with
- * -EBADMSG when the graph is not an int32 [1,S,S,3] -> float [1,1,17,3] model. */
+ * -EBADMSG when the graph is not an int32 [1,S,S,3] -> float [1,1,17,3] model.
+ * pose_model_load uses the default options; options may be NULL. */
 int pose_model_load(const char *json_path, struct pose_model **ret_model, struct errbuf *err);
+int pose_model_load_opts(const char *json_path, const struct pose_options *options,
+                         struct pose_model **ret_model, struct errbuf *err);
 struct pose_model *pose_model_free(struct pose_model *model);
 int pose_model_input_size(const struct pose_model *model); /* S */
 /* GFLOPs of one frame, total and in dense convolutions. */
 double pose_model_gflops(const struct pose_model *model, double *ret_dense);
 /* What runs the convolutions: "AVX-512 GEMM" (crtd's own, where the CPU has
- * it) or "OpenBLAS <core>". */
+ * it and the options allowed it) or "OpenBLAS <core>". */
 const char *pose_model_kernels(const struct pose_model *model);
 
 int pose_context_new(const struct pose_model *model, struct pose_context **ret_context,

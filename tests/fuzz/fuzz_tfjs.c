@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct tfjs_model *model;
     struct errbuf err = {0};
-    if (tfjs_model_load(path, &model, &err) < 0) {
+    if (tfjs_model_load(path, NULL, &model, &err) < 0) {
         if (getenv("FUZZ_VERBOSE")) /* why a seed does not load */
             fprintf(stderr, "fuzz_tfjs: %s\n", err.msg);
         return 0;
