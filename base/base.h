@@ -124,6 +124,13 @@ uint64_t fnv1a64(uint64_t h, const void *data, size_t size);
 /* IEEE 754 half precision to single, exactly (subnormals, infinities, NaN). */
 float f16_to_f32(uint16_t h);
 
+/* ---- BLAS (blas.c) -------------------------------------------------------- */
+
+/* How many threads OpenBLAS may use (at least 1). */
+void blas_set_threads(int n);
+/* The kernel set OpenBLAS picked: "Haswell", "SkylakeX", ... */
+const char *blas_core_name(void);
+
 /* ---- CPU features --------------------------------------------------------- */
 
 /* What the CPU (and the OS, which must save the registers) supports, for the

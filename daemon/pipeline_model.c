@@ -2,7 +2,6 @@
  * pose and the segment model (CRT) — and the model card. */
 #include "pipeline.h"
 
-#include <cblas.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -24,7 +23,7 @@ int pipeline_model_load(const char *path, const char *pose_path, struct pipeline
     }
     str_copy(m->path, sizeof(m->path), path);
     /* Each stream is a thread of its own: OpenBLAS must not add its pool. */
-    openblas_set_num_threads(1);
+    blas_set_threads(1);
     r = crt_model_load(path, &m->crt, err);
     if (r < 0)
         goto fail;

@@ -102,7 +102,7 @@ const char *pose_model_kernels(const struct pose_model *model)
 
     if (tfjs_model_packed(model->graph))
         return "AVX-512 GEMM";
-    snprintf(text, sizeof(text), "OpenBLAS %s", openblas_get_corename());
+    snprintf(text, sizeof(text), "OpenBLAS %s", blas_core_name());
     return text;
 }
 

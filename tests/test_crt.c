@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include <cblas.h>
 #include <cmocka.h>
 
 #include "safetensors.h"
@@ -453,7 +452,7 @@ static void threads_share_model(void **state)
 int main(void)
 {
     /* One BLAS thread, as the daemon and the benchmark run. */
-    openblas_set_num_threads(1);
+    blas_set_threads(1);
     if (run_reference() < 0)
         return 1;
     const struct CMUnitTest tests[] = {

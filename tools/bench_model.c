@@ -213,7 +213,7 @@ int bench_model(int argc, char **argv)
         }
     }
 
-    openblas_set_num_threads(1);
+    blas_set_threads(1);
     struct errbuf err = {0};
     struct crt_model *model = NULL;
     char tmp_path[] = "/tmp/crt-bench-model-XXXXXX.safetensors";
@@ -302,9 +302,9 @@ int bench_model(int argc, char **argv)
             "n_layers", cfg->n_layers, "n_heads", cfg->n_heads, "segment_len", cfg->segment_len,
             "n_features", cfg->n_features, "n_classes", cfg->n_classes, "parameters",
             (json_int_t)crt_model_num_parameters(model), "flops_per_segment", flops, "blas_core",
-            openblas_get_corename(), "blas_threads", openblas_get_num_threads(),
-            "crtd_us_per_segment", "stream_batch1", us_stream, "clips_batched", us_clips,
-            "clips_batch", batch, "bytes_per_stream", "persistent_memory", (json_int_t)mem_bytes,
+            blas_core_name(), "blas_threads", openblas_get_num_threads(), "crtd_us_per_segment",
+            "stream_batch1", us_stream, "clips_batched", us_clips, "clips_batch", batch,
+            "bytes_per_stream", "persistent_memory", (json_int_t)mem_bytes,
             "state_with_partial_segment", (json_int_t)state_bytes, "saved_state_max",
             (json_int_t)saved, "footprint", (json_int_t)footprint);
         if (ref) {
@@ -327,7 +327,7 @@ int bench_model(int argc, char **argv)
                cfg->architecture, cfg->variant, cfg->d_model, cfg->n_layers, cfg->n_heads,
                cfg->d_ff, cfg->segment_len, cfg->n_features, cfg->n_classes);
         printf("       %zu parameters, %.2f MFLOP per segment; OpenBLAS core %s, %d thread\n\n",
-               crt_model_num_parameters(model), flops / 1e6, openblas_get_corename(),
+               crt_model_num_parameters(model), flops / 1e6, blas_core_name(),
                openblas_get_num_threads());
         printf("segment step, batch 1 (L frames pushed + step)   us/segment   vs crtd\n");
         printf("  %-46s %10.1f   %s\n", "crtd", us_stream, "1.0x");
@@ -347,7 +347,7 @@ int bench_model(int argc, char **argv)
         } else {
             printf("  PyTorch reference not run: %s\n", why);
         }
-        if (strcmp(openblas_get_corename(), "Haswell") == 0 && cpu_has_avx512())
+        if (strcmp(blas_core_name(), "Haswell") == 0 && cpu_has_avx512())
             printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s;\n"
                    "   OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 small-matrix kernels)\n",
                    getenv("OPENBLAS_CORETYPE") ? ", as OPENBLAS_CORETYPE says" : "");

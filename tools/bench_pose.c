@@ -216,7 +216,7 @@ int bench_pose(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    openblas_set_num_threads(1);
+    blas_set_threads(1);
     struct pose_options options = pose_cli_options();
     r = pose_cli_model_path(model_path, sizeof(model_path), model, models_dir, &err);
     if (r >= 0)
@@ -306,7 +306,7 @@ int bench_pose(int argc, char **argv)
         json_object_set_new(j, "cpu_peak_method", json_string(isa));
         json_object_set_new(j, "fraction_of_peak", json_real(crtd_gflops / peak));
         json_object_set_new(j, "openblas_sgemm_gflops_per_s", json_real(blas));
-        json_object_set_new(j, "openblas_core", json_string(pose_cli_blas_core()));
+        json_object_set_new(j, "openblas_core", json_string(blas_core_name()));
         char *text = json_dumps(j, JSON_INDENT(2));
         if (text)
             printf("%s\n", text);
@@ -329,7 +329,7 @@ int bench_pose(int argc, char **argv)
         printf("CPU peak       %.1f GFLOP/s (1 thread, %s loop): crtd reaches %.0f%%\n", peak, isa,
                100.0 * crtd_gflops / peak);
         printf("OpenBLAS       %.1f GFLOP/s (sgemm 1024^3, 1 thread, core %s)\n", blas,
-               pose_cli_blas_core());
+               blas_core_name());
         printf("(GFLOP/s per second of CPU time: figures stay fair when other jobs share "
                "the cores)\n");
     }

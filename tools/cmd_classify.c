@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <jansson.h>
 #include <libavutil/log.h>
 
@@ -145,7 +144,7 @@ int cmd_classify(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *file = argv[optind];
-    openblas_set_num_threads(1);
+    blas_set_threads(1);
     av_log_set_level(AV_LOG_FATAL);
 
     int r = 0;

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <cblas.h>
 #include <jansson.h>
 #include <libavutil/log.h>
 
@@ -280,7 +279,7 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
     struct extract_summary summary = {0};
     json_t *manifest = NULL, *report = NULL;
 
-    openblas_set_num_threads(1); /* the clip workers are the parallelism */
+    blas_set_threads(1); /* the clip workers are the parallelism */
     av_log_set_level(AV_LOG_FATAL);
     struct pose_options options = pose_cli_options();
     int r = pose_cli_model_path(model_path, sizeof(model_path), opts->pose, NULL, err);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <libavutil/log.h>
 
 #include "commands.h"
@@ -204,7 +203,7 @@ int cmd_pose(int argc, char **argv)
         cli_error("pose", "--threads must be 1..256");
         return EXIT_USAGE;
     }
-    openblas_set_num_threads(threads);
+    blas_set_threads(threads);
     av_log_set_level(AV_LOG_ERROR);
 
     struct pose_options options = pose_cli_options();

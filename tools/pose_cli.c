@@ -5,8 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cblas.h>
-
 #include "commands.h"
 #include "pose_cli.h"
 
@@ -36,12 +34,6 @@ void cli_tune_blas(char **argv)
 struct pose_options pose_cli_options(void)
 {
     return (struct pose_options){.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
-}
-
-const char *pose_cli_blas_core(void)
-{
-    const char *name = openblas_get_corename();
-    return name ? name : "unknown";
 }
 
 static bool readable(const char *path)

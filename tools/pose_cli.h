@@ -24,7 +24,4 @@ int pose_cli_source_path(char *buf, size_t size, const char *relative, struct er
  * CRTD_POSE_NO_AVX512=1 keeps the convolutions on OpenBLAS. */
 struct pose_options pose_cli_options(void);
 
-/* OpenBLAS's kernel set in use ("Haswell", "SkylakeX", ...). */
-const char *pose_cli_blas_core(void);
-
 #endif
