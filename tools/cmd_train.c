@@ -47,10 +47,9 @@ static void usage(FILE *out)
             "  --smarthome DIR       Smarthome pose caches: the protocol's train split,\n"
             "  --protocol P          its validation split, and a test pass at the end\n"
             "model (new models; a fine-tuned one keeps its own):\n"
-            "  --variant V           the memory mechanism: gru (default), ncgru (CRT),\n"
-            "                        rmt, xl, full, brt, brt-lstm, srformer, none (no\n"
-            "                        memory: mean of segment logits), none-last (the\n"
-            "                        last segment alone); docs/MODEL.md, docs/COMPARE.md\n"
+            "  --variant V           the memory mechanism (default %s), one of:\n"
+            "                        %s\n"
+            "                        (docs/MODEL.md, docs/COMPARE.md)\n"
             "  --d N --layers N --heads N --ff N\n"
             "                        sizes (default 128, 2, 4, 4d)\n"
             "  --segment L           frames per segment (default 8)\n"
@@ -79,7 +78,8 @@ static void usage(FILE *out)
             "  --dtype T             f32 (default), f16 or bf16 for the written model\n"
             "  --provenance TEXT     describe the training data in the model's metadata\n"
             "                        (default: the folder and the clip count)\n"
-            "  --json                print a summary as JSON on stdout\n");
+            "  --json                print a summary as JSON on stdout\n",
+            crt_variant_name(0), crt_variant_names());
 }
 
 /* ---- options -------------------------------------------------------------- */
