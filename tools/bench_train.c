@@ -23,22 +23,23 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: crt bench train [--variant gru|ncgru] [--batch B] [--segments W]\n"
+            "usage: crt bench train [--variant V] [--batch B] [--segments W]\n"
             "                       [--steps N] [--threads T] [--no-reference] [--json]\n\n"
             "Clips per second of one training step (forward and backward over W\n"
             "segments of B clips, then AdamW) for crtd's trainer and for PyTorch on the\n"
             "same model (default sizes, seeded random weights) and the same threads.\n\n"
-            "  --variant V      memory cell (default gru)\n"
+            "  --variant V      memory mechanism (default %s), one of:\n"
+            "                   %s\n"
             "  --batch B        clips per step (default 32)\n"
             "  --segments W     segments per clip and window (default 8)\n"
             "  --steps N        timed steps (default 10, after 2 warm-up steps)\n"
             "  --threads T      threads for both (default 1)\n"
-            "  --no-reference   skip PyTorch\n"
+            "  --no-reference   skip PyTorch (the reference trains gru and ncgru)\n"
             "  --python PATH    interpreter with torch (default /usr/bin/python3)\n"
             "  --json           one JSON object on stdout\n\n"
             "The reference script is $CRTD_CRT_TRAIN_REF or\n"
             "%s/tests/ref/crt_train_ref.py.\n",
-            CRTD_SOURCE_ROOT);
+            crt_variant_name(0), crt_variant_names(), CRTD_SOURCE_ROOT);
 }
 
 static double time_crtd(struct crt_model *model, int B, int W, int steps, int threads,
@@ -109,7 +110,7 @@ int bench_train(int argc, char **argv)
         {"python", required_argument, NULL, 'p'},   {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
-    const char *variant = "gru", *python = "/usr/bin/python3";
+    const char *variant = crt_variant_name(0), *python = "/usr/bin/python3";
     int B = 32, W = 8, steps = 10, threads = 1, c;
     bool reference = true, as_json = false;
     struct errbuf err = {0};
@@ -152,17 +153,16 @@ int bench_train(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (strcmp(variant, "gru") != 0 && strcmp(variant, "ncgru") != 0) {
-        cli_error("bench train", "unknown variant '%s' (gru, ncgru)", variant);
+    struct crt_config cfg;
+    struct crt_model *model = NULL;
+    crt_config_default(&cfg);
+    if (crt_variant_parse(variant, &cfg) < 0) {
+        cli_error("bench train", "unknown variant '%s' (%s)", variant, crt_variant_names());
         return EXIT_USAGE;
     }
     openblas_set_num_threads(1);
 
-    struct crt_config cfg;
-    struct crt_model *model = NULL;
-    crt_config_default(&cfg);
     cfg.n_classes = SMARTHOME_NUM_CLASSES;
-    snprintf(cfg.variant, sizeof(cfg.variant), "%s", variant);
     int r = crt_model_new(&cfg, smarthome_classes, &model, &err);
     if (r < 0) {
         cli_error("bench train", "%s", errbuf_text(&err, r));

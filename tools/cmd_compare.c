@@ -1,8 +1,9 @@
 /* crt compare: every memory mechanism trained with the same budget and seed on
  * the same synthetic tasks (recall at several K, activities), then one table:
  * accuracy per task, parameters, FLOPs per segment, state bytes per stream and
- * microseconds of CPU per segment step. The work goes through the crt
- * commands themselves (synth, train, eval), run as child processes. */
+ * microseconds of CPU per segment step. The data is made by `crt synth` (a
+ * child process, into the work folder); training and evaluation call
+ * train/'s loop and evaluation, as `crt train` and `crt eval` do. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 
 #include "commands.h"
 #include "crt.h"
+#include "train.h"
 
 #define COMMAND      "compare"
 #define MAX_TASKS    8
@@ -25,23 +27,26 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: crt compare --out DIR [options]\n\n"
-                 "Train every memory mechanism with the same sizes, epochs and seed on the\n"
-                 "same synthetic data (`crt synth`), evaluate each on held-out clips\n"
-                 "(`crt eval --protocol all`), and print one table: accuracy per task,\n"
-                 "parameters, FLOPs per segment, state bytes per stream, microseconds of\n"
-                 "CPU per segment step (one stream, one thread).\n\n"
-                 "  --out DIR          work folder: data, models, logs (kept; data is reused)\n"
-                 "  --variants LIST    comma-separated `crt train --variant` names\n"
-                 "                     (default: all of them)\n"
-                 "  --tasks LIST       recall<K> and activities (default\n"
-                 "                     recall2,recall4,recall8,recall16,activities)\n"
-                 "  --train-clips N    training clips per task (default 1500)\n"
-                 "  --test-clips N     held-out clips per task (default 300)\n"
-                 "  --d N --heads N --layers N --epochs N --seed N --threads N\n"
-                 "                     passed to crt train (default 32, 4, 2, 6, 1, all cores)\n"
-                 "  --reuse            keep model files already in DIR instead of retraining\n"
-                 "  --json             print the table as JSON on stdout\n");
+    fprintf(out,
+            "usage: crt compare --out DIR [options]\n\n"
+            "Train every memory mechanism with the same sizes, epochs and seed on the\n"
+            "same synthetic data (`crt synth`), evaluate each on held-out clips\n"
+            "(`crt eval --protocol all`), and print one table: accuracy per task,\n"
+            "parameters, FLOPs per segment, state bytes per stream, microseconds of\n"
+            "CPU per segment step (one stream, one thread).\n\n"
+            "  --out DIR          work folder: data, models, logs (kept; data is reused)\n"
+            "  --variants LIST    comma-separated `crt train --variant` names\n"
+            "                     (default: all of them:\n"
+            "                     %s)\n"
+            "  --tasks LIST       recall<K> and activities (default\n"
+            "                     recall2,recall4,recall8,recall16,activities)\n"
+            "  --train-clips N    training clips per task (default 1500)\n"
+            "  --test-clips N     held-out clips per task (default 300)\n"
+            "  --d N --heads N --layers N --epochs N --seed N --threads N\n"
+            "                     passed to crt train (default 32, 4, 2, 6, 1, all cores)\n"
+            "  --reuse            keep model files already in DIR instead of retraining\n"
+            "  --json             print the table as JSON on stdout\n",
+            crt_variant_names());
 }
 
 struct options {
@@ -101,8 +106,8 @@ static bool exists(const char *path)
 }
 
 /* recall<K> or activities: writes the synth arguments for one split. */
-static int task_data(const struct options *o, const char *task, const char *dir, int clips,
-                     int seed, const char *log)
+static int synth_task(const struct options *o, const char *task, const char *dir, int clips,
+                      int seed, const char *log)
 {
     char n[16], s[16], k[16];
     snprintf(n, sizeof(n), "%d", clips);
@@ -312,6 +317,129 @@ static int parse(int argc, char **argv, struct options *o)
     return 0;
 }
 
+/* One task's data in memory, loaded when first needed. */
+struct task_data {
+    const char *train_dir, *test_dir;
+    char **classes;
+    int n_classes;
+    struct dataset train, val, test;
+    bool have_train, have_test;
+};
+
+static void task_data_done(struct task_data *td)
+{
+    for (int i = 0; td->classes && i < td->n_classes; i++)
+        free(td->classes[i]);
+    free(td->classes);
+    dataset_done(&td->train);
+    dataset_done(&td->val);
+    dataset_done(&td->test);
+}
+
+static int task_load(struct task_data *td, bool train, const struct options *o, FILE *log,
+                     struct errbuf *err)
+{
+    struct dataset_report report = cli_dataset_report(log);
+    struct dataset_filter all = {.smarthome = false};
+    int r = 0;
+    if (!td->classes &&
+        (r = dataset_classes_of_dir(td->train_dir, &td->classes, &td->n_classes, err)) < 0)
+        return r;
+    if (train && !td->have_train) {
+        r = dataset_load(&td->train, td->train_dir, &all, (const char *const *)td->classes,
+                         td->n_classes, &report, err);
+        if (r == 0 && dataset_split_validation(&td->train, &td->val, 0.1, (uint32_t)o->seed) < 0)
+            r = errbuf_set(err, -ENOMEM, "out of memory");
+        td->have_train = r == 0;
+    }
+    if (!train && !td->have_test) {
+        r = dataset_load(&td->test, td->test_dir, &all, (const char *const *)td->classes,
+                         td->n_classes, &report, err);
+        td->have_test = r == 0;
+    }
+    return r;
+}
+
+static void log_progress(void *user, const struct train_loop_progress *p)
+{
+    if (p->event == TRAIN_LOOP_START)
+        fprintf(user, "training on %d clips, validating on %d; %d epochs of %d batches\n",
+                p->train_clips, p->val_clips, p->epochs, p->batches);
+    else if (p->event == TRAIN_LOOP_EPOCH)
+        fprintf(user,
+                "epoch %d/%d: loss %.4f, validation mean per-class accuracy %.2f%% "
+                "(accuracy %.2f%%)%s\n",
+                p->epoch + 1, p->epochs, p->loss, 100 * p->val_mca, 100 * p->val_accuracy,
+                p->improved ? ", best so far: saved" : "");
+}
+
+/* Trains one variant as `crt train --variant V` with the budget's sizes. */
+static int train_variant(const struct options *o, const char *variant, struct task_data *td,
+                         const char *model_path, FILE *log, struct errbuf *err)
+{
+    struct crt_config cfg;
+    struct crt_model *model = NULL;
+    int threads = o->threads ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    crt_config_default(&cfg);
+    if (crt_variant_parse(variant, &cfg) < 0)
+        return errbuf_set(err, -EINVAL, "unknown variant '%s'", variant);
+    cfg.d_model = o->d;
+    cfg.n_heads = o->heads;
+    cfg.n_layers = o->layers;
+    cfg.d_ff = 4 * o->d;
+    int r = task_load(td, true, o, log, err);
+    if (r < 0)
+        return r;
+    cfg.n_classes = td->n_classes;
+    if ((r = crt_model_new(&cfg, (const char *const *)td->classes, &model, err)) < 0)
+        return r;
+    char recipe[10240], data[4608];
+    snprintf(recipe, sizeof(recipe),
+             "crt train --data %s --out %s --variant %s --d %d --heads %d --layers %d "
+             "--epochs %d --seed %d --threads %d",
+             td->train_dir, model_path, variant, o->d, o->heads, o->layers, o->epochs, o->seed,
+             threads);
+    snprintf(data, sizeof(data), "pose sequences in %s, %d training clips", td->train_dir,
+             td->train.n);
+    struct train_loop_options lo;
+    train_loop_options_default(&lo);
+    lo.epochs = o->epochs;
+    lo.threads = threads;
+    lo.seed = o->seed;
+    lo.init_weights = true;
+    lo.out = model_path;
+    lo.recipe = recipe;
+    lo.provenance = data;
+    struct train_loop_result res;
+    fprintf(log, "training %s/%s as %s\n", cfg.architecture, cfg.variant, model_path);
+    r = train_loop_run(model, &td->train, &td->val, &lo, log_progress, log, &res, err);
+    crt_model_free(model);
+    return r;
+}
+
+/* Accuracy of the last segment on the task's held-out clips, as
+ * `crt eval --protocol all` scores it. */
+static int eval_variant(const struct options *o, const char *model_path, struct task_data *td,
+                        FILE *log, double *ret_accuracy, struct errbuf *err)
+{
+    struct crt_model *model = NULL;
+    struct confusion cm = {0};
+    int r = task_load(td, false, o, log, err);
+    if (r == 0)
+        r = crt_model_load(model_path, &model, err);
+    if (r == 0 && (r = confusion_init(&cm, crt_model_config(model)->n_classes)) < 0)
+        errbuf_set(err, r, "out of memory");
+    if (r == 0 && td->test.n == 0)
+        r = errbuf_set(err, -ENOENT, "%s: no clips to evaluate", td->test_dir);
+    if (r == 0)
+        r = train_evaluate(&cm, model, &td->test, true, NULL, NULL, err);
+    if (r == 0)
+        *ret_accuracy = confusion_accuracy(&cm);
+    confusion_done(&cm);
+    crt_model_free(model);
+    return r;
+}
+
 struct row {
     double acc[MAX_TASKS];
     size_t params;
@@ -335,6 +463,12 @@ int cmd_compare(int argc, char **argv)
     }
     char log[4096], path[4096], path2[4096];
     snprintf(log, sizeof(log), "%s/compare.log", o.out);
+    FILE *log_file = fopen(log, "a");
+    if (!log_file) {
+        cli_error(COMMAND, "%s: %s", log, strerror(errno));
+        return 1;
+    }
+    setvbuf(log_file, NULL, _IOLBF, 0);
     struct row rows[MAX_VARIANTS] = {0};
 
     for (int t = 0; t < o.n_tasks; t++) {
@@ -350,58 +484,45 @@ int cmd_compare(int argc, char **argv)
         if (!exists(path2)) {
             fprintf(stderr, "crt compare: %s: generating %d + %d clips\n", task, o.train_clips,
                     o.test_clips);
-            if (task_data(&o, task, train_dir, o.train_clips, o.seed, log) != 0 ||
-                task_data(&o, task, test_dir, o.test_clips, o.seed + 1, log) != 0) {
+            if (synth_task(&o, task, train_dir, o.train_clips, o.seed, log) != 0 ||
+                synth_task(&o, task, test_dir, o.test_clips, o.seed + 1, log) != 0) {
                 cli_error(COMMAND, "%s: crt synth failed (see %s)", task, log);
-                return 1;
+                goto fail;
             }
             FILE *f = fopen(path2, "w");
             if (f)
                 fclose(f);
         }
+        struct task_data td = {.train_dir = train_dir, .test_dir = test_dir};
         for (int v = 0; v < o.n_variants; v++) {
             const char *variant = o.variants[v];
-            char model[sizeof(path) + 64], d[16], heads[16], layers[16], epochs[16], seed[16],
-                threads[16];
+            char model[sizeof(path) + 64];
+            struct errbuf err = {0};
+            int r;
             snprintf(model, sizeof(model), "%s/%s/%s.model", o.out, task, variant);
-            snprintf(d, sizeof(d), "%d", o.d);
-            snprintf(heads, sizeof(heads), "%d", o.heads);
-            snprintf(layers, sizeof(layers), "%d", o.layers);
-            snprintf(epochs, sizeof(epochs), "%d", o.epochs);
-            snprintf(seed, sizeof(seed), "%d", o.seed);
-            snprintf(threads, sizeof(threads), "%d",
-                     o.threads ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN));
             if (!(o.reuse && exists(model))) {
                 fprintf(stderr, "crt compare: %s: training %s\n", task, variant);
-                char *args[] = {
-                    "crt",       "train",         "--data",   train_dir, "--out",   model,
-                    "--variant", (char *)variant, "--d",      d,         "--heads", heads,
-                    "--layers",  layers,          "--epochs", epochs,    "--seed",  seed,
-                    "--threads", threads,         NULL};
-                if (run_crt(args, NULL, log) != 0) {
-                    cli_error(COMMAND, "%s: crt train --variant %s failed (see %s)", task, variant,
-                              log);
-                    return 1;
+                r = train_variant(&o, variant, &td, model, log_file, &err);
+                if (r < 0) {
+                    cli_error(COMMAND, "%s: training %s: %s", task, variant, errbuf_text(&err, r));
+                    task_data_done(&td);
+                    goto fail;
                 }
             }
-            snprintf(path, sizeof(path), "%s/%s/%s.eval.json", o.out, task, variant);
-            char *args[] = {"crt", "eval",   "--model", model, "--protocol",
-                            "all", "--json", test_dir,  NULL};
-            json_t *report = NULL;
-            if (run_crt(args, path, log) != 0 || !(report = json_load_file(path, 0, NULL))) {
-                cli_error(COMMAND, "%s: crt eval of %s failed (see %s)", task, model, log);
-                return 1;
+            r = eval_variant(&o, model, &td, log_file, &rows[v].acc[t], &err);
+            if (r < 0) {
+                cli_error(COMMAND, "%s: evaluating %s: %s", task, model, errbuf_text(&err, r));
+                task_data_done(&td);
+                goto fail;
             }
-            rows[v].acc[t] = json_real_value(json_object_get(report, "accuracy"));
-            json_decref(report);
             fprintf(stderr, "crt compare: %s: %s %.1f%%\n", task, variant, 100 * rows[v].acc[t]);
 
             if (t == 0) { /* the costs, from the first task's model */
                 struct crt_model *m = NULL;
-                struct errbuf err = {0};
                 if (crt_model_load(model, &m, &err) < 0) {
                     cli_error(COMMAND, "%s", err.msg);
-                    return 1;
+                    task_data_done(&td);
+                    goto fail;
                 }
                 const struct crt_config *c = crt_model_config(m);
                 snprintf(rows[v].arch, sizeof(rows[v].arch), "%s/%s", c->architecture, c->variant);
@@ -412,7 +533,10 @@ int cmd_compare(int argc, char **argv)
                 crt_model_free(m);
             }
         }
+        task_data_done(&td);
     }
+    fclose(log_file);
+    log_file = NULL;
 
     if (o.json) {
         json_t *list = json_array();
@@ -447,4 +571,8 @@ int cmd_compare(int argc, char **argv)
                rows[v].state_bytes, rows[v].us);
     }
     return 0;
+fail:
+    if (log_file)
+        fclose(log_file);
+    return 1;
 }

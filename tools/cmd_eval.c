@@ -8,13 +8,11 @@
 #include <jansson.h>
 
 #include "commands.h"
-#include "dataset.h"
 #include "extract.h"
 #include "data.h"
 #include "crt.h"
 #include "report.h"
-
-#define EVAL_BATCH 64
+#include "train.h"
 
 static void usage(FILE *out)
 {
@@ -68,83 +66,12 @@ static int protocol_scored(bool *scored, const struct crt_model *model, bool sma
     return 0;
 }
 
-/* Runs every clip and fills the confusion matrix with last-segment predictions. */
-static int evaluate(struct confusion *cm, const struct crt_model *model, const struct dataset *ds,
-                    struct errbuf *err)
+static void print_evaluated(void *user, int done, int total)
 {
-    const struct crt_config *cfg = crt_model_config(model);
-    int L = cfg->segment_len, C = cfg->n_classes;
-    struct crt_workspace *ws = NULL;
-    float *logits[EVAL_BATCH] = {0};
-    float *padded[EVAL_BATCH] = {0};
-    int r = crt_workspace_new(model, EVAL_BATCH, &ws);
-    if (r < 0)
-        return errbuf_set(err, r, "cannot allocate the model's workspace: %s", strerror(-r));
-
-    int64_t start = time_mono_ns();
-    for (int first = 0; first < ds->n; first += EVAL_BATCH) {
-        int n = ds->n - first < EVAL_BATCH ? ds->n - first : EVAL_BATCH;
-        const float *feats[EVAL_BATCH];
-        int frames[EVAL_BATCH];
-        for (int i = 0; i < n; i++) {
-            const struct dataset_clip *clip = &ds->clips[first + i];
-            int segments = clip->frames / L;
-            feats[i] = clip->features;
-            frames[i] = clip->frames;
-            if (segments == 0) {
-                /* A clip shorter than a segment is padded by repeating its
-                 * last frame (or zeros when empty), so it still gets a vote. */
-                free(padded[i]);
-                padded[i] = calloc((size_t)L * FEATURES_V1_DIM, sizeof(float));
-                if (!padded[i]) {
-                    r = -ENOMEM;
-                    goto done;
-                }
-                for (int f = 0; f < L && clip->frames > 0; f++) {
-                    int src = f < clip->frames ? f : clip->frames - 1;
-                    memcpy(padded[i] + (size_t)f * FEATURES_V1_DIM,
-                           clip->features + (size_t)src * FEATURES_V1_DIM,
-                           FEATURES_V1_DIM * sizeof(float));
-                }
-                feats[i] = padded[i];
-                frames[i] = L;
-                segments = 1;
-            }
-            free(logits[i]);
-            logits[i] = malloc((size_t)segments * (size_t)C * sizeof(float));
-            if (!logits[i]) {
-                r = -ENOMEM;
-                goto done;
-            }
-        }
-        r = crt_model_run_clips(model, ws, n, feats, frames, logits, NULL, NULL);
-        if (r < 0)
-            goto done;
-        for (int i = 0; i < n; i++) {
-            const struct dataset_clip *clip = &ds->clips[first + i];
-            int segments = frames[i] / L;
-            const float *last = logits[i] + (size_t)(segments - 1) * (size_t)C;
-            int best = 0;
-            for (int c = 1; c < C; c++)
-                if (last[c] > last[best])
-                    best = c;
-            if (clip->label >= 0)
-                confusion_add(cm, clip->label, best);
-        }
-        double secs = (double)(time_mono_ns() - start) * 1e-9;
-        fprintf(stderr, "\revaluating: %d/%d clips, %.0f clips/s", first + n, ds->n,
-                secs > 0 ? (first + n) / secs : 0.0);
-    }
-    fprintf(stderr, "\n");
-done:
-    for (int i = 0; i < EVAL_BATCH; i++) {
-        free(logits[i]);
-        free(padded[i]);
-    }
-    crt_workspace_free(ws);
-    if (r < 0)
-        return errbuf_set(err, r, "evaluation failed: %s", strerror(-r));
-    return 0;
+    int64_t *start = user;
+    double secs = (double)(time_mono_ns() - *start) * 1e-9;
+    fprintf(stderr, "\revaluating: %d/%d clips, %.0f clips/s", done, total,
+            secs > 0 ? done / secs : 0.0);
 }
 
 static json_t *model_card_json(const struct crt_model *model, const char *path)
@@ -338,7 +265,8 @@ int cmd_eval(int argc, char **argv)
 
     struct dataset_filter filter = {
         .smarthome = smarthome, .protocol = protocol, .split = SMARTHOME_SPLIT_TEST};
-    r = dataset_load(&ds, dir, &filter, classes, n_classes, true, &err);
+    struct dataset_report loading = cli_dataset_report(stderr);
+    r = dataset_load(&ds, dir, &filter, classes, n_classes, &loading, &err);
     if (r < 0) {
         cli_error("eval", "%s", errbuf_text(&err, r));
         goto done;
@@ -349,11 +277,13 @@ int cmd_eval(int argc, char **argv)
                             : "");
         goto done;
     }
-    r = evaluate(&cm, model, &ds, &err);
+    int64_t start = time_mono_ns();
+    r = train_evaluate(&cm, model, &ds, true, print_evaluated, &start, &err);
     if (r < 0) {
         cli_error("eval", "%s", err.msg);
         goto done;
     }
+    fprintf(stderr, "\n");
 
     report = report_json(&cm, model, model_path, scored, protocol_text, &ds, argc, argv);
     if (report_dir) {

@@ -5,6 +5,7 @@
 #define CRTD_TOOLS_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "base.h"
 
@@ -37,6 +38,11 @@ struct bench_target {
     const char *summary;
     int (*run)(int argc, char **argv);
 };
+
+/* Prints what loading a folder of pose sequences reports (files skipped,
+ * progress, the count) on out (dataset_cli.c). */
+struct dataset_report;
+struct dataset_report cli_dataset_report(FILE *out);
 
 /* True when argv holds -h or --help; commands print their usage then. */
 bool cli_wants_help(int argc, char **argv);

@@ -1,9 +1,11 @@
 /* dataset: folders of pose sequences loaded for evaluation and training. */
-#include "dataset.h"
-
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "train.h"
 
 void dataset_features(float *out, const struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS],
                       int frames)
@@ -115,9 +117,12 @@ static void clip_done(struct dataset_clip *clip)
 }
 
 int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filter *filter,
-                 const char *const *model_classes, int n_model_classes, bool progress,
-                 struct errbuf *err)
+                 const char *const *model_classes, int n_model_classes,
+                 const struct dataset_report *report, struct errbuf *err)
 {
+    static const struct dataset_report quiet = {0};
+    if (!report)
+        report = &quiet;
     char **names = NULL;
     int n_names = 0;
     int r = list_pose_files(dir, &names, &n_names, err);
@@ -143,7 +148,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
 
         if (filter->smarthome) {
             if (smarthome_clip_name_parse(names[i], &clip.name, &why) < 0) {
-                fprintf(stderr, "skipped %s: %s\n", path, why.msg);
+                if (report->skipped)
+                    report->skipped(report->user, path, why.msg);
                 ds->skipped++;
                 continue;
             }
@@ -156,7 +162,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
 
         r = pose_sequence_load(path, &seq, &why);
         if (r < 0) {
-            fprintf(stderr, "skipped %s\n", errbuf_text(&why, r));
+            if (report->skipped)
+                report->skipped(report->user, NULL, errbuf_text(&why, r));
             ds->skipped++;
             continue;
         }
@@ -179,7 +186,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
             goto done;
         }
         if (r < 0) {
-            fprintf(stderr, "skipped %s: %s\n", path, errbuf_text(&why, r));
+            if (report->skipped)
+                report->skipped(report->user, path, errbuf_text(&why, r));
             clip_done(&clip);
             ds->skipped++;
             continue;
@@ -187,14 +195,14 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
         ds->clips[ds->n++] = clip;
 
         int64_t now = time_mono_ns();
-        if (progress && now - last_report > 500000000) {
-            fprintf(stderr, "\rloading %s: %d/%d files", dir, i - first + 1, last - first);
+        if (report->progress && now - last_report > 500000000) {
+            report->progress(report->user, dir, i - first + 1, last - first);
             last_report = now;
         }
     }
-    if (progress)
-        fprintf(stderr, "\rloaded %d clips from %s in %.1f s (%d skipped)\n", ds->n, dir,
-                (double)(time_mono_ns() - start) * 1e-9, ds->skipped);
+    if (report->loaded)
+        report->loaded(report->user, dir, ds->n, ds->skipped,
+                       (double)(time_mono_ns() - start) * 1e-9);
     r = 0;
 done:
     for (int i = 0; i < n_names; i++)
@@ -213,4 +221,66 @@ void dataset_done(struct dataset *ds)
         clip_done(&ds->clips[i]);
     free(ds->clips);
     memset(ds, 0, sizeof(*ds));
+}
+
+static uint32_t hash_name(const char *s, uint32_t seed)
+{
+    uint32_t h = 2166136261u ^ seed;
+    const char *base = strrchr(s, '/');
+    for (const char *p = base ? base + 1 : s; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+int dataset_split_validation(struct dataset *train, struct dataset *ret_val, double fraction,
+                             uint32_t seed)
+{
+    struct dataset val = {0};
+    val.clips = calloc((size_t)(train->n ? train->n : 1), sizeof(*val.clips));
+    if (!val.clips)
+        return -ENOMEM;
+    int kept = 0;
+    for (int i = 0; i < train->n; i++) {
+        bool to_val =
+            (hash_name(train->clips[i].path, seed) % 10000) < (uint32_t)(fraction * 10000);
+        if (to_val)
+            val.clips[val.n++] = train->clips[i];
+        else
+            train->clips[kept++] = train->clips[i];
+    }
+    train->n = kept;
+    *ret_val = val;
+    return 0;
+}
+
+int dataset_classes_of_dir(const char *dir, char ***ret_classes, int *ret_n, struct errbuf *err)
+{
+    char path[4096];
+    /* The sorted first *.pose file decides; others must use names from it. */
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0)
+        return errbuf_set(err, -errno, "%s: %s", dir, strerror(errno));
+    int r = -ENOENT;
+    for (int i = 0; i < n; i++) {
+        if (r == -ENOENT && has_suffix(names[i]->d_name, ".pose")) {
+            struct pose_sequence seq;
+            snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+            r = pose_sequence_load(path, &seq, err);
+            if (r == 0) {
+                *ret_classes = seq.classes;
+                *ret_n = seq.n_classes;
+                seq.classes = NULL;
+                seq.n_classes = 0;
+                pose_sequence_done(&seq);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "%s: no pose sequences (*.pose) here", dir);
+    return r;
 }
