@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cblas.h>
 #include <jansson.h>
 
 #include "commands.h"
@@ -160,7 +159,7 @@ int bench_train(int argc, char **argv)
         cli_error("bench train", "unknown variant '%s' (%s)", variant, crt_variant_names());
         return EXIT_USAGE;
     }
-    openblas_set_num_threads(1);
+    blas_set_threads(1);
 
     cfg.n_classes = SMARTHOME_NUM_CLASSES;
     int r = crt_model_new(&cfg, smarthome_classes, &model, &err);

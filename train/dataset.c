@@ -223,15 +223,13 @@ void dataset_done(struct dataset *ds)
     memset(ds, 0, sizeof(*ds));
 }
 
+/* FNV-1a of the base name, the seed mixed into its start: a clip's side of
+ * the split depends on its name and the seed alone. */
 static uint32_t hash_name(const char *s, uint32_t seed)
 {
-    uint32_t h = 2166136261u ^ seed;
     const char *base = strrchr(s, '/');
-    for (const char *p = base ? base + 1 : s; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 16777619u;
-    }
-    return h;
+    base = base ? base + 1 : s;
+    return fnv1a32(FNV1A32_INIT ^ seed, base, strlen(base));
 }
 
 int dataset_split_validation(struct dataset *train, struct dataset *ret_val, double fraction,

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cblas.h>
-
 #include "train.h"
 
 void train_loop_options_default(struct train_loop_options *opts)
@@ -155,7 +153,7 @@ int train_loop_run(struct crt_model *model, const struct dataset *train, const s
         (opts->pause_after && !opts->checkpoint))
         return errbuf_set(err, -EINVAL, "training options out of range");
     if (opts->threads > 1)
-        openblas_set_num_threads(1); /* the workers are the parallelism */
+        blas_set_threads(1); /* the workers are the parallelism */
 
     struct crt_train_options topts;
     crt_train_options_default(&topts);
