@@ -12,5 +12,8 @@ const char *refscript_env_or(const char *name, const char *fallback);
  * what failed. */
 int refscript_run(const char *script_env, const char *fallback_script, const char *command,
                   const char *out_dir);
+/* The same with n_args more arguments after `--out DIR`. */
+int refscript_run_args(const char *script_env, const char *fallback_script, const char *command,
+                       const char *out_dir, const char *const *args, int n_args);
 
 #endif

@@ -67,7 +67,7 @@ print(sorted(clips))' "$work/shards")
 check shard_bad 2 "wants I/N" -- "$crt" extract "$work/clips" --shard 4/3
 
 # ---- eval with the protocol's split and classes ----
-"$python" "$src/tests/ref/crt_ref.py" models --out "$work/ref" >/dev/null
+"$python" "$src/tests/ref/mechanisms_ref.py" models --out "$work/ref" crt/gru >/dev/null
 check eval_cv1 0 "mean per-class accuracy" -- \
     "$crt" eval --model "$work/ref/crt_gru.safetensors" --protocol cv1 --report "$work/report" \
     "$work/cache"

@@ -2,11 +2,9 @@
 """PyTorch reference of crtd's segment model and pose features (docs/MODEL.md).
 
 Used by the numeric tests (expected values are made here at test time, never
-pasted into a test) and by `crt bench model`:
+pasted into a test), by mechanisms_ref.py and crt_train_ref.py (which import
+it) and by `crt bench model`:
 
-  crt_ref.py models   --out DIR [--seed N]   random-weight model files and,
-                                              for each, inputs and expected
-                                              logits and memories
   crt_ref.py features --out DIR [--seed N]   keypoint sequences and their
                                               features (layout 1)
   crt_ref.py bench    --model FILE [--iters N] [--warmup N]
@@ -321,7 +319,8 @@ class CRT(nn.Module):
                 p.copy_(t)
 
     def initial_memory(self, batch):
-        return self.mem_init.detach().expand(batch, -1).clone()
+        """m_0 for a batch (with gradients to mem.init when they are on)."""
+        return self.mem_init.expand(batch, -1)
 
     def step(self, feats, mem):
         """feats [B, L, F], mem [B, d] -> logits [B, C], new memory [B, d]."""
@@ -453,55 +452,6 @@ def small_config(variant):
                 layer_norm_eps=1e-5, n_classes=7, classes=[f"act{i}" for i in range(7)])
 
 
-# Clips of the expected-value files: (complete segments, extra frames).
-CLIPS = [(20, 0), (13, 4), (7, 3), (0, 4), (20, 1)]  # extra frames < every L used
-SEGMENTS = 20
-
-
-def cmd_models(args):
-    os.makedirs(args.out, exist_ok=True)
-    torch.manual_seed(args.seed)
-    specs = [("crt_gru", default_config("gru"), "F32"),
-             ("crt_ncgru", default_config("ncgru"), "F32"),
-             ("crt_gru_small_f16", small_config("gru"), "F16"),
-             ("crt_ncgru_small_bf16", small_config("ncgru"), "BF16")]
-    for i, (name, cfg, dtype) in enumerate(specs):
-        gen = torch.Generator().manual_seed(args.seed * 1000 + i)
-        tensors = random_tensors(cfg, gen)
-        path = os.path.join(args.out, name + ".safetensors")
-        write_safetensors(path, tensors, metadata(cfg, f"tests/ref/crt_ref.py seed {args.seed}"),
-                          dtype)
-        model, _, _ = load_model(path)  # the weights as the file holds them
-
-        L, F_, d, C = cfg["segment_len"], cfg["n_features"], cfg["d_model"], cfg["n_classes"]
-        n = len(CLIPS)
-        frames = np.zeros((n, SEGMENTS * L + L, F_), dtype=np.float32)
-        n_frames = np.zeros(n, dtype=np.float32)
-        logits = np.zeros((n, SEGMENTS, C), dtype=np.float32)
-        memory = np.zeros((n, SEGMENTS, d), dtype=np.float32)
-        with torch.no_grad():
-            for c, (segs, extra) in enumerate(CLIPS):
-                count = segs * L + extra
-                feats = torch.randn(count, F_, generator=gen)
-                frames[c, :count] = feats.numpy()
-                n_frames[c] = count
-                mem = model.initial_memory(1)
-                for s in range(segs):
-                    seg = feats[s * L:(s + 1) * L].unsqueeze(0)
-                    lg, new = model.step(seg, mem)
-                    lg2, new2 = model.step_functional(seg, mem)
-                    # Self-check: PyTorch's modules and the op-by-op form agree.
-                    err = max((lg - lg2).abs().max().item(), (new - new2).abs().max().item())
-                    if err > 1e-5:
-                        raise SystemExit(f"{name}: module and functional paths differ by {err}")
-                    mem = new
-                    logits[c, s] = lg[0].numpy()
-                    memory[c, s] = mem[0].numpy()
-        write_safetensors(os.path.join(args.out, name + ".expected.safetensors"),
-                          [("features", frames), ("n_frames", n_frames), ("logits", logits),
-                           ("memory", memory)])
-
-
 # ---- benchmark ------------------------------------------------------------------
 
 
@@ -553,9 +503,6 @@ def cmd_bench(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("models")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=1)
     p = sub.add_parser("features")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=1)
@@ -564,7 +511,7 @@ def main():
     p.add_argument("--iters", type=int, default=300)
     p.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args()
-    {"models": cmd_models, "features": cmd_features, "bench": cmd_bench}[args.command](args)
+    {"features": cmd_features, "bench": cmd_bench}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
 #!/usr/bin/python3
-"""PyTorch reference of crtd's other memory mechanisms (docs/MODEL.md, the
-sections after the CRT's): the "none" baseline and, as they arrive, the
-seed papers' mechanisms. The shared parts (embedding, pre-LN encoder from
-PyTorch's nn.TransformerEncoder, ln_f, classifier) are the same as in
-crt_ref.py, whose safetensors helpers this script uses.
+"""PyTorch reference of every memory mechanism of crtd (docs/MODEL.md): the
+CRT (crt_ref.CRT: GRU / NC-GRU memory), the "none" baseline, RMT,
+Transformer-XL and full attention, the Block-Recurrent Transformer and
+SRformer. The shared parts (embedding, pre-LN encoder from PyTorch's
+nn.TransformerEncoder, ln_f, classifier) are the same as crt_ref.py's, whose
+safetensors helpers and random weights this script uses.
 
-  seed_ref.py models --out DIR [--seed N]
-      per variant: a random-weight model file (small sizes), clips of
-      features, and the logits and memories PyTorch computes for them
-  seed_ref.py grads --out DIR [--seed N]
-      per variant: a model, a batch of clips over 3 segments with targets and
-      weights, and PyTorch's gradient of sum(weight * cross-entropy) for
+The mechanisms to write are named on the command line as architecture/variant
+pairs (the model file's metadata), as tests/test_mechanisms.c lists them from
+crtd's registry; this script keeps no list of its own. File names are
+<architecture>_<variant>.
+
+  mechanisms_ref.py models --out DIR [--seed N] ARCH/VARIANT...
+      per pair: a random-weight model file at the default sizes (F32) and two
+      at odd small sizes (F16, BF16), each with clips of features and the
+      logits and memories PyTorch computes for them
+  mechanisms_ref.py grads --out DIR [--seed N] ARCH/VARIANT...
+      per pair: a small model, a batch of clips over 3 segments with targets
+      and weights, and PyTorch's gradient of sum(weight * cross-entropy) for
       every tensor, from the initial memory
 
 Expected values are made here at test time, never pasted into a test.
@@ -27,19 +34,28 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import crt_ref  # noqa: E402  (safetensors, metadata, the shared tensors)
+import crt_ref  # noqa: E402  (safetensors, metadata, the CRT, the shared tensors)
 
-# (file name, architecture, variant)
-VARIANTS = [("none_mean", "none", "mean"), ("none_last", "none", "last"),
-            ("rmt_m3", "rmt", "m3"), ("xl_m1", "xl", "m1"), ("full_w3", "full", "w3"),
-            ("brt_fixed", "brt", "fixed-s3"), ("brt_lstm", "brt", "lstm-s3"),
-            ("srf_raf", "srf", "raf")]
+
+def sized(cfg, architecture, variant):
+    return dict(cfg, architecture=architecture, variant=variant)
+
+
+def default_config(architecture, variant):
+    """The sizes crtd ships (d 128, 31 Smarthome classes)."""
+    return sized(crt_ref.default_config("gru"), architecture, variant)
 
 
 def small_config(architecture, variant):
-    cfg = crt_ref.small_config("gru")
-    cfg.update(architecture=architecture, variant=variant, d_model=32, n_layers=2, n_heads=4,
-               d_ff=64, segment_len=4, n_classes=6, classes=[f"act{i}" for i in range(6)])
+    """Odd sizes: d 48, N 3, H 6, FFN 80, L 5, 7 classes."""
+    return sized(crt_ref.small_config("gru"), architecture, variant)
+
+
+def train_config(architecture, variant):
+    """Small sizes for the gradient check."""
+    cfg = small_config(architecture, variant)
+    cfg.update(d_model=32, n_layers=2, n_heads=4, d_ff=64, segment_len=4, n_classes=6,
+               classes=[f"act{i}" for i in range(6)])
     return cfg
 
 
@@ -395,7 +411,9 @@ MECHANISMS = {"none": NoneMemory, "rmt": RMTMemory, "xl": XLMemory, "full": XLMe
               "brt": BRTMemory, "srf": SRFMemory}
 
 
-class SeedModel(nn.Module):
+class MechanismModel(nn.Module):
+    """The shared encoder and classifier around one of the mechanisms above."""
+
     def __init__(self, cfg):
         super().__init__()
         d, F_, L = cfg["d_model"], cfg["n_features"], cfg["segment_len"]
@@ -463,55 +481,104 @@ class SeedModel(nn.Module):
         return self.mech.output(self.head(self.head_ln(readout)), mem)
 
 
+def build(cfg):
+    """The PyTorch model of cfg's architecture: the CRT of crt_ref.py or the
+    shared encoder around one of the mechanisms above."""
+    if cfg["architecture"] == "crt":
+        return crt_ref.CRT(cfg)
+    if cfg["architecture"] not in MECHANISMS:
+        raise SystemExit(f"{cfg['architecture']}: no reference of this architecture")
+    return MechanismModel(cfg)
+
+
+def state_floats(model):
+    if isinstance(model, crt_ref.CRT):
+        return model.cfg["d_model"]
+    return model.mech.state_floats()
+
+
 def random_tensors(cfg, gen):
+    if cfg["architecture"] == "crt":
+        return crt_ref.random_tensors(cfg, gen)
     shared = [(n, v) for n, v in crt_ref.random_tensors(dict(cfg, variant="gru"), gen)
               if not n.startswith("mem.")]
     mech = MECHANISMS[cfg["architecture"]](cfg)
     return shared + [(n, v.numpy().astype(np.float32)) for n, v in mech.random_tensors(gen)]
 
 
-def make_model(cfg, path, gen, provenance):
-    crt_ref.write_safetensors(path, random_tensors(cfg, gen), crt_ref.metadata(cfg, provenance))
+def make_model(cfg, path, gen, provenance, dtype="F32"):
+    """Writes random weights to path; the model of the weights as the file
+    holds them (rounded to dtype)."""
+    crt_ref.write_safetensors(path, random_tensors(cfg, gen), crt_ref.metadata(cfg, provenance),
+                              dtype)
     tensors, _ = crt_ref.read_safetensors(path)
-    model = SeedModel(cfg)
+    model = build(cfg)
     model.load(tensors)
     return model
 
 
 # ---- commands -------------------------------------------------------------------
 
-CLIPS = [(6, 0), (4, 3), (0, 2), (6, 1)]  # (complete segments, extra frames)
-SEGMENTS = 6
+
+def pair(text):
+    architecture, sep, variant = text.partition("/")
+    if not sep or not architecture or not variant:
+        raise argparse.ArgumentTypeError(f"{text}: not ARCHITECTURE/VARIANT")
+    return architecture, variant
+
+
+# Clips of the expected-value files: (complete segments, extra frames).
+CLIPS = [(20, 0), (13, 4), (7, 3), (0, 4), (20, 1)]  # extra frames < every L used
+SEGMENTS = 20
+# Per pair: (file name suffix, sizes, dtype).
+FILES = [("", default_config, "F32"), ("_small_f16", small_config, "F16"),
+         ("_small_bf16", small_config, "BF16")]
+
+
+def write_expected(model, cfg, name, path, gen):
+    L, F_, C = cfg["segment_len"], cfg["n_features"], cfg["n_classes"]
+    S = state_floats(model)
+    n = len(CLIPS)
+    frames = np.zeros((n, SEGMENTS * L + L, F_), dtype=np.float32)
+    n_frames = np.zeros(n, dtype=np.float32)
+    logits = np.zeros((n, SEGMENTS, C), dtype=np.float32)
+    memory = np.zeros((n, SEGMENTS, max(S, 1)), dtype=np.float32)
+    functional = getattr(model, "step_functional", None)
+    with torch.no_grad():
+        for c, (segs, extra) in enumerate(CLIPS):
+            count = segs * L + extra
+            feats = torch.randn(count, F_, generator=gen)
+            frames[c, :count] = feats.numpy()
+            n_frames[c] = count
+            mem = model.initial_memory(1)
+            for s in range(segs):
+                seg = feats[s * L:(s + 1) * L].unsqueeze(0)
+                lg, new = model.step(seg, mem)
+                if functional:
+                    # Self-check: PyTorch's modules and the op-by-op form agree.
+                    lg2, new2 = functional(seg, mem)
+                    err = max((lg - lg2).abs().max().item(), (new - new2).abs().max().item())
+                    if err > 1e-5:
+                        raise SystemExit(f"{name}: module and functional paths differ by {err}")
+                mem = new
+                logits[c, s] = lg[0].numpy()
+                memory[c, s, :S] = mem[0].numpy()
+    crt_ref.write_safetensors(path, [("features", frames), ("n_frames", n_frames),
+                                     ("logits", logits), ("memory", memory)])
 
 
 def cmd_models(args):
     os.makedirs(args.out, exist_ok=True)
-    for i, (name, arch, variant) in enumerate(VARIANTS):
-        cfg = small_config(arch, variant)
-        gen = torch.Generator().manual_seed(args.seed * 1000 + i)
-        path = os.path.join(args.out, name + ".safetensors")
-        model = make_model(cfg, path, gen, f"tests/ref/seed_ref.py seed {args.seed}").eval()
-        L, F_, C = cfg["segment_len"], cfg["n_features"], cfg["n_classes"]
-        S = model.mech.state_floats()
-        n = len(CLIPS)
-        frames = np.zeros((n, SEGMENTS * L + L, F_), dtype=np.float32)
-        n_frames = np.zeros(n, dtype=np.float32)
-        logits = np.zeros((n, SEGMENTS, C), dtype=np.float32)
-        memory = np.zeros((n, SEGMENTS, max(S, 1)), dtype=np.float32)
-        with torch.no_grad():
-            for c, (segs, extra) in enumerate(CLIPS):
-                count = segs * L + extra
-                feats = torch.randn(count, F_, generator=gen)
-                frames[c, :count] = feats.numpy()
-                n_frames[c] = count
-                mem = model.initial_memory(1)
-                for s in range(segs):
-                    lg, mem = model.step(feats[s * L:(s + 1) * L].unsqueeze(0), mem)
-                    logits[c, s] = lg[0].numpy()
-                    memory[c, s, :S] = mem[0].numpy()
-        crt_ref.write_safetensors(os.path.join(args.out, name + ".expected.safetensors"),
-                                  [("features", frames), ("n_frames", n_frames),
-                                   ("logits", logits), ("memory", memory)])
+    for i, (arch, variant) in enumerate(args.pairs):
+        for k, (suffix, config, dtype) in enumerate(FILES):
+            cfg = config(arch, variant)
+            name = f"{arch}_{variant}{suffix}"
+            gen = torch.Generator().manual_seed(args.seed * 1000 + i * len(FILES) + k)
+            path = os.path.join(args.out, name + ".safetensors")
+            model = make_model(cfg, path, gen,
+                               f"tests/ref/mechanisms_ref.py seed {args.seed}", dtype).eval()
+            write_expected(model, cfg, name,
+                           os.path.join(args.out, name + ".expected.safetensors"), gen)
 
 
 BATCH, WINDOW = 4, 3
@@ -519,11 +586,12 @@ BATCH, WINDOW = 4, 3
 
 def cmd_grads(args):
     os.makedirs(args.out, exist_ok=True)
-    for i, (name, arch, variant) in enumerate(VARIANTS):
-        cfg = small_config(arch, variant)
+    for i, (arch, variant) in enumerate(args.pairs):
+        cfg = train_config(arch, variant)
+        name = f"{arch}_{variant}"
         gen = torch.Generator().manual_seed(args.seed * 100 + i)
         path = os.path.join(args.out, f"train_{name}.safetensors")
-        model = make_model(cfg, path, gen, f"seed_ref.py grads seed {args.seed}")
+        model = make_model(cfg, path, gen, f"mechanisms_ref.py grads seed {args.seed}")
         model.train()
         L, F_, C = cfg["segment_len"], cfg["n_features"], cfg["n_classes"]
         feats = torch.randn(BATCH, WINDOW * L, F_, generator=gen)
@@ -531,7 +599,7 @@ def cmd_grads(args):
         targets[1, 0] = -1  # a segment without a label
         weights = torch.rand(BATCH, WINDOW, generator=gen) + 0.25
         model.zero_grad()
-        mem = model.initial_memory(BATCH)
+        mem = model.initial_memory(BATCH)  # learned ones get gradients
         loss = feats.new_zeros(())
         for w in range(WINDOW):
             logits, mem = model.step(feats[:, w * L:(w + 1) * L], mem)
@@ -553,6 +621,7 @@ def main():
         p = sub.add_parser(cmd)
         p.add_argument("--out", required=True)
         p.add_argument("--seed", type=int, default=1)
+        p.add_argument("pairs", nargs="+", type=pair, metavar="ARCH/VARIANT")
     args = parser.parse_args()
     {"models": cmd_models, "grads": cmd_grads}[args.command](args)
 
