@@ -28,266 +28,7 @@
 #include "tl_http.h"
 #include "tl_proc.h"
 #include "tl_sse.h"
-
-#define TOKEN "test-token-0123456789abcdef"
-#define AUTH  "Authorization: Bearer " TOKEN "\r\n"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *crtd_path;
-static const char *example_conf; /* daemon/crtd.conf.example, when given */
-static struct tl_proc live;      /* the daemon of the running test, for the teardown */
-
-struct crtd {
-    struct tl_proc proc;
-    char dir[64];
-    char log[128];
-    char state[128];
-    unsigned port;
-};
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void tmp_dir(struct crtd *d)
-{
-    memset(d, 0, sizeof(*d));
-    strcpy(d->dir, "/tmp/crtd-test-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->log, sizeof(d->log), "%s/crtd.log", d->dir);
-    snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
-    char path[160];
-    snprintf(path, sizeof(path), "%s/token", d->dir);
-    write_file(path, TOKEN "\n", 0600);
-}
-
-static void rm_dir(struct crtd *d)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-    assert_int_equal(system(cmd), 0);
-}
-
-/* Starts crtd with extra arguments (NULL-terminated) and environment
- * assignments ("K=V", NULL-terminated); listen_fd >= 0 is passed as fd 3. */
-static void start_env(struct crtd *d, const char *const *env, int listen_fd,
-                      const char *const *args)
-{
-    char token_path[160];
-    const char *argv[64];
-    size_t n = 0;
-    snprintf(token_path, sizeof(token_path), "%s/token", d->dir);
-    argv[n++] = crtd_path;
-    argv[n++] = "--model"; /* the scripted test source needs none */
-    argv[n++] = "none";
-    argv[n++] = "--state-dir";
-    argv[n++] = d->state;
-    argv[n++] = "--config";
-    char config[160];
-    snprintf(config, sizeof(config), "%s/crtd.conf", d->dir);
-    if (access(config, F_OK) < 0)
-        write_file(config, "# empty\n", 0644);
-    argv[n++] = config;
-    for (size_t i = 0; args && args[i] && n < 60; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-
-    /* Each run its own log, so that the port found is this run's. */
-    char previous[160];
-    snprintf(previous, sizeof(previous), "%s.previous", d->log);
-    rename(d->log, previous);
-    d->port = 0;
-    /* A failed test leaves no daemon behind: it dies with this process. */
-    const struct tl_proc_options opt = {.env = env,
-                                        .log_path = d->log,
-                                        .socket_activation = listen_fd >= 0,
-                                        .listen_fd = listen_fd};
-    assert_int_equal(tl_proc_spawn(&d->proc, argv, &opt), 0);
-    live = d->proc;
-}
-
-static void wait_port(struct crtd *d)
-{
-    for (int i = 0; i < 200 && !d->port; i++) {
-        char *log = read_file(d->log);
-        char *p = strstr(log, "(port ");
-        if (p)
-            d->port = (unsigned)atoi(p + 6);
-        free(log);
-        if (!d->port) {
-            int status;
-            if (tl_proc_wait(&d->proc, 0, &status) == 0) {
-                char *text = read_file(d->log);
-                fail_msg("crtd exited early (%s %d): %s",
-                         WIFSIGNALED(status) ? "signal" : "exit status",
-                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), text);
-            }
-            sleep_ms(50);
-        }
-    }
-    if (!d->port) {
-        char *text = read_file(d->log);
-        fail_msg("crtd did not report its port: %s", text);
-    }
-}
-
-static void start(struct crtd *d, const char *const *args)
-{
-    const char *const base[] = {"--listen", "127.0.0.1:0", NULL};
-    const char *all[48];
-    size_t n = 0;
-    for (size_t i = 0; base[i]; i++)
-        all[n++] = base[i];
-    for (size_t i = 0; args && args[i] && n < 46; i++)
-        all[n++] = args[i];
-    all[n] = NULL;
-    start_env(d, NULL, -1, all);
-    wait_port(d);
-}
-
-/* Sends sig and waits (bounded) for the exit; returns the exit status. */
-static int stop(struct crtd *d, int sig)
-{
-    int status = 0;
-    if (tl_proc_stop(&d->proc, sig, 6, &status) < 0)
-        fail_msg("crtd did not stop within 6 s of signal %d", sig);
-    return status;
-}
-
-/* ---- HTTP over tests/lib ------------------------------------------------- */
-
-struct response {
-    int status;
-    char *head; /* status line and header lines */
-    char *body;
-    json_t *json;
-};
-
-static void response_done(struct response *r)
-{
-    free(r->head);
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof(*r));
-}
-
-/* One request; headers is extra header lines ("K: V\r\n"...). */
-static void http(unsigned port, const char *method, const char *path, const char *headers,
-                 const char *body, struct response *ret)
-{
-    char url[512];
-    struct tl_http_response res;
-    struct errbuf err = {{0}};
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-    const struct tl_http_request req = {
-        .method = method, .url = url, .headers = headers, .body = body};
-    memset(ret, 0, sizeof(*ret));
-    int r = tl_http_send(&req, &res, &err);
-    if (r < 0)
-        fail_msg("%s", errbuf_text(&err, r));
-    ret->status = (int)res.status;
-    ret->head = res.head;
-    ret->body = res.body;
-    if (ret->body[0] == '{' || ret->body[0] == '[')
-        ret->json = json_loads(ret->body, 0, NULL);
-}
-
-static json_t *get_json(unsigned port, const char *path, int want_status)
-{
-    struct response r;
-    http(port, "GET", path, AUTH, NULL, &r);
-    if (r.status != want_status)
-        fail_msg("GET %s: status %d, expected %d: %s", path, r.status, want_status, r.body);
-    json_t *j = json_incref(r.json);
-    response_done(&r);
-    assert_non_null(j);
-    return j;
-}
-
-static void expect_error(unsigned port, const char *method, const char *path, const char *headers,
-                         const char *body, int status, const char *code)
-{
-    struct response r;
-    http(port, method, path, headers, body, &r);
-    if (r.status != status)
-        fail_msg("%s %s: status %d, expected %d: %s", method, path, r.status, status, r.body);
-    const char *got = NULL, *message = NULL;
-    if (!r.json ||
-        json_unpack(r.json, "{s:{s:s, s:s}}", "error", "code", &got, "message", &message) < 0)
-        fail_msg("%s %s: not a JSON error: %s", method, path, r.body);
-    assert_string_equal(got, code);
-    assert_true(strlen(message) > 0);
-    response_done(&r);
-}
-
-static long long stream_int(unsigned port, const char *name, const char *key)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/streams/%s", name);
-    json_t *j = get_json(port, path, 200);
-    long long v = json_integer_value(json_object_get(j, key));
-    json_decref(j);
-    return v;
-}
-
-static char *stream_str(unsigned port, const char *name, const char *key)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/streams/%s", name);
-    json_t *j = get_json(port, path, 200);
-    const char *v = json_string_value(json_object_get(j, key));
-    char *copy = strdup(v ? v : "");
-    json_decref(j);
-    return copy;
-}
-
-/* Waits (bounded) until a stream has done at least n segments. */
-static void wait_segments(unsigned port, const char *name, long long n)
-{
-    for (int i = 0; i < 600; i++) {
-        if (stream_int(port, name, "segments") >= n)
-            return;
-        sleep_ms(25);
-    }
-    fail_msg("stream %s did not reach %lld segments", name, n);
-}
-
-static void add_stream(unsigned port, const char *name, const char *url)
-{
-    struct response r;
-    json_t *body = json_pack("{s:s, s:s}", "name", name, "url", url);
-    char *text = json_dumps(body, 0);
-    http(port, "POST", "/v1/streams", AUTH, text, &r);
-    if (r.status != 201)
-        fail_msg("POST %s: %d %s", name, r.status, r.body);
-    response_done(&r);
-    free(text);
-    json_decref(body);
-}
+#include "daemon_harness.h"
 
 /* ---- tests ---------------------------------------------------------------- */
 
@@ -295,7 +36,7 @@ static int run_status(const char *const *args, char **ret_output)
 {
     char out[] = "/tmp/crtd-out-XXXXXX";
     int fd = mkstemp(out);
-    const char *argv[16] = {crtd_path};
+    const char *argv[16] = {td_crtd_path};
     size_t n = 1;
     for (size_t i = 0; args[i]; i++)
         argv[n++] = args[i];
@@ -305,16 +46,16 @@ static int run_status(const char *const *args, char **ret_output)
     int status = 0;
     assert_int_equal(tl_proc_spawn(&proc, argv, &(struct tl_proc_options){.log_path = out}), 0);
     assert_int_equal(tl_proc_wait(&proc, -1, &status), 0);
-    *ret_output = read_file(out);
+    *ret_output = td_read_file(out);
     unlink(out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static void cli_help_errors_and_check_config(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     char *out, conf[160], bad[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
 
     assert_int_equal(run_status((const char *const[]){"--help", NULL}, &out), 0);
     assert_non_null(strstr(out, "Usage: crtd"));
@@ -327,10 +68,10 @@ static void cli_help_errors_and_check_config(void **state)
     free(out);
 
     snprintf(conf, sizeof(conf), "%s/good.conf", d.dir);
-    write_file(conf,
-               "[daemon]\nstate_directory = /tmp/nowhere\n"
-               "[stream \"a\"]\nurl = synthetic:script=Walk*2,none\n",
-               0644);
+    td_write_file(conf,
+                  "[daemon]\nstate_directory = /tmp/nowhere\n"
+                  "[stream \"a\"]\nurl = synthetic:script=Walk*2,none\n",
+                  0644);
     assert_int_equal(run_status((const char *const[]){"--check-config", "--model", "none",
                                                       "--config", conf, NULL},
                                 &out),
@@ -339,7 +80,7 @@ static void cli_help_errors_and_check_config(void **state)
     free(out);
 
     snprintf(bad, sizeof(bad), "%s/bad.conf", d.dir);
-    write_file(bad, "[server]\nlisten = 127.0.0.1:1\nport = 80\n", 0644);
+    td_write_file(bad, "[server]\nlisten = 127.0.0.1:1\nport = 80\n", 0644);
     assert_int_equal(
         run_status((const char *const[]){"--check-config", "--config", bad, NULL}, &out), 1);
     assert_non_null(strstr(out, "bad.conf:3: unknown key 'port' in [server]"));
@@ -347,16 +88,16 @@ static void cli_help_errors_and_check_config(void **state)
 
     /* The shipped example configuration checks, as it is and with its
      * commented stream sections enabled. */
-    if (example_conf) {
+    if (td_example_conf) {
         assert_int_equal(run_status((const char *const[]){"--check-config", "--model", "none",
-                                                          "--config", example_conf, NULL},
+                                                          "--config", td_example_conf, NULL},
                                     &out),
                          0);
         free(out);
         char cmd[512];
         snprintf(cmd, sizeof(cmd),
                  "sed 's/^;\\(\\[stream\\|url\\|fps\\|enabled\\)/\\1/' '%s' > '%s/ex.conf'",
-                 example_conf, d.dir);
+                 td_example_conf, d.dir);
         assert_int_equal(system(cmd), 0);
         snprintf(conf, sizeof(conf), "%s/ex.conf", d.dir);
         assert_int_equal(run_status((const char *const[]){"--check-config", "--model", "none",
@@ -368,7 +109,7 @@ static void cli_help_errors_and_check_config(void **state)
     }
 
     /* A script naming no class is caught too, naming the stream. */
-    write_file(bad, "[stream \"x\"]\nurl = synthetic:script=Juggle\n", 0644);
+    td_write_file(bad, "[stream \"x\"]\nurl = synthetic:script=Juggle\n", 0644);
     assert_int_equal(
         run_status((const char *const[]){"--check-config", "--config", bad, NULL}, &out), 1);
     assert_non_null(strstr(out, "stream 'x'"));
@@ -377,82 +118,85 @@ static void cli_help_errors_and_check_config(void **state)
                      1);
     assert_non_null(strstr(out, "/nonexistent.conf"));
     free(out);
-    rm_dir(&d);
+    td_rm_dir(&d);
 }
 
 static void every_endpoint_and_its_errors(void **state)
 {
-    struct crtd d;
-    struct response r;
+    struct td_crtd d;
+    struct td_response r;
     char tokenarg[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
-    start(&d, (const char *const[]){"--token-file", tokenarg, "--stream",
-                                    "conf=synthetic:script=Walk&segment_ms=50", NULL});
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, "--stream",
+                                       "conf=synthetic:script=Walk&segment_ms=50", NULL});
 
     /* Probes need no token. */
-    http(d.port, "GET", "/healthz", NULL, NULL, &r);
+    td_http(d.port, "GET", "/healthz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
-    response_done(&r);
-    http(d.port, "GET", "/readyz", NULL, NULL, &r);
+    td_response_done(&r);
+    td_http(d.port, "GET", "/readyz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    response_done(&r);
+    td_response_done(&r);
 
     /* Everything else does; a wrong one is refused the same way. */
-    expect_error(d.port, "GET", "/v1/streams", NULL, NULL, 401, "unauthorized");
-    expect_error(d.port, "GET", "/v1/streams", "Authorization: Bearer nope\r\n", NULL, 401,
-                 "unauthorized");
-    expect_error(d.port, "GET", "/v1/streams", "Authorization: Bearer " TOKEN "x\r\n", NULL, 401,
-                 "unauthorized");
-    expect_error(d.port, "GET", "/metrics", "Authorization: Basic abc\r\n", NULL, 401,
-                 "unauthorized");
-    http(d.port, "GET", "/v1/streams", NULL, NULL, &r);
+    td_expect_error(d.port, "GET", "/v1/streams", NULL, NULL, 401, "unauthorized");
+    td_expect_error(d.port, "GET", "/v1/streams", "Authorization: Bearer nope\r\n", NULL, 401,
+                    "unauthorized");
+    td_expect_error(d.port, "GET", "/v1/streams", "Authorization: Bearer " TOKEN "x\r\n", NULL, 401,
+                    "unauthorized");
+    td_expect_error(d.port, "GET", "/metrics", "Authorization: Basic abc\r\n", NULL, 401,
+                    "unauthorized");
+    td_http(d.port, "GET", "/v1/streams", NULL, NULL, &r);
     assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer"));
-    response_done(&r);
+    td_response_done(&r);
 
     /* Add a stream; it shows up in the list, with its status and activity. */
-    add_stream(d.port, "kitchen", "synthetic:script=Sitdown*3,none*3&segment_ms=50");
-    http(d.port, "POST", "/v1/streams", AUTH,
-         "{\"name\":\"pw\",\"url\":\"rtsp://user:secret@cam.local/1\",\"enabled\":false}", &r);
+    td_add_stream(d.port, "kitchen", "synthetic:script=Sitdown*3,none*3&segment_ms=50");
+    td_http(d.port, "POST", "/v1/streams", AUTH,
+            "{\"name\":\"pw\",\"url\":\"rtsp://user:secret@cam.local/1\",\"enabled\":false}", &r);
     assert_int_equal(r.status, 201);
     assert_non_null(strstr(r.head, "Location: /v1/streams/pw"));
     assert_null(strstr(r.body, "secret"));
     assert_string_equal(json_string_value(json_object_get(r.json, "url")),
                         "rtsp://user:***@cam.local/1");
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "disabled");
-    response_done(&r);
+    td_response_done(&r);
 
-    json_t *list = get_json(d.port, "/v1/streams", 200);
+    json_t *list = td_get_json(d.port, "/v1/streams", 200);
     assert_int_equal(json_array_size(json_object_get(list, "streams")), 3);
     json_decref(list);
-    wait_segments(d.port, "kitchen", 2);
-    json_t *act = get_json(d.port, "/v1/streams/kitchen/activity", 200);
+    td_wait_segments(d.port, "kitchen", 2);
+    json_t *act = td_get_json(d.port, "/v1/streams/kitchen/activity", 200);
     const char *st = json_string_value(json_object_get(act, "state"));
     assert_true(strcmp(st, "activity") == 0 || strcmp(st, "nobody") == 0);
     assert_true(json_is_array(json_object_get(act, "top")));
     assert_true(json_is_string(json_object_get(act, "since")));
     json_decref(act);
-    json_t *hist = get_json(d.port, "/v1/streams/kitchen/history?since=0&limit=10", 200);
+    json_t *hist = td_get_json(d.port, "/v1/streams/kitchen/history?since=0&limit=10", 200);
     assert_true(json_array_size(json_object_get(hist, "intervals")) >= 1);
     json_decref(hist);
-    hist = get_json(d.port, "/v1/streams/kitchen/history?since=2000-01-01T00:00:00Z", 200);
+    hist = td_get_json(d.port, "/v1/streams/kitchen/history?since=2000-01-01T00:00:00Z", 200);
     json_decref(hist);
 
     /* Errors: unknown streams, bad bodies, conflicts, wrong methods and paths. */
-    expect_error(d.port, "GET", "/v1/streams/nope", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "GET", "/v1/streams/nope/activity", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "GET", "/v1/streams/nope/history", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "DELETE", "/v1/streams/nope", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "GET", "/v2/anything", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "POST", "/v1/streams", AUTH, "{\"name\":", 400, "bad_request");
-    expect_error(d.port, "POST", "/v1/streams", AUTH, "{\"name\":\"x\"}", 400, "invalid_argument");
-    expect_error(d.port, "POST", "/v1/streams", AUTH, "{\"name\":\"x\",\"url\":\"gopher://cam\"}",
-                 400, "invalid_argument");
-    expect_error(d.port, "POST", "/v1/streams", AUTH,
-                 "{\"name\":\"x\",\"url\":\"synthetic:script=Juggle\"}", 400, "invalid_argument");
-    expect_error(d.port, "POST", "/v1/streams", AUTH,
-                 "{\"name\":\"kitchen\",\"url\":\"synthetic:script=Walk\"}", 409, "already_exists");
+    td_expect_error(d.port, "GET", "/v1/streams/nope", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "GET", "/v1/streams/nope/activity", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "GET", "/v1/streams/nope/history", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "DELETE", "/v1/streams/nope", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "GET", "/v2/anything", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "POST", "/v1/streams", AUTH, "{\"name\":", 400, "bad_request");
+    td_expect_error(d.port, "POST", "/v1/streams", AUTH, "{\"name\":\"x\"}", 400,
+                    "invalid_argument");
+    td_expect_error(d.port, "POST", "/v1/streams", AUTH,
+                    "{\"name\":\"x\",\"url\":\"gopher://cam\"}", 400, "invalid_argument");
+    td_expect_error(d.port, "POST", "/v1/streams", AUTH,
+                    "{\"name\":\"x\",\"url\":\"synthetic:script=Juggle\"}", 400,
+                    "invalid_argument");
+    td_expect_error(d.port, "POST", "/v1/streams", AUTH,
+                    "{\"name\":\"kitchen\",\"url\":\"synthetic:script=Walk\"}", 409,
+                    "already_exists");
     /* Through the API only network cameras: no file, device or lavfi graph. */
     static const char *const local_urls[] = {
         "/etc/passwd",        "file:/etc/passwd",        "concat:/etc/passwd|/etc/group",
@@ -461,24 +205,24 @@ static void every_endpoint_and_its_errors(void **state)
     for (size_t i = 0; i < ARRAY_SIZE(local_urls); i++) {
         char body[200];
         snprintf(body, sizeof(body), "{\"name\":\"local\",\"url\":\"%s\"}", local_urls[i]);
-        expect_error(d.port, "POST", "/v1/streams", AUTH, body, 403, "forbidden");
+        td_expect_error(d.port, "POST", "/v1/streams", AUTH, body, 403, "forbidden");
     }
-    expect_error(d.port, "GET", "/v1/streams/local", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "DELETE", "/v1/streams/conf", AUTH, NULL, 403, "forbidden");
-    expect_error(d.port, "PUT", "/v1/streams", AUTH, NULL, 405, "method_not_allowed");
-    http(d.port, "DELETE", "/v1/model", AUTH, NULL, &r);
+    td_expect_error(d.port, "GET", "/v1/streams/local", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "DELETE", "/v1/streams/conf", AUTH, NULL, 403, "forbidden");
+    td_expect_error(d.port, "PUT", "/v1/streams", AUTH, NULL, 405, "method_not_allowed");
+    td_http(d.port, "DELETE", "/v1/model", AUTH, NULL, &r);
     assert_int_equal(r.status, 405);
     assert_non_null(strstr(r.head, "Allow: GET, HEAD"));
-    response_done(&r);
-    expect_error(d.port, "GET", "/v1/streams/kitchen/history?limit=0", AUTH, NULL, 400,
-                 "invalid_argument");
-    expect_error(d.port, "GET", "/v1/streams/kitchen/history?since=yesterday", AUTH, NULL, 400,
-                 "invalid_argument");
-    expect_error(d.port, "GET", "/v1/streams/kitchen/history?since=20&until=10", AUTH, NULL, 400,
-                 "invalid_argument");
-    expect_error(d.port, "GET", "/v1/model", AUTH, NULL, 404, "not_found");
-    expect_error(d.port, "GET", "/v1/events", AUTH "Last-Event-ID: abc\r\n", NULL, 400,
-                 "invalid_argument");
+    td_response_done(&r);
+    td_expect_error(d.port, "GET", "/v1/streams/kitchen/history?limit=0", AUTH, NULL, 400,
+                    "invalid_argument");
+    td_expect_error(d.port, "GET", "/v1/streams/kitchen/history?since=yesterday", AUTH, NULL, 400,
+                    "invalid_argument");
+    td_expect_error(d.port, "GET", "/v1/streams/kitchen/history?since=20&until=10", AUTH, NULL, 400,
+                    "invalid_argument");
+    td_expect_error(d.port, "GET", "/v1/model", AUTH, NULL, 404, "not_found");
+    td_expect_error(d.port, "GET", "/v1/events", AUTH "Last-Event-ID: abc\r\n", NULL, 400,
+                    "invalid_argument");
 
     /* An oversized body is refused without being read. */
     char *big = malloc(200 * 1024);
@@ -486,11 +230,11 @@ static void every_endpoint_and_its_errors(void **state)
     big[0] = '{';
     big[200 * 1024 - 2] = '}';
     big[200 * 1024 - 1] = '\0';
-    expect_error(d.port, "POST", "/v1/streams", AUTH, big, 413, "payload_too_large");
+    td_expect_error(d.port, "POST", "/v1/streams", AUTH, big, 413, "payload_too_large");
     free(big);
 
     /* Metrics in the text format, with the stream families and the histogram. */
-    http(d.port, "GET", "/metrics", AUTH, NULL, &r);
+    td_http(d.port, "GET", "/metrics", AUTH, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.head, "Content-Type: text/plain; version=0.0.4"));
     assert_non_null(strstr(r.body, "# TYPE crtd_stream_frames_total counter"));
@@ -499,30 +243,30 @@ static void every_endpoint_and_its_errors(void **state)
     assert_non_null(strstr(r.body, "crtd_activity_latency_seconds_bucket{stream=\"kitchen\","
                                    "le=\"+Inf\"}"));
     assert_non_null(strstr(r.body, "crtd_http_requests_total{code=\"401\"}"));
-    response_done(&r);
+    td_response_done(&r);
 
     /* Delete: gone from the list, 404 after. */
-    http(d.port, "DELETE", "/v1/streams/kitchen", AUTH, NULL, &r);
+    td_http(d.port, "DELETE", "/v1/streams/kitchen", AUTH, NULL, &r);
     assert_int_equal(r.status, 204);
-    response_done(&r);
-    expect_error(d.port, "GET", "/v1/streams/kitchen", AUTH, NULL, 404, "not_found");
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    td_response_done(&r);
+    td_expect_error(d.port, "GET", "/v1/streams/kitchen", AUTH, NULL, 404, "not_found");
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 static void without_a_token_changes_are_refused(void **state)
 {
-    struct crtd d;
-    struct response r;
-    tmp_dir(&d);
-    start(&d, NULL);
-    http(d.port, "GET", "/v1/streams", NULL, NULL, &r);
+    struct td_crtd d;
+    struct td_response r;
+    td_tmp_dir(&d);
+    td_start(&d, NULL);
+    td_http(d.port, "GET", "/v1/streams", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    response_done(&r);
-    expect_error(d.port, "POST", "/v1/streams", NULL,
-                 "{\"name\":\"a\",\"url\":\"synthetic:script=Walk\"}", 403, "forbidden");
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    td_response_done(&r);
+    td_expect_error(d.port, "POST", "/v1/streams", NULL,
+                    "{\"name\":\"a\",\"url\":\"synthetic:script=Walk\"}", 403, "forbidden");
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 /* ---- SSE ------------------------------------------------------------------ */
@@ -585,22 +329,22 @@ static const char *label_of(json_t *data)
 
 static void events_in_order_and_replay(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     struct sse s;
     char tokenarg[160], id[32], first_id[32];
     json_t *data;
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
     char config[160];
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
-    write_file(config, "[daemon]\nhysteresis_s = 0.1\n[server]\nsse_heartbeat_s = 0.2\n", 0644);
-    start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    td_write_file(config, "[daemon]\nhysteresis_s = 0.1\n[server]\nsse_heartbeat_s = 0.2\n", 0644);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
 
     /* A client connected before the stream exists sees every change, in order. */
     sse_open(&s, d.port, NULL);
-    sleep_ms(100);
-    add_stream(d.port, "hall",
-               "synthetic:script=Walk*6,Sitdown*6,none*6,Readbook*6&segment_ms=30&loop=0");
+    td_sleep_ms(100);
+    td_add_stream(d.port, "hall",
+                  "synthetic:script=Walk*6,Sitdown*6,none*6,Readbook*6&segment_ms=30&loop=0");
     static const char *const expected[] = {"Walk", "Sitdown", "nobody", "Readbook"};
     for (size_t i = 0; i < ARRAY_SIZE(expected); i++) {
         if (!sse_next(&s, "activity", id, sizeof(id), &data))
@@ -627,128 +371,128 @@ static void events_in_order_and_replay(void **state)
     sse_close(&s);
 
     /* History has the same intervals, oldest first. */
-    json_t *hist = get_json(d.port, "/v1/streams/hall/history", 200);
+    json_t *hist = td_get_json(d.port, "/v1/streams/hall/history", 200);
     json_t *intervals = json_object_get(hist, "intervals");
     assert_int_equal(json_array_size(intervals), 4);
     for (size_t i = 0; i < 4; i++)
         assert_string_equal(label_of(json_array_get(intervals, i)), expected[i]);
     json_decref(hist);
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 static void sse_clients_are_limited(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     struct sse s[2];
     char tokenarg[160], config[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
-    write_file(config, "[server]\nmax_sse_clients = 2\nmax_connections = 8\n", 0644);
-    start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    td_write_file(config, "[server]\nmax_sse_clients = 2\nmax_connections = 8\n", 0644);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
     sse_open(&s[0], d.port, NULL);
     sse_open(&s[1], d.port, NULL);
     /* Bounded wait until both are counted. */
     for (int i = 0; i < 100; i++) {
-        struct response r;
-        http(d.port, "GET", "/metrics", AUTH, NULL, &r);
+        struct td_response r;
+        td_http(d.port, "GET", "/metrics", AUTH, NULL, &r);
         bool both = strstr(r.body, "crtd_sse_clients 2") != NULL;
-        response_done(&r);
+        td_response_done(&r);
         if (both)
             break;
-        sleep_ms(20);
+        td_sleep_ms(20);
     }
-    expect_error(d.port, "GET", "/v1/events", AUTH, NULL, 429, "too_many_clients");
+    td_expect_error(d.port, "GET", "/v1/events", AUTH, NULL, 429, "too_many_clients");
     sse_close(&s[0]);
     sse_close(&s[1]);
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 /* ---- streams failing, restarts, crashes ----------------------------------- */
 
 static void a_killed_stream_reconnects_and_the_other_keeps_going(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     char tokenarg[160], alive[160], url[256], config[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
-    write_file(config,
-               "[server]\napi_local_sources = yes\n"
-               "[daemon]\nrestart_min_s = 0.1\nrestart_max_s = 0.4\n",
-               0644);
+    td_write_file(config,
+                  "[server]\napi_local_sources = yes\n"
+                  "[daemon]\nrestart_min_s = 0.1\nrestart_max_s = 0.4\n",
+                  0644);
     snprintf(alive, sizeof(alive), "%s/camera-a-alive", d.dir);
-    write_file(alive, "", 0644);
-    start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    td_write_file(alive, "", 0644);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
     snprintf(url, sizeof(url), "synthetic:script=Walk&segment_ms=30&alive=%s", alive);
-    add_stream(d.port, "a", url);
-    add_stream(d.port, "b", "synthetic:script=Sitdown&segment_ms=30");
-    wait_segments(d.port, "a", 2);
-    wait_segments(d.port, "b", 2);
+    td_add_stream(d.port, "a", url);
+    td_add_stream(d.port, "b", "synthetic:script=Sitdown&segment_ms=30");
+    td_wait_segments(d.port, "a", 2);
+    td_wait_segments(d.port, "b", 2);
 
     unlink(alive); /* camera a dies */
     bool reconnecting = false;
     for (int i = 0; i < 600 && !reconnecting; i++) {
-        char *s = stream_str(d.port, "a", "state");
+        char *s = td_stream_str(d.port, "a", "state");
         reconnecting = strcmp(s, "reconnecting") == 0 || strcmp(s, "starting") == 0;
         free(s);
         if (!reconnecting)
-            sleep_ms(25);
+            td_sleep_ms(25);
     }
     assert_true(reconnecting);
-    assert_true(stream_int(d.port, "a", "reconnects") >= 1);
-    char *error = stream_str(d.port, "a", "error");
+    assert_true(td_stream_int(d.port, "a", "reconnects") >= 1);
+    char *error = td_stream_str(d.port, "a", "error");
     assert_non_null(strstr(error, "camera-a-alive"));
     free(error);
-    long long b_before = stream_int(d.port, "b", "segments");
-    long long a_before = stream_int(d.port, "a", "segments");
-    wait_segments(d.port, "b", b_before + 5);
-    assert_int_equal(stream_int(d.port, "a", "segments"), a_before);
-    assert_int_equal(stream_int(d.port, "b", "reconnects"), 0);
-    char *bstate = stream_str(d.port, "b", "state");
+    long long b_before = td_stream_int(d.port, "b", "segments");
+    long long a_before = td_stream_int(d.port, "a", "segments");
+    td_wait_segments(d.port, "b", b_before + 5);
+    assert_int_equal(td_stream_int(d.port, "a", "segments"), a_before);
+    assert_int_equal(td_stream_int(d.port, "b", "reconnects"), 0);
+    char *bstate = td_stream_str(d.port, "b", "state");
     assert_string_equal(bstate, "running");
     free(bstate);
 
     /* The camera comes back: a runs again. */
-    write_file(alive, "", 0644);
-    wait_segments(d.port, "a", a_before + 2);
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    td_write_file(alive, "", 0644);
+    td_wait_segments(d.port, "a", a_before + 2);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 static void a_restart_resumes_memory_and_history(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     char tokenarg[160], config[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
-    write_file(config, "[daemon]\nhysteresis_s = 0\ncheckpoint_segments = 2\n", 0644);
-    start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
-    add_stream(d.port, "den", "synthetic:script=Walk*3,Sitdown*3&segment_ms=30");
-    wait_segments(d.port, "den", 8);
-    assert_int_equal(stop(&d, SIGTERM), 0);
+    td_write_file(config, "[daemon]\nhysteresis_s = 0\ncheckpoint_segments = 2\n", 0644);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    td_add_stream(d.port, "den", "synthetic:script=Walk*3,Sitdown*3&segment_ms=30");
+    td_wait_segments(d.port, "den", 8);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
 
     /* The memory checkpointed at shutdown holds at least the segments seen. */
-    start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
-    json_t *j = get_json(d.port, "/v1/streams/den", 200);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    json_t *j = td_get_json(d.port, "/v1/streams/den", 200);
     assert_string_equal(json_string_value(json_object_get(j, "origin")), "api");
     json_decref(j);
-    wait_segments(d.port, "den", 1);
-    j = get_json(d.port, "/v1/streams/den", 200);
+    td_wait_segments(d.port, "den", 1);
+    j = td_get_json(d.port, "/v1/streams/den", 200);
     json_t *memory = json_object_get(j, "memory");
     assert_true(json_is_true(json_object_get(memory, "restored")));
     assert_true(json_integer_value(json_object_get(memory, "segments")) >= 9);
     json_decref(j);
     /* The history of the first run is back: at least Walk, Sitdown, Walk. */
-    json_t *hist = get_json(d.port, "/v1/streams/den/history", 200);
+    json_t *hist = td_get_json(d.port, "/v1/streams/den/history", 200);
     assert_true(json_array_size(json_object_get(hist, "intervals")) >= 3);
     assert_string_equal(label_of(json_array_get(json_object_get(hist, "intervals"), 0)), "Walk");
     json_decref(hist);
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 static void check_database(const char *state_dir)
@@ -782,37 +526,37 @@ static void check_database(const char *state_dir)
 
 static void kill_9_never_corrupts_the_state(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     char tokenarg[160], config[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
     /* Write as often as possible: a checkpoint and a history switch per segment. */
-    write_file(config, "[daemon]\nhysteresis_s = 0\ncheckpoint_segments = 1\n", 0644);
-    start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    td_write_file(config, "[daemon]\nhysteresis_s = 0\ncheckpoint_segments = 1\n", 0644);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
     for (int i = 0; i < 4; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%d", i);
-        add_stream(d.port, name, "synthetic:script=Walk,Sitdown,none&segment_ms=5");
+        td_add_stream(d.port, name, "synthetic:script=Walk,Sitdown,none&segment_ms=5");
     }
     long long before = 0;
     for (int round = 0; round < 6; round++) {
-        wait_segments(d.port, "s0", 3);
+        td_wait_segments(d.port, "s0", 3);
         long long seen = 0;
-        json_t *j = get_json(d.port, "/v1/streams/s0", 200);
+        json_t *j = td_get_json(d.port, "/v1/streams/s0", 200);
         seen = json_integer_value(json_object_get(json_object_get(j, "memory"), "segments"));
         json_decref(j);
         /* Varying moments within the writing. */
-        sleep_ms(7 * round);
-        stop(&d, SIGKILL);
+        td_sleep_ms(7 * round);
+        td_stop(&d, SIGKILL);
         check_database(d.state);
-        start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+        td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
         /* All four streams are back, and memory never went backwards past a checkpoint. */
-        json_t *list = get_json(d.port, "/v1/streams", 200);
+        json_t *list = td_get_json(d.port, "/v1/streams", 200);
         assert_int_equal(json_array_size(json_object_get(list, "streams")), 4);
         json_decref(list);
-        wait_segments(d.port, "s0", 1);
-        j = get_json(d.port, "/v1/streams/s0", 200);
+        td_wait_segments(d.port, "s0", 1);
+        j = td_get_json(d.port, "/v1/streams/s0", 200);
         long long now =
             json_integer_value(json_object_get(json_object_get(j, "memory"), "segments"));
         json_decref(j);
@@ -820,18 +564,18 @@ static void kill_9_never_corrupts_the_state(void **state)
         assert_true(now >= before);
         before = now;
     }
-    assert_int_equal(stop(&d, SIGTERM), 0);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
     check_database(d.state);
-    rm_dir(&d);
+    td_rm_dir(&d);
 }
 
 /* ---- systemd -------------------------------------------------------------- */
 
 static void notify_ready_watchdog_stopping(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     char sock_path[160], env_sock[200];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(sock_path, sizeof(sock_path), "%s/notify", d.dir);
     int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -840,9 +584,9 @@ static void notify_ready_watchdog_stopping(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s", sock_path);
     const char *const env[] = {env_sock, "WATCHDOG_USEC=200000", NULL};
-    start_env(&d, env, -1,
-              (const char *const[]){"--listen", "127.0.0.1:0", "--stream",
-                                    "a=synthetic:script=Walk&segment_ms=50", NULL});
+    td_start_env(&d, env, -1,
+                 (const char *const[]){"--listen", "127.0.0.1:0", "--stream",
+                                       "a=synthetic:script=Walk&segment_ms=50", NULL});
 
     int ready = 0, watchdog = 0, stopping = 0;
     bool status = false;
@@ -881,16 +625,16 @@ static void notify_ready_watchdog_stopping(void **state)
         }
     }
     assert_int_equal(stopping, 1);
-    assert_int_equal(stop(&d, SIGTERM), 0);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
     close(fd);
-    rm_dir(&d);
+    td_rm_dir(&d);
 }
 
 static void socket_activation(void **state)
 {
-    struct crtd d;
-    struct response r;
-    tmp_dir(&d);
+    struct td_crtd d;
+    struct td_response r;
+    td_tmp_dir(&d);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -900,96 +644,96 @@ static void socket_activation(void **state)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     unsigned port = ntohs(a.sin_port);
     /* crtd gets the socket as fd 3 and no --listen. */
-    start_env(&d, NULL, fd, NULL);
+    td_start_env(&d, NULL, fd, NULL);
     close(fd);
-    wait_port(&d);
+    td_wait_port(&d);
     assert_int_equal(d.port, port);
-    http(port, "GET", "/healthz", NULL, NULL, &r);
+    td_http(port, "GET", "/healthz", NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    response_done(&r);
-    char *log = read_file(d.log);
+    td_response_done(&r);
+    char *log = td_read_file(d.log);
     assert_non_null(strstr(log, "socket passed by systemd"));
     free(log);
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    rm_dir(&d);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
 }
 
 static void sighup_reloads_streams(void **state)
 {
-    struct crtd d;
+    struct td_crtd d;
     char config[160];
-    tmp_dir(&d);
+    td_tmp_dir(&d);
     snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
-    write_file(config,
-               "[stream \"keep\"]\nurl = synthetic:script=Walk&segment_ms=30\n"
-               "[stream \"change\"]\nurl = synthetic:script=Walk&segment_ms=30\n"
-               "[stream \"drop\"]\nurl = synthetic:script=Walk&segment_ms=30\n",
-               0644);
-    start(&d, NULL);
-    wait_segments(d.port, "keep", 4);
-    wait_segments(d.port, "change", 4);
-    write_file(config,
-               "[stream \"keep\"]\nurl = synthetic:script=Walk&segment_ms=30\n"
-               "[stream \"change\"]\nurl = synthetic:script=Sitdown&segment_ms=30\n"
-               "[stream \"new\"]\nurl = synthetic:script=Walk&segment_ms=30\n",
-               0644);
-    long long keep_before = stream_int(d.port, "keep", "segments");
+    td_write_file(config,
+                  "[stream \"keep\"]\nurl = synthetic:script=Walk&segment_ms=30\n"
+                  "[stream \"change\"]\nurl = synthetic:script=Walk&segment_ms=30\n"
+                  "[stream \"drop\"]\nurl = synthetic:script=Walk&segment_ms=30\n",
+                  0644);
+    td_start(&d, NULL);
+    td_wait_segments(d.port, "keep", 4);
+    td_wait_segments(d.port, "change", 4);
+    td_write_file(config,
+                  "[stream \"keep\"]\nurl = synthetic:script=Walk&segment_ms=30\n"
+                  "[stream \"change\"]\nurl = synthetic:script=Sitdown&segment_ms=30\n"
+                  "[stream \"new\"]\nurl = synthetic:script=Walk&segment_ms=30\n",
+                  0644);
+    long long keep_before = td_stream_int(d.port, "keep", "segments");
     kill(d.proc.pid, SIGHUP);
     bool reloaded = false;
     for (int i = 0; i < 600 && !reloaded; i++) {
-        struct response r;
-        http(d.port, "GET", "/v1/streams/drop", NULL, NULL, &r);
+        struct td_response r;
+        td_http(d.port, "GET", "/v1/streams/drop", NULL, NULL, &r);
         reloaded = r.status == 404;
-        response_done(&r);
+        td_response_done(&r);
         if (!reloaded)
-            sleep_ms(25);
+            td_sleep_ms(25);
     }
     assert_true(reloaded);
     /* Removals come first, then additions: wait for the new one to exist. */
     bool added = false;
     for (int i = 0; i < 600 && !added; i++) {
-        struct response r;
-        http(d.port, "GET", "/v1/streams/new", NULL, NULL, &r);
+        struct td_response r;
+        td_http(d.port, "GET", "/v1/streams/new", NULL, NULL, &r);
         added = r.status == 200;
-        response_done(&r);
+        td_response_done(&r);
         if (!added)
-            sleep_ms(25);
+            td_sleep_ms(25);
     }
     assert_true(added);
-    wait_segments(d.port, "new", 1);
+    td_wait_segments(d.port, "new", 1);
     /* keep kept running (its counters did not start again); change restarted. */
-    assert_true(stream_int(d.port, "keep", "segments") >= keep_before);
-    wait_segments(d.port, "change", 1);
+    assert_true(td_stream_int(d.port, "keep", "segments") >= keep_before);
+    td_wait_segments(d.port, "change", 1);
     json_t *act = NULL;
     for (int i = 0; i < 600; i++) {
-        act = get_json(d.port, "/v1/streams/change/activity", 200);
+        act = td_get_json(d.port, "/v1/streams/change/activity", 200);
         const char *label = json_string_value(json_object_get(act, "label"));
         if (label && strcmp(label, "Sitdown") == 0)
             break;
         json_decref(act);
         act = NULL;
-        sleep_ms(25);
+        td_sleep_ms(25);
     }
     assert_non_null(act);
     json_decref(act);
     /* A broken file on reload keeps the running configuration. */
-    write_file(config, "[stream \"keep\"]\nurl = \nbogus\n", 0644);
+    td_write_file(config, "[stream \"keep\"]\nurl = \nbogus\n", 0644);
     kill(d.proc.pid, SIGHUP);
-    sleep_ms(200);
-    wait_segments(d.port, "keep", keep_before + 2);
-    assert_int_equal(stop(&d, SIGTERM), 0);
-    char *log = read_file(d.log);
+    td_sleep_ms(200);
+    td_wait_segments(d.port, "keep", keep_before + 2);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    char *log = td_read_file(d.log);
     assert_non_null(strstr(log, "keeping the running configuration"));
     free(log);
-    rm_dir(&d);
+    td_rm_dir(&d);
 }
 
 /* After each test: a daemon a failed test left running is killed. */
 static int kill_leftover(void **state)
 {
-    if (tl_proc_wait(&live, 0, NULL) == -ETIMEDOUT)
-        tl_proc_kill(&live);
-    live = (struct tl_proc){.out_fd = -1};
+    if (tl_proc_wait(&td_live, 0, NULL) == -ETIMEDOUT)
+        tl_proc_kill(&td_live);
+    td_live = (struct tl_proc){.out_fd = -1};
     return 0;
 }
 
@@ -999,8 +743,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_daemon PATH_TO_CRTD\n");
         return 2;
     }
-    crtd_path = argv[1];
-    example_conf = argc > 2 ? argv[2] : NULL;
+    td_crtd_path = argv[1];
+    td_example_conf = argc > 2 ? argv[2] : NULL;
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(cli_help_errors_and_check_config, kill_leftover),
