@@ -97,6 +97,7 @@ struct crt_memory_ops {
     void (*layout)(const struct crt_config *cfg, struct crt_layout *lay, void *weights);
     /* Optional: scratch floats per batch row its hooks need (NULL: none). */
     size_t (*scratch_floats)(const struct crt_config *cfg);
+    /* Optional: the memory a stream starts from (NULL: zeros). */
     void (*initial_memory)(const struct crt_model *model, float *mem);
     /* Optional (NULL without memory tokens): x is [B, T, d]: fills rows
      * 0..n_tokens of each sequence. Like update and attention it serves

@@ -714,7 +714,10 @@ size_t crt_model_memory_floats(const struct crt_model *m)
 
 void crt_model_initial_memory(const struct crt_model *m, float *mem)
 {
-    m->ops->initial_memory(m, mem);
+    if (m->ops->initial_memory)
+        m->ops->initial_memory(m, mem);
+    else
+        memset(mem, 0, m->state_floats * sizeof(float));
 }
 
 double crt_model_flops_per_segment(const struct crt_model *m)

@@ -46,11 +46,6 @@ static void none_layout(const struct crt_config *cfg, struct crt_layout *lay, vo
     w->cls = crt_layout_add(lay, CRT_PARAM_PLAIN, 1, cfg->d_model, 0, "none.cls");
 }
 
-static void none_initial_memory(const struct crt_model *model, float *mem)
-{
-    memset(mem, 0, model->state_floats * sizeof(float));
-}
-
 static void none_embed(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
                        int B, int T)
 {
@@ -103,7 +98,6 @@ const struct crt_memory_ops crt_memory_none_ops = {
     .n_tokens = none_n_tokens,
     .weights_size = sizeof(struct none_weights),
     .layout = none_layout,
-    .initial_memory = none_initial_memory,
     .embed = none_embed,
     .update = none_update,
     .output = none_output,

@@ -55,11 +55,6 @@ static size_t srf_scratch_floats(const struct crt_config *cfg)
     return 2 * hdd + crt_srf_layer_floats(cfg);
 }
 
-static void srf_initial_memory(const struct crt_model *model, float *mem)
-{
-    memset(mem, 0, model->state_floats * sizeof(float));
-}
-
 static void srf_embed(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
                       int B, int T)
 {
@@ -204,7 +199,6 @@ const struct crt_memory_ops crt_memory_srf_ops = {
     .layout = srf_layout,
     .scratch_floats = srf_scratch_floats,
     .save_floats = srf_save_floats,
-    .initial_memory = srf_initial_memory,
     .embed = srf_embed,
     .update = srf_update,
     .flops = srf_flops,

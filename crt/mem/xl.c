@@ -81,11 +81,6 @@ static size_t xl_scratch_floats(const struct crt_config *cfg)
     return (size_t)crt_xl_cached_segments(cfg) * cfg->segment_len + cfg->segment_len + 1;
 }
 
-static void xl_initial_memory(const struct crt_model *model, float *mem)
-{
-    memset(mem, 0, model->state_floats * sizeof(float));
-}
-
 static void xl_embed(const struct crt_model *model, float *scratch, float *x, const float *mem_in,
                      int B, int T)
 {
@@ -218,9 +213,9 @@ static int xl_check_memory(const struct crt_model *model, const float *mem, stru
     {                                                                                              \
         .variants = list, .check_config = xl_check_config, .state_floats = xl_state_floats,        \
         .n_tokens = xl_n_tokens, .weights_size = sizeof(struct xl_weights), .layout = xl_layout,   \
-        .scratch_floats = xl_scratch_floats, .save_floats = xl_save_floats,                        \
-        .initial_memory = xl_initial_memory, .embed = xl_embed, .update = xl_update,               \
-        .flops = xl_flops, .attention = xl_attention, .check_memory = xl_check_memory,             \
+        .scratch_floats = xl_scratch_floats, .save_floats = xl_save_floats, .embed = xl_embed,     \
+        .update = xl_update, .flops = xl_flops, .attention = xl_attention,                         \
+        .check_memory = xl_check_memory,                                                           \
     }
 
 const struct crt_memory_ops crt_memory_xl_ops = XL_OPS("xl", "m<M>, e.g. m1");
