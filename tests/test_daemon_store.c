@@ -108,12 +108,12 @@ static void history_intervals_and_retention(void **state)
     char dummy = 0;
 
     assert_int_equal(store_open(*state, &s, &err), 0);
-    assert_int_equal(store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1000, &id1, &err),
+    assert_int_equal(store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1, 1000, &id1, &err),
                      0);
-    assert_int_equal(store_history_switch(s, "a", id1, "nobody", NULL, 0, 1010, &id2, &err), 0);
+    assert_int_equal(store_history_switch(s, "a", id1, "nobody", NULL, 0, 0, 1010, &id2, &err), 0);
     assert_int_equal(
-        store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 1020, &id3, &err), 0);
-    assert_int_equal(store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 1005, &id1, &err),
+        store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 2, 1020, &id3, &err), 0);
+    assert_int_equal(store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 0, 1005, &id1, &err),
                      0);
     /* A checkpoint moves the end of the open interval. */
     assert_int_equal(store_checkpoint(s, "a", "k", 1, &dummy, 1, id3, 1030, &err), 0);
