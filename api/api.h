@@ -73,6 +73,7 @@ enum api_route_id {
     API_ROUTE_POSE,     /* /v1/streams/{name}/pose */
     API_ROUTE_PAGE,     /* / : the dashboard */
     API_ROUTE_ASSET,    /* /ui/{name} : its scripts and styles */
+    API_ROUTE_PEOPLE,   /* /v1/streams/{name}/people */
     API_ROUTE_COUNT,
 };
 
@@ -193,6 +194,7 @@ struct api_backend {
     int (*stream_delete)(void *userdata, const char *name, struct errbuf *err);
     int (*activity_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
     int (*pose_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
+    int (*people_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
     /* since/until: seconds since the epoch, or < 0 when not given. */
     int (*history_get)(void *userdata, const char *name, double since, double until, unsigned limit,
                        json_t **ret_json, struct errbuf *err);

@@ -20,6 +20,7 @@ static const struct {
     {API_ROUTE_POSE, "/v1/streams/{name}/pose", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_PAGE, "/", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_ASSET, "/ui/{name}", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_PEOPLE, "/v1/streams/{name}/people", API_METHOD_GET | API_METHOD_HEAD},
 };
 
 static const char *const method_names[] = {"GET", "HEAD", "POST", "DELETE"};

@@ -420,6 +420,9 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
     case API_ROUTE_POSE:
         r = b->pose_get(s->userdata, req->match.name, &json, &err);
         break;
+    case API_ROUTE_PEOPLE:
+        r = b->people_get(s->userdata, req->match.name, &json, &err);
+        break;
     case API_ROUTE_PAGE:
         return serve_asset(s, c, "index.html", req);
     case API_ROUTE_ASSET:

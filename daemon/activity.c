@@ -26,42 +26,43 @@ const char *activity_state_name(enum activity_state state)
     return "unknown";
 }
 
-static void fill_top(struct activity_now *now, unsigned top_k, const struct pipeline_result *r)
+static void fill_top(struct activity_now *now, unsigned top_k, const float *scores,
+                     unsigned n_classes)
 {
     bool used[PIPELINE_MAX_CLASSES] = {false};
     if (top_k > ACTIVITY_TOP_MAX)
         top_k = ACTIVITY_TOP_MAX;
-    if (top_k > r->n_classes)
-        top_k = r->n_classes;
+    if (top_k > n_classes)
+        top_k = n_classes;
     now->n_top = top_k;
     for (unsigned k = 0; k < top_k; k++) {
         int best = -1;
-        for (unsigned i = 0; i < r->n_classes; i++)
-            if (!used[i] && (best < 0 || r->scores[i] > r->scores[best]))
+        for (unsigned i = 0; i < n_classes; i++)
+            if (!used[i] && (best < 0 || scores[i] > scores[best]))
                 best = (int)i;
         used[best] = true;
         now->top_label[k] = best;
-        now->top_score[k] = r->scores[best];
+        now->top_score[k] = scores[best];
     }
 }
 
-bool activity_update(struct activity_tracker *t, double hysteresis_s, unsigned top_k,
-                     const struct pipeline_result *r, double wall,
-                     struct activity_interval *ret_closed)
+static bool update(struct activity_tracker *t, double hysteresis_s, unsigned top_k, bool person,
+                   int r_label, const float *scores, unsigned n_classes, double pts, double wall,
+                   struct activity_interval *ret_closed)
 {
-    enum activity_state state = r->person ? ACTIVITY_LABEL : ACTIVITY_NOBODY;
-    int label = r->person ? r->label : -1;
+    enum activity_state state = person ? ACTIVITY_LABEL : ACTIVITY_NOBODY;
+    int label = person ? r_label : -1;
     struct activity_now *now = &t->now;
     bool changed = false;
 
     /* A reopened source starts its clock again. */
-    if (r->pts < t->last_pts)
+    if (pts < t->last_pts)
         t->candidate = false;
-    t->last_pts = r->pts;
+    t->last_pts = pts;
 
     now->updated = wall;
-    now->person = r->person;
-    fill_top(now, top_k, r);
+    now->person = person;
+    fill_top(now, top_k, scores, n_classes);
 
     if (state == now->state && label == now->label) {
         t->candidate = false;
@@ -79,10 +80,10 @@ bool activity_update(struct activity_tracker *t, double hysteresis_s, unsigned t
             t->candidate = true;
             t->cand_state = state;
             t->cand_label = label;
-            t->cand_pts = r->pts;
+            t->cand_pts = pts;
             t->cand_wall = wall;
         }
-        if (r->pts - t->cand_pts + PTS_EPSILON >= hysteresis_s) {
+        if (pts - t->cand_pts + PTS_EPSILON >= hysteresis_s) {
             if (ret_closed)
                 *ret_closed = (struct activity_interval){.state = now->state,
                                                          .label = now->label,
@@ -95,6 +96,22 @@ bool activity_update(struct activity_tracker *t, double hysteresis_s, unsigned t
             changed = true;
         }
     }
-    now->score = now->state == ACTIVITY_LABEL && now->label >= 0 ? r->scores[now->label] : 0;
+    now->score = now->state == ACTIVITY_LABEL && now->label >= 0 ? scores[now->label] : 0;
     return changed;
+}
+
+bool activity_update(struct activity_tracker *t, double hysteresis_s, unsigned top_k,
+                     const struct pipeline_result *r, double wall,
+                     struct activity_interval *ret_closed)
+{
+    return update(t, hysteresis_s, top_k, r->person, r->label, r->scores, r->n_classes, r->pts,
+                  wall, ret_closed);
+}
+
+bool activity_update_person(struct activity_tracker *t, double hysteresis_s, unsigned top_k,
+                            const struct pipeline_person *p, unsigned n_classes, double pts,
+                            double wall, struct activity_interval *ret_closed)
+{
+    return update(t, hysteresis_s, top_k, p->in_view, p->label, p->scores, n_classes, pts, wall,
+                  ret_closed);
 }

@@ -55,6 +55,10 @@ void activity_tracker_init(struct activity_tracker *t);
 bool activity_update(struct activity_tracker *t, double hysteresis_s, unsigned top_k,
                      const struct pipeline_result *r, double wall,
                      struct activity_interval *ret_closed);
+/* The same for one person of a segment (in_view: it was seen in it). */
+bool activity_update_person(struct activity_tracker *t, double hysteresis_s, unsigned top_k,
+                            const struct pipeline_person *p, unsigned n_classes, double pts,
+                            double wall, struct activity_interval *ret_closed);
 
 const char *activity_state_name(enum activity_state state);
 

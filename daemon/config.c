@@ -38,6 +38,8 @@ void config_init(struct config *cfg)
         .top_k = 3,
         .restart_min_s = 1,
         .restart_max_s = 60,
+        .max_people = 6,
+        .multipose_side = 256,
     };
     str_copy(cfg->listen, sizeof(cfg->listen), CONFIG_DEFAULT_LISTEN);
     const char *state = getenv("STATE_DIRECTORY");
@@ -143,6 +145,16 @@ static bool topic_prefix_valid(const char *v)
     return true;
 }
 
+/* A multi-person model's input side: 32..640 in steps of 32. */
+static int parse_side(const char *v, unsigned *ret)
+{
+    unsigned n;
+    if (parse_uint(v, 32, 640, &n) < 0 || n % 32 != 0)
+        return -EINVAL;
+    *ret = n;
+    return 0;
+}
+
 static int copy_value(char *dst, size_t size, const char *v)
 {
     return str_copy(dst, size, v) < 0 ? -ENAMETOOLONG : 0;
@@ -228,6 +240,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_double(value, 0.01, 3600, &cfg->restart_min_s);
         else if (strcmp(key, "restart_max_s") == 0)
             r = parse_double(value, 0.01, 86400, &cfg->restart_max_s);
+        else if (strcmp(key, "max_people") == 0)
+            r = parse_uint(value, 1, CONFIG_MAX_PEOPLE, &cfg->max_people);
+        else if (strcmp(key, "multipose_side") == 0)
+            r = parse_side(value, &cfg->multipose_side);
         else
             return BAD("unknown key '%s' in [daemon]", key);
     } else if ((r = stream_section_name(section, name, sizeof(name))) != -ENOENT) {
@@ -245,8 +261,16 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_double(value, 0, 60, &st->fps);
         } else if (strcmp(key, "enabled") == 0) {
             r = parse_bool(value, &st->enabled);
+        } else if (strcmp(key, "pose_model") == 0) {
+            r = copy_value(st->pose_model, sizeof(st->pose_model), value);
+        } else if (strcmp(key, "max_people") == 0) {
+            r = parse_uint(value, 1, CONFIG_MAX_PEOPLE, &st->max_people);
+        } else if (strcmp(key, "multipose_side") == 0) {
+            r = parse_side(value, &st->multipose_side);
         } else {
-            return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled)", key, name);
+            return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled, pose_model, "
+                       "max_people, multipose_side)",
+                       key, name);
         }
     } else if (strcmp(section, "mqtt") == 0) {
         struct config_mqtt *m = &cfg->mqtt;
@@ -281,6 +305,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
     } else {
         return BAD("unknown section [%s] (server, daemon, mqtt, stream \"name\")", section);
     }
+    if (r < 0 && strcmp(key, "multipose_side") == 0)
+        return BAD("bad value '%.200s' for multipose_side: a multiple of 32 from 32 to 640", value);
+    if (r < 0 && strcmp(key, "max_people") == 0)
+        return BAD("bad value '%.200s' for max_people: 1 to %d", value, CONFIG_MAX_PEOPLE);
     if (r < 0)
         return BAD("bad value '%.200s' for %s", value, key);
     return 1;
@@ -381,9 +409,14 @@ int config_add_stream_arg(struct config *cfg, const char *arg, struct errbuf *er
 
 int config_validate(const struct config *cfg, struct errbuf *err)
 {
-    for (size_t i = 0; i < cfg->n_streams; i++)
-        if (!cfg->streams[i].url[0])
-            return errbuf_set(err, -EINVAL, "stream '%s' has no url", cfg->streams[i].name);
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        const struct config_stream *st = &cfg->streams[i];
+        if (!st->url[0])
+            return errbuf_set(err, -EINVAL, "stream '%s' has no url", st->name);
+        if (st->pose_model[0] && access(st->pose_model, R_OK) < 0)
+            return errbuf_set(err, -errno, "stream '%s': pose_model '%s': %s", st->name,
+                              st->pose_model, strerror(errno));
+    }
     if (cfg->n_streams > cfg->max_streams)
         return errbuf_set(err, -EINVAL, "%zu streams configured, max_streams is %u", cfg->n_streams,
                           cfg->max_streams);

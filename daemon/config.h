@@ -20,12 +20,18 @@ enum config_origin {
     CONFIG_ORIGIN_API,     /* POST /v1/streams (kept in the state store) */
 };
 
+#define CONFIG_MAX_PEOPLE 16 /* max_people is 1..this (PIPELINE_MAX_PEOPLE) */
+
 struct config_stream {
     char name[API_NAME_MAX];
     char url[API_URL_MAX];
     double fps; /* 0: the model's */
     bool enabled;
     enum config_origin origin;
+    /* 0 or "": the [daemon] value */
+    char pose_model[PATH_MAX];
+    unsigned max_people;
+    unsigned multipose_side;
 };
 
 struct config {
@@ -51,6 +57,8 @@ struct config {
     double history_retention_days;
     unsigned top_k;
     double restart_min_s, restart_max_s;
+    unsigned max_people;     /* person tracks per stream (1..16, 6) */
+    unsigned multipose_side; /* a multi-person model's input side (32..640, multiple of 32; 256) */
     /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
     struct config_mqtt {
         char host[256];

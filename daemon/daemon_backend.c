@@ -119,6 +119,15 @@ static int be_pose_get(void *userdata, const char *name, json_t **ret_json, stru
     return r;
 }
 
+static int be_people_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_people_json(d->sup, name, ret_json);
+    if (r == -ENOENT)
+        return errbuf_set(err, r, "stream '%s' does not exist", name);
+    return r;
+}
+
 static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
 {
     struct daemon *d = userdata;
@@ -188,6 +197,7 @@ const struct api_backend daemon_backend = {
     .history_get = be_history_get,
     .model_get = be_model_get,
     .pose_get = be_pose_get,
+    .people_get = be_people_get,
     .ready = be_ready,
     .health = be_health,
     .metrics = be_metrics,

@@ -17,6 +17,8 @@ struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
         .restart_max_s = cfg->restart_max_s,
         .max_streams = cfg->max_streams,
         .camera_timeout_s = cfg->camera_timeout_s,
+        .max_people = cfg->max_people,
+        .multipose_side = cfg->multipose_side,
     };
 }
 

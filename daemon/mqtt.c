@@ -2,7 +2,9 @@
  *   crtd/status                    online / offline (retained; offline is the will)
  *   crtd/<stream>/activity         the activity JSON of /v1/streams/<stream>/activity (retained)
  *   crtd/<stream>/state            {"state", "error", "reconnects"} (retained)
- *   homeassistant/sensor/<node>/<stream>/config   discovery (retained; emptied on removal) */
+ *   crtd/<stream>/people           how many people are in view, e.g. "2" (retained)
+ *   homeassistant/sensor/<node>/<stream>/config   discovery (retained; emptied on removal)
+ *   homeassistant/sensor/<node>/<stream>_people/config   the person-count sensor's */
 #include "mqtt.h"
 
 #include <ctype.h>
@@ -24,6 +26,7 @@ struct known {
     char name[API_NAME_MAX];
     char *activity; /* JSON text, or NULL before the first */
     char *state;
+    long long people; /* in view; -1 before the first */
 };
 
 struct mqtt {
@@ -75,11 +78,43 @@ static void ha_id(char *dst, size_t size, const char *text)
     dst[i] = '\0';
 }
 
-static void discovery_topic(const struct mqtt *m, char *dst, size_t size, const char *stream)
+/* suffix "" for the activity sensor, "_people" for the person count. */
+static void discovery_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
+                            const char *suffix)
 {
     char object[API_NAME_MAX];
     ha_id(object, sizeof(object), stream);
-    snprintf(dst, size, "%s/sensor/%s/%s/config", m->cfg.discovery_prefix, m->node_id, object);
+    snprintf(dst, size, "%s/sensor/%s/%s%s/config", m->cfg.discovery_prefix, m->node_id, object,
+             suffix);
+}
+
+/* The person-count sensor of a camera, on the same device. */
+static char *discovery_people_config(const struct mqtt *m, const char *stream)
+{
+    char object[API_NAME_MAX], unique[300], topic[400], name[128];
+    ha_id(object, sizeof(object), stream);
+    snprintf(unique, sizeof(unique), "%s_%s_people", m->node_id, object);
+    stream_topic(m, topic, sizeof(topic), stream, "people");
+    snprintf(name, sizeof(name), "%s people", stream);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s], s:s, s:s, s:s, "
+        "s:s}}",
+        "name", name, "unique_id", unique, "state_topic", topic, "unit_of_measurement", "people",
+        "state_class", "measurement", "availability_topic", m->status_topic, "payload_available",
+        "online", "payload_not_available", "offline", "icon", "mdi:account-group", "device",
+        "identifiers", m->node_id, "name", m->node_id, "manufacturer", "crtd", "model",
+        "activity recognition (Toyota Smarthome classes)", "sw_version", CRTD_VERSION);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+static void publish_people(struct mqtt *m, const char *name, long long people)
+{
+    char topic[400], text[32];
+    stream_topic(m, topic, sizeof(topic), name, "people");
+    snprintf(text, sizeof(text), "%lld", people);
+    publish(m, topic, text, true);
 }
 
 static char *discovery_config(const struct mqtt *m, const char *stream)
@@ -104,16 +139,23 @@ static char *discovery_config(const struct mqtt *m, const char *stream)
 
 /* Publishes all that is known of one stream (payloads copied by the caller). */
 static void publish_stream(struct mqtt *m, const char *name, const char *activity,
-                           const char *state)
+                           const char *state, long long people)
 {
     char topic[400];
     if (m->cfg.discovery_prefix[0]) {
         char *config = discovery_config(m, name);
-        discovery_topic(m, topic, sizeof(topic), name);
+        discovery_topic(m, topic, sizeof(topic), name, "");
+        if (config)
+            publish(m, topic, config, true);
+        free(config);
+        config = discovery_people_config(m, name);
+        discovery_topic(m, topic, sizeof(topic), name, "_people");
         if (config)
             publish(m, topic, config, true);
         free(config);
     }
+    if (people >= 0)
+        publish_people(m, name, people);
     if (state) {
         stream_topic(m, topic, sizeof(topic), name, "state");
         publish(m, topic, state, true);
@@ -129,10 +171,14 @@ static void unpublish_stream(struct mqtt *m, const char *name)
 {
     char topic[400];
     if (m->cfg.discovery_prefix[0]) {
-        discovery_topic(m, topic, sizeof(topic), name);
+        discovery_topic(m, topic, sizeof(topic), name, "");
+        publish(m, topic, NULL, true);
+        discovery_topic(m, topic, sizeof(topic), name, "_people");
         publish(m, topic, NULL, true);
     }
     stream_topic(m, topic, sizeof(topic), name, "state");
+    publish(m, topic, NULL, true);
+    stream_topic(m, topic, sizeof(topic), name, "people");
     publish(m, topic, NULL, true);
     stream_topic(m, topic, sizeof(topic), name, "activity");
     publish(m, topic, NULL, true);
@@ -152,7 +198,7 @@ static struct known *known_find_locked(struct mqtt *m, const char *name, bool ad
         return NULL;
     m->streams = grown;
     struct known *k = &m->streams[m->n_streams++];
-    *k = (struct known){0};
+    *k = (struct known){.people = -1};
     str_copy(k->name, sizeof(k->name), name);
     return k;
 }
@@ -205,6 +251,7 @@ static void on_event(struct mqtt *m, const char *type, json_t *data)
         return;
     char *activity = NULL, *state = NULL;
     bool removed = false, added = false;
+    long long people = -1;
 
     pthread_mutex_lock(&m->lock);
     if (strcmp(type, "stream") == 0) {
@@ -226,14 +273,20 @@ static void on_event(struct mqtt *m, const char *type, json_t *data)
             state = k->state ? strdup(k->state) : NULL;
         }
         json_decref(payload);
+        /* The person count, from activity and person events, on change. */
+        json_t *count = json_object_get(data, "people");
+        if (k && json_is_integer(count) && json_integer_value(count) != k->people)
+            people = k->people = json_integer_value(count);
     }
     pthread_mutex_unlock(&m->lock);
 
     char topic[400];
+    if (people >= 0)
+        publish_people(m, name, people);
     if (removed) {
         unpublish_stream(m, name);
     } else if (added) {
-        publish_stream(m, name, NULL, NULL);
+        publish_stream(m, name, NULL, NULL, -1);
     } else if (activity) {
         stream_topic(m, topic, sizeof(topic), name, "activity");
         publish(m, topic, activity, true);
@@ -318,7 +371,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                m->cfg.topic_prefix);
     publish(m, m->status_topic, "online", true);
     for (size_t i = 0; copy && i < n; i++) {
-        publish_stream(m, copy[i].name, copy[i].activity, copy[i].state);
+        publish_stream(m, copy[i].name, copy[i].activity, copy[i].state, copy[i].people);
         free(copy[i].activity);
         free(copy[i].state);
     }
@@ -389,6 +442,9 @@ static void know_streams(struct mqtt *m, json_t *streams)
                *activity = activity_payload(json_object_get(s, "activity"));
         known_set(&k->state, state);
         known_set(&k->activity, activity);
+        json_t *count = json_object_get(json_object_get(s, "activity"), "people");
+        if (json_is_integer(count))
+            k->people = json_integer_value(count);
         json_decref(state);
         json_decref(activity);
     }

@@ -24,7 +24,7 @@ int pipeline_open(const struct pipeline_model *model, const char *url,
     if (!p)
         return -ENOMEM;
     if (pipeline_url_is_synthetic(url))
-        r = pipeline_synthetic_open(model, url, stop, &p->ops, &p->impl, err);
+        r = pipeline_synthetic_open(model, url, source, stop, &p->ops, &p->impl, err);
     else
         r = pipeline_real_open(model, url, source, stop, &p->ops, &p->impl, err);
     if (r < 0) {
@@ -84,7 +84,7 @@ int pipeline_url_check(const struct pipeline_model *model, const char *url, stru
         void *impl;
         static atomic_bool never_stop;
         /* Parsing is all an open of the test source does before its first step. */
-        int r = pipeline_synthetic_open(model, url, &never_stop, &ops, &impl, err);
+        int r = pipeline_synthetic_open(model, url, NULL, &never_stop, &ops, &impl, err);
         if (r == -ENOENT)
             return 0; /* its alive= file may come later */
         if (r < 0)

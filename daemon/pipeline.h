@@ -22,18 +22,40 @@
 #define PIPELINE_MAX_CLASSES 64
 #define PIPELINE_KEYPOINTS   17
 
-/* The outcome of one segment. */
+#define PIPELINE_MAX_PEOPLE 16 /* the largest max_people */
+
+/* One person track's outcome of a segment: a confirmed track of the stream's
+ * person tracker with its own features state and its own memory. Every
+ * track's segments end on the stream's segment clock, so one step gives them
+ * all at once. */
+struct pipeline_person {
+    uint32_t id;                            /* stable while the track lives, kept across restarts */
+    bool in_view;                           /* seen in at least half of the segment's frames */
+    float box[4];                           /* x0, y0, x1, y1 in [0,1], as last seen */
+    float keypoints[PIPELINE_KEYPOINTS][3]; /* as last seen: x, y in [0,1], score */
+    float pose_score;                       /* the pose model's person score, as last seen */
+    int label;                              /* index of the highest score */
+    float scores[PIPELINE_MAX_CLASSES];     /* this track's class probabilities */
+    double first_seen;                      /* wall clock the track was first seen */
+};
+
+/* The outcome of one segment. The label, scores, person and keypoints are
+ * the stream's summary: the most confident person in view (or nobody). */
 struct pipeline_result {
     int label; /* index of the highest score */
     unsigned n_classes;
     float scores[PIPELINE_MAX_CLASSES];     /* probabilities, summing to 1 */
     bool person;                            /* someone was in view in the segment */
     float keypoints[PIPELINE_KEYPOINTS][3]; /* last frame: x, y in [0,1], score */
-    double pts;                             /* stream time at the segment's end, seconds */
-    int64_t decoded_ns;                     /* time_mono_ns() when its last frame was decoded */
-    uint64_t frames;                        /* frames decoded since open */
-    uint64_t sampled;                       /* frames sampled (sent to pose) since open */
-    uint64_t dropped; /* frames skipped because the worker fell behind, since open */
+    int summary;                            /* index in people[] of the summary, -1: nobody */
+    unsigned n_people;                      /* confirmed tracks with a complete segment */
+    struct pipeline_person people[PIPELINE_MAX_PEOPLE];
+    uint64_t people_dropped; /* detections the track cap turned away, since open */
+    double pts;              /* stream time at the segment's end, seconds */
+    int64_t decoded_ns;      /* time_mono_ns() when its last frame was decoded */
+    uint64_t frames;         /* frames decoded since open */
+    uint64_t sampled;        /* frames sampled (sent to pose) since open */
+    uint64_t dropped;        /* frames skipped because the worker fell behind, since open */
 };
 
 /* The model, loaded once and shared read-only by every stream. */
@@ -56,8 +78,11 @@ struct pipeline;
 
 /* How a stream reads its source. */
 struct pipeline_source {
-    double fps;       /* frames sampled per second; 0: the model's rate */
-    double timeout_s; /* a camera silent this long is lost (connect, each read); 0: 10 s */
+    double fps;              /* frames sampled per second; 0: the model's rate */
+    double timeout_s;        /* a camera silent this long is lost (connect, each read); 0: 10 s */
+    unsigned max_people;     /* person tracks at once (the tracker's cap); 0: 6 */
+    unsigned multipose_side; /* a multi-person model's input side (multiple of 32); 0: 256 */
+    const char *pose_model;  /* this stream's pose model file; NULL or "": the shared one */
 };
 
 /* Opens url for one stream. stop is polled by every blocking call, which
@@ -120,8 +145,9 @@ struct pipeline_ops {
 };
 
 int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
-                            const atomic_bool *stop, const struct pipeline_ops **ret_ops,
-                            void **ret_impl, struct errbuf *err);
+                            const struct pipeline_source *source, const atomic_bool *stop,
+                            const struct pipeline_ops **ret_ops, void **ret_impl,
+                            struct errbuf *err);
 int pipeline_real_open(const struct pipeline_model *model, const char *url,
                        const struct pipeline_source *source, const atomic_bool *stop,
                        const struct pipeline_ops **ret_ops, void **ret_impl, struct errbuf *err);

@@ -1,8 +1,9 @@
 /* pipeline_real: one stream's recognition — FFmpeg decode and sampling at the
- * model's fps (video library), MoveNet pose with a tracking crop, pose
- * features (layout 1), and the CRT segment step with the stream's persistent
- * memory. Nothing is allocated per frame: the video frame buffer, the pose
- * arena and the segment workspace are made once per open. */
+ * model's fps (video library), MoveNet pose, person tracks (pipeline_people.c)
+ * each with its own pose features (layout 1) and its own CRT memory, all
+ * stepped on the stream's segment clock. Nothing is allocated per frame: the
+ * video frame buffer, the pose arena and every track's segment workspace are
+ * made once per open. */
 #include "pipeline.h"
 
 #include <string.h>
@@ -16,18 +17,15 @@
 struct real {
     const struct pipeline_model *model;
     struct video_stream *video;
+    struct pose_model *own_pose; /* the stream's own pose_model, when it names one */
     struct pose_context *pose;
-    struct crt_stream *crt;
-    struct features_state features;
-    float feat[FEATURES_V1_DIM];
-    float probs[PIPELINE_MAX_CLASSES];
-    int person_frames;
+    int multipose_side;
+    struct people people;
+    struct pose_person dets[POSE_MAX_PEOPLE];
     const atomic_bool *stop;
     bool pace; /* a file: played at its own speed, in a loop, like a camera */
     bool paced_any;
     double pace_wall0, pace_pts0;
-    void *save_buf;
-    size_t save_size;
 };
 
 /* Waits until a file's frame is due on the wall clock; -ECANCELED on stop. */
@@ -55,9 +53,7 @@ static int pace(struct real *p, double pts)
 static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err)
 {
     struct real *p = impl;
-    const struct crt_config *cfg = crt_model_config(p->model->crt);
     struct video_frame frame;
-    struct pose_result pose;
 
     for (;;) {
         int r = video_stream_read(p->video, &frame, err);
@@ -68,43 +64,22 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         }
         if (p->pace && (r = pace(p, frame.pts)) < 0)
             return r;
-        r = pose_run(p->pose, frame.data, frame.width, frame.height, frame.stride, &pose, err);
+        int n = 0;
+        r = people_detect(p->pose, frame.data, frame.width, frame.height, frame.stride,
+                          p->multipose_side, p->dets, &n, err);
         if (r < 0)
             return r;
-        struct pose_keypoint kp[POSE_NUM_KEYPOINTS];
-        for (int k = 0; k < POSE_NUM_KEYPOINTS; k++)
-            kp[k] = (struct pose_keypoint){pose.keypoints[k].x, pose.keypoints[k].y,
-                                           pose.keypoints[k].score};
-        features_v1(p->feat, &p->features, pose.person ? kp : NULL);
-        if (pose.person)
-            p->person_frames++;
-        if (crt_stream_push(p->crt, p->feat, NULL, p->probs) != 1)
+        /* The result is large: it is filled in place, at a segment's end only. */
+        if (people_frame(&p->people, p->dets, n, frame.pts, ret) != 1)
             continue;
 
-        /* A segment is complete. */
         struct video_stats stats;
         video_stream_stats(p->video, &stats);
-        struct pipeline_result res = {.n_classes = (unsigned)cfg->n_classes};
-        res.label = 0;
-        for (int i = 0; i < cfg->n_classes; i++) {
-            res.scores[i] = p->probs[i];
-            if (p->probs[i] > p->probs[res.label])
-                res.label = i;
-        }
-        /* Somebody is in view when seen in at least half of the frames. */
-        res.person = 2 * p->person_frames >= cfg->segment_len;
-        p->person_frames = 0;
-        for (int k = 0; k < PIPELINE_KEYPOINTS; k++) {
-            res.keypoints[k][0] = pose.keypoints[k].x;
-            res.keypoints[k][1] = pose.keypoints[k].y;
-            res.keypoints[k][2] = pose.keypoints[k].score;
-        }
-        res.pts = frame.pts;
-        res.decoded_ns = frame.decoded_mono_ns;
-        res.frames = stats.decoded;
-        res.sampled = stats.sampled;
-        res.dropped = stats.dropped;
-        *ret = res;
+        ret->pts = frame.pts;
+        ret->decoded_ns = frame.decoded_mono_ns;
+        ret->frames = stats.decoded;
+        ret->sampled = stats.sampled;
+        ret->dropped = stats.dropped;
         return 0;
     }
 }
@@ -139,24 +114,13 @@ static const char *real_memory_kind(void *impl)
 static int real_memory_save(void *impl, void **ret_data, size_t *ret_size)
 {
     struct real *p = impl;
-    size_t len = 0;
-    void *copy;
-    int r = crt_stream_save(p->crt, p->save_buf, p->save_size, &len);
-    if (r < 0)
-        return r;
-    copy = malloc(len ? len : 1);
-    if (!copy)
-        return -ENOMEM;
-    memcpy(copy, p->save_buf, len);
-    *ret_data = copy;
-    *ret_size = len;
-    return 0;
+    return people_memory_save(&p->people, ret_data, ret_size);
 }
 
 static int real_memory_restore(void *impl, const void *data, size_t size, struct errbuf *err)
 {
     struct real *p = impl;
-    return crt_stream_restore(p->crt, data, size, err);
+    return people_memory_restore(&p->people, data, size, err);
 }
 
 static void real_free(void *impl)
@@ -166,8 +130,8 @@ static void real_free(void *impl)
         return;
     video_stream_free(p->video);
     pose_context_free(p->pose);
-    crt_stream_free(p->crt);
-    free(p->save_buf);
+    pose_model_free(p->own_pose);
+    people_done(&p->people);
     free(p);
 }
 
@@ -198,7 +162,7 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
         return -ENOMEM;
     p->model = model;
     p->stop = stop;
-    features_state_init(&p->features);
+    p->multipose_side = source->multipose_side ? (int)source->multipose_side : 256;
     video_options_init(&opts);
     opts.fps = source->fps > 0 ? source->fps : crt_model_config(model->crt)->fps;
     if (source->timeout_s > 0)
@@ -208,19 +172,19 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
         opts.reconnect = VIDEO_RECONNECT_ALWAYS;
         p->pace = true;
     }
+    /* A stream that names its own pose model loads it for itself. */
+    const struct pose_model *pose = model->pose;
+    if (source->pose_model && source->pose_model[0] &&
+        strcmp(source->pose_model, model->pose_path) != 0) {
+        struct pose_options pose_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+        if ((r = pose_model_load_opts(source->pose_model, &pose_options, &p->own_pose, err)) < 0)
+            goto fail;
+        pose = p->own_pose;
+    }
     if ((r = video_stream_new(url, &opts, &p->video, err)) < 0 ||
-        (r = pose_context_new(model->pose, &p->pose, err)) < 0)
+        (r = pose_context_new(pose, &p->pose, err)) < 0 ||
+        (r = people_init(&p->people, model->crt, source->max_people, err)) < 0)
         goto fail;
-    if ((r = crt_stream_new(model->crt, &p->crt)) < 0) {
-        errbuf_set(err, r, "segment model state: %s", strerror(-r));
-        goto fail;
-    }
-    p->save_size = crt_stream_save_size(model->crt);
-    p->save_buf = malloc(p->save_size);
-    if (!p->save_buf) {
-        r = -ENOMEM;
-        goto fail;
-    }
     /* A stop asked before the first read is seen by it. */
     if (atomic_load(stop))
         video_stream_stop(p->video);

@@ -4,11 +4,16 @@
  * the supervisor, hysteresis, history, state store, events and API through a
  * known sequence. It recognises nothing. The URL is
  *
- *   synthetic:script=Walk*4,Sitdown*6,none*3&segment_ms=100&loop=1
- *             &fail_after=N&alive=/path
+ *   synthetic:script=Walk*4,Sitdown*6,none*3&person=2:none*2,Readbook*8
+ *             &segment_ms=100&loop=1&fail_after=N&alive=/path&max_people=6
  *
- *   script      labels (class names of the model, or "none" for nobody in
- *               view), each repeated *N segments (default 1)
+ *   script      person 1's labels (class names of the model, or "none" for
+ *               not in view), each repeated *N segments (default 1)
+ *   person      ID:SCRIPT, another person with that id (1..1000000) and
+ *               its own script; repeatable. Each person in view is drawn
+ *               as a standing figure of its own, side by side
+ *   max_people  the cap (1..16, default the stream's max_people): people
+ *               past it, the later ones in the URL, are dropped and counted
  *   segment_ms  wall time per segment (default 200, 1..10000)
  *   loop        1 (default): start the script again at its end; 0: hold the
  *               last entry
@@ -16,9 +21,14 @@
  *   alive       a file that must exist: opening fails without it and a step
  *               fails once it is gone (a test "kills the camera" by deleting it)
  *
- * Its memory is the position in the script and a segment count, so a restore
- * visibly resumes the script where the checkpoint left it. */
+ * A person out of view stays listed (not in view) until unseen for 2 s of
+ * stream time, as a track of the real pipeline does. Its memory is the
+ * position in the script and, per person, when it was first and last seen,
+ * in the per-track container of the real pipeline: a restore visibly
+ * resumes the script where the checkpoint left it, and people seen within
+ * 2 s of the checkpoint keep their first_seen. */
 #include "pipeline.h"
+#include "pipeline_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -26,6 +36,7 @@
 #include <time.h>
 
 #define MAX_ENTRIES        64
+#define UNSEEN_S           2.0 /* the tracker's max_unseen_s */
 #define SYNTHETIC_MEMORY   "synthetic-v1"
 #define FRAMES_PER_SEGMENT 8
 #define MEMORY_MAGIC       0x53594e5448455431ull /* "SYNTHET1" */
@@ -35,11 +46,22 @@ struct entry {
     unsigned count;
 };
 
+struct script {
+    uint32_t id;
+    struct entry entries[MAX_ENTRIES];
+    size_t n_entries;
+    /* the person as a track */
+    bool live;
+    double first_seen, last_seen_wall, last_seen_pts;
+};
+
 struct synthetic {
     const struct pipeline_model *model;
     const atomic_bool *stop;
-    struct entry entries[MAX_ENTRIES];
-    size_t n_entries;
+    struct script scripts[PIPELINE_MAX_PEOPLE];
+    size_t n_scripts;
+    unsigned max_people;
+    uint64_t people_dropped;
     unsigned segment_ms;
     bool loop;
     uint64_t fail_after;
@@ -55,9 +77,17 @@ struct synthetic_memory {
     uint64_t position;
 };
 
-static int parse_script(struct synthetic *s, const char *text, size_t len, struct errbuf *err)
+static int parse_script(struct synthetic *syn, uint32_t id, const char *text, size_t len,
+                        struct errbuf *err)
 {
     char buf[1024];
+    if (syn->n_scripts >= PIPELINE_MAX_PEOPLE)
+        return errbuf_set(err, -EINVAL, "synthetic: more than %d people", PIPELINE_MAX_PEOPLE);
+    for (size_t i = 0; i < syn->n_scripts; i++)
+        if (syn->scripts[i].id == id)
+            return errbuf_set(err, -EINVAL, "synthetic: person %u twice", id);
+    struct script *s = &syn->scripts[syn->n_scripts];
+    s->id = id;
     if (len >= sizeof(buf))
         return errbuf_set(err, -EINVAL, "synthetic: script too long");
     memcpy(buf, text, len);
@@ -79,8 +109,8 @@ static int parse_script(struct synthetic *s, const char *text, size_t len, struc
         }
         if (strcasecmp(tok, "none") != 0) {
             e.label = -2;
-            for (unsigned i = 0; i < pipeline_model_n_classes(s->model); i++)
-                if (strcmp(tok, pipeline_model_class(s->model, i)) == 0)
+            for (unsigned i = 0; i < pipeline_model_n_classes(syn->model); i++)
+                if (strcmp(tok, pipeline_model_class(syn->model, i)) == 0)
                     e.label = (int)i;
             if (e.label == -2)
                 return errbuf_set(err, -EINVAL, "synthetic: '%s' is not a class of the model", tok);
@@ -89,6 +119,7 @@ static int parse_script(struct synthetic *s, const char *text, size_t len, struc
     }
     if (s->n_entries == 0)
         return errbuf_set(err, -EINVAL, "synthetic: empty script");
+    syn->n_scripts++;
     return 0;
 }
 
@@ -113,10 +144,26 @@ static int parse_url(struct synthetic *s, const char *url, struct errbuf *err)
         bool numeric = vlen > 0 && *end == '\0';
 
         if (klen == 6 && strncmp(p, "script", 6) == 0) {
-            int r = parse_script(s, v, vlen, err);
+            int r = parse_script(s, 1, v, vlen, err);
             if (r < 0)
                 return r;
             have_script = true;
+        } else if (klen == 6 && strncmp(p, "person", 6) == 0) {
+            char *colon = strchr(value, ':');
+            unsigned long id = colon ? strtoul(value, &end, 10) : 0;
+            if (!colon || end != colon || id < 1 || id > 1000000)
+                return errbuf_set(err, -EINVAL,
+                                  "synthetic: person must be ID:SCRIPT, ID 1..1000000");
+            size_t skip = (size_t)(colon + 1 - value);
+            int r = parse_script(s, (uint32_t)id, v + skip, vlen - skip, err);
+            if (r < 0)
+                return r;
+            have_script = true;
+        } else if (klen == 10 && strncmp(p, "max_people", 10) == 0) {
+            if (!numeric || n < 1 || n > PIPELINE_MAX_PEOPLE)
+                return errbuf_set(err, -EINVAL, "synthetic: max_people must be 1..%d",
+                                  PIPELINE_MAX_PEOPLE);
+            s->max_people = (unsigned)n;
         } else if (klen == 10 && strncmp(p, "segment_ms", 10) == 0) {
             if (!numeric || n < 1 || n > 10000)
                 return errbuf_set(err, -EINVAL, "synthetic: segment_ms must be 1..10000");
@@ -143,12 +190,12 @@ static int parse_url(struct synthetic *s, const char *url, struct errbuf *err)
     return 0;
 }
 
-static const struct entry *entry_at(const struct synthetic *s, uint64_t position)
+static const struct entry *entry_at(const struct script *s, bool loop, uint64_t position)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < s->n_entries; i++)
         total += s->entries[i].count;
-    if (s->loop)
+    if (loop)
         position %= total;
     else if (position >= total)
         return &s->entries[s->n_entries - 1];
@@ -158,6 +205,49 @@ static const struct entry *entry_at(const struct synthetic *s, uint64_t position
         position -= s->entries[i].count;
     }
     return &s->entries[s->n_entries - 1];
+}
+
+/* One person's segment: its label's score 0.7 (or, out of view, the
+ * "nobody" pattern), and a standing figure (COCO-17 order, x and y in
+ * [0, 1]) that sways and waves a little from segment to segment, placed side
+ * by side with the others for the dashboard to draw. */
+static void person_fill(const struct synthetic *s, struct pipeline_person *p,
+                        const struct script *sc, const struct entry *e, size_t index, unsigned n)
+{
+    static const float figure[PIPELINE_KEYPOINTS][2] = {
+        {0.50f, 0.20f}, {0.52f, 0.18f}, {0.48f, 0.18f}, {0.54f, 0.19f}, {0.46f, 0.19f},
+        {0.58f, 0.30f}, {0.42f, 0.30f}, {0.61f, 0.42f}, {0.39f, 0.42f}, {0.62f, 0.53f},
+        {0.38f, 0.53f}, {0.55f, 0.55f}, {0.45f, 0.55f}, {0.56f, 0.70f}, {0.44f, 0.70f},
+        {0.56f, 0.86f}, {0.44f, 0.86f},
+    };
+    bool in_view = e->label >= 0;
+    *p = (struct pipeline_person){.id = sc->id,
+                                  .in_view = in_view,
+                                  .pose_score = in_view ? 0.9f - 0.01f * (float)index : 0,
+                                  .first_seen = sc->first_seen};
+    int top = in_view ? e->label : (int)(s->position % n);
+    int second = (top + 1) % (int)n;
+    for (unsigned i = 0; i < n; i++)
+        p->scores[i] = 0.1f / (float)(n - 2);
+    p->scores[top] = in_view ? 0.7f : 0.2f;
+    p->scores[second] = in_view ? 0.2f : 0.7f - 0.1f;
+    p->label = p->scores[top] >= p->scores[second] ? top : second;
+    float dx = s->n_scripts > 1
+                   ? ((float)index - (float)(s->n_scripts - 1) / 2) * (0.6f / (float)s->n_scripts)
+                   : 0;
+    float sway = 0.03f * sinf(0.5f * (float)s->position);
+    p->box[0] = p->box[1] = 1;
+    for (int k = 0; k < PIPELINE_KEYPOINTS; k++) {
+        float wave = k == 9 ? -0.08f * (1 + sinf(0.9f * (float)s->position)) : 0;
+        float x = figure[k][0] + dx + sway * figure[k][1], y = figure[k][1] + wave;
+        p->keypoints[k][0] = x;
+        p->keypoints[k][1] = y;
+        p->keypoints[k][2] = in_view ? 0.9f : 0.05f;
+        p->box[0] = fminf(p->box[0], x);
+        p->box[1] = fminf(p->box[1], y);
+        p->box[2] = fmaxf(p->box[2], x);
+        p->box[3] = fmaxf(p->box[3], y);
+    }
 }
 
 static int synthetic_step(void *impl, struct pipeline_result *ret, struct errbuf *err)
@@ -181,34 +271,40 @@ static int synthetic_step(void *impl, struct pipeline_result *ret, struct errbuf
         return errbuf_set(err, -EIO, "synthetic: failing after %llu segments, as scripted",
                           (unsigned long long)s->fail_after);
 
-    const struct entry *e = entry_at(s, s->position);
     unsigned n = pipeline_model_n_classes(s->model);
-    struct pipeline_result r = {.n_classes = n, .person = e->label >= 0};
-    int top = e->label >= 0 ? e->label : (int)(s->position % n);
-    int second = (top + 1) % (int)n;
-    for (unsigned i = 0; i < n; i++)
-        r.scores[i] = 0.1f / (float)(n - 2);
-    r.scores[top] = e->label >= 0 ? 0.7f : 0.2f;
-    r.scores[second] = e->label >= 0 ? 0.2f : 0.7f - 0.1f;
-    r.label = r.scores[top] >= r.scores[second] ? top : second;
-    /* A standing figure (COCO-17 order, x and y in [0, 1]) that sways and
-     * waves a little from segment to segment, for the dashboard to draw. */
-    static const float figure[PIPELINE_KEYPOINTS][2] = {
-        {0.50f, 0.20f}, {0.52f, 0.18f}, {0.48f, 0.18f}, {0.54f, 0.19f}, {0.46f, 0.19f},
-        {0.58f, 0.30f}, {0.42f, 0.30f}, {0.61f, 0.42f}, {0.39f, 0.42f}, {0.62f, 0.53f},
-        {0.38f, 0.53f}, {0.55f, 0.55f}, {0.45f, 0.55f}, {0.56f, 0.70f}, {0.44f, 0.70f},
-        {0.56f, 0.86f}, {0.44f, 0.86f},
-    };
-    float sway = 0.03f * sinf(0.5f * (float)s->position);
-    for (int k = 0; k < PIPELINE_KEYPOINTS; k++) {
-        float wave = k == 9 ? -0.08f * (1 + sinf(0.9f * (float)s->position)) : 0;
-        r.keypoints[k][0] = r.person ? figure[k][0] + sway * figure[k][1] : 0;
-        r.keypoints[k][1] = r.person ? figure[k][1] + wave : 0;
-        r.keypoints[k][2] = r.person ? 0.9f : 0.05f;
+    struct pipeline_result r = {.n_classes = n};
+    double pts = (double)(s->opened_segments + 1) * s->segment_ms / 1000.0, wall = time_wall_s();
+    unsigned live = 0;
+    for (size_t i = 0; i < s->n_scripts; i++)
+        live += s->scripts[i].live;
+    for (size_t i = 0; i < s->n_scripts; i++) {
+        struct script *sc = &s->scripts[i];
+        const struct entry *e = entry_at(sc, s->loop, s->position);
+        bool in_view = e->label >= 0;
+        if (in_view && !sc->live && live >= s->max_people) {
+            s->people_dropped++; /* the cap: nobody is pushed out for a newcomer */
+            continue;
+        }
+        if (in_view) {
+            if (!sc->live) {
+                sc->live = true;
+                live++;
+                sc->first_seen = wall;
+            }
+            sc->last_seen_wall = wall;
+            sc->last_seen_pts = pts;
+        } else if (sc->live && pts - sc->last_seen_pts > UNSEEN_S + 1e-9) {
+            sc->live = false;
+            live--;
+        }
+        if (sc->live && r.n_people < PIPELINE_MAX_PEOPLE)
+            person_fill(s, &r.people[r.n_people++], sc, e, i, n);
     }
+    r.people_dropped = s->people_dropped;
+    people_summarise(&r);
     s->position++;
     s->opened_segments++;
-    r.pts = (double)s->opened_segments * s->segment_ms / 1000.0;
+    r.pts = pts;
     r.decoded_ns = time_mono_ns();
     r.frames = s->opened_segments * FRAMES_PER_SEGMENT;
     r.sampled = r.frames;
@@ -221,29 +317,65 @@ static const char *synthetic_memory_kind(void *impl)
     return SYNTHETIC_MEMORY;
 }
 
+/* The container of pipeline_internal.h: entry 0 is the stream (its position
+ * in the script), the others the people now listed. */
 static int synthetic_memory_save(void *impl, void **ret_data, size_t *ret_size)
 {
     struct synthetic *s = impl;
-    struct synthetic_memory *m = malloc(sizeof(*m));
-    if (!m)
+    struct synthetic_memory stream = {.magic = MEMORY_MAGIC, .position = s->position};
+    struct people_memory m = {.saved = time_wall_s(), .next_id = 1};
+    m.entries[m.n++] = (struct people_memory_entry){.data = &stream, .size = sizeof(stream)};
+    for (size_t i = 0; i < s->n_scripts; i++) {
+        const struct script *sc = &s->scripts[i];
+        if (sc->id >= m.next_id)
+            m.next_id = sc->id + 1;
+        if (sc->live)
+            m.entries[m.n++] = (struct people_memory_entry){
+                .id = sc->id, .first_seen = sc->first_seen, .last_seen = sc->last_seen_wall};
+    }
+    size_t size = people_memory_size(&m);
+    uint8_t *buf = malloc(size);
+    if (!buf)
         return -ENOMEM;
-    *m = (struct synthetic_memory){.magic = MEMORY_MAGIC, .position = s->position};
-    *ret_data = m;
-    *ret_size = sizeof(*m);
+    people_memory_encode(&m, buf);
+    *ret_data = buf;
+    *ret_size = size;
     return 0;
 }
 
 static int synthetic_memory_restore(void *impl, const void *data, size_t size, struct errbuf *err)
 {
     struct synthetic *s = impl;
-    struct synthetic_memory m;
-    if (size != sizeof(m))
-        return errbuf_set(err, -EBADMSG, "synthetic memory: %zu bytes, expected %zu", size,
-                          sizeof(m));
-    memcpy(&m, data, sizeof(m));
-    if (m.magic != MEMORY_MAGIC)
+    struct synthetic_memory stream;
+    struct people_memory m;
+    if (size == sizeof(stream)) { /* before people: the position alone */
+        memcpy(&stream, data, sizeof(stream));
+        if (stream.magic != MEMORY_MAGIC)
+            return errbuf_set(err, -EBADMSG, "synthetic memory: bad magic");
+        s->position = stream.position;
+        return 0;
+    }
+    int r = people_memory_decode(data, size, &m, err);
+    if (r < 0)
+        return r;
+    if (m.n < 1 || m.entries[0].id != 0 || m.entries[0].size != sizeof(stream))
+        return errbuf_set(err, -EBADMSG, "synthetic memory: no stream entry");
+    memcpy(&stream, m.entries[0].data, sizeof(stream));
+    if (stream.magic != MEMORY_MAGIC)
         return errbuf_set(err, -EBADMSG, "synthetic memory: bad magic");
-    s->position = m.position;
+    s->position = stream.position;
+    for (unsigned i = 1; i < m.n; i++) {
+        double unseen = m.saved - m.entries[i].last_seen;
+        for (size_t j = 0; j < s->n_scripts && unseen <= UNSEEN_S; j++) {
+            struct script *sc = &s->scripts[j];
+            if (sc->id != m.entries[i].id)
+                continue;
+            sc->live = true;
+            sc->first_seen = m.entries[i].first_seen;
+            sc->last_seen_wall = m.entries[i].last_seen;
+            sc->last_seen_pts = -(unseen > 0 ? unseen : 0);
+        }
+    }
     return 0;
 }
 
@@ -261,8 +393,9 @@ static const struct pipeline_ops synthetic_ops = {
 };
 
 int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
-                            const atomic_bool *stop, const struct pipeline_ops **ret_ops,
-                            void **ret_impl, struct errbuf *err)
+                            const struct pipeline_source *source, const atomic_bool *stop,
+                            const struct pipeline_ops **ret_ops, void **ret_impl,
+                            struct errbuf *err)
 {
     struct synthetic *s = calloc(1, sizeof(*s));
     int r;
@@ -275,6 +408,8 @@ int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
     r = parse_url(s, url, err);
     if (r < 0)
         goto fail;
+    if (!s->max_people)
+        s->max_people = source && source->max_people ? source->max_people : 6;
     if (s->alive[0] && access(s->alive, F_OK) < 0) {
         r = errbuf_set(err, -ENOENT, "synthetic: '%s' does not exist", s->alive);
         goto fail;

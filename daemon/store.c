@@ -8,7 +8,7 @@
 
 #include "api.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2 /* 2: history.person */
 
 struct store {
     sqlite3 *db;
@@ -58,7 +58,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS history ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, state TEXT NOT NULL,"
     "  label TEXT, score REAL, start REAL NOT NULL, end REAL NOT NULL,"
-    "  open INTEGER NOT NULL DEFAULT 1, CHECK (end >= start));"
+    "  open INTEGER NOT NULL DEFAULT 1, person INTEGER, CHECK (end >= start));"
     "CREATE INDEX IF NOT EXISTS history_stream_start ON history (stream, start);"
     "CREATE INDEX IF NOT EXISTS history_end ON history (end);";
 
@@ -87,6 +87,37 @@ static int commit(struct store *s, struct errbuf *err)
     int r = exec(s, "COMMIT", err);
     if (r < 0)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+static bool has_column(struct store *s, const char *table, const char *column)
+{
+    char sql[128];
+    sqlite3_stmt *st;
+    bool found = false;
+    snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    while (!found && sqlite3_step(st) == SQLITE_ROW)
+        found = strcmp((const char *)sqlite3_column_text(st, 1), column) == 0;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Brings a database of an older crtd to this schema, in one transaction:
+ * 1 -> 2 adds the person track of each history interval (NULL before). */
+static int migrate(struct store *s, int version, const char *path, struct errbuf *err)
+{
+    if (version >= SCHEMA_VERSION || has_column(s, "history", "person"))
+        return 0;
+    int r = exec(s, "BEGIN IMMEDIATE; ALTER TABLE history ADD COLUMN person INTEGER;", err);
+    if (r >= 0)
+        r = commit(s, err);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (r >= 0)
+        log_info("state store '%s': schema %d -> %d (history gains person)", path, version,
+                 SCHEMA_VERSION);
     return r;
 }
 
@@ -131,8 +162,10 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
                        path, version, SCHEMA_VERSION);
         goto fail;
     }
+    if ((r = migrate(s, version, path, err)) < 0)
+        goto fail;
     if ((r = exec(s,
-                  "INSERT OR REPLACE INTO meta VALUES ('schema', '1');"
+                  "INSERT OR REPLACE INTO meta VALUES ('schema', '2');"
                   "UPDATE history SET open = 0 WHERE open = 1;",
                   err)) < 0)
         goto fail;
@@ -328,7 +361,8 @@ static int store_memory_delete_locked(struct store *s, const char *stream, struc
 
 static int store_history_switch_locked(struct store *s, const char *stream, int64_t history_id,
                                        const char *state, const char *label, float score,
-                                       double start, int64_t *ret_id, struct errbuf *err)
+                                       uint32_t person, double start, int64_t *ret_id,
+                                       struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = exec(s, "BEGIN IMMEDIATE", err);
@@ -344,8 +378,8 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
             goto rollback;
     }
     if ((r = prepare(s,
-                     "INSERT INTO history (stream, state, label, score, start, end, open) "
-                     "VALUES (?, ?, ?, ?, ?, ?, 1)",
+                     "INSERT INTO history (stream, state, label, score, start, end, open, person) "
+                     "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
                      &st, err)) < 0)
         goto rollback;
     sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
@@ -357,6 +391,10 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
     sqlite3_bind_double(st, 4, score);
     sqlite3_bind_double(st, 5, start);
     sqlite3_bind_double(st, 6, start);
+    if (person)
+        sqlite3_bind_int64(st, 7, person);
+    else
+        sqlite3_bind_null(st, 7);
     if ((r = step_done(s, st, "opening an interval", err)) < 0)
         goto rollback;
     int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -379,7 +417,7 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
     if (!array)
         return -ENOMEM;
     r = prepare(s,
-                "SELECT state, label, score, start, end, open FROM history "
+                "SELECT state, label, score, start, end, open, person FROM history "
                 "WHERE stream = ?1 AND (?2 < 0 OR end >= ?2) AND (?3 < 0 OR start <= ?3) "
                 "ORDER BY start DESC, id DESC LIMIT ?4",
                 &st, err);
@@ -394,12 +432,15 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *label = (const char *)sqlite3_column_text(st, 1);
         bool open = sqlite3_column_int(st, 5) != 0;
-        json_t *item = json_pack(
-            "{s:s, s:o, s:o, s:o, s:o, s:b}", "state", (const char *)sqlite3_column_text(st, 0),
-            "label", label ? json_string(label) : json_null(), "score",
-            label ? json_real(sqlite3_column_double(st, 2)) : json_null(), "start",
-            api_time_json(sqlite3_column_double(st, 3)), "end",
-            open ? json_null() : api_time_json(sqlite3_column_double(st, 4)), "open", open);
+        bool person = sqlite3_column_type(st, 6) != SQLITE_NULL;
+        json_t *item = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o}", "state",
+                                 (const char *)sqlite3_column_text(st, 0), "label",
+                                 label ? json_string(label) : json_null(), "score",
+                                 label ? json_real(sqlite3_column_double(st, 2)) : json_null(),
+                                 "start", api_time_json(sqlite3_column_double(st, 3)), "end",
+                                 open ? json_null() : api_time_json(sqlite3_column_double(st, 4)),
+                                 "open", open, "person",
+                                 person ? json_integer(sqlite3_column_int64(st, 6)) : json_null());
         if (!item || json_array_insert_new(array, 0, item) < 0) {
             r = -ENOMEM;
             break;
@@ -482,14 +523,14 @@ int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
 }
 
 int store_history_switch(struct store *s, const char *stream, int64_t history_id, const char *state,
-                         const char *label, float score, double start, int64_t *ret_id,
-                         struct errbuf *err)
+                         const char *label, float score, uint32_t person, double start,
+                         int64_t *ret_id, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(
-        s,
-        store_history_switch_locked(s, stream, history_id, state, label, score, start, ret_id, err),
-        err);
+    int r = noted(s,
+                  store_history_switch_locked(s, stream, history_id, state, label, score, person,
+                                              start, ret_id, err),
+                  err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }

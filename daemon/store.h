@@ -46,10 +46,11 @@ int store_memory_get(struct store *store, const char *stream, const char *kind, 
 int store_memory_delete(struct store *store, const char *stream, struct errbuf *err);
 
 /* Closes the open interval history_id (when > 0) at `start` and opens a new
- * one; label NULL for the nobody state. */
+ * one; label NULL for the nobody state; person: the track whose activity it
+ * is (0: none). */
 int store_history_switch(struct store *store, const char *stream, int64_t history_id,
-                         const char *state, const char *label, float score, double start,
-                         int64_t *ret_id, struct errbuf *err);
+                         const char *state, const char *label, float score, uint32_t person,
+                         double start, int64_t *ret_id, struct errbuf *err);
 /* Intervals of a stream overlapping [since, until] (< 0: open-ended), the
  * newest `limit` of them, oldest first, as a JSON array. */
 int store_history_query(struct store *store, const char *stream, double since, double until,

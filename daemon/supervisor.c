@@ -102,6 +102,55 @@ static void restore(struct stream *st, struct pipeline *p)
     pthread_mutex_unlock(&st->lock);
 }
 
+/* Brings the listed people in line with a segment's: each keeps its own
+ * hysteresis; those gone from the result have left. Returns the bodies of
+ * the "person" events to publish (a new reference, may be NULL). */
+static json_t *update_people_locked(struct stream *st, const struct pipeline_result *res,
+                                    double wall)
+{
+    struct stream_person old[PIPELINE_MAX_PEOPLE];
+    struct activity_interval closed[PIPELINE_MAX_PEOPLE];
+    const char *change[PIPELINE_MAX_PEOPLE];
+    unsigned n_old = st->n_people, n = 0;
+    memcpy(old, st->people, n_old * sizeof(*old));
+    for (unsigned j = 0; j < res->n_people && n < PIPELINE_MAX_PEOPLE; j++) {
+        const struct pipeline_person *p = &res->people[j];
+        struct stream_person *sp = &st->people[n];
+        bool known = false;
+        for (unsigned i = 0; i < n_old && !known; i++)
+            if (old[i].p.id == p->id) {
+                *sp = old[i];
+                known = true;
+            }
+        if (!known)
+            activity_tracker_init(&sp->tracker);
+        sp->p = *p;
+        bool changed =
+            activity_update_person(&sp->tracker, st->settings.hysteresis_s, st->settings.top_k, p,
+                                   res->n_classes, res->pts, wall, &closed[n]);
+        change[n++] = !known ? "appeared" : changed ? "activity" : NULL;
+    }
+    st->n_people = n;
+
+    json_t *events = json_array();
+    for (unsigned i = 0; events && i < n_old; i++) {
+        bool still = false;
+        for (unsigned j = 0; j < n && !still; j++)
+            still = st->people[j].p.id == old[i].p.id;
+        if (still)
+            continue;
+        old[i].p.in_view = false;
+        json_array_append_new(events, stream_person_event_json_locked(st, &old[i], "left", NULL));
+    }
+    for (unsigned j = 0; events && j < n; j++)
+        if (change[j])
+            json_array_append_new(events,
+                                  stream_person_event_json_locked(
+                                      st, &st->people[j], change[j],
+                                      strcmp(change[j], "activity") == 0 ? &closed[j] : NULL));
+    return events;
+}
+
 /* Handles one segment's result; true when it is time to checkpoint. */
 static bool on_result(struct stream *st, const struct pipeline_result *res)
 {
@@ -128,15 +177,25 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
     st->pose_wall = wall;
     st->segments++;
     st->memory_segments++;
+    if (res->people_dropped < st->open_people_dropped)
+        st->open_people_dropped = 0;
+    st->people_dropped += res->people_dropped - st->open_people_dropped;
+    st->open_people_dropped = res->people_dropped;
+    json_t *person_events = update_people_locked(st, res, wall);
+    st->summary_person = res->summary >= 0 ? res->people[res->summary].id : 0;
     bool changed = activity_update(&st->tracker, st->settings.hysteresis_s, st->settings.top_k, res,
                                    wall, &closed);
     struct activity_now now = st->tracker.now;
+    uint32_t summary_person = st->summary_person;
     int64_t history_id = st->history_id;
     bool due = st->memory_segments % st->settings.checkpoint_segments == 0;
     pthread_mutex_unlock(&st->lock);
 
     if (!was_running)
         set_state(st, STREAM_RUNNING, NULL);
+    for (size_t i = 0; i < json_array_size(person_events); i++)
+        api_events_publish(sup->events, "person", json_array_get(person_events, i), NULL);
+    json_decref(person_events);
     if (changed) {
         struct errbuf err;
         int64_t id = 0;
@@ -145,8 +204,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
                                 : NULL;
         errbuf_clear(&err);
         int r = store_history_switch(sup->store, st->spec.name, history_id,
-                                     activity_state_name(now.state), label, now.score, now.since,
-                                     &id, &err);
+                                     activity_state_name(now.state), label, now.score,
+                                     label ? summary_person : 0, now.since, &id, &err);
         if (r < 0)
             log_warning("stream %s: history not saved: %s", st->spec.name, errbuf_text(&err, r));
         pthread_mutex_lock(&st->lock);
@@ -192,8 +251,13 @@ static void *stream_main(void *arg)
 
         errbuf_clear(&err);
         pthread_mutex_lock(&st->lock);
-        struct pipeline_source source = {.fps = st->spec.fps,
-                                         .timeout_s = st->settings.camera_timeout_s};
+        struct pipeline_source source = {
+            .fps = st->spec.fps,
+            .timeout_s = st->settings.camera_timeout_s,
+            .max_people = st->spec.max_people ? st->spec.max_people : st->settings.max_people,
+            .multipose_side =
+                st->spec.multipose_side ? st->spec.multipose_side : st->settings.multipose_side,
+            .pose_model = st->spec.pose_model};
         pthread_mutex_unlock(&st->lock);
         r = pipeline_open(sup->model, st->spec.url, &source, &st->stop, &p, &err);
         if (r >= 0) {
@@ -204,6 +268,7 @@ static void *stream_main(void *arg)
             if (atomic_load(&st->stop))
                 pipeline_interrupt(p);
             st->open_frames = st->open_sampled = st->open_dropped = 0;
+            st->open_people_dropped = 0;
             st->last_wall = 0;
             st->last_sampled = 0;
             pthread_mutex_unlock(&st->lock);
@@ -286,6 +351,8 @@ static int stream_start(struct stream *st, struct errbuf *err)
 {
     pthread_mutex_lock(&st->lock);
     activity_tracker_init(&st->tracker); /* the next result opens a new interval */
+    st->n_people = 0;
+    st->summary_person = 0;
     st->state = st->spec.enabled ? STREAM_STARTING : STREAM_DISABLED;
     pthread_mutex_unlock(&st->lock);
     atomic_store(&st->stop, false);
@@ -510,7 +577,10 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
                 continue;
             const struct config_stream *want = config_find_stream(cfg, have->name);
             if (!want || strcmp(want->url, have->url) != 0 || want->fps != have->fps ||
-                want->enabled != have->enabled || want->origin != have->origin) {
+                want->enabled != have->enabled || want->origin != have->origin ||
+                want->max_people != have->max_people ||
+                want->multipose_side != have->multipose_side ||
+                strcmp(want->pose_model, have->pose_model) != 0) {
                 str_copy(name, sizeof(name), have->name);
                 forget = want != NULL;
             }

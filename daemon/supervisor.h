@@ -19,6 +19,8 @@ struct supervisor_settings {
     double restart_min_s, restart_max_s;
     unsigned max_streams;
     double camera_timeout_s; /* 0: the video layer's default */
+    unsigned max_people;     /* person tracks per stream, unless the stream says (6) */
+    unsigned multipose_side; /* a multi-person model's input side, unless the stream says */
 };
 
 struct supervisor;
@@ -54,6 +56,9 @@ int supervisor_activity_json(struct supervisor *sup, const char *name, json_t **
 /* The keypoints of the last frame of the last segment: {"stream", "time",
  * "keypoints": [[x, y, score] x 17]} (x, y in [0, 1]; empty before the first). */
 int supervisor_pose_json(struct supervisor *sup, const char *name, json_t **ret_json);
+/* The person tracks now listed: {"stream", "people": n in view, "dropped",
+ * "tracks": [Person...]} (docs/SERVICE.md). */
+int supervisor_people_json(struct supervisor *sup, const char *name, json_t **ret_json);
 bool supervisor_has(struct supervisor *sup, const char *name);
 
 void supervisor_metrics(struct supervisor *sup, struct api_text *out);

@@ -20,6 +20,13 @@ enum stream_state {
     STREAM_STOPPING,
 };
 
+/* One person track of a stream as last published: its segment outcome and
+ * its own hysteresis. */
+struct stream_person {
+    struct pipeline_person p;
+    struct activity_tracker tracker;
+};
+
 struct stream {
     struct supervisor *sup;
     struct config_stream spec;
@@ -45,11 +52,18 @@ struct stream {
     uint64_t memory_segments;
     bool memory_restored;
     struct api_histogram latency;
-    struct pipeline *pipeline;         /* while open, for status and interrupt */
-    float pose[PIPELINE_KEYPOINTS][3]; /* the last segment's last frame */
-    double pose_wall;                  /* when it came; 0: none yet */
-    bool source_reconnecting;          /* as last published */
+    struct pipeline *pipeline;                        /* while open, for status and interrupt */
+    float pose[PIPELINE_KEYPOINTS][3];                /* the last segment's last frame */
+    double pose_wall;                                 /* when it came; 0: none yet */
+    bool source_reconnecting;                         /* as last published */
+    struct stream_person people[PIPELINE_MAX_PEOPLE]; /* the tracks now listed */
+    unsigned n_people;
+    uint32_t summary_person;                      /* whose activity the summary is; 0: nobody */
+    uint64_t people_dropped, open_people_dropped; /* turned away by the cap; of this open */
 };
+
+/* People whose stable activity is an activity (not nobody): "in view". */
+unsigned stream_people_in_view_locked(const struct stream *st);
 
 struct supervisor {
     pthread_mutex_t lock;
@@ -84,6 +98,12 @@ json_t *stream_activity_json_locked(const struct stream *st);
 /* An "activity" event: the activity now and the one that closed. */
 json_t *stream_activity_event_json_locked(const struct stream *st,
                                           const struct activity_interval *closed);
+/* A person as /v1/streams/{name}/people lists it (keypoints: with them). */
+json_t *stream_person_json_locked(const struct stream *st, const struct stream_person *sp,
+                                  bool keypoints);
+/* A "person" event: change is "appeared", "activity" or "left". */
+json_t *stream_person_event_json_locked(const struct stream *st, const struct stream_person *sp,
+                                        const char *change, const struct activity_interval *closed);
 /* A "status" event. */
 json_t *stream_status_json(const struct stream *st, enum stream_state state, const char *error,
                            uint64_t reconnects);

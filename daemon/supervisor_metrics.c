@@ -9,7 +9,7 @@
  * another scrape) waiting on its printf. */
 struct stream_metrics {
     char label[2 * API_NAME_MAX];
-    double values[7];
+    double values[9];
     struct api_histogram latency;
 };
 
@@ -25,6 +25,9 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
         {"crtd_stream_reconnects_total", "counter", "Restarts of the stream's source."},
         {"crtd_stream_fps", "gauge", "Sampled frames per second achieved."},
         {"crtd_stream_up", "gauge", "1 while the stream is running."},
+        {"crtd_stream_people", "gauge", "People in view (person tracks with an activity)."},
+        {"crtd_stream_people_dropped_total", "counter",
+         "Detections the per-stream cap on person tracks (max_people) turned away."},
     };
     _Static_assert(ARRAY_SIZE(families) == ARRAY_SIZE(((struct stream_metrics *)0)->values),
                    "one value per family");
@@ -44,7 +47,9 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
                            (double)st->segments,
                            (double)shown.reconnects,
                            st->fps_measured,
-                           (double)(shown.state == STREAM_RUNNING)};
+                           (double)(shown.state == STREAM_RUNNING),
+                           (double)stream_people_in_view_locked(st),
+                           (double)st->people_dropped};
         memcpy(m[i].values, values, sizeof(values));
         m[i].latency = st->latency;
         pthread_mutex_unlock(&st->lock);

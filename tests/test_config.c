@@ -167,6 +167,15 @@ static void errors_name_file_and_line(void **state)
         {"[mqtt]\ntopic_prefix = home//crtd\n", "crtd.conf:2: bad value"},
         {"[mqtt]\nqos = 3\n", "crtd.conf:2: bad value '3' for qos"},
         {"[mqtt]\nbroker = x\n", "crtd.conf:2: unknown key 'broker' in [mqtt]"},
+        {"[daemon]\nmultipose_side = 100\n",
+         "crtd.conf:2: bad value '100' for multipose_side: a multiple of 32 from 32 to 640"},
+        {"[daemon]\nmultipose_side = 672\n", "crtd.conf:2: bad value '672' for multipose_side"},
+        {"[daemon]\nmultipose_side = 0\n", "crtd.conf:2: bad value '0' for multipose_side"},
+        {"[stream \"a\"]\nurl = x\nmultipose_side = 257\n",
+         "crtd.conf:3: bad value '257' for multipose_side"},
+        {"[daemon]\nmax_people = 0\n", "crtd.conf:2: bad value '0' for max_people: 1 to 16"},
+        {"[stream \"a\"]\nmax_people = 17\n", "crtd.conf:2: bad value '17' for max_people"},
+        {"[stream \"a\"]\npeople = 2\n", "crtd.conf:2: unknown key 'people' in [stream \"a\"]"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);
@@ -195,6 +204,57 @@ static void errors_name_file_and_line(void **state)
     config_init(&cfg);
     assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
     assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+    config_done(&cfg);
+}
+
+static void people_keys(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+
+    /* Defaults: today's behaviour for a file that names none of them. */
+    write_file(t->path, "[stream \"a\"]\nurl = synthetic:script=Walk\n");
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_int_equal(cfg.max_people, 6);
+    assert_int_equal(cfg.multipose_side, 256);
+    assert_int_equal(cfg.pose_model[0], '\0');
+    const struct config_stream *a = config_find_stream(&cfg, "a");
+    assert_int_equal(a->max_people, 0); /* the [daemon] one */
+    assert_int_equal(a->multipose_side, 0);
+    assert_int_equal(a->pose_model[0], '\0');
+    config_done(&cfg);
+
+    /* In [daemon] and per stream; the stream's wins for that stream. */
+    char text[512];
+    snprintf(text, sizeof(text),
+             "[daemon]\npose_model = /models/movenet-multipose.json\nmax_people = 3\n"
+             "multipose_side = 320\n"
+             "[stream \"a\"]\nurl = synthetic:script=Walk\nmax_people = 16\nmultipose_side = 32\n"
+             "pose_model = %s\n"
+             "[stream \"b\"]\nurl = synthetic:script=Walk\nmultipose_side = 640\n",
+             t->path);
+    write_file(t->path, text);
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_string_equal(cfg.pose_model, "/models/movenet-multipose.json");
+    assert_int_equal(cfg.max_people, 3);
+    assert_int_equal(cfg.multipose_side, 320);
+    a = config_find_stream(&cfg, "a");
+    assert_int_equal(a->max_people, 16);
+    assert_int_equal(a->multipose_side, 32);
+    assert_string_equal(a->pose_model, t->path);
+    assert_int_equal(config_find_stream(&cfg, "b")->multipose_side, 640);
+    assert_int_equal(config_validate(&cfg, &err), 0);
+    config_done(&cfg);
+
+    /* A stream's pose_model that is not there: named by --check-config. */
+    write_file(t->path, "[stream \"a\"]\nurl = x\npose_model = /nonexistent/multipose.json\n");
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_int_equal(config_validate(&cfg, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "stream 'a': pose_model '/nonexistent/multipose.json'"));
     config_done(&cfg);
 }
 
@@ -241,6 +301,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_full_file_parses, setup, teardown),
         cmocka_unit_test_setup_teardown(drop_ins_override_in_name_order, setup, teardown),
         cmocka_unit_test_setup_teardown(errors_name_file_and_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(people_keys, setup, teardown),
         cmocka_unit_test(command_line_streams),
         cmocka_unit_test_setup_teardown(tokens_are_read_and_guarded, setup, teardown),
     };

@@ -495,6 +495,122 @@ static void a_restart_resumes_memory_and_history(void **state)
     td_rm_dir(&d);
 }
 
+/* The person of /people with this id, or NULL. */
+static json_t *person_in(json_t *people, json_int_t id)
+{
+    json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(people, "people"), i, p)
+    {
+        if (json_integer_value(json_object_get(p, "id")) == id)
+            return p;
+    }
+    return NULL;
+}
+
+static void two_people_each_with_their_own_activity(void **state)
+{
+    struct td_crtd d;
+    struct sse s;
+    char tokenarg[160], config[160], id[32];
+    json_t *data;
+    td_tmp_dir(&d);
+    snprintf(tokenarg, sizeof(tokenarg), "%s/token", d.dir);
+    snprintf(config, sizeof(config), "%s/crtd.conf", d.dir);
+    td_write_file(config,
+                  "[daemon]\nhysteresis_s = 0\ncheckpoint_segments = 2\n[server]\n"
+                  "api_local_sources = yes\n",
+                  0644);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    sse_open(&s, d.port, NULL);
+    td_sleep_ms(100);
+    td_add_stream(d.port, "duo", "synthetic:script=Walk&person=7:Sitdown&segment_ms=30");
+    /* Over the cap: the second person is dropped and counted. */
+    td_add_stream(d.port, "solo",
+                  "synthetic:script=Walk&person=2:Readbook&max_people=1&segment_ms=30");
+
+    /* A person event for each, carrying its track id. */
+    bool seen[2] = {false, false};
+    for (int i = 0; i < 10 && !(seen[0] && seen[1]); i++) {
+        assert_true(sse_next(&s, "person", id, sizeof(id), &data));
+        if (strcmp(json_string_value(json_object_get(data, "stream")), "duo") == 0) {
+            json_int_t person = json_integer_value(json_object_get(data, "person"));
+            assert_true(person == 1 || person == 7);
+            assert_string_equal(json_string_value(json_object_get(data, "change")), "appeared");
+            assert_string_equal(label_of(data), person == 1 ? "Walk" : "Sitdown");
+            seen[person == 7] = true;
+        }
+        json_decref(data);
+    }
+    assert_true(seen[0] && seen[1]);
+    sse_close(&s);
+    td_wait_segments(d.port, "duo", 4);
+
+    /* GET /people: both, each with its own activity, box and keypoints. */
+    json_t *people = td_get_json(d.port, "/v1/streams/duo/people", 200);
+    assert_int_equal(json_integer_value(json_object_get(people, "count")), 2);
+    assert_int_equal(json_array_size(json_object_get(people, "people")), 2);
+    json_t *walker = person_in(people, 1), *sitter = person_in(people, 7);
+    assert_non_null(walker);
+    assert_non_null(sitter);
+    assert_string_equal(label_of(walker), "Walk");
+    assert_string_equal(label_of(sitter), "Sitdown");
+    assert_int_equal(json_array_size(json_object_get(sitter, "keypoints")), 17);
+    assert_int_equal(json_array_size(json_object_get(sitter, "top")), 3);
+    assert_true(json_real_value(json_array_get(json_object_get(walker, "box"), 0)) <
+                json_real_value(json_array_get(json_object_get(sitter, "box"), 0)));
+    char *first_seen_7 = strdup(json_string_value(json_object_get(sitter, "first_seen")));
+    assert_non_null(json_string_value(json_object_get(sitter, "since")));
+    json_decref(people);
+
+    /* The activity is the summary: two in view, the most confident one's label. */
+    json_t *act = td_get_json(d.port, "/v1/streams/duo/activity", 200);
+    assert_int_equal(json_integer_value(json_object_get(act, "people")), 2);
+    assert_int_equal(json_array_size(json_object_get(act, "tracks")), 2);
+    assert_true(json_is_true(json_object_get(act, "person")));
+    json_int_t summary = json_integer_value(json_object_get(act, "person_id"));
+    assert_string_equal(label_of(act), summary == 1 ? "Walk" : "Sitdown");
+    json_decref(act);
+    /* History intervals carry the person. */
+    json_t *hist = td_get_json(d.port, "/v1/streams/duo/history", 200);
+    json_t *intervals = json_object_get(hist, "intervals");
+    json_t *last = json_array_get(intervals, json_array_size(intervals) - 1);
+    assert_int_equal(json_integer_value(json_object_get(last, "person")), summary);
+    json_decref(hist);
+
+    /* The cap: one listed, the other counted in the stream and /metrics. */
+    td_wait_segments(d.port, "solo", 3);
+    people = td_get_json(d.port, "/v1/streams/solo/people", 200);
+    assert_int_equal(json_array_size(json_object_get(people, "people")), 1);
+    assert_non_null(person_in(people, 1));
+    assert_true(json_integer_value(json_object_get(people, "dropped")) > 0);
+    json_decref(people);
+    json_t *j = td_get_json(d.port, "/v1/streams/solo", 200);
+    assert_true(json_integer_value(json_object_get(json_object_get(j, "people"), "dropped")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "people"), "max")), 6);
+    json_decref(j);
+    struct td_response m;
+    td_http(d.port, "GET", "/metrics", AUTH, NULL, &m);
+    assert_non_null(strstr(m.body, "crtd_stream_people{stream=\"duo\"} 2"));
+    assert_non_null(strstr(m.body, "crtd_stream_people_dropped_total{stream=\"solo\"}"));
+    assert_null(strstr(m.body, "crtd_stream_people_dropped_total{stream=\"solo\"} 0\n"));
+    td_response_done(&m);
+
+    /* A restart brings both back under their ids, first seen as before. */
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_start(&d, (const char *const[]){"--token-file", tokenarg, NULL});
+    td_wait_segments(d.port, "duo", 1);
+    people = td_get_json(d.port, "/v1/streams/duo/people", 200);
+    sitter = person_in(people, 7);
+    assert_non_null(sitter);
+    assert_non_null(person_in(people, 1));
+    assert_string_equal(json_string_value(json_object_get(sitter, "first_seen")), first_seen_7);
+    json_decref(people);
+    free(first_seen_7);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
+}
+
 static void check_database(const char *state_dir)
 {
     char path[200];
@@ -507,12 +623,12 @@ static void check_database(const char *state_dir)
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
     /* Consistent: intervals never end before they start, at most one open per
-     * stream, every memory blob has the synthetic source's size. */
+     * stream, every memory blob is a per-track container ("CRTP"). */
     static const char *const zero[] = {
         "SELECT count(*) FROM history WHERE end < start",
         "SELECT count(*) FROM (SELECT stream FROM history WHERE open = 1 GROUP BY stream "
         "HAVING count(*) > 1)",
-        "SELECT count(*) FROM memory WHERE length(state) != 16",
+        "SELECT count(*) FROM memory WHERE hex(substr(state, 1, 4)) != '43525450'",
     };
     for (size_t i = 0; i < ARRAY_SIZE(zero); i++) {
         assert_int_equal(sqlite3_prepare_v2(db, zero[i], -1, &st, NULL), SQLITE_OK);
@@ -755,6 +871,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(a_killed_stream_reconnects_and_the_other_keeps_going,
                                   kill_leftover),
         cmocka_unit_test_teardown(a_restart_resumes_memory_and_history, kill_leftover),
+        cmocka_unit_test_teardown(two_people_each_with_their_own_activity, kill_leftover),
         cmocka_unit_test_teardown(kill_9_never_corrupts_the_state, kill_leftover),
         cmocka_unit_test_teardown(notify_ready_watchdog_stopping, kill_leftover),
         cmocka_unit_test_teardown(socket_activation, kill_leftover),

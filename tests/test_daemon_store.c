@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store.h"
 
@@ -108,12 +109,12 @@ static void history_intervals_and_retention(void **state)
     char dummy = 0;
 
     assert_int_equal(store_open(*state, &s, &err), 0);
-    assert_int_equal(store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1000, &id1, &err),
+    assert_int_equal(store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1, 1000, &id1, &err),
                      0);
-    assert_int_equal(store_history_switch(s, "a", id1, "nobody", NULL, 0, 1010, &id2, &err), 0);
+    assert_int_equal(store_history_switch(s, "a", id1, "nobody", NULL, 0, 0, 1010, &id2, &err), 0);
     assert_int_equal(
-        store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 1020, &id3, &err), 0);
-    assert_int_equal(store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 1005, &id1, &err),
+        store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 2, 1020, &id3, &err), 0);
+    assert_int_equal(store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 0, 1005, &id1, &err),
                      0);
     /* A checkpoint moves the end of the open interval. */
     assert_int_equal(store_checkpoint(s, "a", "k", 1, &dummy, 1, id3, 1030, &err), 0);
@@ -160,6 +161,72 @@ static void history_intervals_and_retention(void **state)
     store_free(s);
 }
 
+/* A database written by crtd before people were tracked (schema 1, its
+ * tables as that crtd made them) opens, keeps its history and gains the
+ * person column; new intervals carry their person. */
+static void an_old_schema_database_is_migrated(void **state)
+{
+    char path[200];
+    sqlite3 *db;
+    snprintf(path, sizeof(path), "%s/crtd.db", (char *)*state);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "CREATE TABLE streams (name TEXT PRIMARY KEY, url TEXT NOT NULL,"
+                     "  fps REAL NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1,"
+                     "  created REAL NOT NULL);"
+                     "CREATE TABLE memory (stream TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+                     "  segments INTEGER NOT NULL, saved REAL NOT NULL, state BLOB NOT NULL);"
+                     "CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     "  stream TEXT NOT NULL, state TEXT NOT NULL, label TEXT, score REAL,"
+                     "  start REAL NOT NULL, end REAL NOT NULL, open INTEGER NOT NULL DEFAULT 1,"
+                     "  CHECK (end >= start));"
+                     "INSERT INTO meta VALUES ('schema', '1');"
+                     "INSERT INTO streams VALUES ('old', 'rtsp://cam/1', 0, 1, 1);"
+                     "INSERT INTO history (stream, state, label, score, start, end, open)"
+                     "  VALUES ('old', 'activity', 'Walk', 0.7, 1000, 1010, 0);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    struct store *s;
+    struct errbuf err;
+    json_t *array = NULL;
+    int64_t id;
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_history_query(s, "old", -1, -1, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 1);
+    assert_string_equal(json_string_value(json_object_get(interval(array, 0), "label")), "Walk");
+    assert_true(json_is_null(json_object_get(interval(array, 0), "person")));
+    json_decref(array);
+    assert_int_equal(
+        store_history_switch(s, "old", 0, "activity", "Sitdown", 0.6f, 4, 1020, &id, &err), 0);
+    assert_int_equal(store_history_query(s, "old", -1, -1, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 2);
+    assert_int_equal(json_integer_value(json_object_get(interval(array, 1), "person")), 4);
+    json_decref(array);
+    struct store_stream *streams = NULL;
+    size_t n = 0;
+    assert_int_equal(store_streams_load(s, &streams, &n, &err), 0);
+    assert_int_equal(n, 1);
+    free(streams);
+    store_free(s);
+
+    /* It now says schema 2, and opens again. */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    store_free(s);
+}
+
 static void unwritable_directory_fails_with_a_message(void **state)
 {
     struct store *s = NULL;
@@ -176,6 +243,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(streams_last, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_checkpoints_by_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(history_intervals_and_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_old_schema_database_is_migrated, setup, teardown),
         cmocka_unit_test(unwritable_directory_fails_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,7 @@ const HOUR_MS = 3600 * 1000;
 const BONES = [[5, 7], [7, 9], [6, 8], [8, 10], [5, 6], [5, 11], [6, 12], [11, 12], [11, 13],
   [13, 15], [12, 14], [14, 16], [0, 1], [0, 2], [1, 3], [2, 4]];
 
-const streams = new Map(); // name -> {json, intervals, framesSeen, framesAt, card, pose}
+const streams = new Map(); // name -> {json, intervals, framesSeen, framesAt, card, people}
 let token = sessionStorage.getItem("crtd-token") || "";
 let eventsUp = false, pollUp = true, lastEventId = null;
 
@@ -136,27 +136,46 @@ function renderLegend() {
     el("span", {}, [el("i", { style: { background: colour(l) } }), document.createTextNode(l)])));
 }
 
+// A colour per person track, by id.
+const PERSON_COLOURS = ["#0b5cad", "#b3261e", "#1e7b34", "#8a4fb5", "#b86e00", "#00838f"];
+
+// Every person's skeleton in its own colour, labelled with its activity.
 function drawPose(s) {
   const canvas = s.card.querySelector("canvas"), g = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height, k = s.pose || [];
+  const w = canvas.width, h = canvas.height;
   g.clearRect(0, 0, w, h);
-  const seen = (i) => k[i] && k[i][2] >= 0.2;
-  g.lineWidth = 3;
-  g.strokeStyle = "#0b5cad";
-  for (const [a, b] of BONES) {
-    if (!seen(a) || !seen(b)) continue;
-    g.beginPath();
-    g.moveTo(k[a][0] * w, k[a][1] * h);
-    g.lineTo(k[b][0] * w, k[b][1] * h);
-    g.stroke();
+  let drawn = 0;
+  for (const person of s.people || []) {
+    const k = person.keypoints || [];
+    const seen = (i) => k[i] && k[i][2] >= 0.2;
+    if (!k.some((p, i) => seen(i))) continue;
+    const ink = PERSON_COLOURS[(person.id - 1) % PERSON_COLOURS.length];
+    g.lineWidth = 3;
+    g.strokeStyle = ink;
+    for (const [a, b] of BONES) {
+      if (!seen(a) || !seen(b)) continue;
+      g.beginPath();
+      g.moveTo(k[a][0] * w, k[a][1] * h);
+      g.lineTo(k[b][0] * w, k[b][1] * h);
+      g.stroke();
+    }
+    g.fillStyle = ink;
+    k.forEach((p, i) => {
+      if (!seen(i)) return;
+      g.beginPath();
+      g.arc(p[0] * w, p[1] * h, 3, 0, 2 * Math.PI);
+      g.fill();
+    });
+    // The label above the box, as text on the canvas (never HTML).
+    const text = `${person.id}: ${person.label || person.state}`;
+    g.font = "10px sans-serif";
+    g.fillText(text, Math.max(0, Math.min(w - g.measureText(text).width, person.box[0] * w)),
+      Math.max(10, person.box[1] * h - 4));
+    drawn++;
   }
-  g.fillStyle = "#1b1f24";
-  k.forEach((p, i) => {
-    if (!seen(i)) return;
-    g.beginPath();
-    g.arc(p[0] * w, p[1] * h, 3, 0, 2 * Math.PI);
-    g.fill();
-  });
+  canvas.dataset.people = String(drawn);
+  canvas.setAttribute("aria-label", `Latest pose on ${s.json.name}: ${drawn} ` +
+    (drawn === 1 ? "person" : "people"));
 }
 
 // ---- data -----------------------------------------------------------------
@@ -189,7 +208,7 @@ async function refreshStreams() {
     let s = streams.get(j.name);
     if (!s) {
       s = { json: j, intervals: [], framesSeen: j.frames, framesAt: j.frames ? Date.now() : 0,
-        card: makeCard(j.name), pose: [] };
+        card: makeCard(j.name), people: [] };
       streams.set(j.name, s);
       loadHistory(j.name).catch(() => {});
     }
@@ -203,8 +222,8 @@ async function refreshStreams() {
 async function refreshPoses() {
   for (const [name, s] of streams) {
     try {
-      const p = await api(`/v1/streams/${encodeURIComponent(name)}/pose`);
-      s.pose = p.keypoints;
+      const p = await api(`/v1/streams/${encodeURIComponent(name)}/people`);
+      s.people = p.people;
       drawPose(s);
     } catch (e) { /* the next round tries again */ }
   }

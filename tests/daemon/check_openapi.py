@@ -159,7 +159,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [crtd, "--config", conf, "--model", model, "--listen", "127.0.0.1:0", "--state-dir",
              os.path.join(tmp, "state"), "--token-file", token, "--stream",
-             "conf=synthetic:script=Walk*2,none*2&segment_ms=40&loop=0"],
+             "conf=synthetic:script=Walk*2,none*2&person=2:Sitdown*4&segment_ms=40&loop=0"],
             stdout=self.log, stderr=self.log)
         self.port = None
         for _ in range(200):
@@ -244,11 +244,12 @@ def check_events(spec, d):
         fail(f"second SSE client: {status}, expected 429")
     d.request("POST", "/v1/streams",
               json.dumps({"name": "ev", "url": "synthetic:script=Walk,none&segment_ms=30&loop=0"}))
-    kinds = {"activity": "ActivityEvent", "status": "StatusEvent", "stream": "StreamEvent"}
+    kinds = {"activity": "ActivityEvent", "status": "StatusEvent", "stream": "StreamEvent",
+             "person": "PersonEvent"}
     got = set()
     heartbeat = False
     deadline = time.monotonic() + 15
-    while len(got) < 3 and time.monotonic() < deadline:
+    while len(got) < len(kinds) and time.monotonic() < deadline:
         while b"\n\n" in buf:
             block, buf = buf.split(b"\n\n", 1)
             lines = block.decode().split("\n")
@@ -329,6 +330,8 @@ def main():
                      "/v1/streams/{name}/history", want=200)
             call("get", "/v1/streams/conf/pose", "/v1/streams/{name}/pose", want=200)
             call("get", "/v1/streams/nope/pose", "/v1/streams/{name}/pose", want=404)
+            call("get", "/v1/streams/conf/people", "/v1/streams/{name}/people", want=200)
+            call("get", "/v1/streams/nope/people", "/v1/streams/{name}/people", want=404)
             call("get", "/", token=False, want=200)
             call("get", "/ui/dashboard.js", "/ui/{name}", token=False, want=200)
             call("get", "/ui/dashboard.css", "/ui/{name}", token=False, want=200)

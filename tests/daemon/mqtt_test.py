@@ -151,7 +151,8 @@ def check_publishing(t, build):
     broker = Broker()
     # The script ends holding Sitdown: a stable activity to compare.
     crtd = Crtd(build, model="none", config=mqtt_config(broker), args=[
-        "--stream", "kitchen=synthetic:script=Walk*3,Sitdown&loop=0&segment_ms=50"])
+        "--stream",
+        "kitchen=synthetic:script=Walk*3,Sitdown&person=2:Readbook&loop=0&segment_ms=50"])
     try:
         t.check("status is online", broker.retained("crtd/status") == "online")
         wait_until(lambda: crtd.get_json("/v1/streams/kitchen/activity")["label"] == "Sitdown", 10)
@@ -175,6 +176,15 @@ def check_publishing(t, build):
                 and config.get("payload_available") == "online"
                 and config.get("unique_id") == "test-node_kitchen"
                 and "value_json.label" in config.get("value_template", ""), str(config))
+        people = json.loads(
+            broker.retained("homeassistant/sensor/test-node/kitchen_people/config") or "{}")
+        t.check("Home Assistant discovery: a person-count sensor per camera, on the same device",
+                people.get("state_topic") == "crtd/kitchen/people"
+                and people.get("unique_id") == "test-node_kitchen_people"
+                and people.get("device", {}).get("identifiers") == ["test-node"], str(people))
+        t.check("... and its state: two people in view",
+                wait_until(lambda: broker.retained("crtd/kitchen/people") == "2", 5),
+                str(broker.retained("crtd/kitchen/people")))
         # On change, not every segment: the activity holds while segments go on.
         segments = crtd.streams()["kitchen"]["segments"]
         fresh = broker.sub("crtd/kitchen/activity", count=5, wait_s=2)
@@ -189,9 +199,12 @@ def check_publishing(t, build):
         t.check("... gets its discovery config",
                 wait_until(lambda: broker.retained(topic) is not None, 5))
         request(crtd.port, "DELETE", "/v1/streams/hall.2", token=Crtd.TOKEN)
-        t.check("... which is removed with the stream (and its activity)",
+        t.check("... which is removed with the stream (and its activity and person count)",
                 wait_until(lambda: broker.retained(topic) is None
-                           and broker.retained("crtd/hall.2/activity") is None, 5))
+                           and broker.retained("crtd/hall.2/activity") is None
+                           and broker.retained("homeassistant/sensor/test-node/hall_2_people/"
+                                               "config") is None
+                           and broker.retained("crtd/hall.2/people") is None, 5))
 
         status = crtd.get_json("/v1/streams")["mqtt"]
         t.check("/v1/streams says connected", status["state"] == "connected"

@@ -59,7 +59,7 @@ function startCrtd(dir, port) {
   const log = fs.openSync(path.join(dir, "crtd.log"), "a");
   const crtd = spawn(args.crtd, ["--config", path.join(dir, "crtd.conf"), "--listen", `127.0.0.1:${port}`,
     "--state-dir", path.join(dir, "state"), "--token-file", path.join(dir, "token"),
-    "--stream", "kitchen=synthetic:script=Walk*4,Sitdown*4&segment_ms=250",
+    "--stream", "kitchen=synthetic:script=Walk*4,Sitdown*4&person=2:Readbook*8&segment_ms=250",
     "--stream", "hall=synthetic:script=Readbook*6,none*2&segment_ms=300"],
   { stdio: ["ignore", log, log] });
   return crtd;
@@ -119,6 +119,16 @@ async function main() {
       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) inked++;
       return inked > 200;
     }), 5000));
+    check("two skeletons, each in its own colour, from a two-person stream",
+      await until(() => page.evaluate(() => {
+        const c = document.querySelector('[aria-label="Camera kitchen"] canvas');
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set();
+        for (let i = 0; i < d.length; i += 4)
+          if (d[i + 3] === 255) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        // The two persons' inks: #0b5cad and #b3261e.
+        return c.dataset.people === "2" && colours.has(0x0b5cad) && colours.has(0xb3261e);
+      }), 5000));
     check("the timeline has coloured intervals and a legend",
       await until(async () => (await page.locator('[aria-label="Camera kitchen"] .timeline span').count()) > 1 &&
         (await page.locator("#legend span").count()) >= 2, 10000));
