@@ -11,8 +11,8 @@ static const struct bench_target targets[] = {
     {"pose", "MoveNet on one thread beside TensorFlow.js-wasm", bench_pose},
     {"train", "training steps of crtd's trainer beside PyTorch's", bench_train},
     {"e2e", "N camera streams through crtd: fps, drops, latency, CPU, largest N", bench_e2e},
-    /* {"decode", ...}, {"pose", ...}, {"model", ...}, {"e2e", ...} join here
-     * as their stages land. */
+    {"tracker", "the person tracker per frame with 1-16 people, beside MoveNet's frame",
+     bench_tracker},
     {NULL, NULL, NULL},
 };
 

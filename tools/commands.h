@@ -26,6 +26,7 @@ int cmd_pose(int argc, char **argv);       /* cmd_pose.c */
 int bench_pose(int argc, char **argv);     /* bench_pose.c */
 int bench_train(int argc, char **argv);    /* bench_train.c */
 int bench_e2e(int argc, char **argv);      /* bench_e2e.c */
+int bench_tracker(int argc, char **argv);  /* bench_tracker.c */
 int cmd_compare(int argc, char **argv);    /* cmd_compare.c */
 
 /* Picks OpenBLAS's AVX-512 kernels where the CPU has them, by setting

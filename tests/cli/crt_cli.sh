@@ -30,5 +30,8 @@ check model_info_not_file 1 "crt model-info: /dev/null: not a regular file" -- "
 check model_info_not_model 1 "crt model-info: .*crt_cli.sh: header length" -- "$crt" model-info "$0"
 check bench_model_help 0 "usage: crt bench model" -- "$crt" bench model --help
 check bench_model_bad 2 "crt bench model: --segments: 'x'" -- "$crt" bench model --segments x
+check bench_tracker_help 0 "usage: crt bench tracker" -- "$crt" bench tracker --help
+check bench_tracker_bad 2 "crt bench tracker: --frames must be 100..10000000" -- "$crt" bench tracker --frames 5
+check bench_tracker_runs 0 "people   us/frame" -- "$crt" bench tracker --frames 200 --model none
 
 finish
