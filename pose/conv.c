@@ -567,6 +567,30 @@ void conv_sigmoid_forward(float *out, const float *inp, size_t n)
         out[i] = 1.0f / (1.0f + expf(-inp[i]));
 }
 
+CONV_CLONES
+void conv_exp_forward(float *out, const float *inp, size_t n)
+{
+    size_t i = 0;
+
+    for (; i + 16 <= n; i += 16) {
+        vf16 x = *(const vf16 *)(inp + i);
+        vi16 off = (x < -87.0f) | (x > 88.0f) | (x != x);
+        int any = 0;
+        for (int k = 0; k < 16; k++)
+            any |= off[k];
+        if (any) {
+            for (int k = 0; k < 16; k++)
+                out[i + k] = expf(inp[i + k]);
+            continue;
+        }
+        vf16 e;
+        conv_exp_vec(&e, &x);
+        *(vf16 *)(out + i) = e;
+    }
+    for (; i < n; i++)
+        out[i] = expf(inp[i]);
+}
+
 #pragma GCC push_options
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 CONV_CLONES

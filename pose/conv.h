@@ -67,6 +67,10 @@ void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, con
 
 /* out = 1 / (1 + exp(-inp)), vectorised (a polynomial exp within 2e-7). */
 void conv_sigmoid_forward(float *out, const float *inp, size_t n);
+/* out = exp(inp) with the same polynomial; a block of 16 with a value below
+ * -87 or above 88 goes through expf, so that underflow to 0 (which the
+ * MultiPose decoding compares against) and overflow are as in float32. */
+void conv_exp_forward(float *out, const float *inp, size_t n);
 
 /* TensorFlow's ResizeBilinear on one NHWC image (as tfjs-backend-cpu computes
  * it: source coordinates in double, lerp of the four neighbours in float). */
