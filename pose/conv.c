@@ -567,6 +567,37 @@ void conv_sigmoid_forward(float *out, const float *inp, size_t n)
         out[i] = 1.0f / (1.0f + expf(-inp[i]));
 }
 
+CONV_CLONES
+void conv_exp_forward(float *out, const float *inp, size_t n)
+{
+    size_t i = 0;
+
+    /* The polynomial on x raised to -80 at least, so that no lane makes a
+     * denormal (which costs the CPU a slow assist); the max is written as
+     * conv_exp_vec's clamps are, which GCC turns into vmaxps (a comparison
+     * whose mask is used otherwise is split into lanes). */
+    for (; i + 16 <= n; i += 16) {
+        vf16 x = *(const vf16 *)(inp + i), band = (vf16){0} - 80.0f, e;
+        vi16 low = x < band;
+        x = (vf16)(((vi16)x & ~low) | ((vi16)band & low));
+        conv_exp_vec(&e, &x);
+        *(vf16 *)(out + i) = e;
+    }
+    for (; i < n; i++)
+        out[i] = expf(inp[i]);
+    /* Then what the polynomial does not give as float32 would: 0 below -104
+     * (expf's smallest denormal is e^-103.3), where the far-away grid cells
+     * of MultiPose's decoding are, and expf itself in the denormal band,
+     * past 88 and for NaN. */
+    for (i = 0; i < n; i++) {
+        float x = inp[i];
+        if (x < -104.0f)
+            out[i] = 0;
+        else if (!(x >= -80.0f && x <= 88.0f))
+            out[i] = expf(x);
+    }
+}
+
 #pragma GCC push_options
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 CONV_CLONES

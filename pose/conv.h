@@ -67,6 +67,11 @@ void conv_dw_pointwise_forward(float *out, float *scratch, const float *inp, con
 
 /* out = 1 / (1 + exp(-inp)), vectorised (a polynomial exp within 2e-7). */
 void conv_sigmoid_forward(float *out, const float *inp, size_t n);
+/* out = exp(inp) with the same polynomial; 0 below -104 as expf, and a block
+ * of 16 with a value in expf's denormal band, above 88 or NaN goes through
+ * expf, so that underflow (which the MultiPose decoding compares against)
+ * and overflow are as in float32. */
+void conv_exp_forward(float *out, const float *inp, size_t n);
 
 /* TensorFlow's ResizeBilinear on one NHWC image (as tfjs-backend-cpu computes
  * it: source coordinates in double, lerp of the four neighbours in float). */

@@ -20,9 +20,12 @@
 
 #define TFJS_MAX_DIMS 6
 
+/* bool tensors (comparisons, LogicalAnd, Select's condition) are stored as
+ * int32 0 or 1, so that every element is 4 bytes. */
 enum tfjs_dtype {
     TFJS_FLOAT32,
     TFJS_INT32,
+    TFJS_BOOL,
 };
 
 struct tfjs_shape {
@@ -41,14 +44,26 @@ struct tfjs_options {
 };
 
 /* Loads json_path and the weight shards its manifest names (paths relative to
- * the JSON's directory). The graph's one Placeholder must have a fixed shape;
- * its one output is the node the signature names (else a node named
- * "Identity"). -EBADMSG for a malformed or inconsistent file, -ENOTSUP for an
- * op or attribute the runner does not implement, with err naming the node.
- * options may be NULL. */
+ * the JSON's directory). The graph's one Placeholder has a fixed shape, or
+ * unknown (-1) dimensions that the signature's input shape fills for the plan
+ * made at load (tfjs_model_plan_input makes plans for other sizes); its one
+ * output is the node the signature names (else a node named "Identity"). -EBADMSG for a malformed
+ * or inconsistent file, -ENOTSUP for an op or attribute the runner does not implement, with err
+ * naming the node. options may be NULL. */
 int tfjs_model_load(const char *json_path, const struct tfjs_options *options,
                     struct tfjs_model **ret_model, struct errbuf *err);
 struct tfjs_model *tfjs_model_free(struct tfjs_model *model);
+
+/* Whether the Placeholder has unknown dimensions (a graph such as MoveNet
+ * MultiPose that takes any H and W). */
+bool tfjs_model_input_dynamic(const struct tfjs_model *model);
+/* A plan of graph for an input of this shape (only the unknown dimensions may
+ * differ from the plan made at load): shapes, folding, fusions and the arena
+ * made again, the weights and packed filters shared with graph, which must
+ * outlive it. Free it with tfjs_model_free. -EINVAL naming the shape when the
+ * Placeholder does not take it; the shape rules' errors otherwise. */
+int tfjs_model_plan_input(const struct tfjs_model *graph, const struct tfjs_shape *input,
+                          struct tfjs_model **ret_plan, struct errbuf *err);
 
 /* The value (tensor slot) a TensorFlow name designates: "node" or "node:k".
  * Returns its index or -ENOENT. */
@@ -58,6 +73,18 @@ int tfjs_model_output(const struct tfjs_model *model); /* value index */
 void tfjs_model_value_info(const struct tfjs_model *model, int value, struct tfjs_shape *ret_shape,
                            enum tfjs_dtype *ret_dtype);
 size_t tfjs_shape_size(const struct tfjs_shape *shape);
+/* "[1,192,192,3]" for messages, truncated to size (tfjs_plan.c). */
+void tfjs_shape_format(char *buf, size_t size, const struct tfjs_shape *s);
+
+static inline bool tfjs_shape_equal(const struct tfjs_shape *a, const struct tfjs_shape *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
 /* Multiply-adds times two of one run: convolutions, dense and depthwise. */
 double tfjs_model_flops(const struct tfjs_model *model, double *ret_dense, double *ret_depthwise);
 /* Whether the convolutions run on the packed AVX-512 GEMM (else OpenBLAS). */

@@ -44,6 +44,30 @@ enum tfjs_op {
     TFJS_OP_CONCAT,
     TFJS_OP_ARGMAX,
     TFJS_OP_GATHER_ND,
+    /* MoveNet MultiPose's decoding: element-wise (tfjs_ops.c) */
+    TFJS_OP_ABS,
+    TFJS_OP_EXP,
+    TFJS_OP_RECIPROCAL,
+    TFJS_OP_ADDN,
+    TFJS_OP_EQUAL,
+    TFJS_OP_GREATER,
+    TFJS_OP_GREATER_EQUAL,
+    TFJS_OP_LESS,
+    TFJS_OP_LOGICAL_AND,
+    TFJS_OP_SELECT,
+    /* shapes, known at plan time (tfjs_shape_ops.c) */
+    TFJS_OP_SHAPE,
+    TFJS_OP_SIZE,
+    TFJS_OP_RANGE,
+    TFJS_OP_FILL,
+    /* indexing and reductions (tfjs_index_ops.c) */
+    TFJS_OP_STRIDED_SLICE,
+    TFJS_OP_SPLIT,
+    TFJS_OP_TILE,
+    TFJS_OP_MAX,
+    TFJS_OP_SUM,
+    TFJS_OP_MAXPOOL,
+    TFJS_OP_TOPK,
     TFJS_OP_COUNT,
 };
 
@@ -71,6 +95,19 @@ struct tfjs_node {
     int axis, num;
     unsigned squeeze_mask;
     enum tfjs_dtype dst;
+    /* StridedSlice: the masks as the graph gives them, then per input
+     * dimension the first index and the step (the output's extent along it is
+     * in geom-free form in slice_size) */
+    int begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_mask;
+    int slice_begin[TFJS_MAX_DIMS], slice_stride[TFJS_MAX_DIMS], slice_size[TFJS_MAX_DIMS];
+    /* Max, Sum: the reduced input dimensions */
+    bool keep_dims;
+    unsigned reduce_mask;
+    /* TopKV2 */
+    int k;
+    bool sorted;
+    /* Tile */
+    int reps[TFJS_MAX_DIMS];
 };
 
 struct tfjs_value {
@@ -102,6 +139,16 @@ struct tfjs_model {
     double flops_dense, flops_depthwise;
     int fused_adds;
     int fused_depthwise;
+    bool no_avx512; /* the load option, for plans made later */
+    /* A graph whose Placeholder has unknown dims keeps its nodes and values
+     * as read (before planning changed them) to plan other input sizes
+     * (tfjs_model_plan_input); dynamic marks those dims. */
+    unsigned dynamic;
+    struct tfjs_node *proto_nodes;
+    struct tfjs_value *proto_values;
+    /* A plan made by tfjs_model_plan_input: names, weights, the sorted index
+     * and packed filters belong to parent. */
+    const struct tfjs_model *parent;
 };
 
 struct tfjs_context {
@@ -127,6 +174,13 @@ struct tfjs_op_desc {
     bool alias;
     /* Run at load when every input is a constant, keeping the result. */
     bool foldable;
+    /* Reads only its input's shape (Shape, Size): folded whatever the input,
+     * and not a reader of the input's data. */
+    bool shape_only;
+    /* Outputs: the attribute that counts them ("num", "num_split"), else
+     * n_outputs (0 meaning 1). */
+    const char *outputs_attr;
+    int n_outputs;
     /* Reads the node's attributes and checks that the runner supports them
      * (tfjs_load.c); NULL when the op has none. */
     int (*parse)(struct tfjs_node *n, json_t *jn, struct errbuf *err);
@@ -149,6 +203,20 @@ int tfjs_parse_cast(struct tfjs_node *n, json_t *jn, struct errbuf *err);
 int tfjs_parse_unpack(struct tfjs_node *n, json_t *jn, struct errbuf *err);
 int tfjs_parse_pack(struct tfjs_node *n, json_t *jn, struct errbuf *err);
 int tfjs_parse_squeeze(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+int tfjs_parse_strided_slice(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+int tfjs_parse_reduce(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+int tfjs_parse_maxpool(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+int tfjs_parse_topk(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+int tfjs_parse_split(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+int tfjs_parse_range(struct tfjs_node *n, json_t *jn, struct errbuf *err);
+
+/* attribute readers, for the parsers in other files (tfjs_load.c) */
+json_t *tfjs_node_attr(json_t *node, const char *name);
+int tfjs_attr_int(json_t *node, const char *name, long long def, long long *ret);
+bool tfjs_attr_bool(json_t *node, const char *name);
+int tfjs_attr_int_list(json_t *node, const char *name, long long *out, int max);
+int tfjs_attr_string(json_t *node, const char *name, char *buf, size_t size);
+int tfjs_dtype_parse(const char *text, enum tfjs_dtype *ret);
 
 /* shape rules (tfjs_plan.c) */
 int tfjs_infer_source(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
@@ -166,6 +234,28 @@ int tfjs_infer_unpack(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *
 int tfjs_infer_stack(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
 int tfjs_infer_argmax(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
 int tfjs_infer_gather_nd(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_compare(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_logical(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_addn(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_select(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_numeric(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_shape(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_size(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_range(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_fill(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_strided_slice(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_split(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_tile(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_reduce(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_maxpool(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+int tfjs_infer_topk(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err);
+
+/* kernels of the ops outside tfjs_ops.c (tfjs_shape_ops.c, tfjs_index_ops.c) */
+typedef void tfjs_exec_fn(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
+                          float *scratch, bool fuse);
+tfjs_exec_fn tfjs_exec_shape, tfjs_exec_size, tfjs_exec_range, tfjs_exec_fill;
+tfjs_exec_fn tfjs_exec_strided_slice, tfjs_exec_split, tfjs_exec_tile, tfjs_exec_max, tfjs_exec_sum,
+    tfjs_exec_maxpool, tfjs_exec_topk;
 
 /* ---- shared helpers ------------------------------------------------------------ */
 
@@ -176,26 +266,24 @@ static inline size_t tfjs_align_up(size_t n)
     return (n + TFJS_ALIGN - 1) & ~(size_t)(TFJS_ALIGN - 1);
 }
 
-static inline bool tfjs_shape_equal(const struct tfjs_shape *a, const struct tfjs_shape *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
 static inline const char *tfjs_dtype_name(enum tfjs_dtype d)
 {
-    return d == TFJS_FLOAT32 ? "float32" : "int32";
+    return d == TFJS_FLOAT32 ? "float32" : d == TFJS_INT32 ? "int32" : "bool";
 }
 
-/* "[1,192,192,3]" for messages, truncated to size (tfjs_plan.c). */
-void tfjs_shape_format(char *buf, size_t size, const struct tfjs_shape *s);
+/* A value known at plan time (a weight or a folded result) as int32 scalars
+ * or a vector: its element count, or -ENOTSUP naming the node and what. */
+int tfjs_const_ints(const struct tfjs_model *m, int v, const struct tfjs_node *n, const char *what,
+                    const int32_t **ret, struct errbuf *err);
+
+/* Row-major strides of a shape, in elements. */
+void tfjs_shape_strides(const struct tfjs_shape *s, size_t *strides);
 
 /* Shape inference, folding, fusion, filter packing and the arena plan of a
  * loaded graph (tfjs_plan.c). */
 int tfjs_model_plan(struct tfjs_model *m, const struct tfjs_options *options, struct errbuf *err);
+/* Keeps a graph's nodes and values as read, before tfjs_model_plan changes
+ * them, for tfjs_model_plan_input (tfjs_plan.c). */
+int tfjs_model_keep_proto(struct tfjs_model *m, struct errbuf *err);
 
 #endif

@@ -31,7 +31,7 @@ static int json_int(json_t *v, long long *ret)
     return 0;
 }
 
-static json_t *node_attr(json_t *node, const char *name)
+json_t *tfjs_node_attr(json_t *node, const char *name)
 {
     return json_object_get(json_object_get(node, "attr"), name);
 }
@@ -76,9 +76,9 @@ static int b64_decode(char *dst, size_t size, const char *src)
 }
 
 /* attr {"s": base64} as text; missing gives "". */
-static int attr_string(json_t *node, const char *name, char *buf, size_t size)
+int tfjs_attr_string(json_t *node, const char *name, char *buf, size_t size)
 {
-    json_t *a = node_attr(node, name);
+    json_t *a = tfjs_node_attr(node, name);
 
     buf[0] = '\0';
     if (!a)
@@ -89,9 +89,9 @@ static int attr_string(json_t *node, const char *name, char *buf, size_t size)
     return b64_decode(buf, size, json_string_value(s));
 }
 
-static int attr_int(json_t *node, const char *name, long long def, long long *ret)
+int tfjs_attr_int(json_t *node, const char *name, long long def, long long *ret)
 {
-    json_t *a = node_attr(node, name);
+    json_t *a = tfjs_node_attr(node, name);
 
     if (!a) {
         *ret = def;
@@ -100,15 +100,15 @@ static int attr_int(json_t *node, const char *name, long long def, long long *re
     return json_int(json_object_get(a, "i"), ret);
 }
 
-static bool attr_bool(json_t *node, const char *name)
+bool tfjs_attr_bool(json_t *node, const char *name)
 {
-    return json_is_true(json_object_get(node_attr(node, name), "b"));
+    return json_is_true(json_object_get(tfjs_node_attr(node, name), "b"));
 }
 
 /* attr {"list": {"i": [...]}} into out[]; returns the count or a negative errno. */
-static int attr_int_list(json_t *node, const char *name, long long *out, int max)
+int tfjs_attr_int_list(json_t *node, const char *name, long long *out, int max)
 {
-    json_t *list = json_object_get(json_object_get(node_attr(node, name), "list"), "i");
+    json_t *list = json_object_get(json_object_get(tfjs_node_attr(node, name), "list"), "i");
     size_t i;
     json_t *v;
 
@@ -120,7 +120,7 @@ static int attr_int_list(json_t *node, const char *name, long long *out, int max
     return (int)json_array_size(list);
 }
 
-static int dtype_parse(const char *text, enum tfjs_dtype *ret)
+int tfjs_dtype_parse(const char *text, enum tfjs_dtype *ret)
 {
     if (!text)
         return -EBADMSG;
@@ -132,11 +132,17 @@ static int dtype_parse(const char *text, enum tfjs_dtype *ret)
         *ret = TFJS_INT32;
         return 0;
     }
+    if (strcmp(text, "DT_BOOL") == 0 || strcmp(text, "bool") == 0) {
+        *ret = TFJS_BOOL;
+        return 0;
+    }
     return -ENOTSUP;
 }
 
-/* A shape in TensorFlow's JSON: {"dim": [{"size": "1"}, ...]}; no dim = scalar. */
-static int tensor_shape_parse(json_t *shape, struct tfjs_shape *ret)
+/* A shape in TensorFlow's JSON: {"dim": [{"size": "1"}, ...]}; no dim = scalar.
+ * With ret_unknown, a size of -1 (unknown) is allowed: its bit is set there
+ * and the dim reads 0. */
+static int tensor_shape_parse(json_t *shape, struct tfjs_shape *ret, unsigned *ret_unknown)
 {
     json_t *dims = json_object_get(shape, "dim");
     size_t i;
@@ -154,6 +160,10 @@ static int tensor_shape_parse(json_t *shape, struct tfjs_shape *ret)
         long long n;
         if (json_int(json_object_get(d, "size"), &n) < 0)
             return -EBADMSG;
+        if (n == -1 && ret_unknown) {
+            *ret_unknown |= 1u << s.rank;
+            n = 0;
+        }
         if (n < 0 || n > (1 << 24))
             return -ERANGE;
         s.dims[s.rank++] = (int)n;
@@ -217,7 +227,7 @@ static int weight_spec(json_t *w, struct tfjs_weight *ret, size_t *ret_bytes, in
             return errbuf_set(err, -EBADMSG, "weight '%s': bad shape in the manifest", name);
         out.shape.dims[out.shape.rank++] = (int)json_integer_value(d);
     }
-    r = dtype_parse(json_string_value(json_object_get(w, "dtype")), &out.dtype);
+    r = tfjs_dtype_parse(json_string_value(json_object_get(w, "dtype")), &out.dtype);
     if (r < 0)
         return errbuf_set(err, r, "weight '%s': dtype '%s' is not supported", name,
                           json_string_value(json_object_get(w, "dtype"))
@@ -449,33 +459,33 @@ int tfjs_parse_conv(struct tfjs_node *n, json_t *jn, struct errbuf *err)
     long long list[8];
     int count;
 
-    if (attr_string(jn, "padding", text, sizeof(text)) < 0)
+    if (tfjs_attr_string(jn, "padding", text, sizeof(text)) < 0)
         return attrs_bad(n, err);
     if (strcmp(text, "SAME") == 0)
         n->same = true;
     else if (strcmp(text, "VALID") != 0)
         return errbuf_set(err, -ENOTSUP, "node '%s' (%s): padding '%s' is not supported", n->name,
                           n->op_name, text);
-    if (attr_string(jn, "data_format", text, sizeof(text)) < 0)
+    if (tfjs_attr_string(jn, "data_format", text, sizeof(text)) < 0)
         return attrs_bad(n, err);
     if (text[0] && strcmp(text, "NHWC") != 0)
         return errbuf_set(err, -ENOTSUP, "node '%s' (%s): data_format '%s' is not supported",
                           n->name, n->op_name, text);
-    count = attr_int_list(jn, "strides", list, 8);
+    count = tfjs_attr_int_list(jn, "strides", list, 8);
     if (count != 4 || list[0] != 1 || list[3] != 1 || list[1] < 1 || list[2] < 1 || list[1] > 64 ||
         list[2] > 64)
         return errbuf_set(err, -ENOTSUP, "node '%s' (%s): strides must be [1,s,s,1]", n->name,
                           n->op_name);
     n->stride_h = (int)list[1];
     n->stride_w = (int)list[2];
-    count = attr_int_list(jn, "dilations", list, 8);
+    count = tfjs_attr_int_list(jn, "dilations", list, 8);
     if (count < 0)
         return attrs_bad(n, err);
     for (int i = 0; i < count; i++)
         if (list[i] != 1)
             return errbuf_set(err, -ENOTSUP, "node '%s' (%s): dilations are not supported", n->name,
                               n->op_name);
-    json_t *fused = json_object_get(json_object_get(node_attr(jn, "fused_ops"), "list"), "s");
+    json_t *fused = json_object_get(json_object_get(tfjs_node_attr(jn, "fused_ops"), "list"), "s");
     size_t i;
     json_t *f;
     json_array_foreach(fused, i, f)
@@ -501,15 +511,17 @@ int tfjs_parse_conv(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 int tfjs_parse_resize(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 {
     (void)err;
-    n->align_corners = attr_bool(jn, "align_corners");
-    n->half_pixel_centers = attr_bool(jn, "half_pixel_centers");
+    n->align_corners = tfjs_attr_bool(jn, "align_corners");
+    n->half_pixel_centers = tfjs_attr_bool(jn, "half_pixel_centers");
     return 0;
 }
 
 int tfjs_parse_cast(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 {
-    if (dtype_parse(json_string_value(json_object_get(node_attr(jn, "DstT"), "type")), &n->dst) < 0)
-        return errbuf_set(err, -ENOTSUP, "node '%s' (Cast): DstT is not float32 or int32", n->name);
+    if (tfjs_dtype_parse(json_string_value(json_object_get(tfjs_node_attr(jn, "DstT"), "type")),
+                         &n->dst) < 0)
+        return errbuf_set(err, -ENOTSUP, "node '%s' (Cast): DstT is not float32, int32 or bool",
+                          n->name);
     return 0;
 }
 
@@ -517,10 +529,10 @@ int tfjs_parse_unpack(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 {
     long long x;
 
-    if (attr_int(jn, "num", -1, &x) < 0 || x < 1 || x > 4096)
+    if (tfjs_attr_int(jn, "num", -1, &x) < 0 || x < 1 || x > 4096)
         return attrs_bad(n, err);
     n->num = (int)x;
-    if (attr_int(jn, "axis", 0, &x) < 0 || x < -TFJS_MAX_DIMS || x >= TFJS_MAX_DIMS)
+    if (tfjs_attr_int(jn, "axis", 0, &x) < 0 || x < -TFJS_MAX_DIMS || x >= TFJS_MAX_DIMS)
         return attrs_bad(n, err);
     n->axis = (int)x;
     return 0;
@@ -530,7 +542,7 @@ int tfjs_parse_pack(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 {
     long long x;
 
-    if (attr_int(jn, "axis", 0, &x) < 0 || x < -TFJS_MAX_DIMS || x > TFJS_MAX_DIMS)
+    if (tfjs_attr_int(jn, "axis", 0, &x) < 0 || x < -TFJS_MAX_DIMS || x > TFJS_MAX_DIMS)
         return attrs_bad(n, err);
     n->axis = (int)x;
     return 0;
@@ -539,7 +551,7 @@ int tfjs_parse_pack(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 int tfjs_parse_squeeze(struct tfjs_node *n, json_t *jn, struct errbuf *err)
 {
     long long list[8];
-    int count = attr_int_list(jn, "squeeze_dims", list, 8);
+    int count = tfjs_attr_int_list(jn, "squeeze_dims", list, 8);
 
     if (count < 0)
         return attrs_bad(n, err);
@@ -548,6 +560,97 @@ int tfjs_parse_squeeze(struct tfjs_node *n, json_t *jn, struct errbuf *err)
             return attrs_bad(n, err);
         n->squeeze_mask |= 1u << ((list[i] + 2 * TFJS_MAX_DIMS) % (2 * TFJS_MAX_DIMS));
     }
+    return 0;
+}
+
+int tfjs_parse_strided_slice(struct tfjs_node *n, json_t *jn, struct errbuf *err)
+{
+    long long v[5];
+    static const char *const names[5] = {"begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask",
+                                         "shrink_axis_mask"};
+
+    for (int i = 0; i < 5; i++)
+        if (tfjs_attr_int(jn, names[i], 0, &v[i]) < 0 || v[i] < 0 || v[i] >= (1 << 16))
+            return attrs_bad(n, err);
+    n->begin_mask = (int)v[0];
+    n->end_mask = (int)v[1];
+    n->ellipsis_mask = (int)v[2];
+    n->new_axis_mask = (int)v[3];
+    n->shrink_mask = (int)v[4];
+    /* TensorFlow allows one ellipsis */
+    if (n->ellipsis_mask & (n->ellipsis_mask - 1))
+        return errbuf_set(err, -EBADMSG, "node '%s' (%s): more than one ellipsis", n->name,
+                          n->op_name);
+    return 0;
+}
+
+/* Max and Sum: keep_dims (the axes are an input). */
+int tfjs_parse_reduce(struct tfjs_node *n, json_t *jn, struct errbuf *err)
+{
+    (void)err;
+    n->keep_dims = tfjs_attr_bool(jn, "keep_dims");
+    return 0;
+}
+
+int tfjs_parse_maxpool(struct tfjs_node *n, json_t *jn, struct errbuf *err)
+{
+    char text[32];
+    long long k[8], st[8];
+
+    if (tfjs_attr_string(jn, "padding", text, sizeof(text)) < 0)
+        return attrs_bad(n, err);
+    if (strcmp(text, "SAME") == 0)
+        n->same = true;
+    else if (strcmp(text, "VALID") != 0)
+        return errbuf_set(err, -ENOTSUP, "node '%s' (%s): padding '%s' is not supported", n->name,
+                          n->op_name, text);
+    if (tfjs_attr_string(jn, "data_format", text, sizeof(text)) < 0)
+        return attrs_bad(n, err);
+    if (text[0] && strcmp(text, "NHWC") != 0)
+        return errbuf_set(err, -ENOTSUP, "node '%s' (%s): data_format '%s' is not supported",
+                          n->name, n->op_name, text);
+    if (tfjs_attr_int_list(jn, "ksize", k, 8) != 4 ||
+        tfjs_attr_int_list(jn, "strides", st, 8) != 4 || k[0] != 1 || k[3] != 1 || st[0] != 1 ||
+        st[3] != 1 || k[1] < 1 || k[2] < 1 || k[1] > 64 || k[2] > 64 || st[1] < 1 || st[2] < 1 ||
+        st[1] > 64 || st[2] > 64)
+        return errbuf_set(err, -ENOTSUP,
+                          "node '%s' (%s): ksize and strides must be [1,k,k,1] and [1,s,s,1]",
+                          n->name, n->op_name);
+    n->geom.kh = (int)k[1];
+    n->geom.kw = (int)k[2];
+    n->stride_h = (int)st[1];
+    n->stride_w = (int)st[2];
+    return 0;
+}
+
+int tfjs_parse_topk(struct tfjs_node *n, json_t *jn, struct errbuf *err)
+{
+    (void)err;
+    /* TensorFlow's default is sorted; the graph says it explicitly */
+    json_t *a = tfjs_node_attr(jn, "sorted");
+    n->sorted = !a || tfjs_attr_bool(jn, "sorted");
+    return 0;
+}
+
+int tfjs_parse_split(struct tfjs_node *n, json_t *jn, struct errbuf *err)
+{
+    long long x;
+
+    if (tfjs_attr_int(jn, "num_split", -1, &x) < 0 || x < 1 || x > 4096)
+        return attrs_bad(n, err);
+    n->num = (int)x;
+    return 0;
+}
+
+/* Range: the output dtype is Tidx (float32 or int32). */
+int tfjs_parse_range(struct tfjs_node *n, json_t *jn, struct errbuf *err)
+{
+    json_t *t = json_object_get(tfjs_node_attr(jn, "Tidx"), "type");
+
+    n->dst = TFJS_INT32;
+    if (t && (tfjs_dtype_parse(json_string_value(t), &n->dst) < 0 || n->dst == TFJS_BOOL))
+        return errbuf_set(err, -ENOTSUP, "node '%s' (Range): Tidx is not float32 or int32",
+                          n->name);
     return 0;
 }
 
@@ -604,11 +707,13 @@ static int model_build_nodes(struct tfjs_model *m, json_t *jnodes, struct errbuf
         if (kind < 0)
             return errbuf_set(err, -ENOTSUP, "node '%s': op '%s' is not supported", name, op);
         n->op = (enum tfjs_op)kind;
-        n->n_outputs = 1;
-        if (n->op == TFJS_OP_UNPACK) {
+        const struct tfjs_op_desc *desc = &tfjs_ops[n->op];
+        n->n_outputs = desc->n_outputs ? desc->n_outputs : 1;
+        if (desc->outputs_attr) {
             long long num;
-            if (attr_int(jn, "num", -1, &num) < 0 || num < 1 || num > 4096)
-                return errbuf_set(err, -EBADMSG, "node '%s' (Unpack): bad num", name);
+            if (tfjs_attr_int(jn, desc->outputs_attr, -1, &num) < 0 || num < 1 || num > 4096)
+                return errbuf_set(err, -EBADMSG, "node '%s' (%s): bad %s", name, op,
+                                  desc->outputs_attr);
             n->n_outputs = (int)num;
         }
         n->first_output = values;
@@ -658,8 +763,25 @@ static int model_build_nodes(struct tfjs_model *m, json_t *jnodes, struct errbuf
     return 0;
 }
 
-static int model_bind_consts(struct tfjs_model *m, json_t *jnodes, struct tfjs_weight *weights,
-                             int n_weights, struct errbuf *err)
+/* The signature's input shape, which fills a Placeholder's unknown dims for
+ * the plan made at load; false when there is none or it is not fully known. */
+static bool signature_input_shape(json_t *root, struct tfjs_shape *ret)
+{
+    json_t *ins = json_object_get(json_object_get(root, "signature"), "inputs");
+    const char *key;
+    json_t *val;
+    unsigned unknown = 0;
+
+    json_object_foreach(ins, key, val)
+    {
+        json_t *shape = json_object_get(val, "tensorShape");
+        return shape && tensor_shape_parse(shape, ret, &unknown) == 0 && !unknown;
+    }
+    return false;
+}
+
+static int model_bind_consts(struct tfjs_model *m, json_t *root, json_t *jnodes,
+                             struct tfjs_weight *weights, int n_weights, struct errbuf *err)
 {
     size_t i;
     json_t *jn;
@@ -680,10 +802,10 @@ static int model_bind_consts(struct tfjs_model *m, json_t *jnodes, struct tfjs_w
                                   "node '%s' (Const): no weights in the manifest (inline "
                                   "constants are not supported)",
                                   n->name);
-            json_t *tensor = json_object_get(node_attr(jn, "value"), "tensor");
+            json_t *tensor = json_object_get(tfjs_node_attr(jn, "value"), "tensor");
             struct tfjs_shape declared;
             if (json_object_get(tensor, "tensorShape") &&
-                tensor_shape_parse(json_object_get(tensor, "tensorShape"), &declared) == 0 &&
+                tensor_shape_parse(json_object_get(tensor, "tensorShape"), &declared, NULL) == 0 &&
                 !tfjs_shape_equal(&declared, &w->shape)) {
                 tfjs_shape_format(sa, sizeof(sa), &w->shape);
                 tfjs_shape_format(sb, sizeof(sb), &declared);
@@ -692,8 +814,9 @@ static int model_bind_consts(struct tfjs_model *m, json_t *jnodes, struct tfjs_w
                                   n->name, sa, sb);
             }
             enum tfjs_dtype dt;
-            const char *dts = json_string_value(json_object_get(node_attr(jn, "dtype"), "type"));
-            if (dts && dtype_parse(dts, &dt) == 0 && dt != w->dtype)
+            const char *dts =
+                json_string_value(json_object_get(tfjs_node_attr(jn, "dtype"), "type"));
+            if (dts && tfjs_dtype_parse(dts, &dt) == 0 && dt != w->dtype)
                 return errbuf_set(err, -EBADMSG,
                                   "weight '%s': manifest dtype %s but the graph declares %s",
                                   n->name, tfjs_dtype_name(w->dtype), tfjs_dtype_name(dt));
@@ -704,12 +827,29 @@ static int model_bind_consts(struct tfjs_model *m, json_t *jnodes, struct tfjs_w
             if (m->input >= 0)
                 return errbuf_set(err, -ENOTSUP, "node '%s': only one Placeholder is supported",
                                   n->name);
-            json_t *shape = json_object_get(node_attr(jn, "shape"), "shape");
-            if (!shape || tensor_shape_parse(shape, &v->shape) < 0 || v->shape.rank == 0)
+            json_t *shape = json_object_get(tfjs_node_attr(jn, "shape"), "shape");
+            if (!shape || tensor_shape_parse(shape, &v->shape, &m->dynamic) < 0 ||
+                v->shape.rank == 0)
                 return errbuf_set(err, -ENOTSUP,
-                                  "node '%s' (Placeholder): needs a fixed, known shape", n->name);
-            if (dtype_parse(json_string_value(json_object_get(node_attr(jn, "dtype"), "type")),
-                            &v->dtype) < 0)
+                                  "node '%s' (Placeholder): needs a known rank and shape", n->name);
+            if (m->dynamic) {
+                /* planned at load for the signature's size; other sizes get
+                 * their own plans (tfjs_model_plan_input) */
+                struct tfjs_shape sig;
+                bool fits = signature_input_shape(root, &sig) && sig.rank == v->shape.rank;
+                for (int d = 0; fits && d < sig.rank; d++)
+                    fits = (m->dynamic & (1u << d)) ? sig.dims[d] > 0
+                                                    : sig.dims[d] == v->shape.dims[d];
+                if (!fits)
+                    return errbuf_set(err, -ENOTSUP,
+                                      "node '%s' (Placeholder): unknown dims and no signature "
+                                      "input shape that fills them",
+                                      n->name);
+                v->shape = sig;
+            }
+            if (tfjs_dtype_parse(
+                    json_string_value(json_object_get(tfjs_node_attr(jn, "dtype"), "type")),
+                    &v->dtype) < 0)
                 return errbuf_set(err, -ENOTSUP,
                                   "node '%s' (Placeholder): dtype is not float32 or int32",
                                   n->name);
@@ -785,12 +925,18 @@ int tfjs_model_load(const char *json_path, const struct tfjs_options *options,
                      &n_weights, err);
     if (r < 0)
         goto fail;
-    r = model_bind_consts(m, jnodes, weights, n_weights, err);
+    r = model_bind_consts(m, root, jnodes, weights, n_weights, err);
     if (r < 0)
         goto fail;
     r = model_find_output(m, root, err);
     if (r < 0)
         goto fail;
+    m->no_avx512 = options && options->no_avx512;
+    if (m->dynamic) {
+        r = tfjs_model_keep_proto(m, err);
+        if (r < 0)
+            goto fail;
+    }
     r = tfjs_model_plan(m, options, err);
     if (r < 0)
         goto fail;
@@ -808,18 +954,26 @@ struct tfjs_model *tfjs_model_free(struct tfjs_model *m)
     if (!m)
         return NULL;
     for (int i = 0; m->nodes && i < m->n_nodes; i++) {
-        free(m->nodes[i].name);
+        if (!m->parent) {
+            free(m->nodes[i].name);
+            free(m->nodes[i].packed);
+        }
         free(m->nodes[i].inputs);
-        free(m->nodes[i].packed);
     }
+    for (int i = 0; m->proto_nodes && i < m->n_nodes; i++)
+        free(m->proto_nodes[i].inputs);
     for (int i = 0; i < m->n_folded; i++)
         free(m->folded[i]);
     free(m->folded);
     free(m->nodes);
     free(m->values);
-    free(m->sorted);
+    free(m->proto_nodes);
+    free(m->proto_values);
+    if (!m->parent) {
+        free(m->sorted);
+        free(m->weights);
+    }
     free(m->order);
-    free(m->weights);
     free(m);
     return NULL;
 }

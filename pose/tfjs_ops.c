@@ -246,9 +246,16 @@ static void exec_cast(const struct tfjs_model *m, const struct tfjs_node *n, voi
                       float *scratch, bool fuse)
 {
     UNARY_PROLOGUE;
-    if (m->values[n->inputs[0]].dtype == n->dst) {
+    enum tfjs_dtype src = m->values[n->inputs[0]].dtype;
+    if (src == n->dst || (src == TFJS_BOOL && n->dst == TFJS_INT32)) {
         if (o != a)
             memcpy(o, a, total * 4);
+    } else if (n->dst == TFJS_BOOL && src == TFJS_FLOAT32) {
+        for (size_t i = 0; i < total; i++)
+            ((int32_t *)o)[i] = ((const float *)a)[i] != 0;
+    } else if (n->dst == TFJS_BOOL) {
+        for (size_t i = 0; i < total; i++)
+            ((int32_t *)o)[i] = ((const int32_t *)a)[i] != 0;
     } else if (n->dst == TFJS_FLOAT32) {
         for (size_t i = 0; i < total; i++)
             ((float *)o)[i] = (float)((const int32_t *)a)[i];
@@ -296,6 +303,148 @@ static void exec_relu6(const struct tfjs_model *m, const struct tfjs_node *n, vo
             x = 6;
         ((float *)o)[i] = x;
     }
+}
+
+static void exec_exp(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
+                     float *scratch, bool fuse)
+{
+    UNARY_PROLOGUE;
+    conv_exp_forward(o, a, total);
+}
+
+static void exec_reciprocal(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
+                            float *scratch, bool fuse)
+{
+    UNARY_PROLOGUE;
+    for (size_t i = 0; i < total; i++)
+        ((float *)o)[i] = 1.0f / ((const float *)a)[i];
+}
+
+static void exec_abs(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
+                     float *scratch, bool fuse)
+{
+    UNARY_PROLOGUE;
+    if (m->values[n->first_output].dtype == TFJS_FLOAT32) {
+        for (size_t i = 0; i < total; i++)
+            ((float *)o)[i] = fabsf(((const float *)a)[i]);
+    } else {
+        /* |INT32_MIN| wraps to itself, as in TensorFlow */
+        for (size_t i = 0; i < total; i++) {
+            int32_t x = ((const int32_t *)a)[i];
+            ((int32_t *)o)[i] = x < 0 ? (int32_t)(0u - (uint32_t)x) : x;
+        }
+    }
+}
+
+/* AddN: added in input order, each sum rounded to the dtype (as
+ * tfjs-backend-cpu's loop over a float32 array does). */
+static void exec_addn(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
+                      float *scratch, bool fuse)
+{
+    UNARY_PROLOGUE;
+    (void)a;
+    if (m->values[n->first_output].dtype == TFJS_FLOAT32) {
+        float *y = o;
+        memcpy(y, ptr[n->inputs[0]], total * 4);
+        for (int k = 1; k < n->n_inputs; k++) {
+            const float *x = ptr[n->inputs[k]];
+            for (size_t i = 0; i < total; i++)
+                y[i] += x[i];
+        }
+    } else {
+        int32_t *y = o;
+        memcpy(y, ptr[n->inputs[0]], total * 4);
+        for (int k = 1; k < n->n_inputs; k++) {
+            const int32_t *x = ptr[n->inputs[k]];
+            for (size_t i = 0; i < total; i++)
+                y[i] = (int32_t)((uint32_t)y[i] + (uint32_t)x[i]);
+        }
+    }
+}
+
+/* ---- comparisons and selection (bool is int32 0/1) ------------------------------ */
+
+/* Walks the output of a node element by element with the offsets of up to
+ * three broadcast inputs (the tensors are small: boxes and scores). */
+struct bcast_iter {
+    int rank, n_in;
+    int dims[TFJS_MAX_DIMS], idx[TFJS_MAX_DIMS];
+    size_t strides[3][TFJS_MAX_DIMS];
+    size_t off[3];
+};
+
+static void bcast_init(struct bcast_iter *it, const struct tfjs_model *m, const struct tfjs_node *n,
+                       int first, int n_in)
+{
+    const struct tfjs_shape *out = &m->values[n->first_output].shape;
+
+    memset(it, 0, sizeof(*it));
+    it->rank = out->rank;
+    it->n_in = n_in;
+    memcpy(it->dims, out->dims, sizeof(it->dims));
+    for (int k = 0; k < n_in; k++)
+        broadcast_strides(&m->values[n->inputs[first + k]].shape, out, it->strides[k]);
+}
+
+static inline void bcast_next(struct bcast_iter *it)
+{
+    for (int d = it->rank - 1; d >= 0; d--) {
+        for (int k = 0; k < it->n_in; k++)
+            it->off[k] += it->strides[k][d];
+        if (++it->idx[d] < it->dims[d])
+            return;
+        for (int k = 0; k < it->n_in; k++)
+            it->off[k] -= it->strides[k][d] * (size_t)it->dims[d];
+        it->idx[d] = 0;
+    }
+}
+
+/* A comparison of float32 or int32 (bool as int32) operands, bool out. */
+#define COMPARE_OP(NAME, EXPR)                                                                     \
+    static void exec_##NAME(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,     \
+                            float *scratch, bool fuse)                                             \
+    {                                                                                              \
+        size_t total = tfjs_shape_size(&m->values[n->first_output].shape);                         \
+        int32_t *o = ptr[n->first_output];                                                         \
+        struct bcast_iter it;                                                                      \
+        (void)scratch, (void)fuse;                                                                 \
+        bcast_init(&it, m, n, 0, 2);                                                               \
+        if (m->values[n->inputs[0]].dtype == TFJS_FLOAT32) {                                       \
+            const float *fa = ptr[n->inputs[0]], *fb = ptr[n->inputs[1]];                          \
+            for (size_t i = 0; i < total; i++, bcast_next(&it)) {                                  \
+                float x = fa[it.off[0]], y = fb[it.off[1]];                                        \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            const int32_t *ia = ptr[n->inputs[0]], *ib = ptr[n->inputs[1]];                        \
+            for (size_t i = 0; i < total; i++, bcast_next(&it)) {                                  \
+                int32_t x = ia[it.off[0]], y = ib[it.off[1]];                                      \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+COMPARE_OP(equal, x == y)
+COMPARE_OP(greater, x > y)
+COMPARE_OP(greater_equal, x >= y)
+COMPARE_OP(less, x < y)
+COMPARE_OP(logical_and, x != 0 && y != 0)
+
+/* Select: condition ? t : e, element by element after broadcasting (tf.where
+ * in TensorFlow.js broadcasts all three); the values are copied as bits. */
+static void exec_select(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
+                        float *scratch, bool fuse)
+{
+    size_t total = tfjs_shape_size(&m->values[n->first_output].shape);
+    const int32_t *c = ptr[n->inputs[0]];
+    const uint32_t *t = ptr[n->inputs[1]], *e = ptr[n->inputs[2]];
+    uint32_t *o = ptr[n->first_output];
+    struct bcast_iter it;
+
+    (void)scratch, (void)fuse;
+    bcast_init(&it, m, n, 0, 3);
+    for (size_t i = 0; i < total; i++, bcast_next(&it))
+        o[i] = c[it.off[0]] ? t[it.off[1]] : e[it.off[2]];
 }
 
 /* ---- convolutions and resizing (conv.c) ---------------------------------------- */
@@ -542,6 +691,7 @@ const struct tfjs_op_desc tfjs_ops[] = {
                         .min_inputs = 1,
                         .max_inputs = 1,
                         .foldable = true,
+                        .outputs_attr = "num",
                         .parse = tfjs_parse_unpack,
                         .infer = tfjs_infer_unpack,
                         .exec = exec_unpack},
@@ -571,5 +721,110 @@ const struct tfjs_op_desc tfjs_ops[] = {
                            .foldable = true,
                            .infer = tfjs_infer_gather_nd,
                            .exec = exec_gather_nd},
+    [TFJS_OP_ABS] = UNARY_ROW(abs, numeric, "Abs"),
+    [TFJS_OP_EXP] = UNARY_ROW(exp, float, "Exp"),
+    [TFJS_OP_RECIPROCAL] = UNARY_ROW(reciprocal, float, "Reciprocal", "Inv"),
+    [TFJS_OP_ADDN] = {.names = {"AddN"},
+                      .min_inputs = 1,
+                      .max_inputs = -1,
+                      .foldable = true,
+                      .infer = tfjs_infer_addn,
+                      .exec = exec_addn},
+    [TFJS_OP_EQUAL] = BINARY_ROW(equal, compare, "Equal"),
+    [TFJS_OP_GREATER] = BINARY_ROW(greater, compare, "Greater"),
+    [TFJS_OP_GREATER_EQUAL] = BINARY_ROW(greater_equal, compare, "GreaterEqual"),
+    [TFJS_OP_LESS] = BINARY_ROW(less, compare, "Less"),
+    [TFJS_OP_LOGICAL_AND] = BINARY_ROW(logical_and, logical, "LogicalAnd"),
+    /* the condition, then the values for true and for false */
+    [TFJS_OP_SELECT] = {.names = {"Select", "SelectV2"},
+                        .min_inputs = 3,
+                        .max_inputs = 3,
+                        .foldable = true,
+                        .infer = tfjs_infer_select,
+                        .exec = exec_select},
+    /* the input's shape, known when the graph is planned */
+    [TFJS_OP_SHAPE] = {.names = {"Shape"},
+                       .min_inputs = 1,
+                       .max_inputs = 1,
+                       .foldable = true,
+                       .shape_only = true,
+                       .infer = tfjs_infer_shape,
+                       .exec = tfjs_exec_shape},
+    [TFJS_OP_SIZE] = {.names = {"Size"},
+                      .min_inputs = 1,
+                      .max_inputs = 1,
+                      .foldable = true,
+                      .shape_only = true,
+                      .infer = tfjs_infer_size,
+                      .exec = tfjs_exec_size},
+    /* start, limit, delta: constants, so the length is known */
+    [TFJS_OP_RANGE] = {.names = {"Range"},
+                       .min_inputs = 3,
+                       .max_inputs = 3,
+                       .foldable = true,
+                       .parse = tfjs_parse_range,
+                       .infer = tfjs_infer_range,
+                       .exec = tfjs_exec_range},
+    /* dims (a constant), value */
+    [TFJS_OP_FILL] = {.names = {"Fill"},
+                      .min_inputs = 2,
+                      .max_inputs = 2,
+                      .foldable = true,
+                      .infer = tfjs_infer_fill,
+                      .exec = tfjs_exec_fill},
+    /* input, begin, end, strides (constants) */
+    [TFJS_OP_STRIDED_SLICE] = {.names = {"StridedSlice"},
+                               .min_inputs = 4,
+                               .max_inputs = 4,
+                               .foldable = true,
+                               .parse = tfjs_parse_strided_slice,
+                               .infer = tfjs_infer_strided_slice,
+                               .exec = tfjs_exec_strided_slice},
+    /* the axis (a constant), then the input */
+    [TFJS_OP_SPLIT] = {.names = {"Split"},
+                       .min_inputs = 2,
+                       .max_inputs = 2,
+                       .foldable = true,
+                       .outputs_attr = "num_split",
+                       .parse = tfjs_parse_split,
+                       .infer = tfjs_infer_split,
+                       .exec = tfjs_exec_split},
+    [TFJS_OP_TILE] = {.names = {"Tile"},
+                      .min_inputs = 2,
+                      .max_inputs = 2,
+                      .foldable = true,
+                      .infer = tfjs_infer_tile,
+                      .exec = tfjs_exec_tile},
+    /* the input, then the axes (a constant) */
+    [TFJS_OP_MAX] = {.names = {"Max"},
+                     .min_inputs = 2,
+                     .max_inputs = 2,
+                     .foldable = true,
+                     .parse = tfjs_parse_reduce,
+                     .infer = tfjs_infer_reduce,
+                     .exec = tfjs_exec_max},
+    [TFJS_OP_SUM] = {.names = {"Sum"},
+                     .min_inputs = 2,
+                     .max_inputs = 2,
+                     .foldable = true,
+                     .parse = tfjs_parse_reduce,
+                     .infer = tfjs_infer_reduce,
+                     .exec = tfjs_exec_sum},
+    [TFJS_OP_MAXPOOL] = {.names = {"MaxPool"},
+                         .min_inputs = 1,
+                         .max_inputs = 1,
+                         .foldable = true,
+                         .parse = tfjs_parse_maxpool,
+                         .infer = tfjs_infer_maxpool,
+                         .exec = tfjs_exec_maxpool},
+    /* the input, then k (a constant); values and int32 indices out */
+    [TFJS_OP_TOPK] = {.names = {"TopKV2"},
+                      .min_inputs = 2,
+                      .max_inputs = 2,
+                      .foldable = true,
+                      .n_outputs = 2,
+                      .parse = tfjs_parse_topk,
+                      .infer = tfjs_infer_topk,
+                      .exec = tfjs_exec_topk},
 };
 _Static_assert(ARRAY_SIZE(tfjs_ops) == TFJS_OP_COUNT, "tfjs_ops needs one row per enum tfjs_op");

@@ -1,7 +1,8 @@
 /* tfjs_plan: what loading does once the graph is read — the run order, the
  * shape of every value (the infer column of tfjs_ops), folding of constant
  * nodes, the fusions, packing of the filters for the AVX-512 GEMM and the
- * plan of the one arena a context allocates — and the contexts that run it. */
+ * plan of the one arena a context allocates (tfjs_context.c runs it); and
+ * plans of other input sizes for a graph that takes any (MultiPose). */
 #include <string.h>
 
 #include "tfjs_internal.h"
@@ -24,6 +25,30 @@ void tfjs_shape_format(char *buf, size_t size, const struct tfjs_shape *s)
         used += snprintf(buf + used, size - used, "%s%d", i ? "," : "", s->dims[i]);
     if (used < size)
         snprintf(buf + used, size - used, "]");
+}
+
+void tfjs_shape_strides(const struct tfjs_shape *s, size_t *strides)
+{
+    size_t n = 1;
+
+    for (int i = s->rank - 1; i >= 0; i--) {
+        strides[i] = n;
+        n *= (size_t)s->dims[i];
+    }
+}
+
+int tfjs_const_ints(const struct tfjs_model *m, int v, const struct tfjs_node *n, const char *what,
+                    const int32_t **ret, struct errbuf *err)
+{
+    const struct tfjs_value *val = &m->values[v];
+
+    if (!val->const_data || val->dtype != TFJS_INT32 || val->shape.rank > 1)
+        return errbuf_set(err, -ENOTSUP,
+                          "node '%s' (%s): %s must be an int32 scalar or vector known when the "
+                          "graph is planned",
+                          n->name, n->op_name, what);
+    *ret = val->const_data;
+    return (int)tfjs_shape_size(&val->shape);
 }
 
 /* ---- shapes ------------------------------------------------------------------ */
@@ -391,6 +416,85 @@ int tfjs_infer_gather_nd(struct tfjs_model *m, struct tfjs_node *n, struct errbu
     return 0;
 }
 
+/* Equal, Greater, GreaterEqual, Less: two inputs of one numeric dtype,
+ * broadcast; bool out. */
+int tfjs_infer_compare(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err)
+{
+    INFER_PROLOGUE;
+    int r = tfjs_infer_binary(m, n, err);
+    if (r < 0)
+        return r;
+    out->dtype = TFJS_BOOL;
+    return 0;
+}
+
+/* LogicalAnd: two bool inputs, broadcast. */
+int tfjs_infer_logical(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err)
+{
+    INFER_PROLOGUE;
+    int r = tfjs_infer_binary(m, n, err);
+    if (r < 0)
+        return r;
+    if (in0->dtype != TFJS_BOOL)
+        return errbuf_set(err, -EBADMSG, "node '%s' (%s): inputs are %s, not bool", n->name,
+                          n->op_name, tfjs_dtype_name(in0->dtype));
+    return 0;
+}
+
+/* AddN: any number of inputs of one shape and dtype. */
+int tfjs_infer_addn(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err)
+{
+    INFER_PROLOGUE;
+    for (int i = 1; i < n->n_inputs; i++) {
+        const struct tfjs_value *v = &m->values[n->inputs[i]];
+        if (v->dtype != in0->dtype || !tfjs_shape_equal(&v->shape, &in0->shape)) {
+            tfjs_shape_format(sa, sizeof(sa), &in0->shape);
+            tfjs_shape_format(sb, sizeof(sb), &v->shape);
+            return errbuf_set(err, -EBADMSG, "node '%s' (%s): input %d is %s %s, input 0 %s %s",
+                              n->name, n->op_name, i, tfjs_dtype_name(v->dtype), sb,
+                              tfjs_dtype_name(in0->dtype), sa);
+        }
+    }
+    if (in0->dtype == TFJS_BOOL)
+        return errbuf_set(err, -ENOTSUP, "node '%s' (%s): bool inputs", n->name, n->op_name);
+    out->shape = in0->shape;
+    out->dtype = in0->dtype;
+    return 0;
+}
+
+/* Select (tf.where in TensorFlow.js): a bool condition, then the values for
+ * true and for false, all three broadcast to one shape. */
+int tfjs_infer_select(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err)
+{
+    INFER_PROLOGUE;
+    const struct tfjs_value *t = &m->values[n->inputs[1]], *e = &m->values[n->inputs[2]];
+    struct tfjs_shape s;
+    if (in0->dtype != TFJS_BOOL || t->dtype != e->dtype)
+        return errbuf_set(err, -EBADMSG, "node '%s' (%s): condition %s, values %s and %s", n->name,
+                          n->op_name, tfjs_dtype_name(in0->dtype), tfjs_dtype_name(t->dtype),
+                          tfjs_dtype_name(e->dtype));
+    if (broadcast_shape(&in0->shape, &t->shape, &s) < 0 ||
+        broadcast_shape(&s, &e->shape, &out->shape) < 0) {
+        tfjs_shape_format(sa, sizeof(sa), &t->shape);
+        tfjs_shape_format(sb, sizeof(sb), &e->shape);
+        return errbuf_set(err, -EBADMSG, "node '%s' (%s): values %s and %s do not broadcast",
+                          n->name, n->op_name, sa, sb);
+    }
+    out->dtype = t->dtype;
+    return 0;
+}
+
+/* Abs: float32 or int32, the same shape out. */
+int tfjs_infer_numeric(struct tfjs_model *m, struct tfjs_node *n, struct errbuf *err)
+{
+    INFER_PROLOGUE;
+    out->shape = in0->shape;
+    out->dtype = in0->dtype;
+    if (in0->dtype == TFJS_BOOL)
+        return errbuf_set(err, -ENOTSUP, "node '%s' (%s): bool input", n->name, n->op_name);
+    return 0;
+}
+
 /* The input counts of tfjs_ops, checked before a node's shape rule runs. */
 static int node_check_inputs(const struct tfjs_node *n, struct errbuf *err)
 {
@@ -540,6 +644,12 @@ static int plan_pack_filters(struct tfjs_model *m, const struct tfjs_options *op
         struct tfjs_node *n = &m->nodes[m->order[s]];
         if (n->op != TFJS_OP_CONV2D || n->folded)
             continue;
+        /* a filter does not depend on the input's size: plans of other sizes
+         * use the graph's packing */
+        if (m->parent) {
+            n->packed = m->parent->nodes[m->order[s]].packed;
+            continue;
+        }
         int k = n->geom.kh * n->geom.kw * n->geom.c;
         size_t bytes = tfjs_align_up(conv_packed_floats(k, n->oc) * sizeof(float));
         if (posix_memalign((void **)&n->packed, TFJS_ALIGN, bytes)) {
@@ -579,6 +689,10 @@ static int plan_buffers(struct tfjs_model *m, struct errbuf *err)
             val->root = (!val->const_data && value_is_alias_op(n)) ? m->values[n->inputs[0]].root
                                                                    : n->first_output + k;
         }
+        /* a folded node reads nothing when the graph runs (Shape's input
+         * need not live until it) */
+        if (n->folded)
+            continue;
         for (int i = 0; i < n->n_inputs; i++) {
             int r = m->values[n->inputs[i]].root;
             if (last[r] < s)
@@ -669,6 +783,8 @@ int tfjs_model_plan(struct tfjs_model *m, const struct tfjs_options *options, st
         struct tfjs_node *n = &m->nodes[m->order[s]];
         const struct tfjs_op_desc *d = &tfjs_ops[n->op];
         bool all_const = d->foldable;
+        /* Shape and Size of a known shape are constants */
+        bool by_shape = d->shape_only;
         r = node_check_inputs(n, err);
         if (r < 0)
             return r;
@@ -679,7 +795,7 @@ int tfjs_model_plan(struct tfjs_model *m, const struct tfjs_options *options, st
             struct tfjs_value *v = &m->values[n->first_output + k];
             v->bytes = tfjs_shape_size(&v->shape) * 4;
         }
-        for (int i = 0; i < n->n_inputs; i++) {
+        for (int i = 0; i < n->n_inputs && !by_shape; i++) {
             m->values[n->inputs[i]].consumers++;
             if (!m->values[n->inputs[i]].const_data)
                 all_const = false;
@@ -701,6 +817,90 @@ int tfjs_model_plan(struct tfjs_model *m, const struct tfjs_options *options, st
     if (r < 0)
         return r;
     return plan_buffers(m, err);
+}
+
+int tfjs_model_keep_proto(struct tfjs_model *m, struct errbuf *err)
+{
+    m->proto_nodes = calloc((size_t)m->n_nodes, sizeof(*m->proto_nodes));
+    m->proto_values = calloc((size_t)m->n_values, sizeof(*m->proto_values));
+    if (!m->proto_nodes || !m->proto_values)
+        return errbuf_set(err, -ENOMEM, "graph: out of memory");
+    memcpy(m->proto_values, m->values, (size_t)m->n_values * sizeof(*m->values));
+    for (int i = 0; i < m->n_nodes; i++) {
+        struct tfjs_node *p = &m->proto_nodes[i];
+        *p = m->nodes[i];
+        /* room for a fused residual, as the loader gives */
+        p->inputs = calloc((size_t)p->n_inputs + 1, sizeof(int));
+        if (!p->inputs)
+            return errbuf_set(err, -ENOMEM, "graph: out of memory");
+        memcpy(p->inputs, m->nodes[i].inputs, (size_t)p->n_inputs * sizeof(int));
+    }
+    return 0;
+}
+
+bool tfjs_model_input_dynamic(const struct tfjs_model *m)
+{
+    return m->dynamic != 0;
+}
+
+int tfjs_model_plan_input(const struct tfjs_model *g, const struct tfjs_shape *input,
+                          struct tfjs_model **ret_plan, struct errbuf *err)
+{
+    const struct tfjs_shape *fixed = &g->values[g->input].shape;
+    struct tfjs_options options = {.no_avx512 = g->no_avx512};
+    struct tfjs_model *c;
+    char sa[64], sb[64];
+    bool fits = g->proto_nodes && input->rank == fixed->rank;
+    int r;
+
+    for (int d = 0; fits && d < input->rank; d++)
+        fits = (g->dynamic & (1u << d)) ? input->dims[d] > 0 && input->dims[d] <= 16384
+                                        : input->dims[d] == fixed->dims[d];
+    if (!fits) {
+        tfjs_shape_format(sa, sizeof(sa), input);
+        tfjs_shape_format(sb, sizeof(sb), fixed);
+        return errbuf_set(err, -EINVAL, "input %s does not fit the graph's input %s%s", sa, sb,
+                          g->dynamic ? " (in its known dims)" : " (a fixed shape)");
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return errbuf_set(err, -ENOMEM, "plan: out of memory");
+    c->parent = g;
+    c->n_nodes = g->n_nodes;
+    c->n_values = g->n_values;
+    c->sorted = g->sorted;
+    c->input = g->input;
+    c->output = g->output;
+    c->no_avx512 = g->no_avx512;
+    c->dynamic = g->dynamic;
+    c->nodes = calloc((size_t)c->n_nodes, sizeof(*c->nodes));
+    c->values = malloc((size_t)c->n_values * sizeof(*c->values));
+    c->order = calloc((size_t)c->n_nodes, sizeof(*c->order));
+    if (!c->nodes || !c->values || !c->order) {
+        tfjs_model_free(c);
+        return errbuf_set(err, -ENOMEM, "plan: out of memory");
+    }
+    memcpy(c->values, g->proto_values, (size_t)c->n_values * sizeof(*c->values));
+    for (int i = 0; i < c->n_nodes; i++) {
+        const struct tfjs_node *p = &g->proto_nodes[i];
+        c->nodes[i] = *p;
+        c->nodes[i].inputs = calloc((size_t)p->n_inputs + 1, sizeof(int));
+        if (!c->nodes[i].inputs) {
+            c->n_nodes = i; /* free what was copied */
+            tfjs_model_free(c);
+            return errbuf_set(err, -ENOMEM, "plan: out of memory");
+        }
+        memcpy(c->nodes[i].inputs, p->inputs, (size_t)p->n_inputs * sizeof(int));
+    }
+    c->values[c->input].shape = *input;
+    c->values[c->input].bytes = tfjs_shape_size(input) * 4;
+    r = tfjs_model_plan(c, &options, err);
+    if (r < 0) {
+        tfjs_model_free(c);
+        return r;
+    }
+    *ret_plan = c;
+    return 0;
 }
 
 int tfjs_model_input(const struct tfjs_model *m)
@@ -757,78 +957,4 @@ void tfjs_model_plan_stats(const struct tfjs_model *m, int *ret_steps, int *ret_
         *ret_folded = folded;
     if (ret_fused_adds)
         *ret_fused_adds = m->fused_adds;
-}
-
-/* ---- contexts ---------------------------------------------------------------- */
-
-int tfjs_context_new(const struct tfjs_model *m, bool keep_all, struct tfjs_context **ret_context,
-                     struct errbuf *err)
-{
-    struct tfjs_context *c = calloc(1, sizeof(*c));
-    size_t bytes = keep_all ? m->arena_all : m->arena_reuse;
-    size_t scratch = tfjs_align_up(m->scratch_floats * sizeof(float));
-
-    if (!c)
-        return errbuf_set(err, -ENOMEM, "context: out of memory");
-    c->model = m;
-    c->keep_all = keep_all;
-    c->ptr = calloc((size_t)m->n_values, sizeof(*c->ptr));
-    if (!c->ptr || posix_memalign(&c->arena, TFJS_ALIGN, bytes ? bytes : TFJS_ALIGN)) {
-        tfjs_context_free(c);
-        return errbuf_set(err, -ENOMEM, "context: out of memory for a %zu-byte arena", bytes);
-    }
-    memset(c->arena, 0, bytes);
-    c->scratch = (float *)((char *)c->arena + bytes - scratch);
-    for (int v = 0; v < m->n_values; v++) {
-        const struct tfjs_value *val = &m->values[v];
-        if (val->const_data)
-            c->ptr[v] = val->const_data;
-        else if (m->nodes[val->node].step >= 0) {
-            const struct tfjs_value *root = &m->values[val->root];
-            c->ptr[v] = (char *)c->arena + (keep_all ? root->off_all : root->off_reuse);
-        }
-    }
-    *ret_context = c;
-    return 0;
-}
-
-struct tfjs_context *tfjs_context_free(struct tfjs_context *c)
-{
-    if (!c)
-        return NULL;
-    free(c->arena);
-    free(c->ptr);
-    free(c);
-    return NULL;
-}
-
-void *tfjs_context_input(struct tfjs_context *c)
-{
-    return c->ptr[c->model->input];
-}
-
-void tfjs_context_run(struct tfjs_context *c)
-{
-    const struct tfjs_model *m = c->model;
-
-    for (int s = 0; s < m->n_steps; s++) {
-        const struct tfjs_node *n = &m->nodes[m->order[s]];
-        if (n->folded || (!c->keep_all && n->fused_into >= 0))
-            continue;
-        tfjs_ops[n->op].exec(m, n, c->ptr, c->scratch, !c->keep_all);
-    }
-}
-
-const void *tfjs_context_value(const struct tfjs_context *c, int value)
-{
-    const struct tfjs_model *m = c->model;
-
-    if (value < 0 || value >= m->n_values)
-        return NULL;
-    if (m->values[value].const_data || c->keep_all)
-        return c->ptr[value];
-    int root = m->values[value].root;
-    if (root == m->values[m->input].root || root == m->values[m->output].root)
-        return c->ptr[value];
-    return NULL;
 }

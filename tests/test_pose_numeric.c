@@ -8,7 +8,12 @@
  * buffers, depthwise fused into the next 1x1 convolution, the AVX-512 GEMM
  * where the CPU has it), the same on OpenBLAS, and unfused with a buffer per
  * tensor (where the intermediate tensors are read). A third test checks the tracking crop on a
- * photograph.
+ * photograph. For MultiPose, random values and basketball1.png and
+ * basketball2.png at two input sizes (256x256, the photographs letterboxed
+ * into the square, and 384 on the long side as pose_run_people makes it):
+ * every keypoint, box and score within 1e-3, as in production, on OpenBLAS
+ * and unfused; and pose_run_people on the photographs gives the people of the
+ * reference's output.
  *
  * Environment (set by tests/meson.build): CRTD_SOURCE_ROOT, CRTD_TEST_TMP,
  * CRTD_NODE; CRTD_POSE_NO_AVX512=1 runs the production check on OpenBLAS
@@ -95,6 +100,27 @@ static void photo_tensor(int32_t *out, int size, const char *name)
     pose_region_full(&region, w, h);
     pose_resize_rgb(out, size, rgb, w, h, stride, &region);
     video_media_free(media);
+}
+
+/* Decodes an image into a new RGB24 buffer. */
+static uint8_t *photo_rgb(const char *name, int *ret_w, int *ret_h, int *ret_stride)
+{
+    char path[4096];
+    struct errbuf err = {0};
+    struct video_media *media = NULL;
+    const uint8_t *rgb;
+    double t;
+
+    path_join(path, sizeof(path), env_or("CRTD_SOURCE_ROOT", "."), name);
+    if (video_media_open(path, &media, &err) < 0)
+        fail_msg("%s (run scripts/setup)", err.msg);
+    assert_int_equal(video_media_read(media, &rgb, ret_w, ret_h, ret_stride, &t, &err), 1);
+    size_t bytes = (size_t)*ret_stride * *ret_h;
+    uint8_t *copy = malloc(bytes);
+    assert_non_null(copy);
+    memcpy(copy, rgb, bytes);
+    video_media_free(media);
+    return copy;
 }
 
 static void compare_variant(const char *variant)
@@ -305,12 +331,171 @@ static void test_tracking_crop(void **state)
     pose_model_free(pm);
 }
 
+/* One input size of MultiPose: three inputs through TensorFlow.js, compared
+ * three ways; then pose_run_people on the photographs against the reference.
+ * side is the long side pose_run_people is given for that size (0: none). */
+static int compare_multi_size(struct pose_context *pc, struct pose_context *pc_blas,
+                              const struct tfjs_model *graph, const char *json, int in_w, int in_h,
+                              int side)
+{
+    static const char *const input_names[] = {"random", "basketball1.png", "basketball2.png"};
+    const char *root = env_or("CRTD_SOURCE_ROOT", ".");
+    const char *tmp = env_or("CRTD_TEST_TMP", "/tmp");
+    char rel[256], in_path[4096], prefix[4096], cmd[16384], out_path[4096];
+    struct errbuf err = {0};
+    struct tfjs_model *plan = NULL;
+    struct tfjs_context *all = NULL;
+    struct tfjs_shape shape = {4, {1, in_h, in_w, 3}};
+    size_t per = (size_t)in_w * in_h * 3;
+    int n_inputs = 3, failures = 0;
+    uint8_t *photos[3] = {NULL};
+    int pw[3], ph[3], ps[3];
+
+    if (tfjs_model_plan_input(graph, &shape, &plan, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(tfjs_context_new(plan, true, &all, &err), 0);
+    int32_t *inputs = malloc(per * n_inputs * sizeof(int32_t));
+    assert_non_null(inputs);
+    uint32_t seed = 20260601u;
+    for (size_t i = 0; i < per; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        inputs[i] = (int32_t)(seed >> 24);
+    }
+    for (int k = 1; k < n_inputs; k++) {
+        snprintf(rel, sizeof(rel), "third_party/images/%s", input_names[k]);
+        photos[k] = photo_rgb(rel, &pw[k], &ph[k], &ps[k]);
+        pose_letterbox_rgb(inputs + per * k, in_w, in_h, photos[k], pw[k], ph[k], ps[k]);
+    }
+    snprintf(rel, sizeof(rel), "pose_multipose_%dx%d_in.i32", in_w, in_h);
+    path_join(in_path, sizeof(in_path), tmp, rel);
+    FILE *f = fopen(in_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(inputs, sizeof(int32_t), per * n_inputs, f), per * n_inputs);
+    assert_int_equal(fclose(f), 0);
+    snprintf(rel, sizeof(rel), "pose_multipose_%dx%d_out_", in_w, in_h);
+    path_join(prefix, sizeof(prefix), tmp, rel);
+    snprintf(cmd, sizeof(cmd),
+             "'%s' '%s/tests/ref/tfjs_pose.js' run '%s/third_party/npm/node_modules' '%s' '%s' "
+             "'%s' --size=%dx%d >/dev/null",
+             env_or("CRTD_NODE", "node"), root, root, json, in_path, prefix, in_h, in_w);
+    print_message("reference: tfjs-backend-cpu on multipose %dx%d (%d inputs)\n", in_w, in_h,
+                  n_inputs);
+    if (system(cmd) != 0)
+        fail_msg("the TensorFlow.js reference failed: %s", cmd);
+
+    enum { N = POSE_MAX_PEOPLE * POSE_PEOPLE_STRIDE };
+    for (int k = 0; k < n_inputs; k++) {
+        snprintf(rel, sizeof(rel), "pose_multipose_%dx%d_out_%d_0.f32", in_w, in_h, k);
+        path_join(out_path, sizeof(out_path), tmp, rel);
+        float *ref = read_floats(out_path, N);
+        assert_non_null(ref);
+        float prod[N], blas[N];
+        memcpy(tfjs_context_input(all), inputs + per * k, per * sizeof(int32_t));
+        tfjs_context_run(all);
+        const float *got = tfjs_context_value(all, tfjs_model_output(plan));
+        assert_int_equal(pose_run_people_tensor(pc, inputs + per * k, in_w, in_h, prod, &err), 0);
+        assert_int_equal(pose_run_people_tensor(pc_blas, inputs + per * k, in_w, in_h, blas, &err),
+                         0);
+        double worst = 0, worst_prod = 0, worst_blas = 0;
+        int at = 0;
+        for (int i = 0; i < N; i++) {
+            double e = fabs((double)prod[i] - ref[i]);
+            if (!(e <= worst_prod))
+                worst_prod = e, at = i;
+            worst = fmax(worst, fabs((double)got[i] - ref[i]));
+            worst_blas = fmax(worst_blas, fabs((double)blas[i] - ref[i]));
+        }
+        int strong = 0;
+        for (int p = 0; p < POSE_MAX_PEOPLE; p++)
+            strong += ref[p * POSE_PEOPLE_STRIDE + 55] >= POSE_MIN_SCORE;
+        print_message("multipose %dx%d %-16s people, boxes, keypoints: worst |err| %.3g as in "
+                      "production (person %d value %d), %.3g on OpenBLAS, %.3g unfused "
+                      "(tolerance %g); %d people scored >= %.1f\n",
+                      in_w, in_h, input_names[k], worst_prod, at / POSE_PEOPLE_STRIDE,
+                      at % POSE_PEOPLE_STRIDE, worst_blas, worst, TOLERANCE, strong,
+                      POSE_MIN_SCORE);
+        if (!(worst <= TOLERANCE) || !(worst_prod <= TOLERANCE) || !(worst_blas <= TOLERANCE))
+            failures++;
+
+        /* the photographs through pose_run_people: the same people */
+        if (k > 0 && side) {
+            struct pose_person people[POSE_MAX_PEOPLE];
+            int n = -1;
+            assert_int_equal(
+                pose_run_people(pc, photos[k], pw[k], ph[k], ps[k], side, people, &n, &err), 0);
+            if (n != strong) {
+                print_error("pose_run_people: %d people, the reference %d\n", n, strong);
+                failures++;
+            }
+            for (int p = 0; p < n && p < strong; p++)
+                if (!(fabsf(people[p].score - ref[p * POSE_PEOPLE_STRIDE + 55]) <= TOLERANCE) ||
+                    !(people[p].box[0] <= people[p].box[2]) ||
+                    !(people[p].box[1] <= people[p].box[3])) {
+                    print_error("pose_run_people: person %d score %.4f box %.3f,%.3f-%.3f,%.3f\n",
+                                p, people[p].score, people[p].box[0], people[p].box[1],
+                                people[p].box[2], people[p].box[3]);
+                    failures++;
+                }
+        }
+        free(ref);
+    }
+    for (int k = 0; k < n_inputs; k++)
+        free(photos[k]);
+    free(inputs);
+    tfjs_context_free(all);
+    tfjs_model_free(plan);
+    return failures;
+}
+
+static void test_multipose_vs_tfjs(void **state)
+{
+    char json[4096];
+    struct errbuf err = {0};
+    struct tfjs_model *graph = NULL;
+    struct pose_model *pm = NULL, *pm_blas = NULL;
+    struct pose_context *pc = NULL, *pc_blas = NULL;
+    int failures = 0, in_w, in_h;
+
+    (void)state;
+    path_join(json, sizeof(json), env_or("CRTD_SOURCE_ROOT", "."),
+              "third_party/models/movenet-multipose.json");
+    if (tfjs_model_load(json, NULL, &graph, &err) < 0)
+        fail_msg("%s", err.msg);
+    struct pose_options prod_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+    if (pose_model_load_opts(json, &prod_options, &pm, &err) < 0 ||
+        pose_model_load_opts(json, &(struct pose_options){.no_avx512 = true}, &pm_blas, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_true(pose_model_is_multi(pm));
+    assert_int_equal(pose_context_new(pm, &pc, &err), 0);
+    assert_int_equal(pose_context_new(pm_blas, &pc_blas, &err), 0);
+    /* 256x256: the photographs letterboxed into the square */
+    failures += compare_multi_size(pc, pc_blas, graph, json, 256, 256, 0);
+    /* 384 on the long side, as pose_run_people makes it for a 640x480 frame */
+    assert_int_equal(pose_people_input_size(640, 480, 384, &in_w, &in_h, &err), 0);
+    assert_int_equal(in_w, 384);
+    assert_int_equal(in_h, 288);
+    failures += compare_multi_size(pc, pc_blas, graph, json, in_w, in_h, 384);
+    /* side is checked */
+    struct pose_person people[POSE_MAX_PEOPLE];
+    int n;
+    uint8_t black[32 * 32 * 3] = {0};
+    assert_int_equal(pose_run_people(pc, black, 32, 32, 96, 100, people, &n, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "side"));
+    pose_context_free(pc);
+    pose_context_free(pc_blas);
+    pose_model_free(pm);
+    pose_model_free(pm_blas);
+    tfjs_model_free(graph);
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lightning_vs_tfjs),
         cmocka_unit_test(test_thunder_vs_tfjs),
         cmocka_unit_test(test_tracking_crop),
+        cmocka_unit_test(test_multipose_vs_tfjs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -226,6 +226,83 @@ static void test_pose_checks_shapes(void **state)
     pose_context_free(NULL);
 }
 
+/* Writes dir/NAME.json with the signature's output renamed to `output` and a
+ * copy of the model's shard beside it; pose_model_load must refuse it with
+ * -EBADMSG naming the shape. */
+static void expect_pose_output_refused(const char *model, const char *output, const char *shape)
+{
+    char src[8192], path[8192], bin[8192], from[8192];
+    json_error_t jerr;
+    struct errbuf err = {0};
+    struct pose_model *pm = NULL;
+    const char *slash = strrchr(src_json, '/');
+
+    snprintf(src, sizeof(src), "%.*s/movenet-%s.json", (int)(slash - src_json), src_json, model);
+    json_t *j = json_load_file(src, 0, &jerr);
+    assert_non_null(j);
+    json_t *outs = json_object_get(json_object_get(j, "signature"), "outputs");
+    const char *key;
+    json_t *val;
+    json_object_foreach(outs, key, val) json_object_set_new(val, "name", json_string(output));
+    snprintf(path, sizeof(path), "%s/%s-output.json", dir, model);
+    assert_int_equal(json_dump_file(j, path, 0), 0);
+    snprintf(bin, sizeof(bin), "%s/movenet-%s.bin", dir, model);
+    snprintf(from, sizeof(from), "%.*s/movenet-%s.bin", (int)(slash - src_json), src_json, model);
+    copy_prefix(from, bin, -1);
+    int r = pose_model_load(path, &pm, &err);
+    print_message("%-14s -> %d: %s\n", model, r, err.msg);
+    assert_int_equal(r, -EBADMSG);
+    assert_null(pm);
+    assert_non_null(strstr(err.msg, shape));
+    json_decref(j);
+}
+
+/* A graph whose output is neither a single person nor MultiPose's people is
+ * refused, naming its shape; the real MultiPose loads as multi-person. */
+static void test_pose_output_shapes(void **state)
+{
+    char path[8192];
+    struct errbuf err = {0};
+    struct pose_model *pm = NULL;
+    struct tfjs_model *graph = NULL, *plan = NULL;
+    const char *slash = strrchr(src_json, '/');
+
+    (void)state;
+    expect_pose_output_refused("lightning", "StatefulPartitionedCall/Sigmoid:0", "[1,48,48,17]");
+    expect_pose_output_refused("multipose", "StatefulPartitionedCall/Reshape_22:0", "[1,6,51]");
+
+    snprintf(path, sizeof(path), "%.*s/movenet-multipose.json", (int)(slash - src_json), src_json);
+    if (pose_model_load(path, &pm, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_true(pose_model_is_multi(pm));
+    pose_model_free(pm);
+    if (pose_model_load(src_json, &pm, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_false(pose_model_is_multi(pm));
+    pose_model_free(pm);
+
+    /* plans for other sizes: a fixed graph takes none, MultiPose a multiple of 32 */
+    assert_int_equal(tfjs_model_load(src_json, NULL, &graph, &err), 0);
+    assert_false(tfjs_model_input_dynamic(graph));
+    struct tfjs_shape other = {4, {1, 224, 224, 3}};
+    assert_int_equal(tfjs_model_plan_input(graph, &other, &plan, &err), -EINVAL);
+    print_message("%-14s -> %s\n", "fixed graph", err.msg);
+    assert_non_null(strstr(err.msg, "[1,224,224,3]"));
+    tfjs_model_free(graph);
+    assert_int_equal(tfjs_model_load(path, NULL, &graph, &err), 0);
+    assert_true(tfjs_model_input_dynamic(graph));
+    assert_int_equal(tfjs_model_plan_input(graph, &other, &plan, &err), 0);
+    struct tfjs_shape out;
+    tfjs_model_value_info(plan, tfjs_model_output(plan), &out, NULL);
+    assert_int_equal(out.rank, 3);
+    assert_int_equal(out.dims[1], 6);
+    assert_int_equal(out.dims[2], 56);
+    tfjs_model_free(plan);
+    struct tfjs_shape channels = {4, {1, 224, 224, 4}};
+    assert_int_equal(tfjs_model_plan_input(graph, &channels, &plan, &err), -EINVAL);
+    tfjs_model_free(graph);
+}
+
 struct thread_job {
     const struct pose_model *model;
     const int32_t *input;
@@ -295,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_broken_graph),
         cmocka_unit_test(test_malformed_json),
         cmocka_unit_test(test_pose_checks_shapes),
+        cmocka_unit_test(test_pose_output_shapes),
         cmocka_unit_test(test_shared_model_threads),
     };
 

@@ -1,6 +1,7 @@
 /* crt bench pose: crtd's MoveNet runner on one thread beside TensorFlow.js
  * 4.22.0 with tfjs-backend-wasm (SIMD, one thread) on the same model file and
- * the same input tensor, measured in the same run. */
+ * the same input tensor, measured in the same run; MultiPose at two input
+ * sizes. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,9 +28,11 @@ static void usage(FILE *out)
             "independent FMAs on the widest vectors the CPU has, one thread), and\n"
             "OpenBLAS's 1024^3 sgemm for comparison.\n\n"
             "options:\n"
-            "  --model NAME|FILE  lightning (default), thunder, or a model.json\n"
+            "  --model NAME|FILE  lightning (default), thunder, multipose, or a model.json\n"
             "  --models DIR       where movenet-NAME.json lives (default: third_party/models)\n"
-            "  --frames N         frames per repetition (default 100)\n"
+            "  --side N           multipose: time an NxN input only (default: 256 and 384;\n"
+            "                     pose_run_people_tensor, the graph alone)\n"
+            "  --frames N         frames per repetition (default 100; multipose 30)\n"
             "  --reference WHAT   wasm (default), cpu (tfjs-backend-cpu) or none\n"
             "  --node PATH        the node program (default node)\n"
             "  --json             the figures as JSON on stdout\n");
@@ -133,10 +136,11 @@ done:
     return best;
 }
 
-/* Runs the reference; returns its ms per frame, or a negative errno. */
+/* Runs the reference on an in_h x in_w input; returns its ms per frame, or a
+ * negative errno. */
 static int run_reference(const char *node, const char *backend, const char *model_path,
-                         const char *input_path, int frames, double *ret_ms, double *ret_cpu_ms,
-                         bool *ret_simd, struct errbuf *err)
+                         const char *input_path, int frames, int in_w, int in_h, double *ret_ms,
+                         double *ret_cpu_ms, bool *ret_simd, struct errbuf *err)
 {
     char script[4096], npm[4096], cmd[16384], line[1024];
     json_error_t jerr;
@@ -148,8 +152,8 @@ static int run_reference(const char *node, const char *backend, const char *mode
     r = pose_cli_source_path(npm, sizeof(npm), "third_party/npm/node_modules", err);
     if (r < 0)
         return errbuf_set(err, r, "TensorFlow.js packages not found (run scripts/setup)");
-    snprintf(cmd, sizeof(cmd), "'%s' '%s' bench '%s' '%s' %s %d '%s'", node, script, npm,
-             model_path, backend, frames, input_path);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' bench '%s' '%s' %s %d '%s' --size=%dx%d", node, script,
+             npm, model_path, backend, frames, input_path, in_h, in_w);
     FILE *p = popen(cmd, "r");
     if (!p)
         return errbuf_set(err, -errno, "cannot run %s: %s", node, strerror(errno));
@@ -172,17 +176,89 @@ static int run_reference(const char *node, const char *backend, const char *mode
     return 0;
 }
 
+/* One input size: what it costs and how fast each side runs it. */
+struct bench_row {
+    int in_w, in_h;
+    double gflops, dense;
+    double crtd_ms, crtd_cpu_ms;
+    double ref_ms, ref_cpu_ms;
+    bool simd;
+};
+
+/* Runs the graph once on input: pose_run_tensor, or for MultiPose
+ * pose_run_people_tensor at that size. */
+static int run_once(struct pose_context *pc, bool multi, const int32_t *input, int in_w, int in_h,
+                    struct errbuf *err)
+{
+    float out[POSE_MAX_PEOPLE * POSE_PEOPLE_STRIDE];
+
+    if (multi)
+        return pose_run_people_tensor(pc, input, in_w, in_h, out, err);
+    pose_run_tensor(pc, input, out);
+    return 0;
+}
+
+static int bench_size(struct pose_context *pc, const struct pose_model *pm, struct bench_row *row,
+                      const int32_t *input, int frames, const char *reference, const char *node,
+                      const char *model_path, struct errbuf *err)
+{
+    bool multi = pose_model_is_multi(pm);
+    char input_path[] = "/tmp/crt-bench-pose-XXXXXX";
+    size_t n = (size_t)row->in_w * row->in_h * 3;
+    int r;
+
+    if (multi) {
+        r = pose_people_plan(pc, row->in_w, row->in_h, &row->gflops, &row->dense, err);
+        if (r < 0)
+            return r;
+    } else {
+        row->gflops = pose_model_gflops(pm, &row->dense);
+    }
+    fprintf(stderr, "crt bench pose: %s, %dx%d, %s, measuring crtd...\n", model_path, row->in_w,
+            row->in_h, pose_model_kernels(pm));
+    for (int i = 0; i < 5; i++)
+        if ((r = run_once(pc, multi, input, row->in_w, row->in_h, err)) < 0)
+            return r;
+    row->crtd_ms = row->crtd_cpu_ms = INFINITY;
+    for (int rep = 0; rep < 3; rep++) {
+        int64_t t0 = time_mono_ns(), c0 = thread_cpu_ns();
+        for (int i = 0; i < frames; i++)
+            run_once(pc, multi, input, row->in_w, row->in_h, err);
+        row->crtd_ms = fmin(row->crtd_ms, (double)(time_mono_ns() - t0) * 1e-6 / frames);
+        row->crtd_cpu_ms = fmin(row->crtd_cpu_ms, (double)(thread_cpu_ns() - c0) * 1e-6 / frames);
+    }
+    row->ref_ms = row->ref_cpu_ms = NAN;
+    if (strcmp(reference, "none") == 0)
+        return 0;
+    int fd = mkstemp(input_path);
+    if (fd < 0 || write(fd, input, n * sizeof(*input)) != (ssize_t)(n * sizeof(*input))) {
+        r = errbuf_set(err, -errno, "cannot write %s: %s", input_path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(input_path);
+        }
+        return r;
+    }
+    close(fd);
+    fprintf(stderr, "crt bench pose: measuring TensorFlow.js (tfjs-backend-%s)...\n", reference);
+    r = run_reference(node, reference, model_path, input_path, frames, row->in_w, row->in_h,
+                      &row->ref_ms, &row->ref_cpu_ms, &row->simd, err);
+    unlink(input_path);
+    return r;
+}
+
 int bench_pose(int argc, char **argv)
 {
     const char *model = "lightning", *models_dir = NULL, *reference = "wasm", *node = "node";
-    int frames = 100;
+    int frames = -1, side = 0; /* frames -1: the model's default */
     bool json = false;
-    char model_path[4096], input_path[] = "/tmp/crt-bench-pose-XXXXXX";
+    char model_path[4096];
     struct errbuf err = {0};
     struct pose_model *pm = NULL;
     struct pose_context *pc = NULL;
     int32_t *input = NULL;
-    int input_fd = -1, status = 1, r;
+    struct bench_row rows[2] = {{0}};
+    int n_rows = 0, status = 1, r;
 
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -197,6 +273,8 @@ int bench_pose(int argc, char **argv)
             models_dir = argv[++i];
         else if (strcmp(a, "--frames") == 0 && has)
             frames = atoi(argv[++i]);
+        else if (strcmp(a, "--side") == 0 && has)
+            side = atoi(argv[++i]);
         else if (strcmp(a, "--reference") == 0 && has)
             reference = argv[++i];
         else if (strcmp(a, "--node") == 0 && has)
@@ -209,10 +287,15 @@ int bench_pose(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (frames < 1 || frames > 100000 ||
+    if ((frames < 1 && frames != -1) || frames > 100000 ||
         (strcmp(reference, "wasm") != 0 && strcmp(reference, "cpu") != 0 &&
          strcmp(reference, "none") != 0)) {
         cli_error("bench pose", "--frames must be 1..100000 and --reference wasm, cpu or none");
+        return EXIT_USAGE;
+    }
+    if (side && (side < POSE_PEOPLE_MIN_SIDE || side > POSE_PEOPLE_MAX_SIDE || side % 32)) {
+        cli_error("bench pose", "--side must be a multiple of 32 from %d to %d",
+                  POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE);
         return EXIT_USAGE;
     }
 
@@ -227,8 +310,22 @@ int bench_pose(int argc, char **argv)
         cli_error("bench pose", "%s", errbuf_text(&err, r));
         goto done;
     }
-    int size = pose_model_input_size(pm);
-    size_t n = (size_t)size * size * 3;
+    bool multi = pose_model_is_multi(pm);
+    if (multi) {
+        /* square inputs: the largest a frame of that side gets */
+        int sides[2] = {side ? side : 256, 384};
+        for (int k = 0; k < (side ? 1 : 2); k++)
+            rows[n_rows++] = (struct bench_row){.in_w = sides[k], .in_h = sides[k]};
+    } else {
+        int size = pose_model_input_size(pm);
+        rows[n_rows++] = (struct bench_row){.in_w = size, .in_h = size};
+    }
+    if (frames < 0)
+        frames = multi ? 30 : 100;
+    size_t n = 0;
+    for (int k = 0; k < n_rows; k++)
+        n = n > (size_t)rows[k].in_w * rows[k].in_h * 3 ? n
+                                                        : (size_t)rows[k].in_w * rows[k].in_h * 3;
     input = malloc(n * sizeof(*input));
     if (!input) {
         cli_error("bench pose", "out of memory");
@@ -239,72 +336,62 @@ int bench_pose(int argc, char **argv)
         seed = seed * 69069u + 1u;
         input[i] = (int32_t)(seed >> 24);
     }
-
-    double dense, gflops = pose_model_gflops(pm, &dense);
-    fprintf(stderr, "crt bench pose: %s, %dx%d, %s, measuring crtd...\n", model_path, size, size,
-            pose_model_kernels(pm));
-    float out[POSE_NUM_KEYPOINTS * 3];
-    for (int i = 0; i < 5; i++)
-        pose_run_tensor(pc, input, out);
-    double crtd_ms = INFINITY, crtd_cpu_ms = INFINITY;
-    for (int rep = 0; rep < 3; rep++) {
-        int64_t t0 = time_mono_ns(), c0 = thread_cpu_ns();
-        for (int i = 0; i < frames; i++)
-            pose_run_tensor(pc, input, out);
-        crtd_ms = fmin(crtd_ms, (double)(time_mono_ns() - t0) * 1e-6 / frames);
-        crtd_cpu_ms = fmin(crtd_cpu_ms, (double)(thread_cpu_ns() - c0) * 1e-6 / frames);
-    }
-    double blas = sgemm_peak_gflops();
-    const char *isa;
-    double peak = fma_peak_gflops(&isa);
-
-    double ref_ms = NAN, ref_cpu_ms = NAN;
-    bool simd = false;
-    if (strcmp(reference, "none") != 0) {
-        input_fd = mkstemp(input_path);
-        if (input_fd < 0 ||
-            write(input_fd, input, n * sizeof(*input)) != (ssize_t)(n * sizeof(*input))) {
-            cli_error("bench pose", "cannot write %s: %s", input_path, strerror(errno));
-            goto done;
-        }
-        fprintf(stderr, "crt bench pose: measuring TensorFlow.js (tfjs-backend-%s)...\n",
-                reference);
-        r = run_reference(node, reference, model_path, input_path, frames, &ref_ms, &ref_cpu_ms,
-                          &simd, &err);
+    for (int k = 0; k < n_rows; k++) {
+        r = bench_size(pc, pm, &rows[k], input, frames, reference, node, model_path, &err);
         if (r < 0) {
             cli_error("bench pose", "%s", errbuf_text(&err, r));
             goto done;
         }
     }
+    double blas = sgemm_peak_gflops();
+    const char *isa;
+    double peak = fma_peak_gflops(&isa);
 
     /* GFLOP/s per second of CPU time (the peak loop is timed the same way),
      * so that the fraction of peak holds on a shared machine */
-    double crtd_gflops = gflops / crtd_cpu_ms * 1e3;
-    double ref_gflops = gflops / ref_cpu_ms * 1e3;
     bool has_ref = strcmp(reference, "none") != 0;
     if (json) {
-        json_t *j = json_object();
+        json_t *j = json_object(), *sizes = json_array();
         json_object_set_new(j, "model", json_string(model_path));
-        json_object_set_new(j, "input_size", json_integer(size));
-        json_object_set_new(j, "gflops_per_frame", json_real(gflops));
-        json_object_set_new(j, "gflops_dense", json_real(dense));
-        json_object_set_new(j, "crtd",
-                            json_pack("{s:f, s:f, s:f, s:s, s:i}", "ms_per_frame", crtd_ms,
-                                      "cpu_ms_per_frame", crtd_cpu_ms, "gflops_per_cpu_s",
-                                      crtd_gflops, "kernels", pose_model_kernels(pm), "threads",
-                                      1));
-        if (has_ref) {
-            json_object_set_new(j, "reference",
-                                json_pack("{s:s, s:s, s:b, s:f, s:f, s:f, s:i}", "name",
-                                          "tfjs 4.22.0", "backend", reference, "simd", simd,
-                                          "ms_per_frame", ref_ms, "cpu_ms_per_frame", ref_cpu_ms,
-                                          "gflops_per_cpu_s", ref_gflops, "threads", 1));
-            json_object_set_new(j, "speedup_wall", json_real(ref_ms / crtd_ms));
-            json_object_set_new(j, "speedup_cpu", json_real(ref_cpu_ms / crtd_cpu_ms));
+        for (int k = 0; k < n_rows; k++) {
+            const struct bench_row *w = &rows[k];
+            double crtd_gflops = w->gflops / w->crtd_cpu_ms * 1e3;
+            json_t *o = json_pack("{s:i, s:i, s:f, s:f}", "input_width", w->in_w, "input_height",
+                                  w->in_h, "gflops_per_frame", w->gflops, "gflops_dense", w->dense);
+            json_object_set_new(o, "crtd",
+                                json_pack("{s:f, s:f, s:f, s:s, s:i}", "ms_per_frame", w->crtd_ms,
+                                          "cpu_ms_per_frame", w->crtd_cpu_ms, "gflops_per_cpu_s",
+                                          crtd_gflops, "kernels", pose_model_kernels(pm), "threads",
+                                          1));
+            if (has_ref) {
+                json_object_set_new(o, "reference",
+                                    json_pack("{s:s, s:s, s:b, s:f, s:f, s:f, s:i}", "name",
+                                              "tfjs 4.22.0", "backend", reference, "simd", w->simd,
+                                              "ms_per_frame", w->ref_ms, "cpu_ms_per_frame",
+                                              w->ref_cpu_ms, "gflops_per_cpu_s",
+                                              w->gflops / w->ref_cpu_ms * 1e3, "threads", 1));
+                json_object_set_new(o, "speedup_wall", json_real(w->ref_ms / w->crtd_ms));
+                json_object_set_new(o, "speedup_cpu", json_real(w->ref_cpu_ms / w->crtd_cpu_ms));
+            }
+            json_object_set_new(o, "fraction_of_peak", json_real(crtd_gflops / peak));
+            json_array_append_new(sizes, o);
+            /* the single-size fields as before, for the first size */
+            if (k == 0) {
+                json_object_set_new(j, "input_size", json_integer(w->in_w));
+                json_object_set_new(j, "gflops_per_frame", json_real(w->gflops));
+                json_object_set_new(j, "gflops_dense", json_real(w->dense));
+                json_object_set(j, "crtd", json_object_get(o, "crtd"));
+                if (has_ref) {
+                    json_object_set(j, "reference", json_object_get(o, "reference"));
+                    json_object_set(j, "speedup_wall", json_object_get(o, "speedup_wall"));
+                    json_object_set(j, "speedup_cpu", json_object_get(o, "speedup_cpu"));
+                }
+                json_object_set(j, "fraction_of_peak", json_object_get(o, "fraction_of_peak"));
+            }
         }
+        json_object_set_new(j, "sizes", sizes);
         json_object_set_new(j, "cpu_peak_gflops_per_s", json_real(peak));
         json_object_set_new(j, "cpu_peak_method", json_string(isa));
-        json_object_set_new(j, "fraction_of_peak", json_real(crtd_gflops / peak));
         json_object_set_new(j, "openblas_sgemm_gflops_per_s", json_real(blas));
         json_object_set_new(j, "openblas_core", json_string(blas_core_name()));
         char *text = json_dumps(j, JSON_INDENT(2));
@@ -313,21 +400,27 @@ int bench_pose(int argc, char **argv)
         free(text);
         json_decref(j);
     } else {
-        printf("pose model     %s (%dx%d)\n", model_path, size, size);
-        printf("work           %.3f GFLOPs per frame (%.3f in dense convolutions)\n", gflops,
-               dense);
-        printf("crtd           %8.2f ms/frame  CPU %6.2f ms  %6.1f GFLOP/s  1 thread, %s\n",
-               crtd_ms, crtd_cpu_ms, crtd_gflops, pose_model_kernels(pm));
-        if (has_ref) {
-            printf("tfjs-%-9s %8.2f ms/frame  CPU %6.2f ms  %6.1f GFLOP/s  1 thread, "
-                   "TensorFlow.js 4.22.0%s\n",
-                   reference, ref_ms, ref_cpu_ms, ref_gflops,
-                   strcmp(reference, "wasm") == 0 ? (simd ? ", SIMD" : ", no SIMD") : "");
-            printf("speed-up       %.1fx wall clock, %.1fx CPU time\n", ref_ms / crtd_ms,
-                   ref_cpu_ms / crtd_cpu_ms);
+        printf("pose model     %s%s\n", model_path, multi ? " (MultiPose)" : "");
+        for (int k = 0; k < n_rows; k++) {
+            const struct bench_row *w = &rows[k];
+            double crtd_gflops = w->gflops / w->crtd_cpu_ms * 1e3;
+            printf("input          %dx%d\n", w->in_w, w->in_h);
+            printf("work           %.3f GFLOPs per frame (%.3f in dense convolutions)\n", w->gflops,
+                   w->dense);
+            printf("crtd           %8.2f ms/frame  CPU %6.2f ms  %6.1f GFLOP/s  1 thread, %s "
+                   "(%.0f%% of peak)\n",
+                   w->crtd_ms, w->crtd_cpu_ms, crtd_gflops, pose_model_kernels(pm),
+                   100.0 * crtd_gflops / peak);
+            if (has_ref) {
+                printf("tfjs-%-9s %8.2f ms/frame  CPU %6.2f ms  %6.1f GFLOP/s  1 thread, "
+                       "TensorFlow.js 4.22.0%s\n",
+                       reference, w->ref_ms, w->ref_cpu_ms, w->gflops / w->ref_cpu_ms * 1e3,
+                       strcmp(reference, "wasm") == 0 ? (w->simd ? ", SIMD" : ", no SIMD") : "");
+                printf("speed-up       %.1fx wall clock, %.1fx CPU time\n", w->ref_ms / w->crtd_ms,
+                       w->ref_cpu_ms / w->crtd_cpu_ms);
+            }
         }
-        printf("CPU peak       %.1f GFLOP/s (1 thread, %s loop): crtd reaches %.0f%%\n", peak, isa,
-               100.0 * crtd_gflops / peak);
+        printf("CPU peak       %.1f GFLOP/s (1 thread, %s loop)\n", peak, isa);
         printf("OpenBLAS       %.1f GFLOP/s (sgemm 1024^3, 1 thread, core %s)\n", blas,
                blas_core_name());
         printf("(GFLOP/s per second of CPU time: figures stay fair when other jobs share "
@@ -335,10 +428,6 @@ int bench_pose(int argc, char **argv)
     }
     status = 0;
 done:
-    if (input_fd >= 0) {
-        close(input_fd);
-        unlink(input_path);
-    }
     free(input);
     pose_context_free(pc);
     pose_model_free(pm);

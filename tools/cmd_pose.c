@@ -1,6 +1,7 @@
 /* crt pose: MoveNet keypoints of every (sampled) frame of an image or a
  * video, as text or JSON lines, and optionally a picture of the frame with the
- * skeleton and the tracking crop drawn on it. */
+ * skeleton and the tracking crop drawn on it; with MultiPose, every person
+ * with a box and a skeleton. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,9 +19,12 @@ static void usage(FILE *out)
             "usage: crt pose [options] IMAGE_OR_VIDEO\n\n"
             "Run MoveNet on an image, or on a video's frames sampled at --fps, with the\n"
             "tracking crop carried from frame to frame; print 17 keypoints per frame (x, y\n"
-            "in 0..1 of the whole frame, score 0..1) and whether a person is seen.\n\n"
+            "in 0..1 of the whole frame, score 0..1) and whether a person is seen. With\n"
+            "--model multipose, every person scored >= 0.2: a box, a score and 17 keypoints.\n\n"
             "options:\n"
-            "  --model NAME|FILE  lightning (default), thunder, or a model.json\n"
+            "  --model NAME|FILE  lightning (default), thunder, multipose, or a model.json\n"
+            "  --side N           multipose: the input's long side, a multiple of 32 from 32\n"
+            "                     to 640 (default 256; small, distant people need more)\n"
             "  --models DIR       where movenet-NAME.json lives (default: third_party/models)\n"
             "  --fps N            sample a video at N frames per second, by timestamp\n"
             "                     (default 10; 0 = every frame)\n"
@@ -69,17 +73,26 @@ static void line(uint8_t *img, int w, int h, int stride, float x0, float y0, flo
     }
 }
 
-static void draw(uint8_t *img, int w, int h, int stride, const struct pose_result *res)
+/* What one frame gave: the single person's result, or the people. */
+struct frame_out {
+    bool multi;
+    struct pose_result res;
+    struct pose_person people[POSE_MAX_PEOPLE];
+    int n;
+};
+
+static void rect(uint8_t *img, int w, int h, int stride, float x0, float y0, float x1, float y1)
+{
+    line(img, w, h, stride, x0, y0, x1, y0, 0, color_crop);
+    line(img, w, h, stride, x1, y0, x1, y1, 0, color_crop);
+    line(img, w, h, stride, x1, y1, x0, y1, 0, color_crop);
+    line(img, w, h, stride, x0, y1, x0, y0, 0, color_crop);
+}
+
+static void skeleton(uint8_t *img, int w, int h, int stride, const struct pose_keypoint *k)
 {
     int r = (w > h ? w : h) / 250 + 1;
-    const struct pose_keypoint *k = res->keypoints;
-    const struct pose_region *cr = &res->crop;
-    float x1 = cr->x0 + cr->side, y1 = cr->y0 + cr->side;
 
-    line(img, w, h, stride, cr->x0, cr->y0, x1, cr->y0, 0, color_crop);
-    line(img, w, h, stride, x1, cr->y0, x1, y1, 0, color_crop);
-    line(img, w, h, stride, x1, y1, cr->x0, y1, 0, color_crop);
-    line(img, w, h, stride, cr->x0, y1, cr->x0, cr->y0, 0, color_crop);
     for (int i = 0; i < POSE_NUM_LIMBS; i++) {
         const struct pose_keypoint *a = &k[pose_limbs[i][0]], *b = &k[pose_limbs[i][1]];
         if (a->score >= POSE_MIN_SCORE && b->score >= POSE_MIN_SCORE)
@@ -91,18 +104,72 @@ static void draw(uint8_t *img, int w, int h, int stride, const struct pose_resul
                  color_point);
 }
 
-static void print_result(const struct pose_result *res, long frame, double t, bool json)
+/* The tracking crop and the skeleton, or every person's box and skeleton. */
+static void draw(uint8_t *img, int w, int h, int stride, const struct frame_out *out)
+{
+    if (!out->multi) {
+        const struct pose_region *cr = &out->res.crop;
+        rect(img, w, h, stride, cr->x0, cr->y0, cr->x0 + cr->side, cr->y0 + cr->side);
+        skeleton(img, w, h, stride, out->res.keypoints);
+        return;
+    }
+    for (int p = 0; p < out->n; p++) {
+        const float *b = out->people[p].box;
+        rect(img, w, h, stride, b[0] * w, b[1] * h, b[2] * w, b[3] * h);
+        skeleton(img, w, h, stride, out->people[p].keypoints);
+    }
+}
+
+static void print_keypoints_json(const struct pose_keypoint *k)
+{
+    printf("\"keypoints\": [");
+    for (int i = 0; i < POSE_NUM_KEYPOINTS; i++)
+        printf("%s{\"name\": \"%s\", \"x\": %.5f, \"y\": %.5f, \"score\": %.4f}", i ? ", " : "",
+               pose_keypoint_names[i], k[i].x, k[i].y, k[i].score);
+    printf("]");
+}
+
+static void print_people(const struct frame_out *out, long frame, double t, bool json)
 {
     if (json) {
+        printf("{\"frame\": %ld, \"time\": %.3f, \"people\": [", frame, t);
+        for (int p = 0; p < out->n; p++) {
+            const struct pose_person *q = &out->people[p];
+            printf("%s{\"score\": %.4f, \"box\": {\"x0\": %.5f, \"y0\": %.5f, \"x1\": %.5f, "
+                   "\"y1\": %.5f}, ",
+                   p ? ", " : "", q->score, q->box[0], q->box[1], q->box[2], q->box[3]);
+            print_keypoints_json(q->keypoints);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("frame %ld  t=%.3fs  people=%d\n", frame, t, out->n);
+    for (int p = 0; p < out->n; p++) {
+        const struct pose_person *q = &out->people[p];
+        printf(" person %d  score=%.3f  box=%.4f,%.4f-%.4f,%.4f\n", p, q->score, q->box[0],
+               q->box[1], q->box[2], q->box[3]);
+        for (int i = 0; i < POSE_NUM_KEYPOINTS; i++)
+            printf("  %-15s x=%.4f y=%.4f score=%.3f\n", pose_keypoint_names[i], q->keypoints[i].x,
+                   q->keypoints[i].y, q->keypoints[i].score);
+    }
+}
+
+static void print_result(const struct frame_out *out, long frame, double t, bool json)
+{
+    const struct pose_result *res = &out->res;
+
+    if (out->multi) {
+        print_people(out, frame, t, json);
+        return;
+    }
+    if (json) {
         printf("{\"frame\": %ld, \"time\": %.3f, \"person\": %s, \"score\": %.4f, "
-               "\"crop\": {\"x0\": %.1f, \"y0\": %.1f, \"side\": %.1f}, \"keypoints\": [",
+               "\"crop\": {\"x0\": %.1f, \"y0\": %.1f, \"side\": %.1f}, ",
                frame, t, res->person ? "true" : "false", res->score, res->crop.x0, res->crop.y0,
                res->crop.side);
-        for (int i = 0; i < POSE_NUM_KEYPOINTS; i++)
-            printf("%s{\"name\": \"%s\", \"x\": %.5f, \"y\": %.5f, \"score\": %.4f}", i ? ", " : "",
-                   pose_keypoint_names[i], res->keypoints[i].x, res->keypoints[i].y,
-                   res->keypoints[i].score);
-        printf("]}\n");
+        print_keypoints_json(res->keypoints);
+        printf("}\n");
         return;
     }
     printf("frame %ld  t=%.3fs  person=%s  score=%.3f  crop=%.0f,%.0f+%.0f\n", frame, t,
@@ -113,7 +180,7 @@ static void print_result(const struct pose_result *res, long frame, double t, bo
 }
 
 static int write_picture(const char *pattern, long frame, const uint8_t *rgb, int w, int h,
-                         int stride, const struct pose_result *res, uint8_t **canvas,
+                         int stride, const struct frame_out *res, uint8_t **canvas,
                          size_t *canvas_size, struct errbuf *err)
 {
     char path[4096];
@@ -143,7 +210,7 @@ int cmd_pose(int argc, char **argv)
     const char *model = "lightning", *models_dir = NULL, *draw_path = NULL, *input = NULL;
     double fps = 10;
     long max_frames = -1;
-    int threads = 1;
+    int threads = 1, side = 256;
     bool json = false, track = true;
     char model_path[4096];
     struct errbuf err = {0};
@@ -152,7 +219,7 @@ int cmd_pose(int argc, char **argv)
     struct video_media *media = NULL;
     uint8_t *canvas = NULL, *last = NULL;
     size_t canvas_size = 0;
-    struct pose_result res, last_res;
+    struct frame_out res = {0}, last_res = {0};
     int last_w = 0, last_h = 0, status = 1, r;
 
     if (cli_wants_help(argc, argv)) {
@@ -175,7 +242,14 @@ int cmd_pose(int argc, char **argv)
             }
         } else if (strcmp(a, "--max-frames") == 0 && has)
             max_frames = strtol(argv[++i], NULL, 10);
-        else if (strcmp(a, "--threads") == 0 && has)
+        else if (strcmp(a, "--side") == 0 && has) {
+            side = (int)strtol(argv[++i], &end, 10);
+            if (*end || side < POSE_PEOPLE_MIN_SIDE || side > POSE_PEOPLE_MAX_SIDE || side % 32) {
+                cli_error("pose", "--side must be a multiple of 32 from %d to %d",
+                          POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--threads") == 0 && has)
             threads = atoi(argv[++i]);
         else if (strcmp(a, "--draw") == 0 && has)
             draw_path = argv[++i];
@@ -245,7 +319,11 @@ int cmd_pose(int argc, char **argv)
         if (!track)
             pose_context_reset(pc);
         int64_t t0 = time_mono_ns();
-        r = pose_run(pc, rgb, w, h, stride, &res, &err);
+        res.multi = pose_model_is_multi(pm);
+        if (res.multi)
+            r = pose_run_people(pc, rgb, w, h, stride, side, res.people, &res.n, &err);
+        else
+            r = pose_run(pc, rgb, w, h, stride, &res.res, &err);
         busy_ns += time_mono_ns() - t0;
         if (r < 0) {
             cli_error("pose", "%s: frame %ld: %s", input, decoded - 1, errbuf_text(&err, r));
@@ -292,8 +370,9 @@ int cmd_pose(int argc, char **argv)
             goto done;
         }
     }
-    fprintf(stderr, "crt pose: %ld of %ld frames, %.2f ms per frame in pose_run\n", processed,
-            decoded, (double)busy_ns * 1e-6 / (double)processed);
+    fprintf(stderr, "crt pose: %ld of %ld frames, %.2f ms per frame in %s\n", processed, decoded,
+            (double)busy_ns * 1e-6 / (double)processed,
+            pose_model_is_multi(pm) ? "pose_run_people" : "pose_run");
     status = 0;
 done:
     free(canvas);

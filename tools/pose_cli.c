@@ -94,10 +94,11 @@ int pose_cli_model_path(char *buf, size_t size, const char *model, const char *m
 {
     char rel[256];
 
-    if (strcmp(model, "lightning") != 0 && strcmp(model, "thunder") != 0) {
+    if (strcmp(model, "lightning") != 0 && strcmp(model, "thunder") != 0 &&
+        strcmp(model, "multipose") != 0) {
         if (!readable(model))
             return errbuf_set(err, -errno,
-                              "model '%s' is not lightning, thunder or a readable "
+                              "model '%s' is not lightning, thunder, multipose or a readable "
                               "model.json (%s)",
                               model, strerror(errno));
         return str_copy(buf, size, model) < 0 ? errbuf_set(err, -ENAMETOOLONG, "path too long") : 0;

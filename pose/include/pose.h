@@ -24,8 +24,9 @@ struct pose_result {
     struct pose_region crop; /* the region the model looked at */
 };
 
-/* A loaded MoveNet (Lightning 192x192 or Thunder 256x256): read-only once
- * loaded, shared by any number of contexts and threads. */
+/* A loaded MoveNet (SinglePose Lightning 192x192 or Thunder 256x256, or
+ * MultiPose at any size that is a multiple of 32): read-only once loaded,
+ * shared by any number of contexts and threads. */
 struct pose_model;
 /* Per stream: the runner's arena and the tracking-crop state. */
 struct pose_context;
@@ -39,15 +40,21 @@ struct pose_options {
     bool no_avx512;
 };
 
-/* Loads movenet-*.json and its .bin (see tfjs.h for the checks); fails with
- * -EBADMSG when the graph is not an int32 [1,S,S,3] -> float [1,1,17,3] model.
- * pose_model_load uses the default options; options may be NULL. */
+/* Loads movenet-*.json and its .bin (see tfjs.h for the checks): a
+ * single-person graph (int32 [1,S,S,3] -> float [1,1,17,3]) or a multi-person
+ * one (int32 [1,H,W,3] with H and W free -> float [1,6,56]); anything else is
+ * -EBADMSG naming the shape. pose_model_load uses the default options; options
+ * may be NULL. */
 int pose_model_load(const char *json_path, struct pose_model **ret_model, struct errbuf *err);
 int pose_model_load_opts(const char *json_path, const struct pose_options *options,
                          struct pose_model **ret_model, struct errbuf *err);
 struct pose_model *pose_model_free(struct pose_model *model);
-int pose_model_input_size(const struct pose_model *model); /* S */
-/* GFLOPs of one frame, total and in dense convolutions. */
+/* S; for a multi-person model the side of the plan made at load (256). */
+int pose_model_input_size(const struct pose_model *model);
+/* Whether the model finds several people (MoveNet MultiPose). */
+bool pose_model_is_multi(const struct pose_model *model);
+/* GFLOPs of one frame, total and in dense convolutions (a multi-person model:
+ * at the size of pose_model_input_size; see pose_people_plan). */
 double pose_model_gflops(const struct pose_model *model, double *ret_dense);
 /* What runs the convolutions: "AVX-512 GEMM" (crtd's own, where the CPU has
  * it and the options allowed it) or "OpenBLAS <core>". */
@@ -59,7 +66,8 @@ struct pose_context *pose_context_free(struct pose_context *context);
 /* Forgets the tracking crop: the next frame is seen whole. */
 void pose_context_reset(struct pose_context *context);
 
-/* Runs on one packed RGB24 frame (stride bytes per row): crops the region
+/* Runs a single-person model (-EINVAL for a multi-person one: see
+ * pose_run_people) on one packed RGB24 frame (stride bytes per row): crops the region
  * tracked from the previous frame (or the whole frame, letterboxed to a square
  * with black), resizes it to SxS, runs the model and maps the keypoints back to
  * whole-frame coordinates. Allocates nothing. */
@@ -81,10 +89,7 @@ void pose_resize_rgb(int32_t *out, int size, const uint8_t *rgb, int width, int 
 void pose_run_tensor(struct pose_context *context, const int32_t *input,
                      float out[POSE_NUM_KEYPOINTS * 3]);
 
-/* ---- tracking people (tracker.c) ------------------------------------------ */
-
-#define POSE_TRACKER_MAX_TRACKS     16
-#define POSE_TRACKER_MAX_DETECTIONS 16
+/* ---- several people ---------------------------------------------------------- */
 
 /* One person a multi-person model found in a frame. */
 struct pose_person {
@@ -92,6 +97,55 @@ struct pose_person {
     float box[4]; /* x0, y0, x1, y1 in whole-frame coordinates, 0..1 */
     float score;  /* the model's person score, 0..1 */
 };
+
+/* MultiPose's output: per person 17 x (y, x, score), then ymin, xmin, ymax,
+ * xmax and the person's score, in the input tensor's coordinates (0..1). */
+#define POSE_MAX_PEOPLE      6
+#define POSE_PEOPLE_STRIDE   56
+#define POSE_PEOPLE_MIN_SIDE 32
+#define POSE_PEOPLE_MAX_SIDE 640
+
+/* The input a frame of width x height gets for a given side: the long side
+ * is side (a multiple of 32 from 32 to 640, else -EINVAL naming 'side'), the
+ * short side in proportion, rounded up to a multiple of 32. */
+int pose_people_input_size(int width, int height, int side, int *ret_in_width, int *ret_in_height,
+                           struct errbuf *err);
+
+/* Makes (once; a context keeps a few) the plan for an input of in_width x
+ * in_height, and reports its GFLOPs (total and in dense convolutions; either
+ * may be NULL). Calling it before a stream's first frame keeps planning out
+ * of the frame loop; otherwise the first frame of each size plans. */
+int pose_people_plan(struct pose_context *context, int in_width, int in_height, double *ret_gflops,
+                     double *ret_dense, struct errbuf *err);
+
+/* Every person in one packed RGB24 frame. A multi-person model sees the whole
+ * frame letterboxed with black to pose_people_input_size(side); keypoints and
+ * boxes come back in whole-frame coordinates 0..1 (clamped), strongest first,
+ * and people scored below POSE_MIN_SCORE are left out. A single-person model
+ * runs pose_run (side is checked but unused) and gives 0 or 1 person, boxed
+ * by its seen keypoints, so that callers have one path. Allocates nothing
+ * once the size's plan exists. */
+int pose_run_people(struct pose_context *context, const uint8_t *rgb, int width, int height,
+                    int stride, int side, struct pose_person *ret_people /* [POSE_MAX_PEOPLE] */,
+                    int *ret_n, struct errbuf *err);
+
+/* Runs a multi-person graph on an int32 [1,in_height,in_width,3] tensor; out
+ * receives the raw [POSE_MAX_PEOPLE][POSE_PEOPLE_STRIDE] output. -EINVAL for a
+ * single-person model or a size the graph does not take. */
+int pose_run_people_tensor(struct pose_context *context, const int32_t *input, int in_width,
+                           int in_height, float out[POSE_MAX_PEOPLE * POSE_PEOPLE_STRIDE],
+                           struct errbuf *err);
+
+/* The whole frame, centred and scaled to fit an in_width x in_height int32
+ * tensor (black around it), resized as pose_resize_rgb does: what
+ * pose_run_people gives the model. */
+void pose_letterbox_rgb(int32_t *out, int in_width, int in_height, const uint8_t *rgb, int width,
+                        int height, int stride);
+
+/* ---- tracking people (tracker.c) ------------------------------------------ */
+
+#define POSE_TRACKER_MAX_TRACKS     16
+#define POSE_TRACKER_MAX_DETECTIONS 16
 
 struct pose_tracker_options {
     int max_tracks;       /* the cap per stream (default 6, at most 16) */

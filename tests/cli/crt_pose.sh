@@ -20,6 +20,13 @@ check pose_json 0 '"person": true' -- "$crt" pose --models "$models" --json "$ph
 rm -f "$tmp/crt_pose_messi.png"
 check pose_draw 0 "person=yes" -- "$crt" pose --models "$models" --draw "$tmp/crt_pose_messi.png" "$photo"
 check pose_draw_png 0 "PNG" -- head -c 8 "$tmp/crt_pose_messi.png"
+people="$root/third_party/images/basketball2.png"
+check pose_multi_json 0 '"people": \[{"score": 0\.[0-9]*, "box": {"x0"' -- "$crt" pose --models "$models" --model multipose --json "$people"
+check pose_multi_text 0 "people=2" -- "$crt" pose --models "$models" --model multipose --side 384 "$people"
+check pose_multi_bad_side 2 "crt pose: --side must be a multiple of 32" -- "$crt" pose --model multipose --side 100 "$people"
+rm -f "$tmp/crt_pose_people.png"
+check pose_multi_draw 0 "person 1" -- "$crt" pose --models "$models" --model multipose --draw "$tmp/crt_pose_people.png" "$people"
+check pose_multi_draw_png 0 "PNG" -- head -c 8 "$tmp/crt_pose_people.png"
 check bench_pose_help 0 "usage: crt bench pose" -- "$crt" bench pose --help
 check bench_pose_bad 2 "crt bench pose: --frames must be" -- "$crt" bench pose --frames 0
 

@@ -1,10 +1,11 @@
 // TensorFlow.js reference for crtd's pose runner (tests and `crt bench pose`).
 //
-//   node tfjs_pose.js run   NPM_DIR MODEL.json IN.i32 OUT_PREFIX [NODE ...]
-//   node tfjs_pose.js bench NPM_DIR MODEL.json cpu|wasm FRAMES [IN.i32]
+//   node tfjs_pose.js run   NPM_DIR MODEL.json IN.i32 OUT_PREFIX [--size=HxW] [NODE ...]
+//   node tfjs_pose.js bench NPM_DIR MODEL.json cpu|wasm FRAMES [IN.i32] [--size=HxW]
 //
-// run: IN.i32 holds one or more int32 [1,S,S,3] input tensors back to back
-// (S read from the model's signature). For input k it writes
+// run: IN.i32 holds one or more int32 [1,H,W,3] input tensors back to back
+// (H and W read from the model's signature, or given by --size for a model
+// that takes any size, such as MoveNet MultiPose). For input k it writes
 // OUT_PREFIX<k>_<j>.f32 for j = 0 (the model's output) and j = 1.. (the named
 // intermediate nodes, in the order given), as raw little-endian float32 (int32
 // tensors are converted), and prints one line per tensor: "k j shape".
@@ -51,8 +52,19 @@ function ioHandler(tf, modelPath) {
   };
 }
 
-function inputSize(model) {
+// --size=HxW, taken out of argv; else the model's own input size.
+function inputSize(model, argv) {
+  const at = argv.findIndex((a) => /^--size=\d+x\d+$/.test(a));
+  if (at >= 0) {
+    const [h, w] = argv[at].slice(7).split('x').map((x) => parseInt(x, 10));
+    argv.splice(at, 1);
+    return [h, w];
+  }
   const dims = model.inputs[0].shape;
+  if (!(dims[1] > 0 && dims[2] > 0)) {
+    process.stderr.write('tfjs_pose.js: the model takes any size: give --size=HxW\n');
+    process.exit(2);
+  }
   return [dims[1], dims[2]];
 }
 
@@ -67,7 +79,7 @@ async function main() {
     require(path.join(npm, '@tensorflow/tfjs-backend-cpu'));
     await tf.setBackend('cpu');
     const model = await tfc.loadGraphModel(ioHandler(tf, modelPath));
-    const [h, w] = inputSize(model);
+    const [h, w] = inputSize(model, argv);
     const raw = fs.readFileSync(argv[3]);
     const per = h * w * 3;
     const all = new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
@@ -108,7 +120,7 @@ async function main() {
       process.exit(1);
     }
     const model = await tfc.loadGraphModel(ioHandler(tf, modelPath));
-    const [h, w] = inputSize(model);
+    const [h, w] = inputSize(model, argv);
     let data = new Int32Array(h * w * 3);
     if (argv[5]) {
       const raw = fs.readFileSync(argv[5]);
