@@ -59,16 +59,6 @@ int people_memory_decode(const void *data, size_t size, struct people_memory *re
 
 /* ---- people: tracks and their memories (pipeline_people.c) ------------- */
 
-/* The multi-person pose call: up to POSE_MAX_PEOPLE people a frame, each with
- * a box. Until pose_run_people is in pose/, this adapter runs the
- * single-person pose_run and gives 0 or 1 person, its box around the
- * keypoints it saw. Swapping in the real call is this one function. */
-#ifndef POSE_MAX_PEOPLE
-#define POSE_MAX_PEOPLE 6
-#endif
-int people_detect(struct pose_context *ctx, const uint8_t *rgb, int width, int height, int stride,
-                  int side, struct pose_person *ret_people, int *ret_n, struct errbuf *err);
-
 /* What one track owns: its memory and partial segment (crt), its features
  * state, and what the segment saw of it. */
 struct people_slot {

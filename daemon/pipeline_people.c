@@ -19,38 +19,6 @@
 #define ADOPT_MIN_IOU   0.1f
 #define ADOPT_MAX_SHIFT 0.2f
 
-int people_detect(struct pose_context *ctx, const uint8_t *rgb, int width, int height, int stride,
-                  int side, struct pose_person *ret_people, int *ret_n, struct errbuf *err)
-{
-    struct pose_result pose;
-    (void)side; /* the single-person model has its own input size */
-    int r = pose_run(ctx, rgb, width, height, stride, &pose, err);
-    if (r < 0)
-        return r;
-    if (!pose.person) {
-        *ret_n = 0;
-        return 0;
-    }
-    struct pose_person *p = &ret_people[0];
-    float x0 = 1, y0 = 1, x1 = 0, y1 = 0;
-    for (int k = 0; k < POSE_NUM_KEYPOINTS; k++) {
-        p->keypoints[k] = pose.keypoints[k];
-        if (pose.keypoints[k].score < POSE_MIN_SCORE)
-            continue;
-        x0 = fminf(x0, pose.keypoints[k].x);
-        y0 = fminf(y0, pose.keypoints[k].y);
-        x1 = fmaxf(x1, pose.keypoints[k].x);
-        y1 = fmaxf(y1, pose.keypoints[k].y);
-    }
-    p->box[0] = fmaxf(x0, 0);
-    p->box[1] = fmaxf(y0, 0);
-    p->box[2] = fminf(x1, 1);
-    p->box[3] = fminf(y1, 1);
-    p->score = pose.score;
-    *ret_n = 1;
-    return 0;
-}
-
 float people_box_iou(const float *a, const float *b)
 {
     float w = fminf(a[2], b[2]) - fmaxf(a[0], b[0]);

@@ -65,8 +65,8 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         if (p->pace && (r = pace(p, frame.pts)) < 0)
             return r;
         int n = 0;
-        r = people_detect(p->pose, frame.data, frame.width, frame.height, frame.stride,
-                          p->multipose_side, p->dets, &n, err);
+        r = pose_run_people(p->pose, frame.data, frame.width, frame.height, frame.stride,
+                            p->multipose_side, p->dets, &n, err);
         if (r < 0)
             return r;
         /* The result is large: it is filled in place, at a segment's end only. */
