@@ -189,6 +189,8 @@ static int parse_dof(struct asf *a, struct asf_bone *b, struct errbuf *err)
 {
     struct mocap_text *t = &a->text;
     unsigned seen = 0;
+    if (b->n_dof > 0)
+        return mocap_bad(t, err, "bone '%s' has a second dof line", b->name);
     if (t->n_words > 4)
         return mocap_bad(t, err, "bone '%s' has more than 3 dof", b->name);
     for (int k = 1; k < t->n_words; k++) {

@@ -484,6 +484,9 @@ static void malformed_asf_amc(void **state)
                          false, "5: the file ends inside a bone's begin..end");
     expect_asf_amc_error("dof", ":bonedata\n  begin\n    name a\n    dof rx l\n", amc, false,
                          "4: dof 'l' of bone 'a' is not rx, ry or rz");
+    /* found by fuzz_asf_amc: a second dof line overran the dof array */
+    expect_asf_amc_error("dof_twice", ":bonedata\n  begin\n    name a\n    dof rx ry\n    dof rz\n",
+                         amc, false, "5: bone 'a' has a second dof line");
     expect_asf_amc_error("nan_length", ":bonedata\n  begin\n    name a\n    length nan\n", amc,
                          false, "4: length nan is out of range");
     expect_asf_amc_error("truncated", asf_text(good),
