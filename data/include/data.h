@@ -1,7 +1,8 @@
 /* data: what crtd learns from and scores against — Toyota Smarthome's
  * classes, clip names and protocols (smarthome.c), the seeded RNG (rng.c),
- * synthetic motion (synth.c), pose-sequence files (poseseq.c) and confusion
- * matrices (metrics.c). The segment model does not depend on it. */
+ * synthetic motion (synth.c), pose-sequence files (poseseq.c), confusion
+ * matrices (metrics.c) and motion capture (mocap.c, bvh.c, asf_amc.c). The segment model does not
+ * depend on it. */
 #ifndef CRTD_DATA_H
 #define CRTD_DATA_H
 
@@ -183,5 +184,55 @@ double confusion_accuracy(const struct confusion *cm);
  * ret_classes (may be NULL) receives how many classes were averaged. */
 double confusion_mean_class_accuracy(const struct confusion *cm, const bool *scored,
                                      int *ret_classes);
+
+/* ---- motion capture: BVH and ASF/AMC (mocap.c, bvh.c, asf_amc.c) --------- */
+
+/* Real human motion as a skeleton and joint positions per frame, in metres,
+ * in the file's own axes (CMU and HDM05: Y up). docs/MOCAP.md describes the
+ * formats, the units and what the readers check. */
+#define MOCAP_MAX_JOINTS  256          /* joints a file may declare (BVH: End Sites too) */
+#define MOCAP_NAME_MAX    32           /* bytes of a joint name, with its NUL */
+#define MOCAP_MAX_FRAMES  432000       /* an hour at 120 fps */
+#define MOCAP_MAX_SAMPLES (1 << 25)    /* frames x joints: 384 MiB of positions */
+#define MOCAP_MAX_FILE    (512L << 20) /* bytes of a file */
+
+struct mocap_clip {
+    int n_joints;
+    char (*names)[MOCAP_NAME_MAX]; /* [n_joints] */
+    int *parent;                   /* [n_joints]: -1 for a root, else < the joint's index */
+    int frames;
+    double frame_time;     /* seconds between frames */
+    double scale;          /* metres per file unit, as applied */
+    char unit[64];         /* where scale came from, for people */
+    float (*positions)[3]; /* [frames * n_joints]: frame f, joint j at f * n_joints + j */
+};
+
+/* metres per file unit for a scale argument of 0: taken from the file (ASF
+ * `:units length`) or, when the file does not say, detected from the height
+ * of the rest pose (m, cm, mm, inches, feet or CMU units, whichever makes it
+ * a standing adult's height). */
+#define MOCAP_SCALE_AUTO 0.0
+/* CMU's ASF/AMC and CMU-derived BVH: inches x 0.45 (mocap.cs.cmu.edu FAQ). */
+#define MOCAP_SCALE_CMU (0.0254 / 0.45)
+
+/* A BVH file (HIERARCHY and MOTION). End Sites become joints named after
+ * their parent with "_end". A malformed file fails with -EBADMSG and a
+ * message "path:line: what is wrong". */
+int mocap_bvh_load(const char *path, double scale, struct mocap_clip *ret_clip, struct errbuf *err);
+
+/* An ASF skeleton and an AMC motion of it; fps is the capture rate, which
+ * AMC files do not store (CMU: 120, subject 79: 60). Joints are the root and
+ * the bones (positions at each bone's far end), parents before children. */
+int mocap_asf_amc_load(const char *asf_path, const char *amc_path, double fps, double scale,
+                       struct mocap_clip *ret_clip, struct errbuf *err);
+
+void mocap_clip_done(struct mocap_clip *clip);
+/* Index of a joint by name, or -ENOENT. */
+int mocap_joint_find(const struct mocap_clip *clip, const char *name);
+
+static inline const float *mocap_clip_position(const struct mocap_clip *clip, int frame, int joint)
+{
+    return clip->positions[(size_t)frame * (size_t)clip->n_joints + (size_t)joint];
+}
 
 #endif

@@ -10,6 +10,8 @@ poseseq      a real .pose file from `crt synth`, and damaged ones
 tfjs         small graphs cut from MoveNet Lightning (third_party/models)
 http         requests as clients send them
 config       crtd.conf.example, and a file with a drop-in
+bvh          small hand-written BVH files (never the CMU data)
+asf_amc      small hand-written ASF skeletons with AMC motion, a form feed between
 """
 import json
 import os
@@ -181,8 +183,140 @@ def seeds_config(opts):
           b'[stream "kitchen"]\nenabled = no\n[stream "hall"]\nurl = /dev/video0\n')
 
 
+BVH_SMALL = b"""HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
+  JOINT Spine
+  {
+    OFFSET 0 10 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    JOINT Head
+    {
+      OFFSET 0 20 0
+      CHANNELS 3 Zrotation Yrotation Xrotation
+      End Site
+      {
+        OFFSET 0 5 0
+      }
+    }
+  }
+  JOINT LeftLeg
+  {
+    OFFSET 2 -1 0
+    CHANNELS 3 Xrotation Yrotation Zrotation
+    End Site
+    {
+      OFFSET 0 -17 1
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0083333
+1 17.5 -2 0 0 0 0 0 0 0 0 0 0 0 0
+1.5 17.4 -2 90 -45 10 5 0 -5 1 2 3 -30 0 0
+"""
+
+
+def seeds_bvh(opts):
+    write("bvh", "small.bvh", BVH_SMALL)
+    write("bvh", "small_crlf.bvh", BVH_SMALL.replace(b"\n", b"\r\n"))
+    write("bvh", "positions_only.bvh",
+          b"HIERARCHY\nROOT a\n{\n\tOFFSET 0 0 0\n\tCHANNELS 3 Xposition Yposition "
+          b"Zposition\n\tEnd Site\n\t{\n\t\tOFFSET 0 170 0\n\t}\n}\nMOTION\nFrames: 1\n"
+          b"Frame Time: 0.04\n0 90 0\n")
+
+
+ASF_SMALL = b"""# hand-written for the fuzz seeds
+:version 1.10
+:name VICON
+:units
+  mass 1.0
+  length 0.45
+  angle deg
+:documentation
+   two legs and a back
+:root
+   order TX TY TZ RX RY RZ
+   axis XYZ
+   position 0 0 0
+   orientation 0 0 0
+:bonedata
+  begin
+     id 1
+     name lfemur
+     direction 0.34202 -0.939693 0
+     length 7.2
+     axis 0 0 20  XYZ
+    dof rx ry rz
+    limits (-160.0 20.0)
+           (-70.0 70.0)
+           (-60.0 70.0)
+  end
+  begin
+     id 2
+     name ltibia
+     direction 0.34202 -0.939693 0
+     length 7.5
+     axis 0 0 20  XYZ
+    dof rx
+    limits (-10.0 170.0)
+  end
+  begin
+     id 3
+     name lowerback
+     direction 0 1 0
+     length 2
+     axis 0 0 0  XYZ
+    dof rx ry rz
+    limits (-20.0 45.0)
+           (-30.0 30.0)
+           (-30.0 30.0)
+  end
+  begin
+     id 4
+     name head
+     direction 0 1 0
+     length 12
+     axis 0 0 0  ZYX
+  end
+:hierarchy
+  begin
+    root lfemur lowerback
+    lfemur ltibia
+    lowerback head
+  end
+"""
+
+AMC_SMALL = b""":FULLY-SPECIFIED
+:DEGREES
+1
+root 0.3 17.4 21.7 -3 -170 -2
+lfemur 1.3 4.3 -15.8
+ltibia 34.1
+lowerback 13.4 -2.5 -2.9
+2
+root 0.2 17.4 21.8 -3 -169 -2
+lowerback 13.5 -2.5 -2.8
+lfemur 1.4 4.2 -15.7
+ltibia 34.0
+"""
+
+
+def seeds_asf_amc(opts):
+    write("asf_amc", "small", ASF_SMALL + b"\f" + AMC_SMALL)
+    write("asf_amc", "small_crlf", (ASF_SMALL + b"\f" + AMC_SMALL).replace(b"\n", b"\r\n"))
+    write("asf_amc", "radians", ASF_SMALL.replace(b"angle deg", b"angle rad") + b"\f" +
+          AMC_SMALL.replace(b":DEGREES", b":RADIANS"))
+    write("asf_amc", "no_length_unit", ASF_SMALL.replace(b"  length 0.45\n", b"") + b"\f" +
+          AMC_SMALL)
+
+
 TARGETS = {"safetensors": seeds_safetensors, "state": seeds_state, "poseseq": seeds_poseseq,
-           "tfjs": seeds_tfjs, "http": seeds_http, "config": seeds_config}
+           "tfjs": seeds_tfjs, "http": seeds_http, "config": seeds_config, "bvh": seeds_bvh,
+           "asf_amc": seeds_asf_amc}
 
 
 def main():

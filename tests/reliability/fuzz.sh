@@ -65,6 +65,7 @@ max_len() {
     fuzz_config) echo 8192 ;;
     fuzz_state) echo 16384 ;;
     fuzz_poseseq) echo 32768 ;;
+    fuzz_bvh | fuzz_asf_amc) echo 16384 ;;
     *) echo 131072 ;;
     esac
 }
