@@ -3,7 +3,7 @@
  * features state and one segment-model memory per confirmed track, every
  * track's segments on the stream's segment clock (people.c); and the
  * container that saves every track's memory by id (memory.c). Used by the
- * daemon (one per stream). Knows nothing of video, HTTP or the daemon. */
+ * daemon (one per stream) and by `crt classify`. Knows nothing of video, HTTP or the daemon. */
 #ifndef CRTD_PEOPLE_H
 #define CRTD_PEOPLE_H
 
