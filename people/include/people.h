@@ -1,9 +1,11 @@
 /* people: what each person in view is doing — one stream's detections (a
  * pose model's people per frame) to person tracks (pose's tracker), one
  * features state and one segment-model memory per confirmed track, every
- * track's segments on the stream's segment clock (people.c); and the
- * container that saves every track's memory by id (memory.c). Used by the
- * daemon (one per stream) and by `crt classify`. Knows nothing of video, HTTP or the daemon. */
+ * track's segments on the stream's segment clock (people.c); the container
+ * that saves every track's memory by id (memory.c); and tracking figures over
+ * a video, a measure of how stable the ids are without ground truth
+ * (stats.c). Used by the daemon (one per stream) and by `crt classify` and
+ * `crt track`. Knows nothing of video, HTTP or the daemon. */
 #ifndef CRTD_PEOPLE_H
 #define CRTD_PEOPLE_H
 
@@ -120,5 +122,38 @@ void people_memory_encode(const struct people_memory *m, uint8_t *buf);
  * damaged one (bad magic, version, sizes, checksum): nothing is taken. */
 int people_memory_decode(const void *data, size_t size, struct people_memory *ret,
                          struct errbuf *err);
+
+/* ---- tracking figures (stats.c) --------------------------------------------- */
+
+/* How a video's tracks went (docs/POSE.md, "Tracking on real footage").
+ * Without ground truth, re-identifications stand in for id switches: a
+ * confirmed track that ends while a new confirmed track starts within
+ * PEOPLE_REID_WINDOW_S of its last sighting, whose first box overlaps where
+ * the old track's box velocity put it. */
+#define PEOPLE_REID_WINDOW_S 1.0
+
+struct people_tracking {
+    uint64_t frames;
+    double seconds;     /* from the first frame to the last */
+    double people_mean; /* detections per frame */
+    int people_median, people_max;
+    unsigned tracks_started; /* every track, tentative ones too */
+    unsigned tracks_confirmed;
+    double confirmed_life_s; /* mean, first to last sighting */
+    unsigned reids;
+    double reids_per_minute;
+};
+
+/* Follows one struct people's tracker frame by frame; grows with the tracks
+ * it has seen (for tools and tests, not for the daemon's frame loop). */
+struct people_stats;
+
+int people_stats_new(struct people_stats **ret_stats);
+struct people_stats *people_stats_free(struct people_stats *s);
+/* After each people_frame: the number of detections it was given and the
+ * tracks it left. */
+int people_stats_frame(struct people_stats *s, const struct people *pp, int n_dets);
+/* The figures so far; tracks still alive count with their life so far. */
+void people_stats_summary(const struct people_stats *s, struct people_tracking *ret);
 
 #endif
