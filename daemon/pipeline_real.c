@@ -1,5 +1,5 @@
 /* pipeline_real: one stream's recognition — FFmpeg decode and sampling at the
- * model's fps (video library), MoveNet pose, person tracks (pipeline_people.c)
+ * model's fps (video library), MoveNet pose, person tracks (people.h)
  * each with its own pose features (layout 1) and its own CRT memory, all
  * stepped on the stream's segment clock. Nothing is allocated per frame: the
  * video frame buffer, the pose arena and every track's segment workspace are
@@ -20,7 +20,7 @@ struct real {
     struct pose_model *own_pose; /* the stream's own pose_model, when it names one */
     struct pose_context *pose;
     int multipose_side;
-    struct people people;
+    struct people *people;
     struct pose_person dets[POSE_MAX_PEOPLE];
     const atomic_bool *stop;
     bool pace; /* a file: played at its own speed, in a loop, like a camera */
@@ -70,7 +70,7 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         if (r < 0)
             return r;
         /* The result is large: it is filled in place, at a segment's end only. */
-        if (people_frame(&p->people, p->dets, n, frame.pts, ret) != 1)
+        if (pipeline_people_frame(p->people, p->dets, n, frame.pts, ret) != 1)
             continue;
 
         struct video_stats stats;
@@ -114,13 +114,13 @@ static const char *real_memory_kind(void *impl)
 static int real_memory_save(void *impl, void **ret_data, size_t *ret_size)
 {
     struct real *p = impl;
-    return people_memory_save(&p->people, ret_data, ret_size);
+    return people_memory_save(p->people, time_wall_s(), ret_data, ret_size);
 }
 
 static int real_memory_restore(void *impl, const void *data, size_t size, struct errbuf *err)
 {
     struct real *p = impl;
-    return people_memory_restore(&p->people, data, size, err);
+    return people_memory_restore(p->people, time_wall_s(), data, size, err);
 }
 
 static void real_free(void *impl)
@@ -131,7 +131,7 @@ static void real_free(void *impl)
     video_stream_free(p->video);
     pose_context_free(p->pose);
     pose_model_free(p->own_pose);
-    people_done(&p->people);
+    people_free(p->people);
     free(p);
 }
 
@@ -183,7 +183,7 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
     }
     if ((r = video_stream_new(url, &opts, &p->video, err)) < 0 ||
         (r = pose_context_new(pose, &p->pose, err)) < 0 ||
-        (r = people_init(&p->people, model->crt, source->max_people, err)) < 0)
+        (r = people_new(model->crt, source->max_people, &p->people, err)) < 0)
         goto fail;
     /* A stop asked before the first read is seen by it. */
     if (atomic_load(stop))

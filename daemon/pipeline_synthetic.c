@@ -301,7 +301,7 @@ static int synthetic_step(void *impl, struct pipeline_result *ret, struct errbuf
             person_fill(s, &r.people[r.n_people++], sc, e, i, n);
     }
     r.people_dropped = s->people_dropped;
-    people_summarise(&r);
+    pipeline_summarise(&r);
     s->position++;
     s->opened_segments++;
     r.pts = pts;
@@ -317,7 +317,7 @@ static const char *synthetic_memory_kind(void *impl)
     return SYNTHETIC_MEMORY;
 }
 
-/* The container of pipeline_internal.h: entry 0 is the stream (its position
+/* The container of people.h: entry 0 is the stream (its position
  * in the script), the others the people now listed. */
 static int synthetic_memory_save(void *impl, void **ret_data, size_t *ret_size)
 {

@@ -26,7 +26,6 @@ static const float oks_sigma[POSE_NUM_KEYPOINTS] = {
 struct pose_tracker {
     struct pose_tracker_options opts;
     struct pose_track tracks[POSE_TRACKER_MAX_TRACKS];
-    float vx[POSE_TRACKER_MAX_TRACKS], vy[POSE_TRACKER_MAX_TRACKS]; /* box centre, per second */
     int n;
     uint32_t next_id;
     uint64_t dropped;
@@ -108,7 +107,7 @@ static float similarity(const struct pose_tracker *t, int i, const struct pose_p
 {
     const struct pose_track *tr = &t->tracks[i];
     float dt = (float)(now - tr->last_seen);
-    float dx = t->vx[i] * dt, dy = t->vy[i] * dt;
+    float dx = tr->velocity[0] * dt, dy = tr->velocity[1] * dt;
     float predicted[4] = {tr->person.box[0] + dx, tr->person.box[1] + dy, tr->person.box[2] + dx,
                           tr->person.box[3] + dy};
     return 0.5f * box_iou(predicted, det->box) +
@@ -125,8 +124,8 @@ static void track_update(struct pose_tracker *t, int i, const struct pose_person
         float cx0 = 0.5f * (tr->person.box[0] + tr->person.box[2]);
         float cy0 = 0.5f * (tr->person.box[1] + tr->person.box[3]);
         float cx1 = 0.5f * (det->box[0] + det->box[2]), cy1 = 0.5f * (det->box[1] + det->box[3]);
-        t->vx[i] = 0.5f * t->vx[i] + 0.5f * (cx1 - cx0) / dt;
-        t->vy[i] = 0.5f * t->vy[i] + 0.5f * (cy1 - cy0) / dt;
+        tr->velocity[0] = 0.5f * tr->velocity[0] + 0.5f * (cx1 - cx0) / dt;
+        tr->velocity[1] = 0.5f * tr->velocity[1] + 0.5f * (cy1 - cy0) / dt;
     }
     tr->person = *det;
     tr->last_seen = now;
@@ -140,8 +139,6 @@ static void track_remove(struct pose_tracker *t, int i)
 {
     t->n--;
     t->tracks[i] = t->tracks[t->n];
-    t->vx[i] = t->vx[t->n];
-    t->vy[i] = t->vy[t->n];
 }
 
 /* The index of the track the cap drops first: unconfirmed before confirmed,
@@ -222,7 +219,6 @@ int pose_tracker_update(struct pose_tracker *t, const struct pose_person *dets, 
         }
         struct pose_track *tr = &t->tracks[t->n];
         *tr = (struct pose_track){.id = t->next_id++, .first_seen = now, .last_seen = now};
-        t->vx[t->n] = t->vy[t->n] = 0.0f;
         t->n++;
         track_update(t, t->n - 1, &dets[best], now);
     }

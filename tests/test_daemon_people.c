@@ -1,5 +1,6 @@
 /* Unit tests of the daemon's people: the per-track memory container
- * (people_memory.c) and the tracks of a stream (pipeline_people.c) on a CRT
+ * (people/memory.c) and the tracks of a stream (people/people.c, as the
+ * daemon's pipeline_people.c gives them to the pipeline) on a CRT
  * model with random weights made here — two people each with their own
  * memory on the stream's segment clock, a newcomer waiting for the next
  * boundary, the cap, memories restored by id with the ids continued, and
@@ -52,7 +53,7 @@ static void run_segment(struct people *pp, const struct pose_person *dets, int n
 {
     for (int i = 0; i < 1000; i++) {
         *pts += 0.1;
-        if (people_frame(pp, dets, n, *pts, ret) == 1)
+        if (pipeline_people_frame(pp, dets, n, *pts, ret) == 1)
             return;
     }
     fail_msg("no segment completed");
@@ -108,16 +109,16 @@ static void container_round_trip_and_damage(void **state)
 
 static void two_people_on_the_stream_clock(void **state)
 {
-    struct people pp;
+    struct people *pp;
     struct errbuf err;
     struct pipeline_result r;
     double pts = 0;
-    assert_int_equal(people_init(&pp, model, 6, &err), 0);
+    assert_int_equal(people_new(model, 6, &pp, &err), 0);
     struct pose_person both[2] = {figure(0.25f, 0.9f), figure(0.75f, 0.8f)};
 
     /* One person: confirmed, then pushing from the next boundary. */
-    run_segment(&pp, both, 1, &pts, &r);
-    run_segment(&pp, both, 1, &pts, &r);
+    run_segment(pp, both, 1, &pts, &r);
+    run_segment(pp, both, 1, &pts, &r);
     assert_int_equal(r.n_people, 1);
     uint32_t first = r.people[0].id;
     assert_true(r.people[0].in_view);
@@ -125,13 +126,13 @@ static void two_people_on_the_stream_clock(void **state)
     assert_true(r.person);
     /* A newcomer mid-segment waits for the boundary: one segment without it. */
     int frames = 0;
-    while (people_frame(&pp, both, 1, pts += 0.1, &r) == 0)
+    while (pipeline_people_frame(pp, both, 1, pts += 0.1, &r) == 0)
         frames++;
     for (int i = 0; i < 5; i++)
-        assert_int_equal(people_frame(&pp, both, 2, pts += 0.1, &r), 0);
-    run_segment(&pp, both, 2, &pts, &r);
+        assert_int_equal(pipeline_people_frame(pp, both, 2, pts += 0.1, &r), 0);
+    run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 1);
-    run_segment(&pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 2);
     const struct pipeline_person *a = person_of(&r, first);
     assert_non_null(a);
@@ -151,69 +152,69 @@ static void two_people_on_the_stream_clock(void **state)
     assert_true(s->scores[s->label] >= a->scores[a->label] - 1e-6f);
     assert_true(s->scores[s->label] >= b->scores[b->label] - 1e-6f);
     assert_int_equal(r.label, s->label);
-    people_done(&pp);
+    people_free(pp);
 }
 
 static void the_cap_drops_the_weakest(void **state)
 {
-    struct people pp;
+    struct people *pp;
     struct errbuf err;
     struct pipeline_result r;
     double pts = 0;
-    assert_int_equal(people_init(&pp, model, 1, &err), 0);
+    assert_int_equal(people_new(model, 1, &pp, &err), 0);
     struct pose_person both[2] = {figure(0.25f, 0.9f), figure(0.75f, 0.5f)};
-    run_segment(&pp, both, 2, &pts, &r);
-    run_segment(&pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 1);
     assert_true(r.people[0].box[0] < 0.5f);
     assert_true(r.people_dropped > 0);
-    people_done(&pp);
+    people_free(pp);
 }
 
 static void memories_come_back_by_id(void **state)
 {
-    struct people pp;
+    struct people *pp;
     struct errbuf err;
     struct pipeline_result r;
     double pts = 0;
     struct pose_person both[2] = {figure(0.25f, 0.9f), figure(0.75f, 0.8f)};
-    assert_int_equal(people_init(&pp, model, 6, &err), 0);
+    assert_int_equal(people_new(model, 6, &pp, &err), 0);
     for (int i = 0; i < 3; i++)
-        run_segment(&pp, both, 2, &pts, &r);
+        run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 2);
     struct pipeline_result before = r;
     void *data;
     size_t size;
-    assert_int_equal(people_memory_save(&pp, &data, &size), 0);
-    people_done(&pp);
+    assert_int_equal(people_memory_save(pp, time_wall_s(), &data, &size), 0);
+    people_free(pp);
 
     /* A damaged container is refused and changes nothing: fresh ids. */
-    assert_int_equal(people_init(&pp, model, 6, &err), 0);
+    assert_int_equal(people_new(model, 6, &pp, &err), 0);
     ((uint8_t *)data)[size / 2] ^= 1;
     errbuf_clear(&err);
-    assert_int_equal(people_memory_restore(&pp, data, size, &err), -EBADMSG);
+    assert_int_equal(people_memory_restore(pp, time_wall_s(), data, size, &err), -EBADMSG);
     assert_non_null(strstr(err.msg, "people memory"));
     ((uint8_t *)data)[size / 2] ^= 1;
     pts = 0;
-    run_segment(&pp, both, 2, &pts, &r);
-    run_segment(&pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 2);
     assert_true(r.people[0].id <= 2 && r.people[1].id <= 2);
-    people_done(&pp);
+    people_free(pp);
 
     /* Restored: the same ids, the same first_seen. */
-    assert_int_equal(people_init(&pp, model, 6, &err), 0);
-    assert_int_equal(people_memory_restore(&pp, data, size, &err), 0);
+    assert_int_equal(people_new(model, 6, &pp, &err), 0);
+    assert_int_equal(people_memory_restore(pp, time_wall_s(), data, size, &err), 0);
     pts = 0;
-    run_segment(&pp, both, 2, &pts, &r);
-    run_segment(&pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 2);
     for (unsigned i = 0; i < 2; i++) {
         const struct pipeline_person *was = person_of(&before, r.people[i].id);
         assert_non_null(was);
         assert_true(was->first_seen == r.people[i].first_seen);
     }
-    people_done(&pp);
+    people_free(pp);
 
     /* One of them last seen longer ago than max_unseen_s before the save:
      * not restored; the newcomer's id is above every id given before. */
@@ -223,18 +224,19 @@ static void memories_come_back_by_id(void **state)
     m.entries[1].last_seen = m.saved - 10;
     uint8_t *edited = malloc(people_memory_size(&m));
     people_memory_encode(&m, edited);
-    assert_int_equal(people_init(&pp, model, 6, &err), 0);
-    assert_int_equal(people_memory_restore(&pp, edited, people_memory_size(&m), &err), 0);
+    assert_int_equal(people_new(model, 6, &pp, &err), 0);
+    assert_int_equal(people_memory_restore(pp, time_wall_s(), edited, people_memory_size(&m), &err),
+                     0);
     pts = 0;
-    run_segment(&pp, both, 2, &pts, &r);
-    run_segment(&pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
+    run_segment(pp, both, 2, &pts, &r);
     assert_int_equal(r.n_people, 2);
     assert_non_null(person_of(&r, m.entries[0].id));
     assert_null(person_of(&r, old_id));
     for (unsigned i = 0; i < 2; i++)
         if (r.people[i].id != m.entries[0].id)
             assert_true(r.people[i].id > max_id);
-    people_done(&pp);
+    people_free(pp);
     free(edited);
     free(data);
 }

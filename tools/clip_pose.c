@@ -7,8 +7,10 @@
 
 #include <libavutil/error.h>
 
-int clip_pose_read(const char *path, double fps, struct pose_context *context,
-                   clip_pose_frame_fn on_frame, void *ctx, struct errbuf *err)
+/* The one decode loop: pose_run for on_frame, pose_run_people for on_people. */
+static int read_frames(const char *path, double fps, struct pose_context *context, int side,
+                       clip_pose_frame_fn on_frame, clip_pose_people_fn on_people, void *ctx,
+                       struct errbuf *err)
 {
     struct video_options opts;
     struct video_stream *stream = NULL;
@@ -24,6 +26,8 @@ int clip_pose_read(const char *path, double fps, struct pose_context *context,
     for (;;) {
         struct video_frame frame;
         struct pose_result pose;
+        struct pose_person people[POSE_MAX_PEOPLE];
+        int n = 0, stop;
         r = video_stream_read(stream, &frame, err);
         if (r == AVERROR_EOF) {
             r = frames;
@@ -31,17 +35,35 @@ int clip_pose_read(const char *path, double fps, struct pose_context *context,
         }
         if (r < 0)
             break;
-        r = pose_run(context, frame.data, frame.width, frame.height, frame.stride, &pose, err);
+        if (on_people)
+            r = pose_run_people(context, frame.data, frame.width, frame.height, frame.stride, side,
+                                people, &n, err);
+        else
+            r = pose_run(context, frame.data, frame.width, frame.height, frame.stride, &pose, err);
         if (r < 0)
             break;
         frames++;
-        if (on_frame && on_frame(ctx, &frame, &pose)) {
+        stop = on_people ? on_people(ctx, &frame, people, n)
+                         : on_frame && on_frame(ctx, &frame, &pose);
+        if (stop) {
             r = frames;
             break;
         }
     }
     video_stream_free(stream);
     return r;
+}
+
+int clip_pose_read(const char *path, double fps, struct pose_context *context,
+                   clip_pose_frame_fn on_frame, void *ctx, struct errbuf *err)
+{
+    return read_frames(path, fps, context, 0, on_frame, NULL, ctx, err);
+}
+
+int clip_pose_read_people(const char *path, double fps, struct pose_context *context, int side,
+                          clip_pose_people_fn on_people, void *ctx, struct errbuf *err)
+{
+    return read_frames(path, fps, context, side, NULL, on_people, ctx, err);
 }
 
 int clip_pose_checksum(const char *path, char out[17], struct errbuf *err)

@@ -1,6 +1,7 @@
 /* clip_pose: one video file through crtd's own front end — decode, sample by
- * timestamp, MoveNet with the tracking crop — into keypoints per frame, as
- * `crt extract` caches them and `crt classify` streams them. */
+ * timestamp, MoveNet with the tracking crop (or everyone a multi-person
+ * model finds) — into keypoints per frame, as `crt extract` caches them and
+ * `crt classify` and `crt track` stream them. */
 #ifndef CRTD_TOOLS_CLIP_POSE_H
 #define CRTD_TOOLS_CLIP_POSE_H
 
@@ -16,6 +17,15 @@ typedef int (*clip_pose_frame_fn)(void *ctx, const struct video_frame *frame,
  * frames, or a negative errno with a message naming the file. */
 int clip_pose_read(const char *path, double fps, struct pose_context *context,
                    clip_pose_frame_fn on_frame, void *ctx, struct errbuf *err);
+
+/* Called for every sampled frame with everyone pose_run_people found. */
+typedef int (*clip_pose_people_fn)(void *ctx, const struct video_frame *frame,
+                                   const struct pose_person *people, int n);
+
+/* The same with pose_run_people at side (a multi-person model sees the whole
+ * frame; a single-person one gives 0 or 1 person, tracked by its crop). */
+int clip_pose_read_people(const char *path, double fps, struct pose_context *context, int side,
+                          clip_pose_people_fn on_people, void *ctx, struct errbuf *err);
 
 /* A 64-bit FNV-1a of the whole file, as hex, so a cache can tell whether the
  * clip it was made from has changed. */

@@ -17,6 +17,7 @@ static const struct {
     {"train", "train or fine-tune a model on pose sequences", cmd_train},
     {"extract", "decode and pose a folder of clips once, into a pose cache", cmd_extract},
     {"classify", "the activity timeline of one video", cmd_classify},
+    {"track", "how the people of one video are tracked: figures of id stability", cmd_track},
     {"model-info", "check a model file and print its card, sizes and costs", cmd_model_info},
     {"compare", "train every memory mechanism alike and print one table", cmd_compare},
     {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},

@@ -164,6 +164,7 @@ struct pose_track {
     int hits;                     /* frames matched */
     double first_seen, last_seen; /* the caller's clock, seconds */
     struct pose_person person;    /* as last seen */
+    float velocity[2];            /* of the box centre, smoothed, per second of the clock */
 };
 
 /* Gives each person a stable id across frames (docs/POSE.md, "Tracking

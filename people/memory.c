@@ -1,10 +1,10 @@
-/* people_memory: the container of a stream's per-track memories (the format
- * is in pipeline_internal.h): encode, and a decode that checks everything
- * before it hands out a single entry. */
+/* memory: the container of a stream's per-track memories (the format is in
+ * people.h): encode, and a decode that checks everything before it hands out
+ * a single entry. */
+#include "people.h"
+
 #include <string.h>
 #include <zlib.h>
-
-#include "pipeline_internal.h"
 
 static const uint8_t magic[4] = {'C', 'R', 'T', 'P'};
 

@@ -1,0 +1,159 @@
+/* people: what each person in view is doing — one stream's detections (a
+ * pose model's people per frame) to person tracks (pose's tracker), one
+ * features state and one segment-model memory per confirmed track, every
+ * track's segments on the stream's segment clock (people.c); the container
+ * that saves every track's memory by id (memory.c); and tracking figures over
+ * a video, a measure of how stable the ids are without ground truth
+ * (stats.c). Used by the daemon (one per stream) and by `crt classify` and
+ * `crt track`. Knows nothing of video, HTTP or the daemon. */
+#ifndef CRTD_PEOPLE_H
+#define CRTD_PEOPLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+#include "crt.h"
+#include "pose.h"
+
+#define PEOPLE_MAX         POSE_TRACKER_MAX_TRACKS /* the largest max_people */
+#define PEOPLE_MAX_CLASSES 64
+
+/* One confirmed track's outcome of a segment. */
+struct people_person {
+    uint32_t id;       /* stable while the track lives, continued by a restore */
+    float box[4];      /* x0, y0, x1, y1 in [0,1], as last seen */
+    float pose_score;  /* the pose model's person score, as last seen */
+    int seen_frames;   /* of the segment's frames, those it was seen in */
+    int label;         /* index of the highest probability */
+    float score;       /* probs[label] */
+    double first_seen; /* on the caller's clock (people_frame's wall) */
+    double last_seen;
+    struct pose_keypoint keypoints[POSE_NUM_KEYPOINTS]; /* as last seen */
+    float probs[PEOPLE_MAX_CLASSES];                    /* class probabilities */
+};
+
+/* The outcome of one segment of the stream: every track that pushed all of
+ * its frames (a track confirmed in the middle of a segment starts at the
+ * next boundary). */
+struct people_result {
+    unsigned n_classes;
+    int segment_frames; /* the model's segment length */
+    unsigned n;
+    struct people_person people[PEOPLE_MAX];
+    uint64_t dropped; /* detections the track cap turned away, since people_new */
+};
+
+/* One stream's people. */
+struct people;
+
+/* At most max_people tracks at once (0: the tracker's default, 6; at most
+ * PEOPLE_MAX), each with its own crt_stream made here. crt NULL tracks
+ * people without recognising anything: people_frame never ends a segment. */
+int people_new(const struct crt_model *crt, unsigned max_people, struct people **ret_people,
+               struct errbuf *err);
+struct people *people_free(struct people *pp);
+
+/* One sampled frame's detections (at most POSE_TRACKER_MAX_DETECTIONS) at
+ * stream time pts; wall is the caller's clock for first_seen and last_seen
+ * (the daemon's wall clock, a tool's stream time). Returns 1 when the frame
+ * ended a segment of the stream, with every track's outcome in *ret, else 0
+ * (*ret untouched). Allocates nothing. */
+int people_frame(struct people *pp, const struct pose_person *dets, int n_dets, double pts,
+                 double wall, struct people_result *ret);
+
+/* The tracker, read-only, and its clock: stream time that never goes back
+ * and never leaps (a file that loops, a camera that reconnects). */
+const struct pose_tracker *people_tracker(const struct people *pp);
+double people_clock(const struct people *pp);
+
+/* Every live track's memory (as of the last segment boundary) and those
+ * still waiting for their person, as a new malloc'd container; wall is the
+ * caller's clock at the save. */
+int people_memory_save(struct people *pp, double wall, void **ret_data, size_t *ret_size);
+/* Takes the memories of a container (or of a single stream memory from
+ * before people were tracked, which goes to the first person confirmed):
+ * each waits, up to the tracker's max_unseen_s, for a newly confirmed track
+ * where it was last seen. -EBADMSG with a message when anything does not
+ * fit; nothing is taken then. */
+int people_memory_restore(struct people *pp, double wall, const void *data, size_t size,
+                          struct errbuf *err);
+
+/* IoU of two boxes x0, y0, x1, y1. */
+float people_box_iou(const float *a, const float *b);
+
+/* ---- the memory container (memory.c) -------------------------------------- */
+
+/* Every track's memory, keyed by its id, in one blob: versioned and CRC-32
+ * checked (docs/SERVICE.md, "What lasts across restarts"). Little-endian:
+ *
+ *   "CRTP" u32 version (1) u32 count u32 next_id f64 saved (wall clock)
+ *   count x { u32 id, u32 size, f64 first_seen, f64 last_seen, f32 box[4],
+ *             size bytes of the track's own state blob }
+ *   u32 CRC-32 of everything before it
+ *
+ * Each track's blob is what its owner writes (the CRT state blob for
+ * people_memory_save). */
+#define PEOPLE_MEMORY_VERSION 1
+#define PEOPLE_MEMORY_HEADER  24
+#define PEOPLE_MEMORY_ENTRY   40
+
+struct people_memory_entry {
+    uint32_t id;
+    double first_seen, last_seen; /* wall clock */
+    float box[4];
+    const void *data; /* into the container (decode) or the caller's (encode) */
+    size_t size;
+};
+
+struct people_memory {
+    uint32_t next_id; /* ids below this were given: new ones start here */
+    double saved;     /* wall clock of the save */
+    unsigned n;
+    struct people_memory_entry entries[PEOPLE_MAX + 1];
+};
+
+/* The bytes people_memory_encode writes for these entries. */
+size_t people_memory_size(const struct people_memory *m);
+/* Writes m into buf (people_memory_size(m) bytes). */
+void people_memory_encode(const struct people_memory *m, uint8_t *buf);
+/* Reads a container; entries point into data. -EBADMSG with a message for a
+ * damaged one (bad magic, version, sizes, checksum): nothing is taken. */
+int people_memory_decode(const void *data, size_t size, struct people_memory *ret,
+                         struct errbuf *err);
+
+/* ---- tracking figures (stats.c) --------------------------------------------- */
+
+/* How a video's tracks went (docs/POSE.md, "Tracking on real footage").
+ * Without ground truth, re-identifications stand in for id switches: a
+ * confirmed track that ends while a new confirmed track starts within
+ * PEOPLE_REID_WINDOW_S of its last sighting, whose first box overlaps where
+ * the old track's box velocity put it. */
+#define PEOPLE_REID_WINDOW_S 1.0
+
+struct people_tracking {
+    uint64_t frames;
+    double seconds;     /* from the first frame to the last */
+    double people_mean; /* detections per frame */
+    int people_median, people_max;
+    unsigned tracks_started; /* every track, tentative ones too */
+    unsigned tracks_confirmed;
+    double confirmed_life_s; /* mean, first to last sighting */
+    unsigned reids;
+    double reids_per_minute;
+};
+
+/* Follows one struct people's tracker frame by frame; grows with the tracks
+ * it has seen (for tools and tests, not for the daemon's frame loop). */
+struct people_stats;
+
+int people_stats_new(struct people_stats **ret_stats);
+struct people_stats *people_stats_free(struct people_stats *s);
+/* After each people_frame: the number of detections it was given and the
+ * tracks it left. */
+int people_stats_frame(struct people_stats *s, const struct people *pp, int n_dets);
+/* The figures so far; tracks still alive count with their life so far. */
+void people_stats_summary(const struct people_stats *s, struct people_tracking *ret);
+
+#endif
