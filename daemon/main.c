@@ -317,11 +317,17 @@ static int run(struct daemon *d, const struct options *o)
         log_error("event log (event_buffer = %u): %s", d->cfg.event_buffer, strerror(-r));
         return r;
     }
+    if ((r = alerts_new(d->store, d->events, &d->alerts, &err)) < 0 ||
+        (r = zones_new(&d->cfg, d->store, &d->zones, &err)) < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
     struct supervisor_settings settings = daemon_supervisor_settings(&d->cfg);
     if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0) {
         log_error("stream supervisor: %s", strerror(-r));
         return r;
     }
+    supervisor_set_safety(d->sup, d->zones, d->rules);
     if (d->cfg.token_file[0] && (r = config_read_token(d->cfg.token_file, &token, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
@@ -514,6 +520,8 @@ int main(int argc, char **argv)
     d.server = api_server_free(d.server);
     d.mqtt = mqtt_stop(d.mqtt);
     d.sup = supervisor_free(d.sup);
+    d.zones = zones_free(d.zones);
+    d.alerts = alerts_free(d.alerts);
     d.events = api_events_free(d.events);
     d.model = pipeline_model_free(d.model);
     pthread_rwlock_destroy(&d.model_lock);

@@ -344,6 +344,25 @@ def main():
             call("delete", "/v1/streams/conf", "/v1/streams/{name}", want=403)
             call("delete", "/v1/streams/nope", "/v1/streams/{name}", want=404)
             call("get", "/v1/model", want=404)
+            zp = "/v1/streams/{name}/zones/{item}"
+            call("get", "/v1/streams/conf/zones", "/v1/streams/{name}/zones", want=200)
+            call("get", "/v1/streams/nope/zones", "/v1/streams/{name}/zones", want=404)
+            call("put", "/v1/streams/conf/zones/bed", zp,
+                 body='{"kind":"bed","points":[[0.1,0.5],[0.4,0.5],[0.4,0.9]]}', want=201)
+            call("put", "/v1/streams/conf/zones/bed", zp,
+                 body='{"kind":"seat","points":"0.1,0.5 0.4,0.5 0.4,0.9"}', want=200)
+            call("put", "/v1/streams/conf/zones/bad", zp,
+                 body='{"kind":"bed","points":"0.1,0.1 0.5,0.5 0.5,0.1 0.1,0.5"}', want=400)
+            call("put", "/v1/streams/nope/zones/bed", zp,
+                 body='{"kind":"bed","points":"0.1,0.5 0.4,0.5 0.4,0.9"}', want=404)
+            call("get", "/v1/streams/conf/zones/bed", zp, want=200)
+            call("get", "/v1/streams/conf/zones/nope", zp, want=404)
+            call("delete", "/v1/streams/conf/zones/bed", zp, want=204)
+            call("delete", "/v1/streams/conf/zones/bed", zp, want=404)
+            call("get", "/v1/alerts?state=open&limit=5", want=200)
+            call("get", "/v1/alerts?state=sideways", want=400)
+            call("get", "/v1/alerts/12345", "/v1/alerts/{item}", want=404)
+            call("post", "/v1/alerts/12345/ack", "/v1/alerts/{item}/ack", body="{}", want=404)
             status, text = call("get", "/metrics", want=200)
             for family in ("crtd_stream_frames_total", "crtd_stream_dropped_frames_total",
                            "crtd_stream_reconnects_total", "crtd_stream_fps",
@@ -373,7 +392,7 @@ def main():
     # Every documented operation was exercised at least once.
     for path, ops in spec["paths"].items():
         for method in ops:
-            if method in ("get", "post", "delete") and path != "/v1/events":
+            if method in ("get", "post", "delete", "put") and path != "/v1/events":
                 if not any(p == path and m == method for p, m, _ in seen):
                     fail(f"{method.upper()} {path} was never exercised")
     if failures:
