@@ -47,4 +47,58 @@ int zone_check(const struct zone *zone, struct errbuf *err);
 int zone_parse_points(struct zone *zone, const char *text, struct errbuf *err);
 bool zone_contains(const struct zone *zone, float x, float y);
 
+/* ---- the fall detector (fall.c) -------------------------------------------- */
+
+enum fall_state {
+    FALL_NONE,      /* upright, or down where lying is fine (bed, seat) */
+    FALL_SUSPECTED, /* a fast descent ended low on the floor: waiting fall_confirm_s */
+    FALL_CONFIRMED, /* still down after fall_confirm_s: the alert fires */
+    FALL_STATE_COUNT,
+};
+
+const char *fall_state_name(enum fall_state state);
+
+struct fall_options {
+    double confirm_s; /* fall_confirm_s: down this long after the descent (20 s) */
+    /* The detector's own thresholds, documented in docs/SAFETY.md, have
+     * defaults from fall_options_default. */
+    double descent_window_s;
+    float min_descent;    /* of the body's height, within descent_window_s */
+    float max_torso_tilt; /* degrees from horizontal that count as lying */
+    float min_score;      /* keypoints below are not seen */
+    /* Added beside the contract's fields (docs/SAFETY.md, "Thresholds"): */
+    double settle_s;  /* the torso may reach lying this long after the descent */
+    float up_tilt;    /* degrees from horizontal from which the torso is up again */
+    float min_rise;   /* of the body's height above its lowest point: up again */
+    double up_hold_s; /* up (or lying in a bed/seat zone) this long cancels or clears */
+    double lost_s;    /* unseen this long while suspected: not confirmed */
+};
+
+void fall_options_default(struct fall_options *opts);
+
+/* What the detector says after a frame. */
+struct fall_report {
+    enum fall_state state;
+    bool changed;      /* state differs from the previous frame's */
+    double descent_at; /* when the descent that led here happened, or 0 */
+    float torso_tilt;  /* degrees from horizontal, this frame */
+    bool lying;        /* torso near horizontal */
+    bool on_floor;     /* lying, and not in a bed or seat zone */
+};
+
+/* One per person track. */
+struct fall_detector;
+
+int fall_detector_new(const struct fall_options *opts, struct fall_detector **ret_det,
+                      struct errbuf *err);
+struct fall_detector *fall_detector_free(struct fall_detector *det);
+void fall_detector_reset(struct fall_detector *det);
+
+/* One frame of the track at time t (seconds, the caller's clock): its
+ * keypoints in whole-frame coordinates (NULL when the track was not seen in
+ * this frame), and the stream's zones (bed and seat zones make lying fine;
+ * may be NULL, n_zones 0). */
+void fall_detector_update(struct fall_detector *det, double t, const struct pose_keypoint *kp,
+                          const struct zone *zones, int n_zones, struct fall_report *ret_report);
+
 #endif
