@@ -16,6 +16,7 @@
 #include "config.h"
 #include "mqtt.h"
 #include "pipeline.h"
+#include "rules.h"
 #include "store.h"
 #include "supervisor.h"
 #include "zones.h"

@@ -7,7 +7,9 @@
 #include <pthread.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon_internal.h"
 #include "notify.h"
@@ -318,7 +320,8 @@ static int run(struct daemon *d, const struct options *o)
         return r;
     }
     if ((r = alerts_new(d->store, d->events, &d->alerts, &err)) < 0 ||
-        (r = zones_new(&d->cfg, d->store, &d->zones, &err)) < 0) {
+        (r = zones_new(&d->cfg, d->store, &d->zones, &err)) < 0 ||
+        (r = rules_new(&d->cfg, d->alerts, &d->rules, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
     }
@@ -404,8 +407,8 @@ static int run(struct daemon *d, const struct options *o)
 
     uint64_t watchdog_usec = notify_watchdog_usec();
     int64_t tick_ns = watchdog_usec ? (int64_t)watchdog_usec * 1000 / 2 : 1000000000;
-    if (tick_ns > 1000000000)
-        tick_ns = 1000000000;
+    if (tick_ns > 500000000) /* the rules of the clock (camera_down, absent) run each tick */
+        tick_ns = 500000000;
     int64_t next_status = 0, next_prune = time_mono_ns() + (int64_t)RETENTION_EVERY_S * 1000000000;
     for (;;) {
         struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
@@ -435,6 +438,7 @@ static int run(struct daemon *d, const struct options *o)
                             hs < 0 ? "supervisor" : "HTTP server", strerror(-(hs < 0 ? hs : hh)));
         }
         supervisor_poll(d->sup);
+        rules_tick(d->rules, time_wall_s());
         if (now >= next_status) {
             supervisor_status(d->sup, status, sizeof(status));
             snprintf(message, sizeof(message), "STATUS=%s", status);
@@ -484,6 +488,12 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_max_level(d.cfg.log_level);
+    /* The rules' times of day are in this zone; set before any thread of
+     * ours reads the clock (a change needs a restart). */
+    if (d.cfg.timezone[0]) {
+        setenv("TZ", d.cfg.timezone, 1);
+        tzset();
+    }
 
     if (o.check_config) {
         char *token = NULL;
@@ -520,6 +530,7 @@ int main(int argc, char **argv)
     d.server = api_server_free(d.server);
     d.mqtt = mqtt_stop(d.mqtt);
     d.sup = supervisor_free(d.sup);
+    d.rules = rules_free(d.rules);
     d.zones = zones_free(d.zones);
     d.alerts = alerts_free(d.alerts);
     d.events = api_events_free(d.events);

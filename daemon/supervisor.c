@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "pipeline_internal.h"
+#include "rules.h"
 #include "supervisor_internal.h"
 
 /* ---- what a snapshot shows (stream lock held) ----------------------------- */
@@ -231,6 +232,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *raw)
 
     if (!was_running)
         set_state(st, STREAM_RUNNING, NULL);
+    rules_observe(sup->rules, st->spec.name, wall, res->people, res->n_people, st->work_zones,
+                  n_zones);
     for (size_t i = 0; i < json_array_size(person_events); i++)
         api_events_publish(sup->events, "person", json_array_get(person_events, i), NULL);
     json_decref(person_events);
@@ -404,6 +407,7 @@ static int stream_start(struct stream *st, struct errbuf *err)
     atomic_store(&st->stop, false);
     if (!st->spec.enabled)
         return 0;
+    rules_watch(st->sup->rules, st->spec.name, time_wall_s());
     int r = pthread_create(&st->thread, NULL, stream_main, st);
     if (r != 0)
         return errbuf_set(err, -r, "stream %s: cannot start a thread: %s", st->spec.name,
@@ -574,6 +578,7 @@ int supervisor_remove(struct supervisor *sup, const char *name, bool forget, str
 
     stream_stop(st);
     stream_free(st);
+    rules_forget(sup->rules, name, time_wall_s());
     if (forget) {
         struct errbuf e;
         int r = store_memory_delete(sup->store, name, &e);
