@@ -260,6 +260,7 @@ static void be_metrics(void *userdata, struct api_text *out)
                     atomic_load(&d->model_reload_failures));
     mqtt_metrics(d->mqtt, out);
     alerts_metrics(d->alerts, out);
+    webhooks_metrics(d->webhooks, out);
     api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
                          "# TYPE crtd_build_info gauge\n"
                          "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");

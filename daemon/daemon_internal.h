@@ -19,6 +19,7 @@
 #include "rules.h"
 #include "store.h"
 #include "supervisor.h"
+#include "webhook.h"
 #include "zones.h"
 
 /* Which model files were loaded, to tell on SIGHUP whether they changed. */

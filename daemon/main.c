@@ -321,10 +321,12 @@ static int run(struct daemon *d, const struct options *o)
     }
     if ((r = alerts_new(d->store, d->events, &d->alerts, &err)) < 0 ||
         (r = zones_new(&d->cfg, d->store, &d->zones, &err)) < 0 ||
-        (r = rules_new(&d->cfg, d->alerts, &d->rules, &err)) < 0) {
+        (r = rules_new(&d->cfg, d->alerts, &d->rules, &err)) < 0 ||
+        (r = webhooks_new(&d->cfg, &d->webhooks, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
     }
+    alerts_add_listener(d->alerts, webhooks_on_alert, d->webhooks);
     struct supervisor_settings settings = daemon_supervisor_settings(&d->cfg);
     if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0) {
         log_error("stream supervisor: %s", strerror(-r));
@@ -531,6 +533,7 @@ int main(int argc, char **argv)
     d.mqtt = mqtt_stop(d.mqtt);
     d.sup = supervisor_free(d.sup);
     d.rules = rules_free(d.rules);
+    d.webhooks = webhooks_free(d.webhooks);
     d.zones = zones_free(d.zones);
     d.alerts = alerts_free(d.alerts);
     d.events = api_events_free(d.events);
