@@ -369,9 +369,17 @@ static int run(struct daemon *d, const struct options *o)
         log_error("the stream list for MQTT: %s", strerror(-r));
         return r;
     }
+    json_t *open_alerts = NULL;
+    struct api_alert_query aq = {.state = "open", .since = -1, .limit = 10000};
+    if ((r = alerts_query_json(d->alerts, &aq, &open_alerts, &err)) < 0) {
+        json_decref(streams);
+        log_error("the open alerts for MQTT: %s", errbuf_text(&err, r));
+        return r;
+    }
     r = mqtt_start(&d->cfg.mqtt, d->events, events_seen, json_object_get(streams, "streams"),
-                   &d->mqtt, &err);
+                   json_object_get(open_alerts, "alerts"), &d->mqtt, &err);
     json_decref(streams);
+    json_decref(open_alerts);
     if (r < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
