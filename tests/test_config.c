@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "rules.h"
 
 struct tmp {
     char dir[64];
@@ -406,6 +407,46 @@ static void safety_keys(void **state)
     }
 }
 
+/* Times of day and schedules as the rules read them. */
+static void rule_times_and_schedules(void **state)
+{
+    struct config_rule rule = {0};
+    int t = -1;
+    assert_int_equal(rule_time_parse("07:05", &t), 0);
+    assert_int_equal(t, 7 * 3600 + 5 * 60);
+    assert_int_equal(rule_time_parse(" 23:59:59 ", &t), 0);
+    assert_int_equal(t, 86399);
+    assert_int_equal(rule_time_parse("24:00", &t), 0);
+    assert_int_equal(t, 86400);
+    static const char *const bad[] = {"",         "7",    "7:5:",     "24:01", "12:60",
+                                      "12:00:60", "noon", "12:00 pm", "-1:00"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        if (rule_time_parse(bad[i], &t) == 0)
+            fail_msg("'%s' parsed", bad[i]);
+
+    assert_int_equal(rule_schedule_parse("22:00-07:00, 12:00-13:30", &rule), 0);
+    assert_int_equal(rule.n_schedule, 2);
+    assert_true(rule_scheduled(&rule, 23 * 3600)); /* past midnight: late */
+    assert_true(rule_scheduled(&rule, 3600));      /* ... and early */
+    assert_false(rule_scheduled(&rule, 7 * 3600)); /* the end is out */
+    assert_true(rule_scheduled(&rule, 12 * 3600 + 1));
+    assert_false(rule_scheduled(&rule, 14 * 3600));
+    assert_true(rule_schedule_parse("10:00-10:00", &rule) < 0);
+    assert_true(rule_schedule_parse("10:00", &rule) < 0);
+    assert_true(rule_schedule_parse("10:00-11:00;", &rule) < 0);
+    struct config_rule always = {0};
+    assert_true(rule_scheduled(&always, 5));
+
+    assert_int_equal(rule_kind_parse("in_zone_longer", &rule.kind), 0);
+    assert_string_equal(rule_kind_name(rule.kind), "in_zone_longer");
+    rule.duration_s = -1;
+    assert_true(rule_duration_s(&rule) == 30 * 60); /* the kind's default */
+    assert_true(rule_per_track(&rule));
+    assert_int_equal(rule_kind_parse("camera_down", &rule.kind), 0);
+    assert_false(rule_per_track(&rule));
+    assert_true(rule_kind_parse("Fall", &rule.kind) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(errors_name_file_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(people_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(safety_keys, setup, teardown),
+        cmocka_unit_test(rule_times_and_schedules),
         cmocka_unit_test(command_line_streams),
         cmocka_unit_test_setup_teardown(tokens_are_read_and_guarded, setup, teardown),
     };
