@@ -162,6 +162,12 @@ static void prune_history(struct daemon *d)
         log_warning("history retention: %s", errbuf_text(&err, r));
     else if (r > 0)
         log_info("history retention: %d old intervals deleted", r);
+    /* Cleared alerts go the same way; open ones stay, however old. */
+    r = store_alerts_prune(d->store, before, &err);
+    if (r < 0)
+        log_warning("alert retention: %s", errbuf_text(&err, r));
+    else if (r > 0)
+        log_info("alert retention: %d old cleared alerts deleted", r);
 }
 
 /* SIGHUP: the configuration is read again from the same files and options;

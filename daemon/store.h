@@ -85,6 +85,9 @@ int store_alerts_query(struct store *store, const char *state, const char *strea
                        double since, unsigned limit, struct store_alert **ret_alerts, size_t *ret_n,
                        struct errbuf *err);
 
+/* Deletes the cleared alerts updated before `before`; returns how many. */
+int store_alerts_prune(struct store *store, double before, struct errbuf *err);
+
 /* A zone added through the API; points as zone_parse_points reads them. */
 struct store_zone {
     char stream[64];

@@ -162,6 +162,26 @@ int store_alert_get(struct store *s, int64_t id, struct store_alert *ret, struct
     return r;
 }
 
+static int alerts_prune_locked(struct store *s, double before, struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r =
+        store_db_prepare(s, "DELETE FROM alerts WHERE state = 'cleared' AND updated < ?", &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_double(st, 1, before);
+    r = store_db_step_done(s, st, "pruning alerts", err);
+    return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int store_alerts_prune(struct store *s, double before, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_db_noted(s, alerts_prune_locked(s, before, err), err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
 static int zone_put_locked(struct store *s, const struct store_zone *z, struct errbuf *err)
 {
     sqlite3_stmt *st;

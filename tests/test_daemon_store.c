@@ -295,6 +295,11 @@ static void alerts_and_zones_last(void **state)
     assert_int_equal(list[0].id, a.id);
     free(list);
 
+    /* Retention: cleared alerts updated before the bound go; open ones stay. */
+    assert_int_equal(store_alerts_prune(s, 2000, &err), 1);
+    assert_int_equal(store_alert_get(s, a.id, &got, &err), -ENOENT);
+    assert_int_equal(store_alert_get(s, b.id, &got, &err), 0);
+
     /* Zones: put, replace, load, delete, gone with their stream. */
     struct store_zone z = {.stream = "hall", .name = "bed", .kind = "bed"}, *zones = NULL;
     strcpy(z.points, "0.1,0.1 0.4,0.1 0.4,0.4");
