@@ -23,6 +23,7 @@ int pose_sequence_init(struct pose_sequence *seq, int frames, double fps,
         return errbuf_set(err, -EINVAL, "pose sequence: %d frames is out of range", frames);
     if (n_classes < 0 || n_classes > POSE_SEQUENCE_MAX_CLASSES)
         return errbuf_set(err, -EINVAL, "pose sequence: %d classes is out of range", n_classes);
+    seq->events.fall_at = seq->events.up_at = -1;
     seq->frames = frames;
     seq->fps = fps;
     seq->keypoints = calloc((size_t)(frames ? frames : 1), sizeof(*seq->keypoints));
@@ -55,6 +56,51 @@ void pose_sequence_done(struct pose_sequence *seq)
     free(seq->labels);
     memset(seq, 0, sizeof(*seq));
     seq->label = -1;
+    seq->events.fall_at = seq->events.up_at = -1;
+}
+
+/* The zones as metadata: [{"name": ..., "kind": ..., "points": [[x, y], ...]}]. */
+static char *zones_dump(const struct pose_events *ev)
+{
+    json_t *list = json_array();
+    for (int i = 0; list && i < ev->n_zones; i++) {
+        const struct pose_zone *z = &ev->zones[i];
+        json_t *points = json_array();
+        for (int k = 0; k < z->n; k++)
+            json_array_append_new(
+                points, json_pack("[f, f]", (double)z->points[k][0], (double)z->points[k][1]));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:o}", "name", z->name, "kind", z->kind, "points", points));
+    }
+    char *text = list ? json_dumps(list, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(list);
+    return text;
+}
+
+static int events_save(struct safetensors_writer *w, const struct pose_events *ev)
+{
+    char number[64];
+    int r = 0;
+    if (ev->scene[0] && (r = safetensors_writer_set_metadata(w, "scene", ev->scene)) < 0)
+        return r;
+    if (ev->fall_at >= 0) {
+        snprintf(number, sizeof(number), "%.17g", ev->fall_at);
+        if ((r = safetensors_writer_set_metadata(w, "fall_at", number)) < 0)
+            return r;
+    }
+    if (ev->up_at >= 0) {
+        snprintf(number, sizeof(number), "%.17g", ev->up_at);
+        if ((r = safetensors_writer_set_metadata(w, "up_at", number)) < 0)
+            return r;
+    }
+    if (ev->n_zones > 0) {
+        char *text = zones_dump(ev);
+        if (!text)
+            return -ENOMEM;
+        r = safetensors_writer_set_metadata(w, "zones", text);
+        free(text);
+    }
+    return r;
 }
 
 int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct errbuf *err)
@@ -95,7 +141,8 @@ int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct
              seq->label >= 0 && seq->label < seq->n_classes ? seq->classes[seq->label] : "")) < 0 ||
         (r = safetensors_writer_set_metadata(w, "source", seq->source)) < 0 ||
         (seq->source_checksum[0] &&
-         (r = safetensors_writer_set_metadata(w, "source_checksum", seq->source_checksum)) < 0))
+         (r = safetensors_writer_set_metadata(w, "source_checksum", seq->source_checksum)) < 0) ||
+        (r = events_save(w, &seq->events)) < 0)
         goto fail;
     r = safetensors_writer_save(w, path, err);
     goto done;
@@ -145,10 +192,85 @@ done:
     return r;
 }
 
+static int parse_zone(struct pose_zone *z, json_t *item, int index, const char *path,
+                      struct errbuf *err)
+{
+    const char *name = NULL, *kind = NULL;
+    json_t *points = NULL;
+    memset(z, 0, sizeof(*z));
+    if (json_unpack(item, "{s:s, s:s, s:o}", "name", &name, "kind", &kind, "points", &points) < 0 ||
+        !name[0] || strlen(name) >= sizeof(z->name) || !kind[0] || strlen(kind) >= sizeof(z->kind))
+        return errbuf_set(err, -EBADMSG,
+                          "%s: metadata 'zones' entry %d needs a name, a kind and points", path,
+                          index);
+    str_copy(z->name, sizeof(z->name), name);
+    str_copy(z->kind, sizeof(z->kind), kind);
+    size_t n = json_is_array(points) ? json_array_size(points) : 0;
+    if (n < 3 || n > POSE_ZONE_MAX_POINTS)
+        return errbuf_set(err, -EBADMSG, "%s: zone '%s' has %zu points (3..%d)", path, name, n,
+                          POSE_ZONE_MAX_POINTS);
+    for (size_t k = 0; k < n; k++) {
+        double x, y;
+        if (json_unpack(json_array_get(points, k), "[F, F]", &x, &y) < 0 || !(x >= 0 && x <= 1) ||
+            !(y >= 0 && y <= 1))
+            return errbuf_set(err, -EBADMSG, "%s: zone '%s' point %zu is not [x, y] in [0, 1]",
+                              path, name, k + 1);
+        z->points[k][0] = (float)x;
+        z->points[k][1] = (float)y;
+    }
+    z->n = (int)n;
+    return 0;
+}
+
+/* scene, fall_at, up_at and zones, each optional. */
+static int events_load(struct pose_events *ev, const struct safetensors *st, double seconds,
+                       const char *path, struct errbuf *err)
+{
+    static const char *const times[] = {"fall_at", "up_at"};
+    double *slots[] = {&ev->fall_at, &ev->up_at};
+    const char *value = safetensors_metadata(st, "scene");
+    str_copy(ev->scene, sizeof(ev->scene), value ? value : "");
+    for (int i = 0; i < 2; i++) {
+        value = safetensors_metadata(st, times[i]);
+        *slots[i] = -1;
+        if (!value || !value[0])
+            continue;
+        char *end = NULL;
+        double v = strtod(value, &end);
+        if (end == value || *end || !(v >= 0 && v <= seconds))
+            return errbuf_set(err, -EBADMSG, "%s: metadata '%s' is '%s', not a time in 0..%g s",
+                              path, times[i], value, seconds);
+        *slots[i] = v;
+    }
+    if (ev->up_at >= 0 && !(ev->fall_at >= 0 && ev->up_at >= ev->fall_at))
+        return errbuf_set(err, -EBADMSG, "%s: metadata 'up_at' comes without a fall before it",
+                          path);
+    value = safetensors_metadata(st, "zones");
+    ev->n_zones = 0;
+    if (!value || !value[0])
+        return 0;
+    json_error_t jerr;
+    json_t *list = json_loads(value, 0, &jerr);
+    int r = 0;
+    if (!json_is_array(list) || json_array_size(list) > POSE_SEQUENCE_MAX_ZONES) {
+        r = errbuf_set(err, -EBADMSG, "%s: metadata 'zones' is not a list of at most %d zones",
+                       path, POSE_SEQUENCE_MAX_ZONES);
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        if ((r = parse_zone(&ev->zones[i], json_array_get(list, i), (int)i + 1, path, err)) < 0)
+            goto done;
+        ev->n_zones = (int)i + 1;
+    }
+done:
+    json_decref(list);
+    return r;
+}
+
 int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct errbuf *err)
 {
     struct safetensors *st = NULL;
-    struct pose_sequence seq = {.label = -1};
+    struct pose_sequence seq = {.label = -1, .events = {.fall_at = -1, .up_at = -1}};
     float *labels = NULL;
     const char *value;
     int r = safetensors_open(path, &st, err);
@@ -243,6 +365,8 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
     str_copy(seq.source, sizeof(seq.source), value ? value : "");
     value = safetensors_metadata(st, "source_checksum");
     str_copy(seq.source_checksum, sizeof(seq.source_checksum), value ? value : "");
+    if ((r = events_load(&seq.events, st, seq.frames / seq.fps, path, err)) < 0)
+        goto fail;
 
     free(labels);
     safetensors_free(st);

@@ -6,30 +6,10 @@
  * wall-mounted camera and projected to the image; the keypoints then get the
  * defects a real pose estimator has: jitter, low scores on the far side of
  * the body, dropouts, joints outside the frame, frames with nobody. */
-#include "data.h"
+#include "synth_internal.h"
 
 #include <math.h>
 #include <string.h>
-
-enum joint {
-    NOSE,
-    LEFT_EYE,
-    RIGHT_EYE,
-    LEFT_EAR,
-    RIGHT_EAR,
-    LEFT_SHOULDER,
-    RIGHT_SHOULDER,
-    LEFT_ELBOW,
-    RIGHT_ELBOW,
-    LEFT_WRIST,
-    RIGHT_WRIST,
-    LEFT_HIP,
-    RIGHT_HIP,
-    LEFT_KNEE,
-    RIGHT_KNEE,
-    LEFT_ANKLE,
-    RIGHT_ANKLE,
-};
 
 /* Which side of the body each joint is on: +1 left, -1 right, 0 middle. */
 static const int joint_side[POSE_NUM_KEYPOINTS] = {0, 1,  -1, 1,  -1, 1,  -1, 1, -1,
@@ -60,103 +40,7 @@ static const char *const recall_classes[SYNTH_NUM_RECALL] = {
     "Recall.Crouch",
 };
 
-#define DEG (M_PI / 180.0)
-
-struct vec3 {
-    double x, y, z;
-};
-
-static struct vec3 v3(double x, double y, double z)
-{
-    return (struct vec3){x, y, z};
-}
-
-static struct vec3 v3_add(struct vec3 a, struct vec3 b)
-{
-    return v3(a.x + b.x, a.y + b.y, a.z + b.z);
-}
-
-static struct vec3 v3_sub(struct vec3 a, struct vec3 b)
-{
-    return v3(a.x - b.x, a.y - b.y, a.z - b.z);
-}
-
-static struct vec3 v3_scale(struct vec3 a, double s)
-{
-    return v3(a.x * s, a.y * s, a.z * s);
-}
-
-static double v3_dot(struct vec3 a, struct vec3 b)
-{
-    return a.x * b.x + a.y * b.y + a.z * b.z;
-}
-
-static struct vec3 v3_cross(struct vec3 a, struct vec3 b)
-{
-    return v3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
-}
-
-static struct vec3 v3_normalize(struct vec3 a)
-{
-    double n = sqrt(v3_dot(a, a));
-    return n > 0 ? v3_scale(a, 1.0 / n) : a;
-}
-
-/* Rotation about the body's left-right (x) axis: positive tips +y toward +z. */
-static struct vec3 rotate_x(struct vec3 a, double angle)
-{
-    double c = cos(angle), s = sin(angle);
-    return v3(a.x, a.y * c - a.z * s, a.y * s + a.z * c);
-}
-
-/* Rotation about the vertical (y) axis: the body's facing. */
-static struct vec3 rotate_y(struct vec3 a, double angle)
-{
-    double c = cos(angle), s = sin(angle);
-    return v3(a.x * c + a.z * s, a.y, -a.x * s + a.z * c);
-}
-
-/* Rotation about the front-back (z) axis: arm abduction. */
-static struct vec3 rotate_z(struct vec3 a, double angle)
-{
-    double c = cos(angle), s = sin(angle);
-    return v3(a.x * c - a.y * s, a.x * s + a.y * c, a.z);
-}
-
-static double lerp(double a, double b, double t)
-{
-    return a + (b - a) * t;
-}
-
-static double smoothstep(double lo, double hi, double t)
-{
-    if (t <= lo)
-        return 0;
-    if (t >= hi)
-        return 1;
-    double u = (t - lo) / (hi - lo);
-    return u * u * (3 - 2 * u);
-}
-
-/* Limb lengths of one person, in metres. */
-struct body {
-    double height, shoulder_half, hip_half, spine, thigh, shin, upper_arm, forearm, neck;
-};
-
-/* Joint angles and placement: everything an activity animates. Index 0 of
- * the per-side arrays is the left limb, 1 the right. Body frame: x to the
- * person's left, y up, z forward. */
-struct posture {
-    double x, z, yaw;  /* floor position and facing */
-    double pelvis;     /* pelvis height */
-    double body_pitch; /* whole-body tilt, -90 degrees lies on the back */
-    double lean;       /* torso forward lean */
-    double hip[2], knee[2];
-    double shoulder_flex[2], shoulder_abduct[2], elbow[2];
-    double head_yaw, head_pitch;
-};
-
-static void body_random(struct body *b, struct rng *rng)
+void synth_body_random(struct body *b, struct rng *rng)
 {
     double h = rng_range(rng, 1.50, 1.90);
     double sturdiness = rng_range(rng, 0.9, 1.12);
@@ -171,20 +55,21 @@ static void body_random(struct body *b, struct rng *rng)
     b->neck = 0.11 * h;
 }
 
-static double standing_pelvis(const struct body *b)
+double synth_standing_pelvis(const struct body *b)
 {
     return b->thigh + b->shin + 0.01 * b->height;
 }
 
-static double seated_pelvis(const struct body *b)
+double synth_seated_pelvis(const struct body *b)
 {
     return b->shin + 0.04 * b->height;
 }
 
-static void posture_stand(struct posture *p, const struct body *b)
+void synth_posture_stand(struct posture *p, const struct body *b)
 {
-    p->pelvis = standing_pelvis(b);
+    p->pelvis = synth_standing_pelvis(b);
     p->body_pitch = 0;
+    p->body_roll = 0;
     p->lean = 3 * DEG;
     for (int s = 0; s < 2; s++) {
         p->hip[s] = 0;
@@ -197,10 +82,10 @@ static void posture_stand(struct posture *p, const struct body *b)
     p->head_pitch = 5 * DEG;
 }
 
-static void posture_sit(struct posture *p, const struct body *b)
+void synth_posture_sit(struct posture *p, const struct body *b)
 {
-    posture_stand(p, b);
-    p->pelvis = seated_pelvis(b);
+    synth_posture_stand(p, b);
+    p->pelvis = synth_seated_pelvis(b);
     p->lean = 6 * DEG;
     for (int s = 0; s < 2; s++) {
         p->hip[s] = 88 * DEG;
@@ -211,8 +96,8 @@ static void posture_sit(struct posture *p, const struct body *b)
 }
 
 /* Forward kinematics: joint positions in the world from a posture. */
-static void posture_joints(struct vec3 out[POSE_NUM_KEYPOINTS], const struct posture *p,
-                           const struct body *b)
+void synth_posture_world(struct vec3 out[POSE_NUM_KEYPOINTS], const struct posture *p,
+                         const struct body *b)
 {
     struct vec3 torso = v3(0, cos(p->lean), sin(p->lean));
     struct vec3 shoulder_mid = v3_scale(torso, b->spine);
@@ -264,20 +149,14 @@ static void posture_joints(struct vec3 out[POSE_NUM_KEYPOINTS], const struct pos
     }
 
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
-        struct vec3 q = rotate_x(out[j], p->body_pitch);
+        struct vec3 q = rotate_z(rotate_x(out[j], p->body_pitch), p->body_roll);
         q.y += p->pelvis;
         q = rotate_y(q, p->yaw);
         out[j] = v3(q.x + p->x, q.y, q.z + p->z);
     }
 }
 
-/* A pinhole camera on a wall, looking down at the room. */
-struct camera {
-    struct vec3 position, right, up, forward;
-    double focal_x, focal_y; /* in units of the image's width and height */
-};
-
-static void camera_random(struct camera *cam, struct rng *rng)
+void synth_camera_random(struct camera *cam, struct rng *rng)
 {
     double azimuth = rng_range(rng, -M_PI, M_PI);
     double distance = rng_range(rng, 3.2, 5.5);
@@ -295,8 +174,8 @@ static void camera_random(struct camera *cam, struct rng *rng)
 }
 
 /* Projects a point; returns its depth (negative when behind the camera). */
-static double camera_project(const struct camera *cam, struct vec3 point, double *ret_x,
-                             double *ret_y)
+double synth_camera_project(const struct camera *cam, struct vec3 point, double *ret_x,
+                            double *ret_y)
 {
     struct vec3 d = v3_sub(point, cam->position);
     double depth = v3_dot(d, cam->forward);
@@ -309,8 +188,8 @@ static double camera_project(const struct camera *cam, struct vec3 point, double
 
 /* The floor point, in front of the camera at the given depth and image
  * column, so paths can be placed relative to what the camera sees. */
-static void camera_floor_point(const struct camera *cam, double column, double depth, double *x,
-                               double *z)
+void synth_camera_floor_point(const struct camera *cam, double column, double depth, double *x,
+                              double *z)
 {
     struct vec3 flat_fwd = v3_normalize(v3(cam->forward.x, 0, cam->forward.z));
     struct vec3 flat_right = v3(cam->right.x, 0, cam->right.z);
@@ -340,12 +219,12 @@ static double path_yaw(const struct performance *perf)
 }
 
 /* Walking gait at time tau along a path, with phase from distance covered. */
-static void animate_walk(struct posture *p, const struct body *b, double distance)
+void synth_animate_walk(struct posture *p, const struct body *b, double distance)
 {
     double stride = 0.75 * b->height; /* one full gait cycle */
     double phase = 2 * M_PI * distance / stride;
     double swing = sin(phase);
-    posture_stand(p, b);
+    synth_posture_stand(p, b);
     p->hip[0] = 22 * DEG * swing;
     p->hip[1] = -22 * DEG * swing;
     p->knee[0] = 5 * DEG + 40 * DEG * fmax(0, sin(phase - M_PI / 3));
@@ -364,9 +243,9 @@ static void animate_path(struct posture *p, const struct body *b, const struct p
     double u = t <= t0 ? 0 : t >= t1 ? 1 : (t - t0) / (t1 - t0);
     double length = hypot(perf->end_x - perf->start_x, perf->end_z - perf->start_z);
     if (u > 0 && u < 1)
-        animate_walk(p, b, u * length);
+        synth_animate_walk(p, b, u * length);
     else
-        posture_stand(p, b);
+        synth_posture_stand(p, b);
     p->x = lerp(perf->start_x, perf->end_x, u);
     p->z = lerp(perf->start_z, perf->end_z, u);
     p->yaw = path_yaw(perf);
@@ -417,8 +296,8 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
         double s = smoothstep(0.3, 0.7, u);
         if (perf->activity == ACT_GETUP)
             s = 1 - s;
-        posture_stand(p, b);
-        p->pelvis = lerp(standing_pelvis(b), seated_pelvis(b), s);
+        synth_posture_stand(p, b);
+        p->pelvis = lerp(synth_standing_pelvis(b), synth_seated_pelvis(b), s);
         for (int side = 0; side < 2; side++) {
             p->hip[side] = 88 * DEG * s;
             p->knee[side] = 88 * DEG * s;
@@ -431,7 +310,7 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
     }
     case ACT_LAYDOWN: {
         double s = smoothstep(0.25, 0.75, u);
-        posture_sit(p, b);
+        synth_posture_sit(p, b);
         p->body_pitch = -85 * DEG * s;
         for (int side = 0; side < 2; side++) {
             p->hip[side] = 88 * DEG * (1 - s);
@@ -439,15 +318,15 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
             p->shoulder_flex[side] = lerp(15 * DEG, 0, s);
             p->elbow[side] = lerp(60 * DEG, 15 * DEG, s);
         }
-        p->pelvis = seated_pelvis(b) + 0.03 * b->height * s;
+        p->pelvis = synth_seated_pelvis(b) + 0.03 * b->height * s;
         p->head_pitch = lerp(5 * DEG, -20 * DEG, s);
         break;
     }
     case ACT_DRINK: {
         if (perf->seated)
-            posture_sit(p, b);
+            synth_posture_sit(p, b);
         else
-            posture_stand(p, b);
+            synth_posture_stand(p, b);
         double lift = 0;
         for (int i = 0; i < perf->sips; i++) {
             double start = perf->sip_times[i];
@@ -462,9 +341,9 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
     }
     case ACT_TELEPHONE: {
         if (perf->seated)
-            posture_sit(p, b);
+            synth_posture_sit(p, b);
         else
-            posture_stand(p, b);
+            synth_posture_stand(p, b);
         double up = smoothstep(0.0, 0.12, u);
         arm_to_ear(p, perf->hand, up);
         p->shoulder_abduct[perf->hand] += 4 * DEG * sway;
@@ -475,7 +354,7 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
         break;
     }
     case ACT_READBOOK: {
-        posture_sit(p, b);
+        synth_posture_sit(p, b);
         for (int side = 0; side < 2; side++) {
             p->shoulder_flex[side] = 32 * DEG;
             p->shoulder_abduct[side] = 10 * DEG;
@@ -489,7 +368,7 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
         break;
     }
     case ACT_WATCHTV: {
-        posture_sit(p, b);
+        synth_posture_sit(p, b);
         for (int side = 0; side < 2; side++) {
             p->shoulder_flex[side] = 8 * DEG;
             p->elbow[side] = 50 * DEG;
@@ -500,7 +379,7 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
         break;
     }
     default:
-        posture_stand(p, b);
+        synth_posture_stand(p, b);
         break;
     }
 }
@@ -521,7 +400,7 @@ static void performance_random(struct performance *perf, enum activity activity,
 
     double depth = rng_range(rng, 2.5, 4.5);
     double column = rng_range(rng, 0.35, 0.65);
-    camera_floor_point(cam, column, depth, &perf->start_x, &perf->start_z);
+    synth_camera_floor_point(cam, column, depth, &perf->start_x, &perf->start_z);
 
     if (activity == ACT_WALK || activity == ACT_ENTER || activity == ACT_LEAVE) {
         /* Walk stays in view; Enter and Leave cross the edge of the picture. */
@@ -545,8 +424,8 @@ static void performance_random(struct performance *perf, enum activity activity,
             from_depth = to_depth;
             to_depth = d;
         }
-        camera_floor_point(cam, from_column, from_depth, &perf->start_x, &perf->start_z);
-        camera_floor_point(cam, to_column, to_depth, &perf->end_x, &perf->end_z);
+        synth_camera_floor_point(cam, from_column, from_depth, &perf->start_x, &perf->start_z);
+        synth_camera_floor_point(cam, to_column, to_depth, &perf->end_x, &perf->end_z);
     }
 
     perf->sips = seconds > 5 && rng_uniform(rng) < 0.5 ? 2 : 1;
@@ -555,19 +434,12 @@ static void performance_random(struct performance *perf, enum activity activity,
     perf->sip_times[1] = perf->sip_times[0] + 3.4 + rng_range(rng, 0, fmax(0.1, room / 2));
 }
 
-/* What a pose estimator reports for one frame of a posture. */
-struct estimator {
-    double quality; /* typical score of a well-seen joint */
-    double jitter;  /* standard deviation, in image widths at 3 m */
-    double dropout; /* chance per joint per frame of a wild miss */
-};
-
-static void observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
-                    const struct body *b, const struct camera *cam, const struct estimator *est,
-                    bool nobody, struct rng *rng)
+void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
+                   const struct body *b, const struct camera *cam, const struct estimator *est,
+                   bool nobody, struct rng *rng)
 {
     struct vec3 joints[POSE_NUM_KEYPOINTS];
-    posture_joints(joints, p, b);
+    synth_posture_world(joints, p, b);
 
     struct vec3 pelvis = v3(p->x, p->pelvis, p->z);
     struct vec3 to_camera = v3_normalize(v3_sub(cam->position, pelvis));
@@ -578,7 +450,7 @@ static void observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct p
 
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
         double x = 0, y = 0;
-        double depth = camera_project(cam, joints[j], &x, &y);
+        double depth = synth_camera_project(cam, joints[j], &x, &y);
         double score = est->quality + 0.05 * rng_normal(rng) * (est->jitter > 0);
 
         if (joint_side[j] * left_toward < -0.3)
@@ -616,6 +488,10 @@ const char *const *synth_task_classes(enum synth_task task, int *ret_count)
         *ret_count = SYNTH_NUM_RECALL;
         return recall_classes;
     }
+    if (task == SYNTH_TASK_FALLS) {
+        *ret_count = SYNTH_NUM_FALL_CLASSES;
+        return synth_fall_classes;
+    }
     *ret_count = SYNTH_NUM_ACTIVITIES;
     return activity_classes;
 }
@@ -630,12 +506,16 @@ int synth_task_parse(const char *text, enum synth_task *ret_task)
         *ret_task = SYNTH_TASK_RECALL;
         return 0;
     }
+    if (strcmp(text, "falls") == 0) {
+        *ret_task = SYNTH_TASK_FALLS;
+        return 0;
+    }
     return -EINVAL;
 }
 
 const char *synth_task_name(enum synth_task task)
 {
-    return task == SYNTH_TASK_RECALL ? "recall" : "activities";
+    return task == SYNTH_TASK_RECALL ? "recall" : task == SYNTH_TASK_FALLS ? "falls" : "activities";
 }
 
 void synth_options_default(struct synth_options *opts)
@@ -650,10 +530,11 @@ void synth_options_default(struct synth_options *opts)
         .recall_k = 4,
         .segment_frames = 8,
         .noise = 1,
+        .down_seconds = 35,
     };
 }
 
-static int clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err)
+int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err)
 {
     clip->frames = frames;
     clip->keypoints = calloc((size_t)frames, sizeof(*clip->keypoints));
@@ -665,7 +546,7 @@ static int clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err)
     return 0;
 }
 
-static void estimator_for(struct estimator *est, const struct synth_options *opts, struct rng *rng)
+void synth_estimator_for(struct estimator *est, const struct synth_options *opts, struct rng *rng)
 {
     est->quality = opts->noise > 0 ? rng_range(rng, 0.55, 0.92) : 0.9;
     est->jitter = 0.004 * opts->noise * rng_range(rng, 0.5, 1.5);
@@ -683,16 +564,16 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
     double seconds[64];
     int total = 0;
 
-    body_random(&body, rng);
-    camera_random(&cam, rng);
-    estimator_for(&est, opts, rng);
+    synth_body_random(&body, rng);
+    synth_camera_random(&cam, rng);
+    synth_estimator_for(&est, opts, rng);
 
     for (int i = 0; i < chain; i++) {
         acts[i] = (enum activity)rng_below(rng, SYNTH_NUM_ACTIVITIES);
         seconds[i] = rng_range(rng, opts->min_seconds, opts->max_seconds);
         total += (int)lround(seconds[i] * opts->fps);
     }
-    int r = clip_alloc(clip, total, err);
+    int r = synth_clip_alloc(clip, total, err);
     if (r < 0)
         return r;
     clip->label = acts[chain - 1];
@@ -721,7 +602,7 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
             struct posture p;
             animate(&p, &body, &perf, warped);
             bool nobody = frame >= gap_start && frame < gap_start + gap_len;
-            observe(clip->keypoints[frame], &p, &body, &cam, &est, nobody, rng);
+            synth_observe(clip->keypoints[frame], &p, &body, &cam, &est, nobody, rng);
             clip->labels[frame] = acts[i];
         }
     }
@@ -741,12 +622,12 @@ static int generate_recall(struct synth_clip *clip, const struct synth_options *
     int event_segment = segments - 1 - opts->recall_k;
     int event = rng_below(rng, SYNTH_NUM_RECALL);
 
-    body_random(&body, rng);
-    camera_random(&cam, rng);
-    estimator_for(&est, opts, rng);
+    synth_body_random(&body, rng);
+    synth_camera_random(&cam, rng);
+    synth_estimator_for(&est, opts, rng);
     performance_random(&perf, ACT_WATCHTV, segments * L / opts->fps, &cam, rng);
 
-    int r = clip_alloc(clip, segments * L, err);
+    int r = synth_clip_alloc(clip, segments * L, err);
     if (r < 0)
         return r;
     clip->label = event;
@@ -756,7 +637,7 @@ static int generate_recall(struct synth_clip *clip, const struct synth_options *
     for (int f = 0; f < clip->frames; f++) {
         double t = f / opts->fps;
         struct posture p;
-        posture_stand(&p, &body);
+        synth_posture_stand(&p, &body);
         p.x = perf.start_x;
         p.z = perf.start_z;
         p.yaw = perf.yaw + 10 * DEG * sin(0.2 * t + perf.sway_phase);
@@ -790,7 +671,7 @@ static int generate_recall(struct synth_clip *clip, const struct synth_options *
                 break;
             }
         }
-        observe(clip->keypoints[f], &p, &body, &cam, &est, false, rng);
+        synth_observe(clip->keypoints[f], &p, &body, &cam, &est, false, rng);
         clip->labels[f] = event;
     }
     return 0;
@@ -814,11 +695,17 @@ int synth_clip_generate(struct synth_clip *clip, const struct synth_options *opt
                           opts->recall_k, opts->segment_frames);
     if (opts->noise < 0 || opts->noise > 4)
         return errbuf_set(err, -EINVAL, "synth: noise %g is outside 0..4", opts->noise);
+    if (!(opts->down_seconds >= 1 && opts->down_seconds <= 3600))
+        return errbuf_set(err, -EINVAL, "synth: down time %g s is outside 1..3600",
+                          opts->down_seconds);
 
     /* Each clip has its own stream of random numbers, derived from the seed
      * and its index, so clips can be made in any order on any core. */
     rng_seed(&rng, opts->seed * 0x9e3779b97f4a7c15ull + index);
     memset(clip, 0, sizeof(*clip));
+    clip->events.fall_at = clip->events.up_at = -1;
+    if (opts->task == SYNTH_TASK_FALLS)
+        return synth_generate_falls(clip, opts, index, &rng, err);
     if (opts->task == SYNTH_TASK_RECALL)
         return generate_recall(clip, opts, &rng, err);
     return generate_activities(clip, opts, &rng, err);

@@ -23,8 +23,9 @@
  * - a descent is how far the body centre dropped below its highest point of
  *   the last descent_window_s, over the body's height.
  * Getting up is the torso back above up_tilt with the centre risen min_rise
- * of the height above its lowest point since the fall: sitting up on the
- * floor is not getting up. */
+ * of the height above its lowest point since the fall, or back within half
+ * of that of where it was before the descent (a bend that looked like one):
+ * sitting up on the floor is not getting up. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@
 #define REF_TAU_S 1.0
 /* Upright in the picture for this long resets a reference gone stale. */
 #define REF_STALE_S 10.0
+/* On the floor this long, not just passing through lying, before SUSPECTED. */
+#define FLOOR_HOLD_S 0.3
 /* The history of the body centre holds at most this many frames a second. */
 #define MAX_FPS 64
 
@@ -58,8 +61,8 @@ void fall_options_default(struct fall_options *opts)
     *opts = (struct fall_options){
         .confirm_s = 20,
         .descent_window_s = 4,
-        .min_descent = 0.15f,
-        .max_torso_tilt = 35,
+        .min_descent = 0.1f,
+        .max_torso_tilt = 40,
         .min_score = POSE_MIN_SCORE,
         .settle_s = 3,
         .up_tilt = 55,
@@ -90,8 +93,10 @@ struct fall_detector {
     double suspected_t; /* when SUSPECTED began */
     double last_seen_t; /* the last frame with a usable skeleton */
     float lowest_y;     /* the body centre's lowest point since going down */
+    float top_y;        /* its highest point before the descent */
     double up_since;    /* up again since, or -1 */
     double fine_since;  /* lying in a bed or seat zone since, or -1 */
+    double floor_since; /* on the floor since, or -1 */
     double descent_at;  /* what the report says */
 };
 
@@ -160,6 +165,7 @@ void fall_detector_reset(struct fall_detector *det)
     det->lowest_y = 0;
     det->up_since = -1;
     det->fine_since = -1;
+    det->floor_since = -1;
     det->descent_at = 0;
 }
 
@@ -222,7 +228,7 @@ static void update_reference(struct fall_detector *det, double t, double dt, flo
 }
 
 /* The drop of the body centre below its highest point of the window. */
-static float descent_of(struct fall_detector *det, double t, float y)
+static float descent_of(struct fall_detector *det, double t, float y, float *ret_top)
 {
     while (det->count > 0) {
         int oldest = (det->head - det->count + det->capacity) % det->capacity;
@@ -238,6 +244,7 @@ static float descent_of(struct fall_detector *det, double t, float y)
         int k = (det->head - 1 - i + det->capacity) % det->capacity;
         top = fminf(top, det->history[k].y);
     }
+    *ret_top = top;
     return y - top;
 }
 
@@ -287,12 +294,17 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         rep.on_floor = rep.lying && !fine;
         det->last_seen_t = t;
 
-        if (descent_of(det, t, hip[1]) >= o->min_descent * height)
+        float top;
+        if (descent_of(det, t, hip[1], &top) >= o->min_descent * height) {
             det->descent_t = t;
+            if (det->state == FALL_NONE)
+                det->top_y = top;
+        }
 
         switch (det->state) {
         case FALL_NONE:
-            if (rep.on_floor && t - det->descent_t <= o->settle_s) {
+            if (held(&det->floor_since, rep.on_floor, t) >= FLOOR_HOLD_S &&
+                t - det->descent_t <= o->settle_s) {
                 set_state(det, FALL_SUSPECTED);
                 det->suspected_t = t;
                 det->descent_at = det->descent_t;
@@ -303,7 +315,8 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         case FALL_CONFIRMED: {
             det->lowest_y = fmaxf(det->lowest_y, hip[1]);
             bool up = fabsf(rep.torso_tilt) >= o->up_tilt &&
-                      det->lowest_y - hip[1] >= o->min_rise * height;
+                      (det->lowest_y - hip[1] >= o->min_rise * height ||
+                       hip[1] - det->top_y <= 0.5f * o->min_rise * height);
             double up_for = held(&det->up_since, up, t);
             double fine_for = held(&det->fine_since, rep.lying && fine, t);
             if (up_for >= o->up_hold_s ||

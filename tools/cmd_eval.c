@@ -16,7 +16,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n\n"
+    fprintf(out, "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n"
+                 "       crt eval --falls DIR [options]   (the fall detector; --falls --help)\n\n"
                  "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
                  "`crt extract` for Smarthome clips or by `crt synth`, or on a folder of\n"
                  "Smarthome video clips (posed and cached first). Each clip is\n"
@@ -170,6 +171,9 @@ int cmd_eval(int argc, char **argv)
     const char **classes = NULL;
     struct errbuf err = {0};
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--falls") == 0 || strncmp(argv[i], "--falls=", 8) == 0)
+            return cmd_eval_falls(argc, argv);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

@@ -31,8 +31,11 @@ static void usage(FILE *out)
                  "jitter, occlusions and dropouts of a real pose estimator.\n\n"
                  "options:\n"
                  "  --out DIR            where to write the clips (created if missing)\n"
-                 "  --task TASK          activities (ten Smarthome activities, default) or\n"
+                 "  --task TASK          activities (ten Smarthome activities, default),\n"
                  "                       recall (a gesture K segments before the end decides)\n"
+                 "                       or falls (clip i: falls forward, backward, sideways,\n"
+                 "                       a slump from a chair, then the hard negatives: tie a\n"
+                 "                       shoe, sit down hard, lie down on a bed, leave low)\n"
                  "  --clips N            number of clips (default 1000)\n"
                  "  --first I            index of the first clip (default 0); the same seed and\n"
                  "                       index always give the same clip, so ranges can be split\n"
@@ -44,6 +47,7 @@ static void usage(FILE *out)
                  "  --recall-k K         recall task: segments after the event (default 4)\n"
                  "  --segment-frames L   recall task: frames per segment (default 8)\n"
                  "  --noise X            estimator defects, 0 = clean, 1 = default\n"
+                 "  --down-seconds D     falls task: still time after each scene (default 35)\n"
                  "  --jobs J             threads (default: all cores)\n"
                  "  --json               print a summary as JSON on stdout\n");
 }
@@ -78,6 +82,7 @@ static int write_clip(const struct synth_job *job, int index, struct errbuf *err
     memcpy(seq.keypoints, clip.keypoints, sizeof(*clip.keypoints) * (size_t)clip.frames);
     memcpy(seq.labels, clip.labels, sizeof(*clip.labels) * (size_t)clip.frames);
     seq.label = clip.label;
+    seq.events = clip.events;
     snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu clip %d",
              synth_task_name(opts->task), (unsigned long long)opts->seed, index);
     snprintf(path, sizeof(path), "%s/%s-s%llu-%06d.pose", job->out_dir, synth_task_name(opts->task),
@@ -138,6 +143,7 @@ int cmd_synth(int argc, char **argv)
         OPT_RECALL_K,
         OPT_SEGMENT,
         OPT_NOISE,
+        OPT_DOWN,
         OPT_JOBS,
         OPT_JSON,
         OPT_OUT,
@@ -155,6 +161,7 @@ int cmd_synth(int argc, char **argv)
         {"recall-k", required_argument, NULL, OPT_RECALL_K},
         {"segment-frames", required_argument, NULL, OPT_SEGMENT},
         {"noise", required_argument, NULL, OPT_NOISE},
+        {"down-seconds", required_argument, NULL, OPT_DOWN},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"json", no_argument, NULL, OPT_JSON},
         {"out", required_argument, NULL, OPT_OUT},
@@ -210,6 +217,9 @@ int cmd_synth(int argc, char **argv)
             break;
         case OPT_NOISE:
             bad = parse_double(optarg, &opts.noise);
+            break;
+        case OPT_DOWN:
+            bad = parse_double(optarg, &opts.down_seconds);
             break;
         case OPT_JOBS:
             bad = parse_int(optarg, 1, 256, &jobs);

@@ -85,10 +85,12 @@ int rng_below(struct rng *rng, int n);                   /* 0 .. n-1 */
 enum synth_task {
     SYNTH_TASK_ACTIVITIES, /* ten Smarthome activities that pose alone tells apart */
     SYNTH_TASK_RECALL,     /* a gesture K segments before the end decides the label */
+    SYNTH_TASK_FALLS,      /* falls and their hard negatives, with zones (synth_falls.c) */
 };
 
 #define SYNTH_NUM_ACTIVITIES 10
 #define SYNTH_NUM_RECALL     4
+#define SYNTH_NUM_FALL_CASES 8 /* the falls task's scenes, clip i shows scene i % 8 */
 
 /* Class names of a task, in its output order. */
 const char *const *synth_task_classes(enum synth_task task, int *ret_count);
@@ -101,10 +103,36 @@ struct synth_options {
     double fps;         /* frames per second of the generated sequence */
     double min_seconds; /* clip duration range (activities task) */
     double max_seconds;
-    int chain;          /* activities chained into one stream; 1 = a trimmed clip */
-    int recall_k;       /* recall task: segments between the event and the end */
-    int segment_frames; /* recall task: L, frames per segment */
-    double noise;       /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+    int chain;           /* activities chained into one stream; 1 = a trimmed clip */
+    int recall_k;        /* recall task: segments between the event and the end */
+    int segment_frames;  /* recall task: L, frames per segment */
+    double noise;        /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+    double down_seconds; /* falls task: least time down after a fall, and after the
+                          * hard negatives' last movement (default 35) */
+};
+
+/* The falls task's scenes: the falls, then the hard negatives. */
+const char *synth_fall_case_name(int scene);
+bool synth_fall_case_is_fall(int scene);
+
+/* A zone of the picture as data carries it: safety.h's struct zone without
+ * depending on safety/ (kind is its name: "bed", "seat", ...). */
+#define POSE_ZONE_MAX_POINTS 32
+struct pose_zone {
+    char name[64];
+    char kind[16];
+    int n;
+    float points[POSE_ZONE_MAX_POINTS][2]; /* x, y in [0, 1] of the frame */
+};
+#define POSE_SEQUENCE_MAX_ZONES 8
+
+/* What a sequence shows for the safety rules (falls task; docs/FORMATS.md). */
+struct pose_events {
+    char scene[32]; /* "fall-forward", "tie-shoe", ...; "" when not said */
+    double fall_at; /* seconds from the first frame to the start of the fall; -1: none */
+    double up_at;   /* seconds to when the fallen person is up again; -1: stays down */
+    int n_zones;
+    struct pose_zone zones[POSE_SEQUENCE_MAX_ZONES];
 };
 
 /* Defaults: activities, seed 1, 10 fps, 4-8 s clips, chain 1, K 4, L 8, noise 1. */
@@ -117,6 +145,7 @@ struct synth_clip {
     int label;
     struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
     int *labels;                                           /* [frames] */
+    struct pose_events events;                             /* falls task; fall_at -1 else */
 };
 
 /* Generates clip number index of the data set that opts describes: the same
@@ -133,7 +162,7 @@ void synth_clip_done(struct synth_clip *clip);
  * safetensors file (docs/FORMATS.md): "keypoints" F32 [frames, 17, 3] as
  * (x, y, score), "labels" F32 [frames] as class indices (-1: unknown), and
  * metadata format=crtd-pose-sequence, version=1, fps, classes (a JSON list),
- * label, source. */
+ * label, source; optionally scene, fall_at, up_at and zones (a JSON list). */
 #define POSE_SEQUENCE_MAX_CLASSES 256
 
 struct pose_sequence {
@@ -143,9 +172,10 @@ struct pose_sequence {
     int *labels;                                           /* [frames], -1 unknown */
     int label;                                             /* the clip's class, -1 unknown */
     int n_classes;
-    char **classes;           /* the class names the labels index */
-    char source[256];         /* where it came from: a video path, or the synth recipe */
-    char source_checksum[17]; /* FNV-1a 64 of the source video, hex; "" for none */
+    char **classes;            /* the class names the labels index */
+    char source[256];          /* where it came from: a video path, or the synth recipe */
+    char source_checksum[17];  /* FNV-1a 64 of the source video, hex; "" for none */
+    struct pose_events events; /* optional: metadata scene, fall_at, up_at, zones */
 };
 
 /* Allocates frames and copies the class names; fills nothing else. */

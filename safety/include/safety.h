@@ -101,4 +101,59 @@ void fall_detector_reset(struct fall_detector *det);
 void fall_detector_update(struct fall_detector *det, double t, const struct pose_keypoint *kp,
                           const struct zone *zones, int n_zones, struct fall_report *ret_report);
 
+/* ---- scoring the detector on labelled sequences (fall_eval.c) -------------- */
+
+/* One labelled pose sequence of one person, as `crt eval --falls` reads it. */
+struct fall_case {
+    const char *scene; /* "fall-forward", "tie-shoe", ... or "" (normal activity) */
+    double fps;
+    int frames;
+    const struct pose_keypoint (*keypoints)[POSE_NUM_KEYPOINTS]; /* [frames][17] */
+    double fall_at; /* seconds to the start of the fall; -1: no fall */
+    double up_at;   /* seconds to when the person is up again; -1: stays down */
+    const struct zone *zones;
+    int n_zones;
+};
+
+/* What the detector did on one case. An alert is a change to CONFIRMED; the
+ * first one from fall_at on (and before up_at, when the person gets up) is
+ * the detection, every other one a false alarm. */
+struct fall_case_result {
+    bool fall;        /* the case has a fall */
+    bool detected;    /* the fall was alerted */
+    double latency;   /* seconds from fall_at to the alert; NAN when not detected */
+    int alerts;       /* changes to CONFIRMED */
+    int false_alarms; /* alerts that are not the detection */
+    double normal_s;  /* seconds of the case without a fall: before it, or all */
+    bool suspected;   /* ever FALL_SUSPECTED */
+};
+
+/* Runs a fresh detector over the case, frame by frame, on the case's clock. */
+int fall_eval_case(const struct fall_options *opts, const struct fall_case *fall_case,
+                   struct fall_case_result *ret_result, struct errbuf *err);
+
+/* The figures over many cases, and one row per scene. */
+#define FALL_EVAL_MAX_SCENES 32
+struct fall_eval_row {
+    char scene[32];
+    int cases, falls, detected, alerts, false_alarms;
+    double normal_s;
+    double latency_median, latency_max; /* NAN without detections */
+};
+
+struct fall_eval_summary {
+    int cases, falls, detected, false_alarms;
+    double normal_hours;
+    double recall;                      /* detected / falls; NAN without falls */
+    double false_alarms_per_24h;        /* NAN without normal time */
+    double latency_median, latency_p95; /* seconds; NAN without detections */
+    int n_rows;
+    struct fall_eval_row rows[FALL_EVAL_MAX_SCENES]; /* in order of first appearance */
+};
+
+/* scenes[i] names case i's scene ("" or NULL: "normal"); scenes past the
+ * table's size share its last row, "other". Returns -ENOMEM only. */
+int fall_eval_summarize(const struct fall_case_result *results, const char *const *scenes, int n,
+                        struct fall_eval_summary *ret_summary);
+
 #endif

@@ -1,0 +1,366 @@
+/* crt eval --falls: the fall detector's figures on a folder of labelled pose
+ * sequences (safety/fall_eval.c computes them; this file reads and prints). */
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "data.h"
+#include "safety.h"
+
+#define MAX_LISTED 20 /* misses and false alarms named by file */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: crt eval --falls DIR [options]\n\n"
+            "Run the fall detector (the daemon's code) over every pose sequence (*.pose)\n"
+            "in DIR, one person each, with the sequence's zones, and score it against\n"
+            "the sequence's fall_at and up_at (as `crt synth --task falls` writes them;\n"
+            "a sequence without fall_at is activity without a fall). Reports recall of\n"
+            "falls, false alarms per 24 hours of activity without a fall, the median\n"
+            "and p95 time from the fall to the alert, and a table per scene.\n\n"
+            "options:\n"
+            "  --confirm-s S        fall_confirm_s (default 20)\n"
+            "  --descent-window S   the descent's window, seconds (default 4)\n"
+            "  --min-descent X      of the body's height within the window (0.1)\n"
+            "  --max-tilt D         torso degrees from horizontal that count as lying (40)\n"
+            "  --up-tilt D          torso degrees from which the person is up again (55)\n"
+            "  --min-rise X         rise of the body centre that is up again (0.2)\n"
+            "  --settle-s S         lying may follow the descent by this much (3)\n"
+            "  --lost-s S           unseen this long while suspected: dropped (5)\n"
+            "  --json               print the figures as JSON instead of the table\n"
+            "  --trace FILE         print the detector's report per frame for that file of DIR\n");
+}
+
+static int parse_number(const char *text, double *ret)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !isfinite(v))
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* The sequence's zones as the detector takes them; the message names the file. */
+static int zones_of(const struct pose_sequence *seq, struct zone *zones, const char *path,
+                    struct errbuf *err)
+{
+    for (int i = 0; i < seq->events.n_zones; i++) {
+        const struct pose_zone *pz = &seq->events.zones[i];
+        struct zone *z = &zones[i];
+        memset(z, 0, sizeof(*z));
+        str_copy(z->name, sizeof(z->name), pz->name);
+        if (zone_kind_parse(pz->kind, &z->kind) < 0)
+            return errbuf_set(err, -EBADMSG, "%s: zone '%s' has an unknown kind '%s'", path,
+                              pz->name, pz->kind);
+        z->n = pz->n;
+        memcpy(z->points, pz->points, sizeof(pz->points[0]) * (size_t)pz->n);
+        struct errbuf inner = {0};
+        int r = zone_check(z, &inner);
+        if (r < 0)
+            return errbuf_set(err, r, "%s: %s", path, inner.msg);
+    }
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.pose files of a folder, sorted. */
+static int list_sequences(const char *dir, char ***ret_names, int *ret_n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    char **names = NULL;
+    int n = 0, cap = 0, r = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".pose") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            char **grown = realloc(names, (size_t)cap * sizeof(*names));
+            if (!grown) {
+                r = -ENOMEM;
+                break;
+            }
+            names = grown;
+        }
+        if (!(names[n] = strdup(e->d_name))) {
+            r = -ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (r < 0) {
+        for (int i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return r;
+    }
+    qsort(names, (size_t)n, sizeof(*names), by_name);
+    *ret_names = names;
+    *ret_n = n;
+    return 0;
+}
+
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void print_table(const struct fall_eval_summary *s, const struct fall_options *o,
+                        const char *dir)
+{
+    printf("falls in %s: %d sequences, %d falls, %.2f h without a fall (confirm %g s)\n", dir,
+           s->cases, s->falls, s->normal_hours, o->confirm_s);
+    printf("recall %.1f%% (%d of %d falls)\n", 100 * s->recall, s->detected, s->falls);
+    printf("false alarms %d, %.2f per 24 h\n", s->false_alarms, s->false_alarms_per_24h);
+    printf("time to alert: median %.1f s, p95 %.1f s\n", s->latency_median, s->latency_p95);
+    printf("\n%-16s %6s %6s %9s %7s %8s %9s %9s\n", "scene", "cases", "falls", "detected", "alerts",
+           "false", "median_s", "max_s");
+    for (int i = 0; i < s->n_rows; i++) {
+        const struct fall_eval_row *r = &s->rows[i];
+        printf("%-16s %6d %6d %9d %7d %8d %9.1f %9.1f\n", r->scene, r->cases, r->falls, r->detected,
+               r->alerts, r->false_alarms, r->latency_median, r->latency_max);
+    }
+}
+
+static json_t *summary_json(const struct fall_eval_summary *s, const struct fall_options *o)
+{
+    json_t *rows = json_array();
+    for (int i = 0; i < s->n_rows; i++) {
+        const struct fall_eval_row *r = &s->rows[i];
+        json_array_append_new(rows,
+                              json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "scene",
+                                        r->scene, "cases", r->cases, "falls", r->falls, "detected",
+                                        r->detected, "alerts", r->alerts, "false_alarms",
+                                        r->false_alarms, "normal_hours", r->normal_s / 3600,
+                                        "latency_median_s", number_or_null(r->latency_median),
+                                        "latency_max_s", number_or_null(r->latency_max)));
+    }
+    return json_pack("{s:f, s:i, s:i, s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o}", "confirm_s",
+                     o->confirm_s, "sequences", s->cases, "falls", s->falls, "detected",
+                     s->detected, "false_alarms", s->false_alarms, "normal_hours", s->normal_hours,
+                     "recall", number_or_null(s->recall), "false_alarms_per_24h",
+                     number_or_null(s->false_alarms_per_24h), "latency_median_s",
+                     number_or_null(s->latency_median), "latency_p95_s",
+                     number_or_null(s->latency_p95), "scenes", rows);
+}
+
+static void trace_case(const struct fall_options *o, const struct fall_case *fc)
+{
+    struct fall_detector *det = NULL;
+    if (fall_detector_new(o, &det, NULL) < 0)
+        return;
+    printf("# fall_at %g up_at %g zones %d\n", fc->fall_at, fc->up_at, fc->n_zones);
+    for (int f = 0; f < fc->frames; f++) {
+        struct fall_report rep;
+        fall_detector_update(det, f / fc->fps, fc->keypoints[f], fc->zones, fc->n_zones, &rep);
+        printf("%7.1f %-9s tilt %6.1f lying %d floor %d hip %.3f\n", f / fc->fps,
+               fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying, rep.on_floor,
+               (double)(fc->keypoints[f][11].y + fc->keypoints[f][12].y) / 2);
+    }
+    fall_detector_free(det);
+}
+
+int cmd_eval_falls(int argc, char **argv)
+{
+    enum {
+        OPT_CONFIRM = 256,
+        OPT_WINDOW,
+        OPT_DESCENT,
+        OPT_TILT,
+        OPT_UP_TILT,
+        OPT_RISE,
+        OPT_SETTLE,
+        OPT_LOST,
+        OPT_TRACE,
+        OPT_JSON,
+        OPT_FALLS,
+        OPT_HELP
+    };
+    static const struct option longopts[] = {
+        {"falls", required_argument, NULL, OPT_FALLS},
+        {"confirm-s", required_argument, NULL, OPT_CONFIRM},
+        {"descent-window", required_argument, NULL, OPT_WINDOW},
+        {"min-descent", required_argument, NULL, OPT_DESCENT},
+        {"max-tilt", required_argument, NULL, OPT_TILT},
+        {"up-tilt", required_argument, NULL, OPT_UP_TILT},
+        {"min-rise", required_argument, NULL, OPT_RISE},
+        {"settle-s", required_argument, NULL, OPT_SETTLE},
+        {"lost-s", required_argument, NULL, OPT_LOST},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"trace", required_argument, NULL, OPT_TRACE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct fall_options o;
+    const char *dir = NULL, *trace = NULL;
+    bool as_json = false;
+    int c, longindex = 0, status = 1;
+    double v = 0;
+
+    fall_options_default(&o);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, &longindex)) != -1) {
+        if (c == OPT_FALLS) {
+            dir = optarg;
+            continue;
+        }
+        if (c == OPT_TRACE) {
+            trace = optarg;
+            continue;
+        }
+        if (c == OPT_JSON) {
+            as_json = true;
+            continue;
+        }
+        if (c == 'h' || c == OPT_HELP) {
+            usage(stdout);
+            return 0;
+        }
+        if (c == '?' || c == ':') {
+            cli_error("eval", "unknown option or missing value '%s'", argv[optind - 1]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (parse_number(optarg, &v) < 0) {
+            cli_error("eval", "invalid value '%s' for --%s", optarg, longopts[longindex].name);
+            return EXIT_USAGE;
+        }
+        switch (c) {
+        case OPT_CONFIRM:
+            o.confirm_s = v;
+            break;
+        case OPT_WINDOW:
+            o.descent_window_s = v;
+            break;
+        case OPT_DESCENT:
+            o.min_descent = (float)v;
+            break;
+        case OPT_TILT:
+            o.max_torso_tilt = (float)v;
+            break;
+        case OPT_UP_TILT:
+            o.up_tilt = (float)v;
+            break;
+        case OPT_RISE:
+            o.min_rise = (float)v;
+            break;
+        case OPT_SETTLE:
+            o.settle_s = v;
+            break;
+        default:
+            o.lost_s = v;
+            break;
+        }
+    }
+    if (!dir || optind < argc) {
+        cli_error("eval", dir ? "unexpected argument '%s'" : "--falls DIR is required%s",
+                  dir ? argv[optind] : "");
+        return EXIT_USAGE;
+    }
+    struct errbuf err = {0};
+    struct fall_detector *probe = NULL;
+    int r = fall_detector_new(&o, &probe, &err);
+    fall_detector_free(probe);
+    if (r < 0) {
+        cli_error("eval", "%s", err.msg);
+        return EXIT_USAGE;
+    }
+
+    char **names = NULL;
+    int n = 0;
+    struct fall_case_result *results = NULL;
+    const char **scenes = NULL;
+    char(*scene_names)[32] = NULL;
+    if ((r = list_sequences(dir, &names, &n)) < 0) {
+        cli_error("eval", "cannot read '%s': %s", dir, strerror(-r));
+        return 1;
+    }
+    if (n == 0) {
+        cli_error("eval", "%s: no pose sequences (*.pose)", dir);
+        goto done;
+    }
+    results = calloc((size_t)n, sizeof(*results));
+    scenes = calloc((size_t)n, sizeof(*scenes));
+    scene_names = calloc((size_t)n, sizeof(*scene_names));
+    if (!results || !scenes || !scene_names) {
+        cli_error("eval", "out of memory for %d sequences", n);
+        goto done;
+    }
+    int listed = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        struct pose_sequence seq = {0};
+        struct zone zones[POSE_SEQUENCE_MAX_ZONES];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if ((r = pose_sequence_load(path, &seq, &err)) < 0 ||
+            (r = zones_of(&seq, zones, path, &err)) < 0) {
+            cli_error("eval", "%s", errbuf_text(&err, r));
+            pose_sequence_done(&seq);
+            goto done;
+        }
+        str_copy(scene_names[i], sizeof(scene_names[i]), seq.events.scene);
+        scenes[i] = scene_names[i];
+        struct fall_case fc = {.scene = scenes[i],
+                               .fps = seq.fps,
+                               .frames = seq.frames,
+                               .keypoints =
+                                   (const struct pose_keypoint(*)[POSE_NUM_KEYPOINTS])seq.keypoints,
+                               .fall_at = seq.events.fall_at,
+                               .up_at = seq.events.up_at,
+                               .zones = zones,
+                               .n_zones = seq.events.n_zones};
+        if (trace && strcmp(trace, names[i]) == 0)
+            trace_case(&o, &fc);
+        r = fall_eval_case(&o, &fc, &results[i], &err);
+        pose_sequence_done(&seq);
+        if (r < 0) {
+            cli_error("eval", "%s: %s", path, err.msg);
+            goto done;
+        }
+        const struct fall_case_result *res = &results[i];
+        if (!as_json && listed < MAX_LISTED &&
+            ((res->fall && !res->detected) || res->false_alarms)) {
+            fprintf(stderr, "%s (%s): %s\n", names[i], scenes[i][0] ? scenes[i] : "normal",
+                    res->fall && !res->detected ? "fall missed" : "false alarm");
+            listed++;
+        }
+    }
+    struct fall_eval_summary summary;
+    if (fall_eval_summarize(results, scenes, n, &summary) < 0) {
+        cli_error("eval", "out of memory");
+        goto done;
+    }
+    if (as_json) {
+        json_t *j = summary_json(&summary, &o);
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(j);
+    } else {
+        print_table(&summary, &o, dir);
+    }
+    status = 0;
+done:
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(results);
+    free(scenes);
+    free(scene_names);
+    return status;
+}
