@@ -61,19 +61,24 @@ json_t *api_time_json(double t);
 /* ---- routes (route.c) ----------------------------------------------------- */
 
 enum api_route_id {
-    API_ROUTE_STREAMS,  /* /v1/streams */
-    API_ROUTE_STREAM,   /* /v1/streams/{name} */
-    API_ROUTE_ACTIVITY, /* /v1/streams/{name}/activity */
-    API_ROUTE_HISTORY,  /* /v1/streams/{name}/history */
-    API_ROUTE_EVENTS,   /* /v1/events */
-    API_ROUTE_MODEL,    /* /v1/model */
-    API_ROUTE_HEALTHZ,  /* /healthz */
-    API_ROUTE_READYZ,   /* /readyz */
-    API_ROUTE_METRICS,  /* /metrics */
-    API_ROUTE_POSE,     /* /v1/streams/{name}/pose */
-    API_ROUTE_PAGE,     /* / : the dashboard */
-    API_ROUTE_ASSET,    /* /ui/{name} : its scripts and styles */
-    API_ROUTE_PEOPLE,   /* /v1/streams/{name}/people */
+    API_ROUTE_STREAMS,   /* /v1/streams */
+    API_ROUTE_STREAM,    /* /v1/streams/{name} */
+    API_ROUTE_ACTIVITY,  /* /v1/streams/{name}/activity */
+    API_ROUTE_HISTORY,   /* /v1/streams/{name}/history */
+    API_ROUTE_EVENTS,    /* /v1/events */
+    API_ROUTE_MODEL,     /* /v1/model */
+    API_ROUTE_HEALTHZ,   /* /healthz */
+    API_ROUTE_READYZ,    /* /readyz */
+    API_ROUTE_METRICS,   /* /metrics */
+    API_ROUTE_POSE,      /* /v1/streams/{name}/pose */
+    API_ROUTE_PAGE,      /* / : the dashboard */
+    API_ROUTE_ASSET,     /* /ui/{name} : its scripts and styles */
+    API_ROUTE_PEOPLE,    /* /v1/streams/{name}/people */
+    API_ROUTE_ZONES,     /* /v1/streams/{name}/zones */
+    API_ROUTE_ZONE,      /* /v1/streams/{name}/zones/{item} */
+    API_ROUTE_ALERTS,    /* /v1/alerts */
+    API_ROUTE_ALERT,     /* /v1/alerts/{item} */
+    API_ROUTE_ALERT_ACK, /* /v1/alerts/{item}/ack */
     API_ROUTE_COUNT,
 };
 
@@ -82,12 +87,14 @@ enum api_method {
     API_METHOD_HEAD = 1 << 1,
     API_METHOD_POST = 1 << 2,
     API_METHOD_DELETE = 1 << 3,
+    API_METHOD_PUT = 1 << 4,
 };
 
 struct api_route_match {
     enum api_route_id route;
     enum api_method method;
     char name[API_NAME_MAX]; /* the {name} part, when the route has one */
+    char item[API_NAME_MAX]; /* the {item} part: a zone's name, an alert's id */
     unsigned allowed;        /* the methods the path allows (enum api_method bits) */
 };
 
@@ -183,6 +190,15 @@ const struct api_asset *api_asset_find(const char *name);
 
 /* ---- the server (server.c) ------------------------------------------------ */
 
+/* GET /v1/alerts?state=&stream=&rule=&since=&limit= */
+struct api_alert_query {
+    char state[16]; /* "" for any */
+    char stream[API_NAME_MAX];
+    char rule[API_NAME_MAX];
+    double since; /* < 0: any; else alerts that started or changed since */
+    unsigned limit;
+};
+
 /* What the daemon answers with. Every call may come from several connection
  * threads at once. Each returns 0 with a new reference in ret_json, or a
  * negative errno with a message in err (which becomes the JSON error). */
@@ -199,6 +215,21 @@ struct api_backend {
     int (*history_get)(void *userdata, const char *name, double since, double until, unsigned limit,
                        json_t **ret_json, struct errbuf *err);
     int (*model_get)(void *userdata, json_t **ret_json, struct errbuf *err);
+    /* Zones of a stream (docs/SAFETY.md): the list, one, one put from a JSON
+     * body (created: *ret_created), one removed. */
+    int (*zones_list)(void *userdata, const char *stream, json_t **ret_json, struct errbuf *err);
+    int (*zone_get)(void *userdata, const char *stream, const char *zone, json_t **ret_json,
+                    struct errbuf *err);
+    int (*zone_put)(void *userdata, const char *stream, const char *zone, const char *body,
+                    size_t size, bool *ret_created, json_t **ret_json, struct errbuf *err);
+    int (*zone_delete)(void *userdata, const char *stream, const char *zone, struct errbuf *err);
+    /* Alerts: the list filtered by the query, one by id, one acknowledged
+     * (body: optional {"by": "..."}). */
+    int (*alerts_list)(void *userdata, const struct api_alert_query *query, json_t **ret_json,
+                       struct errbuf *err);
+    int (*alert_get)(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err);
+    int (*alert_ack)(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
+                     struct errbuf *err);
     /* 0 when ready, -EAGAIN with the reason otherwise. */
     int (*ready)(void *userdata, struct errbuf *err);
     /* Appends the daemon's metrics in the Prometheus text format. */

@@ -21,9 +21,16 @@ static const struct {
     {API_ROUTE_PAGE, "/", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_ASSET, "/ui/{name}", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_PEOPLE, "/v1/streams/{name}/people", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_ZONES, "/v1/streams/{name}/zones", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_ZONE, "/v1/streams/{name}/zones/{item}",
+     API_METHOD_GET | API_METHOD_HEAD | API_METHOD_PUT | API_METHOD_DELETE},
+    {API_ROUTE_ALERTS, "/v1/alerts", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_ALERT, "/v1/alerts/{item}", API_METHOD_GET | API_METHOD_HEAD},
+    {API_ROUTE_ALERT_ACK, "/v1/alerts/{item}/ack", API_METHOD_POST},
 };
+_Static_assert(ARRAY_SIZE(route_table) == API_ROUTE_COUNT, "one row per route");
 
-static const char *const method_names[] = {"GET", "HEAD", "POST", "DELETE"};
+static const char *const method_names[] = {"GET", "HEAD", "POST", "DELETE", "PUT"};
 
 static unsigned method_parse(const char *method)
 {
@@ -33,18 +40,22 @@ static unsigned method_parse(const char *method)
     return 0;
 }
 
-/* Matches path against pattern; a "{name}" segment takes one path segment. */
-static bool pattern_match(const char *pattern, const char *path, char *name, size_t name_size)
+/* Matches path against pattern; a "{name}" or "{item}" segment takes one
+ * path segment, which must be a valid name. */
+static bool pattern_match(const char *pattern, const char *path, char *name, char *item,
+                          size_t size)
 {
     const char *p = pattern, *s = path;
     while (*p) {
-        if (strncmp(p, "{name}", 6) == 0) {
+        bool is_name = strncmp(p, "{name}", 6) == 0;
+        if (is_name || strncmp(p, "{item}", 6) == 0) {
+            char *dst = is_name ? name : item;
             size_t len = strcspn(s, "/");
-            if (len == 0 || len >= name_size)
+            if (len == 0 || len >= size)
                 return false;
-            memcpy(name, s, len);
-            name[len] = '\0';
-            if (!api_name_valid(name))
+            memcpy(dst, s, len);
+            dst[len] = '\0';
+            if (!api_name_valid(dst))
                 return false;
             s += len;
             p += 6;
@@ -65,12 +76,13 @@ int api_route_find(const char *method, const char *path, struct api_route_match 
     unsigned want = method_parse(method);
 
     for (size_t i = 0; i < ARRAY_SIZE(route_table); i++) {
-        char name[API_NAME_MAX] = "";
-        if (!pattern_match(route_table[i].pattern, path, name, sizeof(name)))
+        char name[API_NAME_MAX] = "", item[API_NAME_MAX] = "";
+        if (!pattern_match(route_table[i].pattern, path, name, item, sizeof(name)))
             continue;
         m.route = route_table[i].id;
         m.allowed = route_table[i].methods;
         memcpy(m.name, name, sizeof(name));
+        memcpy(m.item, item, sizeof(item));
         if (!(want & m.allowed)) {
             *ret_match = m;
             return -EOPNOTSUPP;

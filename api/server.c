@@ -168,7 +168,8 @@ static enum MHD_Result respond_errno(struct api_server *s, struct MHD_Connection
 static int check_auth(struct api_server *s, struct MHD_Connection *c, const struct request *req,
                       struct errbuf *err)
 {
-    bool change = req->match.method == API_METHOD_POST || req->match.method == API_METHOD_DELETE;
+    bool change = req->match.method == API_METHOD_POST || req->match.method == API_METHOD_DELETE ||
+                  req->match.method == API_METHOD_PUT;
     /* Probes, and the dashboard's own files (which hold no data: the page
      * asks for the token before it reads anything). */
     bool probe = req->match.route == API_ROUTE_HEALTHZ || req->match.route == API_ROUTE_READYZ ||
@@ -382,6 +383,70 @@ static enum MHD_Result serve_asset(struct api_server *s, struct MHD_Connection *
     return queue(s, c, fresh ? 304 : 200, resp);
 }
 
+/* GET /v1/alerts: the query's filters, checked. */
+static enum MHD_Result serve_alerts(struct api_server *s, struct MHD_Connection *c,
+                                    const struct request *req)
+{
+    static const char *const states[] = {"pending", "active", "acknowledged", "cleared", "open"};
+    struct api_alert_query q = {.since = -1, .limit = API_HISTORY_LIMIT_DEFAULT};
+    struct errbuf err;
+    json_t *json = NULL;
+    int r;
+
+    errbuf_clear(&err);
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    if (v) {
+        bool known = false;
+        for (size_t i = 0; i < ARRAY_SIZE(states) && !known; i++)
+            known = strcmp(v, states[i]) == 0;
+        if (!known)
+            return respond_errno(
+                s, c, -EINVAL,
+                "'state' must be pending, active, acknowledged, cleared or open (not cleared)",
+                req);
+        str_copy(q.state, sizeof(q.state), v);
+    }
+    const char *keys[] = {"stream", "rule"};
+    char *dsts[] = {q.stream, q.rule};
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, keys[i]);
+        if (v && !api_name_valid(v)) {
+            errbuf_set(&err, -EINVAL, "'%s' must be a name", keys[i]);
+            return respond_error(s, c, -EINVAL, &err, req);
+        }
+        if (v)
+            str_copy(dsts[i], API_NAME_MAX, v);
+    }
+    if ((r = query_time(c, "since", &q.since, &err)) < 0)
+        return respond_error(s, c, r, &err, req);
+    const char *l = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    if (l) {
+        char *end;
+        unsigned long n = strtoul(l, &end, 10);
+        if (*end || l[0] == '-' || n < 1 || n > s->config.history_limit_max) {
+            errbuf_set(&err, -EINVAL, "'limit' must be from 1 to %u", s->config.history_limit_max);
+            return respond_error(s, c, -EINVAL, &err, req);
+        }
+        q.limit = (unsigned)n;
+    }
+    r = s->backend->alerts_list(s->userdata, &q, &json, &err);
+    if (r < 0)
+        return respond_error(s, c, r, &err, req);
+    return respond_json(s, c, 200, json, NULL);
+}
+
+/* An alert id: the {item} of the path, a positive number. */
+static int alert_id(const struct request *req, int64_t *ret_id, struct errbuf *err)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(req->match.item, &end, 10);
+    if (errno || *end || id < 1)
+        return errbuf_set(err, -ENOENT, "alert '%s' does not exist", req->match.item);
+    *ret_id = id;
+    return 0;
+}
+
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, struct request *req)
 {
     const struct api_backend *b = s->backend;
@@ -423,6 +488,39 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
     case API_ROUTE_PEOPLE:
         r = b->people_get(s->userdata, req->match.name, &json, &err);
         break;
+    case API_ROUTE_ZONES:
+        r = b->zones_list(s->userdata, req->match.name, &json, &err);
+        break;
+    case API_ROUTE_ZONE:
+        if (req->match.method == API_METHOD_DELETE) {
+            r = b->zone_delete(s->userdata, req->match.name, req->match.item, &err);
+            if (r < 0)
+                break;
+            return respond_text(s, c, 204, NULL, NULL, 0);
+        }
+        if (req->match.method == API_METHOD_PUT) {
+            bool created = false;
+            r = b->zone_put(s->userdata, req->match.name, req->match.item,
+                            req->body ? req->body : "", req->body_len, &created, &json, &err);
+            if (r < 0)
+                break;
+            return respond_json(s, c, created ? 201 : 200, json, NULL);
+        }
+        r = b->zone_get(s->userdata, req->match.name, req->match.item, &json, &err);
+        break;
+    case API_ROUTE_ALERTS:
+        return serve_alerts(s, c, req);
+    case API_ROUTE_ALERT:
+    case API_ROUTE_ALERT_ACK: {
+        int64_t id = 0;
+        r = alert_id(req, &id, &err);
+        if (r >= 0 && req->match.route == API_ROUTE_ALERT)
+            r = b->alert_get(s->userdata, id, &json, &err);
+        else if (r >= 0)
+            r = b->alert_ack(s->userdata, id, req->body ? req->body : "", req->body_len, &json,
+                             &err);
+        break;
+    }
     case API_ROUTE_PAGE:
         return serve_asset(s, c, "index.html", req);
     case API_ROUTE_ASSET:
@@ -484,7 +582,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->too_big || req->match.method != API_METHOD_POST)
+        if (req->too_big ||
+            (req->match.method != API_METHOD_POST && req->match.method != API_METHOD_PUT))
             return MHD_YES; /* read and dropped */
         if (req->body_len + n > s->config.max_body) {
             req->too_big = true;

@@ -62,6 +62,15 @@ void config_done(struct config *cfg)
     free(cfg->streams);
     cfg->streams = NULL;
     cfg->n_streams = 0;
+    free(cfg->zones);
+    cfg->zones = NULL;
+    cfg->n_zones = 0;
+    free(cfg->rules);
+    cfg->rules = NULL;
+    cfg->n_rules = 0;
+    free(cfg->webhooks);
+    cfg->webhooks = NULL;
+    cfg->n_webhooks = 0;
 }
 
 const struct config_stream *config_find_stream(const struct config *cfg, const char *name)
@@ -160,12 +169,14 @@ static int copy_value(char *dst, size_t size, const char *v)
     return str_copy(dst, size, v) < 0 ? -ENAMETOOLONG : 0;
 }
 
-/* The name in a [stream "name"] section, or NULL when it is no such section. */
-static int stream_section_name(const char *section, char *name, size_t size)
+/* The name in a [WORD "name"] (or [WORD name]) section; -ENOENT when it is
+ * no such section. */
+static int named_section(const char *section, const char *word, char *name, size_t size)
 {
-    if (strncmp(section, "stream", 6) != 0 || !isspace((unsigned char)section[6]))
+    size_t wlen = strlen(word);
+    if (strncmp(section, word, wlen) != 0 || !isspace((unsigned char)section[wlen]))
         return -ENOENT;
-    const char *p = section + 6;
+    const char *p = section + wlen;
     while (isspace((unsigned char)*p))
         p++;
     size_t len = strlen(p);
@@ -181,6 +192,180 @@ static int stream_section_name(const char *section, char *name, size_t size)
 }
 
 #define BAD(fmt, ...) (ps->code = errbuf_set(ps->err, -EINVAL, fmt, __VA_ARGS__), 0)
+
+/* An element of one of cfg's named lists (rules, webhooks), added when new. */
+static void *named_get(void **list, size_t *n, size_t elem, const char *name, size_t name_size)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((char *)*list + i * elem, name) == 0)
+            return (char *)*list + i * elem;
+    if (*n >= CONFIG_MAX_STREAMS)
+        return NULL;
+    void *grown = realloc(*list, (*n + 1) * elem);
+    if (!grown)
+        return NULL;
+    *list = grown;
+    char *e = (char *)grown + (*n)++ * elem;
+    memset(e, 0, elem);
+    str_copy(e, name_size, name);
+    return e;
+}
+
+/* zone.NAME = KIND x,y x,y ... of stream st. */
+static int zone_key(struct parse_state *ps, const char *stream, const char *name, const char *value)
+{
+    struct config *cfg = ps->cfg;
+    struct zone z = {0};
+    char kind[16];
+    if (!api_name_valid(name))
+        return BAD("zone name '%.64s' (in zone.%.64s): use 1-63 letters, digits, '_', '-', '.'",
+                   name, name);
+    str_copy(z.name, sizeof(z.name), name);
+    size_t klen = strcspn(value, " \t");
+    if (klen >= sizeof(kind))
+        klen = sizeof(kind) - 1;
+    memcpy(kind, value, klen);
+    kind[klen] = '\0';
+    if (zone_kind_parse(kind, &z.kind) < 0)
+        return BAD("zone.%s: unknown kind '%s' (bed, seat, floor, door, area, exclude)", name,
+                   kind);
+    struct errbuf e;
+    errbuf_clear(&e);
+    int r = zone_parse_points(&z, value + klen, &e);
+    if (r < 0)
+        return BAD("zone.%s: %s", name, errbuf_text(&e, r));
+    struct config_zone *slot = NULL;
+    for (size_t i = 0; i < cfg->n_zones && !slot; i++)
+        if (strcmp(cfg->zones[i].stream, stream) == 0 && strcmp(cfg->zones[i].zone.name, name) == 0)
+            slot = &cfg->zones[i];
+    if (!slot) {
+        struct config_zone *grown = realloc(cfg->zones, (cfg->n_zones + 1) * sizeof(*grown));
+        if (!grown)
+            return ps->code = -ENOMEM, 0;
+        cfg->zones = grown;
+        slot = &cfg->zones[cfg->n_zones++];
+    }
+    str_copy(slot->stream, sizeof(slot->stream), stream);
+    slot->zone = z;
+    return 1;
+}
+
+static int rule_key(struct parse_state *ps, const char *name, const char *key, const char *value)
+{
+    struct config *cfg = ps->cfg;
+    struct config_rule *rule =
+        named_get((void **)&cfg->rules, &cfg->n_rules, sizeof(*rule), name, API_NAME_MAX);
+    if (!rule)
+        return ps->code = -ENOMEM, 0;
+    if (!rule->kind_set && rule->from == 0 && rule->until == 0 && rule->duration_s == 0) {
+        rule->from = rule->until = -1;
+        rule->duration_s = -1;
+    }
+    double d;
+    int r = 0;
+    if (strcmp(key, "kind") == 0) {
+        if (rule_kind_parse(value, &rule->kind) < 0)
+            return BAD("[rule \"%s\"] kind: unknown kind '%.64s' (fall, on_floor, still, "
+                       "in_zone_longer, absent, camera_down)",
+                       name, value);
+        rule->kind_set = true;
+    } else if (strcmp(key, "stream") == 0) {
+        if (!api_name_valid(value))
+            return BAD("[rule \"%s\"] stream: '%.64s' is not a stream name", name, value);
+        str_copy(rule->stream, sizeof(rule->stream), value);
+    } else if (strcmp(key, "zone") == 0) {
+        if (!api_name_valid(value))
+            return BAD("[rule \"%s\"] zone: '%.64s' is not a zone name", name, value);
+        str_copy(rule->zone, sizeof(rule->zone), value);
+    } else if (strcmp(key, "seconds") == 0 || strcmp(key, "minutes") == 0) {
+        if (parse_double(value, 0, 7 * 86400, &d) < 0)
+            return BAD("[rule \"%s\"] %s: bad value '%.64s' (a number of %s)", name, key, value,
+                       key);
+        rule->duration_s = key[0] == 'm' ? d * 60 : d;
+    } else if (strcmp(key, "motion") == 0) {
+        if (parse_double(value, 0, 1, &d) < 0)
+            return BAD("[rule \"%s\"] motion: bad value '%.64s' (0 to 1, of the image)", name,
+                       value);
+        rule->motion = (float)d;
+    } else if (strcmp(key, "from") == 0 || strcmp(key, "until") == 0) {
+        if (rule_time_parse(value, key[0] == 'f' ? &rule->from : &rule->until) < 0)
+            return BAD("[rule \"%s\"] %s: '%.64s' is not a time of day (HH:MM)", name, key, value);
+    } else if (strcmp(key, "schedule") == 0) {
+        if (rule_schedule_parse(value, rule) < 0)
+            return BAD("[rule \"%s\"] schedule: '%.64s' is not a list of HH:MM-HH:MM", name, value);
+    } else {
+        return BAD("unknown key '%s' in [rule \"%s\"] (kind, stream, zone, seconds, minutes, "
+                   "motion, from, until, schedule)",
+                   key, name);
+    }
+    return r < 0 ? 0 : 1;
+}
+
+static int webhook_key(struct parse_state *ps, const char *name, const char *key, const char *value)
+{
+    struct config *cfg = ps->cfg;
+    struct config_webhook *w =
+        named_get((void **)&cfg->webhooks, &cfg->n_webhooks, sizeof(*w), name, API_NAME_MAX);
+    if (!w)
+        return ps->code = -ENOMEM, 0;
+    if (!w->max_attempts) {
+        w->timeout_s = 5;
+        w->max_attempts = 8;
+        w->retry_min_s = 1;
+        w->retry_max_s = 300;
+        w->queue = 1000;
+    }
+    int r = 0;
+    if (strcmp(key, "url") == 0) {
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+            return BAD("[webhook \"%s\"] url: '%.200s' is not an http:// or https:// URL", name,
+                       value);
+        r = copy_value(w->url, sizeof(w->url), value);
+    } else if (strcmp(key, "rules") == 0) {
+        char buf[1024];
+        w->n_rules = 0;
+        str_copy(buf, sizeof(buf), value);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+            if (!api_name_valid(t) || w->n_rules >= WEBHOOK_MAX_RULES)
+                return BAD("[webhook \"%s\"] rules: '%.64s' is not a rule name (or more than "
+                           "%d)",
+                           name, t, WEBHOOK_MAX_RULES);
+            str_copy(w->rules[w->n_rules++], API_NAME_MAX, t);
+        }
+    } else if (strcmp(key, "secret") == 0) {
+        r = copy_value(w->secret, sizeof(w->secret), value);
+    } else if (strcmp(key, "timeout_s") == 0) {
+        r = parse_double(value, 0.1, 300, &w->timeout_s);
+    } else if (strcmp(key, "max_attempts") == 0) {
+        r = parse_uint(value, 1, 1000, &w->max_attempts);
+    } else if (strcmp(key, "retry_min_s") == 0) {
+        r = parse_double(value, 0.01, 3600, &w->retry_min_s);
+    } else if (strcmp(key, "retry_max_s") == 0) {
+        r = parse_double(value, 0.01, 86400, &w->retry_max_s);
+    } else if (strcmp(key, "queue") == 0) {
+        r = parse_uint(value, 1, 1000000, &w->queue);
+    } else {
+        return BAD("unknown key '%s' in [webhook \"%s\"] (url, rules, secret, timeout_s, "
+                   "max_attempts, retry_min_s, retry_max_s, queue)",
+                   key, name);
+    }
+    if (r < 0)
+        return BAD("[webhook \"%s\"] bad value '%.200s' for %s", name, value, key);
+    return 1;
+}
+
+/* A time zone of the TZ database: a file under $TZDIR or /usr/share/zoneinfo. */
+static int timezone_check(const char *name)
+{
+    char path[PATH_MAX];
+    const char *dir = getenv("TZDIR");
+    if (!name[0] || name[0] == '/' || strstr(name, ".."))
+        return -EINVAL;
+    snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? 0 : -ENOENT;
+}
 
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
@@ -244,9 +429,23 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 1, CONFIG_MAX_PEOPLE, &cfg->max_people);
         else if (strcmp(key, "multipose_side") == 0)
             r = parse_side(value, &cfg->multipose_side);
-        else
+        else if (strcmp(key, "timezone") == 0) {
+            if (timezone_check(value) < 0)
+                return BAD("timezone: '%.128s' is not a time zone of the TZ database (e.g. "
+                           "Europe/Paris, UTC)",
+                           value);
+            r = copy_value(cfg->timezone, sizeof(cfg->timezone), value);
+        } else
             return BAD("unknown key '%s' in [daemon]", key);
-    } else if ((r = stream_section_name(section, name, sizeof(name))) != -ENOENT) {
+    } else if ((r = named_section(section, "rule", name, sizeof(name))) != -ENOENT) {
+        if (r < 0 || !api_name_valid(name))
+            return BAD("bad rule section [%s]: write [rule \"name\"]", section);
+        return rule_key(ps, name, key, value);
+    } else if ((r = named_section(section, "webhook", name, sizeof(name))) != -ENOENT) {
+        if (r < 0 || !api_name_valid(name))
+            return BAD("bad webhook section [%s]: write [webhook \"name\"]", section);
+        return webhook_key(ps, name, key, value);
+    } else if ((r = named_section(section, "stream", name, sizeof(name))) != -ENOENT) {
         struct config_stream *st;
         if (r < 0)
             return BAD("bad stream section [%s]: write [stream \"name\"]", section);
@@ -267,9 +466,11 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 1, CONFIG_MAX_PEOPLE, &st->max_people);
         } else if (strcmp(key, "multipose_side") == 0) {
             r = parse_side(value, &st->multipose_side);
+        } else if (strncmp(key, "zone.", 5) == 0) {
+            return zone_key(ps, name, key + 5, value);
         } else {
             return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled, pose_model, "
-                       "max_people, multipose_side)",
+                       "max_people, multipose_side, zone.NAME)",
                        key, name);
         }
     } else if (strcmp(section, "mqtt") == 0) {
@@ -303,7 +504,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
                        "password_file, ca_file, topic_prefix, discovery_prefix, qos, keepalive_s)",
                        key);
     } else {
-        return BAD("unknown section [%s] (server, daemon, mqtt, stream \"name\")", section);
+        return BAD("unknown section [%s] (server, daemon, mqtt, stream \"name\", rule \"name\", "
+                   "webhook \"name\")",
+                   section);
     }
     if (r < 0 && strcmp(key, "multipose_side") == 0)
         return BAD("bad value '%.200s' for multipose_side: a multiple of 32 from 32 to 640", value);
@@ -429,6 +632,43 @@ int config_validate(const struct config *cfg, struct errbuf *err)
                           cfg->max_sse_clients, cfg->max_connections);
     if (!cfg->state_directory[0])
         return errbuf_set(err, -EINVAL, "state_directory is empty");
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        const struct config_rule *rule = &cfg->rules[i];
+        if (!rule->kind_set)
+            return errbuf_set(err, -EINVAL, "[rule \"%s\"] has no kind", rule->name);
+        if (rule->kind == RULE_IN_ZONE_LONGER && !rule->zone[0])
+            return errbuf_set(err, -EINVAL, "[rule \"%s\"] (in_zone_longer) needs zone",
+                              rule->name);
+        if (rule->kind == RULE_ABSENT && (rule->from < 0 || rule->until < 0))
+            return errbuf_set(err, -EINVAL, "[rule \"%s\"] (absent) needs from and until",
+                              rule->name);
+        if (rule->zone[0] && rule->stream[0]) {
+            bool found = false;
+            for (size_t j = 0; j < cfg->n_zones && !found; j++)
+                found = strcmp(cfg->zones[j].stream, rule->stream) == 0 &&
+                        strcmp(cfg->zones[j].zone.name, rule->zone) == 0;
+            if (!found)
+                log_notice("[rule \"%s\"]: stream %s has no zone '%s' in the configuration "
+                           "(yet: the API may add it)",
+                           rule->name, rule->stream, rule->zone);
+        }
+    }
+    for (size_t i = 0; i < cfg->n_webhooks; i++) {
+        const struct config_webhook *w = &cfg->webhooks[i];
+        if (!w->url[0])
+            return errbuf_set(err, -EINVAL, "[webhook \"%s\"] has no url", w->name);
+        if (w->retry_max_s < w->retry_min_s)
+            return errbuf_set(err, -EINVAL, "[webhook \"%s\"] retry_max_s is below retry_min_s",
+                              w->name);
+        for (unsigned j = 0; j < w->n_rules; j++) {
+            bool found = false;
+            for (size_t k = 0; k < cfg->n_rules && !found; k++)
+                found = strcmp(cfg->rules[k].name, w->rules[j]) == 0;
+            if (!found)
+                return errbuf_set(err, -EINVAL, "[webhook \"%s\"] rules: no rule '%s'", w->name,
+                                  w->rules[j]);
+        }
+    }
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "safety.h"
 
 #define CONFIG_DEFAULT_FILE   "/etc/crtd/crtd.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8470"
@@ -32,6 +33,67 @@ struct config_stream {
     char pose_model[PATH_MAX];
     unsigned max_people;
     unsigned multipose_side;
+};
+
+/* zone.NAME = KIND x,y x,y ... in a [stream "NAME"] section (docs/SAFETY.md). */
+struct config_zone {
+    char stream[API_NAME_MAX];
+    struct zone zone;
+};
+
+/* ---- rules ([rule "NAME"], docs/SAFETY.md "Rules"; kinds in rules.c) ---- */
+
+enum rule_kind {
+    RULE_FALL,           /* the fall detector confirmed a fall */
+    RULE_ON_FLOOR,       /* lying outside a bed or seat zone for seconds */
+    RULE_STILL,          /* in view and not moving for seconds */
+    RULE_IN_ZONE_LONGER, /* in zone for longer than seconds */
+    RULE_ABSENT,         /* nobody in the zone (or camera) between from and until */
+    RULE_CAMERA_DOWN,    /* no frame for seconds */
+    RULE_KIND_COUNT,
+};
+
+const char *rule_kind_name(enum rule_kind kind);
+int rule_kind_parse(const char *text, enum rule_kind *ret_kind);
+/* "HH:MM" or "HH:MM:SS" as seconds after midnight. */
+int rule_time_parse(const char *text, int *ret_seconds);
+
+#define RULE_MAX_WINDOWS 8
+
+/* A time of day window, seconds after midnight; from > until runs past
+ * midnight. */
+struct rule_window {
+    int from, until;
+};
+
+struct config_rule {
+    char name[API_NAME_MAX];
+    enum rule_kind kind;
+    bool kind_set;
+    char stream[API_NAME_MAX]; /* "": every stream */
+    char zone[ZONE_NAME_MAX];  /* "": the whole image */
+    double duration_s;         /* seconds or minutes; < 0: the kind's default */
+    float motion;              /* still: most keypoint movement that is still */
+    int from, until;           /* absent: the window, seconds after midnight; -1 unset */
+    struct rule_window schedule[RULE_MAX_WINDOWS];
+    unsigned n_schedule; /* 0: always */
+};
+
+/* Parses "HH:MM-HH:MM[, HH:MM-HH:MM ...]" into rule->schedule. */
+int rule_schedule_parse(const char *text, struct config_rule *rule);
+
+/* [webhook "NAME"]: alerts POSTed as JSON (docs/SAFETY.md "Webhooks"). */
+#define WEBHOOK_MAX_RULES 16
+struct config_webhook {
+    char name[API_NAME_MAX];
+    char url[API_URL_MAX];
+    char rules[WEBHOOK_MAX_RULES][API_NAME_MAX]; /* none: every rule */
+    unsigned n_rules;
+    char secret[256]; /* HMAC-SHA256 key; "" unsigned */
+    double timeout_s;
+    unsigned max_attempts;
+    double retry_min_s, retry_max_s;
+    unsigned queue; /* deliveries waiting at most */
 };
 
 struct config {
@@ -59,6 +121,7 @@ struct config {
     double restart_min_s, restart_max_s;
     unsigned max_people;     /* person tracks per stream (1..16, 6) */
     unsigned multipose_side; /* a multi-person model's input side (32..640, multiple of 32; 256) */
+    char timezone[128];      /* a TZ database name for the rules' times of day; "": the system's */
     /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
     struct config_mqtt {
         char host[256];
@@ -75,6 +138,13 @@ struct config {
     /* [stream "name"] sections and --stream */
     struct config_stream *streams;
     size_t n_streams;
+    /* zone.NAME keys of the [stream] sections, [rule "name"], [webhook "name"] */
+    struct config_zone *zones;
+    size_t n_zones;
+    struct config_rule *rules;
+    size_t n_rules;
+    struct config_webhook *webhooks;
+    size_t n_webhooks;
 };
 
 /* Defaults (state directory from $STATE_DIRECTORY, else /var/lib/crtd for

@@ -80,6 +80,7 @@ static int be_stream_delete(void *userdata, const char *name, struct errbuf *err
     int r = supervisor_remove(d->sup, name, true, err);
     if (r < 0)
         return r;
+    zones_forget_stream(d->zones, name);
     return store_stream_delete(d->store, name, err);
 }
 
@@ -143,6 +144,82 @@ static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
     return r;
 }
 
+static int be_zones_list(void *userdata, const char *stream, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    if (!supervisor_has(d->sup, stream))
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", stream);
+    return zones_list_json(d->zones, stream, ret_json);
+}
+
+static int be_zone_get(void *userdata, const char *stream, const char *zone, json_t **ret_json,
+                       struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    if (!supervisor_has(d->sup, stream))
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", stream);
+    return zones_get_json(d->zones, stream, zone, ret_json, err);
+}
+
+static int be_zone_put(void *userdata, const char *stream, const char *zone, const char *body,
+                       size_t size, bool *ret_created, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    if (!supervisor_has(d->sup, stream))
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", stream);
+    int r = zones_put_json(d->zones, stream, zone, body, size, ret_created, ret_json, err);
+    if (r >= 0)
+        log_info("stream %s: zone '%s' %s through the API", stream, zone,
+                 *ret_created ? "added" : "changed");
+    return r;
+}
+
+static int be_zone_delete(void *userdata, const char *stream, const char *zone, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    if (!supervisor_has(d->sup, stream))
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", stream);
+    return zones_delete(d->zones, stream, zone, err);
+}
+
+static int be_alerts_list(void *userdata, const struct api_alert_query *query, json_t **ret_json,
+                          struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    return alerts_query_json(d->alerts, query, ret_json, err);
+}
+
+static int be_alert_get(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    return alerts_get_json(d->alerts, id, ret_json, err);
+}
+
+/* POST /v1/alerts/{id}/ack with an optional {"by": "who"} (default "api"). */
+static int be_alert_ack(void *userdata, int64_t id, const char *body, size_t size,
+                        json_t **ret_json, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    char by[64] = "api";
+    if (size > 0) {
+        json_error_t jerr;
+        json_t *root = json_loadb(body, size, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root)
+            return errbuf_set(err, -EBADMSG, "the body is not JSON: %s", jerr.text);
+        json_t *who = json_object_get(root, "by");
+        bool ok = json_is_object(root) && json_object_size(root) == (who ? 1u : 0u) &&
+                  (!who || (json_is_string(who) && json_string_length(who) > 0 &&
+                            json_string_length(who) < sizeof(by)));
+        if (ok && who)
+            str_copy(by, sizeof(by), json_string_value(who));
+        json_decref(root);
+        if (!ok)
+            return errbuf_set(err, -EINVAL,
+                              "the body must be {} or {\"by\": \"who\"} (1-63 characters)");
+    }
+    return alerts_ack(d->alerts, id, by, time_wall_s(), ret_json, err);
+}
+
 static int be_ready(void *userdata, struct errbuf *err)
 {
     struct daemon *d = userdata;
@@ -182,6 +259,8 @@ static void be_metrics(void *userdata, struct api_text *out)
                     "crtd_model_reload_failures_total %lu\n",
                     atomic_load(&d->model_reload_failures));
     mqtt_metrics(d->mqtt, out);
+    alerts_metrics(d->alerts, out);
+    webhooks_metrics(d->webhooks, out);
     api_text_printf(out, "# HELP crtd_build_info The running crtd.\n"
                          "# TYPE crtd_build_info gauge\n"
                          "crtd_build_info{version=\"" CRTD_VERSION "\"} 1\n");
@@ -198,6 +277,13 @@ const struct api_backend daemon_backend = {
     .model_get = be_model_get,
     .pose_get = be_pose_get,
     .people_get = be_people_get,
+    .zones_list = be_zones_list,
+    .zone_get = be_zone_get,
+    .zone_put = be_zone_put,
+    .zone_delete = be_zone_delete,
+    .alerts_list = be_alerts_list,
+    .alert_get = be_alert_get,
+    .alert_ack = be_alert_ack,
     .ready = be_ready,
     .health = be_health,
     .metrics = be_metrics,

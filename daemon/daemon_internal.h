@@ -11,12 +11,16 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+#include "alerts.h"
 #include "api.h"
 #include "config.h"
 #include "mqtt.h"
 #include "pipeline.h"
+#include "rules.h"
 #include "store.h"
 #include "supervisor.h"
+#include "webhook.h"
+#include "zones.h"
 
 /* Which model files were loaded, to tell on SIGHUP whether they changed. */
 struct model_files {
@@ -36,6 +40,10 @@ struct daemon {
     atomic_ulong model_reload_failures;
     struct api_events *events;
     struct supervisor *sup;
+    struct alerts *alerts;
+    struct zones *zones;
+    struct rules *rules;
+    struct webhooks *webhooks;
     struct mqtt *mqtt;
     struct api_server *server;
     atomic_bool ready;

@@ -108,6 +108,10 @@ int daemon_reload(struct daemon *d, struct config *cfg)
     struct supervisor_settings s = daemon_supervisor_settings(cfg);
     supervisor_set_settings(d->sup, &s);
     supervisor_apply(d->sup, cfg);
+    struct errbuf zerr;
+    errbuf_clear(&zerr);
+    if ((r = zones_apply(d->zones, cfg, &zerr)) < 0)
+        log_error("reload: zones: %s", errbuf_text(&zerr, r));
     config_done(&d->cfg);
     d->cfg = *cfg;
     log_info("configuration reloaded (%zu configured streams)", d->cfg.n_streams);

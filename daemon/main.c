@@ -7,7 +7,9 @@
 #include <pthread.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon_internal.h"
 #include "notify.h"
@@ -160,6 +162,12 @@ static void prune_history(struct daemon *d)
         log_warning("history retention: %s", errbuf_text(&err, r));
     else if (r > 0)
         log_info("history retention: %d old intervals deleted", r);
+    /* Cleared alerts go the same way; open ones stay, however old. */
+    r = store_alerts_prune(d->store, before, &err);
+    if (r < 0)
+        log_warning("alert retention: %s", errbuf_text(&err, r));
+    else if (r > 0)
+        log_info("alert retention: %d old cleared alerts deleted", r);
 }
 
 /* SIGHUP: the configuration is read again from the same files and options;
@@ -317,11 +325,20 @@ static int run(struct daemon *d, const struct options *o)
         log_error("event log (event_buffer = %u): %s", d->cfg.event_buffer, strerror(-r));
         return r;
     }
+    if ((r = alerts_new(d->store, d->events, &d->alerts, &err)) < 0 ||
+        (r = zones_new(&d->cfg, d->store, &d->zones, &err)) < 0 ||
+        (r = rules_new(&d->cfg, d->alerts, &d->rules, &err)) < 0 ||
+        (r = webhooks_new(&d->cfg, &d->webhooks, &err)) < 0) {
+        log_error("%s", errbuf_text(&err, r));
+        return r;
+    }
+    alerts_add_listener(d->alerts, webhooks_on_alert, d->webhooks);
     struct supervisor_settings settings = daemon_supervisor_settings(&d->cfg);
     if ((r = supervisor_new(&settings, d->store, d->events, d->model, &d->sup)) < 0) {
         log_error("stream supervisor: %s", strerror(-r));
         return r;
     }
+    supervisor_set_safety(d->sup, d->zones, d->rules);
     if (d->cfg.token_file[0] && (r = config_read_token(d->cfg.token_file, &token, &err)) < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
@@ -358,9 +375,17 @@ static int run(struct daemon *d, const struct options *o)
         log_error("the stream list for MQTT: %s", strerror(-r));
         return r;
     }
+    json_t *open_alerts = NULL;
+    struct api_alert_query aq = {.state = "open", .since = -1, .limit = 10000};
+    if ((r = alerts_query_json(d->alerts, &aq, &open_alerts, &err)) < 0) {
+        json_decref(streams);
+        log_error("the open alerts for MQTT: %s", errbuf_text(&err, r));
+        return r;
+    }
     r = mqtt_start(&d->cfg.mqtt, d->events, events_seen, json_object_get(streams, "streams"),
-                   &d->mqtt, &err);
+                   json_object_get(open_alerts, "alerts"), &d->mqtt, &err);
     json_decref(streams);
+    json_decref(open_alerts);
     if (r < 0) {
         log_error("%s", errbuf_text(&err, r));
         return r;
@@ -398,8 +423,8 @@ static int run(struct daemon *d, const struct options *o)
 
     uint64_t watchdog_usec = notify_watchdog_usec();
     int64_t tick_ns = watchdog_usec ? (int64_t)watchdog_usec * 1000 / 2 : 1000000000;
-    if (tick_ns > 1000000000)
-        tick_ns = 1000000000;
+    if (tick_ns > 500000000) /* the rules of the clock (camera_down, absent) run each tick */
+        tick_ns = 500000000;
     int64_t next_status = 0, next_prune = time_mono_ns() + (int64_t)RETENTION_EVERY_S * 1000000000;
     for (;;) {
         struct pollfd pfd = {.fd = signal_pipe[0], .events = POLLIN};
@@ -429,6 +454,7 @@ static int run(struct daemon *d, const struct options *o)
                             hs < 0 ? "supervisor" : "HTTP server", strerror(-(hs < 0 ? hs : hh)));
         }
         supervisor_poll(d->sup);
+        rules_tick(d->rules, time_wall_s());
         if (now >= next_status) {
             supervisor_status(d->sup, status, sizeof(status));
             snprintf(message, sizeof(message), "STATUS=%s", status);
@@ -478,6 +504,12 @@ int main(int argc, char **argv)
         return 1;
     }
     log_set_max_level(d.cfg.log_level);
+    /* The rules' times of day are in this zone; set before any thread of
+     * ours reads the clock (a change needs a restart). */
+    if (d.cfg.timezone[0]) {
+        setenv("TZ", d.cfg.timezone, 1);
+        tzset();
+    }
 
     if (o.check_config) {
         char *token = NULL;
@@ -514,6 +546,10 @@ int main(int argc, char **argv)
     d.server = api_server_free(d.server);
     d.mqtt = mqtt_stop(d.mqtt);
     d.sup = supervisor_free(d.sup);
+    d.rules = rules_free(d.rules);
+    d.webhooks = webhooks_free(d.webhooks);
+    d.zones = zones_free(d.zones);
+    d.alerts = alerts_free(d.alerts);
     d.events = api_events_free(d.events);
     d.model = pipeline_model_free(d.model);
     pthread_rwlock_destroy(&d.model_lock);

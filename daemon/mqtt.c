@@ -18,6 +18,8 @@
 #define CRTD_VERSION "0"
 #endif
 
+#define MQTT_MAX_FALLS 16
+
 enum mqtt_state { MQTT_CONNECTING, MQTT_CONNECTED, MQTT_DISCONNECTED };
 static const char *const state_names[] = {"connecting", "connected", "disconnected"};
 
@@ -26,7 +28,9 @@ struct known {
     char name[API_NAME_MAX];
     char *activity; /* JSON text, or NULL before the first */
     char *state;
-    long long people; /* in view; -1 before the first */
+    long long people;              /* in view; -1 before the first */
+    int64_t falls[MQTT_MAX_FALLS]; /* fall alerts active or acknowledged: "safety" is on */
+    unsigned n_falls;
 };
 
 struct mqtt {
@@ -88,6 +92,61 @@ static void discovery_topic(const struct mqtt *m, char *dst, size_t size, const 
              suffix);
 }
 
+/* The safety entities of a camera (docs/MQTT.md): two binary sensors and an
+ * event entity, each a component, an id suffix and its device class. */
+static const struct {
+    const char *component, *suffix, *device_class, *what;
+} safety_entities[] = {
+    {"binary_sensor", "_safety", "safety", "safety"},
+    {"binary_sensor", "_occupancy", "occupancy", "occupancy"},
+    {"event", "_alert", NULL, "alert"},
+};
+
+static void safety_discovery_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
+                                   size_t e)
+{
+    char object[API_NAME_MAX];
+    ha_id(object, sizeof(object), stream);
+    snprintf(dst, size, "%s/%s/%s/%s%s/config", m->cfg.discovery_prefix,
+             safety_entities[e].component, m->node_id, object, safety_entities[e].suffix);
+}
+
+static char *safety_discovery_config(const struct mqtt *m, const char *stream, size_t e)
+{
+    char object[API_NAME_MAX], unique[300], topic[400], name[128];
+    ha_id(object, sizeof(object), stream);
+    snprintf(unique, sizeof(unique), "%s_%s%s", m->node_id, object, safety_entities[e].suffix);
+    stream_topic(m, topic, sizeof(topic), stream, safety_entities[e].what);
+    snprintf(name, sizeof(name), "%s %s", stream, safety_entities[e].what);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s], s:s, s:s, s:s, s:s}}", "name", name,
+                  "unique_id", unique, "state_topic", topic, "availability_topic", m->status_topic,
+                  "payload_available", "online", "payload_not_available", "offline", "device",
+                  "identifiers", m->node_id, "name", m->node_id, "manufacturer", "crtd", "model",
+                  "activity recognition (Toyota Smarthome classes)", "sw_version", CRTD_VERSION);
+    if (j && safety_entities[e].device_class) {
+        json_object_set_new(j, "device_class", json_string(safety_entities[e].device_class));
+        json_object_set_new(j, "payload_on", json_string("ON"));
+        json_object_set_new(j, "payload_off", json_string("OFF"));
+    }
+    if (j && !safety_entities[e].device_class) {
+        json_object_set_new(
+            j, "event_types",
+            json_pack("[s, s, s, s]", "raised", "confirmed", "acknowledged", "cleared"));
+        json_object_set_new(j, "icon", json_string("mdi:alarm-light"));
+    }
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+static void publish_flag(struct mqtt *m, const char *name, const char *what, bool on)
+{
+    char topic[400];
+    stream_topic(m, topic, sizeof(topic), name, what);
+    publish(m, topic, on ? "ON" : "OFF", true);
+}
+
 /* The person-count sensor of a camera, on the same device. */
 static char *discovery_people_config(const struct mqtt *m, const char *stream)
 {
@@ -115,6 +174,7 @@ static void publish_people(struct mqtt *m, const char *name, long long people)
     stream_topic(m, topic, sizeof(topic), name, "people");
     snprintf(text, sizeof(text), "%lld", people);
     publish(m, topic, text, true);
+    publish_flag(m, name, "occupancy", people > 0);
 }
 
 static char *discovery_config(const struct mqtt *m, const char *stream)
@@ -139,10 +199,17 @@ static char *discovery_config(const struct mqtt *m, const char *stream)
 
 /* Publishes all that is known of one stream (payloads copied by the caller). */
 static void publish_stream(struct mqtt *m, const char *name, const char *activity,
-                           const char *state, long long people)
+                           const char *state, long long people, bool fall)
 {
     char topic[400];
     if (m->cfg.discovery_prefix[0]) {
+        for (size_t e = 0; e < ARRAY_SIZE(safety_entities); e++) {
+            char *config = safety_discovery_config(m, name, e);
+            safety_discovery_topic(m, topic, sizeof(topic), name, e);
+            if (config)
+                publish(m, topic, config, true);
+            free(config);
+        }
         char *config = discovery_config(m, name);
         discovery_topic(m, topic, sizeof(topic), name, "");
         if (config)
@@ -156,6 +223,7 @@ static void publish_stream(struct mqtt *m, const char *name, const char *activit
     }
     if (people >= 0)
         publish_people(m, name, people);
+    publish_flag(m, name, "safety", fall);
     if (state) {
         stream_topic(m, topic, sizeof(topic), name, "state");
         publish(m, topic, state, true);
@@ -175,7 +243,15 @@ static void unpublish_stream(struct mqtt *m, const char *name)
         publish(m, topic, NULL, true);
         discovery_topic(m, topic, sizeof(topic), name, "_people");
         publish(m, topic, NULL, true);
+        for (size_t e = 0; e < ARRAY_SIZE(safety_entities); e++) {
+            safety_discovery_topic(m, topic, sizeof(topic), name, e);
+            publish(m, topic, NULL, true);
+        }
     }
+    stream_topic(m, topic, sizeof(topic), name, "safety");
+    publish(m, topic, NULL, true);
+    stream_topic(m, topic, sizeof(topic), name, "occupancy");
+    publish(m, topic, NULL, true);
     stream_topic(m, topic, sizeof(topic), name, "state");
     publish(m, topic, NULL, true);
     stream_topic(m, topic, sizeof(topic), name, "people");
@@ -243,6 +319,52 @@ static json_t *activity_payload(json_t *from)
 
 /* ---- following crtd's events ---------------------------------------------- */
 
+/* Whether an alert makes its camera's "safety" sensor on: a fall that is
+ * active or acknowledged (a pending one is not confirmed yet). Returns
+ * whether the sensor changed (lock held). */
+static bool falls_update_locked(struct known *k, json_t *alert)
+{
+    const char *kind = json_string_value(json_object_get(alert, "kind"));
+    const char *state = json_string_value(json_object_get(alert, "state"));
+    int64_t id = json_integer_value(json_object_get(alert, "id"));
+    if (!kind || !state || strcmp(kind, "fall") != 0)
+        return false;
+    bool on = strcmp(state, "active") == 0 || strcmp(state, "acknowledged") == 0;
+    bool before = k->n_falls > 0;
+    unsigned i = 0;
+    while (i < k->n_falls && k->falls[i] != id)
+        i++;
+    if (on && i == k->n_falls && k->n_falls < MQTT_MAX_FALLS)
+        k->falls[k->n_falls++] = id;
+    else if (!on && i < k->n_falls)
+        k->falls[i] = k->falls[--k->n_falls];
+    return before != (k->n_falls > 0);
+}
+
+/* An alert event: the event entity's message (not retained), and the safety
+ * sensor when it changed. */
+static void on_alert(struct mqtt *m, const char *name, json_t *data)
+{
+    pthread_mutex_lock(&m->lock);
+    struct known *k = known_find_locked(m, name, true);
+    bool changed = k && falls_update_locked(k, data);
+    bool fall = k && k->n_falls > 0;
+    pthread_mutex_unlock(&m->lock);
+    char topic[400];
+    json_t *payload = json_copy(data);
+    if (payload) {
+        json_object_set(payload, "event_type", json_object_get(data, "change"));
+        char *text = json_dumps(payload, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        stream_topic(m, topic, sizeof(topic), name, "alert");
+        if (text)
+            publish(m, topic, text, false);
+        free(text);
+        json_decref(payload);
+    }
+    if (changed)
+        publish_flag(m, name, "safety", fall);
+}
+
 /* Applies one event to what is known, then publishes what it changed. */
 static void on_event(struct mqtt *m, const char *type, json_t *data)
 {
@@ -253,6 +375,10 @@ static void on_event(struct mqtt *m, const char *type, json_t *data)
     bool removed = false, added = false;
     long long people = -1;
 
+    if (strcmp(type, "alert") == 0) {
+        on_alert(m, name, data);
+        return;
+    }
     pthread_mutex_lock(&m->lock);
     if (strcmp(type, "stream") == 0) {
         const char *action = json_string_value(json_object_get(data, "action"));
@@ -286,7 +412,7 @@ static void on_event(struct mqtt *m, const char *type, json_t *data)
     if (removed) {
         unpublish_stream(m, name);
     } else if (added) {
-        publish_stream(m, name, NULL, NULL, -1);
+        publish_stream(m, name, NULL, NULL, -1, false);
     } else if (activity) {
         stream_topic(m, topic, sizeof(topic), name, "activity");
         publish(m, topic, activity, true);
@@ -371,7 +497,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                m->cfg.topic_prefix);
     publish(m, m->status_topic, "online", true);
     for (size_t i = 0; copy && i < n; i++) {
-        publish_stream(m, copy[i].name, copy[i].activity, copy[i].state, copy[i].people);
+        publish_stream(m, copy[i].name, copy[i].activity, copy[i].state, copy[i].people,
+                       copy[i].n_falls > 0);
         free(copy[i].activity);
         free(copy[i].state);
     }
@@ -466,7 +593,7 @@ static void destroy(struct mqtt *m)
 }
 
 int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_t after_id,
-               json_t *streams, struct mqtt **ret_mqtt, struct errbuf *err)
+               json_t *streams, json_t *alerts, struct mqtt **ret_mqtt, struct errbuf *err)
 {
     *ret_mqtt = NULL;
     if (!cfg->host[0])
@@ -486,6 +613,15 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
     ha_id(m->node_id, sizeof(m->node_id), m->cfg.client_id);
     snprintf(m->status_topic, sizeof(m->status_topic), "%s/status", m->cfg.topic_prefix);
     know_streams(m, streams);
+    size_t ai;
+    json_t *alert;
+    json_array_foreach(alerts, ai, alert)
+    {
+        const char *stream = json_string_value(json_object_get(alert, "stream"));
+        struct known *k = stream ? known_find_locked(m, stream, true) : NULL;
+        if (k)
+            falls_update_locked(k, alert);
+    }
 
     char password[256] = "";
     int r = 0;

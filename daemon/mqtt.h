@@ -18,11 +18,13 @@ struct mqtt;
 
 /* Starts the client when cfg->host is set (*ret_mqtt stays NULL otherwise).
  * streams is GET /v1/streams' "streams" array (borrowed), taken after event
- * after_id: what to publish first; the events after that id follow. Fails only on a configuration
+ * after_id: what to publish first; the events after that id follow. alerts
+ * (borrowed) are the open alerts then, as the API shows them: their falls
+ * turn the cameras' safety sensors on. Fails only on a configuration
  * that cannot work (an unreadable password file, a bad CA file); a broker that is down is not an
  * error: the client keeps trying. */
 int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_t after_id,
-               json_t *streams, struct mqtt **ret_mqtt, struct errbuf *err);
+               json_t *streams, json_t *alerts, struct mqtt **ret_mqtt, struct errbuf *err);
 /* Publishes "offline", disconnects and stops. */
 struct mqtt *mqtt_stop(struct mqtt *mqtt);
 

@@ -8,7 +8,10 @@
  *             &segment_ms=100&loop=1&fail_after=N&alive=/path&max_people=6
  *
  *   script      person 1's labels (class names of the model, or "none" for
- *               not in view), each repeated *N segments (default 1)
+ *               not in view), each repeated *N segments (default 1), each
+ *               with an optional @POSE: stand (the default: standing, swaying
+ *               and waving a little), still (standing without a move) or
+ *               floor (lying on the floor, still): Walk*4,Laydown@floor*20
  *   person      ID:SCRIPT, another person with that id (1..1000000) and
  *               its own script; repeatable. Each person in view is drawn
  *               as a standing figure of its own, side by side
@@ -41,9 +44,20 @@
 #define FRAMES_PER_SEGMENT 8
 #define MEMORY_MAGIC       0x53594e5448455431ull /* "SYNTHET1" */
 
+enum synthetic_pose {
+    POSE_STAND, /* standing, swaying and waving */
+    POSE_STILL, /* standing without a move */
+    POSE_FLOOR, /* lying on the floor */
+    POSE_COUNT,
+};
+
+static const char *const pose_names[] = {"stand", "still", "floor"};
+_Static_assert(ARRAY_SIZE(pose_names) == POSE_COUNT, "one name per pose");
+
 struct entry {
     int label; /* -1: nobody */
     unsigned count;
+    enum synthetic_pose pose;
 };
 
 struct script {
@@ -98,6 +112,21 @@ static int parse_script(struct synthetic *syn, uint32_t id, const char *text, si
             return errbuf_set(err, -EINVAL, "synthetic: more than %d script entries", MAX_ENTRIES);
         struct entry e = {.label = -1, .count = 1};
         char *star = strchr(tok, '*');
+        char *at = strchr(tok, '@');
+        if (at && (!star || at < star)) {
+            *at = '\0';
+            size_t plen = star ? (size_t)(star - at - 1) : strlen(at + 1);
+            int pose = -1;
+            for (int i = 0; i < POSE_COUNT; i++)
+                if (strlen(pose_names[i]) == plen && strncmp(at + 1, pose_names[i], plen) == 0)
+                    pose = i;
+            if (pose < 0)
+                return errbuf_set(err, -EINVAL,
+                                  "synthetic: unknown pose in '%s@%.*s' (stand, "
+                                  "still, floor)",
+                                  tok, (int)plen, at + 1);
+            e.pose = (enum synthetic_pose)pose;
+        }
         if (star) {
             *star = '\0';
             char *end;
@@ -220,6 +249,15 @@ static void person_fill(const struct synthetic *s, struct pipeline_person *p,
         {0.38f, 0.53f}, {0.55f, 0.55f}, {0.45f, 0.55f}, {0.56f, 0.70f}, {0.44f, 0.70f},
         {0.56f, 0.86f}, {0.44f, 0.86f},
     };
+    /* Lying across the picture, head to the left, hips at the same x. */
+    static const float lying[PIPELINE_KEYPOINTS][2] = {
+        {0.22f, 0.82f}, {0.21f, 0.81f}, {0.21f, 0.83f}, {0.23f, 0.80f}, {0.23f, 0.84f},
+        {0.32f, 0.80f}, {0.32f, 0.86f}, {0.40f, 0.79f}, {0.40f, 0.87f}, {0.46f, 0.79f},
+        {0.46f, 0.87f}, {0.50f, 0.81f}, {0.50f, 0.85f}, {0.63f, 0.81f}, {0.63f, 0.85f},
+        {0.76f, 0.81f}, {0.76f, 0.85f},
+    };
+    const float(*shape)[2] = e->pose == POSE_FLOOR ? lying : figure;
+    bool moves = e->pose == POSE_STAND;
     bool in_view = e->label >= 0;
     *p = (struct pipeline_person){.id = sc->id,
                                   .in_view = in_view,
@@ -235,11 +273,11 @@ static void person_fill(const struct synthetic *s, struct pipeline_person *p,
     float dx = s->n_scripts > 1
                    ? ((float)index - (float)(s->n_scripts - 1) / 2) * (0.6f / (float)s->n_scripts)
                    : 0;
-    float sway = 0.03f * sinf(0.5f * (float)s->position);
+    float sway = moves ? 0.03f * sinf(0.5f * (float)s->position) : 0;
     p->box[0] = p->box[1] = 1;
     for (int k = 0; k < PIPELINE_KEYPOINTS; k++) {
-        float wave = k == 9 ? -0.08f * (1 + sinf(0.9f * (float)s->position)) : 0;
-        float x = figure[k][0] + dx + sway * figure[k][1], y = figure[k][1] + wave;
+        float wave = k == 9 && moves ? -0.08f * (1 + sinf(0.9f * (float)s->position)) : 0;
+        float x = shape[k][0] + dx + sway * shape[k][1], y = shape[k][1] + wave;
         p->keypoints[k][0] = x;
         p->keypoints[k][1] = y;
         p->keypoints[k][2] = in_view ? 0.9f : 0.05f;

@@ -7,19 +7,12 @@
 #include <string.h>
 
 #include "api.h"
+#include "store_internal.h"
 
-#define SCHEMA_VERSION 2 /* 2: history.person */
-
-struct store {
-    sqlite3 *db;
-    /* One connection for every thread: SQLite serialises single calls, this
-     * lock keeps each transaction whole. */
-    pthread_mutex_t lock;
-    struct store_health health; /* under lock */
-};
+#define SCHEMA_VERSION 3 /* 2: history.person; 3: alerts, zones */
 
 /* Called under the lock after every write: keeps store_health current. */
-static int noted(struct store *s, int r, const struct errbuf *err)
+int store_db_noted(struct store *s, int r, const struct errbuf *err)
 {
     if (r >= 0) {
         if (!s->health.writable)
@@ -60,9 +53,9 @@ static const char schema[] =
     "  label TEXT, score REAL, start REAL NOT NULL, end REAL NOT NULL,"
     "  open INTEGER NOT NULL DEFAULT 1, person INTEGER, CHECK (end >= start));"
     "CREATE INDEX IF NOT EXISTS history_stream_start ON history (stream, start);"
-    "CREATE INDEX IF NOT EXISTS history_end ON history (end);";
+    "CREATE INDEX IF NOT EXISTS history_end ON history (end);" STORE_SAFETY_SCHEMA;
 
-static int db_error(struct store *s, struct errbuf *err, int rc, const char *what)
+int store_db_error(struct store *s, struct errbuf *err, int rc, const char *what)
 {
     int code = rc == SQLITE_FULL                             ? -ENOSPC
                : rc == SQLITE_BUSY || rc == SQLITE_LOCKED    ? -EBUSY
@@ -73,18 +66,18 @@ static int db_error(struct store *s, struct errbuf *err, int rc, const char *wha
                       s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
-static int exec(struct store *s, const char *sql, struct errbuf *err)
+int store_db_exec(struct store *s, const char *sql, struct errbuf *err)
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_error(s, err, rc, sql);
+    return rc == SQLITE_OK ? 0 : store_db_error(s, err, rc, sql);
 }
 
 /* A COMMIT that fails (on a full disk) leaves its transaction open: roll it
  * back, or every later BEGIN fails and nothing is written again even once
  * there is room. */
-static int commit(struct store *s, struct errbuf *err)
+int store_db_commit(struct store *s, struct errbuf *err)
 {
-    int r = exec(s, "COMMIT", err);
+    int r = store_db_exec(s, "COMMIT", err);
     if (r < 0)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
@@ -105,14 +98,20 @@ static bool has_column(struct store *s, const char *table, const char *column)
 }
 
 /* Brings a database of an older crtd to this schema, in one transaction:
- * 1 -> 2 adds the person track of each history interval (NULL before). */
+ * 1 -> 2 adds the person track of each history interval (NULL before);
+ * 2 -> 3 adds the alerts and zones tables (the schema's CREATE TABLE IF NOT
+ * EXISTS makes them, before this runs). */
 static int migrate(struct store *s, int version, const char *path, struct errbuf *err)
 {
+    if (version > 0 && version < SCHEMA_VERSION)
+        log_info("state store '%s': schema %d -> %d (alerts and zones)", path, version,
+                 SCHEMA_VERSION);
     if (version >= SCHEMA_VERSION || has_column(s, "history", "person"))
         return 0;
-    int r = exec(s, "BEGIN IMMEDIATE; ALTER TABLE history ADD COLUMN person INTEGER;", err);
+    int r =
+        store_db_exec(s, "BEGIN IMMEDIATE; ALTER TABLE history ADD COLUMN person INTEGER;", err);
     if (r >= 0)
-        r = commit(s, err);
+        r = store_db_commit(s, err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     if (r >= 0)
@@ -142,15 +141,16 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    if ((r = exec(s, "PRAGMA journal_mode=WAL", err)) < 0 ||
-        (r = exec(s, "PRAGMA synchronous=NORMAL", err)) < 0 || (r = exec(s, schema, err)) < 0)
+    if ((r = store_db_exec(s, "PRAGMA journal_mode=WAL", err)) < 0 ||
+        (r = store_db_exec(s, "PRAGMA synchronous=NORMAL", err)) < 0 ||
+        (r = store_db_exec(s, schema, err)) < 0)
         goto fail;
 
     /* Refuse a database from a newer crtd rather than misread it. */
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        r = db_error(s, err, rc, "reading the schema version");
+        r = store_db_error(s, err, rc, "reading the schema version");
         goto fail;
     }
     int version = 0;
@@ -164,10 +164,10 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     }
     if ((r = migrate(s, version, path, err)) < 0)
         goto fail;
-    if ((r = exec(s,
-                  "INSERT OR REPLACE INTO meta VALUES ('schema', '2');"
-                  "UPDATE history SET open = 0 WHERE open = 1;",
-                  err)) < 0)
+    if ((r = store_db_exec(s,
+                           "INSERT OR REPLACE INTO meta VALUES ('schema', '3');"
+                           "UPDATE history SET open = 0 WHERE open = 1;",
+                           err)) < 0)
         goto fail;
     *ret_store = s;
     return 0;
@@ -189,27 +189,27 @@ struct store *store_free(struct store *s)
 }
 
 /* Prepares sql; on failure fills err. */
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret, struct errbuf *err)
+int store_db_prepare(struct store *s, const char *sql, sqlite3_stmt **ret, struct errbuf *err)
 {
     int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
-    return rc == SQLITE_OK ? 0 : db_error(s, err, rc, "prepare");
+    return rc == SQLITE_OK ? 0 : store_db_error(s, err, rc, "prepare");
 }
 
-static int step_done(struct store *s, sqlite3_stmt *st, const char *what, struct errbuf *err)
+int store_db_step_done(struct store *s, sqlite3_stmt *st, const char *what, struct errbuf *err)
 {
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, what);
+    return rc == SQLITE_DONE ? 0 : store_db_error(s, err, rc, what);
 }
 
 static int store_stream_put_locked(struct store *s, const struct store_stream *stream,
                                    struct errbuf *err)
 {
     sqlite3_stmt *st;
-    int r = prepare(s,
-                    "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    &st, err);
+    int r = store_db_prepare(s,
+                             "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created) "
+                             "VALUES (?, ?, ?, ?, ?)",
+                             &st, err);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, stream->name, -1, SQLITE_STATIC);
@@ -217,7 +217,7 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
     sqlite3_bind_double(st, 3, stream->fps);
     sqlite3_bind_int(st, 4, stream->enabled);
     sqlite3_bind_double(st, 5, time_wall_s());
-    return step_done(s, st, "saving a stream", err);
+    return store_db_step_done(s, st, "saving a stream", err);
 }
 
 static int store_stream_delete_locked(struct store *s, const char *name, struct errbuf *err)
@@ -226,19 +226,20 @@ static int store_stream_delete_locked(struct store *s, const char *name, struct 
         "DELETE FROM streams WHERE name = ?",
         "DELETE FROM memory WHERE stream = ?",
         "DELETE FROM history WHERE stream = ?",
+        "DELETE FROM zones WHERE stream = ?",
     };
-    int r = exec(s, "BEGIN IMMEDIATE", err);
+    int r = store_db_exec(s, "BEGIN IMMEDIATE", err);
     if (r < 0)
         return r;
     for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
         sqlite3_stmt *st;
-        if ((r = prepare(s, sql[i], &st, err)) < 0)
+        if ((r = store_db_prepare(s, sql[i], &st, err)) < 0)
             goto rollback;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if ((r = step_done(s, st, "deleting a stream", err)) < 0)
+        if ((r = store_db_step_done(s, st, "deleting a stream", err)) < 0)
             goto rollback;
     }
-    return commit(s, err);
+    return store_db_commit(s, err);
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
@@ -250,8 +251,8 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
     sqlite3_stmt *st;
     struct store_stream *list = NULL;
     size_t n = 0;
-    int rc,
-        r = prepare(s, "SELECT name, url, fps, enabled FROM streams ORDER BY created", &st, err);
+    int rc, r = store_db_prepare(s, "SELECT name, url, fps, enabled FROM streams ORDER BY created",
+                                 &st, err);
     if (r < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -269,7 +270,7 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
         e->enabled = sqlite3_column_int(st, 3) != 0;
     }
     if (rc != SQLITE_DONE) {
-        r = db_error(s, err, rc, "loading streams");
+        r = store_db_error(s, err, rc, "loading streams");
         goto finish;
     }
     *ret_streams = list;
@@ -286,31 +287,33 @@ static int store_checkpoint_locked(struct store *s, const char *stream, const ch
                                    int64_t history_id, double now, struct errbuf *err)
 {
     sqlite3_stmt *st;
-    int r = exec(s, "BEGIN IMMEDIATE", err);
+    int r = store_db_exec(s, "BEGIN IMMEDIATE", err);
     if (r < 0)
         return r;
-    if ((r = prepare(s,
-                     "INSERT OR REPLACE INTO memory (stream, kind, segments, saved, state) "
-                     "VALUES (?, ?, ?, ?, ?)",
-                     &st, err)) < 0)
+    if ((r = store_db_prepare(
+             s,
+             "INSERT OR REPLACE INTO memory (stream, kind, segments, saved, state) "
+             "VALUES (?, ?, ?, ?, ?)",
+             &st, err)) < 0)
         goto rollback;
     sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)segments);
     sqlite3_bind_double(st, 4, now);
     sqlite3_bind_blob(st, 5, data, (int)size, SQLITE_STATIC);
-    if ((r = step_done(s, st, "saving memory", err)) < 0)
+    if ((r = store_db_step_done(s, st, "saving memory", err)) < 0)
         goto rollback;
     if (history_id > 0) {
-        if ((r = prepare(s, "UPDATE history SET end = max(start, ?) WHERE id = ? AND open = 1", &st,
-                         err)) < 0)
+        if ((r = store_db_prepare(
+                 s, "UPDATE history SET end = max(start, ?) WHERE id = ? AND open = 1", &st, err)) <
+            0)
             goto rollback;
         sqlite3_bind_double(st, 1, now);
         sqlite3_bind_int64(st, 2, history_id);
-        if ((r = step_done(s, st, "updating history", err)) < 0)
+        if ((r = store_db_step_done(s, st, "updating history", err)) < 0)
             goto rollback;
     }
-    return commit(s, err);
+    return store_db_commit(s, err);
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return r;
@@ -321,8 +324,8 @@ static int store_memory_get_locked(struct store *s, const char *stream, const ch
                                    struct errbuf *err)
 {
     sqlite3_stmt *st;
-    int r =
-        prepare(s, "SELECT state, segments FROM memory WHERE stream = ? AND kind = ?", &st, err);
+    int r = store_db_prepare(s, "SELECT state, segments FROM memory WHERE stream = ? AND kind = ?",
+                             &st, err);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
@@ -343,7 +346,7 @@ static int store_memory_get_locked(struct store *s, const char *stream, const ch
     } else if (rc == SQLITE_DONE) {
         r = -ENOENT;
     } else {
-        r = db_error(s, err, rc, "reading memory");
+        r = store_db_error(s, err, rc, "reading memory");
     }
     sqlite3_finalize(st);
     return r;
@@ -352,11 +355,11 @@ static int store_memory_get_locked(struct store *s, const char *stream, const ch
 static int store_memory_delete_locked(struct store *s, const char *stream, struct errbuf *err)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "DELETE FROM memory WHERE stream = ?", &st, err);
+    int r = store_db_prepare(s, "DELETE FROM memory WHERE stream = ?", &st, err);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
-    return step_done(s, st, "deleting memory", err);
+    return store_db_step_done(s, st, "deleting memory", err);
 }
 
 static int store_history_switch_locked(struct store *s, const char *stream, int64_t history_id,
@@ -365,22 +368,23 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
                                        struct errbuf *err)
 {
     sqlite3_stmt *st;
-    int r = exec(s, "BEGIN IMMEDIATE", err);
+    int r = store_db_exec(s, "BEGIN IMMEDIATE", err);
     if (r < 0)
         return r;
     if (history_id > 0) {
-        if ((r = prepare(s, "UPDATE history SET end = max(start, ?), open = 0 WHERE id = ?", &st,
-                         err)) < 0)
+        if ((r = store_db_prepare(
+                 s, "UPDATE history SET end = max(start, ?), open = 0 WHERE id = ?", &st, err)) < 0)
             goto rollback;
         sqlite3_bind_double(st, 1, start);
         sqlite3_bind_int64(st, 2, history_id);
-        if ((r = step_done(s, st, "closing an interval", err)) < 0)
+        if ((r = store_db_step_done(s, st, "closing an interval", err)) < 0)
             goto rollback;
     }
-    if ((r = prepare(s,
-                     "INSERT INTO history (stream, state, label, score, start, end, open, person) "
-                     "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
-                     &st, err)) < 0)
+    if ((r = store_db_prepare(
+             s,
+             "INSERT INTO history (stream, state, label, score, start, end, open, person) "
+             "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+             &st, err)) < 0)
         goto rollback;
     sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
@@ -395,10 +399,10 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
         sqlite3_bind_int64(st, 7, person);
     else
         sqlite3_bind_null(st, 7);
-    if ((r = step_done(s, st, "opening an interval", err)) < 0)
+    if ((r = store_db_step_done(s, st, "opening an interval", err)) < 0)
         goto rollback;
     int64_t id = sqlite3_last_insert_rowid(s->db);
-    if ((r = commit(s, err)) < 0)
+    if ((r = store_db_commit(s, err)) < 0)
         return r;
     *ret_id = id;
     return 0;
@@ -416,11 +420,11 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
     int rc, r;
     if (!array)
         return -ENOMEM;
-    r = prepare(s,
-                "SELECT state, label, score, start, end, open, person FROM history "
-                "WHERE stream = ?1 AND (?2 < 0 OR end >= ?2) AND (?3 < 0 OR start <= ?3) "
-                "ORDER BY start DESC, id DESC LIMIT ?4",
-                &st, err);
+    r = store_db_prepare(s,
+                         "SELECT state, label, score, start, end, open, person FROM history "
+                         "WHERE stream = ?1 AND (?2 < 0 OR end >= ?2) AND (?3 < 0 OR start <= ?3) "
+                         "ORDER BY start DESC, id DESC LIMIT ?4",
+                         &st, err);
     if (r < 0) {
         json_decref(array);
         return r;
@@ -447,7 +451,7 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
         }
     }
     if (r == 0 && rc != SQLITE_DONE)
-        r = db_error(s, err, rc, "reading history");
+        r = store_db_error(s, err, rc, "reading history");
     sqlite3_finalize(st);
     if (r < 0) {
         json_decref(array);
@@ -460,18 +464,18 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
 static int store_history_prune_locked(struct store *s, double before, struct errbuf *err)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "DELETE FROM history WHERE open = 0 AND end < ?", &st, err);
+    int r = store_db_prepare(s, "DELETE FROM history WHERE open = 0 AND end < ?", &st, err);
     if (r < 0)
         return r;
     sqlite3_bind_double(st, 1, before);
-    r = step_done(s, st, "pruning history", err);
+    r = store_db_step_done(s, st, "pruning history", err);
     return r < 0 ? r : sqlite3_changes(s->db);
 }
 
 int store_stream_put(struct store *s, const struct store_stream *stream, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(s, store_stream_put_locked(s, stream, err), err);
+    int r = store_db_noted(s, store_stream_put_locked(s, stream, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -479,7 +483,7 @@ int store_stream_put(struct store *s, const struct store_stream *stream, struct 
 int store_stream_delete(struct store *s, const char *name, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(s, store_stream_delete_locked(s, name, err), err);
+    int r = store_db_noted(s, store_stream_delete_locked(s, name, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -498,7 +502,7 @@ int store_checkpoint(struct store *s, const char *stream, const char *kind, uint
                      struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(
+    int r = store_db_noted(
         s, store_checkpoint_locked(s, stream, kind, segments, data, size, history_id, now, err),
         err);
     pthread_mutex_unlock(&s->lock);
@@ -517,7 +521,7 @@ int store_memory_get(struct store *s, const char *stream, const char *kind, void
 int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(s, store_memory_delete_locked(s, stream, err), err);
+    int r = store_db_noted(s, store_memory_delete_locked(s, stream, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -527,10 +531,10 @@ int store_history_switch(struct store *s, const char *stream, int64_t history_id
                          int64_t *ret_id, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(s,
-                  store_history_switch_locked(s, stream, history_id, state, label, score, person,
-                                              start, ret_id, err),
-                  err);
+    int r = store_db_noted(s,
+                           store_history_switch_locked(s, stream, history_id, state, label, score,
+                                                       person, start, ret_id, err),
+                           err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -547,7 +551,7 @@ int store_history_query(struct store *s, const char *stream, double since, doubl
 int store_history_prune(struct store *s, double before, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = noted(s, store_history_prune_locked(s, before, err), err);
+    int r = store_db_noted(s, store_history_prune_locked(s, before, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }

@@ -58,6 +58,50 @@ int store_history_query(struct store *store, const char *stream, double since, d
 /* Deletes intervals that ended before `before`; returns how many. */
 int store_history_prune(struct store *store, double before, struct errbuf *err);
 
+/* ---- alerts and zones (store_safety.c, docs/SAFETY.md) ---- */
+
+/* An alert as kept: times are seconds since the epoch, < 0 for none. */
+struct store_alert {
+    int64_t id;
+    char rule[64];
+    char kind[24]; /* the rule's kind: fall, on_floor, still, ... */
+    char stream[64];
+    uint32_t track; /* 0: none (a rule about a camera or a zone) */
+    char zone[64];  /* "": none */
+    char state[16]; /* pending, active, acknowledged, cleared */
+    double started, confirmed, cleared, acknowledged_at, updated;
+    char acknowledged_by[64];
+    char message[256];
+};
+
+/* Inserts a (its id is set) or, when a->id > 0, updates it. */
+int store_alert_put(struct store *store, struct store_alert *a, struct errbuf *err);
+int store_alert_get(struct store *store, int64_t id, struct store_alert *ret_alert,
+                    struct errbuf *err);
+/* Alerts matching: state ("" any; "open": any but cleared), stream and rule
+ * ("" any), updated at or after since (< 0 any); the newest limit, newest
+ * first, as a malloc'd array. */
+int store_alerts_query(struct store *store, const char *state, const char *stream, const char *rule,
+                       double since, unsigned limit, struct store_alert **ret_alerts, size_t *ret_n,
+                       struct errbuf *err);
+
+/* Deletes the cleared alerts updated before `before`; returns how many. */
+int store_alerts_prune(struct store *store, double before, struct errbuf *err);
+
+/* A zone added through the API; points as zone_parse_points reads them. */
+struct store_zone {
+    char stream[64];
+    char name[64];
+    char kind[16];
+    char points[1024];
+};
+
+int store_zone_put(struct store *store, const struct store_zone *zone, struct errbuf *err);
+int store_zone_delete(struct store *store, const char *stream, const char *name,
+                      struct errbuf *err);
+int store_zones_load(struct store *store, struct store_zone **ret_zones, size_t *ret_n,
+                     struct errbuf *err);
+
 /* Whether writes succeed: the last write's outcome, and since when they
  * fail. A full or read-only disk shows here (and in /healthz, /metrics)
  * while crtd keeps running on what it has in memory. */

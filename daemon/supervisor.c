@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline_internal.h"
+#include "rules.h"
 #include "supervisor_internal.h"
 
 /* ---- what a snapshot shows (stream lock held) ----------------------------- */
@@ -151,13 +153,45 @@ static json_t *update_people_locked(struct stream *st, const struct pipeline_res
     return events;
 }
 
+/* The result without the skeletons inside exclude zones (a television, a
+ * poster): they are not listed, summarised or judged by the rules. */
+static const struct pipeline_result *without_excluded(struct stream *st,
+                                                      const struct pipeline_result *res,
+                                                      int n_zones, unsigned *ret_excluded)
+{
+    uint32_t exclude = 0;
+    unsigned dropped = 0;
+    for (int i = 0; i < n_zones; i++)
+        if (st->work_zones[i].kind == ZONE_EXCLUDE)
+            exclude |= 1u << i;
+    *ret_excluded = 0;
+    if (!exclude)
+        return res;
+    for (unsigned j = 0; j < res->n_people; j++)
+        dropped += (zones_of_person(st->work_zones, n_zones, &res->people[j]) & exclude) != 0;
+    if (!dropped)
+        return res;
+    struct pipeline_result *r = &st->work_result;
+    *r = *res;
+    r->n_people = 0;
+    for (unsigned j = 0; j < res->n_people; j++)
+        if (!(zones_of_person(st->work_zones, n_zones, &res->people[j]) & exclude))
+            r->people[r->n_people++] = res->people[j];
+    pipeline_summarise(r);
+    *ret_excluded = dropped;
+    return r;
+}
+
 /* Handles one segment's result; true when it is time to checkpoint. */
-static bool on_result(struct stream *st, const struct pipeline_result *res)
+static bool on_result(struct stream *st, const struct pipeline_result *raw)
 {
     struct supervisor *sup = st->sup;
     struct activity_interval closed;
     double wall = time_wall_s();
     bool was_running;
+    unsigned excluded;
+    int n_zones = zones_copy(sup->zones, st->spec.name, st->work_zones);
+    const struct pipeline_result *res = without_excluded(st, raw, n_zones, &excluded);
 
     pthread_mutex_lock(&st->lock);
     was_running = st->state == STREAM_RUNNING;
@@ -181,7 +215,12 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
         st->open_people_dropped = 0;
     st->people_dropped += res->people_dropped - st->open_people_dropped;
     st->open_people_dropped = res->people_dropped;
+    memcpy(st->zones, st->work_zones, (size_t)n_zones * sizeof(st->zones[0]));
+    st->n_zones = n_zones;
+    st->people_excluded += excluded;
     json_t *person_events = update_people_locked(st, res, wall);
+    for (unsigned i = 0; i < st->n_people; i++)
+        st->people[i].zones = zones_of_person(st->zones, n_zones, &st->people[i].p);
     st->summary_person = res->summary >= 0 ? res->people[res->summary].id : 0;
     bool changed = activity_update(&st->tracker, st->settings.hysteresis_s, st->settings.top_k, res,
                                    wall, &closed);
@@ -193,6 +232,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *res)
 
     if (!was_running)
         set_state(st, STREAM_RUNNING, NULL);
+    rules_observe(sup->rules, st->spec.name, wall, res->people, res->n_people, st->work_zones,
+                  n_zones);
     for (size_t i = 0; i < json_array_size(person_events); i++)
         api_events_publish(sup->events, "person", json_array_get(person_events, i), NULL);
     json_decref(person_events);
@@ -313,6 +354,14 @@ static void *stream_main(void *arg)
     return NULL;
 }
 
+void supervisor_set_safety(struct supervisor *sup, struct zones *zones, struct rules *rules)
+{
+    pthread_mutex_lock(&sup->lock);
+    sup->zones = zones;
+    sup->rules = rules;
+    pthread_mutex_unlock(&sup->lock);
+}
+
 /* ---- lifecycle of a stream ------------------------------------------------ */
 
 static void stream_free(struct stream *st)
@@ -358,6 +407,7 @@ static int stream_start(struct stream *st, struct errbuf *err)
     atomic_store(&st->stop, false);
     if (!st->spec.enabled)
         return 0;
+    rules_watch(st->sup->rules, st->spec.name, time_wall_s());
     int r = pthread_create(&st->thread, NULL, stream_main, st);
     if (r != 0)
         return errbuf_set(err, -r, "stream %s: cannot start a thread: %s", st->spec.name,
@@ -528,6 +578,7 @@ int supervisor_remove(struct supervisor *sup, const char *name, bool forget, str
 
     stream_stop(st);
     stream_free(st);
+    rules_forget(sup->rules, name, time_wall_s());
     if (forget) {
         struct errbuf e;
         int r = store_memory_delete(sup->store, name, &e);

@@ -24,11 +24,17 @@ struct supervisor_settings {
 };
 
 struct supervisor;
+struct zones;
+struct rules;
 
 /* store, events and model are borrowed and must outlive the supervisor. */
 int supervisor_new(const struct supervisor_settings *settings, struct store *store,
                    struct api_events *events, const struct pipeline_model *model,
                    struct supervisor **ret_supervisor);
+/* The zones and rules every stream's segments go through (borrowed; set
+ * before the first stream is added). */
+void supervisor_set_safety(struct supervisor *sup, struct zones *zones, struct rules *rules);
+
 /* Stops every stream (each checkpoints its memory) and joins the threads. */
 struct supervisor *supervisor_free(struct supervisor *sup);
 

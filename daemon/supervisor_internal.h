@@ -11,6 +11,7 @@
 
 #include "activity.h"
 #include "supervisor.h"
+#include "zones.h"
 
 enum stream_state {
     STREAM_STARTING,
@@ -25,6 +26,7 @@ enum stream_state {
 struct stream_person {
     struct pipeline_person p;
     struct activity_tracker tracker;
+    uint32_t zones; /* bit i: in the stream's zones[i] */
 };
 
 struct stream {
@@ -60,6 +62,14 @@ struct stream {
     unsigned n_people;
     uint32_t summary_person;                      /* whose activity the summary is; 0: nobody */
     uint64_t people_dropped, open_people_dropped; /* turned away by the cap; of this open */
+    struct zone zones[ZONES_MAX];                 /* as of the last segment */
+    int n_zones;
+    uint64_t people_excluded; /* skeletons ignored in exclude zones */
+
+    /* The worker's own (no lock): this segment's zones and its result
+     * without the skeletons of exclude zones. */
+    struct zone work_zones[ZONES_MAX];
+    struct pipeline_result work_result;
 };
 
 /* People whose stable activity is an activity (not nobody): "in view". */
@@ -73,6 +83,8 @@ struct supervisor {
     const struct pipeline_model *model;
     struct stream **streams;
     size_t n_streams;
+    struct zones *zones; /* borrowed; may be NULL */
+    struct rules *rules; /* borrowed; may be NULL */
 };
 
 /* The state to show: a source that reconnects by itself (a live camera in

@@ -67,6 +67,12 @@ json_t *stream_person_json_locked(const struct stream *st, const struct stream_p
                                                     sp->p.keypoints[k][1], sp->p.keypoints[k][2]));
         json_object_set_new(j, "keypoints", points ? points : json_array());
     }
+    json_t *zones = json_array();
+    for (int i = 0; zones && i < st->n_zones; i++)
+        if (sp->zones & (1u << i))
+            json_array_append_new(zones, json_string(st->zones[i].name));
+    if (j)
+        json_object_set_new(j, "zones", zones ? zones : json_array());
     return j;
 }
 
@@ -252,10 +258,11 @@ int supervisor_people_json(struct supervisor *sup, const char *name, json_t **re
     pthread_mutex_lock(&st->lock);
     for (unsigned k = 0; list && k < st->n_people; k++)
         json_array_append_new(list, stream_person_json_locked(st, &st->people[k], true));
-    json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:o}", "stream", st->spec.name, "updated",
+    json_t *j = json_pack("{s:s, s:o, s:I, s:I, s:I, s:o}", "stream", st->spec.name, "updated",
                           api_time_json(st->pose_wall > 0 ? st->pose_wall : -1), "count",
                           (json_int_t)stream_people_in_view_locked(st), "dropped",
-                          (json_int_t)st->people_dropped, "people", list ? list : json_array());
+                          (json_int_t)st->people_dropped, "excluded",
+                          (json_int_t)st->people_excluded, "people", list ? list : json_array());
     pthread_mutex_unlock(&st->lock);
     pthread_mutex_unlock(&sup->lock);
     if (!j)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "rules.h"
 
 struct tmp {
     char dir[64];
@@ -295,6 +296,157 @@ static void tokens_are_read_and_guarded(void **state)
     assert_true(config_read_token("/nonexistent/token", &token, &err) < 0);
 }
 
+static void safety_keys(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+
+    write_file(t->path,
+               "[daemon]\ntimezone = Europe/Paris\n"
+               "[stream \"hall\"]\nurl = synthetic:script=Walk\n"
+               "zone.bed = bed 0.1,0.5 0.4,0.5 0.4,0.9 0.1,0.9\n"
+               "zone.tv = exclude 0.7,0.1 0.9,0.1 0.9,0.3\n"
+               "[rule \"fall\"]\nkind = fall\nstream = hall\n"
+               "[rule \"night-floor\"]\nkind = on_floor\nseconds = 30\nschedule = 22:00-07:00\n"
+               "[rule \"breakfast\"]\nkind = absent\nstream = hall\nzone = bed\n"
+               "from = 06:00\nuntil = 10:00:30\n"
+               "[rule \"bath\"]\nkind = in_zone_longer\nzone = bed\nminutes = 45\n"
+               "[webhook \"phone\"]\nurl = https://example.org/hook\nrules = fall, breakfast\n"
+               "secret = s3cret\nmax_attempts = 3\n");
+    config_init(&cfg);
+    int r = config_load(&cfg, t->path, true, &err);
+    if (r < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(config_validate(&cfg, &err), 0);
+    assert_string_equal(cfg.timezone, "Europe/Paris");
+    assert_int_equal(cfg.n_zones, 2);
+    assert_string_equal(cfg.zones[0].stream, "hall");
+    assert_string_equal(cfg.zones[0].zone.name, "bed");
+    assert_int_equal(cfg.zones[0].zone.kind, ZONE_BED);
+    assert_int_equal(cfg.zones[0].zone.n, 4);
+    assert_int_equal(cfg.zones[1].zone.kind, ZONE_EXCLUDE);
+    assert_int_equal(cfg.n_rules, 4);
+    assert_int_equal(cfg.rules[0].kind, RULE_FALL);
+    assert_true(cfg.rules[0].duration_s < 0); /* the kind's default */
+    assert_int_equal(cfg.rules[1].kind, RULE_ON_FLOOR);
+    assert_true(cfg.rules[1].duration_s == 30);
+    assert_int_equal(cfg.rules[1].n_schedule, 1);
+    assert_int_equal(cfg.rules[1].schedule[0].from, 22 * 3600);
+    assert_int_equal(cfg.rules[1].schedule[0].until, 7 * 3600);
+    assert_int_equal(cfg.rules[2].from, 6 * 3600);
+    assert_int_equal(cfg.rules[2].until, 10 * 3600 + 30);
+    assert_true(cfg.rules[3].duration_s == 45 * 60);
+    assert_int_equal(cfg.n_webhooks, 1);
+    assert_int_equal(cfg.webhooks[0].n_rules, 2);
+    assert_string_equal(cfg.webhooks[0].rules[1], "breakfast");
+    assert_int_equal(cfg.webhooks[0].max_attempts, 3);
+    assert_true(cfg.webhooks[0].timeout_s == 5);
+    config_done(&cfg);
+
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"[stream \"a\"]\nzone.x = bed 0.1,0.1 0.5,0.5 0.5,0.1 0.1,0.5\n",
+         "crtd.conf:2: zone.x: zone 'x': edges 1 and 3 cross"},
+        {"[stream \"a\"]\nzone.x = bed 0.1,0.1 0.2,0.2 0.3,0.3\n",
+         "crtd.conf:2: zone.x: zone 'x': the polygon has no area"},
+        {"[stream \"a\"]\nzone.x = bed 0.1,0.1 0.2,0.2\n", "zone.x: zone 'x': 2 points"},
+        {"[stream \"a\"]\nzone.x = sofa 0.1,0.1 0.2,0.2 0.1,0.3\n",
+         "crtd.conf:2: zone.x: unknown kind 'sofa'"},
+        {"[stream \"a\"]\nzone.x = bed 0.1,0.1 1.2,0.2 0.1,0.3\n", "outside the image"},
+        {"[stream \"a\"]\nzone.x = bed 0.1;0.1\n", "zone.x: zone 'x': point 1"},
+        {"[rule \"r\"]\nkind = explode\n",
+         "crtd.conf:2: [rule \"r\"] kind: unknown kind 'explode'"},
+        {"[rule \"r\"]\nkind = absent\nfrom = 25:00\n",
+         "crtd.conf:3: [rule \"r\"] from: '25:00' is not a time of day"},
+        {"[rule \"r\"]\nuntil = 10h\n", "crtd.conf:2: [rule \"r\"] until: '10h'"},
+        {"[rule \"r\"]\nschedule = 22:00\n", "crtd.conf:2: [rule \"r\"] schedule: '22:00'"},
+        {"[rule \"r\"]\nseconds = -1\n", "crtd.conf:2: [rule \"r\"] seconds: bad value '-1'"},
+        {"[rule \"r\"]\nwhen = now\n", "crtd.conf:2: unknown key 'when' in [rule \"r\"]"},
+        {"[webhook \"w\"]\nurl = ftp://example.org/\n",
+         "crtd.conf:2: [webhook \"w\"] url: 'ftp://example.org/' is not an http:// or https://"},
+        {"[webhook \"w\"]\nurl = example.org\n", "[webhook \"w\"] url: 'example.org'"},
+        {"[webhook \"w\"]\nmax_attempts = 0\n", "bad value '0' for max_attempts"},
+        {"[daemon]\ntimezone = Mars/Olympus\n",
+         "crtd.conf:2: timezone: 'Mars/Olympus' is not a time zone"},
+        {"[daemon]\ntimezone = ../../etc/passwd\n", "crtd.conf:2: timezone:"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        write_file(t->path, cases[i].text);
+        config_init(&cfg);
+        errbuf_clear(&err);
+        r = config_load(&cfg, t->path, true, &err);
+        if (r >= 0 || !strstr(err.msg, cases[i].expect))
+            fail_msg("case %zu: r=%d message '%s', expected '%s'", i, r, err.msg, cases[i].expect);
+        config_done(&cfg);
+    }
+
+    /* What only the whole file can tell. */
+    static const struct {
+        const char *text, *expect;
+    } whole[] = {
+        {"[rule \"r\"]\nstream = a\n", "[rule \"r\"] has no kind"},
+        {"[rule \"r\"]\nkind = in_zone_longer\n", "[rule \"r\"] (in_zone_longer) needs zone"},
+        {"[rule \"r\"]\nkind = absent\nfrom = 06:00\n",
+         "[rule \"r\"] (absent) needs from and until"},
+        {"[webhook \"w\"]\nsecret = x\n", "[webhook \"w\"] has no url"},
+        {"[webhook \"w\"]\nurl = http://127.0.0.1:9/\nrules = nope\n",
+         "[webhook \"w\"] rules: no rule 'nope'"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(whole); i++) {
+        write_file(t->path, whole[i].text);
+        config_init(&cfg);
+        errbuf_clear(&err);
+        assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+        r = config_validate(&cfg, &err);
+        if (r >= 0 || !strstr(err.msg, whole[i].expect))
+            fail_msg("whole case %zu: r=%d message '%s', expected '%s'", i, r, err.msg,
+                     whole[i].expect);
+        config_done(&cfg);
+    }
+}
+
+/* Times of day and schedules as the rules read them. */
+static void rule_times_and_schedules(void **state)
+{
+    struct config_rule rule = {0};
+    int t = -1;
+    assert_int_equal(rule_time_parse("07:05", &t), 0);
+    assert_int_equal(t, 7 * 3600 + 5 * 60);
+    assert_int_equal(rule_time_parse(" 23:59:59 ", &t), 0);
+    assert_int_equal(t, 86399);
+    assert_int_equal(rule_time_parse("24:00", &t), 0);
+    assert_int_equal(t, 86400);
+    static const char *const bad[] = {"",         "7",    "7:5:",     "24:01", "12:60",
+                                      "12:00:60", "noon", "12:00 pm", "-1:00"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        if (rule_time_parse(bad[i], &t) == 0)
+            fail_msg("'%s' parsed", bad[i]);
+
+    assert_int_equal(rule_schedule_parse("22:00-07:00, 12:00-13:30", &rule), 0);
+    assert_int_equal(rule.n_schedule, 2);
+    assert_true(rule_scheduled(&rule, 23 * 3600)); /* past midnight: late */
+    assert_true(rule_scheduled(&rule, 3600));      /* ... and early */
+    assert_false(rule_scheduled(&rule, 7 * 3600)); /* the end is out */
+    assert_true(rule_scheduled(&rule, 12 * 3600 + 1));
+    assert_false(rule_scheduled(&rule, 14 * 3600));
+    assert_true(rule_schedule_parse("10:00-10:00", &rule) < 0);
+    assert_true(rule_schedule_parse("10:00", &rule) < 0);
+    assert_true(rule_schedule_parse("10:00-11:00;", &rule) < 0);
+    struct config_rule always = {0};
+    assert_true(rule_scheduled(&always, 5));
+
+    assert_int_equal(rule_kind_parse("in_zone_longer", &rule.kind), 0);
+    assert_string_equal(rule_kind_name(rule.kind), "in_zone_longer");
+    rule.duration_s = -1;
+    assert_true(rule_duration_s(&rule) == 30 * 60); /* the kind's default */
+    assert_true(rule_per_track(&rule));
+    assert_int_equal(rule_kind_parse("camera_down", &rule.kind), 0);
+    assert_false(rule_per_track(&rule));
+    assert_true(rule_kind_parse("Fall", &rule.kind) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +454,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(drop_ins_override_in_name_order, setup, teardown),
         cmocka_unit_test_setup_teardown(errors_name_file_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(people_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(safety_keys, setup, teardown),
+        cmocka_unit_test(rule_times_and_schedules),
         cmocka_unit_test(command_line_streams),
         cmocka_unit_test_setup_teardown(tokens_are_read_and_guarded, setup, teardown),
     };

@@ -213,17 +213,113 @@ static void an_old_schema_database_is_migrated(void **state)
     free(streams);
     store_free(s);
 
-    /* It now says schema 2, and opens again. */
+    /* It gained the alerts and zones tables. */
+    struct store_alert *alerts = NULL;
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_alerts_query(s, "", "", "", -1, 10, &alerts, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(alerts);
+    store_free(s);
+
+    /* It now says schema 3, and opens again. */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(
         sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "3");
     sqlite3_finalize(st);
     sqlite3_close(db);
     assert_int_equal(store_open(*state, &s, &err), 0);
+    store_free(s);
+}
+
+static void alerts_and_zones_last(void **state)
+{
+    struct store *s;
+    struct errbuf err;
+    struct store_alert a = {.track = 3,
+                            .started = 1000,
+                            .confirmed = 1001,
+                            .cleared = -1,
+                            .acknowledged_at = -1,
+                            .updated = 1001},
+                       b = a, got;
+    struct store_alert *list = NULL;
+    size_t n = 0;
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    strcpy(a.rule, "floor");
+    strcpy(a.kind, "on_floor");
+    strcpy(a.stream, "hall");
+    strcpy(a.state, "active");
+    strcpy(a.message, "person 3 on the floor");
+    assert_int_equal(store_alert_put(s, &a, &err), 0);
+    assert_true(a.id > 0);
+    b = a;
+    b.id = 0;
+    b.track = 0;
+    strcpy(b.rule, "down");
+    strcpy(b.kind, "camera_down");
+    strcpy(b.stream, "yard");
+    strcpy(b.zone, "gate");
+    assert_int_equal(store_alert_put(s, &b, &err), 0);
+    assert_true(b.id > a.id);
+    /* Acknowledged, then cleared: one row changes. */
+    strcpy(a.state, "cleared");
+    strcpy(a.acknowledged_by, "ann");
+    a.acknowledged_at = 1002;
+    a.cleared = a.updated = 1003;
+    assert_int_equal(store_alert_put(s, &a, &err), 0);
+    store_free(s);
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_alert_get(s, a.id, &got, &err), 0);
+    assert_string_equal(got.state, "cleared");
+    assert_string_equal(got.acknowledged_by, "ann");
+    assert_int_equal(got.track, 3);
+    assert_true(got.cleared == 1003 && got.confirmed == 1001 && got.acknowledged_at == 1002);
+    assert_int_equal(store_alert_get(s, 999, &got, &err), -ENOENT);
+    assert_int_equal(store_alerts_query(s, "open", "", "", -1, 10, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].id, b.id);
+    assert_string_equal(list[0].zone, "gate");
+    assert_int_equal(list[0].track, 0);
+    assert_true(list[0].cleared < 0);
+    free(list);
+    assert_int_equal(store_alerts_query(s, "", "hall", "", -1, 10, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    free(list);
+    assert_int_equal(store_alerts_query(s, "", "", "", 1002, 10, &list, &n, &err), 0);
+    assert_int_equal(n, 1); /* only a changed since then */
+    assert_int_equal(list[0].id, a.id);
+    free(list);
+
+    /* Retention: cleared alerts updated before the bound go; open ones stay. */
+    assert_int_equal(store_alerts_prune(s, 2000, &err), 1);
+    assert_int_equal(store_alert_get(s, a.id, &got, &err), -ENOENT);
+    assert_int_equal(store_alert_get(s, b.id, &got, &err), 0);
+
+    /* Zones: put, replace, load, delete, gone with their stream. */
+    struct store_zone z = {.stream = "hall", .name = "bed", .kind = "bed"}, *zones = NULL;
+    strcpy(z.points, "0.1,0.1 0.4,0.1 0.4,0.4");
+    assert_int_equal(store_zone_put(s, &z, &err), 0);
+    strcpy(z.kind, "seat");
+    assert_int_equal(store_zone_put(s, &z, &err), 0);
+    strcpy(z.name, "door");
+    assert_int_equal(store_zone_put(s, &z, &err), 0);
+    assert_int_equal(store_zones_load(s, &zones, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(zones[0].kind, "seat");
+    free(zones);
+    assert_int_equal(store_zone_delete(s, "hall", "door", &err), 0);
+    assert_int_equal(store_zones_load(s, &zones, &n, &err), 0);
+    assert_int_equal(n, 1);
+    free(zones);
+    assert_int_equal(store_stream_delete(s, "hall", &err), 0);
+    assert_int_equal(store_zones_load(s, &zones, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(zones);
     store_free(s);
 }
 
@@ -244,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(memory_checkpoints_by_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(history_intervals_and_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(an_old_schema_database_is_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(alerts_and_zones_last, setup, teardown),
         cmocka_unit_test(unwritable_directory_fails_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

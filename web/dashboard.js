@@ -8,7 +8,8 @@ const HOUR_MS = 3600 * 1000;
 const BONES = [[5, 7], [7, 9], [6, 8], [8, 10], [5, 6], [5, 11], [6, 12], [11, 12], [11, 13],
   [13, 15], [12, 14], [14, 16], [0, 1], [0, 2], [1, 3], [2, 4]];
 
-const streams = new Map(); // name -> {json, intervals, framesSeen, framesAt, card, people}
+const streams = new Map(); // name -> {json, intervals, framesSeen, framesAt, card, people, zones}
+const alerts = new Map(); // id -> alert, the newest 50 and every open one
 let token = sessionStorage.getItem("crtd-token") || "";
 let eventsUp = false, pollUp = true, lastEventId = null;
 
@@ -78,10 +79,12 @@ function makeCard(name) {
       el("canvas", { width: "160", height: "160", role: "img", "aria-label": `Latest pose on ${name}` }),
       el("ol", { class: "top3", "aria-label": "Top three" }),
     ]),
+    makeZoneTools(name),
     el("div", { class: "timeline", role: "img", "aria-label": "The last hour of activity" }),
     el("div", { class: "axis" }, [el("span", { text: "1 h ago" }), el("span", { text: "now" })]),
   );
   $("streams").append(card);
+  card.querySelector("canvas").addEventListener("click", (e) => addZonePoint(name, e));
   return card;
 }
 
@@ -136,6 +139,158 @@ function renderLegend() {
     el("span", {}, [el("i", { style: { background: colour(l) } }), document.createTextNode(l)])));
 }
 
+// ---- zones ----------------------------------------------------------------
+
+const ZONE_COLOURS = { bed: "#1e7b34", seat: "#00838f", floor: "#b86e00", door: "#8a4fb5",
+  area: "#0b5cad", exclude: "#5f6670" };
+const drafts = new Map(); // stream -> [[x, y], ...] while a zone is being drawn
+
+function makeZoneTools(name) {
+  const draw = el("button", { type: "button", class: "draw", text: "Draw a zone" });
+  const form = el("form", { class: "zone-form", hidden: "" }, [
+    el("p", { class: "hint", text: "Click the corners on the picture, then save." }),
+    el("label", { for: `zone-name-${name}`, class: "sr-only", text: "Zone name" }),
+    el("input", { id: `zone-name-${name}`, class: "zone-name", required: "", placeholder: "bed",
+      pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]{0,62}" }),
+    el("label", { for: `zone-kind-${name}`, class: "sr-only", text: "Zone kind" }),
+    el("select", { id: `zone-kind-${name}`, class: "zone-kind" },
+      Object.keys(ZONE_COLOURS).map((k) => el("option", { value: k, text: k }))),
+    el("button", { type: "submit", text: "Save zone" }),
+    el("button", { type: "button", class: "cancel", text: "Cancel" }),
+    el("span", { class: "error zone-error", role: "alert" }),
+  ]);
+  draw.addEventListener("click", () => {
+    drafts.set(name, []);
+    form.hidden = false;
+    draw.hidden = true;
+    streams.get(name).card.querySelector("canvas").classList.add("drawing");
+  });
+  const stop = () => {
+    drafts.delete(name);
+    form.hidden = true;
+    draw.hidden = false;
+    const s = streams.get(name);
+    if (s) { s.card.querySelector("canvas").classList.remove("drawing"); drawPose(s); }
+  };
+  form.querySelector(".cancel").addEventListener("click", stop);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const zone = form.querySelector(".zone-name").value.trim();
+    const points = drafts.get(name) || [];
+    const error = form.querySelector(".zone-error");
+    error.textContent = "";
+    try {
+      await api(`/v1/streams/${encodeURIComponent(name)}/zones/${encodeURIComponent(zone)}`,
+        { method: "PUT", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ kind: form.querySelector(".zone-kind").value, points }) });
+      stop();
+      await loadZones(name);
+    } catch (err) {
+      error.textContent = `Not saved: ${err.message}`;
+    }
+  });
+  return el("div", { class: "zone-tools" }, [draw, form]);
+}
+
+function addZonePoint(name, event) {
+  const points = drafts.get(name);
+  if (!points) return;
+  const r = event.currentTarget.getBoundingClientRect();
+  const x = Math.min(1, Math.max(0, (event.clientX - r.left) / r.width));
+  const y = Math.min(1, Math.max(0, (event.clientY - r.top) / r.height));
+  points.push([Math.round(x * 1000) / 1000, Math.round(y * 1000) / 1000]);
+  drawPose(streams.get(name));
+}
+
+async function loadZones(name) {
+  const z = await api(`/v1/streams/${encodeURIComponent(name)}/zones`);
+  const s = streams.get(name);
+  if (s) { s.zones = z.zones; drawPose(s); }
+}
+
+function drawPolygon(g, points, w, h, ink, closed) {
+  if (!points.length) return;
+  g.beginPath();
+  g.moveTo(points[0][0] * w, points[0][1] * h);
+  for (const p of points.slice(1)) g.lineTo(p[0] * w, p[1] * h);
+  if (closed) g.closePath();
+  g.stroke();
+}
+
+function drawZones(s, g, w, h) {
+  g.save();
+  g.lineWidth = 2;
+  g.font = "9px sans-serif";
+  for (const z of s.zones || []) {
+    const ink = ZONE_COLOURS[z.kind] || "#5f6670";
+    g.strokeStyle = ink;
+    g.setLineDash(z.kind === "exclude" ? [4, 3] : []);
+    drawPolygon(g, z.points, w, h, ink, true);
+    g.fillStyle = ink;
+    g.fillText(z.name, z.points[0][0] * w + 2, Math.max(9, z.points[0][1] * h + 10));
+  }
+  const draft = drafts.get(s.json.name);
+  if (draft) {
+    g.setLineDash([]);
+    g.strokeStyle = g.fillStyle = "#f2a900";
+    drawPolygon(g, draft, w, h, "#f2a900", false);
+    for (const p of draft) { g.beginPath(); g.arc(p[0] * w, p[1] * h, 3, 0, 2 * Math.PI); g.fill(); }
+  }
+  g.restore();
+}
+
+// ---- alerts ---------------------------------------------------------------
+
+function alertText(a) {
+  return `${a.stream}: ${a.message || a.rule}`;
+}
+
+function ackButton(a) {
+  const b = el("button", { type: "button", class: "ack", text: "Acknowledge",
+    "aria-label": `Acknowledge: ${alertText(a)}` });
+  b.addEventListener("click", () => acknowledge(a.id));
+  return b;
+}
+
+function renderAlerts() {
+  const list = [...alerts.values()].sort((a, b) => b.id - a.id);
+  const waiting = list.filter((a) => a.state === "active" || a.state === "pending");
+  const banner = $("alert-banner");
+  banner.hidden = waiting.length === 0;
+  $("alert-count").textContent = waiting.length === 1 ? "1 alert" : `${waiting.length} alerts`;
+  $("alert-lines").replaceChildren(...waiting.slice(0, 3).map((a) =>
+    el("li", {}, [el("span", { text: alertText(a) }), ackButton(a)])));
+  $("alerts-empty").hidden = list.length > 0;
+  $("alerts").replaceChildren(...list.slice(0, 20).map((a) => el("li", { "data-id": String(a.id) }, [
+    el("span", { class: `state ${a.state}`, text: a.state }),
+    el("span", { text: alertText(a) }),
+    el("span", { class: "when", text: new Date(Date.parse(a.started)).toLocaleString() +
+      (a.acknowledged_by ? ` · acknowledged by ${a.acknowledged_by}` : "") }),
+    ...(a.state === "active" || a.state === "pending" ? [ackButton(a)] : []),
+  ])));
+}
+
+async function refreshAlerts() {
+  try {
+    const [open, recent] = await Promise.all([api("/v1/alerts?state=open&limit=100"),
+      api("/v1/alerts?limit=50")]);
+    alerts.clear();
+    for (const a of recent.alerts.concat(open.alerts)) alerts.set(a.id, a);
+    renderAlerts();
+  } catch (e) { /* the next round tries again */ }
+}
+
+async function acknowledge(id) {
+  try {
+    const a = await api(`/v1/alerts/${id}/ack`, { method: "POST",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ by: "dashboard" }) });
+    alerts.set(a.id, a);
+    renderAlerts();
+  } catch (e) {
+    $("add-error").textContent = `Not acknowledged: ${e.message}`;
+  }
+}
+
 // A colour per person track, by id.
 const PERSON_COLOURS = ["#0b5cad", "#b3261e", "#1e7b34", "#8a4fb5", "#b86e00", "#00838f"];
 
@@ -144,6 +299,7 @@ function drawPose(s) {
   const canvas = s.card.querySelector("canvas"), g = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height;
   g.clearRect(0, 0, w, h);
+  drawZones(s, g, w, h);
   let drawn = 0;
   for (const person of s.people || []) {
     const k = person.keypoints || [];
@@ -208,9 +364,11 @@ async function refreshStreams() {
     let s = streams.get(j.name);
     if (!s) {
       s = { json: j, intervals: [], framesSeen: j.frames, framesAt: j.frames ? Date.now() : 0,
-        card: makeCard(j.name), people: [] };
+        card: null, people: [], zones: [] };
       streams.set(j.name, s);
+      s.card = makeCard(j.name);
       loadHistory(j.name).catch(() => {});
+      loadZones(j.name).catch(() => {});
     }
     if (j.frames !== s.framesSeen) { s.framesSeen = j.frames; s.framesAt = Date.now(); }
     s.json = j;
@@ -230,6 +388,11 @@ async function refreshPoses() {
 }
 
 function onEvent(type, data) {
+  if (type === "alert") {
+    alerts.set(data.id, data);
+    renderAlerts();
+    return;
+  }
   const s = streams.get(data.stream);
   if (type === "stream") { refreshStreams(); return; }
   if (!s) return;
@@ -355,6 +518,9 @@ function start() {
   refreshStreams();
   followEvents();
   setInterval(refreshStreams, 2000);
+  refreshAlerts();
+  setInterval(refreshAlerts, 5000);
+  setInterval(() => { for (const name of streams.keys()) loadZones(name).catch(() => {}); }, 5000);
   setInterval(refreshPoses, 1000);
   setInterval(() => { for (const s of streams.values()) renderCard(s); }, 1000);
 }

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -154,7 +155,8 @@ class Daemon:
         conf = os.path.join(tmp, "crtd.conf")
         with open(conf, "w") as f:
             f.write("[daemon]\nhysteresis_s = 0\n[server]\nsse_heartbeat_s = 0.2\n"
-                    "max_sse_clients = 1\nmax_connections = 8\n")
+                    "max_sse_clients = 1\nmax_connections = 8\n"
+                    "[rule \"lounging\"]\nkind = in_zone_longer\nzone = whole\nseconds = 0.2\n")
         self.log = open(os.path.join(tmp, "crtd.log"), "w+")
         self.proc = subprocess.Popen(
             [crtd, "--config", conf, "--model", model, "--listen", "127.0.0.1:0", "--state-dir",
@@ -243,9 +245,13 @@ def check_events(spec, d):
     if status != 429:
         fail(f"second SSE client: {status}, expected 429")
     d.request("POST", "/v1/streams",
-              json.dumps({"name": "ev", "url": "synthetic:script=Walk,none&segment_ms=30&loop=0"}))
+              json.dumps({"name": "ev", "url": "synthetic:script=Walk*100,none&segment_ms=30&loop=0"}))
     kinds = {"activity": "ActivityEvent", "status": "StatusEvent", "stream": "StreamEvent",
-             "person": "PersonEvent"}
+             "person": "PersonEvent", "alert": "Alert"}
+    # An alert event: a zone over the whole picture of the new stream.
+    threading.Timer(0.3, lambda: d.request(
+        "PUT", "/v1/streams/ev/zones/whole",
+        '{"kind":"area","points":"0,0 1,0 1,1 0,1"}')).start()
     got = set()
     heartbeat = False
     deadline = time.monotonic() + 15
@@ -344,6 +350,49 @@ def main():
             call("delete", "/v1/streams/conf", "/v1/streams/{name}", want=403)
             call("delete", "/v1/streams/nope", "/v1/streams/{name}", want=404)
             call("get", "/v1/model", want=404)
+            zp = "/v1/streams/{name}/zones/{item}"
+            call("get", "/v1/streams/conf/zones", "/v1/streams/{name}/zones", want=200)
+            call("get", "/v1/streams/nope/zones", "/v1/streams/{name}/zones", want=404)
+            call("put", "/v1/streams/conf/zones/bed", zp,
+                 body='{"kind":"bed","points":[[0.1,0.5],[0.4,0.5],[0.4,0.9]]}', want=201)
+            call("put", "/v1/streams/conf/zones/bed", zp,
+                 body='{"kind":"seat","points":"0.1,0.5 0.4,0.5 0.4,0.9"}', want=200)
+            call("put", "/v1/streams/conf/zones/bad", zp,
+                 body='{"kind":"bed","points":"0.1,0.1 0.5,0.5 0.5,0.1 0.1,0.5"}', want=400)
+            call("put", "/v1/streams/nope/zones/bed", zp,
+                 body='{"kind":"bed","points":"0.1,0.5 0.4,0.5 0.4,0.9"}', want=404)
+            call("get", "/v1/streams/conf/zones/bed", zp, want=200)
+            call("get", "/v1/streams/conf/zones/nope", zp, want=404)
+            call("delete", "/v1/streams/conf/zones/bed", zp, want=204)
+            call("delete", "/v1/streams/conf/zones/bed", zp, want=404)
+            call("get", "/v1/alerts?state=open&limit=5", want=200)
+            call("get", "/v1/alerts?state=sideways", want=400)
+            call("get", "/v1/alerts/12345", "/v1/alerts/{item}", want=404)
+            call("post", "/v1/alerts/12345/ack", "/v1/alerts/{item}/ack", body="{}", want=404)
+            # A zone over the whole picture: the rule raises an alert.
+            call("put", "/v1/streams/conf/zones/whole", zp,
+                 body='{"kind":"area","points":"0,0 1,0 1,1 0,1"}', want=201)
+            alert = None
+            for _ in range(100):
+                alerts = json.loads(d.request("GET", "/v1/alerts?rule=lounging")[2])["alerts"]
+                if alerts:
+                    alert = alerts[0]
+                    break
+                time.sleep(0.1)
+            if not alert:
+                fail("no alert from the in_zone_longer rule")
+            else:
+                ap = "/v1/alerts/{item}"
+                call("get", f"/v1/alerts/{alert['id']}", ap, want=200)
+                call("post", f"/v1/alerts/{alert['id']}/ack", ap + "/ack",
+                     body='{"by":"openapi"}', want=200)
+                call("post", f"/v1/alerts/{alert['id']}/ack", ap + "/ack", body='{"who":1}',
+                     want=400)
+                call("get", "/v1/alerts?rule=lounging&since=0", want=200)
+            status, text = call("get", "/metrics", want=200)
+            if "crtd_alerts_active{rule=\"lounging\"}" not in text:
+                fail("/metrics lacks crtd_alerts_active of the rule")
+            call("delete", "/v1/streams/conf/zones/whole", zp, want=204)
             status, text = call("get", "/metrics", want=200)
             for family in ("crtd_stream_frames_total", "crtd_stream_dropped_frames_total",
                            "crtd_stream_reconnects_total", "crtd_stream_fps",
@@ -373,7 +422,7 @@ def main():
     # Every documented operation was exercised at least once.
     for path, ops in spec["paths"].items():
         for method in ops:
-            if method in ("get", "post", "delete") and path != "/v1/events":
+            if method in ("get", "post", "delete", "put") and path != "/v1/events":
                 if not any(p == path and m == method for p, m, _ in seen):
                     fail(f"{method.upper()} {path} was never exercised")
     if failures:

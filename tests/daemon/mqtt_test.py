@@ -142,6 +142,61 @@ def check_tls(t, build):
         shutil.rmtree(os.path.dirname(other), ignore_errors=True)
 
 
+def check_safety(t, build):
+    """Home Assistant's safety entities: a binary_sensor safety per camera (on
+    while a fall alert is active), a binary_sensor occupancy, and an event
+    entity on a non-retained topic for every alert change."""
+    broker = Broker()
+    rule = ("[rule \"fall\"]\nkind = fall\nseconds = 1\n"
+            "[stream \"hall\"]\nurl = synthetic:script=Walk*20,Laydown@floor*60,Walk*1000"
+            "&loop=0&segment_ms=50\n")
+    events = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t",
+                               "crtd/hall/alert", "-v", "-C", "3", "-W", "30"],
+                              stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    crtd = Crtd(build, model="none", config=mqtt_config(broker, rule))
+    try:
+        cfg = {}
+        for suffix, component in (("safety", "binary_sensor"), ("occupancy", "binary_sensor"),
+                                  ("alert", "event")):
+            text = broker.retained(f"homeassistant/{component}/test-node/hall_{suffix}/config")
+            cfg[suffix] = json.loads(text or "{}")
+        t.check("discovery: a binary_sensor safety per camera, on crtd/<stream>/safety",
+                cfg["safety"].get("device_class") == "safety"
+                and cfg["safety"].get("state_topic") == "crtd/hall/safety"
+                and cfg["safety"].get("payload_on") == "ON"
+                and cfg["safety"].get("device", {}).get("identifiers") == ["test-node"],
+                str(cfg["safety"]))
+        t.check("discovery: a binary_sensor occupancy per camera",
+                cfg["occupancy"].get("device_class") == "occupancy"
+                and cfg["occupancy"].get("state_topic") == "crtd/hall/occupancy",
+                str(cfg["occupancy"]))
+        t.check("discovery: an event entity per camera for its alerts",
+                cfg["alert"].get("state_topic") == "crtd/hall/alert"
+                and "raised" in cfg["alert"].get("event_types", []), str(cfg["alert"]))
+        t.check("occupancy is on while somebody is in view",
+                wait_until(lambda: broker.retained("crtd/hall/occupancy") == "ON", 5))
+        t.check("safety is off before the fall",
+                broker.retained("crtd/hall/safety") == "OFF")
+        t.check("safety turns on when the fall alert is active",
+                wait_until(lambda: broker.retained("crtd/hall/safety") == "ON", 15))
+        t.check("... and off when the person is up again (the alert cleared)",
+                wait_until(lambda: broker.retained("crtd/hall/safety") == "OFF", 15))
+        out, _ = events.communicate(timeout=30)
+        got = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if " " in line]
+        types = [g.get("event_type") for g in got]
+        t.check(f"an event message for every change of the alert ({types})",
+                types[:3] == ["raised", "confirmed", "cleared"]
+                and all(g.get("rule") == "fall" and g.get("id") == got[0]["id"] for g in got[:3]),
+                out)
+        t.check("alert events are not retained", broker.retained("crtd/hall/alert") is None)
+    finally:
+        events.kill()
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+        broker.remove()
+
+
 def mqtt_config(broker, extra=""):
     return ("[daemon]\nhysteresis_s = 0\n[mqtt]\nhost = 127.0.0.1\n"
             f"port = {broker.port}\nclient_id = test-node\n{extra}")
@@ -308,6 +363,7 @@ def main():
         sys.exit(77)
     t = Checks()
     check_publishing(t, build)
+    check_safety(t, build)
     check_passwords(t, build)
     check_tls(t, build)
     t.finish()

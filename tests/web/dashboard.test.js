@@ -55,6 +55,18 @@ function apiGet(port, p) {
   });
 }
 
+function apiSend(port, method, p, body) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? "" : JSON.stringify(body);
+    const req = http.request({ host: "127.0.0.1", port, path: p, method,
+      headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json",
+        "Content-Length": Buffer.byteLength(data) } },
+    (res) => { let text = ""; res.on("data", (d) => text += d); res.on("end", () => resolve(res.statusCode)); });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
 function startCrtd(dir, port) {
   const log = fs.openSync(path.join(dir, "crtd.log"), "a");
   const crtd = spawn(args.crtd, ["--config", path.join(dir, "crtd.conf"), "--listen", `127.0.0.1:${port}`,
@@ -68,7 +80,8 @@ function startCrtd(dir, port) {
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crtd-dashboard-"));
   fs.writeFileSync(path.join(dir, "token"), TOKEN + "\n", { mode: 0o600 });
-  fs.writeFileSync(path.join(dir, "crtd.conf"), "[daemon]\nhysteresis_s = 0\n[server]\nsse_heartbeat_s = 1\n");
+  fs.writeFileSync(path.join(dir, "crtd.conf"), "[daemon]\nhysteresis_s = 0\n[server]\nsse_heartbeat_s = 1\n" +
+    "[rule \"sofa\"]\nkind = in_zone_longer\nstream = kitchen\nzone = sofa\nseconds = 1\n");
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   let crtd = startCrtd(dir, port);
@@ -150,6 +163,56 @@ async function main() {
     check("streams from the command line have no remove button",
       !(await page.locator('[aria-label="Camera kitchen"] button.remove').isVisible()));
 
+    // ---- zones and alerts ----------------------------------------------------------
+    check("a zone put through the API",
+      await apiSend(port, "PUT", "/v1/streams/kitchen/zones/sofa",
+        { kind: "seat", points: [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]] }) === 201);
+    check("... is drawn on the skeleton view, in its kind's colour",
+      await until(() => page.evaluate(() => {
+        const c = document.querySelector('[aria-label="Camera kitchen"] canvas');
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4)
+          if (d[i + 3] === 255 && ((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]) === 0x00838f) return true;
+        return false;
+      }), 8000));
+    const banner = page.locator("#alert-banner");
+    check("an alert (in the sofa zone for longer than 1 s) shows in the banner",
+      await until(async () => await banner.isVisible() &&
+        /kitchen: person \d+ has been in zone sofa/.test(await banner.textContent()), 15000),
+      await banner.textContent());
+    check("... and in the list of alerts",
+      await until(async () => /active/.test(await page.locator("#alerts").textContent()), 5000));
+    for (let i = 0; i < 10 && await banner.isVisible(); i++) {
+      const ack = banner.locator("button.ack").first();
+      if (await ack.count()) await ack.click();
+      await sleep(300);
+    }
+    const sofa = (await apiGet(port, "/v1/alerts?rule=sofa&state=open")).alerts;
+    check("the Acknowledge button acknowledges it: the banner goes, the API says acknowledged",
+      !(await banner.isVisible()) && sofa.length > 0 &&
+      sofa.every((a) => a.state === "acknowledged" && a.acknowledged_by === "dashboard"),
+      JSON.stringify(sofa.map((a) => [a.id, a.state])));
+    check("... and the list says so",
+      /acknowledged by dashboard/.test(await page.locator("#alerts").textContent()));
+
+    // A zone drawn by hand on the hall's skeleton view.
+    const hall = page.locator('[aria-label="Camera hall"]');
+    await hall.locator("button.draw").click();
+    const box = await hall.locator("canvas").boundingBox();
+    for (const [x, y] of [[0.1, 0.6], [0.5, 0.6], [0.5, 0.95]])
+      await page.mouse.click(box.x + x * box.width, box.y + y * box.height);
+    await hall.locator(".zone-name").fill("rug");
+    await hall.locator(".zone-kind").selectOption("floor");
+    await hall.locator(".zone-form button[type=submit]").click();
+    const drawnZone = async () => (await apiGet(port, "/v1/streams/hall/zones")).zones.find((z) => z.name === "rug");
+    check("a zone drawn on the skeleton view is saved through the API",
+      await until(async () => { const z = await drawnZone(); return z && z.kind === "floor" && z.points.length === 3; }, 5000),
+      JSON.stringify(await drawnZone()));
+    check("... and the drawing tools close",
+      await until(async () => await hall.locator("button.draw").isVisible() &&
+        !(await hall.locator(".zone-form").isVisible()), 3000),
+      await hall.locator(".zone-tools").innerHTML());
+
     // Keyboard: Tab reaches the form's first field.
     await page.keyboard.press("Escape");
     let reached = false;
@@ -175,7 +238,8 @@ async function main() {
       };
       const out = [];
       for (const sel of ["h1", ".top a", ".live", "h3 span", ".badge", ".meta", ".now", ".since",
-        ".top3 li span", ".axis span", ".legend span", "label", "button", "#add-form h2"]) {
+        ".top3 li span", ".axis span", ".legend span", "label", "button", "#add-form h2",
+        "#alerts .state", "#alerts .when", "#alerts-title"]) {
         const e = document.querySelector(sel);
         if (!e) { out.push([sel, 0]); continue; }
         const a = lum(rgb(getComputedStyle(e).color)), b = lum(background(e));
