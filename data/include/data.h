@@ -163,7 +163,8 @@ void synth_clip_done(struct synth_clip *clip);
  * safetensors file (docs/FORMATS.md): "keypoints" F32 [frames, 17, 3] as
  * (x, y, score), "labels" F32 [frames] as class indices (-1: unknown), and
  * metadata format=crtd-pose-sequence, version=1, fps, classes (a JSON list),
- * label, source; optionally scene, fall_at, up_at and zones (a JSON list). */
+ * label, source; optionally acknowledgement, scene, fall_at, up_at and zones
+ * (a JSON list). */
 #define POSE_SEQUENCE_MAX_CLASSES 256
 
 struct pose_sequence {
@@ -176,6 +177,7 @@ struct pose_sequence {
     char **classes;            /* the class names the labels index */
     char source[256];          /* where it came from: a video path, or the synth recipe */
     char source_checksum[17];  /* FNV-1a 64 of the source video, hex; "" for none */
+    char acknowledgement[512]; /* optional: what the source data's terms ask to be said */
     struct pose_events events; /* optional: metadata scene, fall_at, up_at, zones */
 };
 
