@@ -281,18 +281,24 @@ int mocap_index_skeleton(const struct mocap_index *index, int row, struct errbuf
 {
     const struct mocap_index_row *clip = &index->rows[row];
     char folder[512], other[512];
+    int elsewhere = -1;
     dirname_of(folder, sizeof(folder), clip->file);
     for (int i = 0; i < index->n; i++) {
         const struct mocap_index_row *r = &index->rows[i];
-        if (r->class_index >= 0 || !has_extension(r->file, ".asf"))
+        if (r->class_index >= 0 || !has_extension(r->file, ".asf") || r->source != clip->source ||
+            strcmp(r->subject, clip->subject) != 0)
             continue;
         dirname_of(other, sizeof(other), r->file);
-        if (strcmp(other, folder) == 0 && strcmp(r->subject, clip->subject) == 0)
+        if (strcmp(other, folder) == 0)
             return i;
+        if (elsewhere < 0)
+            elsewhere = i;
     }
-    return errbuf_set(err, -ENOENT,
-                      "%s:%d (%s): no skeleton row (an .asf of subject '%s') in folder '%s'",
-                      index->path, clip->line, clip->file, clip->subject, folder[0] ? folder : ".");
+    if (elsewhere >= 0) /* the same person's skeleton from another copy of the source */
+        return elsewhere;
+    return errbuf_set(err, -ENOENT, "%s:%d (%s): no skeleton row (an .asf of %s subject '%s')",
+                      index->path, clip->line, clip->file, mocap_source_info(clip->source)->name,
+                      clip->subject);
 }
 
 int mocap_index_load_clip(const struct mocap_index *index, int row, struct mocap_clip *ret_clip,

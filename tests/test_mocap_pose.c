@@ -342,13 +342,15 @@ static void index_rows_and_skeletons(void **state)
              "b/HDM_mm.asf\tx\tHDM05 actor mm\tASF\tskeleton\t\n"
              "b/HDM_mm_lieDownFloor_015_120.amc\tx\tHDM05 HDM_mm_lieDownFloor_015_120\tlie\t"
              "Laydown\t120\n"
-             "c/02_01 - walk.amc\tx\t02_01\twalk\tWalk\t120\n",
+             "c/02_01 - walk.amc\tx\t02_01\twalk\tWalk\t120\n"
+             "d/13_01.amc\tx\t13_01\tsit\tSitdown\t120\n"
+             "d/HDM_13_x.amc\tx\tHDM05 HDM_13_x\tsit\tSitdown\t120\n",
              base);
     const char *path = write_file("index.tsv", text);
     int r = mocap_index_load(path, &index, &err);
     if (r < 0)
         fail_msg("%s", err.msg);
-    assert_int_equal(index.n, 6);
+    assert_int_equal(index.n, 8);
     assert_int_equal(index.rows[2].class_index, smarthome_class_index("Drink.Frombottle"));
     assert_true(index.rows[2].fps == 120 && index.rows[2].line == 4);
     assert_string_equal(index.rows[2].subject, "13");
@@ -363,7 +365,11 @@ static void index_rows_and_skeletons(void **state)
     assert_int_equal(mocap_index_skeleton(&index, 4, NULL), 3);
     assert_int_equal(mocap_index_skeleton(&index, 5, &err), -ENOENT);
     printf("%s\n", err.msg);
-    assert_non_null(strstr(err.msg, ":7 (c/02_01 - walk.amc): no skeleton row"));
+    assert_non_null(strstr(err.msg, ":7 (c/02_01 - walk.amc): no skeleton row (an .asf of cmu "
+                                    "subject '02')"));
+    /* Another folder's skeleton of the same subject and source, not another source's. */
+    assert_int_equal(mocap_index_skeleton(&index, 6, NULL), 1);
+    assert_int_equal(mocap_index_skeleton(&index, 7, NULL), -ENOENT);
 
     char name[256];
     assert_int_equal(
@@ -374,7 +380,7 @@ static void index_rows_and_skeletons(void **state)
 
     /* Selecting: the BVH by its path, a folder by name (its files need not
      * exist yet), a file that is no clip of the index refused. */
-    bool selected[6] = {false};
+    bool selected[8] = {false};
     int count = 0;
     assert_int_equal(mocap_index_select(&index, bvh, selected, &count, &err), 0);
     assert_int_equal(count, 1);
@@ -383,7 +389,7 @@ static void index_rows_and_skeletons(void **state)
     printf("%s\n", err.msg);
     assert_non_null(strstr(err.msg, "not a clip of"));
     assert_int_equal(mocap_index_select(&index, tmp_dir(), selected, &count, &err), 0);
-    assert_int_equal(count, 3); /* the three AMC rows; skeletons are never chosen */
+    assert_int_equal(count, 5); /* the five AMC rows; skeletons are never chosen */
     assert_false(selected[1] || selected[3]);
 
     /* Loading: the BVH's frame rate from the file; a missing AMC named. */

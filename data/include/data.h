@@ -402,7 +402,11 @@ int mocap_index_row_path(const struct mocap_index *index, int row, char *out, si
  * marked. A file that is no row's clip fails with -ENOENT. */
 int mocap_index_select(const struct mocap_index *index, const char *path, bool *selected,
                        int *ret_count, struct errbuf *err);
-/* The skeleton row of an AMC clip's row, or -ENOENT naming the row. */
+/* The skeleton row of an AMC clip's row: an .asf row of the same source and
+ * subject, in the clip's folder if there is one there, else the first in
+ * another folder (the same person's skeleton, from another copy of CMU:
+ * ../shared/mocap has 35.asf in one folder and 35_06-10.amc in another);
+ * -ENOENT naming the row when there is none. */
 int mocap_index_skeleton(const struct mocap_index *index, int row, struct errbuf *err);
 /* Reads a row's clip: a BVH, or an AMC with its skeleton's ASF at the
  * row's fps; units from the files (MOCAP_SCALE_AUTO). */
