@@ -142,6 +142,8 @@ int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct
         (r = safetensors_writer_set_metadata(w, "source", seq->source)) < 0 ||
         (seq->source_checksum[0] &&
          (r = safetensors_writer_set_metadata(w, "source_checksum", seq->source_checksum)) < 0) ||
+        (seq->acknowledgement[0] &&
+         (r = safetensors_writer_set_metadata(w, "acknowledgement", seq->acknowledgement)) < 0) ||
         (r = events_save(w, &seq->events)) < 0)
         goto fail;
     r = safetensors_writer_save(w, path, err);
@@ -365,6 +367,8 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
     str_copy(seq.source, sizeof(seq.source), value ? value : "");
     value = safetensors_metadata(st, "source_checksum");
     str_copy(seq.source_checksum, sizeof(seq.source_checksum), value ? value : "");
+    value = safetensors_metadata(st, "acknowledgement");
+    str_copy(seq.acknowledgement, sizeof(seq.acknowledgement), value ? value : "");
     if ((r = events_load(&seq.events, st, seq.frames / seq.fps, path, err)) < 0)
         goto fail;
 

@@ -95,6 +95,24 @@ void synth_posture_sit(struct posture *p, const struct body *b)
     }
 }
 
+/* The face from the head's centre and its frame (forward, to the person's
+ * left; up follows), for a person height tall: nose, eyes, ears. */
+void synth_face(struct vec3 out[POSE_NUM_KEYPOINTS], struct vec3 head, struct vec3 fwd,
+                struct vec3 left, double height)
+{
+    struct vec3 up = v3_cross(fwd, left);
+    double h = height;
+    out[NOSE] = v3_add(head, v3_add(v3_scale(fwd, 0.06 * h), v3_scale(up, -0.01 * h)));
+    for (int s = 0; s < 2; s++) {
+        double side = s == 0 ? 1.0 : -1.0;
+        out[LEFT_EYE + s] =
+            v3_add(head, v3_add(v3_add(v3_scale(fwd, 0.05 * h), v3_scale(up, 0.012 * h)),
+                                v3_scale(left, side * 0.025 * h)));
+        out[LEFT_EAR + s] =
+            v3_add(head, v3_add(v3_scale(fwd, -0.005 * h), v3_scale(left, side * 0.055 * h)));
+    }
+}
+
 /* Forward kinematics: joint positions in the world from a posture. */
 void synth_posture_world(struct vec3 out[POSE_NUM_KEYPOINTS], const struct posture *p,
                          const struct body *b)
@@ -136,17 +154,7 @@ void synth_posture_world(struct vec3 out[POSE_NUM_KEYPOINTS], const struct postu
     struct vec3 head = v3_add(shoulder_mid, v3_scale(torso, b->neck));
     struct vec3 fwd = rotate_x(rotate_y(v3(0, 0, 1), p->head_yaw), p->head_pitch + p->lean);
     struct vec3 left = rotate_y(v3(1, 0, 0), p->head_yaw);
-    struct vec3 up = v3_cross(fwd, left);
-    double h = b->height;
-    out[NOSE] = v3_add(head, v3_add(v3_scale(fwd, 0.06 * h), v3_scale(up, -0.01 * h)));
-    for (int s = 0; s < 2; s++) {
-        double side = s == 0 ? 1.0 : -1.0;
-        out[LEFT_EYE + s] =
-            v3_add(head, v3_add(v3_add(v3_scale(fwd, 0.05 * h), v3_scale(up, 0.012 * h)),
-                                v3_scale(left, side * 0.025 * h)));
-        out[LEFT_EAR + s] =
-            v3_add(head, v3_add(v3_scale(fwd, -0.005 * h), v3_scale(left, side * 0.055 * h)));
-    }
+    synth_face(out, head, fwd, left, b->height);
 
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
         struct vec3 q = rotate_z(rotate_x(out[j], p->body_pitch), p->body_roll);
@@ -154,6 +162,18 @@ void synth_posture_world(struct vec3 out[POSE_NUM_KEYPOINTS], const struct postu
         q = rotate_y(q, p->yaw);
         out[j] = v3(q.x + p->x, q.y, q.z + p->z);
     }
+}
+
+/* A camera at position looking at target (y up, no roll) with a horizontal
+ * field of view of hfov radians and a 4:3 picture, as Smarthome's 640x480. */
+void synth_camera_aim(struct camera *cam, struct vec3 position, struct vec3 target, double hfov)
+{
+    cam->position = position;
+    cam->forward = v3_normalize(v3_sub(target, cam->position));
+    cam->right = v3_normalize(v3_cross(cam->forward, v3(0, 1, 0)));
+    cam->up = v3_cross(cam->right, cam->forward);
+    cam->focal_x = 0.5 / tan(hfov / 2);
+    cam->focal_y = cam->focal_x * 4.0 / 3.0;
 }
 
 void synth_camera_random(struct camera *cam, struct rng *rng)
@@ -165,12 +185,8 @@ void synth_camera_random(struct camera *cam, struct rng *rng)
     struct vec3 target =
         v3(rng_range(rng, -0.4, 0.4), rng_range(rng, 0.7, 1.0), rng_range(rng, -0.4, 0.4));
 
-    cam->position = v3(distance * sin(azimuth), height, distance * cos(azimuth));
-    cam->forward = v3_normalize(v3_sub(target, cam->position));
-    cam->right = v3_normalize(v3_cross(cam->forward, v3(0, 1, 0)));
-    cam->up = v3_cross(cam->right, cam->forward);
-    cam->focal_x = 0.5 / tan(hfov / 2);
-    cam->focal_y = cam->focal_x * 4.0 / 3.0; /* a 4:3 image, as Smarthome's 640x480 */
+    synth_camera_aim(cam, v3(distance * sin(azimuth), height, distance * cos(azimuth)), target,
+                     hfov);
 }
 
 /* Projects a point; returns its depth (negative when behind the camera). */
@@ -440,11 +456,16 @@ void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct po
 {
     struct vec3 joints[POSE_NUM_KEYPOINTS];
     synth_posture_world(joints, p, b);
+    synth_observe_points(out, joints, v3(p->x, p->pelvis, p->z), rotate_y(v3(1, 0, 0), p->yaw),
+                         rotate_y(v3(0, 0, 1), p->yaw), cam, est, nobody, rng);
+}
 
-    struct vec3 pelvis = v3(p->x, p->pelvis, p->z);
+void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
+                          const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
+                          struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
+                          const struct estimator *est, bool nobody, struct rng *rng)
+{
     struct vec3 to_camera = v3_normalize(v3_sub(cam->position, pelvis));
-    struct vec3 body_left = rotate_y(v3(1, 0, 0), p->yaw);
-    struct vec3 body_front = rotate_y(v3(0, 0, 1), p->yaw);
     double left_toward = v3_dot(body_left, to_camera);
     double front_toward = v3_dot(body_front, to_camera);
 
@@ -553,6 +574,18 @@ void synth_estimator_for(struct estimator *est, const struct synth_options *opts
     est->dropout = 0.02 * opts->noise;
 }
 
+/* Short stretches where the estimator loses the person entirely: frames
+ * [*ret_start, *ret_start + *ret_len) of a clip, or none (start -1). */
+void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, struct rng *rng)
+{
+    *ret_start = -1;
+    *ret_len = 0;
+    if (rng_uniform(rng) < 0.15 * noise) {
+        *ret_len = 2 + rng_below(rng, 5);
+        *ret_start = rng_below(rng, frames);
+    }
+}
+
 static int generate_activities(struct synth_clip *clip, const struct synth_options *opts,
                                struct rng *rng, struct errbuf *err)
 {
@@ -578,12 +611,8 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
         return r;
     clip->label = acts[chain - 1];
 
-    /* Short stretches where the estimator loses the person entirely. */
-    int gap_start = -1, gap_len = 0;
-    if (rng_uniform(rng) < 0.15 * opts->noise) {
-        gap_len = 2 + rng_below(rng, 5);
-        gap_start = rng_below(rng, total);
-    }
+    int gap_start, gap_len;
+    synth_gap_random(&gap_start, &gap_len, total, opts->noise, rng);
 
     int frame = 0;
     for (int i = 0; i < chain; i++) {

@@ -469,12 +469,8 @@ int synth_generate_falls(struct synth_clip *clip, const struct synth_options *op
     add_zones(ev, &pl, &cam, rng);
     clip->label = scenes[scene].fall ? 1 : 0;
 
-    /* Short stretches where the estimator loses the person entirely. */
-    int gap_start = -1, gap_len = 0;
-    if (rng_uniform(rng) < 0.15 * opts->noise) {
-        gap_len = 2 + rng_below(rng, 5);
-        gap_start = rng_below(rng, frames);
-    }
+    int gap_start, gap_len;
+    synth_gap_random(&gap_start, &gap_len, frames, opts->noise, rng);
     for (int f = 0; f < frames; f++) {
         double t = f / opts->fps;
         struct posture p;

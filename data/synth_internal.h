@@ -145,9 +145,16 @@ void synth_posture_sit(struct posture *p, const struct body *b);
 /* Joint positions in the world from a posture (forward kinematics). */
 void synth_posture_world(struct vec3 out[POSE_NUM_KEYPOINTS], const struct posture *p,
                          const struct body *b);
+/* Nose, eyes and ears of out from the head's centre, its forward and left
+ * directions (unit, at right angles) and the person's height (metres). */
+void synth_face(struct vec3 out[POSE_NUM_KEYPOINTS], struct vec3 head, struct vec3 fwd,
+                struct vec3 left, double height);
 void synth_animate_walk(struct posture *p, const struct body *b, double distance);
 
 void synth_camera_random(struct camera *cam, struct rng *rng);
+/* A camera at position looking at target, y up and no roll, hfov radians
+ * wide, 4:3 picture. */
+void synth_camera_aim(struct camera *cam, struct vec3 position, struct vec3 target, double hfov);
 /* Projects a point; returns its depth (negative when behind the camera). */
 double synth_camera_project(const struct camera *cam, struct vec3 point, double *ret_x,
                             double *ret_y);
@@ -160,6 +167,16 @@ void synth_estimator_for(struct estimator *est, const struct synth_options *opts
 void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
                    const struct body *b, const struct camera *cam, const struct estimator *est,
                    bool nobody, struct rng *rng);
+/* The same from world joint positions: pelvis is the body's centre,
+ * body_left and body_front its horizontal left and forward directions
+ * (unit), which decide the far side's lower scores and a face turned away. */
+void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
+                          const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
+                          struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
+                          const struct estimator *est, bool nobody, struct rng *rng);
+/* A stretch of 2-6 frames with nobody found, with chance 0.15 x noise:
+ * frames [*ret_start, *ret_start + *ret_len), or none (start -1, length 0). */
+void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, struct rng *rng);
 int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err);
 
 /* The falls task (synth_falls.c): per-frame classes Nofall, Fall. */

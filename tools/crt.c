@@ -13,6 +13,8 @@ static const struct {
     {"classes", "list the Toyota Smarthome classes and the protocols that use them", cmd_classes},
     {"bench", "measure a stage beside its reference (see 'crt bench --help')", cmd_bench},
     {"synth", "write synthetic pose sequences for training and tests", cmd_synth},
+    {"mocap", "motion-capture clips (BVH, ASF/AMC) as pose sequences, labelled by an index",
+     cmd_mocap},
     {"eval", "the paper metric of a model on a folder of pose sequences", cmd_eval},
     {"train", "train or fine-tune a model on pose sequences", cmd_train},
     {"extract", "decode and pose a folder of clips once, into a pose cache", cmd_extract},

@@ -1,8 +1,9 @@
 /* data: what crtd learns from and scores against — Toyota Smarthome's
  * classes, clip names and protocols (smarthome.c), the seeded RNG (rng.c),
  * synthetic motion (synth.c), pose-sequence files (poseseq.c), confusion
- * matrices (metrics.c) and motion capture (mocap.c, bvh.c, asf_amc.c). The segment model does not
- * depend on it. */
+ * matrices (metrics.c) and motion capture (mocap.c, bvh.c, asf_amc.c; as
+ * pose sequences: mocap_coco.c, mocap_view.c, mocap_index.c). The segment
+ * model does not depend on it. */
 #ifndef CRTD_DATA_H
 #define CRTD_DATA_H
 
@@ -163,7 +164,8 @@ void synth_clip_done(struct synth_clip *clip);
  * safetensors file (docs/FORMATS.md): "keypoints" F32 [frames, 17, 3] as
  * (x, y, score), "labels" F32 [frames] as class indices (-1: unknown), and
  * metadata format=crtd-pose-sequence, version=1, fps, classes (a JSON list),
- * label, source; optionally scene, fall_at, up_at and zones (a JSON list). */
+ * label, source; optionally acknowledgement, scene, fall_at, up_at and zones
+ * (a JSON list). */
 #define POSE_SEQUENCE_MAX_CLASSES 256
 
 struct pose_sequence {
@@ -176,6 +178,7 @@ struct pose_sequence {
     char **classes;            /* the class names the labels index */
     char source[256];          /* where it came from: a video path, or the synth recipe */
     char source_checksum[17];  /* FNV-1a 64 of the source video, hex; "" for none */
+    char acknowledgement[512]; /* optional: what the source data's terms ask to be said */
     struct pose_events events; /* optional: metadata scene, fall_at, up_at, zones */
 };
 
@@ -264,5 +267,154 @@ static inline const float *mocap_clip_position(const struct mocap_clip *clip, in
 {
     return clip->positions[(size_t)frame * (size_t)clip->n_joints + (size_t)joint];
 }
+
+/* ---- motion capture to pose sequences (mocap_coco.c, mocap_view.c) ------- */
+
+/* The joints of a skeleton that give COCO-17 (docs/MOCAP.md has the names
+ * under each naming): the limbs' six pairs and the head's two points, from
+ * which the face comes. */
+enum mocap_coco_source {
+    MOCAP_LEFT_HIP,
+    MOCAP_RIGHT_HIP,
+    MOCAP_LEFT_KNEE,
+    MOCAP_RIGHT_KNEE,
+    MOCAP_LEFT_ANKLE,
+    MOCAP_RIGHT_ANKLE,
+    MOCAP_LEFT_SHOULDER,
+    MOCAP_RIGHT_SHOULDER,
+    MOCAP_LEFT_ELBOW,
+    MOCAP_RIGHT_ELBOW,
+    MOCAP_LEFT_WRIST,
+    MOCAP_RIGHT_WRIST,
+    MOCAP_HEAD_BASE, /* where the neck meets the head */
+    MOCAP_HEAD_TOP,  /* the crown */
+    MOCAP_COCO_SOURCES,
+};
+
+struct mocap_coco_map {
+    const char *skeleton;          /* the naming that fitted, for people */
+    int joint[MOCAP_COCO_SOURCES]; /* the clip's joint for each source */
+    double height;                 /* standing height from the bones, m */
+};
+
+/* Finds the naming the clip's joints follow (CMU/HDM05 ASF/AMC, CMU's two
+ * BVH conversions); -ENOENT naming the closest one and the joints it lacks. */
+int mocap_coco_map_find(const struct mocap_clip *clip, struct mocap_coco_map *ret_map,
+                        struct errbuf *err);
+
+/* Frames at fps of a clip of N frames at R fps: floor(N fps / R), at least 1;
+ * frame k is at k / fps seconds. */
+int mocap_resampled_frames(const struct mocap_clip *clip, double fps);
+
+/* COCO-17 in the world at a time (linear between captured frames), metres,
+ * the clip's axes (Y up), with the body's centre (mid-hip) and its
+ * horizontal left and forward directions. */
+struct mocap_coco_pose {
+    double points[POSE_NUM_KEYPOINTS][3];
+    double pelvis[3], left[3], front[3];
+};
+void mocap_coco_world(const struct mocap_clip *clip, const struct mocap_coco_map *map,
+                      double seconds, struct mocap_coco_pose *ret_pose);
+
+/* A camera in the clip's axes: a pinhole at position looking at target, no
+ * roll, hfov degrees wide, a 4:3 picture. */
+struct mocap_camera {
+    double position[3], target[3];
+    double hfov;
+};
+
+/* What mocap_camera_random draws: 1.8-2.8 m up, 1.5-4.5 m (on the floor)
+ * beyond the farthest the pelvis goes from its track's centre, any azimuth,
+ * 55-85 degrees wide, aimed 0.5-1.2 m up within 0.6 m of the centre. */
+#define MOCAP_CAMERA_MIN_HEIGHT 1.8
+#define MOCAP_CAMERA_MAX_HEIGHT 2.8
+#define MOCAP_CAMERA_MIN_GAP    1.5
+#define MOCAP_CAMERA_MAX_GAP    4.5
+#define MOCAP_CAMERA_MIN_HFOV   55.0
+#define MOCAP_CAMERA_MAX_HFOV   85.0
+
+/* The random numbers of one (seed, clip, camera): independent of the other
+ * clips and cameras, so adding a clip changes no other file. */
+void mocap_view_seed(struct rng *rng, uint64_t seed, const char *clip_key, int camera);
+void mocap_camera_random(struct mocap_camera *ret_cam, const struct mocap_clip *clip,
+                         const struct mocap_coco_map *map, struct rng *rng);
+
+/* Fills seq->keypoints (seq made by pose_sequence_init with
+ * mocap_resampled_frames(clip, fps) frames at fps) with what a pose
+ * estimator reports through the camera: synth's defects at noise (0 clean,
+ * 1 as crt synth's default; 0..4). Labels are the caller's. */
+int mocap_view_render(struct pose_sequence *seq, const struct mocap_clip *clip,
+                      const struct mocap_coco_map *map, const struct mocap_camera *cam,
+                      double noise, struct rng *rng, struct errbuf *err);
+
+/* ---- an index of motion-capture files (mocap_index.c) --------------------- */
+
+/* Where a clip comes from, and what its licence lets the project do. */
+enum mocap_source {
+    MOCAP_SOURCE_CMU,   /* mocap.cs.cmu.edu: free for all uses, with its acknowledgement */
+    MOCAP_SOURCE_HDM05, /* HDM05, CC BY-SA 3.0: evaluation only */
+    MOCAP_SOURCE_COUNT,
+};
+
+struct mocap_source_info {
+    const char *name;            /* "cmu", "hdm05" */
+    const char *acknowledgement; /* the text its terms ask for */
+    bool training;               /* may train the model the project ships */
+};
+
+const struct mocap_source_info *mocap_source_info(enum mocap_source source);
+int mocap_source_parse(const char *name, enum mocap_source *ret_source);
+
+/* A TSV with a header line naming its columns; file, cmu_subject_trial,
+ * activity and fps are used (cmu_description when there), as in
+ * ../shared/mocap/index.tsv. A row's file is relative to the index's
+ * folder; activity is a Smarthome class or "skeleton" (an ASF that AMC
+ * rows of the same subject in the same folder use). */
+struct mocap_index_row {
+    int line; /* in the index file */
+    char file[512];
+    char trial[128]; /* cmu_subject_trial: "13_09", "HDM05 HDM_mm_lieDownFloor_015_120" */
+    char description[128];
+    char activity[48];
+    int class_index;          /* into smarthome_classes; -1 for a skeleton */
+    double fps;               /* capture rate; 0 when the row gives none */
+    char subject[32];         /* "13" from 13_09, "mm" from HDM05's HDM_mm_... or "actor mm" */
+    enum mocap_source source; /* HDM05 when cmu_subject_trial starts "HDM05", else CMU */
+};
+
+struct mocap_index {
+    char path[4096];
+    char dir[4096]; /* the folder the rows' files are in */
+    int n;
+    struct mocap_index_row *rows;
+};
+
+/* Reads an index; -EBADMSG with "path:line (file): why" for a row whose
+ * activity is not a Smarthome class, whose fps is not a rate, or that
+ * names no file; a header without the four columns is refused. */
+int mocap_index_load(const char *path, struct mocap_index *ret_index, struct errbuf *err);
+void mocap_index_done(struct mocap_index *index);
+/* The path of a row's file: the index's folder joined with it. */
+int mocap_index_row_path(const struct mocap_index *index, int row, char *out, size_t size);
+/* Marks in selected[n] the clip rows (not skeletons) that path is (a file)
+ * or holds (a folder, by name, so a listed file that is missing is still
+ * chosen and then named when read); *ret_count gets how many were newly
+ * marked. A file that is no row's clip fails with -ENOENT. */
+int mocap_index_select(const struct mocap_index *index, const char *path, bool *selected,
+                       int *ret_count, struct errbuf *err);
+/* The skeleton row of an AMC clip's row: an .asf row of the same source and
+ * subject, in the clip's folder if there is one there, else the first in
+ * another folder (the same person's skeleton, from another copy of CMU:
+ * ../shared/mocap has 35.asf in one folder and 35_06-10.amc in another);
+ * -ENOENT naming the row when there is none. */
+int mocap_index_skeleton(const struct mocap_index *index, int row, struct errbuf *err);
+/* Reads a row's clip: a BVH, or an AMC with its skeleton's ASF at the
+ * row's fps; units from the files (MOCAP_SCALE_AUTO). */
+int mocap_index_load_clip(const struct mocap_index *index, int row, struct mocap_clip *ret_clip,
+                          struct errbuf *err);
+/* "<activity>_s<subject>_c<camera, 2 digits>_<trial>.pose", so that files
+ * split by subject or camera by name. */
+int mocap_index_pose_name(const struct mocap_index_row *row, const char *activity, int camera,
+                          char *out, size_t size);
 
 #endif
