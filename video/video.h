@@ -85,6 +85,88 @@ bool video_sampler_push(struct video_sampler *s, double t, double *ret_pts);
  * from `unit_random` in [0,1) (and capped at max_s again). */
 double video_backoff_delay(double min_s, double max_s, unsigned attempt, double unit_random);
 
+/* ---- the motion gate (motion.c) -------------------------------------------- */
+
+/* Says whether anything moved in a camera's picture, cheaply enough to run
+ * on every sampled frame before any colour conversion, so that the frames
+ * where nothing moves need not be converted nor given to pose. Works on the
+ * luma (brightness) alone, in the way of Frigate's motion detector:
+ *
+ *   1. the luma is area-averaged down to `height` rows (about 100; the
+ *      aspect kept, at most 4 columns per row), which also averages sensor
+ *      noise away;
+ *   2. a lighting correction: the picture is fitted to the background as
+ *      gain * background + offset (robustly: the median difference first
+ *      leaves out what moved, then a least-squares fit on the rest), so that
+ *      a brightness shift, a flickering lamp or the camera's exposure do not
+ *      count; the prediction is clipped to 0..255 like the camera's values;
+ *   3. a cell changed where the picture differs from the corrected
+ *      background by more than `threshold` levels;
+ *   4. the changed cells are widened by `dilation` cells and joined into
+ *      regions (8-connected); regions with fewer changed cells than
+ *      `min_area` of the picture are noise;
+ *   5. the background follows each frame at `background_rate` (an
+ *      exponential average), so that something that stops moving fades into
+ *      it within about 3 / background_rate frames.
+ *
+ * Everything is allocated by video_motion_new() for the largest grid: no
+ * frame allocates. */
+#define VIDEO_MOTION_MAX_BOXES 8
+
+struct video_motion_options {
+    int height;             /* rows of the downscaled luma; default 100 */
+    double threshold;       /* luma levels (of 255) a cell must change by; default 20 */
+    double min_area;        /* smallest region that counts, a fraction of the picture;
+                             * default 0.001 (13 cells of 133x100) */
+    double background_rate; /* weight of each frame in the background; default 0.05
+                             * (at 10 fps, a time constant of 2 s) */
+    int dilation;           /* cells a change is widened by before regions form; default 1 */
+};
+
+void video_motion_options_init(struct video_motion_options *opts);
+
+/* A rectangle in fractions of the picture's width and height (0..1; x1 and
+ * y1 exclusive), the same for the RGB frame at any size. */
+struct video_box {
+    float x0, y0, x1, y1;
+};
+
+/* What the gate saw in one frame. */
+struct video_motion_result {
+    bool computed;  /* the gate ran on this frame (the stream's `motion` option) */
+    bool reset;     /* no background yet (the first frame, a new size or connection): the
+                     * background starts from this frame and `moved` is false */
+    bool moved;     /* at least one region changed */
+    float fraction; /* changed cells of the regions that count, of all cells */
+    int nboxes;
+    struct video_box boxes[VIDEO_MOTION_MAX_BOXES]; /* of the changed cells of each region,
+                                                     * largest first; the smaller regions
+                                                     * past the cap still count in fraction */
+    float gain, offset; /* the lighting correction: picture ~ gain * background + offset */
+};
+
+struct video_motion;
+
+/* Checks the options (NULL: the defaults) and allocates a detector. */
+int video_motion_new(const struct video_motion_options *opts, struct video_motion **ret_motion,
+                     struct errbuf *err);
+
+/* Accepts NULL; returns NULL. */
+struct video_motion *video_motion_free(struct video_motion *m);
+
+/* Forgets the background: the next frame starts it again. */
+void video_motion_reset(struct video_motion *m);
+
+/* Takes one frame's 8-bit luma: `width` samples a row, `step` bytes apart (1
+ * for a planar Y, 2 for packed YUYV), rows `stride` bytes apart. -EINVAL for
+ * an empty picture. */
+int video_motion_push_luma(struct video_motion *m, const uint8_t *luma, int width, int height,
+                           int stride, int step, struct video_motion_result *ret_result);
+
+/* The same from packed RGB24, its luma taken as (R + 2G + B) / 4. */
+int video_motion_push_rgb24(struct video_motion *m, const uint8_t *rgb, int width, int height,
+                            int stride, struct video_motion_result *ret_result);
+
 /* ---- streams (stream.c) --------------------------------------------------- */
 
 enum video_state {
