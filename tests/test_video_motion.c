@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "video.h"
+#include "video/helpers.h"
 
 #define W 320
 #define H 240
@@ -337,10 +338,279 @@ static void bad_options_and_inputs_are_refused(void **state)
     assert_null(video_motion_free(NULL));
 }
 
+/* ---- clips ---------------------------------------------------------------- */
+
+static char dir[1024];
+
+static const char *clip(const char *name)
+{
+    static char path[4][1200];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
+    return p;
+}
+
+#define FF "ffmpeg -nostdin -v error -y "
+/* A lamp flickering (brightness +-0.1, about +-26 levels, at 1.3 Hz), the
+ * camera's exposure breathing (contrast +-15% at 0.4 Hz) and sensor noise. */
+#define LIGHT_AND_NOISE                                                                            \
+    "eq=brightness='0.1*sin(2*PI*1.3*t)':contrast='1+0.15*sin(2*PI*0.4*t)':eval=frame,"            \
+    "noise=alls=12:allf=t"
+/* The box: 60x120 px at (100, 200) of 640x480, still for 2 s, then moving
+ * right at 150 px/s. */
+#define BOX_X0 100
+#define BOX_Y0 200
+#define BOX_W  60
+#define BOX_H  120
+#define BOX_T  2.0
+#define BOX_V  150
+
+static int make_clips(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s", fixture_dir("motion"));
+    /* The empty room: one picture (softened so that lighting does not clip
+     * it), made into 4 s of video. */
+    if (run_shell(FF "-f lavfi -i testsrc2=size=640x480 -vf eq=contrast=0.8 -frames:v 1 '%s'",
+                  clip("room.png")) ||
+        run_shell(FF "-loop 1 -framerate 30 -i '%s' -t 4 -vf \"" LIGHT_AND_NOISE "\" "
+                     "-c:v libx264 -preset veryfast -pix_fmt yuv420p '%s'",
+                  clip("room.png"), clip("still.mp4")) ||
+        run_shell(FF
+                  "-loop 1 -framerate 30 -i '%s' -f lavfi -i color=c=0x202020:size=%dx%d:rate=30 "
+                  "-t 4 -filter_complex "
+                  "\"[0][1]overlay=x='if(lt(t,%g),%d,%d+(t-%g)*%d)':y=%d," LIGHT_AND_NOISE
+                  "\" -c:v libx264 -preset veryfast -pix_fmt yuv420p '%s'",
+                  clip("room.png"), BOX_W, BOX_H, BOX_T, BOX_X0, BOX_X0, BOX_T, BOX_V, BOX_Y0,
+                  clip("moving.mp4")))
+        return -1;
+    return 0;
+}
+
+static struct video_options gate_options(bool on_demand)
+{
+    struct video_options o;
+    video_options_init(&o);
+    o.fps = 10;
+    o.motion = true;
+    o.convert_on_demand = on_demand;
+    return o;
+}
+
+static void empty_room_with_flicker_and_noise_has_no_motion(void **state)
+{
+    (void)state;
+    struct video_options o = gate_options(true);
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    struct video_stats st;
+    struct errbuf err = {{0}};
+    float worst = 0, min_offset = 1e9f, max_offset = -1e9f, min_gain = 1e9f, max_gain = 0;
+    int frames = 0, r;
+
+    assert_int_equal(video_stream_new(clip("still.mp4"), &o, &s, &err), 0);
+    while ((r = video_stream_read(s, &f, &err)) == 0) {
+        assert_true(f.motion.computed);
+        assert_int_equal(f.motion.reset, frames == 0);
+        assert_false(f.motion.moved);
+        assert_null(f.data); /* nothing converted */
+        assert_int_equal(f.width, 640);
+        assert_int_equal(f.height, 480);
+        worst = fmaxf(worst, f.motion.fraction);
+        if (frames > 0) {
+            min_offset = fminf(min_offset, f.motion.offset);
+            max_offset = fmaxf(max_offset, f.motion.offset);
+            min_gain = fminf(min_gain, f.motion.gain);
+            max_gain = fmaxf(max_gain, f.motion.gain);
+        }
+        frames++;
+    }
+    assert_int_equal(r, AVERROR_EOF);
+    video_stream_stats(s, &st);
+    video_stream_free(s);
+    print_message("%d frames, worst fraction %.4f, lighting corrected by gain %.2f..%.2f, "
+                  "offset %.1f..%.1f; gate %.1f us/frame\n",
+                  frames, worst, min_gain, max_gain, min_offset, max_offset,
+                  (double)st.gate_ns / 1e3 / (double)st.sampled);
+    assert_int_equal(frames, 40);
+    /* The flicker is really there, and was corrected. */
+    assert_true(max_offset - min_offset > 20 || max_gain - min_gain > 0.1);
+    assert_int_equal(st.sampled, 40);
+    assert_int_equal(st.gated, 39); /* all but the first, which starts the background */
+    assert_int_equal(st.converted, 0);
+    assert_true(st.gate_ns > 0);
+}
+
+static void a_box_is_found_on_the_first_frame_it_moves(void **state)
+{
+    (void)state;
+    struct video_options o = gate_options(true);
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    struct video_stats st;
+    struct errbuf err = {{0}};
+    int frames = 0, moved = 0, r;
+    double first_moved = -1;
+
+    assert_int_equal(video_stream_new(clip("moving.mp4"), &o, &s, &err), 0);
+    while ((r = video_stream_read(s, &f, &err)) == 0) {
+        frames++;
+        assert_true(f.motion.computed);
+        /* Up to 2.0 s the box has not moved; any frame after has (by 5 px
+         * at 2.033 s, the next frame of the source). */
+        if (f.pts <= BOX_T + 1e-3) {
+            if (f.motion.moved)
+                print_message("pts %.3f: moved %.4f before the box moves\n", f.pts,
+                              f.motion.fraction);
+            assert_false(f.motion.moved);
+            continue;
+        }
+        if (first_moved < 0)
+            first_moved = f.pts;
+        assert_true(f.motion.moved); /* it keeps moving */
+        moved++;
+        /* The boxes lie around where the box was and is: x from where it
+         * stood (the background keeps a fading ghost of it there) to where
+         * it is now, y its rows (10 px of slack: cells are 4.8 px). */
+        double x_lo = BOX_X0 - 10;
+        double x_hi = BOX_X0 + BOX_W + (f.pts - BOX_T) * BOX_V + 10;
+        for (int k = 0; k < f.motion.nboxes; k++) {
+            const struct video_box *b = &f.motion.boxes[k];
+            if (moved == 1 || k == f.motion.nboxes - 1)
+                print_message("pts %.3f box %d: x %.0f..%.0f y %.0f..%.0f (expected x %.0f..%.0f "
+                              "y %d..%d)\n",
+                              f.pts, k, b->x0 * 640, b->x1 * 640, b->y0 * 480, b->y1 * 480, x_lo,
+                              x_hi, BOX_Y0, BOX_Y0 + BOX_H);
+            assert_true(b->x0 * 640 >= x_lo && b->x1 * 640 <= x_hi);
+            assert_true(b->y0 * 480 >= BOX_Y0 - 10 && b->y1 * 480 <= BOX_Y0 + BOX_H + 10);
+        }
+        assert_true(f.motion.nboxes >= 1);
+        /* Pose would run: convert this one. */
+        assert_null(f.data);
+        assert_int_equal(video_stream_convert(s, &f, &err), 0);
+        assert_non_null(f.data);
+        assert_int_equal(f.width, 640);
+        assert_int_equal(f.stride >= 3 * 640, true);
+        assert_int_equal(video_stream_convert(s, &f, &err), 0); /* once is enough */
+    }
+    assert_int_equal(r, AVERROR_EOF);
+    video_stream_stats(s, &st);
+    video_stream_free(s);
+    print_message("first moved frame at pts %.3f; %d of %d frames moved\n", first_moved, moved,
+                  frames);
+    assert_true(first_moved > BOX_T && first_moved <= BOX_T + 0.1 + 1e-3);
+    assert_int_equal(st.sampled, (uint64_t)frames);
+    assert_int_equal(st.converted, (uint64_t)moved);
+    assert_int_equal(st.gated, (uint64_t)(frames - moved - 1));
+}
+
+static void an_older_frame_cannot_be_converted(void **state)
+{
+    (void)state;
+    struct video_options o = gate_options(true);
+    struct video_stream *s = NULL;
+    struct video_frame a, b;
+    struct errbuf err = {{0}};
+
+    assert_int_equal(video_stream_new(clip("moving.mp4"), &o, &s, &err), 0);
+    assert_int_equal(video_stream_read(s, &a, &err), 0);
+    assert_int_equal(video_stream_read(s, &b, &err), 0);
+    assert_int_equal(video_stream_convert(s, &a, &err), -ESTALE);
+    assert_non_null(strstr(err.msg, "moving.mp4"));
+    assert_int_equal(video_stream_convert(s, &b, &err), 0);
+    assert_non_null(b.data);
+    video_stream_free(s);
+}
+
+static void every_frame_is_converted_unless_asked_otherwise(void **state)
+{
+    (void)state;
+    struct video_options o = gate_options(false);
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    struct video_stats st;
+    struct errbuf err = {{0}};
+    int frames = 0;
+
+    /* With the gate: every frame converted, the gate's result beside it. */
+    assert_int_equal(video_stream_new(clip("moving.mp4"), &o, &s, &err), 0);
+    while (video_stream_read(s, &f, &err) == 0) {
+        assert_non_null(f.data);
+        assert_true(f.motion.computed);
+        assert_int_equal(f.motion.moved, f.pts > BOX_T + 1e-3);
+        frames++;
+    }
+    video_stream_stats(s, &st);
+    video_stream_free(s);
+    assert_int_equal(st.converted, (uint64_t)frames);
+    assert_int_equal(st.gated, 20); /* from 0.1 s to 2.0 s */
+
+    /* Without it (the default): nothing computed, nothing gated. */
+    video_options_init(&o);
+    frames = 0;
+    assert_int_equal(video_stream_new(clip("still.mp4"), &o, &s, &err), 0);
+    while (video_stream_read(s, &f, &err) == 0) {
+        assert_false(f.motion.computed);
+        assert_non_null(f.data);
+        frames++;
+    }
+    video_stream_stats(s, &st);
+    video_stream_free(s);
+    assert_int_equal(st.converted, (uint64_t)frames);
+    assert_int_equal(st.gated, 0);
+    assert_int_equal(st.gate_ns, 0);
+}
+
+static void an_rgb_source_is_gated_after_its_conversion(void **state)
+{
+    (void)state;
+    struct video_options o = gate_options(true);
+    struct video_stream *s = NULL;
+    struct video_frame f;
+    struct video_stats st;
+    struct errbuf err = {{0}};
+    int frames = 0;
+
+    /* testsrc is RGB24: it has no luma plane to gate on. */
+    o.fps = 0;
+    assert_int_equal(
+        video_stream_new("lavfi:testsrc=size=160x120:rate=10:duration=1", &o, &s, &err), 0);
+    while (video_stream_read(s, &f, &err) == 0) {
+        assert_true(f.motion.computed);
+        assert_non_null(f.data); /* converted for the gate anyway */
+        assert_int_equal(video_stream_convert(s, &f, &err), 0);
+        frames++;
+    }
+    video_stream_stats(s, &st);
+    video_stream_free(s);
+    assert_int_equal(frames, 10);
+    assert_int_equal(st.converted, 10);
+
+    /* Bad gate options are refused with the stream's name. */
+    o.motion_options.threshold = -1;
+    assert_int_equal(video_stream_new(clip("still.mp4"), &o, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "still.mp4"));
+    assert_non_null(strstr(err.msg, "threshold"));
+}
+
+static int motion_clip_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(empty_room_with_flicker_and_noise_has_no_motion),
+        cmocka_unit_test(a_box_is_found_on_the_first_frame_it_moves),
+        cmocka_unit_test(an_older_frame_cannot_be_converted),
+        cmocka_unit_test(every_frame_is_converted_unless_asked_otherwise),
+        cmocka_unit_test(an_rgb_source_is_gated_after_its_conversion),
+    };
+    return cmocka_run_group_tests_name("video_motion_clips", tests, make_clips, NULL);
+}
+
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    const char *group = argc > 1 ? argv[1] : "unit";
+    if (strcmp(group, "clips") == 0)
+        return motion_clip_tests();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(still_scene_with_noise_and_lighting_is_still),
         cmocka_unit_test(a_moving_square_is_found_on_its_first_frame_where_it_is),

@@ -230,13 +230,25 @@ struct video_options {
     /* An outside flag that stops the stream like video_stream_stop() (looked
      * at every 50 ms at most); NULL = none. It must outlive the stream. */
     const atomic_bool *stop_flag;
+    /* The motion gate (motion.c) on every sampled frame, on the decoded
+     * luma before any colour conversion; its result in f.motion. Default
+     * off. Sources without an 8-bit luma plane (RGB, 10-bit) are converted
+     * first and gated on the RGB. */
+    bool motion;
+    struct video_motion_options motion_options; /* set to the defaults by video_options_init */
+    /* Convert sampled frames to RGB only when the caller asks, with
+     * video_stream_convert() after looking at f.motion: f.data is NULL until
+     * then. Default off: every sampled frame is converted. */
+    bool convert_on_demand;
 };
 
 void video_options_init(struct video_options *opts);
 
 /* One sampled frame, RGB24. data belongs to the stream and is valid until the
  * next video_stream_read() or video_stream_free(): the same buffer is reused
- * for every frame (it is reallocated only when the resolution changes). */
+ * for every frame (it is reallocated only when the resolution changes). With
+ * convert_on_demand, data is NULL (and stride 0) until video_stream_convert();
+ * width and height are the RGB size either way. */
 struct video_frame {
     const uint8_t *data;
     int width, height;
@@ -246,6 +258,9 @@ struct video_frame {
     double decoded_at;       /* wall clock (time_wall_s) when it left the decoder */
     int64_t decoded_mono_ns; /* the same instant on time_mono_ns(), for durations */
     int64_t index;           /* 0, 1, 2, ... over the stream's life */
+    /* The motion gate's result (computed is false without the stream's
+     * motion option). */
+    struct video_motion_result motion;
 };
 
 struct video_stats {
@@ -256,6 +271,10 @@ struct video_stats {
     uint64_t late;          /* of which dropped because the reader fell behind a live source */
     uint64_t decode_errors; /* packets or frames the decoder rejected or marked corrupt */
     uint64_t reconnects;    /* connection attempts after the first */
+    uint64_t gated;         /* sampled frames the motion gate found still (a reset is not) */
+    uint64_t converted;     /* sampled frames converted to RGB */
+    uint64_t gate_ns;       /* this stream's thread CPU time in the motion gate */
+    uint64_t convert_ns;    /* and in the RGB conversion */
     double last_frame_at;   /* wall clock of the last sampled frame; 0 = none yet */
     double next_attempt_at; /* in backoff: wall clock of the next attempt; else 0 */
     double stream_fps;      /* the source's frame rate as FFmpeg guesses it; 0 = unknown */
@@ -282,6 +301,12 @@ struct video_stream *video_stream_free(struct video_stream *s);
  * a frame or -ECANCELED; files return AVERROR_EOF at their end; a failure of a
  * source that does not reconnect is returned with a message naming it. */
 int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err);
+
+/* Converts the frame the last video_stream_read() gave (under the
+ * convert_on_demand option) and sets its data, stride, width and height; does
+ * nothing when it is converted already. -ESTALE for an older frame: only the
+ * last one read is kept. */
+int video_stream_convert(struct video_stream *s, struct video_frame *frame, struct errbuf *err);
 
 /* Asks a stream to stop: any blocked read returns -ECANCELED within a few
  * hundred milliseconds (network calls are interrupted). Safe from any thread. */
