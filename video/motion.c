@@ -3,8 +3,10 @@
  * threshold, dilate, regions) is the model of the method; the code, the
  * lighting correction and the choices of defaults are this project's.
  *
- * The luma is averaged into a grid of cells of about `height` rows; every
- * buffer is allocated once, by video_motion_new(), for the largest grid. */
+ * The luma is averaged into a grid of cells of about `height` rows; the
+ * grid's buffers are allocated once, by video_motion_new(), for the largest
+ * grid, and the column sums of a band of rows when a wider picture than
+ * any before arrives. */
 #include "video.h"
 
 #include <errno.h>
@@ -32,15 +34,17 @@ struct video_motion {
     int src_w, src_h; /* the input the grid was made for; 0 = none yet */
     int gw, gh;       /* the grid */
     int *col;         /* gw + 1 column bounds in the source */
+    float *col_inv;   /* 1 / the width of each column of cells */
     int *row;         /* gh + 1 row bounds */
-    uint32_t *acc;    /* a band of rows' sums, one per column */
-    float *cur;       /* this frame, downscaled */
-    float *bg;        /* the running background */
-    uint8_t *mask;    /* changed cells */
-    uint8_t *tmp;     /* dilation, horizontal pass */
-    uint8_t *dil;     /* dilated; cleared as regions are taken */
-    int32_t *queue;   /* cells of the region being taken */
-    uint32_t hist[DIFF_BINS];
+    uint32_t *colsum; /* a band of rows' sums, one per byte of a source row */
+    size_t colsum_cap;
+    float *cur;                   /* this frame, downscaled */
+    float *bg;                    /* the running background */
+    uint8_t *mask;                /* changed cells */
+    uint8_t *tmp;                 /* dilation, horizontal pass */
+    uint8_t *dil;                 /* dilated; cleared as regions are taken */
+    int32_t *queue;               /* cells of the region being taken */
+    uint32_t hist[DIFF_BINS + 1]; /* one spare bin: a rounding can never reach it */
     bool have_bg;
 };
 
@@ -91,15 +95,15 @@ int video_motion_new(const struct video_motion_options *opts, struct video_motio
     m->max_w = MAX_ASPECT * opts->height;
     size_t cells = (size_t)m->max_w * (size_t)m->max_h;
     m->col = calloc((size_t)m->max_w + 1, sizeof(*m->col));
+    m->col_inv = calloc((size_t)m->max_w, sizeof(*m->col_inv));
     m->row = calloc((size_t)m->max_h + 1, sizeof(*m->row));
-    m->acc = calloc((size_t)m->max_w, sizeof(*m->acc));
     m->cur = calloc(cells, sizeof(*m->cur));
     m->bg = calloc(cells, sizeof(*m->bg));
     m->mask = calloc(cells, 1);
     m->tmp = calloc(cells, 1);
     m->dil = calloc(cells, 1);
     m->queue = calloc(cells, sizeof(*m->queue));
-    if (!m->col || !m->row || !m->acc || !m->cur || !m->bg || !m->mask || !m->tmp || !m->dil ||
+    if (!m->col || !m->col_inv || !m->row || !m->cur || !m->bg || !m->mask || !m->tmp || !m->dil ||
         !m->queue) {
         video_motion_free(m);
         return errbuf_set(err, -ENOMEM, "motion gate: out of memory");
@@ -113,8 +117,9 @@ struct video_motion *video_motion_free(struct video_motion *m)
     if (!m)
         return NULL;
     free(m->col);
+    free(m->col_inv);
     free(m->row);
-    free(m->acc);
+    free(m->colsum);
     free(m->cur);
     free(m->bg);
     free(m->mask);
@@ -130,10 +135,19 @@ void video_motion_reset(struct video_motion *m)
     m->have_bg = false;
 }
 
-/* The grid for a w x h input: at most `height` rows (never more than the
- * input has), columns for the aspect, each cell at least one pixel. */
-static void grid_setup(struct video_motion *m, int w, int h)
+/* The grid for a w x h input of `row_bytes` bytes a row: at most `height`
+ * rows (never more than the input has), columns for the aspect, each cell at
+ * least one pixel. The column sums grow for a wider input (a new size, not a
+ * new frame). */
+static int grid_setup(struct video_motion *m, int w, int h, size_t row_bytes)
 {
+    if (row_bytes > m->colsum_cap) {
+        uint32_t *c = realloc(m->colsum, row_bytes * sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        m->colsum = c;
+        m->colsum_cap = row_bytes;
+    }
     int gh = h < m->max_h ? h : m->max_h;
     long gw = lround((double)gh * w / h);
     if (gw > m->max_w)
@@ -146,40 +160,53 @@ static void grid_setup(struct video_motion *m, int w, int h)
     m->gh = gh;
     for (int i = 0; i <= m->gw; i++)
         m->col[i] = (int)((int64_t)i * w / m->gw);
+    for (int i = 0; i < m->gw; i++)
+        m->col_inv[i] = 1.0f / (float)(m->col[i + 1] - m->col[i]);
     for (int i = 0; i <= m->gh; i++)
         m->row[i] = (int)((int64_t)i * h / m->gh);
     m->src_w = w;
     m->src_h = h;
     m->have_bg = false;
+    return 0;
 }
 
-/* Area average into m->cur. Inlined with constant step and rgb, so that each
- * input kind gets its own loop. */
+/* Adds a row of n bytes to the column sums: in blocks of 16 that the
+ * compiler turns into vector code. */
+static void add_row(uint32_t *restrict sums, const uint8_t *restrict p, size_t n)
+{
+    size_t x = 0;
+    for (; x + 16 <= n; x += 16)
+        for (int k = 0; k < 16; k++)
+            sums[x + k] += p[x + k];
+    for (; x < n; x++)
+        sums[x] += p[x];
+}
+
+/* Area average into m->cur: each band of rows summed per byte column, then
+ * the columns of each cell. Inlined with constant step and rgb, so that
+ * each input kind gets its own loop. */
 static inline __attribute__((always_inline)) void
 downscale(struct video_motion *m, const uint8_t *data, int stride, int step, bool rgb)
 {
     const int gw = m->gw;
+    const size_t n = rgb ? 3 * (size_t)m->src_w : (size_t)(m->src_w - 1) * step + 1;
+    uint32_t *sums = m->colsum;
     for (int gy = 0; gy < m->gh; gy++) {
-        memset(m->acc, 0, (size_t)gw * sizeof(*m->acc));
-        for (int y = m->row[gy]; y < m->row[gy + 1]; y++) {
-            const uint8_t *p = data + (ptrdiff_t)y * stride; /* stride < 0: bottom-up */
-            for (int gx = 0; gx < gw; gx++) {
-                uint32_t sum = 0;
-                for (int x = m->col[gx]; x < m->col[gx + 1]; x++) {
-                    if (rgb) {
-                        const uint8_t *q = p + 3 * x;
-                        sum += q[0] + 2u * q[1] + q[2];
-                    } else {
-                        sum += p[x * step];
-                    }
-                }
-                m->acc[gx] += sum;
-            }
-        }
-        float rows = (float)(m->row[gy + 1] - m->row[gy]) * (rgb ? 4.0f : 1.0f);
+        memset(sums, 0, n * sizeof(*sums));
+        for (int y = m->row[gy]; y < m->row[gy + 1]; y++)
+            add_row(sums, data + (ptrdiff_t)y * stride, n); /* stride < 0: bottom-up */
+        float band = 1.0f / ((float)(m->row[gy + 1] - m->row[gy]) * (rgb ? 4.0f : 1.0f));
         float *out = m->cur + (size_t)gy * gw;
-        for (int gx = 0; gx < gw; gx++)
-            out[gx] = (float)m->acc[gx] / (rows * (float)(m->col[gx + 1] - m->col[gx]));
+        for (int gx = 0; gx < gw; gx++) {
+            uint32_t sum = 0;
+            for (int x = m->col[gx]; x < m->col[gx + 1]; x++) {
+                if (rgb)
+                    sum += sums[3 * x] + 2 * sums[3 * x + 1] + sums[3 * x + 2];
+                else
+                    sum += sums[(size_t)x * step];
+            }
+            out[gx] = (float)sum * band * m->col_inv[gx];
+        }
     }
 }
 
@@ -190,8 +217,8 @@ static void lighting_fit(struct video_motion *m, int n, float *ret_gain, float *
 {
     memset(m->hist, 0, sizeof(m->hist));
     for (int i = 0; i < n; i++) {
-        long d = lrintf(m->cur[i] - m->bg[i]) + 255;
-        m->hist[d < 0 ? 0 : d >= DIFF_BINS ? DIFF_BINS - 1 : d]++;
+        /* Rounded: cur and bg are averages of 0..255, so d is in 0..510. */
+        m->hist[(int)(m->cur[i] - m->bg[i] + 255.5f)]++;
     }
     uint32_t half = (uint32_t)n / 2, seen = 0;
     int bin = 0;
@@ -236,13 +263,10 @@ static void dilate(struct video_motion *m, int r)
     for (int y = 0; y < gh; y++) {
         const uint8_t *in = m->mask + (size_t)y * gw;
         uint8_t *out = m->tmp + (size_t)y * gw;
-        for (int x = 0; x < gw; x++) {
-            int a = x - r < 0 ? 0 : x - r, b = x + r >= gw ? gw - 1 : x + r;
-            uint8_t v = 0;
-            for (int k = a; k <= b && !v; k++)
-                v = in[k];
-            out[x] = v;
-        }
+        memset(out, 0, (size_t)gw);
+        for (int k = -r; k <= r; k++) /* out[x] |= in[x + k] where x + k is inside */
+            for (int x = k < 0 ? -k : 0; x < (k > 0 ? gw - k : gw); x++)
+                out[x] |= in[x + k];
     }
     for (int y = 0; y < gh; y++) {
         int a = y - r < 0 ? 0 : y - r, b = y + r >= gh ? gh - 1 : y + r;
@@ -345,12 +369,22 @@ static void detect(struct video_motion *m, struct video_motion_result *res)
     }
     float gain, offset;
     lighting_fit(m, n, &gain, &offset);
-    const float thr = (float)m->opts.threshold;
+    res->gain = gain;
+    res->offset = offset;
+    /* The changed cells, and the background updated in the same pass. */
+    const float thr = (float)m->opts.threshold, rate = (float)m->opts.background_rate;
+    int any = 0;
     for (int i = 0; i < n; i++) {
-        float p = gain * m->bg[i] + offset;
+        float b = m->bg[i], c = m->cur[i];
+        float p = gain * b + offset;
         p = p < 0 ? 0 : p > 255 ? 255 : p; /* the camera clips too */
-        m->mask[i] = fabsf(m->cur[i] - p) > thr;
+        uint8_t changed = fabsf(c - p) > thr;
+        m->mask[i] = changed;
+        any |= changed;
+        m->bg[i] = b + rate * (c - b);
     }
+    if (!any)
+        return; /* the common case: nothing to join into regions */
     dilate(m, m->opts.dilation);
     int min_cells = (int)ceil(m->opts.min_area * n);
     if (min_cells < 1)
@@ -358,12 +392,6 @@ static void detect(struct video_motion *m, struct video_motion_result *res)
     int changed = regions(m, min_cells, res);
     res->moved = changed > 0;
     res->fraction = (float)changed / (float)n;
-    res->gain = gain;
-    res->offset = offset;
-
-    const float rate = (float)m->opts.background_rate;
-    for (int i = 0; i < n; i++)
-        m->bg[i] += rate * (m->cur[i] - m->bg[i]);
 }
 
 static int check_input(struct video_motion *m, const uint8_t *data, int width, int height,
@@ -371,8 +399,8 @@ static int check_input(struct video_motion *m, const uint8_t *data, int width, i
 {
     if (!data || width < 1 || height < 1 || stride == INT32_MIN || abs(stride) < min_stride)
         return -EINVAL;
-    if (width != m->src_w || height != m->src_h)
-        grid_setup(m, width, height);
+    if (width != m->src_w || height != m->src_h || (size_t)min_stride > m->colsum_cap)
+        return grid_setup(m, width, height, (size_t)min_stride);
     return 0;
 }
 

@@ -109,8 +109,8 @@ double video_backoff_delay(double min_s, double max_s, unsigned attempt, double 
  *      exponential average), so that something that stops moving fades into
  *      it within about 3 / background_rate frames.
  *
- * Everything is allocated by video_motion_new() for the largest grid: no
- * frame allocates. */
+ * The grid's buffers are allocated by video_motion_new(), and a band of row
+ * sums the first time a picture is wider than before: no frame allocates. */
 #define VIDEO_MOTION_MAX_BOXES 8
 
 struct video_motion_options {
