@@ -26,7 +26,7 @@ void convert_done(struct convert *c)
 }
 
 /* The RGB size for a source frame: long side capped, display aspect kept. */
-static void output_size(const AVFrame *f, int max_side, int *ret_w, int *ret_h)
+void convert_output_size(const AVFrame *f, int max_side, int *ret_w, int *ret_h)
 {
     double w = f->width, h = f->height;
     AVRational sar = f->sample_aspect_ratio;
@@ -72,7 +72,7 @@ int convert_frame(struct convert *c, const AVFrame *src, int max_side, const cha
     int colorspace = src->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
     int dw, dh;
 
-    output_size(src, max_side, &dw, &dh);
+    convert_output_size(src, max_side, &dw, &dh);
     if (dw != c->rgb_w || dh != c->rgb_h) {
         int stride = FFALIGN(dw * 3, RGB_ROW_ALIGN);
         size_t size = (size_t)stride * (size_t)dh;

@@ -82,6 +82,7 @@ void video_options_init(struct video_options *opts)
         .backoff_max_s = 60,
         .max_lag_s = 2,
     };
+    video_motion_options_init(&opts->motion_options);
 }
 
 const char *video_state_name(enum video_state state)
@@ -197,6 +198,14 @@ int video_stream_new(const char *url, const struct video_options *opts,
         r = errbuf_set(err, -ENOMEM, "'%s': out of memory", s->name);
         goto fail;
     }
+    if (opts->motion) {
+        struct errbuf e = {{0}};
+        r = video_motion_new(&opts->motion_options, &s->motion, &e);
+        if (r < 0) {
+            errbuf_set(err, r, "'%s': %s", s->name, errbuf_text(&e, r));
+            goto fail;
+        }
+    }
 
     if (opts->reconnect == VIDEO_RECONNECT_AUTO)
         s->reconnect = video_source_kind_is_live(kind);
@@ -223,6 +232,7 @@ int video_stream_new(const char *url, const struct video_options *opts,
     return 0;
 
 fail:
+    video_motion_free(s->motion);
     av_packet_free(&s->pkt);
     av_frame_free(&s->frame);
     av_frame_free(&s->sw_frame);
@@ -258,6 +268,7 @@ struct video_stream *video_stream_free(struct video_stream *s)
     av_frame_free(&s->frame);
     av_frame_free(&s->sw_frame);
     convert_done(&s->conv);
+    video_motion_free(s->motion);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->url);
@@ -660,19 +671,38 @@ static int take_frame(struct video_stream *s, struct video_frame *ret_frame, str
     r = hwaccel_download(s, f, &src, err);
     if (r < 0)
         return r;
-    r = convert_frame(&s->conv, src, s->opts.max_side, s->name, err);
-    if (r < 0)
-        return r;
+    /* The gate on the decoded luma first; the conversion now, or kept for
+     * video_stream_convert(). */
+    struct video_motion_result motion = {0};
+    bool converted = false;
+    if (s->motion) {
+        r = gate_frame(s, src, &motion, &converted, err);
+        if (r < 0)
+            return r;
+    }
+    if (!converted && !s->opts.convert_on_demand) {
+        r = gate_convert(s, src, err);
+        if (r < 0)
+            return r;
+        converted = true;
+    }
+    int width = s->conv.rgb_w, height = s->conv.rgb_h;
+    if (!converted) {
+        convert_output_size(src, s->opts.max_side, &width, &height);
+        s->held = src;
+        s->held_index = s->next_index;
+    }
 
     *ret_frame = (struct video_frame){
-        .data = s->conv.rgb,
-        .width = s->conv.rgb_w,
-        .height = s->conv.rgb_h,
-        .stride = s->conv.rgb_stride,
+        .data = converted ? s->conv.rgb : NULL,
+        .width = width,
+        .height = height,
+        .stride = converted ? s->conv.rgb_stride : 0,
         .pts = pts,
         .decoded_at = decoded_at,
         .decoded_mono_ns = decoded_mono_ns,
         .index = s->next_index++,
+        .motion = motion,
     };
     pthread_mutex_lock(&s->lock);
     s->stats.sampled++;
@@ -691,7 +721,8 @@ static int next_frame(struct video_stream *s, struct video_frame *ret_frame, str
         r = avcodec_receive_frame(s->dec, s->frame);
         if (r == 0) {
             r = take_frame(s, ret_frame, err);
-            av_frame_unref(s->frame);
+            if (s->held != s->frame) /* else kept for video_stream_convert() */
+                av_frame_unref(s->frame);
             if (r < 0)
                 return r;
             if (r == 1) {
@@ -816,6 +847,7 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
     struct errbuf e = {{0}};
     int r;
 
+    gate_release(s);
     if (s->final_error) {
         pthread_mutex_lock(&s->lock);
         str_copy(e.msg, sizeof(e.msg), s->stats.last_error);
@@ -860,6 +892,8 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             }
             if (s->ever_connected)
                 video_sampler_rebase(&s->sampler);
+            if (s->motion)
+                video_motion_reset(s->motion); /* the picture may have changed meanwhile */
             s->ever_connected = true;
             set_state(s, VIDEO_STATE_STREAMING);
         }

@@ -4,7 +4,8 @@
  * owns struct video_stream. The topics it hands off each have a file:
  * resolve.c (what FFmpeg opens for a URL, with which demuxer and protocols,
  * and host names resolved so that a stop is not held up), hwaccel.c (VAAPI
- * decoding with its software fallback) and convert.c (swscale to RGB24). */
+ * decoding with its software fallback), convert.c (swscale to RGB24) and
+ * gate.c (the motion gate on decoded frames, conversion on demand). */
 #ifndef CRTD_VIDEO_STREAM_INTERNAL_H
 #define CRTD_VIDEO_STREAM_INTERNAL_H
 
@@ -40,6 +41,25 @@ void convert_done(struct convert *c);
  * range and BT.709 honoured. name is the stream's, for messages. */
 int convert_frame(struct convert *c, const AVFrame *src, int max_side, const char *name,
                   struct errbuf *err);
+
+/* The RGB size convert_frame() gives for src. */
+void convert_output_size(const AVFrame *src, int max_side, int *ret_w, int *ret_h);
+
+/* ---- the motion gate and conversion on demand (gate.c) ---------------------- */
+
+struct video_stream;
+
+/* Runs the stream's motion gate on src (a software frame): on its luma
+ * plane, or, for a format without one, on its RGB conversion, which then
+ * sets *ret_converted. Counts gated frames and the gate's time. */
+int gate_frame(struct video_stream *s, const AVFrame *src, struct video_motion_result *ret_result,
+               bool *ret_converted, struct errbuf *err);
+
+/* convert_frame() into s->conv, counted in the stream's stats. */
+int gate_convert(struct video_stream *s, const AVFrame *src, struct errbuf *err);
+
+/* Lets go of the frame kept for video_stream_convert(). */
+void gate_release(struct video_stream *s);
 
 /* ---- the stream (stream.c) -------------------------------------------------- */
 
@@ -80,6 +100,11 @@ struct video_stream {
     AVFrame *frame;
     AVFrame *sw_frame; /* a hardware frame copied to system memory */
     struct convert conv;
+    struct video_motion *motion; /* the gate, when opts.motion */
+    /* The last frame handed out unconverted (s->frame or s->sw_frame), kept
+     * for video_stream_convert() until the next read; NULL when none. */
+    const AVFrame *held;
+    int64_t held_index;
 
     struct video_sampler sampler;
     int64_t skip_window_slots;  /* slots passed in the current window */

@@ -85,6 +85,88 @@ bool video_sampler_push(struct video_sampler *s, double t, double *ret_pts);
  * from `unit_random` in [0,1) (and capped at max_s again). */
 double video_backoff_delay(double min_s, double max_s, unsigned attempt, double unit_random);
 
+/* ---- the motion gate (motion.c) -------------------------------------------- */
+
+/* Says whether anything moved in a camera's picture, cheaply enough to run
+ * on every sampled frame before any colour conversion, so that the frames
+ * where nothing moves need not be converted nor given to pose. Works on the
+ * luma (brightness) alone, in the way of Frigate's motion detector:
+ *
+ *   1. the luma is area-averaged down to `height` rows (about 100; the
+ *      aspect kept, at most 4 columns per row), which also averages sensor
+ *      noise away;
+ *   2. a lighting correction: the picture is fitted to the background as
+ *      gain * background + offset (robustly: the median difference first
+ *      leaves out what moved, then a least-squares fit on the rest), so that
+ *      a brightness shift, a flickering lamp or the camera's exposure do not
+ *      count; the prediction is clipped to 0..255 like the camera's values;
+ *   3. a cell changed where the picture differs from the corrected
+ *      background by more than `threshold` levels;
+ *   4. the changed cells are widened by `dilation` cells and joined into
+ *      regions (8-connected); regions with fewer changed cells than
+ *      `min_area` of the picture are noise;
+ *   5. the background follows each frame at `background_rate` (an
+ *      exponential average), so that something that stops moving fades into
+ *      it within about 3 / background_rate frames.
+ *
+ * The grid's buffers are allocated by video_motion_new(), and a band of row
+ * sums the first time a picture is wider than before: no frame allocates. */
+#define VIDEO_MOTION_MAX_BOXES 8
+
+struct video_motion_options {
+    int height;             /* rows of the downscaled luma; default 100 */
+    double threshold;       /* luma levels (of 255) a cell must change by; default 20 */
+    double min_area;        /* smallest region that counts, a fraction of the picture;
+                             * default 0.001 (13 cells of 133x100) */
+    double background_rate; /* weight of each frame in the background; default 0.05
+                             * (at 10 fps, a time constant of 2 s) */
+    int dilation;           /* cells a change is widened by before regions form; default 1 */
+};
+
+void video_motion_options_init(struct video_motion_options *opts);
+
+/* A rectangle in fractions of the picture's width and height (0..1; x1 and
+ * y1 exclusive), the same for the RGB frame at any size. */
+struct video_box {
+    float x0, y0, x1, y1;
+};
+
+/* What the gate saw in one frame. */
+struct video_motion_result {
+    bool computed;  /* the gate ran on this frame (the stream's `motion` option) */
+    bool reset;     /* no background yet (the first frame, a new size or connection): the
+                     * background starts from this frame and `moved` is false */
+    bool moved;     /* at least one region changed */
+    float fraction; /* changed cells of the regions that count, of all cells */
+    int nboxes;
+    struct video_box boxes[VIDEO_MOTION_MAX_BOXES]; /* of the changed cells of each region,
+                                                     * largest first; the smaller regions
+                                                     * past the cap still count in fraction */
+    float gain, offset; /* the lighting correction: picture ~ gain * background + offset */
+};
+
+struct video_motion;
+
+/* Checks the options (NULL: the defaults) and allocates a detector. */
+int video_motion_new(const struct video_motion_options *opts, struct video_motion **ret_motion,
+                     struct errbuf *err);
+
+/* Accepts NULL; returns NULL. */
+struct video_motion *video_motion_free(struct video_motion *m);
+
+/* Forgets the background: the next frame starts it again. */
+void video_motion_reset(struct video_motion *m);
+
+/* Takes one frame's 8-bit luma: `width` samples a row, `step` bytes apart (1
+ * for a planar Y, 2 for packed YUYV), rows `stride` bytes apart. -EINVAL for
+ * an empty picture. */
+int video_motion_push_luma(struct video_motion *m, const uint8_t *luma, int width, int height,
+                           int stride, int step, struct video_motion_result *ret_result);
+
+/* The same from packed RGB24, its luma taken as (R + 2G + B) / 4. */
+int video_motion_push_rgb24(struct video_motion *m, const uint8_t *rgb, int width, int height,
+                            int stride, struct video_motion_result *ret_result);
+
 /* ---- streams (stream.c) --------------------------------------------------- */
 
 enum video_state {
@@ -148,13 +230,25 @@ struct video_options {
     /* An outside flag that stops the stream like video_stream_stop() (looked
      * at every 50 ms at most); NULL = none. It must outlive the stream. */
     const atomic_bool *stop_flag;
+    /* The motion gate (motion.c) on every sampled frame, on the decoded
+     * luma before any colour conversion; its result in f.motion. Default
+     * off. Sources without an 8-bit luma plane (RGB, 10-bit) are converted
+     * first and gated on the RGB. */
+    bool motion;
+    struct video_motion_options motion_options; /* set to the defaults by video_options_init */
+    /* Convert sampled frames to RGB only when the caller asks, with
+     * video_stream_convert() after looking at f.motion: f.data is NULL until
+     * then. Default off: every sampled frame is converted. */
+    bool convert_on_demand;
 };
 
 void video_options_init(struct video_options *opts);
 
 /* One sampled frame, RGB24. data belongs to the stream and is valid until the
  * next video_stream_read() or video_stream_free(): the same buffer is reused
- * for every frame (it is reallocated only when the resolution changes). */
+ * for every frame (it is reallocated only when the resolution changes). With
+ * convert_on_demand, data is NULL (and stride 0) until video_stream_convert();
+ * width and height are the RGB size either way. */
 struct video_frame {
     const uint8_t *data;
     int width, height;
@@ -164,6 +258,9 @@ struct video_frame {
     double decoded_at;       /* wall clock (time_wall_s) when it left the decoder */
     int64_t decoded_mono_ns; /* the same instant on time_mono_ns(), for durations */
     int64_t index;           /* 0, 1, 2, ... over the stream's life */
+    /* The motion gate's result (computed is false without the stream's
+     * motion option). */
+    struct video_motion_result motion;
 };
 
 struct video_stats {
@@ -174,6 +271,10 @@ struct video_stats {
     uint64_t late;          /* of which dropped because the reader fell behind a live source */
     uint64_t decode_errors; /* packets or frames the decoder rejected or marked corrupt */
     uint64_t reconnects;    /* connection attempts after the first */
+    uint64_t gated;         /* sampled frames the motion gate found still (a reset is not) */
+    uint64_t converted;     /* sampled frames converted to RGB */
+    uint64_t gate_ns;       /* this stream's thread CPU time in the motion gate */
+    uint64_t convert_ns;    /* and in the RGB conversion */
     double last_frame_at;   /* wall clock of the last sampled frame; 0 = none yet */
     double next_attempt_at; /* in backoff: wall clock of the next attempt; else 0 */
     double stream_fps;      /* the source's frame rate as FFmpeg guesses it; 0 = unknown */
@@ -200,6 +301,12 @@ struct video_stream *video_stream_free(struct video_stream *s);
  * a frame or -ECANCELED; files return AVERROR_EOF at their end; a failure of a
  * source that does not reconnect is returned with a message naming it. */
 int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, struct errbuf *err);
+
+/* Converts the frame the last video_stream_read() gave (under the
+ * convert_on_demand option) and sets its data, stride, width and height; does
+ * nothing when it is converted already. -ESTALE for an older frame: only the
+ * last one read is kept. */
+int video_stream_convert(struct video_stream *s, struct video_frame *frame, struct errbuf *err);
 
 /* Asks a stream to stop: any blocked read returns -ECANCELED within a few
  * hundred milliseconds (network calls are interrupted). Safe from any thread. */
