@@ -116,10 +116,14 @@ static void fnv1a_matches_its_definition(void **state)
 }
 
 /* Every one of the 65536 halves converts as the compiler's own _Float16 does
- * (NaNs only need to stay NaNs of the same sign). */
+ * (NaNs only need to stay NaNs of the same sign). GCC has _Float16 on x86-64;
+ * a compiler without it (clang 14, which builds the fuzz targets) skips. */
 static void f16_to_f32_agrees_with_the_compiler(void **state)
 {
     (void)state;
+#ifndef __FLT16_MAX__
+    skip();
+#else
     int wrong = 0;
     for (uint32_t h = 0; h <= 0xffff; h++) {
         __extension__ _Float16 x;
@@ -132,6 +136,7 @@ static void f16_to_f32_agrees_with_the_compiler(void **state)
     }
     print_message("# f16_to_f32: %d of 65536 differ from _Float16\n", wrong);
     assert_int_equal(wrong, 0);
+#endif
 }
 
 /* Deadlines are normalised and lie ahead by what was asked. */

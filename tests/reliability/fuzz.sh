@@ -56,7 +56,12 @@ for source in tests/fuzz/fuzz_*.c; do
     name=$(basename "$source" .c)
     [ "$name" = fuzz_files ] || targets+=("$name")
 done
-ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >/dev/null
+if ! ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >"$build/fuzz-build.log" 2>&1; then
+    # Say why, or a failed build looks like a silent failure of the fuzzers.
+    grep -E 'error|FAILED|undefined reference' "$build/fuzz-build.log" | head -20 >&2
+    echo "fuzz.sh: building the fuzz targets failed (the whole log: $build/fuzz-build.log)" >&2
+    exit 1
+fi
 
 # Inputs larger than these reach nothing more in their parsers.
 max_len() {

@@ -39,7 +39,7 @@ def openapi_operations():
 def concrete(path):
     if path == "/ui/{name}":
         return "/ui/dashboard.js"
-    return path.replace("{name}", "cam")
+    return path.replace("{name}", "cam").replace("{item}", "1")
 
 
 def check_tokens(t, crtd):
