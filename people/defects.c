@@ -15,8 +15,22 @@
 
 /* COCO-17, left before right (keypoints.h). */
 enum {
-    L_EYE = 1, R_EYE, L_EAR, R_EAR, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST,
-    L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE,
+    L_EYE = 1,
+    R_EYE,
+    L_EAR,
+    R_EAR,
+    L_SHOULDER,
+    R_SHOULDER,
+    L_ELBOW,
+    R_ELBOW,
+    L_WRIST,
+    R_WRIST,
+    L_HIP,
+    R_HIP,
+    L_KNEE,
+    R_KNEE,
+    L_ANKLE,
+    R_ANKLE,
 };
 
 static const float size_edges[PEOPLE_DEFECT_SIZES + 1] = {0, 0.1f, 0.2f, 0.4f, 1};
@@ -25,9 +39,8 @@ static const struct {
     const char *name;
     int left, right;
 } pairs[PEOPLE_DEFECT_PAIRS] = {
-    {"eyes", L_EYE, R_EYE},         {"ears", L_EAR, R_EAR},
-    {"elbows", L_ELBOW, R_ELBOW},   {"wrists", L_WRIST, R_WRIST},
-    {"knees", L_KNEE, R_KNEE},      {"ankles", L_ANKLE, R_ANKLE},
+    {"eyes", L_EYE, R_EYE},       {"ears", L_EAR, R_EAR},    {"elbows", L_ELBOW, R_ELBOW},
+    {"wrists", L_WRIST, R_WRIST}, {"knees", L_KNEE, R_KNEE}, {"ankles", L_ANKLE, R_ANKLE},
 };
 
 struct fvec {
@@ -203,8 +216,7 @@ static void swaps_of(struct people_defects_state *s, const struct sample *prev,
                      const struct sample *cur)
 {
     s->track_frames++;
-    if (swapped(prev, cur, L_SHOULDER, R_SHOULDER) == 1 ||
-        swapped(prev, cur, L_HIP, R_HIP) == 1) {
+    if (swapped(prev, cur, L_SHOULDER, R_SHOULDER) == 1 || swapped(prev, cur, L_HIP, R_HIP) == 1) {
         s->torso_turns++;
         return;
     }

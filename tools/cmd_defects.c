@@ -46,8 +46,8 @@ static void usage(FILE *out)
             "  --fps F           frames sampled per second (default 10)\n"
             "  --max-frames N    at most N sampled frames of each input\n"
             "  --json            one JSON object on stdout\n",
-            PEOPLE_DEFECT_WINDOW, PEOPLE_DEFECT_BANDS, (double)POSE_MIN_SCORE,
-            POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE);
+            PEOPLE_DEFECT_WINDOW, PEOPLE_DEFECT_BANDS, (double)POSE_MIN_SCORE, POSE_PEOPLE_MIN_SIDE,
+            POSE_PEOPLE_MAX_SIDE);
 }
 
 static int on_people(void *ctx, const struct video_frame *frame, const struct pose_person *people,
@@ -82,12 +82,12 @@ static json_t *joints_json(const struct people_defects *d)
     json_t *a = json_array();
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
         const struct people_defect_joint *o = &d->joints[j];
-        json_array_append_new(
-            a, json_pack("{s:s, s:I, s:f, s:f, s:f, s:I, s:f, s:f}", "joint",
-                         pose_keypoint_names[j], "seen", (json_int_t)o->seen, "score_median",
-                         o->score_median, "score_p10", o->score_p10, "dropout", o->dropout,
-                         "jitter_n", (json_int_t)o->jitter_n, "jitter_median", o->jitter_median,
-                         "jitter_p90", o->jitter_p90));
+        json_array_append_new(a, json_pack("{s:s, s:I, s:f, s:f, s:f, s:I, s:f, s:f}", "joint",
+                                           pose_keypoint_names[j], "seen", (json_int_t)o->seen,
+                                           "score_median", o->score_median, "score_p10",
+                                           o->score_p10, "dropout", o->dropout, "jitter_n",
+                                           (json_int_t)o->jitter_n, "jitter_median",
+                                           o->jitter_median, "jitter_p90", o->jitter_p90));
     }
     return a;
 }
@@ -96,10 +96,10 @@ static void print_json(const struct people_defects *d, const char *pose_path, lo
 {
     json_t *bands = json_array(), *sizes = json_array(), *swaps = json_array();
     for (int b = 0; b < PEOPLE_DEFECT_BANDS; b++)
-        json_array_append_new(
-            bands, json_pack("{s:f, s:f, s:f, s:f}", "lo_hz", fps / 2 * b / PEOPLE_DEFECT_BANDS,
-                             "hi_hz", fps / 2 * (b + 1) / PEOPLE_DEFECT_BANDS, "energy",
-                             d->band[b], "white", d->band_white[b]));
+        json_array_append_new(bands, json_pack("{s:f, s:f, s:f, s:f}", "lo_hz",
+                                               fps / 2 * b / PEOPLE_DEFECT_BANDS, "hi_hz",
+                                               fps / 2 * (b + 1) / PEOPLE_DEFECT_BANDS, "energy",
+                                               d->band[b], "white", d->band_white[b]));
     for (int b = 0; b < PEOPLE_DEFECT_SIZES; b++) {
         const struct people_defect_size *o = &d->sizes[b];
         json_array_append_new(sizes, json_pack("{s:f, s:f, s:I, s:f, s:f, s:f}", "lo", o->lo, "hi",
@@ -108,8 +108,8 @@ static void print_json(const struct people_defects *d, const char *pose_path, lo
                                                o->score_p10, "dropout", o->dropout));
     }
     for (int p = 0; p < PEOPLE_DEFECT_PAIRS; p++)
-        json_array_append_new(swaps, json_pack("{s:s, s:I, s:I}", "pair", d->pair_names[p],
-                                               "swaps", (json_int_t)d->swaps[p], "checks",
+        json_array_append_new(swaps, json_pack("{s:s, s:I, s:I}", "pair", d->pair_names[p], "swaps",
+                                               (json_int_t)d->swaps[p], "checks",
                                                (json_int_t)d->swap_checks[p]));
     json_t *out = json_pack(
         "{s:s, s:i, s:f, s:I, s:I, s:I, s:{s:f, s:f}, s:o, s:{s:I, s:o}, s:o, s:{s:f, s:I, s:I, "
@@ -134,8 +134,8 @@ static void print_text(const struct people_defects *d, double fps)
            (unsigned long long)d->stills);
     printf("jitter (box heights): median %.4f, p90 %.4f\n", (double)d->jitter_median,
            (double)d->jitter_p90);
-    printf("%-15s %8s %7s %7s %7s %8s %8s\n", "joint", "seen", "score", "p10", "dropout",
-           "jitter", "p90");
+    printf("%-15s %8s %7s %7s %7s %8s %8s\n", "joint", "seen", "score", "p10", "dropout", "jitter",
+           "p90");
     for (int j = 0; j < POSE_NUM_KEYPOINTS; j++) {
         const struct people_defect_joint *o = &d->joints[j];
         printf("%-15s %8llu %7.3f %7.3f %7.3f %8.4f %8.4f\n", pose_keypoint_names[j],
@@ -259,8 +259,8 @@ int cmd_defects(int argc, char **argv)
         run.frames = run.n_first = 0;
         r = clip_pose_read_people(file, fps, context, (int)side, on_people, &run, &err);
         if (r == 1 && run.error >= 0) /* a photo */
-            run.error = people_defects_still(run.state, run.first, run.n_first, run.width,
-                                             run.height);
+            run.error =
+                people_defects_still(run.state, run.first, run.n_first, run.width, run.height);
         if (r < 0 || run.error < 0) {
             cli_error("defects", "%s", errbuf_text(&err, r < 0 ? r : run.error));
             goto done;
