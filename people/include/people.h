@@ -4,7 +4,8 @@
  * track's segments on the stream's segment clock (people.c); the container
  * that saves every track's memory by id (memory.c); and tracking figures over
  * a video, a measure of how stable the ids are without ground truth
- * (stats.c). Used by the daemon (one per stream) and by `crt classify` and
+ * (stats.c); and the pose estimator's defects measured on its own output
+ * (defects.c). Used by the daemon (one per stream) and by `crt classify` and
  * `crt track`. Knows nothing of video, HTTP or the daemon. */
 #ifndef CRTD_PEOPLE_H
 #define CRTD_PEOPLE_H
