@@ -22,6 +22,7 @@ int cmd_train(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_track(int argc, char **argv);      /* cmd_track.c */
+int cmd_defects(int argc, char **argv);    /* cmd_defects.c */
 int cmd_probe(int argc, char **argv);      /* cmd_probe.c */
 int bench_decode(int argc, char **argv);   /* bench_decode.c */
 int cmd_model_info(int argc, char **argv); /* cmd_model_info.c */

@@ -20,6 +20,8 @@ static const struct {
     {"extract", "decode and pose a folder of clips once, into a pose cache", cmd_extract},
     {"classify", "the activity timeline of one video", cmd_classify},
     {"track", "how the people of one video are tracked: figures of id stability", cmd_track},
+    {"defects", "what MoveNet gets wrong on real footage: jitter, scores, dropouts, swaps",
+     cmd_defects},
     {"model-info", "check a model file and print its card, sizes and costs", cmd_model_info},
     {"compare", "train every memory mechanism alike and print one table", cmd_compare},
     {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},

@@ -11,6 +11,9 @@
 #include <libavutil/pixdesc.h>
 
 #define RGB_ROW_ALIGN 32
+/* swscale's packed-RGB writers store whole SIMD words and may run up to this
+ * many bytes past the last pixel of the last row (a 548x342 JPEG did). */
+#define RGB_TAIL_PADDING 64
 
 void convert_init(struct convert *c)
 {
@@ -75,7 +78,7 @@ int convert_frame(struct convert *c, const AVFrame *src, int max_side, const cha
     convert_output_size(src, max_side, &dw, &dh);
     if (dw != c->rgb_w || dh != c->rgb_h) {
         int stride = FFALIGN(dw * 3, RGB_ROW_ALIGN);
-        size_t size = (size_t)stride * (size_t)dh;
+        size_t size = (size_t)stride * (size_t)dh + RGB_TAIL_PADDING;
         if (size > c->rgb_size) {
             uint8_t *buf = av_malloc(size);
             if (!buf)

@@ -4,7 +4,8 @@
  * track's segments on the stream's segment clock (people.c); the container
  * that saves every track's memory by id (memory.c); and tracking figures over
  * a video, a measure of how stable the ids are without ground truth
- * (stats.c). Used by the daemon (one per stream) and by `crt classify` and
+ * (stats.c); and the pose estimator's defects measured on its own output
+ * (defects.c). Used by the daemon (one per stream) and by `crt classify` and
  * `crt track`. Knows nothing of video, HTTP or the daemon. */
 #ifndef CRTD_PEOPLE_H
 #define CRTD_PEOPLE_H
@@ -155,5 +156,90 @@ struct people_stats *people_stats_free(struct people_stats *s);
 int people_stats_frame(struct people_stats *s, const struct people *pp, int n_dets);
 /* The figures so far; tracks still alive count with their life so far. */
 void people_stats_summary(const struct people_stats *s, struct people_tracking *ret);
+
+/* ---- estimator defects (defects.c) ---------------------------------------- */
+
+/* What a pose estimator gets wrong, measured on its own output over a video
+ * (docs/TRAINING.md, "Estimator defects measured on real footage"), for
+ * comparison with the defects synth invents. Every figure is taken from
+ * confirmed tracks in the frames they are seen, or from every detection of a
+ * photo (people_defects_still):
+ *
+ * - jitter: the high-pass residual of a keypoint's trajectory, its distance
+ *   from the centred mean over PEOPLE_DEFECT_WINDOW frames (every one seen,
+ *   the joint scored >= POSE_MIN_SCORE), in box heights;
+ * - its spectrum: the residual's energy (x and y, Hann-windowed DFTs over
+ *   runs of PEOPLE_DEFECT_DFT frames) in PEOPLE_DEFECT_BANDS equal bands from
+ *   0 to the Nyquist frequency, beside what white noise gives through the
+ *   same high-pass;
+ * - scores by joint and by box height (a fraction of the frame's height);
+ * - dropouts: a joint scored below POSE_MIN_SCORE;
+ * - left/right swaps: a pair (eyes, ears, elbows, wrists, knees, ankles) whose
+ *   two points, both seen in consecutive frames, sit closer to each other's
+ *   previous place than to their own (crossed distance below half the
+ *   straight one, the two at least PEOPLE_DEFECT_SWAP_SEP box heights apart)
+ *   while the shoulders and hips do not do the same (the torso did not turn);
+ * - gaps: a confirmed track unseen for some frames, then seen again. */
+#define PEOPLE_DEFECT_WINDOW   5
+#define PEOPLE_DEFECT_DFT      16
+#define PEOPLE_DEFECT_BANDS    4
+#define PEOPLE_DEFECT_SIZES    4
+#define PEOPLE_DEFECT_PAIRS    6
+#define PEOPLE_DEFECT_SWAP_SEP 0.1f
+
+struct people_defect_joint {
+    uint64_t seen;                   /* observations of the joint */
+    float score_median, score_p10;   /* of every observation */
+    float dropout;                   /* fraction scored below POSE_MIN_SCORE */
+    uint64_t jitter_n;               /* residuals measured */
+    float jitter_median, jitter_p90; /* in box heights */
+};
+
+struct people_defect_size {
+    float lo, hi;                  /* box height, fraction of the frame's */
+    uint64_t people;               /* person observations in the bin */
+    float score_median, score_p10; /* of every keypoint's score */
+    float dropout;
+};
+
+struct people_defects {
+    uint64_t frames;       /* video frames given */
+    uint64_t observations; /* person observations: seen confirmed tracks, and stills */
+    uint64_t stills;       /* of which from photos */
+    struct people_defect_joint joints[POSE_NUM_KEYPOINTS];
+    float jitter_median, jitter_p90;        /* every joint together */
+    uint64_t spectrum_windows;              /* DFT runs over all joints */
+    double band[PEOPLE_DEFECT_BANDS];       /* fraction of the residual's energy */
+    double band_white[PEOPLE_DEFECT_BANDS]; /* the same for white noise */
+    struct people_defect_size sizes[PEOPLE_DEFECT_SIZES];
+    const char *pair_names[PEOPLE_DEFECT_PAIRS];
+    uint64_t swaps[PEOPLE_DEFECT_PAIRS];
+    uint64_t swap_checks[PEOPLE_DEFECT_PAIRS]; /* pair-frames where a swap could be seen */
+    uint64_t torso_turns;  /* frames skipped: shoulders or hips swapped places */
+    uint64_t track_frames; /* seen confirmed tracks, seen in the frame before too */
+    double swaps_per_1000; /* all pairs, per 1000 track_frames */
+    uint64_t gaps;         /* a confirmed track seen again after unseen frames */
+    double gap_mean_frames;
+    double gaps_per_1000; /* per 1000 observations of video */
+};
+
+/* Grows with the video's length (for tools and tests). */
+struct people_defects_state;
+
+int people_defects_new(struct people_defects_state **ret_state);
+struct people_defects_state *people_defects_free(struct people_defects_state *s);
+/* After each frame's pose_tracker_update, with the frame's size in pixels
+ * (boxes and keypoints are fractions of it). A new video (a new tracker):
+ * call people_defects_reset first. */
+int people_defects_frame(struct people_defects_state *s, const struct pose_tracker *tracker,
+                         int width, int height);
+/* Forgets the tracks (their ids restart with a new tracker); keeps the
+ * figures. */
+void people_defects_reset(struct people_defects_state *s);
+/* A photo's detections: scores, sizes and dropouts only. */
+int people_defects_still(struct people_defects_state *s, const struct pose_person *people, int n,
+                         int width, int height);
+/* The figures so far (-ENOMEM while sorting). */
+int people_defects_summary(const struct people_defects_state *s, struct people_defects *ret);
 
 #endif
