@@ -61,32 +61,45 @@ static int pace(struct real *p, double pts)
     }
 }
 
-/* Whether the tracker has a confirmed track: someone is (or was a moment
- * ago) in view. */
-static bool someone_in_view(const struct real *p)
+/* Who the tracker has: no track, tentative ones only, or a confirmed one
+ * (someone is, or was a moment ago, in view). */
+enum tracked { TRACKED_NONE, TRACKED_TENTATIVE, TRACKED_CONFIRMED };
+
+static enum tracked tracked(const struct real *p)
 {
     const struct pose_tracker *t = people_tracker(p->people);
-    for (int i = 0; i < pose_tracker_count(t); i++)
+    enum tracked who = TRACKED_NONE;
+    for (int i = 0; i < pose_tracker_count(t); i++) {
         if (pose_tracker_track(t, i)->confirmed)
-            return true;
-    return false;
+            return TRACKED_CONFIRMED;
+        who = TRACKED_TENTATIVE;
+    }
+    return who;
 }
 
-/* The gate's verdict on a frame, and whether pose runs on it. */
+/* The gate's verdict on a frame: whether pose runs on it, and how many of
+ * the detections go to the people library when it does not. */
 static enum pipeline_gate gate_frame(const struct real *p, const struct video_frame *frame,
-                                     bool *ret_pose)
+                                     bool *ret_pose, int *ret_held)
 {
     *ret_pose = true;
+    *ret_held = 0;
     if (!p->gate)
         return PIPELINE_GATE_OFF;
     const struct video_motion_result *m = &frame->motion;
     if (!m->computed || m->moved || m->reset)
         return PIPELINE_GATE_MOVED;
-    if (!someone_in_view(p)) {
+    enum tracked who = tracked(p);
+    if (who == TRACKED_NONE) {
         *ret_pose = false;
         return PIPELINE_GATE_EMPTY;
     }
+    /* A person who keeps still (lying after a fall, reading) stays in view
+     * on the held detections. A tentative track (someone still when the
+     * camera started) is confirmed by pose at this rate alone, so that a
+     * detection seen once is never held into a person. */
     *ret_pose = !p->posed_any || frame->pts - p->last_pose_pts >= p->still_interval - p->slack;
+    *ret_held = who == TRACKED_CONFIRMED ? p->n_dets : 0;
     return PIPELINE_GATE_STILL;
 }
 
@@ -105,7 +118,8 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         if (p->pace && (r = pace(p, frame.pts)) < 0)
             return r;
         bool run;
-        enum pipeline_gate gate = gate_frame(p, &frame, &run);
+        int n;
+        enum pipeline_gate gate = gate_frame(p, &frame, &run, &n);
         atomic_store(&p->gate_state, (int)gate);
         if (run) {
             if (p->gate && (r = video_stream_convert(p->video, &frame, err)) < 0)
@@ -114,15 +128,15 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
                                 p->multipose_side, p->dets, &p->n_dets, err);
             if (r < 0)
                 return r;
+            n = p->n_dets;
             p->posed_any = true;
             p->last_pose_pts = frame.pts;
             atomic_fetch_add(&p->pose_frames, 1);
         }
-        /* Nobody in view and nothing moved: an empty frame, so that the
-         * tracker's and the segments' clocks run on. A still person keeps
-         * the last detections. */
-        int n = gate == PIPELINE_GATE_EMPTY ? 0 : p->n_dets;
-        /* The result is large: it is filled in place, at a segment's end only. */
+        /* A frame without pose still goes to the people library (empty, or
+         * the held detections), so that the tracker's and the segments'
+         * clocks run on. The result is large: it is filled in place, at a
+         * segment's end only. */
         if (pipeline_people_frame(p->people, p->dets, n, frame.pts, ret) != 1)
             continue;
 
