@@ -40,6 +40,7 @@ void config_init(struct config *cfg)
         .restart_max_s = 60,
         .max_people = 6,
         .multipose_side = 256,
+        .still_pose_fps = 2,
     };
     str_copy(cfg->listen, sizeof(cfg->listen), CONFIG_DEFAULT_LISTEN);
     const char *state = getenv("STATE_DIRECTORY");
@@ -429,6 +430,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 1, CONFIG_MAX_PEOPLE, &cfg->max_people);
         else if (strcmp(key, "multipose_side") == 0)
             r = parse_side(value, &cfg->multipose_side);
+        else if (strcmp(key, "still_pose_fps") == 0)
+            r = parse_double(value, 0, 60, &cfg->still_pose_fps);
         else if (strcmp(key, "timezone") == 0) {
             if (timezone_check(value) < 0)
                 return BAD("timezone: '%.128s' is not a time zone of the TZ database (e.g. "
@@ -466,11 +469,14 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 1, CONFIG_MAX_PEOPLE, &st->max_people);
         } else if (strcmp(key, "multipose_side") == 0) {
             r = parse_side(value, &st->multipose_side);
+        } else if (strcmp(key, "still_pose_fps") == 0) {
+            r = parse_double(value, 0, 60, &st->still_pose_fps);
+            st->still_pose_fps_set = r >= 0;
         } else if (strncmp(key, "zone.", 5) == 0) {
             return zone_key(ps, name, key + 5, value);
         } else {
             return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled, pose_model, "
-                       "max_people, multipose_side, zone.NAME)",
+                       "max_people, multipose_side, still_pose_fps, zone.NAME)",
                        key, name);
         }
     } else if (strcmp(section, "mqtt") == 0) {
@@ -510,6 +516,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
     }
     if (r < 0 && strcmp(key, "multipose_side") == 0)
         return BAD("bad value '%.200s' for multipose_side: a multiple of 32 from 32 to 640", value);
+    if (r < 0 && strcmp(key, "still_pose_fps") == 0)
+        return BAD("bad value '%.200s' for still_pose_fps: 0 (no motion gate) to 60", value);
     if (r < 0 && strcmp(key, "max_people") == 0)
         return BAD("bad value '%.200s' for max_people: 1 to %d", value, CONFIG_MAX_PEOPLE);
     if (r < 0)

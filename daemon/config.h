@@ -33,6 +33,8 @@ struct config_stream {
     char pose_model[PATH_MAX];
     unsigned max_people;
     unsigned multipose_side;
+    double still_pose_fps; /* only when still_pose_fps_set */
+    bool still_pose_fps_set;
 };
 
 /* zone.NAME = KIND x,y x,y ... in a [stream "NAME"] section (docs/SAFETY.md). */
@@ -121,6 +123,7 @@ struct config {
     double restart_min_s, restart_max_s;
     unsigned max_people;     /* person tracks per stream (1..16, 6) */
     unsigned multipose_side; /* a multi-person model's input side (32..640, multiple of 32; 256) */
+    double still_pose_fps;   /* pose rate on a still person in view (0..60, 2; 0: no gate) */
     char timezone[128];      /* a TZ database name for the rules' times of day; "": the system's */
     /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
     struct config_mqtt {

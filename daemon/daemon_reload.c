@@ -19,6 +19,7 @@ struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
         .camera_timeout_s = cfg->camera_timeout_s,
         .max_people = cfg->max_people,
         .multipose_side = cfg->multipose_side,
+        .still_pose_fps = cfg->still_pose_fps,
     };
 }
 

@@ -10,6 +10,19 @@ struct pipeline {
     void *impl;
 };
 
+static const char *const gate_names[] = {
+    [PIPELINE_GATE_OFF] = "off",
+    [PIPELINE_GATE_MOVED] = "moved",
+    [PIPELINE_GATE_STILL] = "still",
+    [PIPELINE_GATE_EMPTY] = "empty",
+};
+_Static_assert(ARRAY_SIZE(gate_names) == PIPELINE_GATE_COUNT, "one name per gate state");
+
+const char *pipeline_gate_name(enum pipeline_gate gate)
+{
+    return (unsigned)gate < PIPELINE_GATE_COUNT ? gate_names[gate] : "off";
+}
+
 bool pipeline_url_is_synthetic(const char *url)
 {
     return strncmp(url, "synthetic:", 10) == 0;

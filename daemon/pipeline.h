@@ -56,7 +56,22 @@ struct pipeline_result {
     uint64_t frames;         /* frames decoded since open */
     uint64_t sampled;        /* frames sampled (sent to pose) since open */
     uint64_t dropped;        /* frames skipped because the worker fell behind, since open */
+    uint64_t gated;          /* sampled frames the motion gate found still, since open */
+    uint64_t pose_frames;    /* sampled frames given to pose, since open */
 };
+
+/* What the motion gate is doing to a stream's pose (docs/SERVICE.md, "The
+ * motion gate"). */
+enum pipeline_gate {
+    PIPELINE_GATE_OFF,   /* no gate (still_pose_fps = 0, a test source): pose on every frame */
+    PIPELINE_GATE_MOVED, /* something moved (or the background starts): pose runs */
+    PIPELINE_GATE_STILL, /* a person in view, nothing moved: pose at still_pose_fps */
+    PIPELINE_GATE_EMPTY, /* nobody in view, nothing moved: no pose */
+    PIPELINE_GATE_COUNT,
+};
+
+/* "off", "moved", "still", "empty". */
+const char *pipeline_gate_name(enum pipeline_gate gate);
 
 /* The model, loaded once and shared read-only by every stream. */
 struct pipeline_model;
@@ -83,6 +98,9 @@ struct pipeline_source {
     unsigned max_people;     /* person tracks at once (the tracker's cap); 0: 6 */
     unsigned multipose_side; /* a multi-person model's input side (multiple of 32); 0: 256 */
     const char *pose_model;  /* this stream's pose model file; NULL or "": the shared one */
+    /* Pose rate on a person in view while nothing moves; 0: no motion gate,
+     * pose on every sampled frame. */
+    double still_pose_fps;
 };
 
 /* Opens url for one stream. stop is polled by every blocking call, which
@@ -100,6 +118,8 @@ struct pipeline_status {
     char error[256];                   /* why it was lost */
     bool has_counts;                   /* the three counts below are live */
     uint64_t frames, sampled, dropped; /* since open, as in pipeline_result */
+    uint64_t gated, pose_frames;       /* since open, as in pipeline_result */
+    enum pipeline_gate gate;           /* as of the last frame */
 };
 
 /* Fills *ret_status; safe from any thread while the pipeline lives. */

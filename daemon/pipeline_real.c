@@ -1,7 +1,10 @@
 /* pipeline_real: one stream's recognition — FFmpeg decode and sampling at the
  * model's fps (video library), MoveNet pose, person tracks (people.h)
  * each with its own pose features (layout 1) and its own CRT memory, all
- * stepped on the stream's segment clock. Nothing is allocated per frame: the
+ * stepped on the stream's segment clock. The motion gate (video library)
+ * spares pose on the frames where nothing moved: none at all while nobody is
+ * in view, still_pose_fps while someone is, the last detections held in
+ * between (docs/SERVICE.md, "The motion gate"). Nothing is allocated per frame: the
  * video frame buffer, the pose arena and every track's segment workspace are
  * made once per open. */
 #include "pipeline.h"
@@ -21,7 +24,15 @@ struct real {
     struct pose_context *pose;
     int multipose_side;
     struct people *people;
-    struct pose_person dets[POSE_MAX_PEOPLE];
+    struct pose_person dets[POSE_MAX_PEOPLE]; /* the last pose run's, held while still */
+    int n_dets;
+    bool gate;             /* the motion gate is on, with conversion on demand */
+    double still_interval; /* seconds between pose runs on a still person in view */
+    double slack;          /* half a sampled frame: a run is due that much early */
+    bool posed_any;
+    double last_pose_pts;
+    atomic_uint_least64_t pose_frames; /* read by real_status from other threads */
+    atomic_int gate_state;             /* enum pipeline_gate */
     const atomic_bool *stop;
     bool pace; /* a file: played at its own speed, in a loop, like a camera */
     bool paced_any;
@@ -50,6 +61,48 @@ static int pace(struct real *p, double pts)
     }
 }
 
+/* Who the tracker has: no track, tentative ones only, or a confirmed one
+ * (someone is, or was a moment ago, in view). */
+enum tracked { TRACKED_NONE, TRACKED_TENTATIVE, TRACKED_CONFIRMED };
+
+static enum tracked tracked(const struct real *p)
+{
+    const struct pose_tracker *t = people_tracker(p->people);
+    enum tracked who = TRACKED_NONE;
+    for (int i = 0; i < pose_tracker_count(t); i++) {
+        if (pose_tracker_track(t, i)->confirmed)
+            return TRACKED_CONFIRMED;
+        who = TRACKED_TENTATIVE;
+    }
+    return who;
+}
+
+/* The gate's verdict on a frame: whether pose runs on it, and how many of
+ * the detections go to the people library when it does not. */
+static enum pipeline_gate gate_frame(const struct real *p, const struct video_frame *frame,
+                                     bool *ret_pose, int *ret_held)
+{
+    *ret_pose = true;
+    *ret_held = 0;
+    if (!p->gate)
+        return PIPELINE_GATE_OFF;
+    const struct video_motion_result *m = &frame->motion;
+    if (!m->computed || m->moved || m->reset)
+        return PIPELINE_GATE_MOVED;
+    enum tracked who = tracked(p);
+    if (who == TRACKED_NONE) {
+        *ret_pose = false;
+        return PIPELINE_GATE_EMPTY;
+    }
+    /* A person who keeps still (lying after a fall, reading) stays in view
+     * on the held detections. A tentative track (someone still when the
+     * camera started) is confirmed by pose at this rate alone, so that a
+     * detection seen once is never held into a person. */
+    *ret_pose = !p->posed_any || frame->pts - p->last_pose_pts >= p->still_interval - p->slack;
+    *ret_held = who == TRACKED_CONFIRMED ? p->n_dets : 0;
+    return PIPELINE_GATE_STILL;
+}
+
 static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err)
 {
     struct real *p = impl;
@@ -64,12 +117,26 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         }
         if (p->pace && (r = pace(p, frame.pts)) < 0)
             return r;
-        int n = 0;
-        r = pose_run_people(p->pose, frame.data, frame.width, frame.height, frame.stride,
-                            p->multipose_side, p->dets, &n, err);
-        if (r < 0)
-            return r;
-        /* The result is large: it is filled in place, at a segment's end only. */
+        bool run;
+        int n;
+        enum pipeline_gate gate = gate_frame(p, &frame, &run, &n);
+        atomic_store(&p->gate_state, (int)gate);
+        if (run) {
+            if (p->gate && (r = video_stream_convert(p->video, &frame, err)) < 0)
+                return r;
+            r = pose_run_people(p->pose, frame.data, frame.width, frame.height, frame.stride,
+                                p->multipose_side, p->dets, &p->n_dets, err);
+            if (r < 0)
+                return r;
+            n = p->n_dets;
+            p->posed_any = true;
+            p->last_pose_pts = frame.pts;
+            atomic_fetch_add(&p->pose_frames, 1);
+        }
+        /* A frame without pose still goes to the people library (empty, or
+         * the held detections), so that the tracker's and the segments'
+         * clocks run on. The result is large: it is filled in place, at a
+         * segment's end only. */
         if (pipeline_people_frame(p->people, p->dets, n, frame.pts, ret) != 1)
             continue;
 
@@ -80,6 +147,8 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
         ret->frames = stats.decoded;
         ret->sampled = stats.sampled;
         ret->dropped = stats.dropped;
+        ret->gated = stats.gated;
+        ret->pose_frames = atomic_load(&p->pose_frames);
         return 0;
     }
 }
@@ -97,6 +166,9 @@ static void real_status(void *impl, struct pipeline_status *ret)
     ret->frames = stats.decoded;
     ret->sampled = stats.sampled;
     ret->dropped = stats.dropped;
+    ret->gated = stats.gated;
+    ret->pose_frames = atomic_load(&p->pose_frames);
+    ret->gate = (enum pipeline_gate)atomic_load(&p->gate_state);
 }
 
 static void real_interrupt(void *impl)
@@ -165,6 +237,17 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
     p->multipose_side = source->multipose_side ? (int)source->multipose_side : 256;
     video_options_init(&opts);
     opts.fps = source->fps > 0 ? source->fps : crt_model_config(model->crt)->fps;
+    /* The gate runs on the decoded luma; only the frames pose gets are
+     * converted to RGB. */
+    if (source->still_pose_fps > 0) {
+        p->gate = true;
+        p->still_interval = 1 / source->still_pose_fps;
+        p->slack = opts.fps > 0 ? 0.5 / opts.fps : 0;
+        opts.motion = true;
+        opts.convert_on_demand = true;
+    }
+    atomic_init(&p->pose_frames, 0);
+    atomic_init(&p->gate_state, p->gate ? PIPELINE_GATE_MOVED : PIPELINE_GATE_OFF);
     if (source->timeout_s > 0)
         opts.open_timeout_s = opts.read_timeout_s = source->timeout_s;
     enum video_source_kind kind;

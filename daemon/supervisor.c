@@ -14,10 +14,11 @@
 
 struct shown stream_shown_locked(struct stream *st, struct pipeline_status *status)
 {
-    struct shown v = {st->state,      st->error[0] ? st->error : NULL,
-                      st->next_retry, st->reconnects,
-                      st->frames,     st->sampled,
-                      st->dropped};
+    struct shown v = {st->state,       st->error[0] ? st->error : NULL,
+                      st->next_retry,  st->reconnects,
+                      st->frames,      st->sampled,
+                      st->dropped,     st->gated,
+                      st->pose_frames, PIPELINE_GATE_OFF};
     *status = (struct pipeline_status){0};
     if (st->pipeline)
         pipeline_status(st->pipeline, status);
@@ -26,8 +27,11 @@ struct shown stream_shown_locked(struct stream *st, struct pipeline_status *stat
         v.frames = st->frames - st->open_frames + status->frames;
         v.sampled = st->sampled - st->open_sampled + status->sampled;
         v.dropped = st->dropped - st->open_dropped + status->dropped;
+        v.gated = st->gated - st->open_gated + status->gated;
+        v.pose_frames = st->pose_frames - st->open_pose_frames + status->pose_frames;
     }
     v.reconnects += status->reconnects;
+    v.gate = status->gate;
     if ((st->state == STREAM_RUNNING || st->state == STREAM_STARTING) && status->reconnecting) {
         v.state = STREAM_RECONNECTING;
         v.error = status->error[0] ? status->error : "source lost";
@@ -198,6 +202,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *raw)
     st->frames += res->frames - st->open_frames;
     st->sampled += res->sampled - st->open_sampled;
     st->dropped += res->dropped - st->open_dropped;
+    st->gated += res->gated - st->open_gated;
+    st->pose_frames += res->pose_frames - st->open_pose_frames;
     if (st->last_wall > 0 && wall > st->last_wall) {
         double fps = (double)(res->sampled - st->last_sampled) / (wall - st->last_wall);
         st->fps_measured = st->fps_measured > 0 ? 0.8 * st->fps_measured + 0.2 * fps : fps;
@@ -205,6 +211,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *raw)
     st->open_frames = res->frames;
     st->open_sampled = res->sampled;
     st->open_dropped = res->dropped;
+    st->open_gated = res->gated;
+    st->open_pose_frames = res->pose_frames;
     st->last_wall = wall;
     st->last_sampled = res->sampled;
     memcpy(st->pose, res->keypoints, sizeof(st->pose));
@@ -298,7 +306,9 @@ static void *stream_main(void *arg)
             .max_people = st->spec.max_people ? st->spec.max_people : st->settings.max_people,
             .multipose_side =
                 st->spec.multipose_side ? st->spec.multipose_side : st->settings.multipose_side,
-            .pose_model = st->spec.pose_model};
+            .pose_model = st->spec.pose_model,
+            .still_pose_fps = st->spec.still_pose_fps_set ? st->spec.still_pose_fps
+                                                          : st->settings.still_pose_fps};
         pthread_mutex_unlock(&st->lock);
         r = pipeline_open(sup->model, st->spec.url, &source, &st->stop, &p, &err);
         if (r >= 0) {
@@ -309,6 +319,7 @@ static void *stream_main(void *arg)
             if (atomic_load(&st->stop))
                 pipeline_interrupt(p);
             st->open_frames = st->open_sampled = st->open_dropped = 0;
+            st->open_gated = st->open_pose_frames = 0;
             st->open_people_dropped = 0;
             st->last_wall = 0;
             st->last_sampled = 0;
@@ -631,6 +642,8 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
                 want->enabled != have->enabled || want->origin != have->origin ||
                 want->max_people != have->max_people ||
                 want->multipose_side != have->multipose_side ||
+                want->still_pose_fps_set != have->still_pose_fps_set ||
+                want->still_pose_fps != have->still_pose_fps ||
                 strcmp(want->pose_model, have->pose_model) != 0) {
                 str_copy(name, sizeof(name), have->name);
                 forget = want != NULL;

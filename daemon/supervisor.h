@@ -21,6 +21,7 @@ struct supervisor_settings {
     double camera_timeout_s; /* 0: the video layer's default */
     unsigned max_people;     /* person tracks per stream, unless the stream says (6) */
     unsigned multipose_side; /* a multi-person model's input side, unless the stream says */
+    double still_pose_fps;   /* pose rate on a still person (0: no gate), unless the stream says */
 };
 
 struct supervisor;

@@ -45,7 +45,8 @@ struct stream {
     char error[256];
     double next_retry;
     uint64_t frames, sampled, dropped, segments, reconnects;
-    uint64_t open_frames, open_sampled, open_dropped; /* of the current open */
+    uint64_t open_frames, open_sampled, open_dropped;          /* of the current open */
+    uint64_t gated, pose_frames, open_gated, open_pose_frames; /* the motion gate's, likewise */
     double fps_measured;
     double last_wall;
     uint64_t last_sampled;
@@ -95,6 +96,8 @@ struct shown {
     double next_retry;
     uint64_t reconnects;
     uint64_t frames, sampled, dropped; /* live when the source counts live */
+    uint64_t gated, pose_frames;
+    enum pipeline_gate gate; /* of the open pipeline; off without one */
 };
 
 /* What st shows now (st->lock held); status is filled from the open

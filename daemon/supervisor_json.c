@@ -157,7 +157,7 @@ static json_t *stream_json_locked(struct stream *st)
     json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
     return json_pack(
         "{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
-        "s:{s:b, s:I}, s:o, s:{s:I, s:I, s:I}}",
+        "s:{s:b, s:I}, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:I, s:I}}",
         "name", st->spec.name, "url", st->url_masked, "origin", origin_names[st->spec.origin],
         "enabled", st->spec.enabled, "fps", fps, "state", state_names[v.state], "error", error,
         "next_retry", retry, "frames", (json_int_t)v.frames, "sampled", (json_int_t)v.sampled,
@@ -167,7 +167,8 @@ static json_t *stream_json_locked(struct stream *st)
         stream_activity_json_locked(st), "people", "in_view",
         (json_int_t)stream_people_in_view_locked(st), "max",
         (json_int_t)(st->spec.max_people ? st->spec.max_people : st->settings.max_people),
-        "dropped", (json_int_t)st->people_dropped);
+        "dropped", (json_int_t)st->people_dropped, "gate", "state", pipeline_gate_name(v.gate),
+        "gated", (json_int_t)v.gated, "pose_frames", (json_int_t)v.pose_frames);
 }
 
 int supervisor_streams_json(struct supervisor *sup, json_t **ret_json)

@@ -9,7 +9,8 @@
  * another scrape) waiting on its printf. */
 struct stream_metrics {
     char label[2 * API_NAME_MAX];
-    double values[9];
+    double values[11];
+    enum pipeline_gate gate;
     struct api_histogram latency;
 };
 
@@ -28,6 +29,9 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
         {"crtd_stream_people", "gauge", "People in view (person tracks with an activity)."},
         {"crtd_stream_people_dropped_total", "counter",
          "Detections the per-stream cap on person tracks (max_people) turned away."},
+        {"crtd_stream_gated_frames_total", "counter",
+         "Sampled frames the motion gate found still."},
+        {"crtd_stream_pose_frames_total", "counter", "Sampled frames given to pose."},
     };
     _Static_assert(ARRAY_SIZE(families) == ARRAY_SIZE(((struct stream_metrics *)0)->values),
                    "one value per family");
@@ -49,8 +53,11 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
                            st->fps_measured,
                            (double)(shown.state == STREAM_RUNNING),
                            (double)stream_people_in_view_locked(st),
-                           (double)st->people_dropped};
+                           (double)st->people_dropped,
+                           (double)shown.gated,
+                           (double)shown.pose_frames};
         memcpy(m[i].values, values, sizeof(values));
+        m[i].gate = shown.gate;
         m[i].latency = st->latency;
         pthread_mutex_unlock(&st->lock);
     }
@@ -67,6 +74,15 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
             api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, m[i].label,
                             m[i].values[f]);
     }
+    /* A state set: one series per state, 1 for the stream's. */
+    api_text_printf(t, "# HELP crtd_stream_gate_state What the motion gate does to pose: off, "
+                       "moved, still (a person in view, pose at still_pose_fps), empty (no "
+                       "pose).\n# TYPE crtd_stream_gate_state gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (int g = 0; g < PIPELINE_GATE_COUNT; g++)
+            api_text_printf(t, "crtd_stream_gate_state{stream=\"%s\",state=\"%s\"} %d\n",
+                            m[i].label, pipeline_gate_name((enum pipeline_gate)g),
+                            m[i].gate == (enum pipeline_gate)g);
     api_text_printf(t, "# HELP crtd_activity_latency_seconds From the decode of a segment's last "
                        "frame to its published activity.\n"
                        "# TYPE crtd_activity_latency_seconds histogram\n");

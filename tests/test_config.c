@@ -177,6 +177,13 @@ static void errors_name_file_and_line(void **state)
         {"[daemon]\nmax_people = 0\n", "crtd.conf:2: bad value '0' for max_people: 1 to 16"},
         {"[stream \"a\"]\nmax_people = 17\n", "crtd.conf:2: bad value '17' for max_people"},
         {"[stream \"a\"]\npeople = 2\n", "crtd.conf:2: unknown key 'people' in [stream \"a\"]"},
+        {"[daemon]\nstill_pose_fps = -1\n",
+         "crtd.conf:2: bad value '-1' for still_pose_fps: 0 (no motion gate) to 60"},
+        {"[daemon]\nstill_pose_fps = often\n", "crtd.conf:2: bad value 'often' for still_pose_fps"},
+        {"[stream \"a\"]\nurl = x\nstill_pose_fps = 61\n",
+         "crtd.conf:3: bad value '61' for still_pose_fps"},
+        {"[stream \"a\"]\nurl = x\nstill_pose_fps = nan\n",
+         "crtd.conf:3: bad value 'nan' for still_pose_fps"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);
@@ -225,6 +232,21 @@ static void people_keys(void **state)
     assert_int_equal(a->max_people, 0); /* the [daemon] one */
     assert_int_equal(a->multipose_side, 0);
     assert_int_equal(a->pose_model[0], '\0');
+    assert_true(cfg.still_pose_fps == 2);
+    assert_false(a->still_pose_fps_set); /* the [daemon] one */
+    config_done(&cfg);
+
+    /* still_pose_fps: 0 (no gate) is a value a stream can set over [daemon]. */
+    write_file(t->path, "[daemon]\nstill_pose_fps = 0.5\n"
+                        "[stream \"a\"]\nurl = synthetic:script=Walk\nstill_pose_fps = 0\n"
+                        "[stream \"b\"]\nurl = synthetic:script=Walk\n");
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_true(cfg.still_pose_fps == 0.5);
+    a = config_find_stream(&cfg, "a");
+    assert_true(a->still_pose_fps_set);
+    assert_true(a->still_pose_fps == 0);
+    assert_false(config_find_stream(&cfg, "b")->still_pose_fps_set);
     config_done(&cfg);
 
     /* In [daemon] and per stream; the stream's wins for that stream. */

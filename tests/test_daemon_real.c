@@ -162,21 +162,27 @@ static unsigned crtd_start(struct tl_proc *ret_proc, const char *model, const ch
     return 0;
 }
 
-static void real_streams_one_camera_killed_then_restart(void **state)
+/* A CRT model file with random weights, in dir. */
+static void make_model(char *path, size_t size)
 {
-    char clip[128], model[128], statedir[128], cmd[512];
     struct crt_model *m = NULL;
     struct crt_config cfg;
     struct errbuf err;
 
-    /* A CRT model file with random weights. */
     crt_config_default(&cfg);
     cfg.n_classes = SMARTHOME_NUM_CLASSES;
     assert_int_equal(crt_model_new(&cfg, smarthome_classes, &m, &err), 0);
     crt_model_init_random(m, 7);
-    snprintf(model, sizeof(model), "%s/crt-random.safetensors", dir);
-    assert_int_equal(crt_model_save(m, model, SAFETENSORS_F32, &err), 0);
+    snprintf(path, size, "%s/crt-random.safetensors", dir);
+    assert_int_equal(crt_model_save(m, path, SAFETENSORS_F32, &err), 0);
     crt_model_free(m);
+}
+
+static void real_streams_one_camera_killed_then_restart(void **state)
+{
+    char clip[128], model[128], statedir[128], cmd[512];
+
+    make_model(model, sizeof(model));
 
     /* A 640x480 clip of a person (a still photograph, so pose sees one). */
     snprintf(clip, sizeof(clip), "%s/person.ts", dir);
@@ -239,6 +245,134 @@ static void real_streams_one_camera_killed_then_restart(void **state)
     wait_exit(&cb.proc, SIGKILL);
 }
 
+/* A stream's motion gate as /v1/streams/{name} shows it. */
+struct gate {
+    char state[16];
+    long long gated, pose_frames, sampled;
+};
+
+static struct gate gate_of(unsigned port, const char *stream)
+{
+    char path[128];
+    struct gate g = {0};
+    snprintf(path, sizeof(path), "/v1/streams/%s", stream);
+    json_t *j = get(port, path);
+    json_t *gate = json_object_get(j, "gate");
+    assert_non_null(gate);
+    snprintf(g.state, sizeof(g.state), "%s", json_string_value(json_object_get(gate, "state")));
+    g.gated = json_integer_value(json_object_get(gate, "gated"));
+    g.pose_frames = json_integer_value(json_object_get(gate, "pose_frames"));
+    g.sampled = json_integer_value(json_object_get(j, "sampled"));
+    json_decref(j);
+    return g;
+}
+
+/* The id of the stream's first person track in view, 0 when none. */
+static long long person_in_view(unsigned port, const char *stream)
+{
+    char path[128];
+    long long id = 0;
+    snprintf(path, sizeof(path), "/v1/streams/%s/people", stream);
+    json_t *j = get(port, path);
+    json_t *tracks = json_object_get(j, "people");
+    for (size_t i = 0; i < json_array_size(tracks) && !id; i++) {
+        json_t *t = json_array_get(tracks, i);
+        if (json_is_true(json_object_get(t, "in_view")))
+            id = json_integer_value(json_object_get(t, "id"));
+    }
+    json_decref(j);
+    return id;
+}
+
+/* A still picture looped into a camera, with noise on every frame. */
+static void make_still_clip(const char *picture, const char *clip)
+{
+    char cmd[768];
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -loop 1 -i '%s' -t 6 -r 25 "
+             "-vf scale=640:480,noise=alls=12:allf=t,format=yuv420p -c:v libx264 -preset "
+             "ultrafast -g 25 -f mpegts '%s'",
+             picture, clip);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The motion gate in crtd (default still_pose_fps 2, at the model's 10
+ * fps): an empty, still room gets pose on its first frame only; a person
+ * who keeps still gets pose at about 2 of every 10 frames and stays in
+ * view on the held detections. */
+static void real_motion_gate_spares_pose(void **state)
+{
+    char model[128], statedir[128], room_png[128], room[128], person[128], cmd[512];
+
+    make_model(model, sizeof(model));
+    snprintf(room_png, sizeof(room_png), "%s/room.png", dir);
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -loglevel error -f lavfi -i testsrc2=size=640x480 "
+             "-vf eq=contrast=0.8 -frames:v 1 '%s'",
+             room_png);
+    assert_int_equal(system(cmd), 0);
+    snprintf(room, sizeof(room), "%s/room.ts", dir);
+    snprintf(person, sizeof(person), "%s/still-person.ts", dir);
+    make_still_clip(room_png, room);
+    make_still_clip(photo_path, person);
+
+    struct camera ca, cb;
+    camera_start(&ca, room, "room");
+    camera_start(&cb, person, "person");
+    snprintf(statedir, sizeof(statedir), "%s/state-gate", dir);
+    struct tl_proc crtd;
+    unsigned port = crtd_start(&crtd, model, statedir, ca.url, cb.url);
+
+    /* The person is confirmed (pose at the still rate confirms a track
+     * that started on the first frame). */
+    long long id = 0;
+    for (int i = 0; i < 1200 && !id; i++) {
+        id = person_in_view(port, "b");
+        if (!id)
+            sleep_ms(50);
+    }
+    if (!id)
+        fail_msg("the still person never came into view");
+    struct gate b0 = gate_of(port, "b");
+    long long segments = field_int(port, "b", "segments");
+    wait_segments(port, "b", segments + 5);
+    struct gate b1 = gate_of(port, "b");
+    double rate = (double)(b1.pose_frames - b0.pose_frames) / (double)(b1.sampled - b0.sampled);
+    printf("still person: %lld pose frames of %lld sampled (%.2f; 2 fps of 10 is 0.20), "
+           "gated %lld, gate %s\n",
+           b1.pose_frames - b0.pose_frames, b1.sampled - b0.sampled, rate, b1.gated, b1.state);
+    assert_string_equal(b1.state, "still");
+    if (rate < 0.1 || rate > 0.3)
+        fail_msg("pose on %.2f of a still person's frames, expected about 0.2", rate);
+    assert_int_equal(person_in_view(port, "b"), id); /* the same track, never dropped */
+
+    /* The empty room: pose on the first frame (the gate's background starts
+     * there), none after. */
+    wait_segments(port, "a", 5);
+    struct gate a = gate_of(port, "a");
+    printf("empty room: %lld pose frames, %lld gated of %lld sampled, gate %s\n", a.pose_frames,
+           a.gated, a.sampled, a.state);
+    assert_string_equal(a.state, "empty");
+    assert_int_equal(a.pose_frames, 1);
+    assert_int_equal(a.gated, a.sampled - 1);
+    assert_int_equal(person_in_view(port, "a"), 0);
+
+    /* /metrics has the same. */
+    struct tl_http_response res;
+    struct errbuf err = {{0}};
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+    assert_int_equal(tl_http("GET", url, NULL, NULL, &res, &err), 0);
+    assert_non_null(strstr(res.body, "crtd_stream_pose_frames_total{stream=\"a\"} 1\n"));
+    assert_non_null(strstr(res.body, "crtd_stream_gate_state{stream=\"a\",state=\"empty\"} 1\n"));
+    assert_non_null(strstr(res.body, "crtd_stream_gate_state{stream=\"b\",state=\"still\"} 1\n"));
+    tl_http_response_done(&res);
+
+    assert_int_equal(wait_exit(&crtd, SIGTERM), 0);
+    wait_exit(&ca.proc, SIGKILL);
+    wait_exit(&cb.proc, SIGKILL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -259,6 +393,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(real_streams_one_camera_killed_then_restart),
+        cmocka_unit_test(real_motion_gate_spares_pose),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
