@@ -315,11 +315,9 @@ int cmd_classify(int argc, char **argv)
                   errbuf_text(&err, r));
         return 1;
     }
-    struct pose_options options = pose_cli_options();
     if ((r = crt_model_load(model_path, &model, &err)) < 0 ||
-        (r = pose_cli_model_path(pose_path, sizeof(pose_path), pose_name, models_dir, &err)) < 0 ||
-        (r = pose_model_load_opts(pose_path, &options, &pose, &err)) < 0 ||
-        (r = pose_context_new(pose, &context, &err)) < 0) {
+        (r = pose_cli_open(pose_name, models_dir, pose_path, sizeof(pose_path), &pose, &context,
+                           &err)) < 0) {
         cli_error("classify", "%s", errbuf_text(&err, r));
         goto done;
     }

@@ -67,16 +67,6 @@ static int on_people(void *ctx, const struct video_frame *frame, const struct po
     return run->max_frames && ++run->frames >= run->max_frames;
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *ret)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return false;
-    *ret = v;
-    return true;
-}
-
 static json_t *joints_json(const struct people_defects *d)
 {
     json_t *a = json_array();
@@ -167,58 +157,30 @@ static void print_text(const struct people_defects *d, double fps)
 int cmd_defects(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'p'},
-        {"models", required_argument, NULL, 'd'},
-        {"side", required_argument, NULL, 'S'},
-        {"fps", required_argument, NULL, 'f'},
-        {"max-frames", required_argument, NULL, 'n'},
+        POSE_CLI_PEOPLE_OPTIONS,
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *pose_name = "multipose", *models_dir = NULL;
+    struct pose_cli_people o;
     char pose_path[4096];
     bool as_json = false;
-    long side = 256, max_frames = 0;
-    double fps = 10;
     struct pose_model *pose = NULL;
     struct pose_context *context = NULL;
     struct defects_run run = {0};
     struct errbuf err = {0};
-    char *end;
     int c, r, status = 1;
 
+    pose_cli_people_default(&o);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int shared = pose_cli_people_option(&o, c, optarg, "defects");
+        if (shared < 0)
+            return EXIT_USAGE;
+        if (shared)
+            continue;
         switch (c) {
-        case 'p':
-            pose_name = optarg;
-            break;
-        case 'd':
-            models_dir = optarg;
-            break;
-        case 'S':
-            if (!parse_long(optarg, POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE, &side) ||
-                side % 32) {
-                cli_error("defects", "--side must be a multiple of 32 from %d to %d",
-                          POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'f':
-            fps = strtod(optarg, &end);
-            if (!*optarg || *end || !(fps > 0 && fps <= 120)) {
-                cli_error("defects", "--fps must be a number above 0, at most 120");
-                return EXIT_USAGE;
-            }
-            break;
-        case 'n':
-            if (!parse_long(optarg, 1, 100000000, &max_frames)) {
-                cli_error("defects", "--max-frames must be a positive whole number");
-                return EXIT_USAGE;
-            }
-            break;
         case 'j':
             as_json = true;
             break;
@@ -239,15 +201,13 @@ int cmd_defects(int argc, char **argv)
     blas_set_threads(1);
     av_log_set_level(AV_LOG_FATAL);
 
-    struct pose_options options = pose_cli_options();
-    if ((r = pose_cli_model_path(pose_path, sizeof(pose_path), pose_name, models_dir, &err)) < 0 ||
-        (r = pose_model_load_opts(pose_path, &options, &pose, &err)) < 0 ||
-        (r = pose_context_new(pose, &context, &err)) < 0 ||
+    if ((r = pose_cli_open(o.pose_name, o.models_dir, pose_path, sizeof(pose_path), &pose, &context,
+                           &err)) < 0 ||
         (r = people_defects_new(&run.state)) < 0) {
         cli_error("defects", "%s", errbuf_text(&err, r));
         goto done;
     }
-    run.max_frames = max_frames;
+    run.max_frames = o.max_frames;
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];
         run.people = people_free(run.people);
@@ -257,7 +217,7 @@ int cmd_defects(int argc, char **argv)
         }
         people_defects_reset(run.state);
         run.frames = run.n_first = 0;
-        r = clip_pose_read_people(file, fps, context, (int)side, on_people, &run, &err);
+        r = clip_pose_read_people(file, o.fps, context, (int)o.side, on_people, &run, &err);
         if (r == 1 && run.error >= 0) /* a photo */
             run.error =
                 people_defects_still(run.state, run.first, run.n_first, run.width, run.height);
@@ -272,9 +232,9 @@ int cmd_defects(int argc, char **argv)
         goto done;
     }
     if (as_json)
-        print_json(&d, pose_path, side, fps);
+        print_json(&d, pose_path, o.side, o.fps);
     else
-        print_text(&d, fps);
+        print_text(&d, o.fps);
     status = 0;
 done:
     people_defects_free(run.state);

@@ -56,16 +56,6 @@ static int on_people(void *ctx, const struct video_frame *frame, const struct po
     return run->max_frames && ++run->frames >= run->max_frames;
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *ret)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return false;
-    *ret = v;
-    return true;
-}
-
 int cmd_track(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -79,51 +69,28 @@ int cmd_track(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *pose_name = "multipose", *models_dir = NULL;
+    struct pose_cli_people o;
     char pose_path[4096];
     bool as_json = false;
-    long side = 256, max_people = 0, max_frames = 0;
-    double fps = 10;
+    long max_people = 0;
     struct pose_model *pose = NULL;
     struct pose_context *context = NULL;
     struct track_run run = {0};
     struct errbuf err = {0};
-    char *end;
     int c, r, status = 1;
 
+    pose_cli_people_default(&o);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int shared = pose_cli_people_option(&o, c, optarg, "track");
+        if (shared < 0)
+            return EXIT_USAGE;
+        if (shared)
+            continue;
         switch (c) {
-        case 'p':
-            pose_name = optarg;
-            break;
-        case 'd':
-            models_dir = optarg;
-            break;
-        case 'S':
-            if (!parse_long(optarg, POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE, &side) ||
-                side % 32) {
-                cli_error("track", "--side must be a multiple of 32 from %d to %d",
-                          POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'f':
-            fps = strtod(optarg, &end);
-            if (!*optarg || *end || !(fps > 0 && fps <= 120)) {
-                cli_error("track", "--fps must be a number above 0, at most 120");
-                return EXIT_USAGE;
-            }
-            break;
-        case 'n':
-            if (!parse_long(optarg, 1, 100000000, &max_frames)) {
-                cli_error("track", "--max-frames must be a positive whole number");
-                return EXIT_USAGE;
-            }
-            break;
         case 'P':
-            if (!parse_long(optarg, 1, PEOPLE_MAX, &max_people)) {
+            if (!cli_parse_long(optarg, 1, PEOPLE_MAX, &max_people)) {
                 cli_error("track", "--max-people must be from 1 to %d", PEOPLE_MAX);
                 return EXIT_USAGE;
             }
@@ -149,18 +116,16 @@ int cmd_track(int argc, char **argv)
     blas_set_threads(1);
     av_log_set_level(AV_LOG_FATAL);
 
-    struct pose_options options = pose_cli_options();
-    if ((r = pose_cli_model_path(pose_path, sizeof(pose_path), pose_name, models_dir, &err)) < 0 ||
-        (r = pose_model_load_opts(pose_path, &options, &pose, &err)) < 0 ||
-        (r = pose_context_new(pose, &context, &err)) < 0 ||
+    if ((r = pose_cli_open(o.pose_name, o.models_dir, pose_path, sizeof(pose_path), &pose, &context,
+                           &err)) < 0 ||
         (r = people_new(NULL, (unsigned)max_people, &run.people, &err)) < 0 ||
         (r = people_stats_new(&run.stats)) < 0) {
         cli_error("track", "%s", errbuf_text(&err, r));
         goto done;
     }
-    run.max_frames = max_frames;
+    run.max_frames = o.max_frames;
     int64_t t0 = time_mono_ns();
-    r = clip_pose_read_people(file, fps, context, (int)side, on_people, &run, &err);
+    r = clip_pose_read_people(file, o.fps, context, (int)o.side, on_people, &run, &err);
     double elapsed = (double)(time_mono_ns() - t0) / 1e9;
     if (r < 0 || run.error < 0) {
         cli_error("track", "%s", errbuf_text(&err, r < 0 ? r : run.error));
@@ -173,8 +138,8 @@ int cmd_track(int argc, char **argv)
     if (as_json) {
         json_t *out = json_pack(
             "{s:s, s:s, s:b, s:i, s:f, s:I, s:f, s:f, s:{s:f, s:i, s:i}, s:i, s:i, s:f, s:i, s:f}",
-            "file", file, "pose", pose_path, "multi", multi, "side", (json_int_t)side, "fps", fps,
-            "frames", (json_int_t)t.frames, "seconds", t.seconds, "ms_per_frame", ms,
+            "file", file, "pose", pose_path, "multi", multi, "side", (json_int_t)o.side, "fps",
+            o.fps, "frames", (json_int_t)t.frames, "seconds", t.seconds, "ms_per_frame", ms,
             "people_per_frame", "mean", t.people_mean, "median", (json_int_t)t.people_median, "max",
             (json_int_t)t.people_max, "tracks_started", (json_int_t)t.tracks_started,
             "tracks_confirmed", (json_int_t)t.tracks_confirmed, "confirmed_life_s",
@@ -184,10 +149,10 @@ int cmd_track(int argc, char **argv)
         fputc('\n', stdout);
         json_decref(out);
     } else {
-        printf("%s: %llu frames at %g fps (%.1f s), %s", file, (unsigned long long)t.frames, fps,
+        printf("%s: %llu frames at %g fps (%.1f s), %s", file, (unsigned long long)t.frames, o.fps,
                t.seconds, multi ? "multipose" : "single-person pose");
         if (multi)
-            printf(" at side %ld", side);
+            printf(" at side %ld", o.side);
         printf(", %.1f ms per frame (decode and pose)\n", ms);
         printf("people per frame: mean %.2f, median %d, max %d\n", t.people_mean, t.people_median,
                t.people_max);

@@ -55,5 +55,7 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Reports a failure the way every crt command does: "crt <cmd>: message". */
 void cli_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A whole decimal number from lo to hi; false (and *ret untouched) otherwise. */
+bool cli_parse_long(const char *text, long lo, long hi, long *ret);
 
 #endif

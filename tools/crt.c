@@ -57,6 +57,16 @@ void cli_error(const char *command, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+bool cli_parse_long(const char *text, long lo, long hi, long *ret)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < lo || v > hi)
+        return false;
+    *ret = v;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     cli_tune_blas(argv);

@@ -2,6 +2,7 @@
  * made before the library runs (cli_tune_blas). */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,4 +125,61 @@ int pose_cli_model_path(char *buf, size_t size, const char *model, const char *m
 #endif
     return errbuf_set(err, -ENOENT,
                       "movenet-%s.json not found (run scripts/setup, or pass --models DIR)", model);
+}
+
+void pose_cli_people_default(struct pose_cli_people *o)
+{
+    *o = (struct pose_cli_people){.pose_name = "multipose", .side = 256, .fps = 10};
+}
+
+int pose_cli_people_option(struct pose_cli_people *o, int c, const char *arg, const char *command)
+{
+    char *end;
+    switch (c) {
+    case 'p':
+        o->pose_name = arg;
+        return 1;
+    case 'd':
+        o->models_dir = arg;
+        return 1;
+    case 'S':
+        if (!cli_parse_long(arg, POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE, &o->side) ||
+            o->side % 32) {
+            cli_error(command, "--side must be a multiple of 32 from %d to %d",
+                      POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE);
+            return -1;
+        }
+        return 1;
+    case 'f':
+        o->fps = strtod(arg, &end);
+        if (!*arg || *end || !(o->fps > 0 && o->fps <= 120)) {
+            cli_error(command, "--fps must be a number above 0, at most 120");
+            return -1;
+        }
+        return 1;
+    case 'n':
+        if (!cli_parse_long(arg, 1, 100000000, &o->max_frames)) {
+            cli_error(command, "--max-frames must be a positive whole number");
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int pose_cli_open(const char *name, const char *models_dir, char *path, size_t size,
+                  struct pose_model **ret_model, struct pose_context **ret_context,
+                  struct errbuf *err)
+{
+    struct pose_options options = pose_cli_options();
+    struct pose_model *model = NULL;
+    int r = pose_cli_model_path(path, size, name, models_dir, err);
+    if (r >= 0)
+        r = pose_model_load_opts(path, &options, &model, err);
+    if (r >= 0 && (r = pose_context_new(model, ret_context, err)) < 0)
+        model = pose_model_free(model);
+    if (r >= 0)
+        *ret_model = model;
+    return r;
 }

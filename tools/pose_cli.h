@@ -24,4 +24,31 @@ int pose_cli_source_path(char *buf, size_t size, const char *relative, struct er
  * CRTD_POSE_NO_AVX512=1 keeps the convolutions on OpenBLAS. */
 struct pose_options pose_cli_options(void);
 
+/* The options the multi-person commands (crt track, crt defects) share:
+ * --model NAME|FILE, --models DIR, --side N, --fps N, --max-frames N, as
+ * getopt_long codes 'p', 'd', 'S', 'f' and 'n'. */
+struct pose_cli_people {
+    const char *pose_name, *models_dir;
+    long side, max_frames; /* max_frames 0: all */
+    double fps;
+};
+
+#define POSE_CLI_PEOPLE_OPTIONS                                                                    \
+    {"model", required_argument, NULL, 'p'}, {"models", required_argument, NULL, 'd'},             \
+        {"side", required_argument, NULL, 'S'}, {"fps", required_argument, NULL, 'f'},             \
+    {                                                                                              \
+        "max-frames", required_argument, NULL, 'n'                                                 \
+    }
+
+/* Defaults: multipose, side 256, 10 fps, every frame. */
+void pose_cli_people_default(struct pose_cli_people *o);
+/* Takes getopt's option c with its argument: 1 when it was one of the shared
+ * options, 0 when not, -1 after saying (as `crt <command>`) what is wrong. */
+int pose_cli_people_option(struct pose_cli_people *o, int c, const char *arg, const char *command);
+
+/* Resolves the pose model name, loads it with the tools' options and makes a
+ * context; path receives the model file's path. */
+int pose_cli_open(const char *name, const char *models_dir, char *path, size_t size,
+                  struct pose_model **ret_model, struct pose_context **ret_context,
+                  struct errbuf *err);
 #endif
