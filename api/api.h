@@ -28,6 +28,10 @@ json_t *api_error_body(int code, const char *message);
 /* Whether text is a stream name: 1 to 63 characters of [A-Za-z0-9_.-],
  * starting with a letter or digit. */
 bool api_name_valid(const char *text);
+/* A stream's site or room (docs/SERVICE.md): free text a person reads
+ * ("Rose wing", "Room 12"), 1-63 bytes, no control character and no
+ * leading or trailing space. */
+bool api_place_valid(const char *text);
 /* Percent-decodes a request's path or query value in place and returns its
  * new length, as libmicrohttpd would, except that "%00" stays encoded: a NUL
  * would cut the path short (/v1/streams/%00/history read as /v1/streams/),
@@ -38,12 +42,14 @@ size_t api_url_unescape(char *text);
 struct api_stream_spec {
     char name[API_NAME_MAX];
     char url[API_URL_MAX];
-    double fps;   /* 0: the model's rate */
-    bool enabled; /* default true */
+    double fps;              /* 0: the model's rate */
+    bool enabled;            /* default true */
+    char site[API_NAME_MAX]; /* "": none (api_place_valid otherwise) */
+    char room[API_NAME_MAX];
 };
 
 /* Parses a POST /v1/streams body: an object with name and url, optional fps
- * (0 < fps <= 60) and enabled, and nothing else. -EBADMSG for JSON that does
+ * (0 < fps <= 60), enabled, site and room, and nothing else. -EBADMSG for JSON that does
  * not parse, -EINVAL for a field that is wrong, each with a message. */
 int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec *ret_spec,
                           struct errbuf *err);

@@ -20,6 +20,17 @@ bool api_name_valid(const char *text)
     return true;
 }
 
+bool api_place_valid(const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    if (n == 0 || n >= API_NAME_MAX || text[0] == ' ' || text[n - 1] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            return false;
+    return true;
+}
+
 static int hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
@@ -101,8 +112,19 @@ int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec 
                 goto finish;
             }
             spec.enabled = json_is_true(value);
+        } else if (strcmp(key, "site") == 0 || strcmp(key, "room") == 0) {
+            const char *text = json_string_value(value);
+            if (!api_place_valid(text)) {
+                r = errbuf_set(err, -EINVAL,
+                               "'%s' must be a string of 1-63 bytes without control characters "
+                               "or surrounding spaces",
+                               key);
+                goto finish;
+            }
+            str_copy(key[0] == 's' ? spec.site : spec.room, sizeof(spec.site), text);
         } else {
-            r = errbuf_set(err, -EINVAL, "unknown field '%.64s' (name, url, fps, enabled)", key);
+            r = errbuf_set(err, -EINVAL,
+                           "unknown field '%.64s' (name, url, fps, enabled, site, room)", key);
             goto finish;
         }
     }

@@ -27,10 +27,11 @@ void config_init(struct config *cfg)
         .log_level = LOG_LEVEL_INFO,
         .max_streams = 64,
         .mqtt = {.port = 1883,
-                 .topic_prefix = "crtd",
+                 .topic_prefix = "", /* crtd/<client id>: see mqtt.c */
                  .discovery_prefix = "homeassistant",
                  .qos = 1,
-                 .keepalive_s = 30},
+                 .keepalive_s = 30,
+                 .diagnostics_s = 10},
         .hysteresis_s = 2.0,
         .camera_timeout_s = 10,
         .checkpoint_segments = 10,
@@ -472,11 +473,17 @@ static int on_key(void *user, const char *section, const char *key, const char *
         } else if (strcmp(key, "still_pose_fps") == 0) {
             r = parse_double(value, 0, 60, &st->still_pose_fps);
             st->still_pose_fps_set = r >= 0;
+        } else if (strcmp(key, "site") == 0 || strcmp(key, "room") == 0) {
+            if (!api_place_valid(value))
+                return BAD("[stream \"%s\"] %s: '%.200s' is not a place name (1-63 bytes, no "
+                           "control characters or surrounding spaces)",
+                           name, key, value);
+            r = copy_value(key[0] == 's' ? st->site : st->room, sizeof(st->site), value);
         } else if (strncmp(key, "zone.", 5) == 0) {
             return zone_key(ps, name, key + 5, value);
         } else {
             return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled, pose_model, "
-                       "max_people, multipose_side, still_pose_fps, zone.NAME)",
+                       "max_people, multipose_side, still_pose_fps, site, room, zone.NAME)",
                        key, name);
         }
     } else if (strcmp(section, "mqtt") == 0) {
@@ -505,9 +512,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 0, 2, &m->qos);
         else if (strcmp(key, "keepalive_s") == 0)
             r = parse_uint(value, 5, 3600, &m->keepalive_s);
+        else if (strcmp(key, "diagnostics_s") == 0)
+            r = parse_uint(value, 1, 3600, &m->diagnostics_s);
         else
             return BAD("unknown key '%s' in [mqtt] (host, port, client_id, username, "
-                       "password_file, ca_file, topic_prefix, discovery_prefix, qos, keepalive_s)",
+                       "password_file, ca_file, topic_prefix, discovery_prefix, qos, keepalive_s, "
+                       "diagnostics_s)",
                        key);
     } else {
         return BAD("unknown section [%s] (server, daemon, mqtt, stream \"name\", rule \"name\", "

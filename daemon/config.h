@@ -35,6 +35,11 @@ struct config_stream {
     unsigned multipose_side;
     double still_pose_fps; /* only when still_pose_fps_set */
     bool still_pose_fps_set;
+    /* Where the camera is (api_place_valid; "": not said): shown in the
+     * API, /metrics, MQTT (room: Home Assistant's suggested area) and kept
+     * with each history interval. */
+    char site[API_NAME_MAX];
+    char room[API_NAME_MAX];
 };
 
 /* zone.NAME = KIND x,y x,y ... in a [stream "NAME"] section (docs/SAFETY.md). */
@@ -133,10 +138,11 @@ struct config {
         char username[128];
         char password_file[PATH_MAX];
         char ca_file[PATH_MAX];     /* set: TLS, checking the broker against it */
-        char topic_prefix[128];     /* crtd */
+        char topic_prefix[128];     /* "": crtd/<client id>, one per instance */
         char discovery_prefix[128]; /* homeassistant; "" for no discovery */
         unsigned qos;
         unsigned keepalive_s;
+        unsigned diagnostics_s; /* how often the diagnostic entities are updated (10) */
     } mqtt;
     /* [stream "name"] sections and --stream */
     struct config_stream *streams;

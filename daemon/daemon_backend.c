@@ -42,6 +42,10 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
     str_copy(cs.url, sizeof(cs.url), spec->url);
     str_copy(ss.name, sizeof(ss.name), spec->name);
     str_copy(ss.url, sizeof(ss.url), spec->url);
+    str_copy(cs.site, sizeof(cs.site), spec->site);
+    str_copy(cs.room, sizeof(cs.room), spec->room);
+    str_copy(ss.site, sizeof(ss.site), spec->site);
+    str_copy(ss.room, sizeof(ss.room), spec->room);
     if (supervisor_has(d->sup, spec->name))
         return errbuf_set(err, -EEXIST, "stream '%s' already exists", spec->name);
     pthread_rwlock_rdlock(&d->model_lock);

@@ -54,6 +54,9 @@ struct daemon {
  * /healthz and /metrics add beside the supervisor's figures. */
 extern const struct api_backend daemon_backend;
 
+/* The class names of a model, as a JSON array (MQTT's activity sensor). */
+json_t *daemon_model_classes(const struct pipeline_model *model);
+
 /* The supervisor's settings of a configuration. */
 struct supervisor_settings daemon_supervisor_settings(const struct config *cfg);
 

@@ -40,6 +40,15 @@ static bool same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+json_t *daemon_model_classes(const struct pipeline_model *model)
+{
+    json_t *classes = json_array();
+    unsigned n = pipeline_model_n_classes(model);
+    for (unsigned i = 0; classes && i < n; i++)
+        json_array_append_new(classes, json_string(pipeline_model_class(model, i)));
+    return classes;
+}
+
 /* SIGHUP loads the models again when another file is named or a file
  * changed (replaced, rewritten). The new one is loaded whole before anything
  * changes: one that does not load leaves the old model serving, and the
@@ -75,6 +84,9 @@ static void reload_model(struct daemon *d, const struct config *cfg)
     d->model_reload_error[0] = '\0';
     pthread_rwlock_unlock(&d->model_lock);
     pipeline_model_free(old);
+    json_t *classes = daemon_model_classes(model);
+    mqtt_set_classes(d->mqtt, classes);
+    json_decref(classes);
     log_notice("reload: model %s loaded; every stream restarted on it",
                cfg->model[0] ? cfg->model : "none");
 }

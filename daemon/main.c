@@ -284,6 +284,19 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* The MQTT client's privacy switch and diagnostic entities (docs/MQTT.md). */
+static int mqtt_pause(void *userdata, const char *stream, bool paused, struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    return supervisor_pause(d->sup, stream, paused, err);
+}
+
+static int mqtt_streams(void *userdata, json_t **ret_json)
+{
+    struct daemon *d = userdata;
+    return supervisor_streams_json(d->sup, ret_json);
+}
+
 static int run(struct daemon *d, const struct options *o)
 {
     struct errbuf err;
@@ -357,6 +370,8 @@ static int run(struct daemon *d, const struct options *o)
             .fps = saved[i].fps, .enabled = saved[i].enabled, .origin = CONFIG_ORIGIN_API};
         str_copy(cs.name, sizeof(cs.name), saved[i].name);
         str_copy(cs.url, sizeof(cs.url), saved[i].url);
+        str_copy(cs.site, sizeof(cs.site), saved[i].site);
+        str_copy(cs.room, sizeof(cs.room), saved[i].room);
         if (config_find_stream(&d->cfg, cs.name)) {
             log_warning("stream %s: in the configuration and in the state store; the "
                         "configuration wins",
@@ -382,8 +397,14 @@ static int run(struct daemon *d, const struct options *o)
         log_error("the open alerts for MQTT: %s", errbuf_text(&err, r));
         return r;
     }
-    r = mqtt_start(&d->cfg.mqtt, d->events, events_seen, json_object_get(streams, "streams"),
-                   json_object_get(open_alerts, "alerts"), &d->mqtt, &err);
+    struct mqtt_hooks hooks = {.classes = daemon_model_classes(d->model),
+                               .pause = mqtt_pause,
+                               .streams_json = mqtt_streams,
+                               .userdata = d};
+    r = mqtt_start(&d->cfg.mqtt, &hooks, d->events, events_seen,
+                   json_object_get(streams, "streams"), json_object_get(open_alerts, "alerts"),
+                   &d->mqtt, &err);
+    json_decref(hooks.classes);
     json_decref(streams);
     json_decref(open_alerts);
     if (r < 0) {

@@ -1,60 +1,30 @@
-/* mqtt: see mqtt.h. Topics (prefix "crtd" by default):
- *   crtd/status                    online / offline (retained; offline is the will)
- *   crtd/<stream>/activity         the activity JSON of /v1/streams/<stream>/activity (retained)
- *   crtd/<stream>/state            {"state", "error", "reconnects"} (retained)
- *   crtd/<stream>/people           how many people are in view, e.g. "2" (retained)
- *   homeassistant/sensor/<node>/<stream>/config   discovery (retained; emptied on removal)
- *   homeassistant/sensor/<node>/<stream>_people/config   the person-count sensor's */
+/* mqtt: see mqtt.h. Topics, under the instance's prefix P (crtd/<client
+ * id> unless topic_prefix says; docs/MQTT.md):
+ *   P/status                    online / offline (retained; offline is the will)
+ *   P/<stream>/activity         the activity JSON of /v1/streams/<stream>/activity,
+ *                               with the stream's site and room (retained)
+ *   P/<stream>/state            {"state", "error", "reconnects"} (retained)
+ *   P/<stream>/available        online while the camera delivers frames (retained)
+ *   P/<stream>/people           how many people are in view, e.g. "2" (retained)
+ *   P/<stream>/occupancy, safety  ON / OFF (retained)
+ *   P/<stream>/alert            each change of an alert (not retained)
+ *   P/<stream>/paused           the privacy switch: ON / OFF (retained)
+ *   P/<stream>/paused/set       its commands, from Home Assistant
+ *   P/<stream>/diagnostics      fps, reconnects, pose and gated frames, gate (retained)
+ * and Home Assistant's discovery (mqtt_discovery.c). */
 #include "mqtt.h"
 
 #include <ctype.h>
-#include <mosquitto.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-#ifndef CRTD_VERSION
-#define CRTD_VERSION "0"
-#endif
+#include "mqtt_internal.h"
 
-#define MQTT_MAX_FALLS 16
-
-enum mqtt_state { MQTT_CONNECTING, MQTT_CONNECTED, MQTT_DISCONNECTED };
 static const char *const state_names[] = {"connecting", "connected", "disconnected"};
-
-/* What the client knows of one stream: the payloads it last published. */
-struct known {
-    char name[API_NAME_MAX];
-    char *activity; /* JSON text, or NULL before the first */
-    char *state;
-    long long people;              /* in view; -1 before the first */
-    int64_t falls[MQTT_MAX_FALLS]; /* fall alerts active or acknowledged: "safety" is on */
-    unsigned n_falls;
-};
-
-struct mqtt {
-    struct config_mqtt cfg;
-    struct mosquitto *mosq;
-    struct api_events *events;
-    pthread_t thread;
-    atomic_bool stopping;
-    uint64_t after_id; /* the event the streams given to mqtt_start are as of */
-    char node_id[128]; /* the client id as Home Assistant ids allow */
-    char status_topic[160];
-
-    pthread_mutex_t lock; /* guards everything below */
-    enum mqtt_state state;
-    char error[256];
-    uint64_t reconnects, published;
-    bool was_connected;
-    struct known *streams;
-    size_t n_streams;
-};
 
 /* ---- publishing ------------------------------------------------------------ */
 
-static void publish(struct mqtt *m, const char *topic, const char *payload, bool retain)
+void mqtt_publish(struct mqtt *m, const char *topic, const char *payload, bool retain)
 {
     size_t len = payload ? strlen(payload) : 0;
     int rc = mosquitto_publish(m->mosq, NULL, topic, (int)len, payload, (int)m->cfg.qos, retain);
@@ -67,14 +37,13 @@ static void publish(struct mqtt *m, const char *topic, const char *payload, bool
      * on the next connection. */
 }
 
-static void stream_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
-                         const char *what)
+void mqtt_stream_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
+                       const char *what)
 {
-    snprintf(dst, size, "%s/%s/%s", m->cfg.topic_prefix, stream, what);
+    snprintf(dst, size, "%s/%s/%s", m->prefix, stream, what);
 }
 
-/* Home Assistant ids: letters, digits, '_' and '-' only. */
-static void ha_id(char *dst, size_t size, const char *text)
+void mqtt_ha_id(char *dst, size_t size, const char *text)
 {
     size_t i = 0;
     for (; text[i] && i + 1 < size; i++)
@@ -82,182 +51,74 @@ static void ha_id(char *dst, size_t size, const char *text)
     dst[i] = '\0';
 }
 
-/* suffix "" for the activity sensor, "_people" for the person count. */
-static void discovery_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
-                            const char *suffix)
+static void publish_text(struct mqtt *m, const char *stream, const char *what, const char *text,
+                         bool retain)
 {
-    char object[API_NAME_MAX];
-    ha_id(object, sizeof(object), stream);
-    snprintf(dst, size, "%s/sensor/%s/%s%s/config", m->cfg.discovery_prefix, m->node_id, object,
-             suffix);
-}
-
-/* The safety entities of a camera (docs/MQTT.md): two binary sensors and an
- * event entity, each a component, an id suffix and its device class. */
-static const struct {
-    const char *component, *suffix, *device_class, *what;
-} safety_entities[] = {
-    {"binary_sensor", "_safety", "safety", "safety"},
-    {"binary_sensor", "_occupancy", "occupancy", "occupancy"},
-    {"event", "_alert", NULL, "alert"},
-};
-
-static void safety_discovery_topic(const struct mqtt *m, char *dst, size_t size, const char *stream,
-                                   size_t e)
-{
-    char object[API_NAME_MAX];
-    ha_id(object, sizeof(object), stream);
-    snprintf(dst, size, "%s/%s/%s/%s%s/config", m->cfg.discovery_prefix,
-             safety_entities[e].component, m->node_id, object, safety_entities[e].suffix);
-}
-
-static char *safety_discovery_config(const struct mqtt *m, const char *stream, size_t e)
-{
-    char object[API_NAME_MAX], unique[300], topic[400], name[128];
-    ha_id(object, sizeof(object), stream);
-    snprintf(unique, sizeof(unique), "%s_%s%s", m->node_id, object, safety_entities[e].suffix);
-    stream_topic(m, topic, sizeof(topic), stream, safety_entities[e].what);
-    snprintf(name, sizeof(name), "%s %s", stream, safety_entities[e].what);
-    json_t *j =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s], s:s, s:s, s:s, s:s}}", "name", name,
-                  "unique_id", unique, "state_topic", topic, "availability_topic", m->status_topic,
-                  "payload_available", "online", "payload_not_available", "offline", "device",
-                  "identifiers", m->node_id, "name", m->node_id, "manufacturer", "crtd", "model",
-                  "activity recognition (Toyota Smarthome classes)", "sw_version", CRTD_VERSION);
-    if (j && safety_entities[e].device_class) {
-        json_object_set_new(j, "device_class", json_string(safety_entities[e].device_class));
-        json_object_set_new(j, "payload_on", json_string("ON"));
-        json_object_set_new(j, "payload_off", json_string("OFF"));
-    }
-    if (j && !safety_entities[e].device_class) {
-        json_object_set_new(
-            j, "event_types",
-            json_pack("[s, s, s, s]", "raised", "confirmed", "acknowledged", "cleared"));
-        json_object_set_new(j, "icon", json_string("mdi:alarm-light"));
-    }
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return text;
+    char topic[MQTT_TOPIC_MAX];
+    mqtt_stream_topic(m, topic, sizeof(topic), stream, what);
+    mqtt_publish(m, topic, text, retain);
 }
 
 static void publish_flag(struct mqtt *m, const char *name, const char *what, bool on)
 {
-    char topic[400];
-    stream_topic(m, topic, sizeof(topic), name, what);
-    publish(m, topic, on ? "ON" : "OFF", true);
-}
-
-/* The person-count sensor of a camera, on the same device. */
-static char *discovery_people_config(const struct mqtt *m, const char *stream)
-{
-    char object[API_NAME_MAX], unique[300], topic[400], name[128];
-    ha_id(object, sizeof(object), stream);
-    snprintf(unique, sizeof(unique), "%s_%s_people", m->node_id, object);
-    stream_topic(m, topic, sizeof(topic), stream, "people");
-    snprintf(name, sizeof(name), "%s people", stream);
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s], s:s, s:s, s:s, "
-        "s:s}}",
-        "name", name, "unique_id", unique, "state_topic", topic, "unit_of_measurement", "people",
-        "state_class", "measurement", "availability_topic", m->status_topic, "payload_available",
-        "online", "payload_not_available", "offline", "icon", "mdi:account-group", "device",
-        "identifiers", m->node_id, "name", m->node_id, "manufacturer", "crtd", "model",
-        "activity recognition (Toyota Smarthome classes)", "sw_version", CRTD_VERSION);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return text;
+    publish_text(m, name, what, on ? "ON" : "OFF", true);
 }
 
 static void publish_people(struct mqtt *m, const char *name, long long people)
 {
-    char topic[400], text[32];
-    stream_topic(m, topic, sizeof(topic), name, "people");
+    char text[32];
     snprintf(text, sizeof(text), "%lld", people);
-    publish(m, topic, text, true);
+    publish_text(m, name, "people", text, true);
     publish_flag(m, name, "occupancy", people > 0);
 }
 
-static char *discovery_config(const struct mqtt *m, const char *stream)
+static void publish_running(struct mqtt *m, const struct known *k)
 {
-    char object[API_NAME_MAX], unique[300], activity[400], name[128];
-    ha_id(object, sizeof(object), stream);
-    snprintf(unique, sizeof(unique), "%s_%s", m->node_id, object);
-    stream_topic(m, activity, sizeof(activity), stream, "activity");
-    snprintf(name, sizeof(name), "%s activity", stream);
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s], s:s, s:s, s:s, s:s}}", "name",
-        name, "unique_id", unique, "state_topic", activity, "value_template",
-        "{{ value_json.label if value_json.label else value_json.state }}", "json_attributes_topic",
-        activity, "availability_topic", m->status_topic, "payload_available", "online",
-        "payload_not_available", "offline", "icon", "mdi:human", "device", "identifiers",
-        m->node_id, "name", m->node_id, "manufacturer", "crtd", "model",
-        "activity recognition (Toyota Smarthome classes)", "sw_version", CRTD_VERSION);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return text;
+    publish_text(m, k->name, "available", k->running ? "online" : "offline", true);
+    publish_flag(m, k->name, "paused", k->paused);
 }
 
-/* Publishes all that is known of one stream (payloads copied by the caller). */
-static void publish_stream(struct mqtt *m, const char *name, const char *activity,
-                           const char *state, long long people, bool fall)
+/* Publishes all that is known of one stream (k a copy the caller owns). */
+static void publish_stream(struct mqtt *m, const struct known *k, json_t *classes)
 {
-    char topic[400];
-    if (m->cfg.discovery_prefix[0]) {
-        for (size_t e = 0; e < ARRAY_SIZE(safety_entities); e++) {
-            char *config = safety_discovery_config(m, name, e);
-            safety_discovery_topic(m, topic, sizeof(topic), name, e);
-            if (config)
-                publish(m, topic, config, true);
-            free(config);
-        }
-        char *config = discovery_config(m, name);
-        discovery_topic(m, topic, sizeof(topic), name, "");
-        if (config)
-            publish(m, topic, config, true);
-        free(config);
-        config = discovery_people_config(m, name);
-        discovery_topic(m, topic, sizeof(topic), name, "_people");
-        if (config)
-            publish(m, topic, config, true);
-        free(config);
-    }
-    if (people >= 0)
-        publish_people(m, name, people);
-    publish_flag(m, name, "safety", fall);
-    if (state) {
-        stream_topic(m, topic, sizeof(topic), name, "state");
-        publish(m, topic, state, true);
-    }
-    if (activity) {
-        stream_topic(m, topic, sizeof(topic), name, "activity");
-        publish(m, topic, activity, true);
-    }
+    mqtt_discovery_stream(m, k, classes, false);
+    if (k->people >= 0)
+        publish_people(m, k->name, k->people);
+    publish_flag(m, k->name, "safety", k->n_falls > 0);
+    publish_running(m, k);
+    if (k->state)
+        publish_text(m, k->name, "state", k->state, true);
+    if (k->activity)
+        publish_text(m, k->name, "activity", k->activity, true);
+    if (k->diagnostics)
+        publish_text(m, k->name, "diagnostics", k->diagnostics, true);
 }
 
 /* A removed stream leaves no retained message behind. */
-static void unpublish_stream(struct mqtt *m, const char *name)
+static void unpublish_stream(struct mqtt *m, const struct known *k)
 {
-    char topic[400];
-    if (m->cfg.discovery_prefix[0]) {
-        discovery_topic(m, topic, sizeof(topic), name, "");
-        publish(m, topic, NULL, true);
-        discovery_topic(m, topic, sizeof(topic), name, "_people");
-        publish(m, topic, NULL, true);
-        for (size_t e = 0; e < ARRAY_SIZE(safety_entities); e++) {
-            safety_discovery_topic(m, topic, sizeof(topic), name, e);
-            publish(m, topic, NULL, true);
-        }
-    }
-    stream_topic(m, topic, sizeof(topic), name, "safety");
-    publish(m, topic, NULL, true);
-    stream_topic(m, topic, sizeof(topic), name, "occupancy");
-    publish(m, topic, NULL, true);
-    stream_topic(m, topic, sizeof(topic), name, "state");
-    publish(m, topic, NULL, true);
-    stream_topic(m, topic, sizeof(topic), name, "people");
-    publish(m, topic, NULL, true);
-    stream_topic(m, topic, sizeof(topic), name, "activity");
-    publish(m, topic, NULL, true);
+    static const char *const topics[] = {"safety",   "occupancy", "state",  "people",
+                                         "activity", "available", "paused", "diagnostics"};
+    mqtt_discovery_stream(m, k, NULL, true);
+    for (size_t i = 0; i < ARRAY_SIZE(topics); i++)
+        publish_text(m, k->name, topics[i], NULL, true);
+}
+
+/* A copy of k that outlives the lock (free with known_copy_free). */
+static struct known known_copy(const struct known *k)
+{
+    struct known c = *k;
+    c.activity = k->activity ? strdup(k->activity) : NULL;
+    c.state = k->state ? strdup(k->state) : NULL;
+    c.diagnostics = k->diagnostics ? strdup(k->diagnostics) : NULL;
+    return c;
+}
+
+static void known_copy_free(struct known *c)
+{
+    free(c->activity);
+    free(c->state);
+    free(c->diagnostics);
 }
 
 /* ---- what is known of the streams (lock held) ----------------------------- */
@@ -284,8 +145,7 @@ static void known_forget_locked(struct mqtt *m, const char *name)
     struct known *k = known_find_locked(m, name, false);
     if (!k)
         return;
-    free(k->activity);
-    free(k->state);
+    known_copy_free(k);
     size_t i = (size_t)(k - m->streams);
     memmove(k, k + 1, (m->n_streams - i - 1) * sizeof(*k));
     m->n_streams--;
@@ -300,6 +160,27 @@ static void known_set(char **slot, json_t *payload)
     }
 }
 
+/* Takes a stream's site and room from a stream's JSON or its "added" event. */
+static void known_place(struct known *k, json_t *from)
+{
+    const char *site = json_string_value(json_object_get(from, "site"));
+    const char *room = json_string_value(json_object_get(from, "room"));
+    str_copy(k->site, sizeof(k->site), site ? site : "");
+    str_copy(k->room, sizeof(k->room), room ? room : "");
+}
+
+/* The camera's state: whether it delivers frames, whether it is paused.
+ * Returns whether either changed. */
+static bool known_running(struct known *k, const char *state)
+{
+    bool running = state && strcmp(state, "running") == 0;
+    bool paused = state && strcmp(state, "paused") == 0;
+    bool changed = running != k->running || paused != k->paused;
+    k->running = running;
+    k->paused = paused;
+    return changed;
+}
+
 static json_t *state_payload(json_t *from)
 {
     return json_pack("{s:O?, s:O?, s:O?}", "state", json_object_get(from, "state"), "error",
@@ -307,14 +188,30 @@ static json_t *state_payload(json_t *from)
                      json_object_get(from, "reconnects"));
 }
 
-/* The activity as /v1/streams/<name>/activity gives it (an event adds
- * "previous", which a retained message has no use for). */
-static json_t *activity_payload(json_t *from)
+/* The activity as /v1/streams/<name>/activity gives it, with where the
+ * camera is (an event adds "previous", which a retained message has no use
+ * for). */
+static json_t *activity_payload(const struct known *k, json_t *from)
 {
     json_t *copy = json_copy(from);
-    if (copy)
+    if (copy) {
         json_object_del(copy, "previous");
+        json_object_set_new(copy, "site", k->site[0] ? json_string(k->site) : json_null());
+        json_object_set_new(copy, "room", k->room[0] ? json_string(k->room) : json_null());
+    }
     return copy;
+}
+
+/* The diagnostic entities' payload, from a stream's JSON. */
+static json_t *diagnostics_payload(json_t *s)
+{
+    json_t *gate = json_object_get(s, "gate");
+    double fps = json_number_value(json_object_get(s, "fps_measured"));
+    return json_pack("{s:f, s:O?, s:O?, s:O?, s:O?}", "fps",
+                     (double)(long long)(fps * 10 + 0.5) / 10, "reconnects",
+                     json_object_get(s, "reconnects"), "pose_frames",
+                     json_object_get(gate, "pose_frames"), "gated_frames",
+                     json_object_get(gate, "gated"), "gate", json_object_get(gate, "state"));
 }
 
 /* ---- following crtd's events ---------------------------------------------- */
@@ -350,19 +247,43 @@ static void on_alert(struct mqtt *m, const char *name, json_t *data)
     bool changed = k && falls_update_locked(k, data);
     bool fall = k && k->n_falls > 0;
     pthread_mutex_unlock(&m->lock);
-    char topic[400];
     json_t *payload = json_copy(data);
     if (payload) {
         json_object_set(payload, "event_type", json_object_get(data, "change"));
         char *text = json_dumps(payload, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        stream_topic(m, topic, sizeof(topic), name, "alert");
         if (text)
-            publish(m, topic, text, false);
+            publish_text(m, name, "alert", text, false);
         free(text);
         json_decref(payload);
     }
     if (changed)
         publish_flag(m, name, "safety", fall);
+}
+
+/* A stream added (its discovery and what is known) or removed (all emptied). */
+static void on_stream(struct mqtt *m, const char *name, json_t *data)
+{
+    const char *action = json_string_value(json_object_get(data, "action"));
+    bool removed = action && strcmp(action, "removed") == 0;
+    struct known copy = {0};
+    json_t *classes = NULL;
+    pthread_mutex_lock(&m->lock);
+    struct known *k = known_find_locked(m, name, true);
+    if (k) {
+        if (!removed)
+            known_place(k, data);
+        copy = known_copy(k);
+        if (removed)
+            known_forget_locked(m, name);
+    }
+    classes = json_incref(m->classes);
+    pthread_mutex_unlock(&m->lock);
+    if (k && removed)
+        unpublish_stream(m, &copy);
+    else if (k && action && strcmp(action, "added") == 0)
+        publish_stream(m, &copy, classes);
+    known_copy_free(&copy);
+    json_decref(classes);
 }
 
 /* Applies one event to what is known, then publishes what it changed. */
@@ -371,55 +292,47 @@ static void on_event(struct mqtt *m, const char *type, json_t *data)
     const char *name = json_string_value(json_object_get(data, "stream"));
     if (!name)
         return;
-    char *activity = NULL, *state = NULL;
-    bool removed = false, added = false;
-    long long people = -1;
-
     if (strcmp(type, "alert") == 0) {
         on_alert(m, name, data);
         return;
     }
-    pthread_mutex_lock(&m->lock);
     if (strcmp(type, "stream") == 0) {
-        const char *action = json_string_value(json_object_get(data, "action"));
-        removed = action && strcmp(action, "removed") == 0;
-        added = action && strcmp(action, "added") == 0;
-        if (removed)
-            known_forget_locked(m, name);
-        else if (added)
-            known_find_locked(m, name, true);
-    } else {
-        struct known *k = known_find_locked(m, name, true);
-        json_t *payload = NULL;
-        if (k && strcmp(type, "activity") == 0) {
-            known_set(&k->activity, payload = activity_payload(data));
-            activity = k->activity ? strdup(k->activity) : NULL;
-        } else if (k && strcmp(type, "status") == 0) {
-            known_set(&k->state, payload = state_payload(data));
-            state = k->state ? strdup(k->state) : NULL;
-        }
-        json_decref(payload);
-        /* The person count, from activity and person events, on change. */
-        json_t *count = json_object_get(data, "people");
-        if (k && json_is_integer(count) && json_integer_value(count) != k->people)
-            people = k->people = json_integer_value(count);
+        on_stream(m, name, data);
+        return;
     }
+    char *activity = NULL, *state = NULL;
+    long long people = -1;
+    bool running_changed = false;
+    struct known copy = {0};
+    pthread_mutex_lock(&m->lock);
+    struct known *k = known_find_locked(m, name, true);
+    json_t *payload = NULL;
+    if (k && strcmp(type, "activity") == 0) {
+        known_set(&k->activity, payload = activity_payload(k, data));
+        activity = k->activity ? strdup(k->activity) : NULL;
+    } else if (k && strcmp(type, "status") == 0) {
+        known_set(&k->state, payload = state_payload(data));
+        state = k->state ? strdup(k->state) : NULL;
+        running_changed = known_running(k, json_string_value(json_object_get(data, "state")));
+    }
+    json_decref(payload);
+    /* The person count, from activity and person events, on change. */
+    json_t *count = json_object_get(data, "people");
+    if (k && json_is_integer(count) && json_integer_value(count) != k->people)
+        people = k->people = json_integer_value(count);
+    if (k && running_changed)
+        copy = known_copy(k);
     pthread_mutex_unlock(&m->lock);
 
-    char topic[400];
     if (people >= 0)
         publish_people(m, name, people);
-    if (removed) {
-        unpublish_stream(m, name);
-    } else if (added) {
-        publish_stream(m, name, NULL, NULL, -1, false);
-    } else if (activity) {
-        stream_topic(m, topic, sizeof(topic), name, "activity");
-        publish(m, topic, activity, true);
-    } else if (state) {
-        stream_topic(m, topic, sizeof(topic), name, "state");
-        publish(m, topic, state, true);
-    }
+    if (activity)
+        publish_text(m, name, "activity", activity, true);
+    if (state)
+        publish_text(m, name, "state", state, true);
+    if (running_changed)
+        publish_running(m, &copy);
+    known_copy_free(&copy);
     free(activity);
     free(state);
 }
@@ -442,11 +355,49 @@ static void on_message_text(struct mqtt *m, const char *message)
     json_decref(json);
 }
 
+/* The diagnostic entities' figures change with every frame, not as events:
+ * they are read from the streams every diagnostics_s and published when
+ * they changed. */
+static void update_diagnostics(struct mqtt *m)
+{
+    json_t *root = NULL;
+    if (!m->hooks.streams_json || m->hooks.streams_json(m->hooks.userdata, &root) < 0)
+        return;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(root, "streams"), i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        json_t *payload = name ? diagnostics_payload(s) : NULL;
+        char *text = payload ? json_dumps(payload, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+        json_decref(payload);
+        bool changed = false;
+        pthread_mutex_lock(&m->lock);
+        struct known *k = text ? known_find_locked(m, name, false) : NULL;
+        if (k && (!k->diagnostics || strcmp(k->diagnostics, text) != 0)) {
+            free(k->diagnostics);
+            k->diagnostics = strdup(text);
+            changed = k->diagnostics != NULL;
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (changed)
+            publish_text(m, name, "diagnostics", text, true);
+        free(text);
+    }
+    json_decref(root);
+}
+
 static void *follow_events(void *arg)
 {
     struct mqtt *m = arg;
     uint64_t last = m->after_id;
+    int64_t next_diagnostics = 0;
     while (!atomic_load(&m->stopping)) {
+        int64_t now = time_mono_ns();
+        if (now >= next_diagnostics) {
+            update_diagnostics(m);
+            next_diagnostics = now + (int64_t)m->cfg.diagnostics_s * 1000000000;
+        }
         char *message = NULL;
         uint64_t id;
         int r = api_events_next(m->events, last, 250, &message, &id);
@@ -459,6 +410,47 @@ static void *follow_events(void *arg)
         free(message);
     }
     return NULL;
+}
+
+/* ---- the privacy switch's commands ------------------------------------------ */
+
+/* P/<stream>/paused/set with ON (pause) or OFF (resume). */
+static void on_command(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    size_t plen = strlen(m->prefix);
+    const char *topic = msg->topic;
+    static const char suffix[] = "/paused/set";
+    size_t len = strlen(topic);
+    if (len <= plen + 1 + strlen(suffix) || strncmp(topic, m->prefix, plen) != 0 ||
+        topic[plen] != '/' || strcmp(topic + len - strlen(suffix), suffix) != 0)
+        return;
+    char name[API_NAME_MAX];
+    size_t nlen = len - plen - 1 - strlen(suffix);
+    if (nlen >= sizeof(name))
+        return;
+    memcpy(name, topic + plen + 1, nlen);
+    name[nlen] = '\0';
+    char payload[8] = "";
+    if (msg->payloadlen > 0 && (size_t)msg->payloadlen < sizeof(payload))
+        memcpy(payload, msg->payload, (size_t)msg->payloadlen);
+    bool on = strcmp(payload, "ON") == 0;
+    if (!on && strcmp(payload, "OFF") != 0) {
+        log_warning("mqtt: %s: payload '%.*s' is neither ON nor OFF; ignored", topic,
+                    msg->payloadlen > 32 ? 32 : msg->payloadlen, (const char *)msg->payload);
+        return;
+    }
+    struct errbuf err;
+    errbuf_clear(&err);
+    int r = m->hooks.pause ? m->hooks.pause(m->hooks.userdata, name, on, &err) : -ENOTSUP;
+    if (r < 0) {
+        log_warning("mqtt: %s %s: %s", topic, payload, errbuf_text(&err, r));
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    m->commands++;
+    pthread_mutex_unlock(&m->lock);
 }
 
 /* ---- the connection --------------------------------------------------------- */
@@ -486,23 +478,25 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     m->was_connected = true;
     size_t n = m->n_streams;
     struct known *copy = calloc(n ? n : 1, sizeof(*copy));
-    for (size_t i = 0; copy && i < n; i++) {
-        copy[i] = m->streams[i];
-        copy[i].activity = m->streams[i].activity ? strdup(m->streams[i].activity) : NULL;
-        copy[i].state = m->streams[i].state ? strdup(m->streams[i].state) : NULL;
-    }
+    for (size_t i = 0; copy && i < n; i++)
+        copy[i] = known_copy(&m->streams[i]);
+    json_t *classes = json_incref(m->classes);
     pthread_mutex_unlock(&m->lock);
 
     log_notice("mqtt: connected to %s:%u; publishing under %s/", m->cfg.host, m->cfg.port,
-               m->cfg.topic_prefix);
-    publish(m, m->status_topic, "online", true);
+               m->prefix);
+    char commands[200];
+    snprintf(commands, sizeof(commands), "%s/+/paused/set", m->prefix);
+    if (mosquitto_subscribe(m->mosq, NULL, commands, (int)m->cfg.qos) != MOSQ_ERR_SUCCESS)
+        log_warning("mqtt: cannot subscribe to %s: the privacy switches do nothing", commands);
+    mqtt_publish(m, m->status_topic, "online", true);
+    mqtt_discovery_host(m);
     for (size_t i = 0; copy && i < n; i++) {
-        publish_stream(m, copy[i].name, copy[i].activity, copy[i].state, copy[i].people,
-                       copy[i].n_falls > 0);
-        free(copy[i].activity);
-        free(copy[i].state);
+        publish_stream(m, &copy[i], classes);
+        known_copy_free(&copy[i]);
     }
     free(copy);
+    json_decref(classes);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -565,15 +559,20 @@ static void know_streams(struct mqtt *m, json_t *streams)
         struct known *k = name ? known_find_locked(m, name, true) : NULL;
         if (!k)
             continue;
+        known_place(k, s);
+        known_running(k, json_string_value(json_object_get(s, "state")));
         json_t *state = state_payload(s),
-               *activity = activity_payload(json_object_get(s, "activity"));
+               *activity = activity_payload(k, json_object_get(s, "activity")),
+               *diagnostics = diagnostics_payload(s);
         known_set(&k->state, state);
         known_set(&k->activity, activity);
+        known_set(&k->diagnostics, diagnostics);
         json_t *count = json_object_get(json_object_get(s, "activity"), "people");
         if (json_is_integer(count))
             k->people = json_integer_value(count);
         json_decref(state);
         json_decref(activity);
+        json_decref(diagnostics);
     }
 }
 
@@ -583,17 +582,17 @@ static void destroy(struct mqtt *m)
     if (m->mosq)
         mosquitto_destroy(m->mosq);
     mosquitto_lib_cleanup();
-    for (size_t i = 0; i < m->n_streams; i++) {
-        free(m->streams[i].activity);
-        free(m->streams[i].state);
-    }
+    for (size_t i = 0; i < m->n_streams; i++)
+        known_copy_free(&m->streams[i]);
     free(m->streams);
+    json_decref(m->classes);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
-int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_t after_id,
-               json_t *streams, json_t *alerts, struct mqtt **ret_mqtt, struct errbuf *err)
+int mqtt_start(const struct config_mqtt *cfg, const struct mqtt_hooks *hooks,
+               struct api_events *events, uint64_t after_id, json_t *streams, json_t *alerts,
+               struct mqtt **ret_mqtt, struct errbuf *err)
 {
     *ret_mqtt = NULL;
     if (!cfg->host[0])
@@ -602,6 +601,10 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
     if (!m)
         return -ENOMEM;
     m->cfg = *cfg;
+    if (hooks)
+        m->hooks = *hooks;
+    m->classes = json_incref(m->hooks.classes);
+    m->hooks.classes = NULL;
     m->events = events;
     m->after_id = after_id;
     pthread_mutex_init(&m->lock, NULL);
@@ -610,8 +613,16 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
         gethostname(host, sizeof(host) - 1);
         snprintf(m->cfg.client_id, sizeof(m->cfg.client_id), "crtd-%s", host);
     }
-    ha_id(m->node_id, sizeof(m->node_id), m->cfg.client_id);
-    snprintf(m->status_topic, sizeof(m->status_topic), "%s/status", m->cfg.topic_prefix);
+    if (m->cfg.diagnostics_s == 0)
+        m->cfg.diagnostics_s = 10;
+    mqtt_ha_id(m->node_id, sizeof(m->node_id), m->cfg.client_id);
+    /* Each instance under its own prefix: one instance's will never marks
+     * another's entities unavailable. */
+    if (m->cfg.topic_prefix[0])
+        str_copy(m->prefix, sizeof(m->prefix), m->cfg.topic_prefix);
+    else
+        snprintf(m->prefix, sizeof(m->prefix), "crtd/%s", m->node_id);
+    snprintf(m->status_topic, sizeof(m->status_topic), "%s/status", m->prefix);
     know_streams(m, streams);
     size_t ai;
     json_t *alert;
@@ -650,6 +661,7 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
     mosquitto_reconnect_delay_set(m->mosq, 1, 60, true);
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+    mosquitto_message_callback_set(m->mosq, on_command);
     mosquitto_log_callback_set(m->mosq, on_log);
     /* Not reaching the broker now is no failure: the loop keeps trying. */
     int rc =
@@ -677,13 +689,32 @@ int mqtt_start(const struct config_mqtt *cfg, struct api_events *events, uint64_
         goto fail;
     }
     log_info("mqtt: broker %s:%u, client id %s, topics %s/", m->cfg.host, m->cfg.port,
-             m->cfg.client_id, m->cfg.topic_prefix);
+             m->cfg.client_id, m->prefix);
     *ret_mqtt = m;
     return 0;
 fail:
     explicit_bzero(password, sizeof(password));
     destroy(m);
     return r;
+}
+
+void mqtt_set_classes(struct mqtt *m, json_t *classes)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    json_decref(m->classes);
+    m->classes = json_incref(classes);
+    size_t n = m->n_streams;
+    struct known *copy = calloc(n ? n : 1, sizeof(*copy));
+    for (size_t i = 0; copy && i < n; i++)
+        copy[i] = known_copy(&m->streams[i]);
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; copy && i < n; i++) {
+        mqtt_discovery_stream(m, &copy[i], classes, false);
+        known_copy_free(&copy[i]);
+    }
+    free(copy);
 }
 
 struct mqtt *mqtt_stop(struct mqtt *m)
@@ -693,7 +724,7 @@ struct mqtt *mqtt_stop(struct mqtt *m)
     atomic_store(&m->stopping, true);
     pthread_join(m->thread, NULL);
     /* A clean disconnect sends no will: say offline first. */
-    publish(m, m->status_topic, "offline", true);
+    mqtt_publish(m, m->status_topic, "offline", true);
     mosquitto_disconnect(m->mosq);
     mosquitto_loop_stop(m->mosq, false);
     destroy(m);
@@ -707,9 +738,10 @@ json_t *mqtt_status_json(struct mqtt *m)
     char broker[300];
     pthread_mutex_lock(&m->lock);
     snprintf(broker, sizeof(broker), "%s:%u", m->cfg.host, m->cfg.port);
-    json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:I}", "state", state_names[m->state], "broker",
-                          broker, "error", m->error[0] ? m->error : NULL, "reconnects",
-                          (json_int_t)m->reconnects, "published", (json_int_t)m->published);
+    json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:I, s:s}", "state", state_names[m->state],
+                          "broker", broker, "error", m->error[0] ? m->error : NULL, "reconnects",
+                          (json_int_t)m->reconnects, "published", (json_int_t)m->published,
+                          "commands", (json_int_t)m->commands, "prefix", m->prefix);
     pthread_mutex_unlock(&m->lock);
     return j;
 }

@@ -9,7 +9,7 @@
 #include "api.h"
 #include "store_internal.h"
 
-#define SCHEMA_VERSION 3 /* 2: history.person; 3: alerts, zones */
+#define SCHEMA_VERSION 4 /* 2: history.person; 3: alerts, zones; 4: site, room, paused */
 
 /* Called under the lock after every write: keeps store_health current. */
 int store_db_noted(struct store *s, int r, const struct errbuf *err)
@@ -44,16 +44,20 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS streams ("
     "  name TEXT PRIMARY KEY, url TEXT NOT NULL, fps REAL NOT NULL DEFAULT 0,"
-    "  enabled INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL);"
+    "  enabled INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL,"
+    "  site TEXT NOT NULL DEFAULT '', room TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS memory ("
     "  stream TEXT PRIMARY KEY, kind TEXT NOT NULL, segments INTEGER NOT NULL,"
     "  saved REAL NOT NULL, state BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS history ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, state TEXT NOT NULL,"
     "  label TEXT, score REAL, start REAL NOT NULL, end REAL NOT NULL,"
-    "  open INTEGER NOT NULL DEFAULT 1, person INTEGER, CHECK (end >= start));"
+    "  open INTEGER NOT NULL DEFAULT 1, person INTEGER, site TEXT, room TEXT,"
+    "  CHECK (end >= start));"
     "CREATE INDEX IF NOT EXISTS history_stream_start ON history (stream, start);"
-    "CREATE INDEX IF NOT EXISTS history_end ON history (end);" STORE_SAFETY_SCHEMA;
+    "CREATE INDEX IF NOT EXISTS history_end ON history (end);"
+    "CREATE TABLE IF NOT EXISTS paused (stream TEXT PRIMARY KEY, since REAL NOT "
+    "NULL);" STORE_SAFETY_SCHEMA;
 
 int store_db_error(struct store *s, struct errbuf *err, int rc, const char *what)
 {
@@ -97,26 +101,45 @@ static bool has_column(struct store *s, const char *table, const char *column)
     return found;
 }
 
-/* Brings a database of an older crtd to this schema, in one transaction:
- * 1 -> 2 adds the person track of each history interval (NULL before);
- * 2 -> 3 adds the alerts and zones tables (the schema's CREATE TABLE IF NOT
- * EXISTS makes them, before this runs). */
+/* The columns later schemas added to older tables: a database of an older
+ * crtd gains those it lacks (NULL or the default in its old rows). Tables
+ * that are new (alerts, zones, paused) come from the schema's CREATE TABLE
+ * IF NOT EXISTS, before this runs. */
+static const struct {
+    const char *table, *column, *type;
+    int version; /* the schema that brought it */
+} added_columns[] = {
+    {"history", "person", "INTEGER", 2},
+    {"streams", "site", "TEXT NOT NULL DEFAULT ''", 4},
+    {"streams", "room", "TEXT NOT NULL DEFAULT ''", 4},
+    {"history", "site", "TEXT", 4},
+    {"history", "room", "TEXT", 4},
+};
+
+/* Brings a database of an older crtd to this schema, in one transaction. */
 static int migrate(struct store *s, int version, const char *path, struct errbuf *err)
 {
-    if (version > 0 && version < SCHEMA_VERSION)
-        log_info("state store '%s': schema %d -> %d (alerts and zones)", path, version,
-                 SCHEMA_VERSION);
-    if (version >= SCHEMA_VERSION || has_column(s, "history", "person"))
+    if (version >= SCHEMA_VERSION)
         return 0;
-    int r =
-        store_db_exec(s, "BEGIN IMMEDIATE; ALTER TABLE history ADD COLUMN person INTEGER;", err);
+    int r = store_db_exec(s, "BEGIN IMMEDIATE", err);
+    unsigned added = 0;
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(added_columns); i++) {
+        if (has_column(s, added_columns[i].table, added_columns[i].column))
+            continue;
+        char sql[256];
+        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i].table,
+                 added_columns[i].column, added_columns[i].type);
+        r = store_db_exec(s, sql, err);
+        added++;
+    }
     if (r >= 0)
         r = store_db_commit(s, err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if (r >= 0)
-        log_info("state store '%s': schema %d -> %d (history gains person)", path, version,
-                 SCHEMA_VERSION);
+    if (r >= 0 && version > 0)
+        log_info("state store '%s': schema %d -> %d (%u columns added: people, alerts, zones, "
+                 "site and room, pauses)",
+                 path, version, SCHEMA_VERSION, added);
     return r;
 }
 
@@ -165,7 +188,7 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     if ((r = migrate(s, version, path, err)) < 0)
         goto fail;
     if ((r = store_db_exec(s,
-                           "INSERT OR REPLACE INTO meta VALUES ('schema', '3');"
+                           "INSERT OR REPLACE INTO meta VALUES ('schema', '4');"
                            "UPDATE history SET open = 0 WHERE open = 1;",
                            err)) < 0)
         goto fail;
@@ -207,8 +230,8 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
 {
     sqlite3_stmt *st;
     int r = store_db_prepare(s,
-                             "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created) "
-                             "VALUES (?, ?, ?, ?, ?)",
+                             "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created, "
+                             "site, room) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              &st, err);
     if (r < 0)
         return r;
@@ -217,16 +240,17 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
     sqlite3_bind_double(st, 3, stream->fps);
     sqlite3_bind_int(st, 4, stream->enabled);
     sqlite3_bind_double(st, 5, time_wall_s());
+    sqlite3_bind_text(st, 6, stream->site, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, stream->room, -1, SQLITE_STATIC);
     return store_db_step_done(s, st, "saving a stream", err);
 }
 
 static int store_stream_delete_locked(struct store *s, const char *name, struct errbuf *err)
 {
     static const char *const sql[] = {
-        "DELETE FROM streams WHERE name = ?",
-        "DELETE FROM memory WHERE stream = ?",
-        "DELETE FROM history WHERE stream = ?",
-        "DELETE FROM zones WHERE stream = ?",
+        "DELETE FROM streams WHERE name = ?",   "DELETE FROM memory WHERE stream = ?",
+        "DELETE FROM history WHERE stream = ?", "DELETE FROM zones WHERE stream = ?",
+        "DELETE FROM paused WHERE stream = ?",
     };
     int r = store_db_exec(s, "BEGIN IMMEDIATE", err);
     if (r < 0)
@@ -251,8 +275,9 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
     sqlite3_stmt *st;
     struct store_stream *list = NULL;
     size_t n = 0;
-    int rc, r = store_db_prepare(s, "SELECT name, url, fps, enabled FROM streams ORDER BY created",
-                                 &st, err);
+    int rc, r = store_db_prepare(
+                s, "SELECT name, url, fps, enabled, site, room FROM streams ORDER BY created", &st,
+                err);
     if (r < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -268,6 +293,10 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
         str_copy(e->url, sizeof(e->url), (const char *)sqlite3_column_text(st, 1));
         e->fps = sqlite3_column_double(st, 2);
         e->enabled = sqlite3_column_int(st, 3) != 0;
+        const char *site = (const char *)sqlite3_column_text(st, 4),
+                   *room = (const char *)sqlite3_column_text(st, 5);
+        str_copy(e->site, sizeof(e->site), site ? site : "");
+        str_copy(e->room, sizeof(e->room), room ? room : "");
     }
     if (rc != SQLITE_DONE) {
         r = store_db_error(s, err, rc, "loading streams");
@@ -364,8 +393,8 @@ static int store_memory_delete_locked(struct store *s, const char *stream, struc
 
 static int store_history_switch_locked(struct store *s, const char *stream, int64_t history_id,
                                        const char *state, const char *label, float score,
-                                       uint32_t person, double start, int64_t *ret_id,
-                                       struct errbuf *err)
+                                       uint32_t person, struct store_place place, double start,
+                                       int64_t *ret_id, struct errbuf *err)
 {
     sqlite3_stmt *st;
     int r = store_db_exec(s, "BEGIN IMMEDIATE", err);
@@ -382,8 +411,8 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
     }
     if ((r = store_db_prepare(
              s,
-             "INSERT INTO history (stream, state, label, score, start, end, open, person) "
-             "VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+             "INSERT INTO history (stream, state, label, score, start, end, open, person, site, "
+             "room) VALUES (?, ?, ?, ?, ?, ?, 1, ?, NULLIF(?, ''), NULLIF(?, ''))",
              &st, err)) < 0)
         goto rollback;
     sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
@@ -399,6 +428,8 @@ static int store_history_switch_locked(struct store *s, const char *stream, int6
         sqlite3_bind_int64(st, 7, person);
     else
         sqlite3_bind_null(st, 7);
+    sqlite3_bind_text(st, 8, place.site ? place.site : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, place.room ? place.room : "", -1, SQLITE_STATIC);
     if ((r = store_db_step_done(s, st, "opening an interval", err)) < 0)
         goto rollback;
     int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -421,7 +452,8 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
     if (!array)
         return -ENOMEM;
     r = store_db_prepare(s,
-                         "SELECT state, label, score, start, end, open, person FROM history "
+                         "SELECT state, label, score, start, end, open, person, site, room "
+                         "FROM history "
                          "WHERE stream = ?1 AND (?2 < 0 OR end >= ?2) AND (?3 < 0 OR start <= ?3) "
                          "ORDER BY start DESC, id DESC LIMIT ?4",
                          &st, err);
@@ -437,14 +469,17 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
         const char *label = (const char *)sqlite3_column_text(st, 1);
         bool open = sqlite3_column_int(st, 5) != 0;
         bool person = sqlite3_column_type(st, 6) != SQLITE_NULL;
-        json_t *item = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o}", "state",
+        const char *site = (const char *)sqlite3_column_text(st, 7),
+                   *room = (const char *)sqlite3_column_text(st, 8);
+        json_t *item = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:s?, s:s?}", "state",
                                  (const char *)sqlite3_column_text(st, 0), "label",
                                  label ? json_string(label) : json_null(), "score",
                                  label ? json_real(sqlite3_column_double(st, 2)) : json_null(),
                                  "start", api_time_json(sqlite3_column_double(st, 3)), "end",
                                  open ? json_null() : api_time_json(sqlite3_column_double(st, 4)),
                                  "open", open, "person",
-                                 person ? json_integer(sqlite3_column_int64(st, 6)) : json_null());
+                                 person ? json_integer(sqlite3_column_int64(st, 6)) : json_null(),
+                                 "site", site, "room", room);
         if (!item || json_array_insert_new(array, 0, item) < 0) {
             r = -ENOMEM;
             break;
@@ -459,6 +494,35 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
     }
     *ret_array = array;
     return 0;
+}
+
+static int store_history_close_locked(struct store *s, int64_t history_id, double end,
+                                      struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = store_db_prepare(
+        s, "UPDATE history SET end = max(start, ?), open = 0 WHERE id = ? AND open = 1", &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_double(st, 1, end);
+    sqlite3_bind_int64(st, 2, history_id);
+    return store_db_step_done(s, st, "closing an interval", err);
+}
+
+static int store_pause_set_locked(struct store *s, const char *stream, bool paused,
+                                  struct errbuf *err)
+{
+    sqlite3_stmt *st;
+    int r = store_db_prepare(s,
+                             paused ? "INSERT OR IGNORE INTO paused (stream, since) VALUES (?, ?)"
+                                    : "DELETE FROM paused WHERE stream = ?",
+                             &st, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+    if (paused)
+        sqlite3_bind_double(st, 2, time_wall_s());
+    return store_db_step_done(s, st, "saving a pause", err);
 }
 
 static int store_history_prune_locked(struct store *s, double before, struct errbuf *err)
@@ -527,13 +591,13 @@ int store_memory_delete(struct store *s, const char *stream, struct errbuf *err)
 }
 
 int store_history_switch(struct store *s, const char *stream, int64_t history_id, const char *state,
-                         const char *label, float score, uint32_t person, double start,
-                         int64_t *ret_id, struct errbuf *err)
+                         const char *label, float score, uint32_t person, struct store_place place,
+                         double start, int64_t *ret_id, struct errbuf *err)
 {
     pthread_mutex_lock(&s->lock);
     int r = store_db_noted(s,
                            store_history_switch_locked(s, stream, history_id, state, label, score,
-                                                       person, start, ret_id, err),
+                                                       person, place, start, ret_id, err),
                            err);
     pthread_mutex_unlock(&s->lock);
     return r;
@@ -554,4 +618,35 @@ int store_history_prune(struct store *s, double before, struct errbuf *err)
     int r = store_db_noted(s, store_history_prune_locked(s, before, err), err);
     pthread_mutex_unlock(&s->lock);
     return r;
+}
+
+int store_history_close(struct store *s, int64_t history_id, double end, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_db_noted(s, store_history_close_locked(s, history_id, end, err), err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_pause_set(struct store *s, const char *stream, bool paused, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_db_noted(s, store_pause_set_locked(s, stream, paused, err), err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+bool store_paused(struct store *s, const char *stream)
+{
+    sqlite3_stmt *st;
+    bool paused = false;
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM paused WHERE stream = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+        paused = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return paused;
 }

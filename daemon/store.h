@@ -21,6 +21,7 @@ struct store_stream {
     char url[1024];
     double fps;
     bool enabled;
+    char site[64], room[64]; /* "": none */
 };
 
 /* Opens (creating when needed) dir/crtd.db and closes the history intervals
@@ -29,7 +30,7 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err);
 struct store *store_free(struct store *store);
 
 int store_stream_put(struct store *store, const struct store_stream *stream, struct errbuf *err);
-/* Removes the stream, its memory and its history. */
+/* Removes the stream, its memory, its history and its pause. */
 int store_stream_delete(struct store *store, const char *name, struct errbuf *err);
 /* All API-added streams, as a malloc'd array. */
 int store_streams_load(struct store *store, struct store_stream **ret_streams, size_t *ret_n,
@@ -45,18 +46,32 @@ int store_memory_get(struct store *store, const char *stream, const char *kind, 
                      size_t *ret_size, uint64_t *ret_segments, struct errbuf *err);
 int store_memory_delete(struct store *store, const char *stream, struct errbuf *err);
 
+/* Where a history interval was recorded: the stream's site and room then
+ * ("" or NULL: none). */
+struct store_place {
+    const char *site, *room;
+};
+
 /* Closes the open interval history_id (when > 0) at `start` and opens a new
  * one; label NULL for the nobody state; person: the track whose activity it
  * is (0: none). */
 int store_history_switch(struct store *store, const char *stream, int64_t history_id,
                          const char *state, const char *label, float score, uint32_t person,
-                         double start, int64_t *ret_id, struct errbuf *err);
+                         struct store_place place, double start, int64_t *ret_id,
+                         struct errbuf *err);
+/* Closes the open interval history_id at `end` (a paused camera's). */
+int store_history_close(struct store *store, int64_t history_id, double end, struct errbuf *err);
 /* Intervals of a stream overlapping [since, until] (< 0: open-ended), the
  * newest `limit` of them, oldest first, as a JSON array. */
 int store_history_query(struct store *store, const char *stream, double since, double until,
                         unsigned limit, json_t **ret_array, struct errbuf *err);
 /* Deletes intervals that ended before `before`; returns how many. */
 int store_history_prune(struct store *store, double before, struct errbuf *err);
+
+/* Paused streams (privacy, docs/MQTT.md): a pause outlasts a restart. */
+int store_pause_set(struct store *store, const char *stream, bool paused, struct errbuf *err);
+/* Whether stream is paused; false when the store cannot say. */
+bool store_paused(struct store *store, const char *stream);
 
 /* ---- alerts and zones (store_safety.c, docs/SAFETY.md) ---- */
 

@@ -252,9 +252,10 @@ static bool on_result(struct stream *st, const struct pipeline_result *raw)
                                 ? pipeline_model_class(sup->model, (unsigned)now.label)
                                 : NULL;
         errbuf_clear(&err);
-        int r = store_history_switch(sup->store, st->spec.name, history_id,
-                                     activity_state_name(now.state), label, now.score,
-                                     label ? summary_person : 0, now.since, &id, &err);
+        int r = store_history_switch(
+            sup->store, st->spec.name, history_id, activity_state_name(now.state), label, now.score,
+            label ? summary_person : 0, (struct store_place){st->spec.site, st->spec.room},
+            now.since, &id, &err);
         if (r < 0)
             log_warning("stream %s: history not saved: %s", st->spec.name, errbuf_text(&err, r));
         pthread_mutex_lock(&st->lock);
@@ -413,10 +414,10 @@ static int stream_start(struct stream *st, struct errbuf *err)
     activity_tracker_init(&st->tracker); /* the next result opens a new interval */
     st->n_people = 0;
     st->summary_person = 0;
-    st->state = st->spec.enabled ? STREAM_STARTING : STREAM_DISABLED;
+    st->state = !st->spec.enabled ? STREAM_DISABLED : st->paused ? STREAM_PAUSED : STREAM_STARTING;
     pthread_mutex_unlock(&st->lock);
     atomic_store(&st->stop, false);
-    if (!st->spec.enabled)
+    if (!st->spec.enabled || st->paused)
         return 0;
     rules_watch(st->sup->rules, st->spec.name, time_wall_s());
     int r = pthread_create(&st->thread, NULL, stream_main, st);
@@ -437,6 +438,7 @@ static int stream_new(struct supervisor *sup, const struct config_stream *spec, 
     st->sup = sup;
     st->spec = *spec;
     st->settings = sup->settings;
+    st->paused = store_paused(sup->store, spec->name);
     url_mask_password(st->url_masked, sizeof(st->url_masked), spec->url);
     pthread_mutex_init(&st->lock, NULL);
     pthread_condattr_init(&attr);
@@ -618,6 +620,53 @@ int supervisor_origin(struct supervisor *sup, const char *name, enum config_orig
     return r;
 }
 
+int supervisor_pause(struct supervisor *sup, const char *name, bool paused, struct errbuf *err)
+{
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = supervisor_find_locked(sup, name);
+    if (i < 0) {
+        pthread_mutex_unlock(&sup->lock);
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    }
+    struct stream *st = sup->streams[i];
+    if (st->paused == paused) {
+        pthread_mutex_unlock(&sup->lock);
+        return 0;
+    }
+    /* Kept first, so that a pause outlasts a crash; a store that cannot
+     * write does not keep a camera watching someone who asked it not to. */
+    struct errbuf e;
+    int r = store_pause_set(sup->store, name, paused, &e);
+    if (r < 0)
+        log_warning("stream %s: the %s is not saved: %s", name, paused ? "pause" : "resume",
+                    errbuf_text(&e, r));
+    stream_stop(st);
+    double now = time_wall_s();
+    pthread_mutex_lock(&st->lock);
+    int64_t history_id = st->history_id;
+    st->history_id = 0;
+    pthread_mutex_unlock(&st->lock);
+    /* The history shows the pause as a gap: the open interval ends now. */
+    if (history_id > 0 && (r = store_history_close(sup->store, history_id, now, &e)) < 0)
+        log_warning("stream %s: history not saved: %s", name, errbuf_text(&e, r));
+    if (paused)
+        rules_forget(sup->rules, name, now);
+    pthread_mutex_lock(&st->lock);
+    st->paused = paused;
+    pthread_mutex_unlock(&st->lock);
+    r = stream_start(st, err);
+    pthread_mutex_lock(&st->lock);
+    json_t *data = stream_status_json(st, st->state, NULL, st->reconnects);
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_unlock(&sup->lock);
+    if (data) {
+        api_events_publish(sup->events, "status", data, NULL);
+        json_decref(data);
+    }
+    log_notice("stream %s: %s", name, paused ? "paused (privacy)" : "resumed");
+    return r;
+}
+
 bool supervisor_has(struct supervisor *sup, const char *name)
 {
     enum config_origin origin;
@@ -644,6 +693,7 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
                 want->multipose_side != have->multipose_side ||
                 want->still_pose_fps_set != have->still_pose_fps_set ||
                 want->still_pose_fps != have->still_pose_fps ||
+                strcmp(want->site, have->site) != 0 || strcmp(want->room, have->room) != 0 ||
                 strcmp(want->pose_model, have->pose_model) != 0) {
                 str_copy(name, sizeof(name), have->name);
                 forget = want != NULL;

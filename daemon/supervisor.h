@@ -51,6 +51,11 @@ int supervisor_add(struct supervisor *sup, const struct config_stream *spec, str
 /* Stops and removes a stream; forget also deletes its saved memory. */
 int supervisor_remove(struct supervisor *sup, const char *name, bool forget, struct errbuf *err);
 int supervisor_origin(struct supervisor *sup, const char *name, enum config_origin *ret_origin);
+/* Pauses a stream for privacy (its source closed, no pose, no activity, no
+ * rule watching it; its open alerts clear) or resumes it (it starts again,
+ * its activity unknown). The pause is kept in the store across restarts.
+ * -ENOENT for no such stream. */
+int supervisor_pause(struct supervisor *sup, const char *name, bool paused, struct errbuf *err);
 
 /* Brings the file and command-line streams in line with cfg: new ones start,
  * missing ones stop, changed ones restart with a fresh memory; API-added

@@ -19,6 +19,7 @@ enum stream_state {
     STREAM_RECONNECTING,
     STREAM_DISABLED,
     STREAM_STOPPING,
+    STREAM_PAUSED, /* paused for privacy: no frame is read, nothing is watched */
 };
 
 /* One person track of a stream as last published: its segment outcome and
@@ -36,6 +37,7 @@ struct stream {
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
+    bool paused; /* changed only by supervisor_pause, the thread stopped */
 
     /* Everything below is guarded by lock. */
     pthread_mutex_t lock;

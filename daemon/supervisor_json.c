@@ -8,7 +8,7 @@
 static const char *const state_names[] = {
     [STREAM_STARTING] = "starting",         [STREAM_RUNNING] = "running",
     [STREAM_RECONNECTING] = "reconnecting", [STREAM_DISABLED] = "disabled",
-    [STREAM_STOPPING] = "stopping",
+    [STREAM_STOPPING] = "stopping",         [STREAM_PAUSED] = "paused",
 };
 
 static const char *const origin_names[] = {
@@ -139,8 +139,9 @@ json_t *stream_status_json(const struct stream *st, enum stream_state state, con
 
 json_t *stream_added_json(const struct config_stream *spec)
 {
-    return json_pack("{s:s, s:s, s:s}", "stream", spec->name, "action", "added", "origin",
-                     origin_names[spec->origin]);
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "stream", spec->name, "action", "added",
+                     "origin", origin_names[spec->origin], "site",
+                     spec->site[0] ? spec->site : NULL, "room", spec->room[0] ? spec->room : NULL);
 }
 
 json_t *stream_removed_json(const char *name)
@@ -155,7 +156,7 @@ static json_t *stream_json_locked(struct stream *st)
     json_t *fps = st->spec.fps > 0 ? json_real(st->spec.fps) : json_null();
     json_t *error = v.error ? json_string(v.error) : json_null();
     json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
-    return json_pack(
+    json_t *j = json_pack(
         "{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
         "s:{s:b, s:I}, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:I, s:I}}",
         "name", st->spec.name, "url", st->url_masked, "origin", origin_names[st->spec.origin],
@@ -169,6 +170,12 @@ static json_t *stream_json_locked(struct stream *st)
         (json_int_t)(st->spec.max_people ? st->spec.max_people : st->settings.max_people),
         "dropped", (json_int_t)st->people_dropped, "gate", "state", pipeline_gate_name(v.gate),
         "gated", (json_int_t)v.gated, "pose_frames", (json_int_t)v.pose_frames);
+    if (j) {
+        json_object_set_new(j, "site", st->spec.site[0] ? json_string(st->spec.site) : json_null());
+        json_object_set_new(j, "room", st->spec.room[0] ? json_string(st->spec.room) : json_null());
+        json_object_set_new(j, "paused", json_boolean(st->paused));
+    }
+    return j;
 }
 
 int supervisor_streams_json(struct supervisor *sup, json_t **ret_json)

@@ -8,11 +8,25 @@
  * text is written without them: a scrape never holds a camera thread (or
  * another scrape) waiting on its printf. */
 struct stream_metrics {
-    char label[2 * API_NAME_MAX];
+    char label[8 * API_NAME_MAX]; /* stream="..." and, when set, site="...", room="..." */
     double values[11];
     enum pipeline_gate gate;
     struct api_histogram latency;
 };
+
+/* The labels of a stream's series: stream, then site and room when the
+ * stream has them (Prometheus reads a missing label as an empty one, so a
+ * stream without them keeps the series it had). */
+static void stream_labels(char *dst, size_t size, const struct config_stream *spec)
+{
+    char name[2 * API_NAME_MAX], site[2 * API_NAME_MAX], room[2 * API_NAME_MAX];
+    api_text_label_escape(name, sizeof(name), spec->name);
+    api_text_label_escape(site, sizeof(site), spec->site);
+    api_text_label_escape(room, sizeof(room), spec->room);
+    snprintf(dst, size, "stream=\"%s\"%s%s%s%s%s%s", name, spec->site[0] ? ",site=\"" : "", site,
+             spec->site[0] ? "\"" : "", spec->room[0] ? ",room=\"" : "", room,
+             spec->room[0] ? "\"" : "");
+}
 
 void supervisor_metrics(struct supervisor *sup, struct api_text *t)
 {
@@ -41,7 +55,7 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
     struct stream_metrics *m = n ? calloc(n, sizeof(*m)) : NULL;
     for (size_t i = 0; m && i < n; i++) {
         struct stream *st = sup->streams[i];
-        api_text_label_escape(m[i].label, sizeof(m[i].label), st->spec.name);
+        stream_labels(m[i].label, sizeof(m[i].label), &st->spec);
         pthread_mutex_lock(&st->lock);
         struct pipeline_status status;
         struct shown shown = stream_shown_locked(st, &status);
@@ -71,8 +85,7 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
         api_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
                         families[f].name, families[f].type);
         for (size_t i = 0; i < n; i++)
-            api_text_printf(t, "%s{stream=\"%s\"} %.17g\n", families[f].name, m[i].label,
-                            m[i].values[f]);
+            api_text_printf(t, "%s{%s} %.17g\n", families[f].name, m[i].label, m[i].values[f]);
     }
     /* A state set: one series per state, 1 for the stream's. */
     api_text_printf(t, "# HELP crtd_stream_gate_state What the motion gate does to pose: off, "
@@ -80,17 +93,14 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
                        "pose).\n# TYPE crtd_stream_gate_state gauge\n");
     for (size_t i = 0; i < n; i++)
         for (int g = 0; g < PIPELINE_GATE_COUNT; g++)
-            api_text_printf(t, "crtd_stream_gate_state{stream=\"%s\",state=\"%s\"} %d\n",
-                            m[i].label, pipeline_gate_name((enum pipeline_gate)g),
+            api_text_printf(t, "crtd_stream_gate_state{%s,state=\"%s\"} %d\n", m[i].label,
+                            pipeline_gate_name((enum pipeline_gate)g),
                             m[i].gate == (enum pipeline_gate)g);
     api_text_printf(t, "# HELP crtd_activity_latency_seconds From the decode of a segment's last "
                        "frame to its published activity.\n"
                        "# TYPE crtd_activity_latency_seconds histogram\n");
-    for (size_t i = 0; i < n; i++) {
-        char label[3 * API_NAME_MAX];
-        snprintf(label, sizeof(label), "stream=\"%s\"", m[i].label);
-        api_histogram_write(&m[i].latency, t, "crtd_activity_latency_seconds", label);
-    }
+    for (size_t i = 0; i < n; i++)
+        api_histogram_write(&m[i].latency, t, "crtd_activity_latency_seconds", m[i].label);
     free(m);
 }
 

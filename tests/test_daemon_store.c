@@ -9,6 +9,8 @@
 
 #include "store.h"
 
+#define NOPLACE ((struct store_place){0})
+
 static int setup(void **state)
 {
     char *dir = strdup("/tmp/crtd-store-XXXXXX");
@@ -109,13 +111,15 @@ static void history_intervals_and_retention(void **state)
     char dummy = 0;
 
     assert_int_equal(store_open(*state, &s, &err), 0);
-    assert_int_equal(store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1, 1000, &id1, &err),
-                     0);
-    assert_int_equal(store_history_switch(s, "a", id1, "nobody", NULL, 0, 0, 1010, &id2, &err), 0);
     assert_int_equal(
-        store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 2, 1020, &id3, &err), 0);
-    assert_int_equal(store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 0, 1005, &id1, &err),
+        store_history_switch(s, "a", 0, "activity", "Walk", 0.7f, 1, NOPLACE, 1000, &id1, &err), 0);
+    assert_int_equal(
+        store_history_switch(s, "a", id1, "nobody", NULL, 0, 0, NOPLACE, 1010, &id2, &err), 0);
+    assert_int_equal(store_history_switch(s, "a", id2, "activity", "Sitdown", 0.6f, 2, NOPLACE,
+                                          1020, &id3, &err),
                      0);
+    assert_int_equal(
+        store_history_switch(s, "b", 0, "activity", "Walk", 0.7f, 0, NOPLACE, 1005, &id1, &err), 0);
     /* A checkpoint moves the end of the open interval. */
     assert_int_equal(store_checkpoint(s, "a", "k", 1, &dummy, 1, id3, 1030, &err), 0);
 
@@ -201,7 +205,8 @@ static void an_old_schema_database_is_migrated(void **state)
     assert_true(json_is_null(json_object_get(interval(array, 0), "person")));
     json_decref(array);
     assert_int_equal(
-        store_history_switch(s, "old", 0, "activity", "Sitdown", 0.6f, 4, 1020, &id, &err), 0);
+        store_history_switch(s, "old", 0, "activity", "Sitdown", 0.6f, 4, NOPLACE, 1020, &id, &err),
+        0);
     assert_int_equal(store_history_query(s, "old", -1, -1, 100, &array, &err), 0);
     assert_int_equal(json_array_size(array), 2);
     assert_int_equal(json_integer_value(json_object_get(interval(array, 1), "person")), 4);
@@ -221,18 +226,127 @@ static void an_old_schema_database_is_migrated(void **state)
     free(alerts);
     store_free(s);
 
-    /* It now says schema 3, and opens again. */
+    /* It now says schema 4, and opens again. */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(
         sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "3");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
     sqlite3_finalize(st);
     sqlite3_close(db);
     assert_int_equal(store_open(*state, &s, &err), 0);
     store_free(s);
+}
+
+/* A database of the crtd before site, room and pauses (schema 3, its
+ * streams and history tables as that crtd made them) opens: its streams
+ * and intervals are kept with no site or room, new ones carry theirs, and
+ * pauses are kept. */
+static void a_schema_3_database_gains_site_room_and_pauses(void **state)
+{
+    char path[256];
+    sqlite3 *db;
+    snprintf(path, sizeof(path), "%s/crtd.db", (char *)*state);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "CREATE TABLE streams (name TEXT PRIMARY KEY, url TEXT NOT NULL,"
+                     "  fps REAL NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1,"
+                     "  created REAL NOT NULL);"
+                     "CREATE TABLE memory (stream TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+                     "  segments INTEGER NOT NULL, saved REAL NOT NULL, state BLOB NOT NULL);"
+                     "CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     "  stream TEXT NOT NULL, state TEXT NOT NULL, label TEXT, score REAL,"
+                     "  start REAL NOT NULL, end REAL NOT NULL, open INTEGER NOT NULL DEFAULT 1,"
+                     "  person INTEGER, CHECK (end >= start));"
+                     "CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                     "  rule TEXT NOT NULL, kind TEXT NOT NULL, stream TEXT NOT NULL,"
+                     "  track INTEGER, zone TEXT, state TEXT NOT NULL, started REAL NOT NULL,"
+                     "  confirmed REAL, cleared REAL, acknowledged_by TEXT, acknowledged_at REAL,"
+                     "  updated REAL NOT NULL, message TEXT NOT NULL DEFAULT '');"
+                     "CREATE TABLE zones (stream TEXT NOT NULL, name TEXT NOT NULL,"
+                     "  kind TEXT NOT NULL, points TEXT NOT NULL, created REAL NOT NULL,"
+                     "  PRIMARY KEY (stream, name));"
+                     "INSERT INTO meta VALUES ('schema', '3');"
+                     "INSERT INTO streams VALUES ('old', 'rtsp://cam/1', 0, 1, 1);"
+                     "INSERT INTO history (stream, state, label, score, start, end, open, person)"
+                     "  VALUES ('old', 'activity', 'Walk', 0.7, 1000, 1010, 0, 2);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    struct store *s;
+    struct errbuf err;
+    json_t *array = NULL;
+    int64_t id;
+    struct store_stream *streams = NULL;
+    size_t n = 0;
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_streams_load(s, &streams, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(streams[0].url, "rtsp://cam/1");
+    assert_string_equal(streams[0].site, "");
+    assert_string_equal(streams[0].room, "");
+    free(streams);
+    struct store_stream placed = {.name = "new",
+                                  .url = "rtsp://cam/2",
+                                  .enabled = true,
+                                  .site = "Rose wing",
+                                  .room = "Room 12"};
+    assert_int_equal(store_stream_put(s, &placed, &err), 0);
+    assert_int_equal(store_history_switch(s, "old", 0, "activity", "Sitdown", 0.6f, 4,
+                                          (struct store_place){"Rose wing", "Room 12"}, 1020, &id,
+                                          &err),
+                     0);
+    assert_int_equal(store_history_query(s, "old", -1, -1, 100, &array, &err), 0);
+    assert_int_equal(json_array_size(array), 2);
+    assert_true(json_is_null(json_object_get(interval(array, 0), "site")));
+    assert_true(json_is_null(json_object_get(interval(array, 0), "room")));
+    assert_int_equal(json_integer_value(json_object_get(interval(array, 0), "person")), 2);
+    assert_string_equal(json_string_value(json_object_get(interval(array, 1), "site")),
+                        "Rose wing");
+    assert_string_equal(json_string_value(json_object_get(interval(array, 1), "room")), "Room 12");
+    json_decref(array);
+
+    /* A pause is kept until it is lifted, and closes the open interval. */
+    assert_false(store_paused(s, "old"));
+    assert_int_equal(store_pause_set(s, "old", true, &err), 0);
+    assert_int_equal(store_history_close(s, id, 1030, &err), 0);
+    store_free(s);
+
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_true(store_paused(s, "old"));
+    assert_false(store_paused(s, "new"));
+    assert_int_equal(store_streams_load(s, &streams, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(streams[1].site, "Rose wing");
+    assert_string_equal(streams[1].room, "Room 12");
+    free(streams);
+    assert_int_equal(store_history_query(s, "old", -1, -1, 100, &array, &err), 0);
+    assert_false(json_is_true(json_object_get(interval(array, 1), "open")));
+    assert_string_equal(json_string_value(json_object_get(interval(array, 1), "end")),
+                        "1970-01-01T00:17:10.000Z");
+    json_decref(array);
+    assert_int_equal(store_pause_set(s, "old", false, &err), 0);
+    assert_false(store_paused(s, "old"));
+    /* Deleting a stream lifts its pause. */
+    assert_int_equal(store_pause_set(s, "new", true, &err), 0);
+    assert_int_equal(store_stream_delete(s, "new", &err), 0);
+    assert_false(store_paused(s, "new"));
+    store_free(s);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 static void alerts_and_zones_last(void **state)
@@ -340,6 +454,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(memory_checkpoints_by_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(history_intervals_and_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(an_old_schema_database_is_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_schema_3_database_gains_site_room_and_pauses, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(alerts_and_zones_last, setup, teardown),
         cmocka_unit_test(unwritable_directory_fails_with_a_message),
     };
