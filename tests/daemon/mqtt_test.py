@@ -1,12 +1,17 @@
 """crtd publishing to a real mosquitto broker on 127.0.0.1, checked with
 mosquitto_sub: status and last will, retained activity (as the API says it),
 state, Home Assistant discovery (and its removal), publishing on change only,
-the broker going away and coming back, a password file and a wrong password.
+the broker going away and coming back, a password file and a wrong password;
+every discovery payload checked field by field against Home Assistant's
+documented schema (ha_mqtt_schema.py), its templates rendered with Jinja2 as
+Home Assistant does, the privacy switch driven through its command topic,
+and three instances on one broker, one of them killed.
 
 Usage: mqtt_test.py --build DIR"""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +22,11 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "reliability"))
 from crtdtest import Checks, Crtd, free_port, parse_args, request, wait_until  # noqa: E402
+import ha_mqtt_schema as ha  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(here, "..", ".."))
+NODE = "test-node"
+P = f"crtd/{NODE}"  # the default prefix of client_id test-node
 
 PASSWORD = "broker-Pa55word"
 
@@ -93,6 +103,15 @@ class Broker:
         got = self.sub(topic, wait_s=2, retained_only=True, user=user)
         return got[0][1] if got else None
 
+    def retained_all(self, pattern):
+        """Every retained message under pattern, as {topic: payload}."""
+        return {topic: payload for topic, payload in
+                self.sub(pattern, count=100000, wait_s=2, retained_only=True) if payload}
+
+    def pub(self, topic, payload):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic,
+                        "-m", payload], check=True, capture_output=True)
+
 
 def make_certificates(dir):
     """A CA and a certificate for 127.0.0.1 signed by it; returns the CA's path."""
@@ -120,7 +139,7 @@ def check_tls(t, build):
     try:
         t.check("TLS: connected to a broker whose certificate the CA file signed",
                 wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["state"] == "connected",
-                           10) and broker.retained("crtd/status") == "online")
+                           10) and broker.retained(f"{P}/status") == "online")
         crtd.stop()
     finally:
         crtd.stop(timeout_s=5)
@@ -151,7 +170,7 @@ def check_safety(t, build):
             "[stream \"hall\"]\nurl = synthetic:script=Walk*20,Laydown@floor*60,Walk*1000"
             "&loop=0&segment_ms=50\n")
     events = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t",
-                               "crtd/hall/alert", "-v", "-C", "3", "-W", "30"],
+                               f"{P}/hall/alert", "-v", "-C", "3", "-W", "30"],
                               stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
     crtd = Crtd(build, model="none", config=mqtt_config(broker, rule))
@@ -159,37 +178,39 @@ def check_safety(t, build):
         cfg = {}
         for suffix, component in (("safety", "binary_sensor"), ("occupancy", "binary_sensor"),
                                   ("alert", "event")):
-            text = broker.retained(f"homeassistant/{component}/test-node/hall_{suffix}/config")
+            text = broker.retained(f"homeassistant/{component}/{NODE}/{NODE}_hall_{suffix}/config")
             cfg[suffix] = json.loads(text or "{}")
         t.check("discovery: a binary_sensor safety per camera, on crtd/<stream>/safety",
                 cfg["safety"].get("device_class") == "safety"
-                and cfg["safety"].get("state_topic") == "crtd/hall/safety"
+                and cfg["safety"].get("state_topic") == f"{P}/hall/safety"
                 and cfg["safety"].get("payload_on") == "ON"
-                and cfg["safety"].get("device", {}).get("identifiers") == ["test-node"],
+                and cfg["safety"].get("device", {}).get("identifiers") == [f"{NODE}_hall"],
                 str(cfg["safety"]))
         t.check("discovery: a binary_sensor occupancy per camera",
                 cfg["occupancy"].get("device_class") == "occupancy"
-                and cfg["occupancy"].get("state_topic") == "crtd/hall/occupancy",
+                and cfg["occupancy"].get("state_topic") == f"{P}/hall/occupancy",
                 str(cfg["occupancy"]))
         t.check("discovery: an event entity per camera for its alerts",
-                cfg["alert"].get("state_topic") == "crtd/hall/alert"
+                cfg["alert"].get("state_topic") == f"{P}/hall/alert"
                 and "raised" in cfg["alert"].get("event_types", []), str(cfg["alert"]))
         t.check("occupancy is on while somebody is in view",
-                wait_until(lambda: broker.retained("crtd/hall/occupancy") == "ON", 5))
+                wait_until(lambda: broker.retained(f"{P}/hall/occupancy") == "ON", 5))
         t.check("safety is off before the fall",
-                broker.retained("crtd/hall/safety") == "OFF")
+                broker.retained(f"{P}/hall/safety") == "OFF")
         t.check("safety turns on when the fall alert is active",
-                wait_until(lambda: broker.retained("crtd/hall/safety") == "ON", 15))
+                wait_until(lambda: broker.retained(f"{P}/hall/safety") == "ON", 15))
         t.check("... and off when the person is up again (the alert cleared)",
-                wait_until(lambda: broker.retained("crtd/hall/safety") == "OFF", 15))
+                wait_until(lambda: broker.retained(f"{P}/hall/safety") == "OFF", 15))
         out, _ = events.communicate(timeout=30)
         got = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if " " in line]
         types = [g.get("event_type") for g in got]
-        t.check(f"an event message for every change of the alert ({types})",
+        t.check(f"an event message for every change of the alert ({types}), each an event type "
+                "the event entity declares",
                 types[:3] == ["raised", "confirmed", "cleared"]
+                and all(ty in cfg["alert"].get("event_types", []) for ty in types)
                 and all(g.get("rule") == "fall" and g.get("id") == got[0]["id"] for g in got[:3]),
                 out)
-        t.check("alert events are not retained", broker.retained("crtd/hall/alert") is None)
+        t.check("alert events are not retained", broker.retained(f"{P}/hall/alert") is None)
     finally:
         events.kill()
         crtd.stop(timeout_s=5)
@@ -199,7 +220,7 @@ def check_safety(t, build):
 
 def mqtt_config(broker, extra=""):
     return ("[daemon]\nhysteresis_s = 0\n[mqtt]\nhost = 127.0.0.1\n"
-            f"port = {broker.port}\nclient_id = test-node\n{extra}")
+            f"port = {broker.port}\nclient_id = {NODE}\n{extra}")
 
 
 def check_publishing(t, build):
@@ -209,40 +230,42 @@ def check_publishing(t, build):
         "--stream",
         "kitchen=synthetic:script=Walk*3,Sitdown&person=2:Readbook&loop=0&segment_ms=50"])
     try:
-        t.check("status is online", broker.retained("crtd/status") == "online")
+        t.check("status is online", broker.retained(f"{P}/status") == "online")
         wait_until(lambda: crtd.get_json("/v1/streams/kitchen/activity")["label"] == "Sitdown", 10)
         api = crtd.get_json("/v1/streams/kitchen/activity")
-        text = broker.retained("crtd/kitchen/activity")
+        text = broker.retained(f"{P}/kitchen/activity")
         got = json.loads(text) if text else {}
         t.check(f"the retained activity is the API's (label {got.get('label')}, score "
                 f"{got.get('score')}, since {got.get('since')})",
                 got.get("label") == api["label"] == "Sitdown" and got["since"] == api["since"]
                 and abs(got["score"] - api["score"]) < 1e-6 and len(got["top"]) == 3
                 and "previous" not in got, text)
-        state = json.loads(broker.retained("crtd/kitchen/state") or "{}")
+        state = json.loads(broker.retained(f"{P}/kitchen/state") or "{}")
         t.check("the retained state says running", state.get("state") == "running", str(state))
-        config = json.loads(broker.retained("homeassistant/sensor/test-node/kitchen/config")
-                            or "{}")
-        t.check("Home Assistant discovery: a sensor on the activity topic, available with "
-                "crtd/status",
-                config.get("state_topic") == "crtd/kitchen/activity"
-                and config.get("json_attributes_topic") == "crtd/kitchen/activity"
-                and config.get("availability_topic") == "crtd/status"
-                and config.get("payload_available") == "online"
-                and config.get("unique_id") == "test-node_kitchen"
+        config = json.loads(broker.retained(
+            f"homeassistant/sensor/{NODE}/{NODE}_kitchen_activity/config") or "{}")
+        avail = [a.get("topic") for a in config.get("availability", [])]
+        t.check("Home Assistant discovery: a sensor on the activity topic, available with the "
+                "instance's status and the camera's",
+                config.get("state_topic") == f"{P}/kitchen/activity"
+                and config.get("json_attributes_topic") == f"{P}/kitchen/activity"
+                and avail == [f"{P}/status", f"{P}/kitchen/available"]
+                and config.get("availability_mode") == "all"
+                and config.get("unique_id") == f"{NODE}_kitchen_activity"
                 and "value_json.label" in config.get("value_template", ""), str(config))
-        people = json.loads(
-            broker.retained("homeassistant/sensor/test-node/kitchen_people/config") or "{}")
+        people = json.loads(broker.retained(
+            f"homeassistant/sensor/{NODE}/{NODE}_kitchen_people/config") or "{}")
         t.check("Home Assistant discovery: a person-count sensor per camera, on the same device",
-                people.get("state_topic") == "crtd/kitchen/people"
-                and people.get("unique_id") == "test-node_kitchen_people"
-                and people.get("device", {}).get("identifiers") == ["test-node"], str(people))
+                people.get("state_topic") == f"{P}/kitchen/people"
+                and people.get("unique_id") == f"{NODE}_kitchen_people"
+                and people.get("device", {}).get("identifiers") == [f"{NODE}_kitchen"],
+                str(people))
         t.check("... and its state: two people in view",
-                wait_until(lambda: broker.retained("crtd/kitchen/people") == "2", 5),
-                str(broker.retained("crtd/kitchen/people")))
+                wait_until(lambda: broker.retained(f"{P}/kitchen/people") == "2", 5),
+                str(broker.retained(f"{P}/kitchen/people")))
         # On change, not every segment: the activity holds while segments go on.
         segments = crtd.streams()["kitchen"]["segments"]
-        fresh = broker.sub("crtd/kitchen/activity", count=5, wait_s=2)
+        fresh = broker.sub(f"{P}/kitchen/activity", count=5, wait_s=2)
         fresh = [m for m in fresh if m[1] != text]
         t.check("no activity message while it does not change (segments go on)",
                 not fresh and crtd.streams()["kitchen"]["segments"] > segments + 10, str(fresh))
@@ -250,16 +273,16 @@ def check_publishing(t, build):
         r = request(crtd.port, "POST", "/v1/streams", token=Crtd.TOKEN,
                     body='{"name":"hall.2","url":"synthetic:script=Walk&segment_ms=50"}')
         t.check("a stream added through the API", r.status == 201, r.body)
-        topic = "homeassistant/sensor/test-node/hall_2/config"
+        topic = f"homeassistant/sensor/{NODE}/{NODE}_hall_2_activity/config"
         t.check("... gets its discovery config",
                 wait_until(lambda: broker.retained(topic) is not None, 5))
         request(crtd.port, "DELETE", "/v1/streams/hall.2", token=Crtd.TOKEN)
         t.check("... which is removed with the stream (and its activity and person count)",
                 wait_until(lambda: broker.retained(topic) is None
-                           and broker.retained("crtd/hall.2/activity") is None
-                           and broker.retained("homeassistant/sensor/test-node/hall_2_people/"
+                           and broker.retained(f"{P}/hall.2/activity") is None
+                           and broker.retained(f"homeassistant/sensor/{NODE}/{NODE}_hall_2_people/"
                                                "config") is None
-                           and broker.retained("crtd/hall.2/people") is None, 5))
+                           and broker.retained(f"{P}/hall.2/people") is None, 5))
 
         status = crtd.get_json("/v1/streams")["mqtt"]
         t.check("/v1/streams says connected", status["state"] == "connected"
@@ -281,14 +304,14 @@ def check_publishing(t, build):
         status = crtd.get_json("/v1/streams")["mqtt"]
         t.check(f"broker back: connected again (reconnects {status['reconnects']})",
                 back and status["reconnects"] >= 1, str(status))
-        text = broker.retained("crtd/kitchen/activity")
+        text = broker.retained(f"{P}/kitchen/activity")
         t.check("... and the current state was published again",
-                broker.retained("crtd/status") == "online" and text
+                broker.retained(f"{P}/status") == "online" and text
                 and json.loads(text)["label"] == "Sitdown", str(text))
 
         crtd.stop(signal.SIGKILL)
         t.check("crtd killed: the last will says offline",
-                wait_until(lambda: broker.retained("crtd/status") == "offline", 10))
+                wait_until(lambda: broker.retained(f"{P}/status") == "offline", 10))
     finally:
         crtd.stop(timeout_s=5)
         if t.failed:
@@ -311,10 +334,10 @@ def check_passwords(t, build):
     try:
         t.check("password file: connected to a broker that wants one",
                 wait_until(lambda: crtd.get_json("/v1/streams")["mqtt"]["state"] == "connected",
-                           10) and broker.retained("crtd/status", user="reader") == "online")
+                           10) and broker.retained(f"{P}/status", user="reader") == "online")
         status = crtd.stop()
         t.check("a clean stop says offline", status == 0 and
-                broker.retained("crtd/status", user="reader") == "offline")
+                broker.retained(f"{P}/status", user="reader") == "offline")
         t.check("the password appears nowhere in the log", PASSWORD not in crtd.log_text())
     finally:
         crtd.stop(timeout_s=5)
