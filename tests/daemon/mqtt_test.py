@@ -372,6 +372,244 @@ def check_passwords(t, build):
             out.returncode == 1 and "/nonexistent/pw" in out.stderr, out.stderr[-300:])
 
 
+# ---- Home Assistant, as it expects ------------------------------------------
+
+def render(template, payload):
+    """A value template rendered as Home Assistant renders it: Jinja2, with
+    value (the payload) and value_json (the payload as JSON)."""
+    import jinja2
+    try:
+        value_json = json.loads(payload)
+    except ValueError:
+        value_json = None
+    return jinja2.Environment().from_string(template).render(value=payload,
+                                                             value_json=value_json).strip()
+
+
+def discovered(broker, node):
+    """The discovery configs of one instance: {topic: (component, config)}."""
+    out = {}
+    for topic, payload in broker.retained_all("homeassistant/#").items():
+        parsed = ha.parse_topic(topic)
+        if parsed and parsed[1] == node:
+            out[topic] = (parsed[0], json.loads(payload))
+    return out
+
+
+def available(config, retained):
+    """Whether Home Assistant shows the entity available, from what the broker
+    retains: availability_mode all needs payload_available on every topic."""
+    items = config.get("availability") or []
+    got = [retained.get(a["topic"]) == a.get("payload_available", "online") for a in items]
+    mode = config.get("availability_mode", "latest")
+    return all(got) if mode == "all" else any(got) if mode == "any" else got[-1] if got else True
+
+
+def check_home_assistant(t, build):
+    """Every discovery payload against Home Assistant's documented schema;
+    devices, availability, the enum sensor's options, entity ids as docs/MQTT.md
+    lists them, the diagnostic entities, site and room, and the privacy
+    switch through its command topic."""
+    broker = Broker()
+    model = os.path.join(ROOT, "models", "default.safetensors")
+    rooms = ('[stream "kitchen"]\nurl = synthetic:script=Walk*3,Sitdown&person=2:Readbook'
+             '&loop=0&segment_ms=50\nsite = Rose wing\nroom = Kitchen\n'
+             '[stream "hall.2"]\nurl = synthetic:script=Walk&segment_ms=50\n')
+    crtd = Crtd(build, model=model, config=mqtt_config(broker, "diagnostics_s = 1\n" + rooms))
+    try:
+        version = subprocess.run([os.path.join(build, "daemon", "crtd"), "--version"],
+                                 capture_output=True, text=True).stdout.split()[-1]
+        classes = crtd.get_json("/v1/model")["classes"]
+        wait_until(lambda: broker.retained(f"{P}/kitchen/available") == "online"
+                   and broker.retained(f"{P}/kitchen/diagnostics") is not None, 15)
+        configs = discovered(broker, NODE)
+        problems = [p for topic, (_, c) in configs.items() for p in ha.check(topic, c)]
+        t.check(f"{len(configs)} discovery payloads, each valid against Home Assistant's "
+                "documented schema", len(configs) >= 23 and not problems,
+                "\n".join(problems[:20]))
+        by_object = {topic.split("/")[3]: (comp, c) for topic, (comp, c) in configs.items()}
+        t.check("object ids and unique ids start with the instance, and no two are alike",
+                all(o.startswith(NODE + "_") and c.get("unique_id", "").startswith(NODE + "_")
+                    for o, (_, c) in by_object.items())
+                and len({c.get("unique_id") for _, c in by_object.values()}) == len(by_object),
+                str(sorted(by_object)))
+        host = [c for comp, c in by_object.values() if c["device"].get("identifiers") == [NODE]]
+        t.check("the crtd host is a device of its own (a connectivity sensor on the status topic)",
+                len(host) == 1 and host[0].get("device_class") == "connectivity"
+                and host[0].get("state_topic") == f"{P}/status"
+                and broker.retained(f"{P}/status") == host[0].get("payload_on"), str(host))
+        kitchen = {o[len(NODE) + len("_kitchen_"):]: (comp, c) for o, (comp, c) in
+                   by_object.items() if o.startswith(f"{NODE}_kitchen_")}
+        devices = [c["device"] for _, c in kitchen.values()]
+        t.check(f"one device per camera ({len(kitchen)} entities), via the host's, in the room "
+                "the configuration names",
+                len(kitchen) >= 11
+                and all(d.get("identifiers") == [f"{NODE}_kitchen"] and d.get("name") == "kitchen"
+                        and d.get("via_device") == NODE and d.get("suggested_area") == "Kitchen"
+                        for d in devices), json.dumps(devices[:1]))
+        hall = [c["device"] for o, (_, c) in by_object.items() if o.startswith(f"{NODE}_hall_2_")]
+        t.check("a camera without a room suggests no area",
+                hall and all("suggested_area" not in d and d.get("name") == "hall.2"
+                             for d in hall), json.dumps(hall[:1]))
+        t.check(f"every payload has an origin block: crtd {version}",
+                all(c.get("origin") == {"name": "crtd", "sw_version": version}
+                    for _, c in by_object.values()))
+        with_frames = {"activity", "people", "occupancy", "fps", "gate"}
+        wrong = [o for o, (_, c) in kitchen.items()
+                 if c.get("availability_mode") != "all"
+                 or [a["topic"] for a in c.get("availability", [])]
+                 != [f"{P}/status"] + ([f"{P}/kitchen/available"] if o in with_frames else [])]
+        t.check("availability: the instance's status, and the camera's for what comes from its "
+                "frames, with availability_mode all", not wrong, str(wrong))
+
+        activity = kitchen["activity"][1]
+        t.check(f"the activity sensor is an enum of the model's {len(classes)} classes, nobody "
+                "and unknown",
+                activity.get("device_class") == "enum"
+                and sorted(activity.get("options", [])) == sorted(set(classes) |
+                                                                  {"nobody", "unknown"}),
+                str(activity.get("options")))
+        wait_until(lambda: json.loads(broker.retained(f"{P}/kitchen/activity") or "{}")
+                   .get("label") is not None, 10)
+        retained = broker.retained_all(f"{P}/#")
+        states = {}
+        for o, (comp, c) in kitchen.items():
+            payload = retained.get(c["state_topic"])
+            if comp == "event" or payload is None:
+                continue
+            states[o] = render(c["value_template"], payload) if "value_template" in c \
+                else payload
+        api = crtd.streams()["kitchen"]
+        t.check(f"the activity sensor's state, rendered as Home Assistant does, is one of its "
+                f"options ({states.get('activity')}) and the API's label",
+                states.get("activity") in activity.get("options", [])
+                and states.get("activity") == api["activity"]["label"], str(states))
+        t.check(f"the motion gate's state is one of its options ({states.get('gate')})",
+                states.get("gate") in kitchen["gate"][1].get("options", []), str(states))
+        t.check("binary sensors are ON or OFF as they declare",
+                all(states.get(o) in (kitchen[o][1]["payload_on"], kitchen[o][1]["payload_off"])
+                    for o in ("occupancy", "safety")), str(states))
+        diagnostic = {o for o, (_, c) in kitchen.items()
+                      if c.get("entity_category") == "diagnostic"}
+        t.check(f"diagnostic entities: {sorted(diagnostic)}",
+                diagnostic == {"fps", "reconnects", "pose_frames", "gated_frames", "gate"})
+        t.check(f"diagnostics: fps {states.get('fps')}, reconnects {states.get('reconnects')}, "
+                f"the API's {api['fps_measured']:.1f} and {api['reconnects']}",
+                float(states.get("fps", -1)) > 0 and int(states.get("reconnects", -1))
+                == api["reconnects"] and int(states.get("pose_frames", -1)) >= 0
+                and int(states.get("gated_frames", -1)) >= 0, str(states))
+        attributes = json.loads(retained.get(activity["json_attributes_topic"], "{}"))
+        t.check("the activity's attributes say where the camera is",
+                attributes.get("site") == "Rose wing" and attributes.get("room") == "Kitchen",
+                str(attributes)[:300])
+        t.check("... and so do the API and /metrics",
+                api["site"] == "Rose wing" and api["room"] == "Kitchen"
+                and 'crtd_stream_up{stream="kitchen",site="Rose wing",room="Kitchen"} 1'
+                in crtd.get("/metrics").body
+                and 'crtd_stream_up{stream="hall.2"}' in crtd.get("/metrics").body)
+        history = crtd.get_json("/v1/streams/kitchen/history")["intervals"]
+        t.check("... and every history interval",
+                history and all(i.get("site") == "Rose wing" and i.get("room") == "Kitchen"
+                                for i in history), str(history[-1:]))
+
+        ids = {o: ha.entity_id(comp, c) for o, (comp, c) in kitchen.items()}
+        with open(os.path.join(ROOT, "docs", "MQTT.md")) as f:
+            doc = f.read()
+        documented = set(re.findall(r"\b(?:sensor|binary_sensor|switch|event)\.kitchen_\w+", doc))
+        t.check(f"docs/MQTT.md lists the entity ids Home Assistant makes ({len(ids)}), and no "
+                "other", set(ids.values()) == documented,
+                f"made {sorted(ids.values())}, documented {sorted(documented)}")
+
+        # The privacy switch, through its command topic, as Home Assistant sends it.
+        switch = kitchen["privacy"][1]
+        t.check("the privacy switch: a command topic, its state retained OFF",
+                switch.get("command_topic") == f"{P}/kitchen/paused/set"
+                and retained.get(switch["state_topic"]) == switch.get("payload_off"),
+                str(switch))
+        broker.pub(switch["command_topic"], switch["payload_on"])
+        paused = wait_until(lambda: crtd.streams()["kitchen"]["paused"]
+                            and broker.retained(switch["state_topic"]) == "ON", 10)
+        api = crtd.streams()["kitchen"]
+        t.check(f"switched on: the stream is paused (state {api['state']}) and the switch says so",
+                paused and api["state"] == "paused", str(api["state"]))
+        segments = api["segments"]
+        time.sleep(1.5)
+        retained = broker.retained_all(f"{P}/#")
+        t.check("... no segment is classified while paused",
+                crtd.streams()["kitchen"]["segments"] == segments)
+        t.check("... the camera's entities are unavailable, the switch and the safety sensor "
+                "are not",
+                not available(activity, retained) and available(switch, retained)
+                and available(kitchen["safety"][1], retained)
+                and available(kitchen["reconnects"][1], retained))
+        broker.pub(switch["command_topic"], "neither")
+        broker.pub(switch["command_topic"], switch["payload_off"])
+        resumed = wait_until(lambda: crtd.streams()["kitchen"]["state"] == "running"
+                             and broker.retained(f"{P}/kitchen/available") == "online", 15)
+        t.check("switched off: running again, available again, the bad payload named in the log",
+                resumed and not crtd.streams()["kitchen"]["paused"]
+                and broker.retained(switch["state_topic"]) == "OFF"
+                and "payload 'neither' is neither ON nor OFF" in crtd.log_text())
+        t.check("... and the pause is a gap in the history",
+                any(not i["open"] for i in crtd.get_json("/v1/streams/kitchen/history")
+                    ["intervals"]))
+    finally:
+        crtd.stop(timeout_s=5)
+        if t.failed:
+            print(crtd.log_text()[-3000:], file=sys.stderr)
+        crtd.remove()
+        broker.remove()
+
+
+def check_three_instances(t, build):
+    """Three crtd instances, each with a camera called kitchen, publish to one
+    broker; killing one (its last will fires) makes its entities unavailable
+    and only its."""
+    broker = Broker()
+    nodes = ["node-a", "node-b", "node-c"]
+    instances = {}
+    try:
+        for node in nodes:
+            instances[node] = Crtd(build, model="none", args=[
+                "--stream", "kitchen=synthetic:script=Walk,Sitdown&segment_ms=50"],
+                config=mqtt_config(broker).replace(f"client_id = {NODE}", f"client_id = {node}"))
+        ports = {node: c.port for node, c in instances.items()}
+        up = wait_until(lambda: all(broker.retained(f"crtd/{n}/kitchen/available") == "online"
+                                    for n in nodes), 15)
+        configs = {n: discovered(broker, n) for n in nodes}
+        unique = [c.get("unique_id") for n in nodes for _, c in configs[n].values()]
+        t.check(f"three instances on loopback ports {sorted(ports.values())}, each with its "
+                f"own {len(configs['node-a'])} entities under its own topics",
+                up and len(set(ports.values())) == 3
+                and all(len(configs[n]) == len(configs["node-a"]) >= 12 for n in nodes)
+                and len(set(unique)) == len(unique), str({n: len(c) for n, c in configs.items()}))
+        retained = broker.retained_all("crtd/#")
+        t.check("all of them available",
+                all(available(c, retained) for n in nodes for _, c in configs[n].values()))
+
+        instances["node-b"].stop(signal.SIGKILL)
+        t.check("node-b killed: its last will says offline",
+                wait_until(lambda: broker.retained("crtd/node-b/status") == "offline", 10))
+        retained = broker.retained_all("crtd/#")
+        gone = [c["unique_id"] for _, c in configs["node-b"].values()
+                if c.get("availability") and available(c, retained)]
+        stayed = [c["unique_id"] for n in ("node-a", "node-c") for _, c in configs[n].values()
+                  if not available(c, retained)]
+        t.check("... every entity of node-b is unavailable (but its connectivity sensor, which "
+                "shows disconnected)", not gone, str(gone))
+        host_b = [c for _, c in configs["node-b"].values() if not c.get("availability")]
+        t.check("... which says disconnected",
+                len(host_b) == 1 and retained.get(host_b[0]["state_topic"])
+                == host_b[0]["payload_off"])
+        t.check("... and every entity of node-a and node-c stays available", not stayed,
+                str(stayed))
+    finally:
+        for c in instances.values():
+            c.stop(timeout_s=5)
+            c.remove()
+        broker.remove()
+
+
 def write_temp(text):
     fd, path = tempfile.mkstemp(suffix=".conf")
     with os.fdopen(fd, "w") as f:
@@ -386,6 +624,8 @@ def main():
         sys.exit(77)
     t = Checks()
     check_publishing(t, build)
+    check_home_assistant(t, build)
+    check_three_instances(t, build)
     check_safety(t, build)
     check_passwords(t, build)
     check_tls(t, build)
