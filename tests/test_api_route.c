@@ -86,6 +86,14 @@ static void stream_bodies_are_validated(void **state)
     assert_int_equal(api_stream_spec_parse(minimal, strlen(minimal), &spec, &err), 0);
     assert_true(spec.enabled);
     assert_true(spec.fps == 0);
+    assert_string_equal(spec.site, "");
+    assert_string_equal(spec.room, "");
+
+    const char *placed =
+        "{\"name\":\"a\",\"url\":\"x\",\"site\":\"Rose wing\",\"room\":\"Room 12\"}";
+    assert_int_equal(api_stream_spec_parse(placed, strlen(placed), &spec, &err), 0);
+    assert_string_equal(spec.site, "Rose wing");
+    assert_string_equal(spec.room, "Room 12");
 
     static const struct {
         const char *body;
@@ -104,6 +112,10 @@ static void stream_bodies_are_validated(void **state)
         {"{\"name\":\"a\",\"url\":\"x\",\"colour\":1}", -EINVAL},
         {"{\"name\":\"a\",\"name\":\"b\",\"url\":\"x\"}", -EBADMSG},
         {"{\"name\":\"a\",\"url\":\"x\\ny\"}", -EINVAL},
+        {"{\"name\":\"a\",\"url\":\"x\",\"room\":\"\"}", -EINVAL},
+        {"{\"name\":\"a\",\"url\":\"x\",\"room\":\" Kitchen\"}", -EINVAL},
+        {"{\"name\":\"a\",\"url\":\"x\",\"site\":\"a\\tb\"}", -EINVAL},
+        {"{\"name\":\"a\",\"url\":\"x\",\"site\":12}", -EINVAL},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         errbuf_clear(&err);

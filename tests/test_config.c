@@ -79,6 +79,8 @@ static void a_full_file_parses(void **state)
                         "[stream \"kitchen\"]\n"
                         "url = rtsp://user:pw@cam/1\n"
                         "fps = 5\n"
+                        "site = Rose wing\n"
+                        "room = Room 12\n"
                         "\n"
                         "[stream garden]\n"
                         "url = synthetic:script=Walk\n"
@@ -113,9 +115,13 @@ static void a_full_file_parses(void **state)
     assert_true(k->fps == 5);
     assert_true(k->enabled);
     assert_int_equal(k->origin, CONFIG_ORIGIN_FILE);
+    assert_string_equal(k->site, "Rose wing");
+    assert_string_equal(k->room, "Room 12");
     const struct config_stream *g = config_find_stream(&cfg, "garden");
     assert_non_null(g);
     assert_false(g->enabled);
+    assert_string_equal(g->site, "");
+    assert_string_equal(g->room, "");
     config_done(&cfg);
 }
 
@@ -184,6 +190,12 @@ static void errors_name_file_and_line(void **state)
          "crtd.conf:3: bad value '61' for still_pose_fps"},
         {"[stream \"a\"]\nurl = x\nstill_pose_fps = nan\n",
          "crtd.conf:3: bad value 'nan' for still_pose_fps"},
+        {"[stream \"a\"]\nurl = x\nroom = a\tb\n",
+         "crtd.conf:3: [stream \"a\"] room: 'a\tb' is not a place name"},
+        {"[stream \"a\"]\nsite = "
+         "0123456789012345678901234567890123456789012345678901234567890123\n",
+         "crtd.conf:2: [stream \"a\"] site: '0123"},
+        {"[mqtt]\ndiagnostics_s = 0\n", "crtd.conf:2: bad value '0' for diagnostics_s"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);
