@@ -412,13 +412,34 @@ static void *follow_events(void *arg)
     return NULL;
 }
 
-/* ---- the privacy switch's commands ------------------------------------------ */
+/* ---- publishing everything --------------------------------------------------- */
+
+/* "online", the host's discovery and all that is known of every stream: on
+ * every connection, and when Home Assistant says it (re)started. */
+static void publish_all(struct mqtt *m)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->n_streams;
+    struct known *copy = calloc(n ? n : 1, sizeof(*copy));
+    for (size_t i = 0; copy && i < n; i++)
+        copy[i] = known_copy(&m->streams[i]);
+    json_t *classes = json_incref(m->classes);
+    pthread_mutex_unlock(&m->lock);
+    mqtt_publish(m, m->status_topic, "online", true);
+    mqtt_discovery_host(m);
+    for (size_t i = 0; copy && i < n; i++) {
+        publish_stream(m, &copy[i], classes);
+        known_copy_free(&copy[i]);
+    }
+    free(copy);
+    json_decref(classes);
+}
+
+/* ---- what comes in: the privacy switch's commands, Home Assistant's birth ---- */
 
 /* P/<stream>/paused/set with ON (pause) or OFF (resume). */
-static void on_command(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+static void on_command(struct mqtt *m, const struct mosquitto_message *msg)
 {
-    struct mqtt *m = obj;
-    (void)mosq;
     size_t plen = strlen(m->prefix);
     const char *topic = msg->topic;
     static const char suffix[] = "/paused/set";
@@ -453,6 +474,25 @@ static void on_command(struct mosquitto *mosq, void *obj, const struct mosquitto
     pthread_mutex_unlock(&m->lock);
 }
 
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    char birth[160];
+    snprintf(birth, sizeof(birth), "%s/status", m->cfg.discovery_prefix);
+    if (m->cfg.discovery_prefix[0] && strcmp(msg->topic, birth) == 0) {
+        /* Home Assistant (re)started: it asks for discovery again, as its
+         * documentation recommends answering, even where retained messages
+         * were lost. */
+        if (msg->payloadlen == 6 && memcmp(msg->payload, "online", 6) == 0) {
+            log_info("mqtt: Home Assistant is online; publishing discovery again");
+            publish_all(m);
+        }
+        return;
+    }
+    on_command(m, msg);
+}
+
 /* ---- the connection --------------------------------------------------------- */
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -476,11 +516,6 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     m->state = MQTT_CONNECTED;
     m->error[0] = '\0';
     m->was_connected = true;
-    size_t n = m->n_streams;
-    struct known *copy = calloc(n ? n : 1, sizeof(*copy));
-    for (size_t i = 0; copy && i < n; i++)
-        copy[i] = known_copy(&m->streams[i]);
-    json_t *classes = json_incref(m->classes);
     pthread_mutex_unlock(&m->lock);
 
     log_notice("mqtt: connected to %s:%u; publishing under %s/", m->cfg.host, m->cfg.port,
@@ -489,14 +524,11 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     snprintf(commands, sizeof(commands), "%s/+/paused/set", m->prefix);
     if (mosquitto_subscribe(m->mosq, NULL, commands, (int)m->cfg.qos) != MOSQ_ERR_SUCCESS)
         log_warning("mqtt: cannot subscribe to %s: the privacy switches do nothing", commands);
-    mqtt_publish(m, m->status_topic, "online", true);
-    mqtt_discovery_host(m);
-    for (size_t i = 0; copy && i < n; i++) {
-        publish_stream(m, &copy[i], classes);
-        known_copy_free(&copy[i]);
-    }
-    free(copy);
-    json_decref(classes);
+    char birth[160];
+    snprintf(birth, sizeof(birth), "%s/status", m->cfg.discovery_prefix);
+    if (m->cfg.discovery_prefix[0])
+        mosquitto_subscribe(m->mosq, NULL, birth, (int)m->cfg.qos);
+    publish_all(m);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -661,7 +693,7 @@ int mqtt_start(const struct config_mqtt *cfg, const struct mqtt_hooks *hooks,
     mosquitto_reconnect_delay_set(m->mosq, 1, 60, true);
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
-    mosquitto_message_callback_set(m->mosq, on_command);
+    mosquitto_message_callback_set(m->mosq, on_message);
     mosquitto_log_callback_set(m->mosq, on_log);
     /* Not reaching the broker now is no failure: the loop keeps trying. */
     int rc =

@@ -225,12 +225,19 @@ def mqtt_config(broker, extra=""):
 
 def check_publishing(t, build):
     broker = Broker()
+    # What a crtd before per-instance topics left retained on the broker.
+    old = f"homeassistant/sensor/{NODE}/kitchen/config"
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", old, "-r",
+                    "-m", '{"name": "kitchen activity", "state_topic": "crtd/kitchen/activity"}'],
+                   check=True)
     # The script ends holding Sitdown: a stable activity to compare.
     crtd = Crtd(build, model="none", config=mqtt_config(broker), args=[
         "--stream",
         "kitchen=synthetic:script=Walk*3,Sitdown&person=2:Readbook&loop=0&segment_ms=50"])
     try:
         t.check("status is online", broker.retained(f"{P}/status") == "online")
+        t.check("the discovery config of the old topic layout is emptied",
+                wait_until(lambda: broker.retained(old) is None, 5))
         wait_until(lambda: crtd.get_json("/v1/streams/kitchen/activity")["label"] == "Sitdown", 10)
         api = crtd.get_json("/v1/streams/kitchen/activity")
         text = broker.retained(f"{P}/kitchen/activity")
@@ -516,6 +523,15 @@ def check_home_assistant(t, build):
         with open(os.path.join(ROOT, "docs", "MQTT.md")) as f:
             doc = f.read()
         documented = set(re.findall(r"\b(?:sensor|binary_sensor|switch|event)\.kitchen_\w+", doc))
+        # Home Assistant's birth message asks for discovery again.
+        topic = next(tp for tp in configs if tp.endswith(f"{NODE}_kitchen_activity/config"))
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic,
+                        "-r", "-n"], check=True)
+        gone = broker.retained(topic) is None
+        broker.pub("homeassistant/status", "online")
+        t.check("Home Assistant's birth message (homeassistant/status online) has discovery "
+                "published again", gone and wait_until(lambda: broker.retained(topic), 5))
+
         t.check(f"docs/MQTT.md lists the entity ids Home Assistant makes ({len(ids)}), and no "
                 "other", set(ids.values()) == documented,
                 f"made {sorted(ids.values())}, documented {sorted(documented)}")
@@ -621,6 +637,11 @@ def main():
     build, _ = parse_args(sys.argv)
     if not shutil.which("mosquitto") or not shutil.which("mosquitto_sub"):
         print("mosquitto and mosquitto-clients are missing (scripts/setup installs them)")
+        sys.exit(77)
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        print("python3-jinja2 is missing (scripts/setup installs it)")
         sys.exit(77)
     t = Checks()
     check_publishing(t, build)
