@@ -626,6 +626,37 @@ def check_three_instances(t, build):
         broker.remove()
 
 
+def check_pause_outlasts_restart(t, build):
+    """A camera paused through the switch stays paused when crtd restarts on
+    the same state directory, until it is switched off."""
+    broker = Broker()
+    state = tempfile.mkdtemp(prefix="crtd-mqtt-state-")
+    args = ["--state-dir", state, "--stream", "kitchen=synthetic:script=Walk&segment_ms=50"]
+    crtd = Crtd(build, model="none", args=args, config=mqtt_config(broker))
+    try:
+        wait_until(lambda: broker.retained(f"{P}/kitchen/available") == "online", 10)
+        broker.pub(f"{P}/kitchen/paused/set", "ON")
+        t.check("paused through the switch",
+                wait_until(lambda: crtd.streams()["kitchen"]["paused"], 10))
+        crtd.stop()
+        crtd.remove()
+        crtd = Crtd(build, model="none", args=args, config=mqtt_config(broker))
+        kitchen = crtd.streams()["kitchen"]
+        t.check(f"after a restart the camera is still paused (state {kitchen['state']}), and "
+                "the switch says so",
+                kitchen["paused"] and kitchen["state"] == "paused" and kitchen["segments"] == 0
+                and wait_until(lambda: broker.retained(f"{P}/kitchen/paused") == "ON", 5)
+                and broker.retained(f"{P}/kitchen/available") == "offline", str(kitchen))
+        broker.pub(f"{P}/kitchen/paused/set", "OFF")
+        t.check("... until it is switched off",
+                wait_until(lambda: crtd.streams()["kitchen"]["state"] == "running", 10))
+    finally:
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+        broker.remove()
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def write_temp(text):
     fd, path = tempfile.mkstemp(suffix=".conf")
     with os.fdopen(fd, "w") as f:
@@ -647,6 +678,7 @@ def main():
     check_publishing(t, build)
     check_home_assistant(t, build)
     check_three_instances(t, build)
+    check_pause_outlasts_restart(t, build)
     check_safety(t, build)
     check_passwords(t, build)
     check_tls(t, build)
