@@ -75,18 +75,32 @@ static json_t *strings_json(const char *const *list, size_t n)
 }
 
 /* The model's classes, then nobody and unknown, each once. */
+static bool has_string(json_t *array, const char *text)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(array, i, v)
+    {
+        if (strcmp(json_string_value(v), text) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The model's classes, then nobody and unknown, each once (a model may know
+ * a class "unknown" for what it cannot tell). */
 static json_t *activity_options(json_t *classes)
 {
     json_t *options = json_array(), *c;
     size_t i;
-    json_array_foreach(classes, i, c) if (json_is_string(c)) json_array_append(options, c);
-    for (size_t k = 0; options && k < ARRAY_SIZE(activity_states); k++) {
-        bool have = false;
-        json_array_foreach(options, i, c) have |=
-            strcmp(json_string_value(c), activity_states[k]) == 0;
-        if (!have)
-            json_array_append_new(options, json_string(activity_states[k]));
+    json_array_foreach(classes, i, c)
+    {
+        if (options && json_is_string(c) && !has_string(options, json_string_value(c)))
+            json_array_append(options, c);
     }
+    for (size_t k = 0; options && k < ARRAY_SIZE(activity_states); k++)
+        if (!has_string(options, activity_states[k]))
+            json_array_append_new(options, json_string(activity_states[k]));
     return options;
 }
 

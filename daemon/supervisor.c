@@ -653,6 +653,8 @@ int supervisor_pause(struct supervisor *sup, const char *name, bool paused, stru
         rules_forget(sup->rules, name, now);
     pthread_mutex_lock(&st->lock);
     st->paused = paused;
+    if (paused)
+        st->pose_wall = 0; /* nothing of what the camera saw stays on show */
     pthread_mutex_unlock(&st->lock);
     r = stream_start(st, err);
     pthread_mutex_lock(&st->lock);
