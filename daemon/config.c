@@ -31,7 +31,8 @@ void config_init(struct config *cfg)
                  .discovery_prefix = "homeassistant",
                  .qos = 1,
                  .keepalive_s = 30,
-                 .diagnostics_s = 10},
+                 .diagnostics_s = 10,
+                 .privacy_switch = true},
         .hysteresis_s = 2.0,
         .camera_timeout_s = 10,
         .checkpoint_segments = 10,
@@ -514,10 +515,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 5, 3600, &m->keepalive_s);
         else if (strcmp(key, "diagnostics_s") == 0)
             r = parse_uint(value, 1, 3600, &m->diagnostics_s);
+        else if (strcmp(key, "privacy_switch") == 0)
+            r = parse_bool(value, &m->privacy_switch);
         else
             return BAD("unknown key '%s' in [mqtt] (host, port, client_id, username, "
                        "password_file, ca_file, topic_prefix, discovery_prefix, qos, keepalive_s, "
-                       "diagnostics_s)",
+                       "diagnostics_s, privacy_switch)",
                        key);
     } else {
         return BAD("unknown section [%s] (server, daemon, mqtt, stream \"name\", rule \"name\", "

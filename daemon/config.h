@@ -143,6 +143,7 @@ struct config {
         unsigned qos;
         unsigned keepalive_s;
         unsigned diagnostics_s; /* how often the diagnostic entities are updated (10) */
+        bool privacy_switch;    /* may the broker pause cameras (P/<stream>/paused/set)? */
     } mqtt;
     /* [stream "name"] sections and --stream */
     struct config_stream *streams;

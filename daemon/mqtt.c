@@ -490,7 +490,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         }
         return;
     }
-    on_command(m, msg);
+    if (m->cfg.privacy_switch)
+        on_command(m, msg);
 }
 
 /* ---- the connection --------------------------------------------------------- */
@@ -522,7 +523,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
                m->prefix);
     char commands[200];
     snprintf(commands, sizeof(commands), "%s/+/paused/set", m->prefix);
-    if (mosquitto_subscribe(m->mosq, NULL, commands, (int)m->cfg.qos) != MOSQ_ERR_SUCCESS)
+    if (m->cfg.privacy_switch &&
+        mosquitto_subscribe(m->mosq, NULL, commands, (int)m->cfg.qos) != MOSQ_ERR_SUCCESS)
         log_warning("mqtt: cannot subscribe to %s: the privacy switches do nothing", commands);
     char birth[160];
     snprintf(birth, sizeof(birth), "%s/status", m->cfg.discovery_prefix);

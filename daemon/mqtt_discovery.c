@@ -264,7 +264,9 @@ void mqtt_discovery_stream(struct mqtt *m, const struct known *k, json_t *classe
     char topic[MQTT_TOPIC_MAX];
     for (size_t e = 0; e < ARRAY_SIZE(entities); e++) {
         entity_topic(m, topic, sizeof(topic), k, &entities[e]);
-        if (remove)
+        /* Without the switch, no entity offers it. */
+        bool offered = m->cfg.privacy_switch || strcmp(entities[e].component, "switch") != 0;
+        if (remove || !offered)
             mqtt_publish(m, topic, NULL, true);
         else
             publish_json(m, topic, entity_config(m, k, &entities[e], classes));

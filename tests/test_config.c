@@ -75,6 +75,8 @@ static void a_full_file_parses(void **state)
                         "topic_prefix = home/crtd\n"
                         "discovery_prefix =\n"
                         "qos = 2\n"
+                        "diagnostics_s = 30\n"
+                        "privacy_switch = no\n"
                         "\n"
                         "[stream \"kitchen\"]\n"
                         "url = rtsp://user:pw@cam/1\n"
@@ -105,6 +107,8 @@ static void a_full_file_parses(void **state)
     assert_string_equal(cfg.mqtt.discovery_prefix, "");
     assert_int_equal(cfg.mqtt.qos, 2);
     assert_int_equal(cfg.mqtt.keepalive_s, 30);
+    assert_int_equal(cfg.mqtt.diagnostics_s, 30);
+    assert_false(cfg.mqtt.privacy_switch);
     assert_true(cfg.hysteresis_s == 1.5);
     assert_int_equal(cfg.checkpoint_segments, 3);
     assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);

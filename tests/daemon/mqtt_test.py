@@ -657,6 +657,29 @@ def check_pause_outlasts_restart(t, build):
         shutil.rmtree(state, ignore_errors=True)
 
 
+def check_no_privacy_switch(t, build):
+    """privacy_switch = no: no switch is offered and the broker cannot pause
+    a camera."""
+    broker = Broker()
+    crtd = Crtd(build, model="none", args=["--stream", "kitchen=synthetic:script=Walk&segment_ms=50"],
+                config=mqtt_config(broker, "privacy_switch = no\n"))
+    try:
+        wait_until(lambda: broker.retained(f"{P}/kitchen/available") == "online", 10)
+        configs = discovered(broker, NODE)
+        t.check("privacy_switch = no: no switch among the camera's entities",
+                configs and not any(comp == "switch" for comp, _ in configs.values()))
+        broker.pub(f"{P}/kitchen/paused/set", "ON")
+        time.sleep(1)
+        kitchen = crtd.streams()["kitchen"]
+        t.check("... and a command does not pause the camera",
+                not kitchen["paused"] and kitchen["state"] == "running"
+                and crtd.get_json("/v1/streams")["mqtt"]["commands"] == 0, str(kitchen["state"]))
+    finally:
+        crtd.stop(timeout_s=5)
+        crtd.remove()
+        broker.remove()
+
+
 def write_temp(text):
     fd, path = tempfile.mkstemp(suffix=".conf")
     with os.fdopen(fd, "w") as f:
@@ -679,6 +702,7 @@ def main():
     check_home_assistant(t, build)
     check_three_instances(t, build)
     check_pause_outlasts_restart(t, build)
+    check_no_privacy_switch(t, build)
     check_safety(t, build)
     check_passwords(t, build)
     check_tls(t, build)
