@@ -72,7 +72,7 @@ void video_options_init(struct video_options *opts)
         .fps = 10,
         .max_side = 640,
         .threads = 1,
-        .transport = VIDEO_TRANSPORT_TCP,
+        .transport = VIDEO_TRANSPORT_AUTO,
         .reconnect = VIDEO_RECONNECT_AUTO,
         .skip_nonref = VIDEO_SKIP_AUTO,
         .hwaccel = VIDEO_HWACCEL_NONE,
@@ -104,6 +104,9 @@ const char *video_state_name(enum video_state state)
 
 static int options_check(const struct video_options *o, const char *name, struct errbuf *err)
 {
+    if ((unsigned)o->transport >= VIDEO_TRANSPORT_COUNT)
+        return errbuf_set(err, -EINVAL, "'%s': no such RTSP transport (%d)", name,
+                          (int)o->transport);
     if (!(o->fps >= 0 && o->fps <= 1000))
         return errbuf_set(err, -EINVAL, "'%s': fps %g is not in [0, 1000]", name, o->fps);
     if (o->max_side < 0 || (o->max_side > 0 && o->max_side < 16) || o->max_side > 16384)
@@ -216,6 +219,7 @@ int video_stream_new(const char *url, const struct video_options *opts,
     convert_init(&s->conv);
     s->random_state = (unsigned)time_mono_ns() ^ (unsigned)(uintptr_t)s;
     video_sampler_init(&s->sampler, opts->fps);
+    transport_init(s);
     atomic_init(&s->stop, false);
     atomic_init(&s->deadline_ns, 0);
     atomic_init(&s->timed_out, false);
@@ -423,9 +427,7 @@ static int open_input(struct video_stream *s, struct errbuf *err)
     if (protocols)
         av_dict_set(&dict, "protocol_whitelist", protocols, AV_DICT_DONT_OVERWRITE);
     if (s->kind == VIDEO_SOURCE_RTSP) {
-        av_dict_set(&dict, "rtsp_transport",
-                    s->opts.transport == VIDEO_TRANSPORT_UDP ? "udp" : "tcp",
-                    AV_DICT_DONT_OVERWRITE);
+        av_dict_set(&dict, "rtsp_transport", transport_ffmpeg_name(s), AV_DICT_DONT_OVERWRITE);
         av_dict_set_int(&dict, "timeout", (int64_t)(s->opts.read_timeout_s * 1e6),
                         AV_DICT_DONT_OVERWRITE);
     } else if (s->kind == VIDEO_SOURCE_HTTP) {
@@ -880,6 +882,12 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             set_state(s, VIDEO_STATE_CONNECTING);
             errbuf_clear(&e);
             r = open_input(s, &e);
+            if (r < 0 && r != -ECANCELED && transport_fallback(s, r, true, &e)) {
+                errbuf_clear(&e);
+                r = open_input(s, &e);
+                if (r < 0 && r != -ECANCELED)
+                    transport_fallback(s, r, false, &e);
+            }
             if (r < 0) {
                 if (r == -ECANCELED)
                     continue;
@@ -895,6 +903,7 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             if (s->motion)
                 video_motion_reset(s->motion); /* the picture may have changed meanwhile */
             s->ever_connected = true;
+            transport_confirm(s);
             set_state(s, VIDEO_STATE_STREAMING);
         }
 

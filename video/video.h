@@ -179,10 +179,22 @@ enum video_state {
 
 const char *video_state_name(enum video_state state);
 
+/* How RTSP carries the video (transport.c). */
 enum video_transport {
-    VIDEO_TRANSPORT_TCP, /* RTSP interleaved over the control connection (default) */
-    VIDEO_TRANSPORT_UDP,
+    /* TCP first; UDP when the server answers the TCP SETUP with 461
+     * Unsupported Transport, or when no packet comes within the open
+     * timeout. What worked is remembered for that URL for the life of the
+     * process, so that later connections start with it. (Default.) */
+    VIDEO_TRANSPORT_AUTO,
+    VIDEO_TRANSPORT_TCP, /* RTSP interleaved over the control connection, only */
+    VIDEO_TRANSPORT_UDP, /* RTP over UDP, only */
+    VIDEO_TRANSPORT_COUNT,
 };
+
+/* "auto", "tcp", "udp". */
+const char *video_transport_name(enum video_transport transport);
+/* The reverse; -EINVAL for another word. */
+int video_transport_parse(const char *text, enum video_transport *ret_transport);
 
 enum video_reconnect {
     VIDEO_RECONNECT_AUTO,   /* live sources reconnect, files end */
@@ -282,6 +294,10 @@ struct video_stats {
     char codec[32];       /* decoder name, "" before the first connection */
     bool skipping_nonref; /* AVDISCARD_NONREF in use */
     bool hwaccel_active;  /* frames come from the VAAPI decoder */
+    /* RTSP: the transport of the current (or last) connection, tcp or udp;
+     * auto before the first one and for other sources. */
+    enum video_transport transport;
+    uint64_t transport_fallbacks; /* times auto moved to the other transport */
     char last_error[256]; /* why the last attempt failed or the stream was lost */
 };
 
