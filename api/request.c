@@ -48,8 +48,24 @@ size_t api_url_unescape(char *text)
     return (size_t)(out - text);
 }
 
-int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec *ret_spec,
-                          struct errbuf *err)
+void api_stream_spec_done(struct api_stream_spec *spec)
+{
+    if (!spec)
+        return;
+    json_decref(spec->options);
+    spec->options = NULL;
+}
+
+static bool option_known(const char *(*option_name)(size_t i), const char *key)
+{
+    for (size_t i = 0; option_name && option_name(i); i++)
+        if (strcmp(option_name(i), key) == 0)
+            return true;
+    return false;
+}
+
+int api_stream_spec_parse(const char *body, size_t size, const char *(*option_name)(size_t i),
+                          struct api_stream_spec *ret_spec, struct errbuf *err)
 {
     struct api_stream_spec spec = {.enabled = true};
     json_error_t jerr;
@@ -101,8 +117,19 @@ int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec 
                 goto finish;
             }
             spec.enabled = json_is_true(value);
+        } else if (option_known(option_name, key)) {
+            if (!spec.options && !(spec.options = json_object())) {
+                r = -ENOMEM;
+                goto finish;
+            }
+            json_object_set(spec.options, key, value);
         } else {
-            r = errbuf_set(err, -EINVAL, "unknown field '%.64s' (name, url, fps, enabled)", key);
+            char fields[512] = "name, url, fps, enabled";
+            for (size_t i = 0; option_name && option_name(i); i++) {
+                size_t len = strlen(fields);
+                snprintf(fields + len, sizeof(fields) - len, ", %s", option_name(i));
+            }
+            r = errbuf_set(err, -EINVAL, "unknown field '%.64s' (%s)", key, fields);
             goto finish;
         }
     }
@@ -111,7 +138,9 @@ int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec 
         goto finish;
     }
     *ret_spec = spec;
+    spec.options = NULL;
 finish:
+    json_decref(spec.options);
     json_decref(root);
     return r;
 }

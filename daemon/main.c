@@ -357,6 +357,16 @@ static int run(struct daemon *d, const struct options *o)
             .fps = saved[i].fps, .enabled = saved[i].enabled, .origin = CONFIG_ORIGIN_API};
         str_copy(cs.name, sizeof(cs.name), saved[i].name);
         str_copy(cs.url, sizeof(cs.url), saved[i].url);
+        config_video_init(&cs.video);
+        json_t *options = json_loads(saved[i].options, 0, NULL);
+        errbuf_clear(&err);
+        r = options ? config_video_set_object(&cs.video, options, &err)
+                    : errbuf_set(&err, -EBADMSG, "its video options are not JSON");
+        json_decref(options);
+        if (r < 0) {
+            log_error("stream %s: not started: %s", cs.name, errbuf_text(&err, r));
+            continue;
+        }
         if (config_find_stream(&d->cfg, cs.name)) {
             log_warning("stream %s: in the configuration and in the state store; the "
                         "configuration wins",

@@ -44,7 +44,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS streams ("
     "  name TEXT PRIMARY KEY, url TEXT NOT NULL, fps REAL NOT NULL DEFAULT 0,"
-    "  enabled INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL);"
+    "  enabled INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL,"
+    "  options TEXT NOT NULL DEFAULT '{}');"
     "CREATE TABLE IF NOT EXISTS memory ("
     "  stream TEXT PRIMARY KEY, kind TEXT NOT NULL, segments INTEGER NOT NULL,"
     "  saved REAL NOT NULL, state BLOB NOT NULL);"
@@ -103,6 +104,15 @@ static bool has_column(struct store *s, const char *table, const char *column)
  * EXISTS makes them, before this runs). */
 static int migrate(struct store *s, int version, const char *path, struct errbuf *err)
 {
+    /* Streams gained their video options (the JSON of those given) in the
+     * same schema: older crtds read the table as before. */
+    if (!has_column(s, "streams", "options")) {
+        int r = store_db_exec(s, "ALTER TABLE streams ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",
+                              err);
+        if (r < 0)
+            return r;
+        log_info("state store '%s': streams gain their video options", path);
+    }
     if (version > 0 && version < SCHEMA_VERSION)
         log_info("state store '%s': schema %d -> %d (alerts and zones)", path, version,
                  SCHEMA_VERSION);
@@ -207,8 +217,8 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
 {
     sqlite3_stmt *st;
     int r = store_db_prepare(s,
-                             "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created) "
-                             "VALUES (?, ?, ?, ?, ?)",
+                             "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created, "
+                             "options) VALUES (?, ?, ?, ?, ?, ?)",
                              &st, err);
     if (r < 0)
         return r;
@@ -217,6 +227,7 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
     sqlite3_bind_double(st, 3, stream->fps);
     sqlite3_bind_int(st, 4, stream->enabled);
     sqlite3_bind_double(st, 5, time_wall_s());
+    sqlite3_bind_text(st, 6, stream->options[0] ? stream->options : "{}", -1, SQLITE_STATIC);
     return store_db_step_done(s, st, "saving a stream", err);
 }
 
@@ -251,7 +262,7 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
     sqlite3_stmt *st;
     struct store_stream *list = NULL;
     size_t n = 0;
-    int rc, r = store_db_prepare(s, "SELECT name, url, fps, enabled FROM streams ORDER BY created",
+    int rc, r = store_db_prepare(s, "SELECT name, url, fps, enabled, options FROM streams ORDER BY created",
                                  &st, err);
     if (r < 0)
         return r;
@@ -268,6 +279,8 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
         str_copy(e->url, sizeof(e->url), (const char *)sqlite3_column_text(st, 1));
         e->fps = sqlite3_column_double(st, 2);
         e->enabled = sqlite3_column_int(st, 3) != 0;
+        const char *options = (const char *)sqlite3_column_text(st, 4);
+        str_copy(e->options, sizeof(e->options), options ? options : "{}");
     }
     if (rc != SQLITE_DONE) {
         r = store_db_error(s, err, rc, "loading streams");

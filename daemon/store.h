@@ -21,6 +21,7 @@ struct store_stream {
     char url[1024];
     double fps;
     bool enabled;
+    char options[2048]; /* the video options given, a JSON object (config_video_json) */
 };
 
 /* Opens (creating when needed) dir/crtd.db and closes the history intervals

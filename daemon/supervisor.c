@@ -300,7 +300,10 @@ static void *stream_main(void *arg)
 
         errbuf_clear(&err);
         pthread_mutex_lock(&st->lock);
+        struct video_options video;
+        config_video_apply(&st->spec.video, st->settings.camera_timeout_s, &video);
         struct pipeline_source source = {
+            .video = &video,
             .fps = st->spec.fps,
             .timeout_s = st->settings.camera_timeout_s,
             .max_people = st->spec.max_people ? st->spec.max_people : st->settings.max_people,
@@ -644,7 +647,8 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
                 want->multipose_side != have->multipose_side ||
                 want->still_pose_fps_set != have->still_pose_fps_set ||
                 want->still_pose_fps != have->still_pose_fps ||
-                strcmp(want->pose_model, have->pose_model) != 0) {
+                strcmp(want->pose_model, have->pose_model) != 0 ||
+                !config_video_equal(&want->video, &have->video)) {
                 str_copy(name, sizeof(name), have->name);
                 forget = want != NULL;
             }

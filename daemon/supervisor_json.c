@@ -155,7 +155,7 @@ static json_t *stream_json_locked(struct stream *st)
     json_t *fps = st->spec.fps > 0 ? json_real(st->spec.fps) : json_null();
     json_t *error = v.error ? json_string(v.error) : json_null();
     json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
-    return json_pack(
+    json_t *obj = json_pack(
         "{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
         "s:{s:b, s:I}, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:I, s:I}}",
         "name", st->spec.name, "url", st->url_masked, "origin", origin_names[st->spec.origin],
@@ -169,6 +169,15 @@ static json_t *stream_json_locked(struct stream *st)
         (json_int_t)(st->spec.max_people ? st->spec.max_people : st->settings.max_people),
         "dropped", (json_int_t)st->people_dropped, "gate", "state", pipeline_gate_name(v.gate),
         "gated", (json_int_t)v.gated, "pose_frames", (json_int_t)v.pose_frames);
+    if (obj) {
+        /* The RTSP transport in use (transport = auto shows what it found). */
+        json_object_set_new(obj, "transport",
+                            status.transport ? json_string(status.transport) : json_null());
+        json_object_set_new(obj, "video",
+                            config_video_json(&st->spec.video, false,
+                                              st->settings.camera_timeout_s));
+    }
+    return obj;
 }
 
 int supervisor_streams_json(struct supervisor *sup, json_t **ret_json)

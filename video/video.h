@@ -336,6 +336,22 @@ void video_stream_stats(const struct video_stream *s, struct video_stats *ret_st
 /* The URL with any password masked, for messages. */
 const char *video_stream_name(const struct video_stream *s);
 
+/* ---- what a service may take from whoever adds a camera (safe_options.c) --- */
+
+/* Checks FFmpeg options ("key=value:key=value", as ffmpeg_options) against
+ * an allow-list of options whose values cannot name a file or a URL:
+ * -EPERM naming an option not on it, -EINVAL naming one whose value is not
+ * of its kind. */
+int video_ffmpeg_options_check_safe(const char *options, struct errbuf *err);
+
+/* The allow-list's option names, for help and documentation. */
+size_t video_safe_ffmpeg_option_count(void);
+const char *video_safe_ffmpeg_option_name(size_t i);
+
+/* Checks a forced demuxer: one FFmpeg has, and one that reads only its own
+ * input (no concat, image2, sdp or lavfi): -EINVAL or -EPERM otherwise. */
+int video_format_check_safe(const char *format, struct errbuf *err);
+
 /* ---- image and video files for the tools (media.c, png.c) ------------------ */
 
 /* Every frame of any image or video file FFmpeg opens, in decoding order, at

@@ -48,9 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct api_stream_spec spec;
     struct errbuf err = {0};
-    if (api_stream_spec_parse((const char *)body, body_size, &spec, &err) == 0 &&
-        (!api_name_valid(spec.name) || !spec.url[0]))
-        abort(); /* a parsed body always names a valid stream and a URL */
+    if (api_stream_spec_parse((const char *)body, body_size, NULL, &spec, &err) == 0) {
+        if (!api_name_valid(spec.name) || !spec.url[0] || spec.options)
+            abort(); /* a parsed body always names a valid stream and a URL, nothing else */
+        api_stream_spec_done(&spec);
+    }
 
     char *time_text = text_of(body, body_size);
     double t;
