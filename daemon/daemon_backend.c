@@ -39,8 +39,9 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
     int r;
 
     config_video_init(&cs.video);
+    /* A bad or unsafe option is a bad request (400), naming the field. */
     if ((r = config_video_set_object(&cs.video, spec->options, err)) < 0)
-        return r;
+        return r == -ENOMEM ? r : -EINVAL;
     json_t *given = config_video_json(&cs.video, true, 0);
     char *text = given ? json_dumps(given, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(given);
