@@ -32,11 +32,11 @@ struct config_video {
     enum video_transport transport;
     int max_side, threads;
     enum video_hwaccel hwaccel;
-    char hw_device[64];         /* "": FFmpeg's default; else /dev/dri/renderD<N> or card<N> */
-    char format[64];            /* "": probe */
-    char ffmpeg_options[512];   /* of the allow-list (video_ffmpeg_options_check_safe) */
-    double open_timeout_s;      /* 0: [daemon] camera_timeout_s */
-    double read_timeout_s;      /* 0: [daemon] camera_timeout_s */
+    char hw_device[64];       /* "": FFmpeg's default; else /dev/dri/renderD<N> or card<N> */
+    char format[64];          /* "": probe */
+    char ffmpeg_options[512]; /* of the allow-list (video_ffmpeg_options_check_safe) */
+    double open_timeout_s;    /* 0: [daemon] camera_timeout_s */
+    double read_timeout_s;    /* 0: [daemon] camera_timeout_s */
     double backoff_min_s, backoff_max_s, max_lag_s;
     enum video_skip skip_nonref;
     enum video_reconnect reconnect; /* auto: cameras reconnect, files loop */

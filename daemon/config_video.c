@@ -177,8 +177,8 @@ static bool set_choice(struct config_video *v, const struct cv_option *o, const 
 
 /* A text option, with its check; the message names the key as the file
  * does ("format: ...") or the field as the API does ("'format' ..."). */
-static int set_text(struct config_video *v, const struct cv_option *o, const char *text,
-                    bool json, struct errbuf *err)
+static int set_text(struct config_video *v, const struct cv_option *o, const char *text, bool json,
+                    struct errbuf *err)
 {
     char name[80];
     snprintf(name, sizeof(name), json ? "'%s'" : "%s:", o->name);
@@ -196,8 +196,7 @@ static int set_text(struct config_video *v, const struct cv_option *o, const cha
     return 0;
 }
 
-int config_video_set(struct config_video *v, const char *key, const char *value,
-                     struct errbuf *err)
+int config_video_set(struct config_video *v, const char *key, const char *value, struct errbuf *err)
 {
     size_t i;
     const struct cv_option *o = find(key, &i);
@@ -305,8 +304,9 @@ json_t *config_video_json(const struct config_video *v, bool given_only, double 
             value = json_integer(*(const int *)x);
         } else {
             double d = *(const double *)x;
-            if (!given_only && d == 0 && o->offset != OFF(max_lag_s))
-                d = camera_timeout_s; /* an unset timeout */
+            bool timeout = o->offset == OFF(open_timeout_s) || o->offset == OFF(read_timeout_s);
+            if (!given_only && timeout && d == 0)
+                d = camera_timeout_s; /* not given: [daemon]'s */
             value = json_real(d);
         }
         json_object_set_new(obj, o->name, value);

@@ -107,8 +107,8 @@ static int migrate(struct store *s, int version, const char *path, struct errbuf
     /* Streams gained their video options (the JSON of those given) in the
      * same schema: older crtds read the table as before. */
     if (!has_column(s, "streams", "options")) {
-        int r = store_db_exec(s, "ALTER TABLE streams ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",
-                              err);
+        int r = store_db_exec(
+            s, "ALTER TABLE streams ADD COLUMN options TEXT NOT NULL DEFAULT '{}'", err);
         if (r < 0)
             return r;
         log_info("state store '%s': streams gain their video options", path);
@@ -262,8 +262,9 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
     sqlite3_stmt *st;
     struct store_stream *list = NULL;
     size_t n = 0;
-    int rc, r = store_db_prepare(s, "SELECT name, url, fps, enabled, options FROM streams ORDER BY created",
-                                 &st, err);
+    int rc,
+        r = store_db_prepare(
+            s, "SELECT name, url, fps, enabled, options FROM streams ORDER BY created", &st, err);
     if (r < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -173,9 +173,8 @@ static json_t *stream_json_locked(struct stream *st)
         /* The RTSP transport in use (transport = auto shows what it found). */
         json_object_set_new(obj, "transport",
                             status.transport ? json_string(status.transport) : json_null());
-        json_object_set_new(obj, "video",
-                            config_video_json(&st->spec.video, false,
-                                              st->settings.camera_timeout_s));
+        json_object_set_new(
+            obj, "video", config_video_json(&st->spec.video, false, st->settings.camera_timeout_s));
     }
     return obj;
 }

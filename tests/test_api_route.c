@@ -105,8 +105,8 @@ static void stream_bodies_are_validated(void **state)
     assert_null(spec.options);
     const char *unknown = "{\"name\":\"a\",\"url\":\"x\",\"colour\":1}";
     errbuf_clear(&err);
-    assert_int_equal(
-        api_stream_spec_parse(unknown, strlen(unknown), test_option_name, &spec, &err), -EINVAL);
+    assert_int_equal(api_stream_spec_parse(unknown, strlen(unknown), test_option_name, &spec, &err),
+                     -EINVAL);
     assert_non_null(strstr(err.msg, "'colour'"));
     assert_non_null(strstr(err.msg, "transport, max_side"));
     errbuf_clear(&err);

@@ -559,19 +559,23 @@ static void video_key_errors(void **state)
         {"max_side = 8", "crtd.conf:3: bad value '8' for max_side: 0 (the source's size) or 16"},
         {"threads = 1.5", "crtd.conf:3: bad value '1.5' for threads"},
         {"hwaccel = cuda", "crtd.conf:3: bad value 'cuda' for hwaccel: none or vaapi"},
-        {"hw_device = /etc/passwd", "crtd.conf:3: hw_device: '/etc/passwd' is not /dev/dri/renderD"},
+        {"hw_device = /etc/passwd",
+         "crtd.conf:3: hw_device: '/etc/passwd' is not /dev/dri/renderD"},
         {"format = concat", "crtd.conf:3: format: input format 'concat' is not one crtd lets"},
         {"format = lavfi", "crtd.conf:3: format: input format 'lavfi' is not one"},
-        {"format = nosuchdemuxer", "crtd.conf:3: format: FFmpeg has no input format 'nosuchdemuxer'"},
+        {"format = nosuchdemuxer",
+         "crtd.conf:3: format: FFmpeg has no input format 'nosuchdemuxer'"},
         {"ffmpeg_options = protocol_whitelist=file,rtsp",
          "crtd.conf:3: ffmpeg_options: FFmpeg option 'protocol_whitelist' is not on crtd's list"},
         {"ffmpeg_options = probesize=1000:http_proxy=http\\://evil/",
          "crtd.conf:3: ffmpeg_options: FFmpeg option 'http_proxy' is not on"},
         {"ffmpeg_options = graph_file=/etc/passwd", "FFmpeg option 'graph_file' is not on"},
-        {"ffmpeg_options = rtsp_flags=listen", "FFmpeg option rtsp_flags: 'listen' is not flags of"},
+        {"ffmpeg_options = rtsp_flags=listen",
+         "FFmpeg option rtsp_flags: 'listen' is not flags of"},
         {"ffmpeg_options = video_size=../../etc", "FFmpeg option video_size: '../../etc' is not"},
         {"ffmpeg_options = input_format=/dev/sda", "FFmpeg option input_format: '/dev/sda'"},
-        {"ffmpeg_options = probesize=lots", "FFmpeg option probesize: 'lots' is not a whole number"},
+        {"ffmpeg_options = probesize=lots",
+         "FFmpeg option probesize: 'lots' is not a whole number"},
         {"ffmpeg_options = =x", "crtd.conf:3: ffmpeg_options: cannot parse FFmpeg options"},
         {"open_timeout_s = 0", "crtd.conf:3: bad value '0' for open_timeout_s: 0.1 to 600"},
         {"read_timeout_s = soon", "crtd.conf:3: bad value 'soon' for read_timeout_s"},
@@ -596,7 +600,8 @@ static void video_key_errors(void **state)
     }
 
     /* Options that fit alone but not together. */
-    write_file(t->path, "[stream \"a\"]\nurl = rtsp://cam/1\nbackoff_min_s = 5\nbackoff_max_s = 2\n");
+    write_file(t->path,
+               "[stream \"a\"]\nurl = rtsp://cam/1\nbackoff_min_s = 5\nbackoff_max_s = 2\n");
     config_init(&cfg);
     assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
     assert_int_equal(config_validate(&cfg, &err), -EINVAL);

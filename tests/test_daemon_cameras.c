@@ -178,8 +178,8 @@ static void udp_only_camera_in_crtd(void **state)
         snprintf(body, sizeof(body), "{\"name\": \"bad\", \"url\": \"%s\", %s}", url,
                  bad[i].fields);
         td_http(d.port, "POST", "/v1/streams", AUTH, body, &r);
-        const char *message = json_string_value(
-            json_object_get(json_object_get(r.json, "error"), "message"));
+        const char *message =
+            json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
         if (r.status != 400 || !message || !strstr(message, bad[i].expect))
             fail_msg("%s: %d %s, expected 400 with '%s'", bad[i].fields, r.status, r.body,
                      bad[i].expect);
@@ -194,8 +194,8 @@ static void udp_only_camera_in_crtd(void **state)
     assert_string_equal(json_string_value(json_object_get(side, "origin")), "api");
     assert_string_equal(video_str(side, "transport"), "udp");
     assert_string_equal(video_str(side, "ffmpeg_options"), "probesize=100000");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(side, "video"), "max_side")),
-                     320);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(side, "video"), "max_side")), 320);
     json_decref(side);
     assert_int_equal(td_stop(&d, SIGTERM), 0);
     tl_proc_kill(&cam.proc);
@@ -208,8 +208,8 @@ static int check_config(const char *conf_path, char *out, size_t size)
     char log[160];
     snprintf(log, sizeof(log), "%s.out", conf_path);
     unlink(log);
-    const char *argv[] = {td_crtd_path, "--check-config", "--model", "none", "--config",
-                          conf_path,    NULL};
+    const char *argv[] = {td_crtd_path, "--check-config", "--model", "none",
+                          "--config",   conf_path,        NULL};
     struct tl_proc p;
     int status = 0;
     assert_int_equal(tl_proc_spawn(&p, argv, &(struct tl_proc_options){.log_path = log}), 0);
@@ -245,7 +245,8 @@ static void check_config_names_bad_video_options(void **state)
     td_write_file(path, "[stream \"porch\"]\nurl = rtsp://cam.local/1\ntransport = tcp+udp\n",
                   0644);
     assert_int_equal(check_config(path, out, sizeof(out)), 1);
-    assert_non_null(strstr(out, "crtd.conf:3: bad value 'tcp+udp' for transport: auto, tcp or udp"));
+    assert_non_null(
+        strstr(out, "crtd.conf:3: bad value 'tcp+udp' for transport: auto, tcp or udp"));
 
     td_write_file(path,
                   "[stream \"porch\"]\nurl = rtsp://cam.local/1\nbackoff_min_s = 9\n"
@@ -266,8 +267,7 @@ static void restreamed_camera(void **state)
 
     server_start(&cam, (const char *const[]){"--report-clients", NULL}, clip, "/camera");
     snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/camera", cam.port);
-    server_start(&relay, (const char *const[]){"--relay", "--report-clients", NULL}, url,
-                 "/porch");
+    server_start(&relay, (const char *const[]){"--relay", "--report-clients", NULL}, url, "/porch");
     assert_int_equal(clients_reported(&cam), 0); /* the relay connects on demand */
 
     td_tmp_dir(&d);
@@ -286,9 +286,9 @@ static void restreamed_camera(void **state)
     /* Someone else watches the same camera meanwhile, through the relay. */
     char relay_url[128];
     snprintf(relay_url, sizeof(relay_url), "rtsp://127.0.0.1:%d/porch", relay.port);
-    const char *argv[] = {"ffmpeg", "-nostdin", "-v",       "error", "-rtsp_transport",
-                          "tcp",    "-i",       relay_url,  "-frames:v", "20",
-                          "-f",     "null",     "-",        NULL};
+    const char *argv[] = {"ffmpeg", "-nostdin", "-v",      "error",     "-rtsp_transport",
+                          "tcp",    "-i",       relay_url, "-frames:v", "20",
+                          "-f",     "null",     "-",       NULL};
     struct tl_proc viewer;
     int status = 0;
     assert_int_equal(tl_proc_spawn(&viewer, argv, NULL), 0);
@@ -298,8 +298,7 @@ static void restreamed_camera(void **state)
     /* crtd goes on reading; the camera had one connection in all. */
     json_decref(wait_frames(d.port, "porch", frames + 5));
     int camera_clients = clients_reported(&cam), relay_clients = clients_reported(&relay);
-    print_message("camera connections %d, relay connections %d\n", camera_clients,
-                  relay_clients);
+    print_message("camera connections %d, relay connections %d\n", camera_clients, relay_clients);
     assert_int_equal(camera_clients, 1);
     assert_true(relay_clients >= 2);
 

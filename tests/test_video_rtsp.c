@@ -37,8 +37,8 @@ static int server_start_lower(struct tl_proc *c, int port, const char *lower)
 {
     char port_text[16], line[64];
     snprintf(port_text, sizeof(port_text), "%d", port);
-    const char *argv[] = {"/usr/bin/python3", server_script, "--lower", lower, clip_path,
-                          port_text,          "/camera",     NULL};
+    const char *argv[] = {"/usr/bin/python3", server_script, "--lower", lower,
+                          clip_path,          port_text,     "/camera", NULL};
     if (tl_proc_spawn(c, argv, &(struct tl_proc_options){.stdout_pipe = true}) < 0)
         return -1;
     if (tl_proc_read_line(c, line, sizeof(line), 20) < 0) {
@@ -193,8 +193,8 @@ static void udp_only_server_auto_falls_back_and_remembers(void **state)
     struct video_stream *s = open_stream(url, VIDEO_TRANSPORT_AUTO);
     read_frames(s, 8, &st);
     print_message("auto on a UDP-only server: %s after %llu fallback(s), %llu reconnects\n",
-                  video_transport_name(st.transport),
-                  (unsigned long long)st.transport_fallbacks, (unsigned long long)st.reconnects);
+                  video_transport_name(st.transport), (unsigned long long)st.transport_fallbacks,
+                  (unsigned long long)st.reconnects);
     assert_string_equal(video_transport_name(st.transport), "udp");
     assert_int_equal((int)st.transport_fallbacks, 1);
     assert_int_equal((int)st.reconnects, 0); /* within the first attempt, no backoff */

@@ -47,17 +47,17 @@ static void print_stats(const struct video_stream *s, bool as_json)
     struct video_stats st;
     video_stream_stats(s, &st);
     if (as_json) {
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:b, s:b, "
-            "s:s, s:f, s:I, s:s}",
-            "source", video_stream_name(s), "state", video_state_name(st.state), "codec", st.codec,
-            "source_width", st.source_width, "source_height", st.source_height, "stream_fps",
-            st.stream_fps, "decoded", (json_int_t)st.decoded, "sampled", (json_int_t)st.sampled,
-            "dropped", (json_int_t)st.dropped, "decode_errors", (json_int_t)st.decode_errors,
-            "reconnects", (json_int_t)st.reconnects, "skipping_nonref", st.skipping_nonref,
-            "hwaccel_active", st.hwaccel_active, "last_error", st.last_error, "last_frame_at",
-            st.last_frame_at, "late", (json_int_t)st.late, "transport",
-            video_transport_name(st.transport));
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:b, s:b, "
+                      "s:s, s:f, s:I, s:s}",
+                      "source", video_stream_name(s), "state", video_state_name(st.state), "codec",
+                      st.codec, "source_width", st.source_width, "source_height", st.source_height,
+                      "stream_fps", st.stream_fps, "decoded", (json_int_t)st.decoded, "sampled",
+                      (json_int_t)st.sampled, "dropped", (json_int_t)st.dropped, "decode_errors",
+                      (json_int_t)st.decode_errors, "reconnects", (json_int_t)st.reconnects,
+                      "skipping_nonref", st.skipping_nonref, "hwaccel_active", st.hwaccel_active,
+                      "last_error", st.last_error, "last_frame_at", st.last_frame_at, "late",
+                      (json_int_t)st.late, "transport", video_transport_name(st.transport));
         json_dumpf(o, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(o);

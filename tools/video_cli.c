@@ -66,10 +66,9 @@ int video_cli_option(struct video_options *opts, int argc, char **argv, int *i, 
         return 1;
     }
     static const char *const with_value[] = {
-        "--fps",          "--max-side",     "--threads", "--reconnect",      "--skip-nonref",
-        "--transport",
-        "--hwaccel",      "--hw-device",    "--format",  "--ffmpeg-options", "-o",
-        "--open-timeout", "--read-timeout", "--backoff", "--max-lag",
+        "--fps",       "--max-side",     "--threads",      "--reconnect", "--skip-nonref",
+        "--transport", "--hwaccel",      "--hw-device",    "--format",    "--ffmpeg-options",
+        "-o",          "--open-timeout", "--read-timeout", "--backoff",   "--max-lag",
     };
     bool known = false;
     for (size_t n = 0; n < ARRAY_SIZE(with_value); n++)

@@ -80,8 +80,17 @@ static const struct safe_option safe_options[] = {
  * elementary streams that read only their own input, RTSP and HLS (whose
  * nested reads the source's protocol whitelist keeps to the network), V4L2. */
 static const char *const safe_formats[] = {
-    "mpjpeg",        "mjpeg", "mpegts", "h264", "hevc", "flv", "matroska,webm",
-    "mov,mp4,m4a,3gp,3g2,mj2", "rtsp", "hls", "video4linux2,v4l2",
+    "mpjpeg",
+    "mjpeg",
+    "mpegts",
+    "h264",
+    "hevc",
+    "flv",
+    "matroska,webm",
+    "mov,mp4,m4a,3gp,3g2,mj2",
+    "rtsp",
+    "hls",
+    "video4linux2,v4l2",
 };
 
 size_t video_safe_ffmpeg_option_count(void)

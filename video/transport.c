@@ -88,8 +88,8 @@ void transport_init(struct video_stream *s)
         s->transport_now = s->opts.transport;
         return;
     }
-    enum video_transport t = s->kind == VIDEO_SOURCE_RTSP ? remembered_get(s->name)
-                                                          : VIDEO_TRANSPORT_AUTO;
+    enum video_transport t =
+        s->kind == VIDEO_SOURCE_RTSP ? remembered_get(s->name) : VIDEO_TRANSPORT_AUTO;
     s->transport_known = t != VIDEO_TRANSPORT_AUTO;
     s->transport_now = s->transport_known ? t : VIDEO_TRANSPORT_TCP;
 }

@@ -298,7 +298,7 @@ struct video_stats {
      * auto before the first one and for other sources. */
     enum video_transport transport;
     uint64_t transport_fallbacks; /* times auto moved to the other transport */
-    char last_error[256]; /* why the last attempt failed or the stream was lost */
+    char last_error[256];         /* why the last attempt failed or the stream was lost */
 };
 
 struct video_stream;
