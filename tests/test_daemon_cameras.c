@@ -9,7 +9,7 @@
  *   - --check-config names the file, line and key of a bad video option.
  *   - A restreamer in front of crtd, as go2rtc is (docs/VIDEO.md): crtd and
  *     another client read the relay while the camera sees one connection.
- * Usage: test_daemon_cameras CRTD RTSP_SERVER_PY MODEL MOVENET_JSON */
+ * Usage: test_daemon_cameras CRTD RTSP_SERVER_PY MODEL MOVENET_JSON SERVICE_MD EXAMPLE_CONF */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,7 +26,7 @@
 #include "tl_proc.h"
 #include "daemon_harness.h"
 
-static const char *server_script, *model_path, *movenet_path;
+static const char *server_script, *model_path, *movenet_path, *service_md, *example_conf;
 static char clip[256];
 
 /* A camera (or relay): rtsp_server.py with extra arguments before the
@@ -122,6 +122,25 @@ static void udp_only_camera_in_crtd(void **state)
     json_t *porch = wait_frames(d.port, "porch", 5);
     assert_string_equal(json_string_value(json_object_get(porch, "transport")), "udp");
     assert_string_equal(video_str(porch, "transport"), "auto");
+
+    /* Every video option the daemon has is documented, with its default in
+     * the example configuration. */
+    char *doc = td_read_file(service_md), *example = td_read_file(example_conf);
+    const char *key;
+    json_t *value;
+    json_object_foreach(json_object_get(porch, "video"), key, value)
+    {
+        char row[96], line[96];
+        snprintf(row, sizeof(row), "\n| `%s` |", key);
+        snprintf(line, sizeof(line), "\n;%s =", key);
+        if (!strstr(doc, row))
+            fail_msg("video option %s is not a row of %s", key, service_md);
+        if (!strstr(example, line))
+            fail_msg("video option %s is not in %s", key, example_conf);
+    }
+    assert_true(json_object_size(json_object_get(porch, "video")) >= 19);
+    free(doc);
+    free(example);
     json_decref(porch);
 
     /* tcp forced never connects, and the stream says why. */
@@ -332,10 +351,13 @@ static int remove_clip(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: test_daemon_cameras CRTD RTSP_SERVER_PY MODEL MOVENET_JSON\n");
+    if (argc < 7) {
+        fprintf(stderr, "usage: test_daemon_cameras CRTD RTSP_SERVER_PY MODEL MOVENET_JSON "
+                        "SERVICE_MD EXAMPLE_CONF\n");
         return 2;
     }
+    service_md = argv[5];
+    example_conf = argv[6];
     td_crtd_path = argv[1];
     server_script = argv[2];
     model_path = argv[3];
