@@ -2,7 +2,9 @@
  * (tests/video/rtsp_server.py, python3-gi) on 127.0.0.1 serves a clip made
  * by ffmpeg at test time. A camera that dies and comes back (the test kills
  * the server and starts it again); a server that offers only UDP and answers
- * a TCP SETUP with 461 Unsupported Transport, read with each transport. */
+ * a TCP SETUP with 461 Unsupported Transport, read with each transport; a
+ * proxy in front of the server that drops the video on TCP (a camera that
+ * accepts TCP and sends nothing). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,13 +17,18 @@
 #include "video/helpers.h"
 
 static char clip_path[1200];
-static const char *server_script;
+static const char *server_script, *mute_script;
 
 static int make_clip(void **state)
 {
     server_script = getenv("CRTD_RTSP_SERVER");
     if (!server_script || access(server_script, R_OK) != 0) {
         fprintf(stderr, "CRTD_RTSP_SERVER does not name rtsp_server.py\n");
+        return -1;
+    }
+    mute_script = getenv("CRTD_RTSP_MUTE_TCP");
+    if (!mute_script || access(mute_script, R_OK) != 0) {
+        fprintf(stderr, "CRTD_RTSP_MUTE_TCP does not name rtsp_mute_tcp.py\n");
         return -1;
     }
     snprintf(clip_path, sizeof(clip_path), "%s/camera.mp4", fixture_dir("rtsp"));
@@ -240,6 +247,51 @@ static void forced_transports_on_a_udp_only_server(void **state)
     tl_proc_kill(&server);
 }
 
+/* A camera that accepts RTSP over TCP and then sends nothing: auto moves
+ * to UDP once the open deadline passes without a frame. */
+static void auto_moves_to_udp_when_tcp_stays_silent(void **state)
+{
+    struct tl_proc server, mute;
+    struct video_options o;
+    struct video_stream *s = NULL;
+    struct video_stats st;
+    char url[128], line[64], port_text[16];
+
+    int port = server_start(&server, 0);
+    assert_true(port > 0);
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    const char *argv[] = {"/usr/bin/python3", mute_script, port_text, NULL};
+    assert_int_equal(tl_proc_spawn(&mute, argv, &(struct tl_proc_options){.stdout_pipe = true}), 0);
+    assert_int_equal(tl_proc_read_line(&mute, line, sizeof(line), 20), 0);
+    snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/camera", atoi(line));
+
+    video_options_init(&o);
+    o.fps = 5;
+    o.open_timeout_s = o.read_timeout_s = 1;
+    o.reconnect = VIDEO_RECONNECT_NEVER;
+    assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+    read_frames(s, 8, &st);
+    print_message("auto behind a TCP-mute proxy: %s after %llu fallback(s); last error %s\n",
+                  video_transport_name(st.transport), (unsigned long long)st.transport_fallbacks,
+                  st.last_error);
+    assert_string_equal(video_transport_name(st.transport), "udp");
+    assert_int_equal((int)st.transport_fallbacks, 1);
+    video_stream_free(s);
+
+    /* tcp forced stays silent, and says so. */
+    o.transport = VIDEO_TRANSPORT_TCP;
+    assert_int_equal(video_stream_new(url, &o, &s, NULL), 0);
+    struct video_frame f;
+    struct errbuf err = {{0}};
+    int r = video_stream_read(s, &f, &err);
+    print_message("tcp forced: %s\n", err.msg);
+    assert_int_equal(r, -ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "over TCP (transport auto would try UDP)"));
+    video_stream_free(s);
+    tl_proc_kill(&mute);
+    tl_proc_kill(&server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +299,7 @@ int main(void)
         cmocka_unit_test(auto_uses_tcp_where_offered_and_udp_by_option),
         cmocka_unit_test(udp_only_server_auto_falls_back_and_remembers),
         cmocka_unit_test(forced_transports_on_a_udp_only_server),
+        cmocka_unit_test(auto_moves_to_udp_when_tcp_stays_silent),
     };
     return cmocka_run_group_tests(tests, make_clip, NULL);
 }

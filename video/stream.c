@@ -883,6 +883,7 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             errbuf_clear(&e);
             r = open_input(s, &e);
             if (r < 0 && r != -ECANCELED && transport_fallback(s, r, true, &e)) {
+                s->transport_retry = true;
                 errbuf_clear(&e);
                 r = open_input(s, &e);
                 if (r < 0 && r != -ECANCELED)
@@ -903,14 +904,17 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             if (s->motion)
                 video_motion_reset(s->motion); /* the picture may have changed meanwhile */
             s->ever_connected = true;
-            transport_confirm(s);
             set_state(s, VIDEO_STATE_STREAMING);
         }
 
         errbuf_clear(&e);
+        bool first_frame = !s->connection_had_frames;
         r = next_frame(s, ret_frame, &e);
         if (r == 0) {
+            if (first_frame)
+                transport_confirm(s); /* a frame came: this transport works */
             s->attempt = 0;
+            s->transport_retry = false;
             return 0;
         }
         bool had_frames = s->connection_had_frames;
@@ -919,6 +923,13 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             continue;
         set_last_error(s, errbuf_text(&e, r));
         log_debug("%s", errbuf_text(&e, r));
+        /* Connected, and then nothing came: under auto, the other transport
+         * at once (once; if it is silent too, the camera waits its backoff). */
+        if (!had_frames && !s->transport_retry && transport_fallback(s, r, true, &e)) {
+            s->transport_retry = true;
+            continue;
+        }
+        s->transport_retry = false;
         if (!s->reconnect)
             return finish(s, r, &e, err);
         /* A file looped under VIDEO_RECONNECT_ALWAYS starts again at once;

@@ -74,7 +74,8 @@ struct video_stream {
     struct video_options opts;
     bool reconnect;
     enum video_transport transport_now; /* RTSP: tcp or udp, for the next connection */
-    bool transport_known;               /* it worked (on this stream or remembered) */
+    bool transport_known;               /* a frame came over it on this stream */
+    bool transport_retry;               /* this attempt is auto's other transport, at once */
 
     /* The current connection; fmt == NULL while disconnected. */
     AVFormatContext *fmt;
@@ -168,8 +169,8 @@ const char *transport_ffmpeg_name(const struct video_stream *s);
  * attempt, so that a dead camera is not tried in a loop. */
 bool transport_fallback(struct video_stream *s, int r, bool first, struct errbuf *err);
 
-/* After a connection opened (its packets came): remembers its transport for
- * the URL and shows it in the stats. */
+/* After a connection's first frame: remembers its transport for the URL
+ * and shows it in the stats. */
 void transport_confirm(struct video_stream *s);
 
 /* ---- hardware acceleration (hwaccel.c) ------------------------------------- */

@@ -88,10 +88,11 @@ void transport_init(struct video_stream *s)
         s->transport_now = s->opts.transport;
         return;
     }
+    /* Remembered or not, a transport is known to work only once this
+     * stream has had a frame over it: until then a silence moves it. */
     enum video_transport t =
         s->kind == VIDEO_SOURCE_RTSP ? remembered_get(s->name) : VIDEO_TRANSPORT_AUTO;
-    s->transport_known = t != VIDEO_TRANSPORT_AUTO;
-    s->transport_now = s->transport_known ? t : VIDEO_TRANSPORT_TCP;
+    s->transport_now = t != VIDEO_TRANSPORT_AUTO ? t : VIDEO_TRANSPORT_TCP;
 }
 
 const char *transport_ffmpeg_name(const struct video_stream *s)
@@ -109,6 +110,13 @@ bool transport_fallback(struct video_stream *s, int r, bool first, struct errbuf
     bool silent = r == -ETIMEDOUT;
     const char *now = transport_ffmpeg_name(s);
     if (s->opts.transport != VIDEO_TRANSPORT_AUTO) {
+        if (silent && !s->transport_known) {
+            char was[sizeof(err->msg)];
+            str_copy(was, sizeof(was), errbuf_text(err, r));
+            errbuf_set(err, r, "%s over %s (transport auto would try %s)", was,
+                       s->opts.transport == VIDEO_TRANSPORT_UDP ? "UDP" : "TCP",
+                       s->opts.transport == VIDEO_TRANSPORT_UDP ? "TCP" : "UDP");
+        }
         if (refused)
             errbuf_set(err, r,
                        "'%s': the server refuses RTSP over %s (461 Unsupported Transport); set "
@@ -140,8 +148,7 @@ void transport_confirm(struct video_stream *s)
     pthread_mutex_lock(&s->lock);
     s->stats.transport = s->transport_now;
     pthread_mutex_unlock(&s->lock);
-    if (s->opts.transport == VIDEO_TRANSPORT_AUTO) {
-        s->transport_known = true;
+    s->transport_known = true;
+    if (s->opts.transport == VIDEO_TRANSPORT_AUTO)
         remembered_put(s->name, s->transport_now);
-    }
 }
