@@ -206,6 +206,25 @@ static void udp_only_camera_in_crtd(void **state)
     }
     td_get_json(d.port, "/v1/streams/bad", 404);
 
+    /* A changed video option in the file restarts the stream on SIGHUP. */
+    snprintf(conf, sizeof(conf),
+             "[server]\ntoken_file = %s/token\n"
+             "[stream \"porch\"]\nurl = %s\nfps = 2\nmax_side = 240\n",
+             d.dir, url);
+    td_write_file(path, conf, 0644);
+    assert_int_equal(kill(d.proc.pid, SIGHUP), 0);
+    bool reloaded = false;
+    for (int i = 0; i < 200 && !reloaded; i++) {
+        td_sleep_ms(50);
+        td_http(d.port, "GET", "/v1/streams/porch", AUTH, NULL, &r); /* 404 while it restarts */
+        reloaded = r.status == 200 && json_integer_value(json_object_get(
+                                          json_object_get(r.json, "video"), "max_side")) == 240;
+        td_response_done(&r);
+    }
+    assert_true(reloaded);
+    td_get_json(d.port, "/v1/streams/forced", 404); /* gone from the file */
+    json_decref(wait_frames(d.port, "porch", 3));
+
     /* A restart brings the API's stream back with its options. */
     assert_int_equal(td_stop(&d, SIGTERM), 0);
     crtd_start(&d);
