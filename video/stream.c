@@ -921,15 +921,14 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
         close_input(s);
         if (r == -ECANCELED)
             continue;
-        set_last_error(s, errbuf_text(&e, r));
-        log_debug("%s", errbuf_text(&e, r));
         /* Connected, and then nothing came: under auto, the other transport
          * at once (once; if it is silent too, the camera waits its backoff). */
-        if (!had_frames && !s->transport_retry && transport_fallback(s, r, true, &e)) {
-            s->transport_retry = true;
+        bool other = !had_frames && !s->transport_retry && transport_fallback(s, r, true, &e);
+        set_last_error(s, errbuf_text(&e, r));
+        log_debug("%s", errbuf_text(&e, r));
+        s->transport_retry = other;
+        if (other)
             continue;
-        }
-        s->transport_retry = false;
         if (!s->reconnect)
             return finish(s, r, &e, err);
         /* A file looped under VIDEO_RECONNECT_ALWAYS starts again at once;
