@@ -181,10 +181,10 @@ const char *video_state_name(enum video_state state);
 
 /* How RTSP carries the video (transport.c). */
 enum video_transport {
-    /* TCP first; UDP when the server answers the TCP SETUP with 461
-     * Unsupported Transport, or when no packet comes within the open
-     * timeout. What worked is remembered for that URL for the life of the
-     * process, so that later connections start with it. (Default.) */
+    /* TCP first; UDP at once when the server answers the TCP SETUP with
+     * 461 Unsupported Transport, or when no frame comes within the open and
+     * read deadlines. What worked is remembered for that URL for the life of
+     * the process, so that later connections start with it. (Default.) */
     VIDEO_TRANSPORT_AUTO,
     VIDEO_TRANSPORT_TCP, /* RTSP interleaved over the control connection, only */
     VIDEO_TRANSPORT_UDP, /* RTP over UDP, only */
