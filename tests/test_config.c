@@ -563,6 +563,7 @@ static void video_key_errors(void **state)
          "crtd.conf:3: hw_device: '/etc/passwd' is not /dev/dri/renderD"},
         {"format = concat", "crtd.conf:3: format: input format 'concat' is not one crtd lets"},
         {"format = lavfi", "crtd.conf:3: format: input format 'lavfi' is not one"},
+        {"format = v4l2", "crtd.conf:3: format: input format 'v4l2' is not one"},
         {"format = nosuchdemuxer",
          "crtd.conf:3: format: FFmpeg has no input format 'nosuchdemuxer'"},
         {"ffmpeg_options = protocol_whitelist=file,rtsp",

@@ -78,19 +78,13 @@ static const struct safe_option safe_options[] = {
 
 /* Demuxers a stream may force, by FFmpeg's name for them: containers and
  * elementary streams that read only their own input, RTSP and HLS (whose
- * nested reads the source's protocol whitelist keeps to the network), V4L2. */
+ * nested reads the source's protocol whitelist keeps to the network). Not
+ * V4L2, which would open the URL as a device path (a device source gets it
+ * by itself), nor lavfi, concat, image2 or sdp, which open what their input
+ * names. */
 static const char *const safe_formats[] = {
-    "mpjpeg",
-    "mjpeg",
-    "mpegts",
-    "h264",
-    "hevc",
-    "flv",
-    "matroska,webm",
-    "mov,mp4,m4a,3gp,3g2,mj2",
-    "rtsp",
-    "hls",
-    "video4linux2,v4l2",
+    "mpjpeg", "mjpeg", "mpegts", "h264", "hevc", "flv", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2",
+    "rtsp",   "hls",
 };
 
 size_t video_safe_ffmpeg_option_count(void)
@@ -222,7 +216,7 @@ int video_format_check_safe(const char *format, struct errbuf *err)
 {
     if (!format || !format[0])
         return 0;
-    avdevice_register_all(); /* v4l2 is a device; a configuration is read before any stream */
+    avdevice_register_all(); /* so that a device's demuxer is found, and refused, by name */
     const AVInputFormat *f = av_find_input_format(format);
     if (!f)
         return errbuf_set(err, -EINVAL, "FFmpeg has no input format '%.64s'", format);
@@ -231,6 +225,6 @@ int video_format_check_safe(const char *format, struct errbuf *err)
             return 0;
     return errbuf_set(err, -EPERM,
                       "input format '%.64s' is not one crtd lets a stream force (mpjpeg, mjpeg, "
-                      "mpegts, h264, hevc, flv, matroska, mp4, rtsp, hls, v4l2)",
+                      "mpegts, h264, hevc, flv, matroska, mp4, rtsp, hls)",
                       format);
 }
