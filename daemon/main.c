@@ -63,6 +63,8 @@ static void usage(FILE *f)
                "\n"
                "URLs: rtsp://, http(s)://, files, v4l2:///dev/videoN, lavfi:...; synthetic:... is\n"
                "a scripted test source (see docs/SERVICE.md), not recognition.\n"
+               "Each [stream] takes the video options (transport = auto|tcp|udp, max_side,\n"
+               "hwaccel, format, ffmpeg_options, timeouts, backoff, ...; docs/SERVICE.md).\n"
                "Documentation: docs/SERVICE.md; API: api/openapi.yaml.\n");
 }
 
