@@ -94,6 +94,9 @@ static json_t *wait_frames(unsigned port, const char *name, long long n)
     return NULL;
 }
 
+/* A scripted test source: its memory is its place in the script. */
+#define MEMO_URL "synthetic:script=none*100000&segment_ms=40"
+
 static const char *video_str(json_t *stream, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(stream, "video"), key));
@@ -112,8 +115,9 @@ static void udp_only_camera_in_crtd(void **state)
              "[server]\ntoken_file = %s/token\n"
              "[stream \"porch\"]\nurl = %s\nfps = 2\n"
              "[stream \"forced\"]\nurl = %s\nfps = 2\ntransport = tcp\n"
-             "backoff_min_s = 0.2\nbackoff_max_s = 1\n",
-             d.dir, url, url);
+             "backoff_min_s = 0.2\nbackoff_max_s = 1\n"
+             "[stream \"memo\"]\nurl = %s\n",
+             d.dir, url, url, MEMO_URL);
     snprintf(path, sizeof(path), "%s/crtd.conf", d.dir);
     td_write_file(path, conf, 0644);
     crtd_start(&d);
@@ -206,11 +210,14 @@ static void udp_only_camera_in_crtd(void **state)
     }
     td_get_json(d.port, "/v1/streams/bad", 404);
 
-    /* A changed video option in the file restarts the stream on SIGHUP. */
+    /* A changed video option in the file restarts the stream on SIGHUP,
+     * with its memory. */
+    td_wait_segments(d.port, "memo", 5);
     snprintf(conf, sizeof(conf),
              "[server]\ntoken_file = %s/token\n"
-             "[stream \"porch\"]\nurl = %s\nfps = 2\nmax_side = 240\n",
-             d.dir, url);
+             "[stream \"porch\"]\nurl = %s\nfps = 2\nmax_side = 240\n"
+             "[stream \"memo\"]\nurl = %s\nread_timeout_s = 3\n",
+             d.dir, url, MEMO_URL);
     td_write_file(path, conf, 0644);
     assert_int_equal(kill(d.proc.pid, SIGHUP), 0);
     bool reloaded = false;
@@ -224,6 +231,19 @@ static void udp_only_camera_in_crtd(void **state)
     assert_true(reloaded);
     td_get_json(d.port, "/v1/streams/forced", 404); /* gone from the file */
     json_decref(wait_frames(d.port, "porch", 3));
+    bool restored = false;
+    for (int i = 0; i < 200 && !restored; i++) {
+        td_sleep_ms(50);
+        td_http(d.port, "GET", "/v1/streams/memo", AUTH, NULL, &r);
+        json_t *memory = json_object_get(r.json, "memory");
+        restored = r.status == 200 &&
+                   json_number_value(
+                       json_object_get(json_object_get(r.json, "video"), "read_timeout_s")) == 3 &&
+                   json_is_true(json_object_get(memory, "restored")) &&
+                   json_integer_value(json_object_get(memory, "segments")) >= 5;
+        td_response_done(&r);
+    }
+    assert_true(restored);
 
     /* A restart brings the API's stream back with its options. */
     assert_int_equal(td_stop(&d, SIGTERM), 0);
