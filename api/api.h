@@ -46,13 +46,20 @@ struct api_stream_spec {
     bool enabled;            /* default true */
     char site[API_NAME_MAX]; /* "": none (api_place_valid otherwise) */
     char room[API_NAME_MAX];
+    /* The backend's own fields (its stream_option_name's), as given: an
+     * object (a new reference) for the backend to check; NULL when none. */
+    json_t *options;
 };
 
 /* Parses a POST /v1/streams body: an object with name and url, optional fps
- * (0 < fps <= 60), enabled, site and room, and nothing else. -EBADMSG for JSON that does
- * not parse, -EINVAL for a field that is wrong, each with a message. */
-int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec *ret_spec,
-                          struct errbuf *err);
+ * (0 < fps <= 60), enabled, site and room, the backend's fields
+ * (option_name(i) for i = 0, 1, ... until NULL; option_name may be NULL),
+ * and nothing else. -EBADMSG for JSON that does not parse, -EINVAL for a
+ * field that is wrong, each with a message. api_stream_spec_done() releases
+ * the result. */
+int api_stream_spec_parse(const char *body, size_t size, const char *(*option_name)(size_t i),
+                          struct api_stream_spec *ret_spec, struct errbuf *err);
+void api_stream_spec_done(struct api_stream_spec *spec);
 
 /* Parses a time given as seconds since the epoch ("1732262400.5") or as RFC
  * 3339 ("2026-11-22T08:00:00Z", "...+01:00"); -EINVAL otherwise. */
@@ -214,6 +221,10 @@ struct api_backend {
     int (*stream_add)(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
                       struct errbuf *err);
     int (*stream_delete)(void *userdata, const char *name, struct errbuf *err);
+    /* The names of POST /v1/streams fields beyond name, url, fps and
+     * enabled that stream_add takes (in spec->options); NULL past the last.
+     * May be NULL: none. */
+    const char *(*stream_option_name)(size_t i);
     int (*activity_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
     int (*pose_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);
     int (*people_get)(void *userdata, const char *name, json_t **ret_json, struct errbuf *err);

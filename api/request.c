@@ -59,8 +59,24 @@ size_t api_url_unescape(char *text)
     return (size_t)(out - text);
 }
 
-int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec *ret_spec,
-                          struct errbuf *err)
+void api_stream_spec_done(struct api_stream_spec *spec)
+{
+    if (!spec)
+        return;
+    json_decref(spec->options);
+    spec->options = NULL;
+}
+
+static bool option_known(const char *(*option_name)(size_t i), const char *key)
+{
+    for (size_t i = 0; option_name && option_name(i); i++)
+        if (strcmp(option_name(i), key) == 0)
+            return true;
+    return false;
+}
+
+int api_stream_spec_parse(const char *body, size_t size, const char *(*option_name)(size_t i),
+                          struct api_stream_spec *ret_spec, struct errbuf *err)
 {
     struct api_stream_spec spec = {.enabled = true};
     json_error_t jerr;
@@ -122,9 +138,19 @@ int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec 
                 goto finish;
             }
             str_copy(key[0] == 's' ? spec.site : spec.room, sizeof(spec.site), text);
+        } else if (option_known(option_name, key)) {
+            if (!spec.options && !(spec.options = json_object())) {
+                r = -ENOMEM;
+                goto finish;
+            }
+            json_object_set(spec.options, key, value);
         } else {
-            r = errbuf_set(err, -EINVAL,
-                           "unknown field '%.64s' (name, url, fps, enabled, site, room)", key);
+            char fields[512] = "name, url, fps, enabled, site, room";
+            for (size_t i = 0; option_name && option_name(i); i++) {
+                size_t len = strlen(fields);
+                snprintf(fields + len, sizeof(fields) - len, ", %s", option_name(i));
+            }
+            r = errbuf_set(err, -EINVAL, "unknown field '%.64s' (%s)", key, fields);
             goto finish;
         }
     }
@@ -133,7 +159,9 @@ int api_stream_spec_parse(const char *body, size_t size, struct api_stream_spec 
         goto finish;
     }
     *ret_spec = spec;
+    spec.options = NULL;
 finish:
+    json_decref(spec.options);
     json_decref(root);
     return r;
 }

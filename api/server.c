@@ -460,9 +460,12 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
         if (req->match.method == API_METHOD_POST) {
             struct api_stream_spec spec;
             char location[API_NAME_MAX + 16];
-            r = api_stream_spec_parse(req->body ? req->body : "", req->body_len, &spec, &err);
-            if (r >= 0)
-                r = b->stream_add(s->userdata, &spec, &json, &err);
+            r = api_stream_spec_parse(req->body ? req->body : "", req->body_len,
+                                      b->stream_option_name, &spec, &err);
+            if (r < 0)
+                break;
+            r = b->stream_add(s->userdata, &spec, &json, &err);
+            api_stream_spec_done(&spec);
             if (r < 0)
                 break;
             snprintf(location, sizeof(location), "/v1/streams/%s", spec.name);

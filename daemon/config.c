@@ -103,6 +103,7 @@ static int stream_get(struct config *cfg, const char *name, enum config_origin o
     cfg->streams = grown;
     struct config_stream *st = &cfg->streams[cfg->n_streams++];
     *st = (struct config_stream){.enabled = true, .origin = origin};
+    config_video_init(&st->video);
     str_copy(st->name, sizeof(st->name), name);
     *ret = st;
     return 0;
@@ -482,9 +483,14 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = copy_value(key[0] == 's' ? st->site : st->room, sizeof(st->site), value);
         } else if (strncmp(key, "zone.", 5) == 0) {
             return zone_key(ps, name, key + 5, value);
+        } else if ((r = config_video_set(&st->video, key, value, ps->err)) != -ENOENT) {
+            if (r < 0)
+                ps->code = r;
+            return r < 0 ? 0 : 1;
         } else {
             return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled, pose_model, "
-                       "max_people, multipose_side, still_pose_fps, site, room, zone.NAME)",
+                       "max_people, multipose_side, still_pose_fps, site, room, zone.NAME, and "
+                       "the video options of docs/SERVICE.md: transport, max_side, ...)",
                        key, name);
         }
     } else if (strcmp(section, "mqtt") == 0) {
@@ -637,6 +643,11 @@ int config_validate(const struct config *cfg, struct errbuf *err)
         const struct config_stream *st = &cfg->streams[i];
         if (!st->url[0])
             return errbuf_set(err, -EINVAL, "stream '%s' has no url", st->name);
+        struct errbuf e;
+        errbuf_clear(&e);
+        int r = config_video_check(&st->video, &e);
+        if (r < 0)
+            return errbuf_set(err, r, "stream '%s': %s", st->name, errbuf_text(&e, r));
         if (st->pose_model[0] && access(st->pose_model, R_OK) < 0)
             return errbuf_set(err, -errno, "stream '%s': pose_model '%s': %s", st->name,
                               st->pose_model, strerror(errno));

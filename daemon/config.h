@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "safety.h"
+#include "video.h"
 
 #define CONFIG_DEFAULT_FILE   "/etc/crtd/crtd.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8470"
@@ -22,6 +23,61 @@ enum config_origin {
 };
 
 #define CONFIG_MAX_PEOPLE 16 /* max_people is 1..this (PIPELINE_MAX_PEOPLE) */
+
+/* ---- a stream's video options (config_video.c) ----
+ * The [stream] keys and the POST /v1/streams fields of the same names over
+ * struct video_options (docs/SERVICE.md, "Video options"); one table of
+ * them serves the file, the API, the state store and the stream's JSON. */
+struct config_video {
+    enum video_transport transport;
+    int max_side, threads;
+    enum video_hwaccel hwaccel;
+    char hw_device[64];       /* "": FFmpeg's default; else /dev/dri/renderD<N> or card<N> */
+    char format[64];          /* "": probe */
+    char ffmpeg_options[512]; /* of the allow-list (video_ffmpeg_options_check_safe) */
+    double open_timeout_s;    /* 0: [daemon] camera_timeout_s */
+    double read_timeout_s;    /* 0: [daemon] camera_timeout_s */
+    double backoff_min_s, backoff_max_s, max_lag_s;
+    enum video_skip skip_nonref;
+    enum video_reconnect reconnect; /* auto: cameras reconnect, files loop */
+    int motion_height, motion_dilation;
+    double motion_threshold, motion_min_area, motion_background_rate;
+    uint32_t set; /* bit i: the table's option i was given */
+};
+
+/* The defaults, which are the video library's. */
+void config_video_init(struct config_video *v);
+
+/* Sets option key from its text in the file: -ENOENT when key is no video
+ * option, -EINVAL or -EPERM with a message naming the key and what it takes. */
+int config_video_set(struct config_video *v, const char *key, const char *value,
+                     struct errbuf *err);
+
+/* The same from a JSON value of the API (numbers as numbers, the rest as
+ * strings), the message naming the field. */
+int config_video_set_json(struct config_video *v, const char *key, const json_t *value,
+                          struct errbuf *err);
+
+/* Sets every field of a JSON object (the API's, or the state store's) with
+ * config_video_set_json, then config_video_check; NULL sets nothing. */
+int config_video_set_object(struct config_video *v, const json_t *obj, struct errbuf *err);
+
+/* What single options cannot check: backoff_max_s >= backoff_min_s. */
+int config_video_check(const struct config_video *v, struct errbuf *err);
+
+bool config_video_equal(const struct config_video *a, const struct config_video *b);
+
+/* Every option and its value (given_only: only those given, as the state
+ * store keeps them); timeouts left at 0 show as camera_timeout_s. */
+json_t *config_video_json(const struct config_video *v, bool given_only, double camera_timeout_s);
+
+/* The name of option i, NULL past the last (for the API's field list). */
+const char *config_video_name(size_t i);
+
+/* Fills *ret_opts (video_options_init first) from v; timeouts left at 0 get
+ * camera_timeout_s. The strings point into v. */
+void config_video_apply(const struct config_video *v, double camera_timeout_s,
+                        struct video_options *ret_opts);
 
 struct config_stream {
     char name[API_NAME_MAX];
@@ -40,6 +96,7 @@ struct config_stream {
      * with each history interval. */
     char site[API_NAME_MAX];
     char room[API_NAME_MAX];
+    struct config_video video;
 };
 
 /* zone.NAME = KIND x,y x,y ... in a [stream "NAME"] section (docs/SAFETY.md). */

@@ -38,6 +38,20 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
     struct store_stream ss = {.fps = spec->fps, .enabled = spec->enabled};
     int r;
 
+    config_video_init(&cs.video);
+    /* A bad or unsafe option is a bad request (400), naming the field. */
+    if ((r = config_video_set_object(&cs.video, spec->options, err)) < 0)
+        return r == -ENOMEM ? r : -EINVAL;
+    json_t *given = config_video_json(&cs.video, true, 0);
+    char *text = given ? json_dumps(given, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(given);
+    if (!text)
+        return -ENOMEM;
+    r = str_copy(ss.options, sizeof(ss.options), text);
+    free(text);
+    if (r < 0)
+        return errbuf_set(err, -EINVAL, "the video options are too long");
+
     str_copy(cs.name, sizeof(cs.name), spec->name);
     str_copy(cs.url, sizeof(cs.url), spec->url);
     str_copy(ss.name, sizeof(ss.name), spec->name);
@@ -276,6 +290,7 @@ const struct api_backend daemon_backend = {
     .stream_get = be_stream_get,
     .stream_add = be_stream_add,
     .stream_delete = be_stream_delete,
+    .stream_option_name = config_video_name,
     .activity_get = be_activity_get,
     .history_get = be_history_get,
     .model_get = be_model_get,

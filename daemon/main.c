@@ -63,6 +63,8 @@ static void usage(FILE *f)
                "\n"
                "URLs: rtsp://, http(s)://, files, v4l2:///dev/videoN, lavfi:...; synthetic:... is\n"
                "a scripted test source (see docs/SERVICE.md), not recognition.\n"
+               "Each [stream] takes the video options (transport = auto|tcp|udp, max_side,\n"
+               "hwaccel, format, ffmpeg_options, timeouts, backoff, ...; docs/SERVICE.md).\n"
                "Documentation: docs/SERVICE.md; API: api/openapi.yaml.\n");
 }
 
@@ -372,6 +374,16 @@ static int run(struct daemon *d, const struct options *o)
         str_copy(cs.url, sizeof(cs.url), saved[i].url);
         str_copy(cs.site, sizeof(cs.site), saved[i].site);
         str_copy(cs.room, sizeof(cs.room), saved[i].room);
+        config_video_init(&cs.video);
+        json_t *options = json_loads(saved[i].options, 0, NULL);
+        errbuf_clear(&err);
+        r = options ? config_video_set_object(&cs.video, options, &err)
+                    : errbuf_set(&err, -EBADMSG, "its video options are not JSON");
+        json_decref(options);
+        if (r < 0) {
+            log_error("stream %s: not started: %s", cs.name, errbuf_text(&err, r));
+            continue;
+        }
         if (config_find_stream(&d->cfg, cs.name)) {
             log_warning("stream %s: in the configuration and in the state store; the "
                         "configuration wins",

@@ -90,6 +90,7 @@ const char *pipeline_model_class(const struct pipeline_model *model, unsigned in
 int pipeline_model_card(const struct pipeline_model *model, json_t **ret_card);
 
 struct pipeline;
+struct video_options;
 
 /* How a stream reads its source. */
 struct pipeline_source {
@@ -101,6 +102,10 @@ struct pipeline_source {
     /* Pose rate on a person in view while nothing moves; 0: no motion gate,
      * pose on every sampled frame. */
     double still_pose_fps;
+    /* The stream's video options (the daemon's config_video); NULL: the
+     * video library's defaults with timeout_s. Their fps, motion gate and
+     * conversion are the pipeline's own, from the fields above. */
+    const struct video_options *video;
 };
 
 /* Opens url for one stream. stop is polled by every blocking call, which
@@ -120,6 +125,7 @@ struct pipeline_status {
     uint64_t frames, sampled, dropped; /* since open, as in pipeline_result */
     uint64_t gated, pose_frames;       /* since open, as in pipeline_result */
     enum pipeline_gate gate;           /* as of the last frame */
+    const char *transport;             /* an RTSP source's "tcp" or "udp"; NULL: none */
 };
 
 /* Fills *ret_status; safe from any thread while the pipeline lives. */

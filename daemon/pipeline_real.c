@@ -160,6 +160,8 @@ static void real_status(void *impl, struct pipeline_status *ret)
     video_stream_stats(p->video, &stats);
     ret->reconnecting = stats.state == VIDEO_STATE_BACKOFF;
     ret->reconnects = stats.reconnects;
+    ret->transport =
+        stats.transport != VIDEO_TRANSPORT_AUTO ? video_transport_name(stats.transport) : NULL;
     ret->next_attempt = stats.next_attempt_at;
     str_copy(ret->error, sizeof(ret->error), stats.last_error);
     ret->has_counts = true;
@@ -235,7 +237,13 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
     p->model = model;
     p->stop = stop;
     p->multipose_side = source->multipose_side ? (int)source->multipose_side : 256;
-    video_options_init(&opts);
+    if (source->video) {
+        opts = *source->video;
+    } else {
+        video_options_init(&opts);
+        if (source->timeout_s > 0)
+            opts.open_timeout_s = opts.read_timeout_s = source->timeout_s;
+    }
     opts.fps = source->fps > 0 ? source->fps : crt_model_config(model->crt)->fps;
     /* The gate runs on the decoded luma; only the frames pose gets are
      * converted to RGB. */
@@ -248,10 +256,9 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
     }
     atomic_init(&p->pose_frames, 0);
     atomic_init(&p->gate_state, p->gate ? PIPELINE_GATE_MOVED : PIPELINE_GATE_OFF);
-    if (source->timeout_s > 0)
-        opts.open_timeout_s = opts.read_timeout_s = source->timeout_s;
     enum video_source_kind kind;
-    if (video_source_kind_of(url, &kind, NULL) >= 0 && kind == VIDEO_SOURCE_FILE) {
+    if (video_source_kind_of(url, &kind, NULL) >= 0 && kind == VIDEO_SOURCE_FILE &&
+        opts.reconnect == VIDEO_RECONNECT_AUTO) {
         opts.reconnect = VIDEO_RECONNECT_ALWAYS;
         p->pace = true;
     }

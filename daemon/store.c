@@ -9,7 +9,8 @@
 #include "api.h"
 #include "store_internal.h"
 
-#define SCHEMA_VERSION 4 /* 2: history.person; 3: alerts, zones; 4: site, room, paused */
+/* 2: history.person; 3: alerts, zones; 4: site, room, paused, streams' video options */
+#define SCHEMA_VERSION 4
 
 /* Called under the lock after every write: keeps store_health current. */
 int store_db_noted(struct store *s, int r, const struct errbuf *err)
@@ -45,7 +46,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS streams ("
     "  name TEXT PRIMARY KEY, url TEXT NOT NULL, fps REAL NOT NULL DEFAULT 0,"
     "  enabled INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL,"
-    "  site TEXT NOT NULL DEFAULT '', room TEXT NOT NULL DEFAULT '');"
+    "  site TEXT NOT NULL DEFAULT '', room TEXT NOT NULL DEFAULT '',"
+    "  options TEXT NOT NULL DEFAULT '{}');"
     "CREATE TABLE IF NOT EXISTS memory ("
     "  stream TEXT PRIMARY KEY, kind TEXT NOT NULL, segments INTEGER NOT NULL,"
     "  saved REAL NOT NULL, state BLOB NOT NULL);"
@@ -114,6 +116,7 @@ static const struct {
     {"streams", "room", "TEXT NOT NULL DEFAULT ''", 4},
     {"history", "site", "TEXT", 4},
     {"history", "room", "TEXT", 4},
+    {"streams", "options", "TEXT NOT NULL DEFAULT '{}'", 4},
 };
 
 /* Brings a database of an older crtd to this schema, in one transaction. */
@@ -138,7 +141,7 @@ static int migrate(struct store *s, int version, const char *path, struct errbuf
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     if (r >= 0 && version > 0)
         log_info("state store '%s': schema %d -> %d (%u columns added: people, alerts, zones, "
-                 "site and room, pauses)",
+                 "site and room, pauses, video options)",
                  path, version, SCHEMA_VERSION, added);
     return r;
 }
@@ -231,7 +234,7 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
     sqlite3_stmt *st;
     int r = store_db_prepare(s,
                              "INSERT OR REPLACE INTO streams (name, url, fps, enabled, created, "
-                             "site, room) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             "site, room, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              &st, err);
     if (r < 0)
         return r;
@@ -242,6 +245,7 @@ static int store_stream_put_locked(struct store *s, const struct store_stream *s
     sqlite3_bind_double(st, 5, time_wall_s());
     sqlite3_bind_text(st, 6, stream->site, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, stream->room, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, stream->options[0] ? stream->options : "{}", -1, SQLITE_STATIC);
     return store_db_step_done(s, st, "saving a stream", err);
 }
 
@@ -275,9 +279,10 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
     sqlite3_stmt *st;
     struct store_stream *list = NULL;
     size_t n = 0;
-    int rc, r = store_db_prepare(
-                s, "SELECT name, url, fps, enabled, site, room FROM streams ORDER BY created", &st,
-                err);
+    int rc, r = store_db_prepare(s,
+                                 "SELECT name, url, fps, enabled, site, room, options FROM streams "
+                                 "ORDER BY created",
+                                 &st, err);
     if (r < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -294,9 +299,11 @@ static int store_streams_load_locked(struct store *s, struct store_stream **ret_
         e->fps = sqlite3_column_double(st, 2);
         e->enabled = sqlite3_column_int(st, 3) != 0;
         const char *site = (const char *)sqlite3_column_text(st, 4),
-                   *room = (const char *)sqlite3_column_text(st, 5);
+                   *room = (const char *)sqlite3_column_text(st, 5),
+                   *options = (const char *)sqlite3_column_text(st, 6);
         str_copy(e->site, sizeof(e->site), site ? site : "");
         str_copy(e->room, sizeof(e->room), room ? room : "");
+        str_copy(e->options, sizeof(e->options), options ? options : "{}");
     }
     if (rc != SQLITE_DONE) {
         r = store_db_error(s, err, rc, "loading streams");

@@ -22,6 +22,7 @@ struct store_stream {
     double fps;
     bool enabled;
     char site[64], room[64]; /* "": none */
+    char options[2048];      /* the video options given, a JSON object (config_video_json) */
 };
 
 /* Opens (creating when needed) dir/crtd.db and closes the history intervals

@@ -301,7 +301,10 @@ static void *stream_main(void *arg)
 
         errbuf_clear(&err);
         pthread_mutex_lock(&st->lock);
+        struct video_options video;
+        config_video_apply(&st->spec.video, st->settings.camera_timeout_s, &video);
         struct pipeline_source source = {
+            .video = &video,
             .fps = st->spec.fps,
             .timeout_s = st->settings.camera_timeout_s,
             .max_people = st->spec.max_people ? st->spec.max_people : st->settings.max_people,
@@ -682,29 +685,35 @@ void supervisor_apply(struct supervisor *sup, const struct config *cfg)
     /* Streams that left the configuration, or changed, stop first. */
     for (;;) {
         char name[API_NAME_MAX] = "";
-        bool forget = false;
+        bool changed = false, forget = false;
         pthread_mutex_lock(&sup->lock);
         for (size_t i = 0; i < sup->n_streams && !name[0]; i++) {
             const struct config_stream *have = &sup->streams[i]->spec;
             if (have->origin == CONFIG_ORIGIN_API)
                 continue;
             const struct config_stream *want = config_find_stream(cfg, have->name);
-            if (!want || strcmp(want->url, have->url) != 0 || want->fps != have->fps ||
-                want->enabled != have->enabled || want->origin != have->origin ||
-                want->max_people != have->max_people ||
-                want->multipose_side != have->multipose_side ||
-                want->still_pose_fps_set != have->still_pose_fps_set ||
-                want->still_pose_fps != have->still_pose_fps ||
-                strcmp(want->site, have->site) != 0 || strcmp(want->room, have->room) != 0 ||
-                strcmp(want->pose_model, have->pose_model) != 0) {
+            bool other = want && (strcmp(want->url, have->url) != 0 || want->fps != have->fps ||
+                                  want->enabled != have->enabled || want->origin != have->origin ||
+                                  want->max_people != have->max_people ||
+                                  want->multipose_side != have->multipose_side ||
+                                  want->still_pose_fps_set != have->still_pose_fps_set ||
+                                  want->still_pose_fps != have->still_pose_fps ||
+                                  strcmp(want->site, have->site) != 0 ||
+                                  strcmp(want->room, have->room) != 0 ||
+                                  strcmp(want->pose_model, have->pose_model) != 0);
+            /* How the camera is read is not what it shows: a stream whose
+             * video options alone changed restarts with its memory. */
+            bool video = want && !config_video_equal(&want->video, &have->video);
+            if (!want || other || video) {
                 str_copy(name, sizeof(name), have->name);
-                forget = want != NULL;
+                changed = want != NULL;
+                forget = other;
             }
         }
         pthread_mutex_unlock(&sup->lock);
         if (!name[0])
             break;
-        log_info("stream %s: %s in the configuration", name, forget ? "changed" : "removed");
+        log_info("stream %s: %s in the configuration", name, changed ? "changed" : "removed");
         supervisor_remove(sup, name, forget, &err);
     }
     for (size_t i = 0; i < cfg->n_streams; i++) {

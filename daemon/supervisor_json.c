@@ -174,6 +174,11 @@ static json_t *stream_json_locked(struct stream *st)
         json_object_set_new(j, "site", st->spec.site[0] ? json_string(st->spec.site) : json_null());
         json_object_set_new(j, "room", st->spec.room[0] ? json_string(st->spec.room) : json_null());
         json_object_set_new(j, "paused", json_boolean(st->paused));
+        /* The RTSP transport in use (transport = auto shows what it found). */
+        json_object_set_new(j, "transport",
+                            status.transport ? json_string(status.transport) : json_null());
+        json_object_set_new(
+            j, "video", config_video_json(&st->spec.video, false, st->settings.camera_timeout_s));
     }
     return j;
 }

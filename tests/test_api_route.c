@@ -71,19 +71,27 @@ static void names_are_checked(void **state)
     assert_false(api_name_valid(name));
 }
 
+/* A backend's own fields, as crtd's video options are. */
+static const char *test_option_name(size_t i)
+{
+    static const char *const names[] = {"transport", "max_side"};
+    return i < ARRAY_SIZE(names) ? names[i] : NULL;
+}
+
 static void stream_bodies_are_validated(void **state)
 {
     struct api_stream_spec spec;
     struct errbuf err;
     const char *ok = "{\"name\":\"kitchen\",\"url\":\"rtsp://cam/1\",\"fps\":5,\"enabled\":false}";
-    assert_int_equal(api_stream_spec_parse(ok, strlen(ok), &spec, &err), 0);
+    assert_int_equal(api_stream_spec_parse(ok, strlen(ok), NULL, &spec, &err), 0);
+    assert_null(spec.options);
     assert_string_equal(spec.name, "kitchen");
     assert_string_equal(spec.url, "rtsp://cam/1");
     assert_true(spec.fps == 5);
     assert_false(spec.enabled);
 
     const char *minimal = "{\"name\":\"a\",\"url\":\"x\"}";
-    assert_int_equal(api_stream_spec_parse(minimal, strlen(minimal), &spec, &err), 0);
+    assert_int_equal(api_stream_spec_parse(minimal, strlen(minimal), NULL, &spec, &err), 0);
     assert_true(spec.enabled);
     assert_true(spec.fps == 0);
     assert_string_equal(spec.site, "");
@@ -91,9 +99,26 @@ static void stream_bodies_are_validated(void **state)
 
     const char *placed =
         "{\"name\":\"a\",\"url\":\"x\",\"site\":\"Rose wing\",\"room\":\"Room 12\"}";
-    assert_int_equal(api_stream_spec_parse(placed, strlen(placed), &spec, &err), 0);
+    assert_int_equal(api_stream_spec_parse(placed, strlen(placed), NULL, &spec, &err), 0);
     assert_string_equal(spec.site, "Rose wing");
     assert_string_equal(spec.room, "Room 12");
+
+    /* The backend's fields are handed on as given, for it to check. */
+    const char *extra = "{\"name\":\"a\",\"url\":\"x\",\"transport\":\"udp\",\"max_side\":7}";
+    assert_int_equal(api_stream_spec_parse(extra, strlen(extra), test_option_name, &spec, &err), 0);
+    assert_int_equal(json_object_size(spec.options), 2);
+    assert_string_equal(json_string_value(json_object_get(spec.options, "transport")), "udp");
+    assert_int_equal(json_integer_value(json_object_get(spec.options, "max_side")), 7);
+    api_stream_spec_done(&spec);
+    assert_null(spec.options);
+    const char *unknown = "{\"name\":\"a\",\"url\":\"x\",\"colour\":1}";
+    errbuf_clear(&err);
+    assert_int_equal(api_stream_spec_parse(unknown, strlen(unknown), test_option_name, &spec, &err),
+                     -EINVAL);
+    assert_non_null(strstr(err.msg, "'colour'"));
+    assert_non_null(strstr(err.msg, "transport, max_side"));
+    errbuf_clear(&err);
+    assert_int_equal(api_stream_spec_parse(extra, strlen(extra), NULL, &spec, &err), -EINVAL);
 
     static const struct {
         const char *body;
@@ -119,7 +144,7 @@ static void stream_bodies_are_validated(void **state)
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         errbuf_clear(&err);
-        int r = api_stream_spec_parse(bad[i].body, strlen(bad[i].body), &spec, &err);
+        int r = api_stream_spec_parse(bad[i].body, strlen(bad[i].body), NULL, &spec, &err);
         if (r != bad[i].code)
             fail_msg("body %s: got %d, expected %d", bad[i].body, r, bad[i].code);
         assert_true(err.msg[0] != '\0');

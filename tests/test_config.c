@@ -485,6 +485,177 @@ static void rule_times_and_schedules(void **state)
     assert_true(rule_kind_parse("Fall", &rule.kind) < 0);
 }
 
+/* The per-stream video options: every one read from the file, applied to
+ * struct video_options; the library's defaults where none is given. */
+static void video_keys(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+    write_file(t->path, "[daemon]\ncamera_timeout_s = 7\n"
+                        "[stream \"porch\"]\nurl = rtsp://cam/1\n"
+                        "transport = udp\nmax_side = 0\nthreads = 2\n"
+                        "hwaccel = vaapi\nhw_device = /dev/dri/renderD129\n"
+                        "format = rtsp\n"
+                        "ffmpeg_options = probesize=65536:fflags=nobuffer+genpts:user_agent=crtd "
+                        "test\n"
+                        "open_timeout_s = 3\nread_timeout_s = 4.5\n"
+                        "backoff_min_s = 0.5\nbackoff_max_s = 30\nmax_lag_s = 0\n"
+                        "skip_nonref = off\nreconnect = never\n"
+                        "motion_height = 80\nmotion_threshold = 12\nmotion_min_area = 0.01\n"
+                        "motion_background_rate = 0.1\nmotion_dilation = 2\n"
+                        "[stream \"hall\"]\nurl = rtsp://cam/2\n");
+    config_init(&cfg);
+    errbuf_clear(&err);
+    int r = config_load(&cfg, t->path, true, &err);
+    if (r < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(config_validate(&cfg, &err), 0);
+
+    struct video_options o, defaults;
+    video_options_init(&defaults);
+    config_video_apply(&config_find_stream(&cfg, "porch")->video, cfg.camera_timeout_s, &o);
+    assert_int_equal(o.transport, VIDEO_TRANSPORT_UDP);
+    assert_int_equal(o.max_side, 0);
+    assert_int_equal(o.threads, 2);
+    assert_int_equal(o.hwaccel, VIDEO_HWACCEL_VAAPI);
+    assert_string_equal(o.hw_device, "/dev/dri/renderD129");
+    assert_string_equal(o.format, "rtsp");
+    assert_string_equal(o.ffmpeg_options, "probesize=65536:fflags=nobuffer+genpts:user_agent=crtd "
+                                          "test");
+    assert_true(o.open_timeout_s == 3 && o.read_timeout_s == 4.5);
+    assert_true(o.backoff_min_s == 0.5 && o.backoff_max_s == 30 && o.max_lag_s == 0);
+    assert_int_equal(o.skip_nonref, VIDEO_SKIP_OFF);
+    assert_int_equal(o.reconnect, VIDEO_RECONNECT_NEVER);
+    assert_int_equal(o.motion_options.height, 80);
+    assert_true(o.motion_options.threshold == 12 && o.motion_options.min_area == 0.01);
+    assert_true(o.motion_options.background_rate == 0.1);
+    assert_int_equal(o.motion_options.dilation, 2);
+
+    /* Nothing given: the video library's defaults, timeouts from [daemon]. */
+    config_video_apply(&config_find_stream(&cfg, "hall")->video, cfg.camera_timeout_s, &o);
+    assert_int_equal(o.transport, defaults.transport);
+    assert_string_equal(video_transport_name(o.transport), "auto");
+    assert_int_equal(o.max_side, defaults.max_side);
+    assert_null(o.ffmpeg_options);
+    assert_null(o.format);
+    assert_true(o.open_timeout_s == 7 && o.read_timeout_s == 7);
+    assert_true(o.backoff_min_s == defaults.backoff_min_s);
+    assert_true(o.motion_options.threshold == defaults.motion_options.threshold);
+
+    /* What the state store keeps reads back to the same options. */
+    const struct config_video *porch = &config_find_stream(&cfg, "porch")->video;
+    json_t *given = config_video_json(porch, true, 0);
+    struct config_video back;
+    config_video_init(&back);
+    assert_false(config_video_equal(&back, porch));
+    assert_int_equal(config_video_set_object(&back, given, &err), 0);
+    assert_true(config_video_equal(&back, porch));
+    json_decref(given);
+    config_done(&cfg);
+
+    /* A changed option is a changed stream (supervisor_apply restarts it). */
+    struct config_video other = back;
+    assert_int_equal(config_video_set(&other, "transport", "tcp", &err), 0);
+    assert_false(config_video_equal(&other, &back));
+}
+
+/* Bad video options: the file's errors name file, line, key and what it
+ * takes; the API's name the field. No FFmpeg option or demuxer may open
+ * files or other URLs. */
+static void video_key_errors(void **state)
+{
+    struct tmp *t = *state;
+    struct config cfg;
+    struct errbuf err;
+    static const struct {
+        const char *line, *expect;
+    } cases[] = {
+        {"transport = quic", "crtd.conf:3: bad value 'quic' for transport: auto, tcp or udp"},
+        {"max_side = 8", "crtd.conf:3: bad value '8' for max_side: 0 (the source's size) or 16"},
+        {"threads = 1.5", "crtd.conf:3: bad value '1.5' for threads"},
+        {"hwaccel = cuda", "crtd.conf:3: bad value 'cuda' for hwaccel: none or vaapi"},
+        {"hw_device = /etc/passwd",
+         "crtd.conf:3: hw_device: '/etc/passwd' is not /dev/dri/renderD"},
+        {"format = concat", "crtd.conf:3: format: input format 'concat' is not one crtd lets"},
+        {"format = lavfi", "crtd.conf:3: format: input format 'lavfi' is not one"},
+        {"format = v4l2", "crtd.conf:3: format: input format 'v4l2' is not one"},
+        {"format = nosuchdemuxer",
+         "crtd.conf:3: format: FFmpeg has no input format 'nosuchdemuxer'"},
+        {"ffmpeg_options = protocol_whitelist=file,rtsp",
+         "crtd.conf:3: ffmpeg_options: FFmpeg option 'protocol_whitelist' is not on crtd's list"},
+        {"ffmpeg_options = probesize=1000:http_proxy=http\\://evil/",
+         "crtd.conf:3: ffmpeg_options: FFmpeg option 'http_proxy' is not on"},
+        {"ffmpeg_options = graph_file=/etc/passwd", "FFmpeg option 'graph_file' is not on"},
+        {"ffmpeg_options = rtsp_flags=listen",
+         "FFmpeg option rtsp_flags: 'listen' is not flags of"},
+        {"ffmpeg_options = video_size=../../etc", "FFmpeg option video_size: '../../etc' is not"},
+        {"ffmpeg_options = input_format=/dev/sda", "FFmpeg option input_format: '/dev/sda'"},
+        {"ffmpeg_options = probesize=lots",
+         "FFmpeg option probesize: 'lots' is not a whole number"},
+        {"ffmpeg_options = =x", "crtd.conf:3: ffmpeg_options: cannot parse FFmpeg options"},
+        {"open_timeout_s = 0", "crtd.conf:3: bad value '0' for open_timeout_s: 0.1 to 600"},
+        {"read_timeout_s = soon", "crtd.conf:3: bad value 'soon' for read_timeout_s"},
+        {"backoff_min_s = -1", "crtd.conf:3: bad value '-1' for backoff_min_s"},
+        {"max_lag_s = inf", "crtd.conf:3: bad value 'inf' for max_lag_s"},
+        {"skip_nonref = sometimes", "crtd.conf:3: bad value 'sometimes' for skip_nonref"},
+        {"reconnect = later", "crtd.conf:3: bad value 'later' for reconnect"},
+        {"motion_threshold = 300", "crtd.conf:3: bad value '300' for motion_threshold"},
+        {"motion_dilation = 17", "crtd.conf:3: bad value '17' for motion_dilation"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char text[512];
+        snprintf(text, sizeof(text), "[stream \"a\"]\nurl = rtsp://cam/1\n%s\n", cases[i].line);
+        write_file(t->path, text);
+        config_init(&cfg);
+        errbuf_clear(&err);
+        int r = config_load(&cfg, t->path, true, &err);
+        if (r >= 0 || !strstr(err.msg, cases[i].expect))
+            fail_msg("'%s': r=%d message '%s', expected '%s'", cases[i].line, r, err.msg,
+                     cases[i].expect);
+        config_done(&cfg);
+    }
+
+    /* Options that fit alone but not together. */
+    write_file(t->path,
+               "[stream \"a\"]\nurl = rtsp://cam/1\nbackoff_min_s = 5\nbackoff_max_s = 2\n");
+    config_init(&cfg);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "stream 'a': backoff_max_s (2) is below backoff_min_s (5)"));
+    config_done(&cfg);
+
+    /* The API's JSON: numbers as numbers, words as strings, each error
+     * naming the field. */
+    static const struct {
+        const char *json, *expect;
+    } api[] = {
+        {"{\"transport\": 1}", "'transport' must be auto, tcp or udp"},
+        {"{\"transport\": \"UDP\"}", "'transport' must be auto, tcp or udp"},
+        {"{\"max_side\": \"640\"}", "'max_side' must be 0 (the source's size) or 16"},
+        {"{\"threads\": 2.5}", "'threads' must be 0 (FFmpeg's choice) to 64"},
+        {"{\"ffmpeg_options\": \"format_whitelist=concat\"}",
+         "'ffmpeg_options' FFmpeg option 'format_whitelist' is not on crtd's list"},
+        {"{\"ffmpeg_options\": 3}", "'ffmpeg_options' must be a string"},
+        {"{\"format\": \"image2\"}", "'format' input format 'image2' is not one"},
+        {"{\"hw_device\": \"/dev/dri/renderD1x\"}", "'hw_device' '/dev/dri/renderD1x' is not"},
+        {"{\"backoff_min_s\": 9, \"backoff_max_s\": 3}", "backoff_max_s (3) is below"},
+        {"{\"colour\": 1}", "unknown video option 'colour'"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(api); i++) {
+        struct config_video v;
+        config_video_init(&v);
+        json_t *obj = json_loads(api[i].json, 0, NULL);
+        assert_non_null(obj);
+        errbuf_clear(&err);
+        int r = config_video_set_object(&v, obj, &err);
+        json_decref(obj);
+        if (r >= 0 || !strstr(err.msg, api[i].expect))
+            fail_msg("%s: r=%d message '%s', expected '%s'", api[i].json, r, err.msg,
+                     api[i].expect);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +663,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(drop_ins_override_in_name_order, setup, teardown),
         cmocka_unit_test_setup_teardown(errors_name_file_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(people_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(video_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(video_key_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(safety_keys, setup, teardown),
         cmocka_unit_test(rule_times_and_schedules),
         cmocka_unit_test(command_line_streams),

@@ -96,7 +96,10 @@ static void cli_help_errors_and_check_config(void **state)
         free(out);
         char cmd[512];
         snprintf(cmd, sizeof(cmd),
-                 "sed 's/^;\\(\\[stream\\|url\\|fps\\|enabled\\)/\\1/' '%s' > '%s/ex.conf'",
+                 "sed 's/^;\\(\\[stream\\|url\\|fps\\|enabled\\|transport\\|max_side\\|"
+                 "threads\\|hwaccel\\|ffmpeg_options\\|open_timeout_s\\|read_timeout_s\\|"
+                 "backoff_m..._s\\|max_lag_s\\|skip_nonref\\|reconnect\\|motion_\\)/\\1/' "
+                 "'%s' > '%s/ex.conf'",
                  td_example_conf, d.dir);
         assert_int_equal(system(cmd), 0);
         snprintf(conf, sizeof(conf), "%s/ex.conf", d.dir);

@@ -32,7 +32,11 @@ static void streams_last(void **state)
 {
     struct store *s;
     struct errbuf err;
-    struct store_stream a = {.name = "a", .url = "rtsp://x/1", .fps = 5, .enabled = true};
+    struct store_stream a = {.name = "a",
+                             .url = "rtsp://x/1",
+                             .fps = 5,
+                             .enabled = true,
+                             .options = "{\"max_side\":320,\"transport\":\"udp\"}"};
     struct store_stream b = {.name = "b", .url = "synthetic:script=Walk", .enabled = false};
     struct store_stream *list = NULL;
     size_t n = 0;
@@ -49,7 +53,9 @@ static void streams_last(void **state)
     assert_string_equal(list[0].url, "rtsp://x/1");
     assert_true(list[0].fps == 5);
     assert_true(list[0].enabled);
+    assert_string_equal(list[0].options, a.options); /* the video options given */
     assert_false(list[1].enabled);
+    assert_string_equal(list[1].options, "{}"); /* none given */
     free(list);
     assert_int_equal(store_stream_delete(s, "a", &err), 0);
     assert_int_equal(store_streams_load(s, &list, &n, &err), 0);
@@ -215,6 +221,7 @@ static void an_old_schema_database_is_migrated(void **state)
     size_t n = 0;
     assert_int_equal(store_streams_load(s, &streams, &n, &err), 0);
     assert_int_equal(n, 1);
+    assert_string_equal(streams[0].options, "{}"); /* the column added, no options */
     free(streams);
     store_free(s);
 

@@ -183,7 +183,8 @@ static void options_have_the_documented_defaults(void **state)
     assert_true(o.fps == 10);
     assert_int_equal(o.max_side, 640);
     assert_int_equal(o.threads, 1);
-    assert_int_equal(o.transport, VIDEO_TRANSPORT_TCP);
+    assert_int_equal(o.transport, VIDEO_TRANSPORT_AUTO);
+    assert_string_equal(video_transport_name(o.transport), "auto");
     assert_true(o.backoff_min_s == 1 && o.backoff_max_s == 60);
     assert_true(o.max_lag_s == 2);
     assert_null(o.stop_flag);

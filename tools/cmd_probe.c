@@ -47,16 +47,17 @@ static void print_stats(const struct video_stream *s, bool as_json)
     struct video_stats st;
     video_stream_stats(s, &st);
     if (as_json) {
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:b, s:b, "
-            "s:s, s:f, s:I}",
-            "source", video_stream_name(s), "state", video_state_name(st.state), "codec", st.codec,
-            "source_width", st.source_width, "source_height", st.source_height, "stream_fps",
-            st.stream_fps, "decoded", (json_int_t)st.decoded, "sampled", (json_int_t)st.sampled,
-            "dropped", (json_int_t)st.dropped, "decode_errors", (json_int_t)st.decode_errors,
-            "reconnects", (json_int_t)st.reconnects, "skipping_nonref", st.skipping_nonref,
-            "hwaccel_active", st.hwaccel_active, "last_error", st.last_error, "last_frame_at",
-            st.last_frame_at, "late", (json_int_t)st.late);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:b, s:b, "
+                      "s:s, s:f, s:I, s:s}",
+                      "source", video_stream_name(s), "state", video_state_name(st.state), "codec",
+                      st.codec, "source_width", st.source_width, "source_height", st.source_height,
+                      "stream_fps", st.stream_fps, "decoded", (json_int_t)st.decoded, "sampled",
+                      (json_int_t)st.sampled, "dropped", (json_int_t)st.dropped, "decode_errors",
+                      (json_int_t)st.decode_errors, "reconnects", (json_int_t)st.reconnects,
+                      "skipping_nonref", st.skipping_nonref, "hwaccel_active", st.hwaccel_active,
+                      "last_error", st.last_error, "last_frame_at", st.last_frame_at, "late",
+                      (json_int_t)st.late, "transport", video_transport_name(st.transport));
         json_dumpf(o, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(o);
@@ -65,13 +66,14 @@ static void print_stats(const struct video_stream *s, bool as_json)
     printf("source %s\ncodec %s %dx%d, %.3g fps\nstate %s\n"
            "decoded %llu, sampled %llu, dropped %llu (late %llu), decode errors %llu, "
            "reconnects %llu\n"
-           "non-reference frames skipped: %s, VAAPI: %s\n",
+           "non-reference frames skipped: %s, VAAPI: %s, RTSP transport: %s\n",
            video_stream_name(s), st.codec[0] ? st.codec : "-", st.source_width, st.source_height,
            st.stream_fps, video_state_name(st.state), (unsigned long long)st.decoded,
            (unsigned long long)st.sampled, (unsigned long long)st.dropped,
            (unsigned long long)st.late, (unsigned long long)st.decode_errors,
            (unsigned long long)st.reconnects, st.skipping_nonref ? "yes" : "no",
-           st.hwaccel_active ? "yes" : "no");
+           st.hwaccel_active ? "yes" : "no",
+           st.transport == VIDEO_TRANSPORT_AUTO ? "-" : video_transport_name(st.transport));
     if (st.last_error[0])
         printf("last error: %s\n", st.last_error);
 }

@@ -13,7 +13,8 @@ void video_cli_usage(FILE *out)
             "  --fps N             sampling rate by timestamp (default 10; 0 = every frame)\n"
             "  --max-side N        long side of the RGB frames (default 640; 0 = source size)\n"
             "  --threads N         decoder threads (default 1)\n"
-            "  --udp               RTSP over UDP (default TCP)\n"
+            "  --transport MODE    RTSP over auto (TCP, else UDP; the default), tcp, udp\n"
+            "  --udp               the same as --transport udp\n"
             "  --reconnect MODE    auto (live sources), always, never (default auto)\n"
             "  --skip-nonref MODE  skip non-reference frames: auto, on, off (default auto)\n"
             "  --hwaccel vaapi     VAAPI decoding, software when unavailable\n"
@@ -65,9 +66,9 @@ int video_cli_option(struct video_options *opts, int argc, char **argv, int *i, 
         return 1;
     }
     static const char *const with_value[] = {
-        "--fps",          "--max-side",     "--threads", "--reconnect",      "--skip-nonref",
-        "--hwaccel",      "--hw-device",    "--format",  "--ffmpeg-options", "-o",
-        "--open-timeout", "--read-timeout", "--backoff", "--max-lag",
+        "--fps",       "--max-side",     "--threads",      "--reconnect", "--skip-nonref",
+        "--transport", "--hwaccel",      "--hw-device",    "--format",    "--ffmpeg-options",
+        "-o",          "--open-timeout", "--read-timeout", "--backoff",   "--max-lag",
     };
     bool known = false;
     for (size_t n = 0; n < ARRAY_SIZE(with_value); n++)
@@ -92,6 +93,11 @@ int video_cli_option(struct video_options *opts, int argc, char **argv, int *i, 
         if (video_cli_number(val, 0, 64, command, a, &v) < 0)
             return -1;
         opts->threads = (int)v;
+    } else if (strcmp(a, "--transport") == 0) {
+        if (video_transport_parse(val, &opts->transport) < 0) {
+            cli_error(command, "%s '%s': expected auto, tcp or udp", a, val);
+            return -1;
+        }
     } else if (strcmp(a, "--reconnect") == 0) {
         if ((k = choice(val, reconnect_names, 3, command, a)) < 0)
             return -1;

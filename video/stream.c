@@ -72,7 +72,7 @@ void video_options_init(struct video_options *opts)
         .fps = 10,
         .max_side = 640,
         .threads = 1,
-        .transport = VIDEO_TRANSPORT_TCP,
+        .transport = VIDEO_TRANSPORT_AUTO,
         .reconnect = VIDEO_RECONNECT_AUTO,
         .skip_nonref = VIDEO_SKIP_AUTO,
         .hwaccel = VIDEO_HWACCEL_NONE,
@@ -104,6 +104,9 @@ const char *video_state_name(enum video_state state)
 
 static int options_check(const struct video_options *o, const char *name, struct errbuf *err)
 {
+    if ((unsigned)o->transport >= VIDEO_TRANSPORT_COUNT)
+        return errbuf_set(err, -EINVAL, "'%s': no such RTSP transport (%d)", name,
+                          (int)o->transport);
     if (!(o->fps >= 0 && o->fps <= 1000))
         return errbuf_set(err, -EINVAL, "'%s': fps %g is not in [0, 1000]", name, o->fps);
     if (o->max_side < 0 || (o->max_side > 0 && o->max_side < 16) || o->max_side > 16384)
@@ -216,6 +219,7 @@ int video_stream_new(const char *url, const struct video_options *opts,
     convert_init(&s->conv);
     s->random_state = (unsigned)time_mono_ns() ^ (unsigned)(uintptr_t)s;
     video_sampler_init(&s->sampler, opts->fps);
+    transport_init(s);
     atomic_init(&s->stop, false);
     atomic_init(&s->deadline_ns, 0);
     atomic_init(&s->timed_out, false);
@@ -423,9 +427,7 @@ static int open_input(struct video_stream *s, struct errbuf *err)
     if (protocols)
         av_dict_set(&dict, "protocol_whitelist", protocols, AV_DICT_DONT_OVERWRITE);
     if (s->kind == VIDEO_SOURCE_RTSP) {
-        av_dict_set(&dict, "rtsp_transport",
-                    s->opts.transport == VIDEO_TRANSPORT_UDP ? "udp" : "tcp",
-                    AV_DICT_DONT_OVERWRITE);
+        av_dict_set(&dict, "rtsp_transport", transport_ffmpeg_name(s), AV_DICT_DONT_OVERWRITE);
         av_dict_set_int(&dict, "timeout", (int64_t)(s->opts.read_timeout_s * 1e6),
                         AV_DICT_DONT_OVERWRITE);
     } else if (s->kind == VIDEO_SOURCE_HTTP) {
@@ -880,6 +882,13 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
             set_state(s, VIDEO_STATE_CONNECTING);
             errbuf_clear(&e);
             r = open_input(s, &e);
+            if (r < 0 && r != -ECANCELED && transport_fallback(s, r, true, &e)) {
+                s->transport_retry = true;
+                errbuf_clear(&e);
+                r = open_input(s, &e);
+                if (r < 0 && r != -ECANCELED)
+                    transport_fallback(s, r, false, &e);
+            }
             if (r < 0) {
                 if (r == -ECANCELED)
                     continue;
@@ -899,17 +908,27 @@ int video_stream_read(struct video_stream *s, struct video_frame *ret_frame, str
         }
 
         errbuf_clear(&e);
+        bool first_frame = !s->connection_had_frames;
         r = next_frame(s, ret_frame, &e);
         if (r == 0) {
+            if (first_frame)
+                transport_confirm(s); /* a frame came: this transport works */
             s->attempt = 0;
+            s->transport_retry = false;
             return 0;
         }
         bool had_frames = s->connection_had_frames;
         close_input(s);
         if (r == -ECANCELED)
             continue;
+        /* Connected, and then nothing came: under auto, the other transport
+         * at once (once; if it is silent too, the camera waits its backoff). */
+        bool other = !had_frames && !s->transport_retry && transport_fallback(s, r, true, &e);
         set_last_error(s, errbuf_text(&e, r));
         log_debug("%s", errbuf_text(&e, r));
+        s->transport_retry = other;
+        if (other)
+            continue;
         if (!s->reconnect)
             return finish(s, r, &e, err);
         /* A file looped under VIDEO_RECONNECT_ALWAYS starts again at once;

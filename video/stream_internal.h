@@ -73,6 +73,9 @@ struct video_stream {
     enum video_source_kind kind;
     struct video_options opts;
     bool reconnect;
+    enum video_transport transport_now; /* RTSP: tcp or udp, for the next connection */
+    bool transport_known;               /* a frame came over it on this stream */
+    bool transport_retry;               /* this attempt is auto's other transport, at once */
 
     /* The current connection; fmt == NULL while disconnected. */
     AVFormatContext *fmt;
@@ -149,6 +152,26 @@ const char *resolve_protocols(enum video_source_kind kind);
  * resolves (or needs no resolving), -ECANCELED when stopped meanwhile, or a
  * failure with a message. */
 int resolve_host(struct video_stream *s, struct errbuf *err);
+
+/* ---- the RTSP transport (transport.c) --------------------------------------- */
+
+/* Chooses the first connection's transport: the forced one, else (auto) the
+ * one remembered for this URL, else TCP. */
+void transport_init(struct video_stream *s);
+
+/* The rtsp_transport value FFmpeg gets for s->transport_now. */
+const char *transport_ffmpeg_name(const struct video_stream *s);
+
+/* After a failed open r (with its message in err): under auto, whether to
+ * try again at once with the other transport (it moves s->transport_now
+ * there). A forced transport the server refused gets a message that says
+ * so. first is true for the first try of a connection attempt: one move per
+ * attempt, so that a dead camera is not tried in a loop. */
+bool transport_fallback(struct video_stream *s, int r, bool first, struct errbuf *err);
+
+/* After a connection's first frame: remembers its transport for the URL
+ * and shows it in the stats. */
+void transport_confirm(struct video_stream *s);
 
 /* ---- hardware acceleration (hwaccel.c) ------------------------------------- */
 

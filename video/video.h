@@ -179,10 +179,22 @@ enum video_state {
 
 const char *video_state_name(enum video_state state);
 
+/* How RTSP carries the video (transport.c). */
 enum video_transport {
-    VIDEO_TRANSPORT_TCP, /* RTSP interleaved over the control connection (default) */
-    VIDEO_TRANSPORT_UDP,
+    /* TCP first; UDP at once when the server answers the TCP SETUP with
+     * 461 Unsupported Transport, or when no frame comes within the open and
+     * read deadlines. What worked is remembered for that URL for the life of
+     * the process, so that later connections start with it. (Default.) */
+    VIDEO_TRANSPORT_AUTO,
+    VIDEO_TRANSPORT_TCP, /* RTSP interleaved over the control connection, only */
+    VIDEO_TRANSPORT_UDP, /* RTP over UDP, only */
+    VIDEO_TRANSPORT_COUNT,
 };
+
+/* "auto", "tcp", "udp". */
+const char *video_transport_name(enum video_transport transport);
+/* The reverse; -EINVAL for another word. */
+int video_transport_parse(const char *text, enum video_transport *ret_transport);
 
 enum video_reconnect {
     VIDEO_RECONNECT_AUTO,   /* live sources reconnect, files end */
@@ -282,7 +294,11 @@ struct video_stats {
     char codec[32];       /* decoder name, "" before the first connection */
     bool skipping_nonref; /* AVDISCARD_NONREF in use */
     bool hwaccel_active;  /* frames come from the VAAPI decoder */
-    char last_error[256]; /* why the last attempt failed or the stream was lost */
+    /* RTSP: the transport of the current (or last) connection, tcp or udp;
+     * auto before the first one and for other sources. */
+    enum video_transport transport;
+    uint64_t transport_fallbacks; /* times auto moved to the other transport */
+    char last_error[256];         /* why the last attempt failed or the stream was lost */
 };
 
 struct video_stream;
@@ -319,6 +335,22 @@ void video_stream_stats(const struct video_stream *s, struct video_stats *ret_st
 
 /* The URL with any password masked, for messages. */
 const char *video_stream_name(const struct video_stream *s);
+
+/* ---- what a service may take from whoever adds a camera (safe_options.c) --- */
+
+/* Checks FFmpeg options ("key=value:key=value", as ffmpeg_options) against
+ * an allow-list of options whose values cannot name a file or a URL:
+ * -EPERM naming an option not on it, -EINVAL naming one whose value is not
+ * of its kind. */
+int video_ffmpeg_options_check_safe(const char *options, struct errbuf *err);
+
+/* The allow-list's option names, for help and documentation. */
+size_t video_safe_ffmpeg_option_count(void);
+const char *video_safe_ffmpeg_option_name(size_t i);
+
+/* Checks a forced demuxer: one FFmpeg has, and one that reads only its own
+ * input (no concat, image2, sdp or lavfi): -EINVAL or -EPERM otherwise. */
+int video_format_check_safe(const char *format, struct errbuf *err);
 
 /* ---- image and video files for the tools (media.c, png.c) ------------------ */
 

@@ -16,6 +16,7 @@ check bench_unknown 2 "unknown target 'warp'" -- "$crt" bench warp
 check probe_help 0 "usage: crt probe" -- "$crt" probe --help
 check probe_no_url 2 "crt probe: no URL given" -- "$crt" probe
 check probe_bad_fps 2 "crt probe: --fps 'x'" -- "$crt" probe --fps x lavfi:testsrc
+check probe_bad_transport 2 "crt probe: --transport 'quic': expected auto, tcp or udp" -- "$crt" probe --transport quic lavfi:testsrc
 check probe_missing 1 "crt probe: 'no-such-clip.mp4': cannot open: No such file" -- "$crt" probe no-such-clip.mp4
 check probe_lavfi 0 "pts      0.400 s  160x120" -- "$crt" probe --fps 5 --frames 3 lavfi:testsrc2=size=160x120
 check probe_json 0 '"sampled":2' -- "$crt" probe --json --frames 2 lavfi:testsrc2=size=160x120

@@ -325,10 +325,25 @@ def main():
                  want=409)
             call("post", "/v1/streams", body='{"name":', want=400)
             call("post", "/v1/streams", body='{"name":"x","url":"y","extra":1}', want=400)
+            # The video options: a body the spec accepts is one the daemon
+            # takes, and one the spec refuses the daemon refuses too.
+            request = {"$ref": "#/components/schemas/StreamRequest"}
+            good = {"name": "api2", "url": "synthetic:script=Walk&segment_ms=40",
+                    "transport": "udp", "max_side": 320, "ffmpeg_options": "probesize=32768",
+                    "backoff_min_s": 0.5}
+            for p in validate(spec, request, good, "StreamRequest"):
+                fail(p)
+            call("post", "/v1/streams", body=json.dumps(good), want=201)
+            for field, value in (("transport", "quic"), ("max_side", "640"),
+                                 ("hwaccel", "cuda"), ("motion_dilation", 17)):
+                bad = {"name": "bad", "url": "synthetic:script=Walk", field: value}
+                if not validate(spec, request, bad, "StreamRequest"):
+                    fail(f"the spec takes {field} = {value!r}, which crtd refuses")
+                call("post", "/v1/streams", body=json.dumps(bad), want=400)
             call("post", "/v1/streams", body="[" + " " * 70000 + "]", want=413)
             time.sleep(0.5)
             call("get", "/v1/streams", want=200)
-            for name in ("conf", "api1"):
+            for name in ("conf", "api1", "api2"):
                 call("get", f"/v1/streams/{name}", "/v1/streams/{name}", want=200)
                 call("get", f"/v1/streams/{name}/activity", "/v1/streams/{name}/activity",
                      want=200)

@@ -20,6 +20,13 @@ static char *text_of(const uint8_t *data, size_t size)
     return text;
 }
 
+/* A backend's own POST /v1/streams fields, as crtd's video options are. */
+static const char *option_name(size_t i)
+{
+    static const char *const names[] = {"transport", "max_side"};
+    return i < sizeof(names) / sizeof(names[0]) ? names[i] : NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE", "PUT", "get", ""};
@@ -48,9 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct api_stream_spec spec;
     struct errbuf err = {0};
-    if (api_stream_spec_parse((const char *)body, body_size, &spec, &err) == 0 &&
-        (!api_name_valid(spec.name) || !spec.url[0]))
-        abort(); /* a parsed body always names a valid stream and a URL */
+    if (api_stream_spec_parse((const char *)body, body_size, option_name, &spec, &err) == 0) {
+        if (!api_name_valid(spec.name) || !spec.url[0])
+            abort(); /* a parsed body always names a valid stream and a URL */
+        const char *key;
+        json_t *value;
+        json_object_foreach(spec.options, key, value)
+        {
+            if (strcmp(key, "transport") != 0 && strcmp(key, "max_side") != 0)
+                abort(); /* and hands on only the backend's own fields */
+        }
+        api_stream_spec_done(&spec);
+    }
 
     char *time_text = text_of(body, body_size);
     double t;

@@ -167,6 +167,8 @@ def seeds_http(opts):
         "metrics": b"\x01/metrics\n",
         "events": b"\x00/v1/events\n",
         "bad_body": b'\x02/v1/streams\n{"name":"../x","url":"","extra":[1,2,{"a":null}]}',
+        "post_video": b'\x02/v1/streams\n{"name":"porch","url":"rtsp://cam/1","transport":"udp",'
+                      b'"max_side":320}',
     }
     for name, data in requests.items():
         write("http", name, data)
@@ -181,6 +183,11 @@ def seeds_config(opts):
           b'[stream "kitchen"]\nurl = rtsp://u:p@10.0.0.2/s\nfps = 5\n'
           b"\f"
           b'[stream "kitchen"]\nenabled = no\n[stream "hall"]\nurl = /dev/video0\n')
+    write("config", "video_options.conf",
+          b'[stream "porch"]\nurl = rtsp://cam/1\ntransport = udp\nmax_side = 320\n'
+          b"ffmpeg_options = probesize=32768:fflags=nobuffer+genpts:user_agent=crtd\n"
+          b"format = mpegts\nhw_device = /dev/dri/renderD128\nbackoff_min_s = 0.5\n"
+          b"motion_threshold = 12\n")
 
 
 BVH_SMALL = b"""HIERARCHY
