@@ -32,8 +32,8 @@ void synth_home_view(struct camera *cam, struct body *body, int home, struct rng
     *body = family[rng_below(rng, 3)];
 }
 
-void synth_animate_feed(struct posture *p, const struct body *b, int hand, double t,
-                        double seconds, double phase)
+void synth_animate_feed(struct posture *p, const struct body *b, int hand, double t, double seconds,
+                        double phase)
 {
     /* Down over the first third, pour for the middle, up over the last. */
     double u = t / seconds;

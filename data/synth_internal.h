@@ -188,8 +188,8 @@ int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err);
 void synth_home_view(struct camera *cam, struct body *body, int home, struct rng *rng);
 /* Feed.Cat at clip time t of a performance seconds long: bend down at the
  * waist, pour with one hand near the floor, straighten up (synth_home.c). */
-void synth_animate_feed(struct posture *p, const struct body *b, int hand, double t,
-                        double seconds, double phase);
+void synth_animate_feed(struct posture *p, const struct body *b, int hand, double t, double seconds,
+                        double phase);
 
 /* The falls task (synth_falls.c): per-frame classes Nofall, Fall. */
 #define SYNTH_NUM_FALL_CLASSES 2
