@@ -51,8 +51,8 @@ static void tell(struct job *job, struct train_finetune_progress *p)
 
 static void tell_stage(struct job *job, enum train_finetune_stage stage, double fraction)
 {
-    struct train_finetune_progress p = {.stage = stage, .fraction = fraction,
-                                        .epochs = job->o->epochs};
+    struct train_finetune_progress p = {
+        .stage = stage, .fraction = fraction, .epochs = job->o->epochs};
     tell(job, &p);
 }
 
@@ -195,8 +195,9 @@ static int load(struct job *job, struct errbuf *err)
         if (r == 0)
             r = crt_model_set_metadata(job->model, TRAIN_REPLAY_KEY, rp.spec);
         char text[256];
-        snprintf(text, sizeof(text), "%s: %d clips of seed %llu to train on, %d of seed %llu to check",
-                 rp.spec, o->replay_clips, (unsigned long long)seed, o->replay_clips,
+        snprintf(text, sizeof(text),
+                 "%s: %d clips of seed %llu to train on, %d of seed %llu to check", rp.spec,
+                 o->replay_clips, (unsigned long long)seed, o->replay_clips,
                  (unsigned long long)seed + 1);
         if (r == 0)
             r = crt_model_set_metadata(job->model, "finetune.replay", text);
@@ -348,8 +349,9 @@ static int judge(struct job *job, const struct crt_model *model, const struct da
 /* The epoch's mix: each training label `repeat` times, then the replay. */
 static int build_mix(struct job *job, struct errbuf *err)
 {
-    int n_labels = job->labels.n, n_replay = job->replay_train.n;
-    int repeat = (int)lround((double)n_replay / (n_labels > 0 ? n_labels : 1));
+    int n_labels = job->labels.n, n_replay = job->o->labels_only ? 0 : job->replay_train.n;
+    int repeat = (int)lround((double)(job->o->labels_only ? job->replay_train.n : n_replay) /
+                             (n_labels > 0 ? n_labels : 1));
     repeat = repeat < 1 ? 1 : repeat > 8 ? 8 : repeat;
     job->res.label_repeat = repeat;
     job->mix.clips = calloc((size_t)(n_labels * repeat + n_replay + 1), sizeof(*job->mix.clips));
@@ -419,8 +421,8 @@ static int train(struct job *job, struct errbuf *err)
                                       .warmup = steps / 10 > 1 ? (int)(steps / 10) : 1,
                                       .total_steps = steps};
     int batches = (job->mix.n + o->batch - 1) / o->batch;
-    struct train_finetune_progress p = {.stage = TRAIN_FINETUNE_TRAIN, .epochs = o->epochs,
-                                        .batches = batches};
+    struct train_finetune_progress p = {
+        .stage = TRAIN_FINETUNE_TRAIN, .epochs = o->epochs, .batches = batches};
     for (int epoch = 0; epoch < o->epochs; epoch++) {
         train_batch_plan(order, &job->mix, L, o->batch, epoch_seed(o, epoch));
         double loss = 0;
@@ -512,9 +514,9 @@ static int write_card(struct job *job)
                                res->accepted));
     snprintf(text, sizeof(text),
              "epochs %d, batch %d, window %d, lr %g, seed %u, holdout %g, each training label "
-             "%d times per epoch",
-             o->epochs, o->batch, o->window, (double)o->lr, o->seed, o->holdout,
-             res->label_repeat);
+             "%d times per epoch%s",
+             o->epochs, o->batch, o->window, (double)o->lr, o->seed, o->holdout, res->label_repeat,
+             o->labels_only ? ", no replay in training" : "");
     if (r == 0)
         r = crt_model_set_metadata(m, "finetune.recipe", text);
     return r;

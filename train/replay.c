@@ -33,7 +33,8 @@ int train_replay_recipe(const struct crt_model *model, struct train_replay *ret_
                               "metadata '%s' is '%s': expected synth:activities (or another "
                               "task of crt synth)",
                               TRAIN_REPLAY_KEY, said);
-    } else if (data && sscanf(data, "synthetic motion only (crt synth --task %31[a-z]", task) == 1 &&
+    } else if (data &&
+               sscanf(data, "synthetic motion only (crt synth --task %31[a-z]", task) == 1 &&
                synth_task_parse(task, &rp.synth.task) == 0) {
         /* Models made before the card said it outright, such as the
          * default model: their provenance names the generator's task. */
@@ -87,8 +88,8 @@ int train_replay_make(struct dataset *ds, const struct train_replay *replay,
         c->path = strdup(name);
         c->frames = clip.frames;
         c->label = clip.label >= 0 ? map[clip.label] : -1;
-        c->features = malloc((size_t)(clip.frames ? clip.frames : 1) * FEATURES_V1_DIM *
-                             sizeof(float));
+        c->features =
+            malloc((size_t)(clip.frames ? clip.frames : 1) * FEATURES_V1_DIM * sizeof(float));
         c->frame_labels = malloc((size_t)(clip.frames ? clip.frames : 1) * sizeof(int));
         if (!c->path || !c->features || !c->frame_labels) {
             synth_clip_done(&clip);

@@ -268,7 +268,7 @@ int train_loop_run(struct crt_model *model, const struct dataset *train, const s
 
 /* ---- fine-tuning on a home's labels (finetune.c, grow.c, replay.c) -------- */
 
-#define TRAIN_MAX_CLASSES 1024
+#define TRAIN_MAX_CLASSES                1024
 #define TRAIN_FINETUNE_MAX_LABEL_CLASSES 64
 /* The model card's key for the replay recipe: "synth:<task>" */
 #define TRAIN_REPLAY_KEY "provenance.replay"
@@ -298,21 +298,23 @@ int train_replay_make(struct dataset *ds, const struct train_replay *replay,
                       const struct crt_model *model, uint64_t seed, int n, struct errbuf *err);
 
 struct train_finetune_options {
-    const char *model;  /* the model to start from (a model file) */
-    const char *labels; /* labelled stretches: a folder of pose sequences (*.pose) */
-    const char *out;    /* the new model: written atomically, only when accepted */
-    const char *replay; /* a folder of the model's training data, or NULL: made from the
-                         * card's recipe (train_replay_recipe) */
-    int replay_clips;   /* replay clips to train on, and as many to check on (default 400) */
-    double holdout;     /* share of each class's labels held out to judge (default 0.2) */
-    int min_labels;     /* labels a class needs, at least 2 (default 5) */
-    int epochs;         /* passes over labels and replay (default 12) */
-    int batch, window;  /* clips per batch (32), segments per TBPTT window (8) */
-    int threads;        /* training workers (default 1: a background job) */
-    float lr;           /* peak learning rate (default 5e-4), cosine decay */
-    double tolerance;   /* replay accuracy may fall this much (default 0.01: 1 point) */
-    uint32_t seed;      /* held-out split, shuffling, new rows, replay (default 1) */
+    const char *model;   /* the model to start from (a model file) */
+    const char *labels;  /* labelled stretches: a folder of pose sequences (*.pose) */
+    const char *out;     /* the new model: written atomically, only when accepted */
+    const char *replay;  /* a folder of the model's training data, or NULL: made from the
+                          * card's recipe (train_replay_recipe) */
+    int replay_clips;    /* replay clips to train on, and as many to check on (default 400) */
+    double holdout;      /* share of each class's labels held out to judge (default 0.2) */
+    int min_labels;      /* labels a class needs, at least 2 (default 5) */
+    int epochs;          /* passes over labels and replay (default 12) */
+    int batch, window;   /* clips per batch (32), segments per TBPTT window (8) */
+    int threads;         /* training workers (default 1: a background job) */
+    float lr;            /* peak learning rate (default 5e-4), cosine decay */
+    double tolerance;    /* replay accuracy may fall this much (default 0.01: 1 point) */
+    uint32_t seed;       /* held-out split, shuffling, new rows, replay (default 1) */
     bool write_rejected; /* write out even when not accepted (the card says so) */
+    bool labels_only;    /* train on the labels alone, no replay in the mix (benchmarks'
+                          * comparison: what the replay saves); the replay check stays */
 };
 
 void train_finetune_options_default(struct train_finetune_options *opts);
