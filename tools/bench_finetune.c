@@ -21,22 +21,21 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: crt bench finetune [options]\n\n"
-            "Fine-tune a model on K labelled stretches per class of a synthetic home\n"
-            "whose camera and whose Feed.Cat activity the base data lacks, and print\n"
-            "the home's accuracy on other stretches before and after, the accuracy\n"
-            "kept on the base classes and the wall time, beside a fine-tune on the\n"
-            "labels alone (no replay).\n\n"
-            "  --model FILE     the base model (default models/default.safetensors)\n"
-            "  --home N         which home (default 1)\n"
-            "  --k LIST         labelled stretches per class (default 5,10,20)\n"
-            "  --test N         held-out stretches per home class (default 40)\n"
-            "  --base-test N    held-out clips of the base data (default 1000)\n"
-            "  --threads N      training threads (default 2)\n"
-            "  --epochs N       fine-tune epochs (default: the fine-tune's own)\n"
-            "  --seed N         seed of the labels and the fine-tune (default 1)\n"
-            "  --no-peer        skip the labels-only fine-tune\n");
+    fprintf(out, "usage: crt bench finetune [options]\n\n"
+                 "Fine-tune a model on K labelled stretches per class of a synthetic home\n"
+                 "whose camera and whose Feed.Cat activity the base data lacks, and print\n"
+                 "the home's accuracy on other stretches before and after, the accuracy\n"
+                 "kept on the base classes and the wall time, beside a fine-tune on the\n"
+                 "labels alone (no replay).\n\n"
+                 "  --model FILE     the base model (default models/default.safetensors)\n"
+                 "  --home N         which home (default 1)\n"
+                 "  --k LIST         labelled stretches per class (default 5,10,20)\n"
+                 "  --test N         held-out stretches per home class (default 40)\n"
+                 "  --base-test N    held-out clips of the base data (default 1000)\n"
+                 "  --threads N      training threads (default 2)\n"
+                 "  --epochs N       fine-tune epochs (default: the fine-tune's own)\n"
+                 "  --seed N         seed of the labels and the fine-tune (default 1)\n"
+                 "  --no-peer        skip the labels-only fine-tune\n");
 }
 
 /* Clips kept as keypoints and class names, to be scored by any model. */
@@ -56,8 +55,8 @@ static void clip_set_done(struct clip_set *s)
 
 /* Clips of opts from index 0 on; with per_class, the first per_class of each
  * class, else the first total. */
-static int make_set(struct clip_set *s, const struct synth_options *opts, int per_class,
-                    int total, struct errbuf *err)
+static int make_set(struct clip_set *s, const struct synth_options *opts, int per_class, int total,
+                    struct errbuf *err)
 {
     int n_classes;
     s->classes = synth_task_classes(opts->task, &n_classes);
@@ -304,8 +303,9 @@ int bench_finetune(int argc, char **argv)
     synth_options_default(&bo);
     bo.fps = fps;
     bo.seed = 3;
-    fprintf(stderr, "crt bench finetune: making %ld test stretches per home class and %ld base "
-                    "clips\n",
+    fprintf(stderr,
+            "crt bench finetune: making %ld test stretches per home class and %ld base "
+            "clips\n",
             test, base_n);
     if ((r = make_set(&home_test, &ho, (int)test, 0, &err)) < 0 ||
         (r = make_set(&base_test, &bo, 0, (int)base_n, &err)) < 0) {
@@ -332,8 +332,8 @@ int bench_finetune(int argc, char **argv)
            model_path, test, base_n, threads);
     printf("before: home mean per-class accuracy %.1f%% (Feed.Cat %.1f%%), base classes %.1f%%\n\n",
            100 * home0, 100 * feed0, 100 * base0);
-    printf("%4s  %-22s %10s %9s %8s %10s %9s %8s %8s  %s\n", "K", "fine-tune", "home after",
-           "gain", "Feed.Cat", "base after", "base lost", "seconds", "accepted", "frames missed");
+    printf("%4s  %-22s %10s %9s %8s %10s %9s %8s %8s  %s\n", "K", "fine-tune", "home after", "gain",
+           "Feed.Cat", "base after", "base lost", "seconds", "accepted", "frames missed");
     fflush(stdout);
     for (int ki = 0; ki < n_k; ki++) {
         char labels[4200], out[4200];

@@ -18,35 +18,34 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: crt train --finetune MODEL --labels DIR --out NEW [options]\n\n"
-            "Fine-tune MODEL on labelled stretches of a home (pose sequences, as\n"
-            "`crt export-labels` writes them) plus a replay of the model's own training\n"
-            "data, so that it does not forget. Class names the model lacks are added.\n"
-            "A seeded share of each class's labels is held out; NEW is written only if\n"
-            "the new model is better on them and no more than the tolerance worse on\n"
-            "the replay. Exit status: 0 accepted (NEW written), 3 not accepted (NEW not\n"
-            "written), 1 failure, 2 usage.\n\n"
-            "  --finetune MODEL    the model to start from\n"
-            "  --labels DIR        labelled stretches (*.pose)\n"
-            "  --out NEW           where the accepted model goes (written atomically)\n"
-            "  --replay DIR        the model's training data to replay (default: made by\n"
-            "                      crt synth from the recipe on the model's card)\n"
-            "  --replay-clips N    synthetic replay clips to train on, and as many to\n"
-            "                      check on (default 400)\n"
-            "  --holdout F         share of each class's labels held out (default 0.2)\n"
-            "  --min-labels N      labels each class needs (default 5)\n"
-            "  --epochs N          passes (default 12)\n"
-            "  --batch N           clips per batch (default 32)\n"
-            "  --window N          segments per backpropagation window (default 8)\n"
-            "  --lr X              peak learning rate (default 5e-4)\n"
-            "  --tolerance P       replay points the new model may lose (default 1)\n"
-            "  --seed N            held-out split, shuffling, replay (default 1)\n"
-            "  --threads N         training threads (default 1); BLAS always uses one\n"
-            "  --nice N            lower this process's priority by N (0-19)\n"
-            "  --idle              run under SCHED_IDLE: only when the CPU is otherwise idle\n"
-            "  --write-rejected    write NEW even when not accepted (its card says so)\n"
-            "  --json              print the summary as JSON on stdout\n");
+    fprintf(out, "usage: crt train --finetune MODEL --labels DIR --out NEW [options]\n\n"
+                 "Fine-tune MODEL on labelled stretches of a home (pose sequences, as\n"
+                 "`crt export-labels` writes them) plus a replay of the model's own training\n"
+                 "data, so that it does not forget. Class names the model lacks are added.\n"
+                 "A seeded share of each class's labels is held out; NEW is written only if\n"
+                 "the new model is better on them and no more than the tolerance worse on\n"
+                 "the replay. Exit status: 0 accepted (NEW written), 3 not accepted (NEW not\n"
+                 "written), 1 failure, 2 usage.\n\n"
+                 "  --finetune MODEL    the model to start from\n"
+                 "  --labels DIR        labelled stretches (*.pose)\n"
+                 "  --out NEW           where the accepted model goes (written atomically)\n"
+                 "  --replay DIR        the model's training data to replay (default: made by\n"
+                 "                      crt synth from the recipe on the model's card)\n"
+                 "  --replay-clips N    synthetic replay clips to train on, and as many to\n"
+                 "                      check on (default 400)\n"
+                 "  --holdout F         share of each class's labels held out (default 0.2)\n"
+                 "  --min-labels N      labels each class needs (default 5)\n"
+                 "  --epochs N          passes (default 12)\n"
+                 "  --batch N           clips per batch (default 32)\n"
+                 "  --window N          segments per backpropagation window (default 8)\n"
+                 "  --lr X              peak learning rate (default 5e-4)\n"
+                 "  --tolerance P       replay points the new model may lose (default 1)\n"
+                 "  --seed N            held-out split, shuffling, replay (default 1)\n"
+                 "  --threads N         training threads (default 1); BLAS always uses one\n"
+                 "  --nice N            lower this process's priority by N (0-19)\n"
+                 "  --idle              run under SCHED_IDLE: only when the CPU is otherwise idle\n"
+                 "  --write-rejected    write NEW even when not accepted (its card says so)\n"
+                 "  --json              print the summary as JSON on stdout\n");
 }
 
 struct printer {
@@ -112,20 +111,20 @@ static void print_json(const struct train_finetune_result *r, const char *out)
     json_t *classes = json_array();
     for (int k = 0; k < r->n_classes; k++) {
         const struct train_finetune_class *c = &r->classes[k];
-        json_array_append_new(classes, json_pack("{s:s, s:i, s:i, s:b, s:f, s:f}", "name",
-                                                 c->name, "labels", c->labels, "held_out",
-                                                 c->held_out, "added", c->added, "before",
-                                                 c->before, "after", c->after));
+        json_array_append_new(classes,
+                              json_pack("{s:s, s:i, s:i, s:b, s:f, s:f}", "name", c->name, "labels",
+                                        c->labels, "held_out", c->held_out, "added", c->added,
+                                        "before", c->before, "after", c->after));
     }
-    json_t *j = json_pack("{s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, "
-                          "s:f, s:o}",
-                          "out", out, "accepted", r->accepted, "written", r->written, "verdict",
-                          r->verdict, "parent", r->parent, "classes_before", r->classes_before,
-                          "classes_after", r->classes_after, "train_labels", r->train_labels,
-                          "held_out", r->held_out, "replay_check", r->replay_check,
-                          "held_out_before", r->held_out_before, "held_out_after",
-                          r->held_out_after, "replay_before", r->replay_before, "replay_after",
-                          r->replay_after, "seconds", r->seconds, "classes", classes);
+    json_t *j =
+        json_pack("{s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, "
+                  "s:f, s:o}",
+                  "out", out, "accepted", r->accepted, "written", r->written, "verdict", r->verdict,
+                  "parent", r->parent, "classes_before", r->classes_before, "classes_after",
+                  r->classes_after, "train_labels", r->train_labels, "held_out", r->held_out,
+                  "replay_check", r->replay_check, "held_out_before", r->held_out_before,
+                  "held_out_after", r->held_out_after, "replay_before", r->replay_before,
+                  "replay_after", r->replay_after, "seconds", r->seconds, "classes", classes);
     json_dumpf(j, stdout, JSON_INDENT(2));
     fputc('\n', stdout);
     json_decref(j);
