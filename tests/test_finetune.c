@@ -158,6 +158,8 @@ static void test_finetune_learns_new_class(void **state)
     struct train_finetune_options o;
     short_options(&o, labels, out);
     o.threads = 2;
+    o.epochs = 10;
+    o.batch = 16; /* enough optimiser steps for a few labels */
     struct train_finetune_result res;
     struct errbuf err = {0};
     int r = train_finetune(&o, NULL, NULL, NULL, &res, &err);
