@@ -24,7 +24,7 @@ for k in sys.argv[2].split("."):
 print(v)' "$1" "$2"
 }
 
-"$crt" synth --task home --home 3 --clips 48 --seed 8 --out "$work/labels" >/dev/null 2>&1
+"$crt" synth --task home --home 3 --clips 72 --seed 8 --out "$work/labels" >/dev/null 2>&1
 "$crt" train --finetune "$model" --labels "$work/labels" --out "$work/new.safetensors" \
     --epochs 3 --replay-clips 60 --threads 2 --nice 5 --json \
     >"$work/summary.json" 2>"$work/progress.txt"
