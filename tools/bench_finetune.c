@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -174,19 +175,28 @@ static void remove_dir(const char *dir)
 }
 
 struct row {
-    double home, feed, base, seconds;
+    double home, feed, base, seconds, cpu_seconds;
     bool accepted;
 };
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int run_one(const struct train_finetune_options *o, const struct clip_set *home,
                    const struct clip_set *base, struct row *row, struct errbuf *err)
 {
     struct train_finetune_result res;
     int64_t t0 = time_mono_ns();
+    double c0 = cpu_now();
     int r = train_finetune(o, NULL, NULL, NULL, &res, err);
     if (r < 0)
         return r;
     row->seconds = (double)(time_mono_ns() - t0) * 1e-9;
+    row->cpu_seconds = cpu_now() - c0;
     row->accepted = res.accepted;
     struct crt_model *m = NULL;
     if ((r = crt_model_load(o->out, &m, err)) < 0)
@@ -371,11 +381,11 @@ int bench_finetune(int argc, char **argv)
             }
             /* Frames the cameras missed meanwhile: measured with the daemon's
              * fine-tune job running beside live streams, not by this command. */
-            printf("%4d  %-22s %9.1f%% %+8.1f %7.1f%% %9.1f%% %+9.1f %8.1f %8s  %s\n", ks[ki],
+            printf("%4d  %-22s %9.1f%% %+8.1f %7.1f%% %9.1f%% %+9.1f %8.1f %8.1f %8s  %s\n", ks[ki],
                    method ? "labels only (peer)" : "labels + replay (crtd)", 100 * row.home,
                    100 * (row.home - home0), 100 * row.feed, 100 * row.base,
-                   100 * (base0 - row.base), row.seconds, row.accepted ? "yes" : "no",
-                   "n/a (daemon job)");
+                   100 * (base0 - row.base), row.seconds, row.cpu_seconds,
+                   row.accepted ? "yes" : "no", "n/a (daemon job)");
             fflush(stdout);
         }
     }
