@@ -342,8 +342,9 @@ int bench_finetune(int argc, char **argv)
            model_path, test, base_n, threads);
     printf("before: home mean per-class accuracy %.1f%% (Feed.Cat %.1f%%), base classes %.1f%%\n\n",
            100 * home0, 100 * feed0, 100 * base0);
-    printf("%4s  %-22s %10s %9s %8s %10s %9s %8s %8s  %s\n", "K", "fine-tune", "home after", "gain",
-           "Feed.Cat", "base after", "base lost", "seconds", "accepted", "frames missed");
+    printf("%4s  %-22s %10s %9s %8s %10s %9s %8s %8s %8s  %s\n", "K", "fine-tune", "home after",
+           "gain", "Feed.Cat", "base after", "base lost", "wall s", "CPU s", "accepted",
+           "frames missed");
     fflush(stdout);
     for (int ki = 0; ki < n_k; ki++) {
         char labels[4200], out[4200];
