@@ -89,6 +89,8 @@ static void print_summary(const struct train_finetune_result *r, const char *out
 {
     printf("labels: %d classes, %d stretches to train on (each %d times per epoch), %d held out\n",
            r->n_classes, r->train_labels, r->label_repeat, r->held_out);
+    if (r->skipped_labels)
+        printf("labels: %d files left out (named on stderr)\n", r->skipped_labels);
     printf("model: %d classes, %d added; parent %s\n", r->classes_after, r->added, r->parent);
     printf("%-24s %7s %9s %8s %8s\n", "class", "labels", "held out", "before", "after");
     for (int k = 0; k < r->n_classes; k++) {
@@ -308,6 +310,8 @@ int cmd_train_finetune(int argc, char **argv)
     if (lower_priority(nice_by, idle) < 0)
         return 1;
 
+    struct dataset_report report = cli_dataset_report(stderr);
+    o.report = &report;
     struct printer pr = {0};
     struct train_finetune_result res;
     struct errbuf err = {0};

@@ -173,7 +173,7 @@ static int load(struct job *job, struct errbuf *err)
     for (int c = 0; c < C; c++)
         classes[c] = crt_model_class(job->model, c);
     struct dataset_filter all = {.smarthome = false};
-    r = dataset_load(&job->labels, o->labels, &all, classes, C, NULL, err);
+    r = dataset_load(&job->labels, o->labels, &all, classes, C, o->report, err);
     if (r == 0 && o->replay) {
         /* Half of the folder to train on, the other half to check. */
         r = dataset_load(&job->replay_train, o->replay, &all, classes, C, NULL, err);
@@ -243,9 +243,18 @@ static int split_labels(struct job *job, struct errbuf *err)
         r = errbuf_set(err, -ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < ds->n; i++)
-        if (ds->clips[i].label >= 0)
-            count[ds->clips[i].label]++;
+    for (int i = 0; i < ds->n; i++) {
+        struct dataset_clip *clip = &ds->clips[i];
+        /* A stretch is one class: without a clip label it takes its last
+         * labelled frame's, and frames without a label take the stretch's. */
+        for (int f = clip->frames - 1; f >= 0 && clip->label < 0; f--)
+            clip->label = clip->frame_labels[f];
+        for (int f = 0; f < clip->frames && clip->label >= 0; f++)
+            if (clip->frame_labels[f] < 0)
+                clip->frame_labels[f] = clip->label;
+        if (clip->label >= 0)
+            count[clip->label]++;
+    }
     char short_list[512] = "";
     int n_short = 0;
     for (int c = 0; c < C; c++) {
@@ -311,6 +320,7 @@ static int split_labels(struct job *job, struct errbuf *err)
     }
     ds->n = kept;
     res->train_labels = ds->n;
+    res->skipped_labels = ds->skipped;
     res->held_out = job->held.n;
 done:
     free(count);

@@ -313,8 +313,10 @@ struct train_finetune_options {
     double tolerance;    /* replay accuracy may fall this much (default 0.01: 1 point) */
     uint32_t seed;       /* held-out split, shuffling, new rows, replay (default 1) */
     bool write_rejected; /* write out even when not accepted (the card says so) */
-    bool labels_only;    /* train on the labels alone, no replay in the mix (benchmarks'
-                          * comparison: what the replay saves); the replay check stays */
+    const struct dataset_report *report; /* hears the label files loaded and left out
+                                          * (may be NULL) */
+    bool labels_only; /* train on the labels alone, no replay in the mix (benchmarks'
+                       * comparison: what the replay saves); the replay check stays */
 };
 
 void train_finetune_options_default(struct train_finetune_options *opts);
@@ -348,7 +350,8 @@ struct train_finetune_result {
     struct train_finetune_class classes[TRAIN_FINETUNE_MAX_LABEL_CLASSES];
     int classes_before, classes_after, added; /* the model's class counts */
     int train_labels, held_out, replay_train, replay_check;
-    int label_repeat; /* each training label's copies per epoch */
+    int skipped_labels; /* label files left out: unreadable, or not pose sequences */
+    int label_repeat;   /* each training label's copies per epoch */
     /* Mean per-class accuracy on the held-out labels, and on the replay
      * check (clips of the model's own training distribution). */
     double held_out_before, held_out_after;
