@@ -65,6 +65,18 @@ check card_has_new_class 0 "Feed.Cat" -- cat "$work/child.json"
 check card_labels_per_class 0 "finetune.labels" -- "$crt" model-info "$work/new.safetensors"
 check card_validation 0 "held_out_before" -- "$crt" model-info "$work/new.safetensors"
 
+# A fine-tune of the fine-tuned model: its card's replay recipe, no class
+# to add, the next generation; and a replay from a folder instead.
+"$crt" train --finetune "$work/new.safetensors" --labels "$work/labels" \
+    --out "$work/second.safetensors" --epochs 1 --replay-clips 40 --write-rejected \
+    >"$work/second.txt" 2>&1
+check second_adds_nothing 0 "11 classes, 0 added" -- cat "$work/second.txt"
+check second_generation 0 "finetune.generation = 2" -- "$crt" model-info "$work/second.safetensors"
+"$crt" synth --clips 40 --seed 12 --out "$work/replay" >/dev/null 2>&1
+"$crt" train --finetune "$model" --labels "$work/labels" --out "$work/folder.safetensors" \
+    --replay "$work/replay" --epochs 1 --write-rejected >"$work/folder.txt" 2>&1
+check replay_folder 0 "the folder $work/replay" -- "$crt" model-info "$work/folder.safetensors"
+
 # Plain text summary and bad input.
 "$crt" synth --task home --home 3 --clips 12 --seed 9 --out "$work/few" >/dev/null 2>&1
 check too_few_labels 1 "a fine-tune needs at least 5 labelled stretches per class" -- \
