@@ -24,8 +24,10 @@ static char tmp_dir[4096];
 static const char *default_model;
 
 /* Writes per_class labelled stretches of home 2 for each class of the home
- * task that keep[] marks into dir (made afresh). */
-static void write_home_labels(const char *dir, int per_class, const bool *keep, uint64_t seed)
+ * task that keep[] marks into dir (made afresh); without clip_label only the
+ * frames are labelled. */
+static void write_home_labels(const char *dir, int per_class, const bool *keep, uint64_t seed,
+                              bool clip_label)
 {
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -49,7 +51,7 @@ static void write_home_labels(const char *dir, int per_class, const bool *keep, 
                 pose_sequence_init(&seq, clip.frames, so.fps, classes, n_classes, &err), 0);
             memcpy(seq.keypoints, clip.keypoints, sizeof(*clip.keypoints) * (size_t)clip.frames);
             memcpy(seq.labels, clip.labels, sizeof(*clip.labels) * (size_t)clip.frames);
-            seq.label = clip.label;
+            seq.label = clip_label ? clip.label : -1; /* else the frames say it */
             char path[4400];
             snprintf(path, sizeof(path), "%s/stretch-%04d.pose", dir, (int)i);
             assert_int_equal(pose_sequence_save(&seq, path, &err), 0);
@@ -154,7 +156,7 @@ static void test_finetune_learns_new_class(void **state)
     snprintf(labels, sizeof(labels), "%s/finetune-labels", tmp_dir);
     snprintf(out, sizeof(out), "%s/finetune-new.safetensors", tmp_dir);
     unlink(out);
-    write_home_labels(labels, 8, three_classes, 41);
+    write_home_labels(labels, 8, three_classes, 41, true);
     struct train_finetune_options o;
     short_options(&o, labels, out);
     o.threads = 2;
@@ -199,7 +201,8 @@ static void test_too_few_labels(void **state)
     snprintf(labels, sizeof(labels), "%s/finetune-few", tmp_dir);
     snprintf(out, sizeof(out), "%s/finetune-few.safetensors", tmp_dir);
     unlink(out);
-    write_home_labels(labels, 3, three_classes, 42);
+    /* Stretches whose frames alone carry the class count as well. */
+    write_home_labels(labels, 3, three_classes, 42, false);
     struct train_finetune_options o;
     short_options(&o, labels, out);
     struct train_finetune_result res;
@@ -229,7 +232,7 @@ static void test_cancel_leaves_old_file(void **state)
     snprintf(labels, sizeof(labels), "%s/finetune-cancel-labels", tmp_dir);
     snprintf(dir, sizeof(dir), "%s/finetune-cancel", tmp_dir);
     snprintf(out, sizeof(out), "%s/serving.safetensors", dir);
-    write_home_labels(labels, 6, three_classes, 43);
+    write_home_labels(labels, 6, three_classes, 43, true);
     char cmd[20000];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s' && cp '%s' '%s'", dir, dir,
              default_model, out);
