@@ -20,6 +20,8 @@ static const char *const activity_classes[SYNTH_NUM_ACTIVITIES] = {
     "Leave", "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV",
 };
 
+/* The activities task draws the first ten; the home task draws from its own
+ * list (home_activities), which has Feed.Cat, a motion none of the ten has. */
 enum activity {
     ACT_WALK,
     ACT_SITDOWN,
@@ -31,6 +33,20 @@ enum activity {
     ACT_TELEPHONE,
     ACT_READBOOK,
     ACT_WATCHTV,
+    ACT_FEEDCAT,
+};
+
+static const enum activity all_activities[SYNTH_NUM_ACTIVITIES] = {
+    ACT_WALK,  ACT_SITDOWN, ACT_GETUP,     ACT_LAYDOWN,  ACT_ENTER,
+    ACT_LEAVE, ACT_DRINK,   ACT_TELEPHONE, ACT_READBOOK, ACT_WATCHTV,
+};
+
+static const enum activity home_activities[SYNTH_NUM_HOME] = {
+    ACT_WALK, ACT_SITDOWN, ACT_DRINK, ACT_TELEPHONE, ACT_WATCHTV, ACT_FEEDCAT,
+};
+
+static const char *const home_classes[SYNTH_NUM_HOME] = {
+    "Walk", "Sitdown", "Drink.Fromcup", "Usetelephone", "WatchTV", "Feed.Cat",
 };
 
 static const char *const recall_classes[SYNTH_NUM_RECALL] = {
@@ -174,6 +190,8 @@ void synth_camera_aim(struct camera *cam, struct vec3 position, struct vec3 targ
     cam->up = v3_cross(cam->right, cam->forward);
     cam->focal_x = 0.5 / tan(hfov / 2);
     cam->focal_y = cam->focal_x * 4.0 / 3.0;
+    cam->floor_near = 2.5;
+    cam->floor_far = 4.5;
 }
 
 void synth_camera_random(struct camera *cam, struct rng *rng)
@@ -383,6 +401,9 @@ static void animate(struct posture *p, const struct body *b, const struct perfor
         p->shoulder_abduct[perf->hand] += 18 * DEG * fmax(0, turn * turn * turn);
         break;
     }
+    case ACT_FEEDCAT:
+        synth_animate_feed(p, b, perf->hand, t, perf->seconds, perf->wobble_phase);
+        break;
     case ACT_WATCHTV: {
         synth_posture_sit(p, b);
         for (int side = 0; side < 2; side++) {
@@ -414,13 +435,14 @@ static void performance_random(struct performance *perf, enum activity activity,
     perf->seated = rng_uniform(rng) < 0.6;
     perf->yaw = rng_range(rng, -M_PI, M_PI);
 
-    double depth = rng_range(rng, 2.5, 4.5);
+    double depth = rng_range(rng, cam->floor_near, cam->floor_far);
     double column = rng_range(rng, 0.35, 0.65);
     synth_camera_floor_point(cam, column, depth, &perf->start_x, &perf->start_z);
 
     if (activity == ACT_WALK || activity == ACT_ENTER || activity == ACT_LEAVE) {
         /* Walk stays in view; Enter and Leave cross the edge of the picture. */
-        double from_column, to_column, from_depth = depth, to_depth = rng_range(rng, 2.5, 4.5);
+        double from_column, to_column, from_depth = depth,
+                                       to_depth = rng_range(rng, cam->floor_near, cam->floor_far);
         bool left_to_right = rng_uniform(rng) < 0.5;
         if (activity == ACT_WALK) {
             from_column = rng_range(rng, 0.2, 0.4);
@@ -513,6 +535,10 @@ const char *const *synth_task_classes(enum synth_task task, int *ret_count)
         *ret_count = SYNTH_NUM_FALL_CLASSES;
         return synth_fall_classes;
     }
+    if (task == SYNTH_TASK_HOME) {
+        *ret_count = SYNTH_NUM_HOME;
+        return home_classes;
+    }
     *ret_count = SYNTH_NUM_ACTIVITIES;
     return activity_classes;
 }
@@ -531,12 +557,22 @@ int synth_task_parse(const char *text, enum synth_task *ret_task)
         *ret_task = SYNTH_TASK_FALLS;
         return 0;
     }
+    if (strcmp(text, "home") == 0) {
+        *ret_task = SYNTH_TASK_HOME;
+        return 0;
+    }
     return -EINVAL;
 }
 
 const char *synth_task_name(enum synth_task task)
 {
-    return task == SYNTH_TASK_RECALL ? "recall" : task == SYNTH_TASK_FALLS ? "falls" : "activities";
+    static const char *const names[] = {
+        [SYNTH_TASK_ACTIVITIES] = "activities",
+        [SYNTH_TASK_RECALL] = "recall",
+        [SYNTH_TASK_FALLS] = "falls",
+        [SYNTH_TASK_HOME] = "home",
+    };
+    return (unsigned)task < ARRAY_SIZE(names) ? names[task] : "activities";
 }
 
 void synth_options_default(struct synth_options *opts)
@@ -593,23 +629,30 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
     struct camera cam;
     struct estimator est;
     int chain = opts->chain;
+    bool home_task = opts->task == SYNTH_TASK_HOME;
+    const enum activity *repertoire = home_task ? home_activities : all_activities;
+    int n_repertoire = home_task ? SYNTH_NUM_HOME : SYNTH_NUM_ACTIVITIES;
+    int picked[64];
     enum activity acts[64];
     double seconds[64];
     int total = 0;
 
     synth_body_random(&body, rng);
     synth_camera_random(&cam, rng);
+    if (opts->home > 0)
+        synth_home_view(&cam, &body, opts->home, rng);
     synth_estimator_for(&est, opts, rng);
 
     for (int i = 0; i < chain; i++) {
-        acts[i] = (enum activity)rng_below(rng, SYNTH_NUM_ACTIVITIES);
+        picked[i] = rng_below(rng, n_repertoire);
+        acts[i] = repertoire[picked[i]];
         seconds[i] = rng_range(rng, opts->min_seconds, opts->max_seconds);
         total += (int)lround(seconds[i] * opts->fps);
     }
     int r = synth_clip_alloc(clip, total, err);
     if (r < 0)
         return r;
-    clip->label = acts[chain - 1];
+    clip->label = picked[chain - 1];
 
     int gap_start, gap_len;
     synth_gap_random(&gap_start, &gap_len, total, opts->noise, rng);
@@ -632,7 +675,7 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
             animate(&p, &body, &perf, warped);
             bool nobody = frame >= gap_start && frame < gap_start + gap_len;
             synth_observe(clip->keypoints[frame], &p, &body, &cam, &est, nobody, rng);
-            clip->labels[frame] = acts[i];
+            clip->labels[frame] = picked[i];
         }
     }
     return 0;
@@ -653,6 +696,8 @@ static int generate_recall(struct synth_clip *clip, const struct synth_options *
 
     synth_body_random(&body, rng);
     synth_camera_random(&cam, rng);
+    if (opts->home > 0)
+        synth_home_view(&cam, &body, opts->home, rng);
     synth_estimator_for(&est, opts, rng);
     performance_random(&perf, ACT_WATCHTV, segments * L / opts->fps, &cam, rng);
 
@@ -727,6 +772,10 @@ int synth_clip_generate(struct synth_clip *clip, const struct synth_options *opt
     if (!(opts->down_seconds >= 1 && opts->down_seconds <= 3600))
         return errbuf_set(err, -EINVAL, "synth: down time %g s is outside 1..3600",
                           opts->down_seconds);
+    if (opts->home < 0 || opts->home > 1000000)
+        return errbuf_set(err, -EINVAL, "synth: home %d is outside 0..1000000", opts->home);
+    if (opts->home > 0 && opts->task == SYNTH_TASK_FALLS)
+        return errbuf_set(err, -EINVAL, "synth: the falls task has no home view");
 
     /* Each clip has its own stream of random numbers, derived from the seed
      * and its index, so clips can be made in any order on any core. */

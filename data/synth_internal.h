@@ -128,6 +128,9 @@ struct posture {
 struct camera {
     struct vec3 position, right, up, forward;
     double focal_x, focal_y; /* in units of the image's width and height */
+    /* Where performances stand: this far along the floor in front of the
+     * camera, metres (synth_camera_aim: 2.5 to 4.5). */
+    double floor_near, floor_far;
 };
 
 /* What a pose estimator reports for one frame of a posture. */
@@ -178,6 +181,15 @@ void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
  * frames [*ret_start, *ret_start + *ret_len), or none (start -1, length 0). */
 void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, struct rng *rng);
 int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err);
+
+/* Home N (synth_home.c): cam becomes its one camera and body one of its three
+ * people (chosen with rng); the same home always has the same camera and
+ * people, whatever the clip. */
+void synth_home_view(struct camera *cam, struct body *body, int home, struct rng *rng);
+/* Feed.Cat at clip time t of a performance seconds long: bend down at the
+ * waist, pour with one hand near the floor, straighten up (synth_home.c). */
+void synth_animate_feed(struct posture *p, const struct body *b, int hand, double t, double seconds,
+                        double phase);
 
 /* The falls task (synth_falls.c): per-frame classes Nofall, Fall. */
 #define SYNTH_NUM_FALL_CLASSES 2

@@ -196,6 +196,53 @@ static void bad_options_are_refused_with_a_message(void **state)
     assert_int_equal(task, SYNTH_TASK_ACTIVITIES);
 }
 
+/* A home: the same home gives the same clip, another home another; the
+ * home task has its six classes, Feed.Cat among them; falls have no home. */
+static void homes_repeat_and_have_every_class(void **state)
+{
+    struct synth_options opts;
+    synth_options_default(&opts);
+    opts.task = SYNTH_TASK_HOME;
+    opts.home = 4;
+    struct synth_clip a, b;
+    struct errbuf err = {0};
+    assert_int_equal(synth_clip_generate(&a, &opts, 7, &err), 0);
+    assert_int_equal(synth_clip_generate(&b, &opts, 7, &err), 0);
+    assert_int_equal(a.frames, b.frames);
+    assert_memory_equal(a.keypoints, b.keypoints, sizeof(*a.keypoints) * (size_t)a.frames);
+    synth_clip_done(&b);
+    opts.home = 5;
+    assert_int_equal(synth_clip_generate(&b, &opts, 7, &err), 0);
+    assert_true(a.frames != b.frames ||
+                memcmp(a.keypoints, b.keypoints, sizeof(*a.keypoints) * (size_t)a.frames) != 0);
+    synth_clip_done(&a);
+    synth_clip_done(&b);
+
+    int n;
+    const char *const *classes = synth_task_classes(SYNTH_TASK_HOME, &n);
+    assert_int_equal(n, SYNTH_NUM_HOME);
+    assert_string_equal(classes[n - 1], "Feed.Cat");
+    int seen[SYNTH_NUM_HOME] = {0};
+    for (uint64_t i = 0; i < 120; i++) {
+        assert_int_equal(synth_clip_generate(&a, &opts, i, &err), 0);
+        assert_in_range(a.label, 0, SYNTH_NUM_HOME - 1);
+        for (int f = 0; f < a.frames; f++)
+            assert_in_range(a.labels[f], 0, SYNTH_NUM_HOME - 1);
+        seen[a.label]++;
+        synth_clip_done(&a);
+    }
+    for (int c = 0; c < SYNTH_NUM_HOME; c++)
+        assert_true(seen[c] > 0);
+
+    enum synth_task task;
+    assert_int_equal(synth_task_parse("home", &task), 0);
+    assert_int_equal(task, SYNTH_TASK_HOME);
+    assert_string_equal(synth_task_name(task), "home");
+    opts.task = SYNTH_TASK_FALLS;
+    assert_int_equal(synth_clip_generate(&a, &opts, 0, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "home"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +253,7 @@ int main(void)
         cmocka_unit_test(chains_label_each_frame),
         cmocka_unit_test(recall_event_sits_k_segments_before_the_end),
         cmocka_unit_test(bad_options_are_refused_with_a_message),
+        cmocka_unit_test(homes_repeat_and_have_every_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

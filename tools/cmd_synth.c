@@ -36,6 +36,9 @@ static void usage(FILE *out)
                  "                       or falls (clip i: falls forward, backward, sideways,\n"
                  "                       a slump from a chair, then the hard negatives: tie a\n"
                  "                       shoe, sit down hard, lie down on a bed, leave low)\n"
+                 "                       or home (one home's activities: Walk, Sitdown,\n"
+                 "                       Drink.Fromcup, Usetelephone, WatchTV and Feed.Cat,\n"
+                 "                       a motion none of the ten has)\n"
                  "  --clips N            number of clips (default 1000)\n"
                  "  --first I            index of the first clip (default 0); the same seed and\n"
                  "                       index always give the same clip, so ranges can be split\n"
@@ -48,6 +51,10 @@ static void usage(FILE *out)
                  "  --segment-frames L   recall task: frames per segment (default 8)\n"
                  "  --noise X            estimator defects, 0 = clean, 1 = default\n"
                  "  --down-seconds D     falls task: still time after each scene (default 35)\n"
+                 "  --home N             film home N: its one camera, high in a corner and wide\n"
+                 "                       (a view the activities task never has), and its\n"
+                 "                       three people (default 0: a new camera and person\n"
+                 "                       per clip)\n"
                  "  --jobs J             threads (default: all cores)\n"
                  "  --json               print a summary as JSON on stdout\n");
 }
@@ -68,9 +75,11 @@ static int write_clip(const struct synth_job *job, int index, struct errbuf *err
     struct pose_sequence seq;
     int n_classes;
     const char *const *classes = synth_task_classes(opts->task, &n_classes);
-    char path[4096];
+    char path[4096], home[32] = "";
     int r;
 
+    if (opts->home > 0)
+        snprintf(home, sizeof(home), " --home %d", opts->home);
     r = synth_clip_generate(&clip, opts, (uint64_t)index, err);
     if (r < 0)
         return r;
@@ -83,8 +92,8 @@ static int write_clip(const struct synth_job *job, int index, struct errbuf *err
     memcpy(seq.labels, clip.labels, sizeof(*clip.labels) * (size_t)clip.frames);
     seq.label = clip.label;
     seq.events = clip.events;
-    snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu clip %d",
-             synth_task_name(opts->task), (unsigned long long)opts->seed, index);
+    snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu%s clip %d",
+             synth_task_name(opts->task), (unsigned long long)opts->seed, home, index);
     snprintf(path, sizeof(path), "%s/%s-s%llu-%06d.pose", job->out_dir, synth_task_name(opts->task),
              (unsigned long long)opts->seed, index);
     r = pose_sequence_save(&seq, path, err);
@@ -144,6 +153,7 @@ int cmd_synth(int argc, char **argv)
         OPT_SEGMENT,
         OPT_NOISE,
         OPT_DOWN,
+        OPT_HOME,
         OPT_JOBS,
         OPT_JSON,
         OPT_OUT,
@@ -162,6 +172,7 @@ int cmd_synth(int argc, char **argv)
         {"segment-frames", required_argument, NULL, OPT_SEGMENT},
         {"noise", required_argument, NULL, OPT_NOISE},
         {"down-seconds", required_argument, NULL, OPT_DOWN},
+        {"home", required_argument, NULL, OPT_HOME},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"json", no_argument, NULL, OPT_JSON},
         {"out", required_argument, NULL, OPT_OUT},
@@ -220,6 +231,9 @@ int cmd_synth(int argc, char **argv)
             break;
         case OPT_DOWN:
             bad = parse_double(optarg, &opts.down_seconds);
+            break;
+        case OPT_HOME:
+            bad = parse_int(optarg, 0, 1000000, &opts.home);
             break;
         case OPT_JOBS:
             bad = parse_int(optarg, 1, 256, &jobs);

@@ -33,7 +33,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: crt train --data DIR --out MODEL [options]\n"
-            "       crt train --smarthome DIR --protocol cs|cv1|cv2 --out MODEL [options]\n\n"
+            "       crt train --smarthome DIR --protocol cs|cv1|cv2 --out MODEL [options]\n"
+            "       crt train --finetune MODEL --labels DIR --out NEW [options]\n"
+            "                 (a home's labels; `crt train --finetune --help`)\n\n"
             "Train a segment model on pose sequences (*.pose, from `crt synth` or\n"
             "`crt extract`): mini-batches of clips, truncated backpropagation through\n"
             "time, AdamW with warm-up and cosine decay, gradient clipping and a\n"
@@ -54,7 +56,8 @@ static void usage(FILE *out)
             "                        sizes (default 128, 2, 4, 4d)\n"
             "  --segment L           frames per segment (default 8)\n"
             "  --fps F               frames per second the model expects (default 10)\n"
-            "  --init MODEL          fine-tune this model instead of a new one\n"
+            "  --init MODEL          continue training this model (its classes) instead\n"
+            "                        of a new one; for a home's labels see --finetune\n"
             "optimisation:\n"
             "  --epochs N            passes over the data (default 20)\n"
             "  --batch N             clips per batch (default 32)\n"
@@ -499,6 +502,9 @@ int cmd_train(int argc, char **argv)
     int status = 1;
     double test_mca = NAN, test_acc = NAN;
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--finetune") == 0 || strncmp(argv[i], "--finetune=", 11) == 0)
+            return cmd_train_finetune(argc, argv);
     int r = parse_args(&a, argc, argv);
     if (r != 0)
         return r > 0 ? 0 : EXIT_USAGE;

@@ -19,6 +19,8 @@ int cmd_eval(int argc, char **argv);
 /* crt eval --falls DIR (cmd_eval_falls.c), which cmd_eval hands over to. */
 int cmd_eval_falls(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+/* crt train --finetune (cmd_finetune.c), which cmd_train hands over to. */
+int cmd_train_finetune(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_track(int argc, char **argv);      /* cmd_track.c */
@@ -32,6 +34,7 @@ int bench_pose(int argc, char **argv);     /* bench_pose.c */
 int bench_train(int argc, char **argv);    /* bench_train.c */
 int bench_e2e(int argc, char **argv);      /* bench_e2e.c */
 int bench_tracker(int argc, char **argv);  /* bench_tracker.c */
+int bench_finetune(int argc, char **argv); /* bench_finetune.c */
 int cmd_compare(int argc, char **argv);    /* cmd_compare.c */
 
 /* Picks OpenBLAS's AVX-512 kernels where the CPU has them, by setting

@@ -108,7 +108,7 @@ static int clip_from_sequence(struct dataset_clip *clip, const struct pose_seque
     return 0;
 }
 
-static void clip_done(struct dataset_clip *clip)
+void dataset_clip_done(struct dataset_clip *clip)
 {
     free(clip->path);
     free(clip->features);
@@ -181,14 +181,14 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
         if (r == 0 && !(clip.path = strdup(path)))
             r = -ENOMEM;
         if (r == -ENOMEM) {
-            clip_done(&clip);
+            dataset_clip_done(&clip);
             r = errbuf_set(err, r, "%s: out of memory", path);
             goto done;
         }
         if (r < 0) {
             if (report->skipped)
                 report->skipped(report->user, path, errbuf_text(&why, r));
-            clip_done(&clip);
+            dataset_clip_done(&clip);
             ds->skipped++;
             continue;
         }
@@ -218,7 +218,7 @@ void dataset_done(struct dataset *ds)
     if (!ds)
         return;
     for (int i = 0; i < ds->n; i++)
-        clip_done(&ds->clips[i]);
+        dataset_clip_done(&ds->clips[i]);
     free(ds->clips);
     memset(ds, 0, sizeof(*ds));
 }

@@ -30,8 +30,7 @@ static uint64_t epoch_seed(const struct train_loop_options *o, int epoch)
     return (uint64_t)o->seed * 1000003u + (uint64_t)epoch;
 }
 
-/* Class-balanced weights: n / (K n_c) over the K classes present. */
-static int class_weights(float *out, const struct dataset *ds, int C, bool balance)
+int train_class_weights(float *out, const struct dataset *ds, int C, bool balance)
 {
     int *counts = calloc((size_t)C, sizeof(int));
     if (!counts)
@@ -172,7 +171,7 @@ int train_loop_run(struct crt_model *model, const struct dataset *train, const s
 
     class_weight = calloc((size_t)C, sizeof(float));
     order = calloc((size_t)train->n, sizeof(int));
-    if (!class_weight || !order || class_weights(class_weight, train, C, opts->balance) < 0 ||
+    if (!class_weight || !order || train_class_weights(class_weight, train, C, opts->balance) < 0 ||
         (r = confusion_init(&cm, C)) < 0 ||
         train_batch_init(&tb, model, trainer, opts->batch, opts->window, class_weight) < 0) {
         r = errbuf_set(err, -ENOMEM, "out of memory");

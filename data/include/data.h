@@ -88,11 +88,13 @@ enum synth_task {
     SYNTH_TASK_ACTIVITIES, /* ten Smarthome activities that pose alone tells apart */
     SYNTH_TASK_RECALL,     /* a gesture K segments before the end decides the label */
     SYNTH_TASK_FALLS,      /* falls and their hard negatives, with zones (synth_falls.c) */
+    SYNTH_TASK_HOME,       /* one home's activities, one of them no base class (synth_home.c) */
 };
 
 #define SYNTH_NUM_ACTIVITIES 10
 #define SYNTH_NUM_RECALL     4
 #define SYNTH_NUM_FALL_CASES 8 /* the falls task's scenes, clip i shows scene i % 8 */
+#define SYNTH_NUM_HOME       6 /* the home task's activities: five of the ten and Feed.Cat */
 
 /* Class names of a task, in its output order. */
 const char *const *synth_task_classes(enum synth_task task, int *ret_count);
@@ -111,6 +113,9 @@ struct synth_options {
     double noise;        /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
     double down_seconds; /* falls task: least time down after a fall, and after the
                           * hard negatives' last movement (default 35) */
+    int home;            /* 0: a random wall camera and person per clip; N >= 1: home N's
+                          * one camera (high in a corner, steep and wide, a view the
+                          * activities task never has) and its three people */
 };
 
 /* The falls task's scenes: the falls, then the hard negatives. */
@@ -137,7 +142,8 @@ struct pose_events {
     struct pose_zone zones[POSE_SEQUENCE_MAX_ZONES];
 };
 
-/* Defaults: activities, seed 1, 10 fps, 4-8 s clips, chain 1, K 4, L 8, noise 1. */
+/* Defaults: activities, seed 1, 10 fps, 4-8 s clips, chain 1, K 4, L 8, noise 1,
+ * no home. */
 void synth_options_default(struct synth_options *opts);
 
 /* A generated pose sequence. labels[t] is the class of frame t in the task's

@@ -7,6 +7,7 @@
 #ifndef CRTD_TRAIN_H
 #define CRTD_TRAIN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,6 +128,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
                  const char *const *model_classes, int n_model_classes,
                  const struct dataset_report *report, struct errbuf *err);
 void dataset_done(struct dataset *ds);
+/* Frees one clip's data (a clip taken out of a data set). */
+void dataset_clip_done(struct dataset_clip *clip);
 
 /* Moves the clips whose file name a seeded hash picks (about fraction of
  * them) from train into ret_val, keeping the order of both. */
@@ -249,6 +252,10 @@ struct train_loop_result {
     double seconds;
 };
 
+/* Class-balanced loss weights: n / (K n_c) over the K classes present in ds
+ * (1 for every class when balance is false). out has C entries. */
+int train_class_weights(float *out, const struct dataset *ds, int C, bool balance);
+
 /* Trains model on train (validating on val after each epoch) as opts says:
  * mini-batches of clips, truncated backpropagation through time, AdamW with
  * warm-up and cosine decay, gradient clipping and a class-balanced loss.
@@ -258,5 +265,121 @@ int train_loop_run(struct crt_model *model, const struct dataset *train, const s
                    const struct train_loop_options *opts,
                    void (*report)(void *user, const struct train_loop_progress *p), void *user,
                    struct train_loop_result *ret_result, struct errbuf *err);
+
+/* ---- fine-tuning on a home's labels (finetune.c, grow.c, replay.c) -------- */
+
+#define TRAIN_MAX_CLASSES                1024
+#define TRAIN_FINETUNE_MAX_LABEL_CLASSES 64
+/* The model card's key for the replay recipe: "synth:<task>" */
+#define TRAIN_REPLAY_KEY "provenance.replay"
+
+/* A model with n_new classes appended (names not already the model's):
+ * every tensor copied, the classifier grown by one row per new class (small
+ * seeded weights, the lowest of the old biases), so that before training
+ * the old classes' logits are exactly the parent's. The card is carried
+ * over. Fails with -ENOTSUP for a mechanism with other class-sized tensors. */
+int train_model_grow_classes(const struct crt_model *model, const char *const *new_classes,
+                             int n_new, uint64_t seed, struct crt_model **ret_model,
+                             struct errbuf *err);
+
+/* How to make more of a model's training data (replay.c). */
+struct train_replay {
+    struct synth_options synth; /* the generator's options; the seed is the caller's */
+    char spec[64];              /* "synth:activities", as the card says it */
+};
+
+/* The recipe on the model's card (TRAIN_REPLAY_KEY, or a provenance.data of
+ * crt synth's, as the default model has); -ENOENT with why when there is
+ * none, -EBADMSG when it does not match the model's classes. */
+int train_replay_recipe(const struct crt_model *model, struct train_replay *ret_replay,
+                        struct errbuf *err);
+/* n clips of the recipe made with seed, labelled with the model's classes. */
+int train_replay_make(struct dataset *ds, const struct train_replay *replay,
+                      const struct crt_model *model, uint64_t seed, int n, struct errbuf *err);
+
+struct train_finetune_options {
+    const char *model;   /* the model to start from (a model file) */
+    const char *labels;  /* labelled stretches: a folder of pose sequences (*.pose) */
+    const char *out;     /* the new model: written atomically, only when accepted */
+    const char *replay;  /* a folder of the model's training data, or NULL: made from the
+                          * card's recipe (train_replay_recipe) */
+    int replay_clips;    /* replay clips to train on, and as many to check on (default 400) */
+    double holdout;      /* share of each class's labels held out to judge (default 0.2) */
+    int min_labels;      /* labels a class needs, at least 2 (default 5) */
+    int epochs;          /* passes over labels and replay (default 12) */
+    int batch, window;   /* clips per batch (32), segments per TBPTT window (8) */
+    int threads;         /* training workers (default 1: a background job) */
+    float lr;            /* peak learning rate (default 5e-4), cosine decay */
+    double tolerance;    /* replay accuracy may fall this much (default 0.01: 1 point) */
+    uint32_t seed;       /* held-out split, shuffling, new rows, replay (default 1) */
+    bool write_rejected; /* write out even when not accepted (the card says so) */
+    const struct dataset_report *report; /* hears the label files loaded and left out
+                                          * (may be NULL) */
+    bool labels_only; /* train on the labels alone, no replay in the mix (benchmarks'
+                       * comparison: what the replay saves); the replay check stays */
+};
+
+void train_finetune_options_default(struct train_finetune_options *opts);
+
+enum train_finetune_stage {
+    TRAIN_FINETUNE_LOAD,     /* the model, the labels and the replay */
+    TRAIN_FINETUNE_BASELINE, /* the parent on the held-out labels and the replay check */
+    TRAIN_FINETUNE_TRAIN,    /* after every batch */
+    TRAIN_FINETUNE_CHECK,    /* the new model on the same */
+    TRAIN_FINETUNE_DONE,
+};
+
+struct train_finetune_progress {
+    enum train_finetune_stage stage;
+    double fraction; /* of the whole job, 0 .. 1 */
+    int epoch, epochs, batch, batches;
+    double loss; /* the epoch's mean loss per clip so far */
+    double seconds;
+};
+
+/* One class that the labels have. */
+struct train_finetune_class {
+    char name[64];
+    int labels, held_out; /* stretches, and of them held out */
+    bool added;           /* new to the model */
+    double before, after; /* recall on the held-out ones */
+};
+
+struct train_finetune_result {
+    int n_classes; /* the labels' classes */
+    struct train_finetune_class classes[TRAIN_FINETUNE_MAX_LABEL_CLASSES];
+    int classes_before, classes_after, added; /* the model's class counts */
+    int train_labels, held_out, replay_train, replay_check;
+    int skipped_labels; /* label files left out: unreadable, or not pose sequences */
+    int label_repeat;   /* each training label's copies per epoch */
+    /* Mean per-class accuracy on the held-out labels, and on the replay
+     * check (clips of the model's own training distribution). */
+    double held_out_before, held_out_after;
+    double replay_before, replay_after;
+    bool accepted; /* better on the held-out labels, replay within tolerance */
+    bool written;  /* opts->out was written */
+    char verdict[256];
+    char parent[17]; /* the parent's fingerprint, hex */
+    double seconds;
+};
+
+/* Fine-tunes opts->model on opts->labels: classes the labels name that the
+ * model lacks are added (train_model_grow_classes); a seeded share of each
+ * class's labels is held out; the rest, repeated up to half of each epoch,
+ * train with a replay of the model's own training distribution, from the
+ * model's weights, with a class-balanced loss and a low learning rate. The
+ * new model is accepted when its mean per-class accuracy on the held-out
+ * labels is higher than the parent's and on the replay check is no more
+ * than opts->tolerance lower; only then is opts->out written (atomically),
+ * its card recording the fine-tune (finetune.* metadata). Training uses at
+ * most one BLAS thread and opts->threads workers. A class with fewer than
+ * opts->min_labels labels fails with -EINVAL saying how many are needed.
+ * cancel (may be NULL) is read between batches: -ECANCELED, nothing written.
+ * progress (may be NULL) hears each stage and batch. A rejected fine-tune
+ * returns 0 with accepted false. */
+int train_finetune(const struct train_finetune_options *opts,
+                   void (*progress)(void *user, const struct train_finetune_progress *p),
+                   void *user, const atomic_bool *cancel, struct train_finetune_result *ret_result,
+                   struct errbuf *err);
 
 #endif
