@@ -92,6 +92,8 @@ enum api_route_id {
     API_ROUTE_ALERTS,    /* /v1/alerts */
     API_ROUTE_ALERT,     /* /v1/alerts/{item} */
     API_ROUTE_ALERT_ACK, /* /v1/alerts/{item}/ack */
+    API_ROUTE_PAUSE,     /* /v1/streams/{name}/pause */
+    API_ROUTE_RESUME,    /* /v1/streams/{name}/resume */
     API_ROUTE_COUNT,
 };
 
@@ -221,6 +223,9 @@ struct api_backend {
     int (*stream_add)(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
                       struct errbuf *err);
     int (*stream_delete)(void *userdata, const char *name, struct errbuf *err);
+    /* The privacy pause (docs/SERVICE.md): on or off, then the Stream. */
+    int (*stream_pause)(void *userdata, const char *name, bool paused, json_t **ret_json,
+                        struct errbuf *err);
     /* The names of POST /v1/streams fields beyond name, url, fps and
      * enabled that stream_add takes (in spec->options); NULL past the last.
      * May be NULL: none. */

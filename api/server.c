@@ -524,6 +524,11 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
                              &err);
         break;
     }
+    case API_ROUTE_PAUSE:
+    case API_ROUTE_RESUME:
+        r = b->stream_pause(s->userdata, req->match.name, req->match.route == API_ROUTE_PAUSE,
+                            &json, &err);
+        break;
     case API_ROUTE_PAGE:
         return serve_asset(s, c, "index.html", req);
     case API_ROUTE_ASSET:

@@ -86,6 +86,17 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
                         : r;
 }
 
+static int be_stream_pause(void *userdata, const char *name, bool paused, json_t **ret_json,
+                           struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_pause(d->sup, name, paused, err);
+    if (r < 0)
+        return r;
+    r = supervisor_stream_json(d->sup, name, ret_json);
+    return r == -ENOENT ? errbuf_set(err, -ENOENT, "stream '%s' was removed meanwhile", name) : r;
+}
+
 static int be_stream_delete(void *userdata, const char *name, struct errbuf *err)
 {
     struct daemon *d = userdata;
@@ -290,6 +301,7 @@ const struct api_backend daemon_backend = {
     .stream_get = be_stream_get,
     .stream_add = be_stream_add,
     .stream_delete = be_stream_delete,
+    .stream_pause = be_stream_pause,
     .stream_option_name = config_video_name,
     .activity_get = be_activity_get,
     .history_get = be_history_get,

@@ -232,17 +232,19 @@ void rules_watch(struct rules *rs, const char *stream, double t)
     pthread_mutex_unlock(&rs->lock);
 }
 
-void rules_forget(struct rules *rs, const char *stream, double t)
+/* What was about the stream is over; a fall or someone on the floor stays
+ * open when asked (keep_falls), for whoever must go and look. */
+static void forget_locked(struct rules *rs, const char *stream, double t, bool keep_falls)
 {
-    if (!rs)
-        return;
-    pthread_mutex_lock(&rs->lock);
-    /* What was about the stream is over. */
     for (size_t i = rs->n_tracks; i-- > 0;)
         if (strcmp(rs->tracks[i].stream, stream) == 0) {
-            if (rs->tracks[i].alert)
-                alerts_clear(rs->alerts, rs->tracks[i].alert, t);
-            track_drop_locked(rs, &rs->tracks[i]);
+            struct track_state *ts = &rs->tracks[i];
+            enum rule_kind kind = rs->rules[ts->rule].kind;
+            if (ts->alert && keep_falls && (kind == RULE_FALL || kind == RULE_ON_FLOOR))
+                alerts_release(rs->alerts, ts->alert, t);
+            else if (ts->alert)
+                alerts_clear(rs->alerts, ts->alert, t);
+            track_drop_locked(rs, ts);
         }
     struct stream_state *s = stream_get_locked(rs, stream, t, false);
     if (s) {
@@ -253,6 +255,23 @@ void rules_forget(struct rules *rs, const char *stream, double t)
         memmove(&rs->streams[i], &rs->streams[i + 1], (rs->n_streams - i - 1) * sizeof(*s));
         rs->n_streams--;
     }
+}
+
+void rules_forget(struct rules *rs, const char *stream, double t)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&rs->lock);
+    forget_locked(rs, stream, t, false);
+    pthread_mutex_unlock(&rs->lock);
+}
+
+void rules_pause(struct rules *rs, const char *stream, double t)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&rs->lock);
+    forget_locked(rs, stream, t, true);
     pthread_mutex_unlock(&rs->lock);
 }
 

@@ -35,6 +35,10 @@ struct rules *rules_free(struct rules *rules);
 /* A stream starts (camera_down counts from here) or is removed. */
 void rules_watch(struct rules *rules, const char *stream, double t);
 void rules_forget(struct rules *rules, const char *stream, double t);
+/* A stream paused for privacy: no rule watches it until it starts again;
+ * its open alerts clear, except a fall or someone on the floor, which stay
+ * until acknowledged (nobody has seen the person get up). */
+void rules_pause(struct rules *rules, const char *stream, double t);
 
 /* One segment of a stream at wall time t: its listed people (without those
  * of exclude zones) and its zones. Called by the stream's thread. */

@@ -653,7 +653,7 @@ int supervisor_pause(struct supervisor *sup, const char *name, bool paused, stru
     if (history_id > 0 && (r = store_history_close(sup->store, history_id, now, &e)) < 0)
         log_warning("stream %s: history not saved: %s", name, errbuf_text(&e, r));
     if (paused)
-        rules_forget(sup->rules, name, now);
+        rules_pause(sup->rules, name, now);
     pthread_mutex_lock(&st->lock);
     st->paused = paused;
     if (paused)

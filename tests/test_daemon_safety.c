@@ -482,6 +482,53 @@ static void camera_down_survives_kill_9(void **state)
     td_rm_dir(&d);
 }
 
+/* The privacy pause through the API: a fall stays open (nobody has seen
+ * the person get up), a camera-down alert clears, no rule watches the
+ * paused camera, and resuming starts it again. */
+static void a_pause_keeps_a_fall_open(void **state)
+{
+    struct td_crtd d;
+    td_tmp_dir(&d);
+    start_with(&d, "[daemon]\nhysteresis_s = 0\n"
+                   "[stream \"hall\"]\nurl = synthetic:script=Walk*10,Laydown@floor*1000"
+                   "&segment_ms=50&loop=0\n"
+                   "[rule \"fall\"]\nkind = fall\nseconds = 1\n"
+                   "[rule \"down\"]\nkind = camera_down\nseconds = 1\n");
+    json_t *a = wait_alert(d.port, "fall", "active", 80);
+    assert_non_null(a);
+    json_int_t fall = id_of(a);
+    json_decref(a);
+
+    td_expect_error(d.port, "POST", "/v1/streams/hall/pause", NULL, NULL, 401, "unauthorized");
+    td_expect_error(d.port, "POST", "/v1/streams/nope/pause", AUTH, NULL, 404, "not_found");
+    json_t *j = NULL;
+    assert_int_equal(request(d.port, "POST", "/v1/streams/hall/pause", AUTH, NULL, &j), 200);
+    assert_true(json_is_true(json_object_get(j, "paused")));
+    json_decref(j);
+    assert_int_equal(request(d.port, "POST", "/v1/streams/hall/pause", AUTH, NULL, NULL), 200);
+    char *st = td_stream_str(d.port, "hall", "state");
+    assert_string_equal(st, "paused");
+    free(st);
+
+    /* Paused longer than camera_down's second: no camera-down alert, and the
+     * fall is still open. */
+    td_sleep_ms(2500);
+    j = td_get_json(d.port, "/v1/alerts?rule=down", 200);
+    assert_int_equal(json_array_size(json_object_get(j, "alerts")), 0);
+    json_decref(j);
+    char *fs = state_of(d.port, fall);
+    assert_string_equal(fs, "active");
+    free(fs);
+
+    assert_int_equal(request(d.port, "POST", "/v1/streams/hall/resume", AUTH, NULL, &j), 200);
+    assert_false(json_is_true(json_object_get(j, "paused")));
+    json_decref(j);
+    long long before = td_stream_int(d.port, "hall", "segments");
+    td_wait_segments(d.port, "hall", before + 2);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
+}
+
 static int kill_leftover(void **state)
 {
     if (tl_proc_wait(&td_live, 0, NULL) == -ETIMEDOUT)
@@ -505,6 +552,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(still_and_in_zone_longer, kill_leftover),
         cmocka_unit_test_teardown(absent_between_two_times, kill_leftover),
         cmocka_unit_test_teardown(camera_down_survives_kill_9, kill_leftover),
+        cmocka_unit_test_teardown(a_pause_keeps_a_fall_open, kill_leftover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -414,6 +414,10 @@ def main():
                            "crtd_activity_latency_seconds_bucket", "crtd_http_requests_total"):
                 if family not in text:
                     fail(f"/metrics lacks {family}")
+            call("post", "/v1/streams/conf/pause", "/v1/streams/{name}/pause", want=200)
+            call("post", "/v1/streams/nope/pause", "/v1/streams/{name}/pause", want=404)
+            call("post", "/v1/streams/conf/resume", "/v1/streams/{name}/resume", want=200)
+            call("post", "/v1/streams/nope/resume", "/v1/streams/{name}/resume", want=404)
             call("get", "/v1/events", headers={"Last-Event-ID": "x"}, want=400)
             check_events(spec, d)
             call("delete", "/v1/streams/api1", "/v1/streams/{name}", want=204)
