@@ -227,9 +227,8 @@ static bool same_window(const struct rule_window *a, const struct rule_window *b
 static bool same_rule(const struct config_rule *a, const struct config_rule *b)
 {
     if (strcmp(a->name, b->name) != 0 || a->kind != b->kind || strcmp(a->stream, b->stream) != 0 ||
-        strcmp(a->zone, b->zone) != 0 || a->duration_s != b->duration_s ||
-        a->motion != b->motion || a->from != b->from || a->until != b->until ||
-        a->n_schedule != b->n_schedule)
+        strcmp(a->zone, b->zone) != 0 || a->duration_s != b->duration_s || a->motion != b->motion ||
+        a->from != b->from || a->until != b->until || a->n_schedule != b->n_schedule)
         return false;
     for (unsigned i = 0; i < a->n_schedule; i++)
         if (!same_window(&a->schedule[i], &b->schedule[i]))

@@ -491,10 +491,10 @@ static void rules_follow_a_reload(void **state)
     td_tmp_dir(&d);
     snprintf(alive, sizeof(alive), "%s/alive", d.dir);
     snprintf(path, sizeof(path), "%s/crtd.conf", d.dir);
-#define RELOAD_CONFIG                                                                       \
-    "[daemon]\nrestart_min_s = 0.2\nrestart_max_s = 0.2\n"                                    \
-    "[stream \"porch\"]\nurl = synthetic:script=Walk&segment_ms=50&alive=%s\n"                \
-    "[rule \"kept\"]\nkind = camera_down\nseconds = 1\n"                                      \
+#define RELOAD_CONFIG                                                                              \
+    "[daemon]\nrestart_min_s = 0.2\nrestart_max_s = 0.2\n"                                         \
+    "[stream \"porch\"]\nurl = synthetic:script=Walk&segment_ms=50&alive=%s\n"                     \
+    "[rule \"kept\"]\nkind = camera_down\nseconds = 1\n"                                           \
     "[rule \"%s\"]\nkind = camera_down\nseconds = 1\n"
     snprintf(config, sizeof(config), RELOAD_CONFIG, alive, "removed");
     td_write_file(alive, "", 0644);
