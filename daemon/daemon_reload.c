@@ -118,8 +118,7 @@ int daemon_reload(struct daemon *d, struct config *cfg)
         log_error("reload: rules: %s; the rules before keep running", errbuf_text(&zerr, r));
     errbuf_clear(&zerr);
     if ((r = webhooks_apply(d->webhooks, cfg, &zerr)) < 0)
-        log_error("reload: webhooks: %s; the webhooks before keep running",
-                  errbuf_text(&zerr, r));
+        log_error("reload: webhooks: %s; the webhooks before keep running", errbuf_text(&zerr, r));
     config_done(&d->cfg);
     d->cfg = *cfg;
     log_info("configuration reloaded (%zu configured streams)", d->cfg.n_streams);
