@@ -284,18 +284,27 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         double dt = isfinite(det->last_seen_t) ? t - det->last_seen_t : 0;
         float rise = hip[1] - shoulder[1];
         float run = fabsf(hip[0] - shoulder[0]);
-        update_reference(det, t, dt, rise, run);
+        /* The descent is measured against the reference before this frame:
+         * a body going down does not move the reference (a slow slump would
+         * otherwise shrink it until lying looked upright). */
+        float was_ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
+        float top;
+        float drop = descent_of(det, t, hip[1], &top);
+        bool going_down = drop >= 0.5f * o->min_descent * HEIGHT_PER_TORSO * was_ref;
+        if (!going_down)
+            update_reference(det, t, dt, rise, run);
         float ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
         float height = HEIGHT_PER_TORSO * ref;
         float ratio = fminf(1, fmaxf(-1, rise / ref));
         rep.torso_tilt = (float)(asin(ratio) * DEG_PER_RAD);
-        rep.lying = fabsf(rep.torso_tilt) <= o->max_torso_tilt;
+        /* Shoulders below the hips in the picture (a torso lying toward the camera)
+         * is lying however far below: nobody stands on their head. */
+        rep.lying = rep.torso_tilt <= o->max_torso_tilt;
         bool fine = in_fine_zone(zones, n_zones, hip, shoulder);
         rep.on_floor = rep.lying && !fine;
         det->last_seen_t = t;
 
-        float top;
-        if (descent_of(det, t, hip[1], &top) >= o->min_descent * height) {
+        if (drop >= o->min_descent * height) {
             det->descent_t = t;
             if (det->state == FALL_NONE)
                 det->top_y = top;

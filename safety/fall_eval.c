@@ -16,7 +16,7 @@ int fall_eval_case(const struct fall_options *opts, const struct fall_case *c,
                    struct fall_case_result *ret_result, struct errbuf *err)
 {
     struct fall_detector *det = NULL;
-    struct fall_case_result res = {.latency = NAN, .fall = c->fall_at >= 0};
+    struct fall_case_result res = {.latency = NAN, .false_at = NAN, .fall = c->fall_at >= 0};
     if (!(c->fps > 0) || c->frames < 0 || (c->frames > 0 && !c->keypoints))
         return errbuf_set(err, -EINVAL, "fall eval: a case needs a frame rate and its frames");
     int r = fall_detector_new(opts, &det, err);
@@ -36,6 +36,8 @@ int fall_eval_case(const struct fall_options *opts, const struct fall_case *c,
             res.detected = true;
             res.latency = t - c->fall_at;
         } else {
+            if (!res.false_alarms)
+                res.false_at = rep.descent_at > 0 ? rep.descent_at : t;
             res.false_alarms++;
         }
     }

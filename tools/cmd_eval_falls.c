@@ -159,6 +159,27 @@ static json_t *summary_json(const struct fall_eval_summary *s, const struct fall
                      number_or_null(s->latency_p95), "scenes", rows);
 }
 
+/* A false alarm, with what the person was doing when its descent began
+ * (from the sequence's per-frame classes, where it has them). */
+static void report_false_alarm(const char *name, const char *scene, const struct pose_sequence *seq,
+                               double at)
+{
+    int f = (int)(at * seq->fps);
+    const char *now = NULL, *before = NULL;
+    if (seq->labels && f >= 0 && f < seq->frames) {
+        int c = seq->labels[f];
+        now = c >= 0 && c < seq->n_classes ? seq->classes[c] : NULL;
+        for (int k = f; k >= 0 && !before; k--)
+            if (seq->labels[k] != c && seq->labels[k] >= 0 && seq->labels[k] < seq->n_classes)
+                before = seq->classes[seq->labels[k]];
+    }
+    fprintf(stderr, "%s (%s): false alarm, its descent at %.1f s", name,
+            scene[0] ? scene : "normal", at);
+    if (now)
+        fprintf(stderr, " during %s%s%s", now, before ? " after " : "", before ? before : "");
+    fputc('\n', stderr);
+}
+
 static void trace_case(const struct fall_options *o, const struct fall_case *fc)
 {
     struct fall_detector *det = NULL;
@@ -168,9 +189,11 @@ static void trace_case(const struct fall_options *o, const struct fall_case *fc)
     for (int f = 0; f < fc->frames; f++) {
         struct fall_report rep;
         fall_detector_update(det, f / fc->fps, fc->keypoints[f], fc->zones, fc->n_zones, &rep);
-        printf("%7.1f %-9s tilt %6.1f lying %d floor %d hip %.3f\n", f / fc->fps,
-               fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying, rep.on_floor,
-               (double)(fc->keypoints[f][11].y + fc->keypoints[f][12].y) / 2);
+        const struct pose_keypoint *k = fc->keypoints[f];
+        printf("%7.1f %-9s tilt %6.1f lying %d floor %d hip %.3f shoulder %.3f ankle %.3f\n",
+               f / fc->fps, fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying,
+               rep.on_floor, (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
+               (double)(k[15].y + k[16].y) / 2);
     }
     fall_detector_free(det);
 }
@@ -213,6 +236,11 @@ int cmd_eval_falls(int argc, char **argv)
     double v = 0;
 
     fall_options_default(&o);
+    for (int i = 1; i < argc; i++) /* --falls takes a value: `--falls --help` is help */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, &longindex)) != -1) {
@@ -328,18 +356,21 @@ int cmd_eval_falls(int argc, char **argv)
         if (trace && strcmp(trace, names[i]) == 0)
             trace_case(&o, &fc);
         r = fall_eval_case(&o, &fc, &results[i], &err);
-        pose_sequence_done(&seq);
         if (r < 0) {
             cli_error("eval", "%s: %s", path, err.msg);
+            pose_sequence_done(&seq);
             goto done;
         }
         const struct fall_case_result *res = &results[i];
         if (!as_json && listed < MAX_LISTED &&
             ((res->fall && !res->detected) || res->false_alarms)) {
-            fprintf(stderr, "%s (%s): %s\n", names[i], scenes[i][0] ? scenes[i] : "normal",
-                    res->fall && !res->detected ? "fall missed" : "false alarm");
+            if (res->fall && !res->detected)
+                fprintf(stderr, "%s (%s): fall missed\n", names[i], scenes[i]);
+            else
+                report_false_alarm(names[i], scenes[i], &seq, res->false_at);
             listed++;
         }
+        pose_sequence_done(&seq);
     }
     struct fall_eval_summary summary;
     if (fall_eval_summarize(results, scenes, n, &summary) < 0) {

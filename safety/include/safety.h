@@ -126,6 +126,7 @@ struct fall_case_result {
     int false_alarms; /* alerts that are not the detection */
     double normal_s;  /* seconds of the case without a fall: before it, or all */
     bool suspected;   /* ever FALL_SUSPECTED */
+    double false_at;  /* the first false alarm: when its descent began; NAN for none */
 };
 
 /* Runs a fresh detector over the case, frame by frame, on the case's clock. */
