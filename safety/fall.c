@@ -39,6 +39,10 @@
 #define REF_TAU_S 1.0
 /* Upright in the picture for this long resets a reference gone stale. */
 #define REF_STALE_S 10.0
+/* Upright on standing legs this long resets the reference. */
+#define STAND_STALE_S 0.5
+/* Seen frames further apart than this are not compared for a jump. */
+#define JUMP_GAP_S 1.0
 /* On the floor this long, not just passing through lying, before SUSPECTED. */
 #define FLOOR_HOLD_S 0.3
 /* The history of the body centre holds at most this many frames a second. */
@@ -69,12 +73,15 @@ void fall_options_default(struct fall_options *opts)
         .min_rise = 0.2f,
         .up_hold_s = 1.5,
         .lost_s = 5,
+        .stand_legs = 1.2f,
+        .max_jump = 1.0f,
     };
 }
 
 struct centre_sample {
     double t;
-    float y;
+    float y;          /* the hip centre */
+    float shoulder_y; /* the shoulder centre */
 };
 
 struct fall_detector {
@@ -84,6 +91,8 @@ struct fall_detector {
     /* The upright reference: the torso's rise, in image heights. */
     float ref_rise;
     double upright_since; /* the torso upright in the picture since, or -1 */
+    double standing_since; /* ... and on standing legs since, or -1 */
+    float last_hip[2];     /* the hip centre in the last frame seen */
 
     /* Body centre heights over the last descent_window_s. */
     struct centre_sample *history;
@@ -129,6 +138,10 @@ int fall_detector_new(const struct fall_options *opts, struct fall_detector **re
             "fall: settle_s %g, up_hold_s %g, lost_s %g or min_rise %g is out of range", o.settle_s,
             o.up_hold_s, o.lost_s, (double)o.min_rise);
 
+    if (!(o.stand_legs > 0 && o.stand_legs < 10) || !(o.max_jump > 0 && o.max_jump <= 100))
+        return errbuf_set(err, -EINVAL, "fall: stand_legs %g or max_jump %g is out of range",
+                          (double)o.stand_legs, (double)o.max_jump);
+
     struct fall_detector *det = calloc(1, sizeof(*det));
     if (!det)
         return errbuf_set(err, -ENOMEM, "fall: out of memory");
@@ -158,6 +171,7 @@ void fall_detector_reset(struct fall_detector *det)
     det->state = FALL_NONE;
     det->ref_rise = 0;
     det->upright_since = -1;
+    det->standing_since = -1;
     det->head = det->count = 0;
     det->descent_t = -INFINITY;
     det->suspected_t = 0;
@@ -201,62 +215,6 @@ static bool in_fine_zone(const struct zone *zones, int n_zones, const float hip[
     return false;
 }
 
-/* Keeps the upright reference of the torso's rise. It follows frames that
- * look upright against it; while down it is frozen, so that a torso lying
- * along the camera's view (upright in the picture, but short) stays lying. */
-static void update_reference(struct fall_detector *det, double t, double dt, float rise, float run)
-{
-    bool upright_in_picture = rise > 0 && rise >= 1.7f * run;
-    if (!upright_in_picture) {
-        det->upright_since = -1;
-        return;
-    }
-    if (det->upright_since < 0)
-        det->upright_since = t;
-    if (det->ref_rise <= 0) {
-        det->ref_rise = rise;
-        return;
-    }
-    if (det->state != FALL_NONE)
-        return;
-    if (rise >= 0.8f * det->ref_rise) {
-        float a = dt > 0 ? (float)(1 - exp(-dt / REF_TAU_S)) : 0.1f;
-        det->ref_rise += a * (rise - det->ref_rise);
-    } else if (t - det->upright_since >= REF_STALE_S) {
-        det->ref_rise = rise;
-    }
-}
-
-/* The drop of the body centre below its highest point of the window. */
-static float descent_of(struct fall_detector *det, double t, float y, float *ret_top)
-{
-    while (det->count > 0) {
-        int oldest = (det->head - det->count + det->capacity) % det->capacity;
-        if (t - det->history[oldest].t <= det->opts.descent_window_s && det->count < det->capacity)
-            break;
-        det->count--;
-    }
-    det->history[det->head] = (struct centre_sample){t, y};
-    det->head = (det->head + 1) % det->capacity;
-    det->count++;
-    float top = y;
-    for (int i = 0; i < det->count; i++) {
-        int k = (det->head - 1 - i + det->capacity) % det->capacity;
-        top = fminf(top, det->history[k].y);
-    }
-    *ret_top = top;
-    return y - top;
-}
-
-static void set_state(struct fall_detector *det, enum fall_state state)
-{
-    det->state = state;
-    det->up_since = -1;
-    det->fine_since = -1;
-    if (state == FALL_NONE)
-        det->descent_at = 0;
-}
-
 /* How long a condition has held: since is set when it starts, cleared when
  * it stops. */
 static double held(double *since, bool now, double t)
@@ -268,6 +226,75 @@ static double held(double *since, bool now, double t)
     if (*since < 0)
         *since = t;
     return t - *since;
+}
+
+/* Keeps the upright reference of the torso's rise. It follows frames that
+ * look upright against it; while down it is frozen, so that a torso lying
+ * along the camera's view (upright in the picture, but short) stays lying.
+ * A torso upright in the picture on standing legs is a person standing,
+ * wherever they are: after STAND_STALE_S of that the reference takes the
+ * rise as it is (the person walked away faster than it follows). Without
+ * the legs, only REF_STALE_S of looking upright does. */
+static void update_reference(struct fall_detector *det, double t, double dt, float rise, float run,
+                             bool legs_standing)
+{
+    bool upright_in_picture = rise > 0 && rise >= 1.7f * run;
+    if (!upright_in_picture) {
+        det->upright_since = -1;
+        det->standing_since = -1;
+        return;
+    }
+    if (det->upright_since < 0)
+        det->upright_since = t;
+    held(&det->standing_since, legs_standing, t);
+    if (det->ref_rise <= 0) {
+        det->ref_rise = rise;
+        return;
+    }
+    if (det->state != FALL_NONE)
+        return;
+    if (rise >= 0.8f * det->ref_rise) {
+        float a = dt > 0 ? (float)(1 - exp(-dt / REF_TAU_S)) : 0.1f;
+        det->ref_rise += a * (rise - det->ref_rise);
+    } else if (t - det->upright_since >= REF_STALE_S ||
+               (det->standing_since >= 0 && t - det->standing_since >= STAND_STALE_S)) {
+        det->ref_rise = rise;
+    }
+}
+
+/* The drop of the body centre below its highest point of the window, or of
+ * the shoulders below theirs, whichever is more (a slump that slides the
+ * hips away from the camera lifts them in the picture while the shoulders
+ * go down); *ret_top is the hips' highest point. */
+static float descent_of(struct fall_detector *det, double t, float y, float shoulder_y,
+                        float *ret_top)
+{
+    while (det->count > 0) {
+        int oldest = (det->head - det->count + det->capacity) % det->capacity;
+        if (t - det->history[oldest].t <= det->opts.descent_window_s && det->count < det->capacity)
+            break;
+        det->count--;
+    }
+    det->history[det->head] = (struct centre_sample){t, y, shoulder_y};
+    det->head = (det->head + 1) % det->capacity;
+    det->count++;
+    float top = y, shoulder_top = shoulder_y;
+    for (int i = 0; i < det->count; i++) {
+        int k = (det->head - 1 - i + det->capacity) % det->capacity;
+        top = fminf(top, det->history[k].y);
+        shoulder_top = fminf(shoulder_top, det->history[k].shoulder_y);
+    }
+    *ret_top = top;
+    return fmaxf(y - top, shoulder_y - shoulder_top);
+}
+
+static void set_state(struct fall_detector *det, enum fall_state state)
+{
+    det->state = state;
+    det->up_since = -1;
+    det->fine_since = -1;
+    if (state == FALL_NONE)
+        det->descent_at = 0;
 }
 
 void fall_detector_update(struct fall_detector *det, double t, const struct pose_keypoint *kp,
@@ -284,15 +311,34 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         double dt = isfinite(det->last_seen_t) ? t - det->last_seen_t : 0;
         float rise = hip[1] - shoulder[1];
         float run = fabsf(hip[0] - shoulder[0]);
+        float ankle[2];
+        /* Standing legs: the ankles below the hips by stand_legs torso rises.
+         * Legs are 1.6 torso lengths and stand as upright as the torso, so
+         * any camera's pitch shortens both alike; seated, the shins are about
+         * one torso long, and lying across the picture the legs have no rise. */
+        rep.standing = rise > 0 && pair_centre(kp, 15, o->min_score, ankle) &&
+                       ankle[1] - hip[1] >= o->stand_legs * rise;
+        float was_ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
+        /* A body centre that moved more than max_jump body heights since the
+         * last frame was not carried there by its legs: another person took
+         * the track, or the picture cut. What was known of the body is void. */
+        if (det->state == FALL_NONE && dt > 0 && dt <= JUMP_GAP_S &&
+            hypotf(hip[0] - det->last_hip[0], hip[1] - det->last_hip[1]) >
+                o->max_jump * HEIGHT_PER_TORSO * was_ref) {
+            fall_detector_reset(det);
+            was_ref = fmaxf(rise, 1e-3f);
+            rep.restarted = true;
+        }
+        det->last_hip[0] = hip[0];
+        det->last_hip[1] = hip[1];
         /* The descent is measured against the reference before this frame:
          * a body going down does not move the reference (a slow slump would
          * otherwise shrink it until lying looked upright). */
-        float was_ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
         float top;
-        float drop = descent_of(det, t, hip[1], &top);
+        float drop = descent_of(det, t, hip[1], shoulder[1], &top);
         bool going_down = drop >= 0.5f * o->min_descent * HEIGHT_PER_TORSO * was_ref;
         if (!going_down)
-            update_reference(det, t, dt, rise, run);
+            update_reference(det, t, dt, rise, run, rep.standing);
         float ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
         float height = HEIGHT_PER_TORSO * ref;
         float ratio = fminf(1, fmaxf(-1, rise / ref));
@@ -324,7 +370,7 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         case FALL_CONFIRMED: {
             det->lowest_y = fmaxf(det->lowest_y, hip[1]);
             bool up = fabsf(rep.torso_tilt) >= o->up_tilt &&
-                      (det->lowest_y - hip[1] >= o->min_rise * height ||
+                      (rep.standing || det->lowest_y - hip[1] >= o->min_rise * height ||
                        hip[1] - det->top_y <= 0.5f * o->min_rise * height);
             double up_for = held(&det->up_since, up, t);
             double fine_for = held(&det->fine_since, rep.lying && fine, t);

@@ -33,6 +33,8 @@ static void usage(FILE *out)
             "  --min-rise X         rise of the body centre that is up again (0.2)\n"
             "  --settle-s S         lying may follow the descent by this much (3)\n"
             "  --lost-s S           unseen this long while suspected: dropped (5)\n"
+            "  --stand-legs X       ankles this many torso rises below the hips: standing (1.2)\n"
+            "  --max-jump X         body heights the centre may jump between frames (1)\n"
             "  --json               print the figures as JSON instead of the table\n"
             "  --trace FILE         print the detector's report per frame for that file of DIR\n");
 }
@@ -190,9 +192,10 @@ static void trace_case(const struct fall_options *o, const struct fall_case *fc)
         struct fall_report rep;
         fall_detector_update(det, f / fc->fps, fc->keypoints[f], fc->zones, fc->n_zones, &rep);
         const struct pose_keypoint *k = fc->keypoints[f];
-        printf("%7.1f %-9s tilt %6.1f lying %d floor %d hip %.3f shoulder %.3f ankle %.3f\n",
+        printf("%7.1f %-9s tilt %6.1f lying %d floor %d standing %d%s hip %.3f shoulder %.3f "
+               "ankle %.3f\n",
                f / fc->fps, fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying,
-               rep.on_floor, (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
+               rep.on_floor, rep.standing, rep.restarted ? " restart" : "", (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
                (double)(k[15].y + k[16].y) / 2);
     }
     fall_detector_free(det);
@@ -209,6 +212,8 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_RISE,
         OPT_SETTLE,
         OPT_LOST,
+        OPT_STAND_LEGS,
+        OPT_MAX_JUMP,
         OPT_TRACE,
         OPT_JSON,
         OPT_FALLS,
@@ -224,6 +229,8 @@ int cmd_eval_falls(int argc, char **argv)
         {"min-rise", required_argument, NULL, OPT_RISE},
         {"settle-s", required_argument, NULL, OPT_SETTLE},
         {"lost-s", required_argument, NULL, OPT_LOST},
+        {"stand-legs", required_argument, NULL, OPT_STAND_LEGS},
+        {"max-jump", required_argument, NULL, OPT_MAX_JUMP},
         {"json", no_argument, NULL, OPT_JSON},
         {"trace", required_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, OPT_HELP},
@@ -290,6 +297,12 @@ int cmd_eval_falls(int argc, char **argv)
             break;
         case OPT_SETTLE:
             o.settle_s = v;
+            break;
+        case OPT_STAND_LEGS:
+            o.stand_legs = (float)v;
+            break;
+        case OPT_MAX_JUMP:
+            o.max_jump = (float)v;
             break;
         default:
             o.lost_s = v;

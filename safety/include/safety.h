@@ -72,6 +72,8 @@ struct fall_options {
     float min_rise;   /* of the body's height above its lowest point: up again */
     double up_hold_s; /* up (or lying in a bed/seat zone) this long cancels or clears */
     double lost_s;    /* unseen this long while suspected: not confirmed */
+    float stand_legs; /* ankles below the hips by this many torso rises: standing legs */
+    float max_jump;   /* body heights the centre may move between frames: else a restart */
 };
 
 void fall_options_default(struct fall_options *opts);
@@ -84,6 +86,8 @@ struct fall_report {
     float torso_tilt;  /* degrees from horizontal, this frame */
     bool lying;        /* torso near horizontal */
     bool on_floor;     /* lying, and not in a bed or seat zone */
+    bool standing;     /* the torso above the hips on standing legs */
+    bool restarted;    /* the body jumped: the detector started again */
 };
 
 /* One per person track. */
