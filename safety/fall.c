@@ -43,8 +43,6 @@
 #define STAND_STALE_S 0.5
 /* Seen frames further apart than this are not compared for a jump. */
 #define JUMP_GAP_S 1.0
-/* On the floor this long, not just passing through lying, before SUSPECTED. */
-#define FLOOR_HOLD_S 0.3
 /* The history of the body centre holds at most this many frames a second. */
 #define MAX_FPS 64
 
@@ -75,6 +73,7 @@ void fall_options_default(struct fall_options *opts)
         .lost_s = 5,
         .stand_legs = 1.2f,
         .max_jump = 1.0f,
+        .lying_hold_s = 0.6,
     };
 }
 
@@ -138,9 +137,11 @@ int fall_detector_new(const struct fall_options *opts, struct fall_detector **re
             "fall: settle_s %g, up_hold_s %g, lost_s %g or min_rise %g is out of range", o.settle_s,
             o.up_hold_s, o.lost_s, (double)o.min_rise);
 
-    if (!(o.stand_legs > 0 && o.stand_legs < 10) || !(o.max_jump > 0 && o.max_jump <= 100))
-        return errbuf_set(err, -EINVAL, "fall: stand_legs %g or max_jump %g is out of range",
-                          (double)o.stand_legs, (double)o.max_jump);
+    if (!(o.stand_legs > 0 && o.stand_legs < 10) || !(o.max_jump > 0 && o.max_jump <= 100) ||
+        !(o.lying_hold_s >= 0 && o.lying_hold_s <= 30))
+        return errbuf_set(err, -EINVAL,
+                          "fall: stand_legs %g, max_jump %g or lying_hold_s %g is out of range",
+                          (double)o.stand_legs, (double)o.max_jump, o.lying_hold_s);
 
     struct fall_detector *det = calloc(1, sizeof(*det));
     if (!det)
@@ -265,9 +266,9 @@ static void update_reference(struct fall_detector *det, double t, double dt, flo
 /* The drop of the body centre below its highest point of the window, or of
  * the shoulders below theirs, whichever is more (a slump that slides the
  * hips away from the camera lifts them in the picture while the shoulders
- * go down); *ret_top is the hips' highest point. */
+ * go down) when with_shoulders; *ret_top is the hips' highest point. */
 static float descent_of(struct fall_detector *det, double t, float y, float shoulder_y,
-                        float *ret_top)
+                        bool with_shoulders, float *ret_top)
 {
     while (det->count > 0) {
         int oldest = (det->head - det->count + det->capacity) % det->capacity;
@@ -278,14 +279,18 @@ static float descent_of(struct fall_detector *det, double t, float y, float shou
     det->history[det->head] = (struct centre_sample){t, y, shoulder_y};
     det->head = (det->head + 1) % det->capacity;
     det->count++;
+    /* The highest point held for two frames running: a wild keypoint of the
+     * estimator lasts a frame and is not a top to fall from. */
     float top = y, shoulder_top = shoulder_y;
-    for (int i = 0; i < det->count; i++) {
+    for (int i = 0; i + 1 < det->count; i++) {
         int k = (det->head - 1 - i + det->capacity) % det->capacity;
-        top = fminf(top, det->history[k].y);
-        shoulder_top = fminf(shoulder_top, det->history[k].shoulder_y);
+        int k2 = (k - 1 + det->capacity) % det->capacity;
+        top = fminf(top, fmaxf(det->history[k].y, det->history[k2].y));
+        shoulder_top =
+            fminf(shoulder_top, fmaxf(det->history[k].shoulder_y, det->history[k2].shoulder_y));
     }
     *ret_top = top;
-    return fmaxf(y - top, shoulder_y - shoulder_top);
+    return with_shoulders ? fmaxf(y - top, shoulder_y - shoulder_top) : y - top;
 }
 
 static void set_state(struct fall_detector *det, enum fall_state state)
@@ -312,12 +317,8 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         float rise = hip[1] - shoulder[1];
         float run = fabsf(hip[0] - shoulder[0]);
         float ankle[2];
-        /* Standing legs: the ankles below the hips by stand_legs torso rises.
-         * Legs are 1.6 torso lengths and stand as upright as the torso, so
-         * any camera's pitch shortens both alike; seated, the shins are about
-         * one torso long, and lying across the picture the legs have no rise. */
-        rep.standing = rise > 0 && pair_centre(kp, 15, o->min_score, ankle) &&
-                       ankle[1] - hip[1] >= o->stand_legs * rise;
+        bool ankles = pair_centre(kp, 15, o->min_score, ankle);
+        float legs = ankles ? ankle[1] - hip[1] : 0;
         float was_ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
         /* A body centre that moved more than max_jump body heights since the
          * last frame was not carried there by its legs: another person took
@@ -331,14 +332,23 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         }
         det->last_hip[0] = hip[0];
         det->last_hip[1] = hip[1];
+        /* Standing legs: the ankles below the hips by stand_legs torso rises.
+         * Legs are 1.6 torso lengths, so standing they rise 1.6 times what the
+         * upright torso does, whatever the camera's pitch shortens both by;
+         * seated, the shins rise about one torso, and on the floor the legs
+         * lie across the picture or along the view, shortened like the torso. */
+        rep.standing = ankles && legs >= o->stand_legs * was_ref;
         /* The descent is measured against the reference before this frame:
          * a body going down does not move the reference (a slow slump would
-         * otherwise shrink it until lying looked upright). */
+         * otherwise shrink it until lying looked upright). The shoulders'
+         * drop counts only off standing legs: bending over lowers them too. */
         float top;
-        float drop = descent_of(det, t, hip[1], shoulder[1], &top);
+        float drop = descent_of(det, t, hip[1], shoulder[1], !rep.standing, &top);
         bool going_down = drop >= 0.5f * o->min_descent * HEIGHT_PER_TORSO * was_ref;
+        /* Upright in the picture with the legs 1.6 times as long as the torso
+         * below: that is a person standing, at whatever distance. */
         if (!going_down)
-            update_reference(det, t, dt, rise, run, rep.standing);
+            update_reference(det, t, dt, rise, run, ankles && legs >= o->stand_legs * rise);
         float ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
         float height = HEIGHT_PER_TORSO * ref;
         float ratio = fminf(1, fmaxf(-1, rise / ref));
@@ -358,7 +368,7 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
 
         switch (det->state) {
         case FALL_NONE:
-            if (held(&det->floor_since, rep.on_floor, t) >= FLOOR_HOLD_S &&
+            if (held(&det->floor_since, rep.on_floor, t) >= o->lying_hold_s &&
                 t - det->descent_t <= o->settle_s) {
                 set_state(det, FALL_SUSPECTED);
                 det->suspected_t = t;

@@ -35,6 +35,7 @@ static void usage(FILE *out)
             "  --lost-s S           unseen this long while suspected: dropped (5)\n"
             "  --stand-legs X       ankles this many torso rises below the hips: standing (1.2)\n"
             "  --max-jump X         body heights the centre may jump between frames (1)\n"
+            "  --lying-hold S       on the floor this long after a descent: suspected (0.6)\n"
             "  --json               print the figures as JSON instead of the table\n"
             "  --trace FILE         print the detector's report per frame for that file of DIR\n");
 }
@@ -214,6 +215,7 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_LOST,
         OPT_STAND_LEGS,
         OPT_MAX_JUMP,
+        OPT_LYING_HOLD,
         OPT_TRACE,
         OPT_JSON,
         OPT_FALLS,
@@ -231,6 +233,7 @@ int cmd_eval_falls(int argc, char **argv)
         {"lost-s", required_argument, NULL, OPT_LOST},
         {"stand-legs", required_argument, NULL, OPT_STAND_LEGS},
         {"max-jump", required_argument, NULL, OPT_MAX_JUMP},
+        {"lying-hold", required_argument, NULL, OPT_LYING_HOLD},
         {"json", no_argument, NULL, OPT_JSON},
         {"trace", required_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, OPT_HELP},
@@ -303,6 +306,9 @@ int cmd_eval_falls(int argc, char **argv)
             break;
         case OPT_MAX_JUMP:
             o.max_jump = (float)v;
+            break;
+        case OPT_LYING_HOLD:
+            o.lying_hold_s = v;
             break;
         default:
             o.lost_s = v;

@@ -74,6 +74,7 @@ struct fall_options {
     double lost_s;    /* unseen this long while suspected: not confirmed */
     float stand_legs; /* ankles below the hips by this many torso rises: standing legs */
     float max_jump;   /* body heights the centre may move between frames: else a restart */
+    double lying_hold_s; /* on the floor this long after a descent: SUSPECTED */
 };
 
 void fall_options_default(struct fall_options *opts);
