@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "  --stand-legs X       ankles this many torso rises below the hips: standing (1.2)\n"
             "  --max-jump X         body heights the centre may jump between frames (1)\n"
             "  --lying-hold S       on the floor this long after a descent: suspected (0.6)\n"
+            "  --no-zones           ignore the sequences' zones (a home where none are drawn)\n"
             "  --json               print the figures as JSON instead of the table\n"
             "  --trace FILE         print the detector's report per frame for that file of DIR\n");
 }
@@ -218,6 +219,7 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_LYING_HOLD,
         OPT_TRACE,
         OPT_JSON,
+        OPT_NO_ZONES,
         OPT_FALLS,
         OPT_HELP
     };
@@ -235,13 +237,14 @@ int cmd_eval_falls(int argc, char **argv)
         {"max-jump", required_argument, NULL, OPT_MAX_JUMP},
         {"lying-hold", required_argument, NULL, OPT_LYING_HOLD},
         {"json", no_argument, NULL, OPT_JSON},
+        {"no-zones", no_argument, NULL, OPT_NO_ZONES},
         {"trace", required_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     struct fall_options o;
     const char *dir = NULL, *trace = NULL;
-    bool as_json = false;
+    bool as_json = false, no_zones = false;
     int c, longindex = 0, status = 1;
     double v = 0;
 
@@ -264,6 +267,10 @@ int cmd_eval_falls(int argc, char **argv)
         }
         if (c == OPT_JSON) {
             as_json = true;
+            continue;
+        }
+        if (c == OPT_NO_ZONES) {
+            no_zones = true;
             continue;
         }
         if (c == 'h' || c == OPT_HELP) {
@@ -371,7 +378,7 @@ int cmd_eval_falls(int argc, char **argv)
                                .fall_at = seq.events.fall_at,
                                .up_at = seq.events.up_at,
                                .zones = zones,
-                               .n_zones = seq.events.n_zones};
+                               .n_zones = no_zones ? 0 : seq.events.n_zones};
         if (trace && strcmp(trace, names[i]) == 0)
             trace_case(&o, &fc);
         r = fall_eval_case(&o, &fc, &results[i], &err);
