@@ -103,6 +103,8 @@ int fall_eval_summarize(const struct fall_case_result *results, const char *cons
         s.false_alarms += r->false_alarms;
         row->false_alarms += r->false_alarms;
         row->alerts += r->alerts;
+        row->suspected += r->suspected;
+        s.suspected += r->suspected;
         row->normal_s += r->normal_s;
         normal_s += r->normal_s;
         if (r->detected)

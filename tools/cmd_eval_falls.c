@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "  --stand-legs X       ankles this many torso rises below the hips: standing (1.2)\n"
             "  --max-jump X         body heights the centre may jump between frames (1)\n"
             "  --lying-hold S       on the floor this long after a descent: suspected (0.6)\n"
+            "  --hold-end S         the person stays as in the last frame S more seconds\n"
+            "                       (a take that ends on the floor; motion capture)\n"
             "  --no-zones           ignore the sequences' zones (a home where none are drawn)\n"
             "  --json               print the figures as JSON instead of the table\n"
             "  --trace FILE         print the detector's report per frame for that file of DIR\n");
@@ -132,12 +134,14 @@ static void print_table(const struct fall_eval_summary *s, const struct fall_opt
     printf("recall %.1f%% (%d of %d falls)\n", 100 * s->recall, s->detected, s->falls);
     printf("false alarms %d, %.2f per 24 h\n", s->false_alarms, s->false_alarms_per_24h);
     printf("time to alert: median %.1f s, p95 %.1f s\n", s->latency_median, s->latency_p95);
-    printf("\n%-16s %6s %6s %9s %7s %8s %9s %9s\n", "scene", "cases", "falls", "detected", "alerts",
-           "false", "median_s", "max_s");
+    printf("suspected (a pending alert) in %d of %d sequences\n", s->suspected, s->cases);
+    printf("\n%-16s %6s %6s %9s %7s %8s %9s %9s %9s\n", "scene", "cases", "falls", "detected",
+           "alerts", "false", "suspected", "median_s", "max_s");
     for (int i = 0; i < s->n_rows; i++) {
         const struct fall_eval_row *r = &s->rows[i];
-        printf("%-16s %6d %6d %9d %7d %8d %9.1f %9.1f\n", r->scene, r->cases, r->falls, r->detected,
-               r->alerts, r->false_alarms, r->latency_median, r->latency_max);
+        printf("%-16s %6d %6d %9d %7d %8d %9d %9.1f %9.1f\n", r->scene, r->cases, r->falls,
+               r->detected, r->alerts, r->false_alarms, r->suspected, r->latency_median,
+               r->latency_max);
     }
 }
 
@@ -147,10 +151,10 @@ static json_t *summary_json(const struct fall_eval_summary *s, const struct fall
     for (int i = 0; i < s->n_rows; i++) {
         const struct fall_eval_row *r = &s->rows[i];
         json_array_append_new(rows,
-                              json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "scene",
-                                        r->scene, "cases", r->cases, "falls", r->falls, "detected",
-                                        r->detected, "alerts", r->alerts, "false_alarms",
-                                        r->false_alarms, "normal_hours", r->normal_s / 3600,
+                              json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:o, s:o}",
+                                        "scene", r->scene, "cases", r->cases, "falls", r->falls,
+                                        "detected", r->detected, "alerts", r->alerts,
+                                        "false_alarms", r->false_alarms, "suspected", r->suspected, "normal_hours", r->normal_s / 3600,
                                         "latency_median_s", number_or_null(r->latency_median),
                                         "latency_max_s", number_or_null(r->latency_max)));
     }
@@ -161,6 +165,31 @@ static json_t *summary_json(const struct fall_eval_summary *s, const struct fall
                      number_or_null(s->false_alarms_per_24h), "latency_median_s",
                      number_or_null(s->latency_median), "latency_p95_s",
                      number_or_null(s->latency_p95), "scenes", rows);
+}
+
+/* The person stays as in the last frame for seconds more (--hold-end). */
+static int hold_last_frame(struct pose_sequence *seq, double seconds)
+{
+    int extra = (int)lround(seconds * seq->fps);
+    if (extra <= 0 || seq->frames <= 0)
+        return 0;
+    int n = seq->frames + extra;
+    void *kp = realloc(seq->keypoints, (size_t)n * sizeof(*seq->keypoints));
+    if (!kp)
+        return -ENOMEM;
+    seq->keypoints = kp;
+    if (seq->labels) {
+        int *labels = realloc(seq->labels, (size_t)n * sizeof(*seq->labels));
+        if (!labels)
+            return -ENOMEM;
+        seq->labels = labels;
+        for (int f = seq->frames; f < n; f++)
+            seq->labels[f] = seq->labels[seq->frames - 1];
+    }
+    for (int f = seq->frames; f < n; f++)
+        memcpy(seq->keypoints[f], seq->keypoints[seq->frames - 1], sizeof(seq->keypoints[f]));
+    seq->frames = n;
+    return 0;
 }
 
 /* A false alarm, with what the person was doing when its descent began
@@ -217,6 +246,7 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_STAND_LEGS,
         OPT_MAX_JUMP,
         OPT_LYING_HOLD,
+        OPT_HOLD_END,
         OPT_TRACE,
         OPT_JSON,
         OPT_NO_ZONES,
@@ -236,6 +266,7 @@ int cmd_eval_falls(int argc, char **argv)
         {"stand-legs", required_argument, NULL, OPT_STAND_LEGS},
         {"max-jump", required_argument, NULL, OPT_MAX_JUMP},
         {"lying-hold", required_argument, NULL, OPT_LYING_HOLD},
+        {"hold-end", required_argument, NULL, OPT_HOLD_END},
         {"json", no_argument, NULL, OPT_JSON},
         {"no-zones", no_argument, NULL, OPT_NO_ZONES},
         {"trace", required_argument, NULL, OPT_TRACE},
@@ -246,7 +277,7 @@ int cmd_eval_falls(int argc, char **argv)
     const char *dir = NULL, *trace = NULL;
     bool as_json = false, no_zones = false;
     int c, longindex = 0, status = 1;
-    double v = 0;
+    double v = 0, hold_end = 0;
 
     fall_options_default(&o);
     for (int i = 1; i < argc; i++) /* --falls takes a value: `--falls --help` is help */
@@ -317,6 +348,13 @@ int cmd_eval_falls(int argc, char **argv)
         case OPT_LYING_HOLD:
             o.lying_hold_s = v;
             break;
+        case OPT_HOLD_END:
+            if (!(v >= 0 && v <= 3600)) {
+                cli_error("eval", "--hold-end %g is outside 0..3600 s", v);
+                return EXIT_USAGE;
+            }
+            hold_end = v;
+            break;
         default:
             o.lost_s = v;
             break;
@@ -363,7 +401,8 @@ int cmd_eval_falls(int argc, char **argv)
         struct zone zones[POSE_SEQUENCE_MAX_ZONES];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         if ((r = pose_sequence_load(path, &seq, &err)) < 0 ||
-            (r = zones_of(&seq, zones, path, &err)) < 0) {
+            (r = zones_of(&seq, zones, path, &err)) < 0 ||
+            (r = hold_last_frame(&seq, hold_end)) < 0) {
             cli_error("eval", "%s", errbuf_text(&err, r));
             pose_sequence_done(&seq);
             goto done;

@@ -143,12 +143,13 @@ int fall_eval_case(const struct fall_options *opts, const struct fall_case *fall
 struct fall_eval_row {
     char scene[32];
     int cases, falls, detected, alerts, false_alarms;
+    int suspected; /* cases that were ever SUSPECTED (a pending alert) */
     double normal_s;
     double latency_median, latency_max; /* NAN without detections */
 };
 
 struct fall_eval_summary {
-    int cases, falls, detected, false_alarms;
+    int cases, falls, detected, false_alarms, suspected;
     double normal_hours;
     double recall;                      /* detected / falls; NAN without falls */
     double false_alarms_per_24h;        /* NAN without normal time */
