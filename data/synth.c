@@ -594,11 +594,11 @@ void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, st
 static void add_seat_zone(struct pose_events *ev, const struct performance *perf,
                           const struct camera *cam)
 {
-    bool seated = perf->activity == ACT_SITDOWN || perf->activity == ACT_GETUP ||
-                  perf->activity == ACT_LAYDOWN || perf->activity == ACT_READBOOK ||
-                  perf->activity == ACT_WATCHTV ||
-                  ((perf->activity == ACT_DRINK || perf->activity == ACT_TELEPHONE) &&
-                   perf->seated);
+    bool seated =
+        perf->activity == ACT_SITDOWN || perf->activity == ACT_GETUP ||
+        perf->activity == ACT_LAYDOWN || perf->activity == ACT_READBOOK ||
+        perf->activity == ACT_WATCHTV ||
+        ((perf->activity == ACT_DRINK || perf->activity == ACT_TELEPHONE) && perf->seated);
     if (!seated || ev->n_zones >= POSE_SEQUENCE_MAX_ZONES)
         return;
     bool sofa = perf->activity == ACT_LAYDOWN;

@@ -89,7 +89,7 @@ struct fall_detector {
 
     /* The upright reference: the torso's rise, in image heights. */
     float ref_rise;
-    double upright_since; /* the torso upright in the picture since, or -1 */
+    double upright_since;  /* the torso upright in the picture since, or -1 */
     double standing_since; /* ... and on standing legs since, or -1 */
     float last_hip[2];     /* the hip centre in the last frame seen */
 

@@ -150,13 +150,13 @@ static json_t *summary_json(const struct fall_eval_summary *s, const struct fall
     json_t *rows = json_array();
     for (int i = 0; i < s->n_rows; i++) {
         const struct fall_eval_row *r = &s->rows[i];
-        json_array_append_new(rows,
-                              json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:o, s:o}",
-                                        "scene", r->scene, "cases", r->cases, "falls", r->falls,
-                                        "detected", r->detected, "alerts", r->alerts,
-                                        "false_alarms", r->false_alarms, "suspected", r->suspected, "normal_hours", r->normal_s / 3600,
-                                        "latency_median_s", number_or_null(r->latency_median),
-                                        "latency_max_s", number_or_null(r->latency_max)));
+        json_array_append_new(
+            rows, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "scene", r->scene,
+                            "cases", r->cases, "falls", r->falls, "detected", r->detected, "alerts",
+                            r->alerts, "false_alarms", r->false_alarms, "suspected", r->suspected,
+                            "normal_hours", r->normal_s / 3600, "latency_median_s",
+                            number_or_null(r->latency_median), "latency_max_s",
+                            number_or_null(r->latency_max)));
     }
     return json_pack("{s:f, s:i, s:i, s:i, s:i, s:f, s:o, s:o, s:o, s:o, s:o}", "confirm_s",
                      o->confirm_s, "sequences", s->cases, "falls", s->falls, "detected",
@@ -226,7 +226,8 @@ static void trace_case(const struct fall_options *o, const struct fall_case *fc)
         printf("%7.1f %-9s tilt %6.1f lying %d floor %d standing %d%s hip %.3f shoulder %.3f "
                "ankle %.3f\n",
                f / fc->fps, fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying,
-               rep.on_floor, rep.standing, rep.restarted ? " restart" : "", (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
+               rep.on_floor, rep.standing, rep.restarted ? " restart" : "",
+               (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
                (double)(k[15].y + k[16].y) / 2);
     }
     fall_detector_free(det);

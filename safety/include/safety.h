@@ -67,13 +67,13 @@ struct fall_options {
     float max_torso_tilt; /* degrees from horizontal that count as lying */
     float min_score;      /* keypoints below are not seen */
     /* Added beside the contract's fields (docs/SAFETY.md, "Thresholds"): */
-    double settle_s;  /* the torso may reach lying this long after the descent */
-    float up_tilt;    /* degrees from horizontal from which the torso is up again */
-    float min_rise;   /* of the body's height above its lowest point: up again */
-    double up_hold_s; /* up (or lying in a bed/seat zone) this long cancels or clears */
-    double lost_s;    /* unseen this long while suspected: not confirmed */
-    float stand_legs; /* ankles below the hips by this many torso rises: standing legs */
-    float max_jump;   /* body heights the centre may move between frames: else a restart */
+    double settle_s;     /* the torso may reach lying this long after the descent */
+    float up_tilt;       /* degrees from horizontal from which the torso is up again */
+    float min_rise;      /* of the body's height above its lowest point: up again */
+    double up_hold_s;    /* up (or lying in a bed/seat zone) this long cancels or clears */
+    double lost_s;       /* unseen this long while suspected: not confirmed */
+    float stand_legs;    /* ankles below the hips by this many torso rises: standing legs */
+    float max_jump;      /* body heights the centre may move between frames: else a restart */
     double lying_hold_s; /* on the floor this long after a descent: SUSPECTED */
 };
 
