@@ -106,6 +106,7 @@ struct fall_detector {
     double fine_since;  /* lying in a bed or seat zone since, or -1 */
     double floor_since; /* on the floor since, or -1 */
     double descent_at;  /* what the report says */
+    float evidence;     /* the segment model's last P(Fall), or NAN */
 };
 
 int fall_detector_new(const struct fall_options *opts, struct fall_detector **ret_det,
@@ -138,10 +139,13 @@ int fall_detector_new(const struct fall_options *opts, struct fall_detector **re
             o.up_hold_s, o.lost_s, (double)o.min_rise);
 
     if (!(o.stand_legs > 0 && o.stand_legs < 10) || !(o.max_jump > 0 && o.max_jump <= 100) ||
-        !(o.lying_hold_s >= 0 && o.lying_hold_s <= 30))
+        !(o.lying_hold_s >= 0 && o.lying_hold_s <= 30) ||
+        !(o.model_min_p >= 0 && o.model_min_p <= 1))
         return errbuf_set(err, -EINVAL,
-                          "fall: stand_legs %g, max_jump %g or lying_hold_s %g is out of range",
-                          (double)o.stand_legs, (double)o.max_jump, o.lying_hold_s);
+                          "fall: stand_legs %g, max_jump %g, lying_hold_s %g or model_min_p %g "
+                          "is out of range",
+                          (double)o.stand_legs, (double)o.max_jump, o.lying_hold_s,
+                          (double)o.model_min_p);
 
     struct fall_detector *det = calloc(1, sizeof(*det));
     if (!det)
@@ -182,6 +186,12 @@ void fall_detector_reset(struct fall_detector *det)
     det->fine_since = -1;
     det->floor_since = -1;
     det->descent_at = 0;
+    det->evidence = NAN;
+}
+
+void fall_detector_evidence(struct fall_detector *det, float p_fall)
+{
+    det->evidence = p_fall;
 }
 
 static bool seen(const struct pose_keypoint *k, float min_score)
@@ -399,7 +409,8 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
     if (det->state == FALL_SUSPECTED) {
         if (t - det->last_seen_t > o->lost_s)
             set_state(det, FALL_NONE);
-        else if (t - det->suspected_t >= o->confirm_s)
+        else if (t - det->suspected_t >= o->confirm_s &&
+                 !(o->model_min_p > 0 && det->evidence < o->model_min_p))
             set_state(det, FALL_CONFIRMED);
     }
 

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "crt.h"
 #include "data.h"
 #include "safety.h"
 
@@ -38,6 +39,11 @@ static void usage(FILE *out)
             "  --lying-hold S       on the floor this long after a descent: suspected (0.6)\n"
             "  --hold-end S         the person stays as in the last frame S more seconds\n"
             "                       (a take that ends on the floor; motion capture)\n"
+            "  --model FILE         a segment model with a Fall class: its P(Fall) per\n"
+            "                       segment confirms the detector's suspected falls\n"
+            "  --min-p X            the P(Fall) that confirms (default 0.5 with --model)\n"
+            "  --model-alone        the model by itself: P(Fall) >= min-p for confirm-s\n"
+            "                       outside a bed or seat zone is the alert\n"
             "  --no-zones           ignore the sequences' zones (a home where none are drawn)\n"
             "  --json               print the figures as JSON instead of the table\n"
             "  --trace FILE         print the detector's report per frame for that file of DIR\n");
@@ -167,6 +173,81 @@ static json_t *summary_json(const struct fall_eval_summary *s, const struct fall
                      number_or_null(s->latency_p95), "scenes", rows);
 }
 
+/* The segment model behind --model: its Fall class, and one stream run
+ * over each sequence from its first frame, as the daemon runs a track. */
+struct fall_model {
+    struct crt_model *model;
+    struct crt_stream *stream;
+    int fall_class;
+    float *probs;
+};
+
+static int fall_model_open(struct fall_model *fm, const char *path, struct errbuf *err)
+{
+    int r = crt_model_load(path, &fm->model, err);
+    if (r < 0)
+        return r;
+    const struct crt_config *cfg = crt_model_config(fm->model);
+    fm->fall_class = -1;
+    for (int c = 0; c < cfg->n_classes; c++)
+        if (strcmp(crt_model_class(fm->model, c), "Fall") == 0)
+            fm->fall_class = c;
+    if (fm->fall_class < 0)
+        return errbuf_set(err, -EINVAL, "%s: the model has no class 'Fall'", path);
+    if (cfg->n_features != FEATURES_V1_DIM)
+        return errbuf_set(err, -EINVAL, "%s: the model's features are not layout 1", path);
+    fm->probs = calloc((size_t)cfg->n_classes, sizeof(*fm->probs));
+    if (!fm->probs || crt_stream_new(fm->model, &fm->stream) < 0)
+        return errbuf_set(err, -ENOMEM, "out of memory for the model");
+    return 0;
+}
+
+static void fall_model_close(struct fall_model *fm)
+{
+    fm->stream = crt_stream_free(fm->stream);
+    fm->model = crt_model_free(fm->model);
+    free(fm->probs);
+    fm->probs = NULL;
+}
+
+/* p[f]: P(Fall) of the last segment complete at frame f, NAN before the
+ * first; a frame without a person seen feeds the model as unseen. */
+static int fall_model_run(struct fall_model *fm, const struct pose_sequence *seq, float *p,
+                          const char *path, struct errbuf *err)
+{
+    const struct crt_config *cfg = crt_model_config(fm->model);
+    if (fabs(cfg->fps - seq->fps) > 1e-6)
+        return errbuf_set(err, -EINVAL, "%s: %g fps, the model expects %g", path, seq->fps,
+                          cfg->fps);
+    struct features_state st;
+    float feat[FEATURES_V1_DIM];
+    float last = NAN;
+    features_state_init(&st);
+    crt_stream_reset(fm->stream);
+    for (int f = 0; f < seq->frames; f++) {
+        const struct pose_keypoint *kp = seq->keypoints[f];
+        bool anyone = false;
+        for (int j = 0; j < POSE_NUM_KEYPOINTS && !anyone; j++)
+            anyone = kp[j].score >= FEATURES_SCORE_MIN;
+        features_v1(feat, &st, anyone ? kp : NULL);
+        if (crt_stream_push(fm->stream, feat, NULL, fm->probs) == 1)
+            last = fm->probs[fm->fall_class];
+        p[f] = last;
+    }
+    return 0;
+}
+
+/* fall_model_run into *p, grown to the sequence's frames. */
+static int model_frames(struct fall_model *fm, const struct pose_sequence *seq, float **p,
+                        const char *path, struct errbuf *err)
+{
+    float *grown = realloc(*p, (size_t)(seq->frames ? seq->frames : 1) * sizeof(**p));
+    if (!grown)
+        return errbuf_set(err, -ENOMEM, "out of memory for %d frames", seq->frames);
+    *p = grown;
+    return fall_model_run(fm, seq, grown, path, err);
+}
+
 /* The person stays as in the last frame for seconds more (--hold-end). */
 static int hold_last_frame(struct pose_sequence *seq, double seconds)
 {
@@ -251,6 +332,9 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_TRACE,
         OPT_JSON,
         OPT_NO_ZONES,
+        OPT_MODEL,
+        OPT_MIN_P,
+        OPT_MODEL_ALONE,
         OPT_FALLS,
         OPT_HELP
     };
@@ -270,12 +354,15 @@ int cmd_eval_falls(int argc, char **argv)
         {"hold-end", required_argument, NULL, OPT_HOLD_END},
         {"json", no_argument, NULL, OPT_JSON},
         {"no-zones", no_argument, NULL, OPT_NO_ZONES},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"min-p", required_argument, NULL, OPT_MIN_P},
+        {"model-alone", no_argument, NULL, OPT_MODEL_ALONE},
         {"trace", required_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
     struct fall_options o;
-    const char *dir = NULL, *trace = NULL;
+    const char *dir = NULL, *trace = NULL, *model_path = NULL;
     bool as_json = false, no_zones = false;
     int c, longindex = 0, status = 1;
     double v = 0, hold_end = 0;
@@ -303,6 +390,14 @@ int cmd_eval_falls(int argc, char **argv)
         }
         if (c == OPT_NO_ZONES) {
             no_zones = true;
+            continue;
+        }
+        if (c == OPT_MODEL) {
+            model_path = optarg;
+            continue;
+        }
+        if (c == OPT_MODEL_ALONE) {
+            o.model_alone = true;
             continue;
         }
         if (c == 'h' || c == OPT_HELP) {
@@ -349,6 +444,9 @@ int cmd_eval_falls(int argc, char **argv)
         case OPT_LYING_HOLD:
             o.lying_hold_s = v;
             break;
+        case OPT_MIN_P:
+            o.model_min_p = (float)v;
+            break;
         case OPT_HOLD_END:
             if (!(v >= 0 && v <= 3600)) {
                 cli_error("eval", "--hold-end %g is outside 0..3600 s", v);
@@ -367,12 +465,26 @@ int cmd_eval_falls(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct errbuf err = {0};
+    struct fall_model fm = {0};
+    float *p_fall = NULL;
+    if (model_path && !(o.model_min_p > 0))
+        o.model_min_p = 0.5f;
+    if (!model_path && (o.model_min_p > 0 || o.model_alone)) {
+        cli_error("eval", "--min-p and --model-alone need --model FILE");
+        return EXIT_USAGE;
+    }
     struct fall_detector *probe = NULL;
     int r = fall_detector_new(&o, &probe, &err);
     fall_detector_free(probe);
     if (r < 0) {
         cli_error("eval", "%s", err.msg);
         return EXIT_USAGE;
+    }
+
+    if (model_path && (r = fall_model_open(&fm, model_path, &err)) < 0) {
+        cli_error("eval", "%s", errbuf_text(&err, r));
+        fall_model_close(&fm);
+        return 1;
     }
 
     char **names = NULL;
@@ -403,7 +515,8 @@ int cmd_eval_falls(int argc, char **argv)
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         if ((r = pose_sequence_load(path, &seq, &err)) < 0 ||
             (r = zones_of(&seq, zones, path, &err)) < 0 ||
-            (r = hold_last_frame(&seq, hold_end)) < 0) {
+            (r = hold_last_frame(&seq, hold_end)) < 0 ||
+            (model_path && (r = model_frames(&fm, &seq, &p_fall, path, &err)) < 0)) {
             cli_error("eval", "%s", errbuf_text(&err, r));
             pose_sequence_done(&seq);
             goto done;
@@ -418,7 +531,8 @@ int cmd_eval_falls(int argc, char **argv)
                                .fall_at = seq.events.fall_at,
                                .up_at = seq.events.up_at,
                                .zones = zones,
-                               .n_zones = no_zones ? 0 : seq.events.n_zones};
+                               .n_zones = no_zones ? 0 : seq.events.n_zones,
+                               .p_fall = model_path ? p_fall : NULL};
         if (trace && strcmp(trace, names[i]) == 0)
             trace_case(&o, &fc);
         r = fall_eval_case(&o, &fc, &results[i], &err);
@@ -453,6 +567,8 @@ int cmd_eval_falls(int argc, char **argv)
     }
     status = 0;
 done:
+    fall_model_close(&fm);
+    free(p_fall);
     for (int i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -75,6 +75,12 @@ struct fall_options {
     float stand_legs;    /* ankles below the hips by this many torso rises: standing legs */
     float max_jump;      /* body heights the centre may move between frames: else a restart */
     double lying_hold_s; /* on the floor this long after a descent: SUSPECTED */
+    /* The segment model's P(Fall) (fall_detector_evidence): 0, not used; else
+     * SUSPECTED confirms only while the last P(Fall) is at least this, or,
+     * with model_alone, P(Fall) this high for confirm_s outside a bed or seat
+     * zone is the alert by itself (`crt eval --falls --model`; SAFETY.md). */
+    float model_min_p;
+    bool model_alone;
 };
 
 void fall_options_default(struct fall_options *opts);
@@ -106,6 +112,10 @@ void fall_detector_reset(struct fall_detector *det);
 void fall_detector_update(struct fall_detector *det, double t, const struct pose_keypoint *kp,
                           const struct zone *zones, int n_zones, struct fall_report *ret_report);
 
+/* The segment model's latest P(Fall) for the track, NAN for none: with
+ * opts.model_min_p, a SUSPECTED fall confirms only while it is high enough. */
+void fall_detector_evidence(struct fall_detector *det, float p_fall);
+
 /* ---- scoring the detector on labelled sequences (fall_eval.c) -------------- */
 
 /* One labelled pose sequence of one person, as `crt eval --falls` reads it. */
@@ -118,6 +128,7 @@ struct fall_case {
     double up_at;   /* seconds to when the person is up again; -1: stays down */
     const struct zone *zones;
     int n_zones;
+    const float *p_fall; /* [frames] the segment model's P(Fall), NAN for none; or NULL */
 };
 
 /* What the detector did on one case. An alert is a change to CONFIRMED; the
