@@ -1,7 +1,7 @@
 /* fall: the fall detector, a small state machine per person track over its
  * COCO-17 keypoints (docs/SAFETY.md, "The fall detector").
  *
- *            fast descent, then lying on the floor
+ *            a descent, then on the floor for lying_hold_s
  *     NONE ----------------------------------------> SUSPECTED
  *      ^  ^   up again, lying in a bed/seat zone,        |
  *      |  +-- or unseen for lost_s  ---------------------+
@@ -20,12 +20,18 @@
  *   is foreshortened to a fraction of its upright rise;
  * - the body's height is 3.3 upright torso rises (a spine is 0.30 of a
  *   person's height);
+ * - standing legs are the ankles below the hips by stand_legs torso rises
+ *   (legs are 1.6 torso lengths, and standing they are as upright as it);
  * - a descent is how far the body centre dropped below its highest point of
- *   the last descent_window_s, over the body's height.
- * Getting up is the torso back above up_tilt with the centre risen min_rise
- * of the height above its lowest point since the fall, or back within half
- * of that of where it was before the descent (a bend that looked like one):
- * sitting up on the floor is not getting up. */
+ *   the last descent_window_s (held two frames), over the body's height, or
+ *   the shoulders' drop when not on standing legs;
+ * - on the floor is lying outside bed and seat zones for lying_hold_s;
+ * - a centre that jumps more than max_jump body heights between frames
+ *   starts the detector again (another person, or a cut).
+ * Getting up is the torso back above up_tilt on standing legs, or with the
+ * centre risen min_rise of the height above its lowest point since the
+ * fall, or back within half of that of where it was before the descent (a
+ * bend that looked like one): sitting up on the floor is not getting up. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,7 +342,9 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         if (det->state == FALL_NONE && dt > 0 && dt <= JUMP_GAP_S &&
             hypotf(hip[0] - det->last_hip[0], hip[1] - det->last_hip[1]) >
                 o->max_jump * HEIGHT_PER_TORSO * was_ref) {
+            float evidence = det->evidence;
             fall_detector_reset(det);
+            det->evidence = evidence; /* the model's, for this frame */
             was_ref = fmaxf(rise, 1e-3f);
             rep.restarted = true;
         }
