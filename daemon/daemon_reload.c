@@ -125,6 +125,12 @@ int daemon_reload(struct daemon *d, struct config *cfg)
     errbuf_clear(&zerr);
     if ((r = zones_apply(d->zones, cfg, &zerr)) < 0)
         log_error("reload: zones: %s", errbuf_text(&zerr, r));
+    errbuf_clear(&zerr);
+    if ((r = rules_apply(d->rules, cfg, time_wall_s(), &zerr)) < 0)
+        log_error("reload: rules: %s; the rules before keep running", errbuf_text(&zerr, r));
+    errbuf_clear(&zerr);
+    if ((r = webhooks_apply(d->webhooks, cfg, &zerr)) < 0)
+        log_error("reload: webhooks: %s; the webhooks before keep running", errbuf_text(&zerr, r));
     config_done(&d->cfg);
     d->cfg = *cfg;
     log_info("configuration reloaded (%zu configured streams)", d->cfg.n_streams);
