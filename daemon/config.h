@@ -21,7 +21,14 @@ enum config_origin {
     CONFIG_ORIGIN_API,     /* POST /v1/streams (kept in the state store) */
 };
 
-#define CONFIG_MAX_PEOPLE 16 /* max_people is 1..this (PIPELINE_MAX_PEOPLE) */
+#define CONFIG_MAX_PEOPLE 16
+
+/* A stream's archive = key: unset (the [daemon] value), yes or no. */
+enum config_archive {
+    CONFIG_ARCHIVE_DEFAULT,
+    CONFIG_ARCHIVE_YES,
+    CONFIG_ARCHIVE_NO,
+}; /* max_people is 1..this (PIPELINE_MAX_PEOPLE) */
 
 struct config_stream {
     char name[API_NAME_MAX];
@@ -35,6 +42,10 @@ struct config_stream {
     unsigned multipose_side;
     double still_pose_fps; /* only when still_pose_fps_set */
     bool still_pose_fps_set;
+    /* The pose archive (docs/SERVICE.md); 0 / unset: the [daemon] value. */
+    enum config_archive archive;
+    double archive_retention_days;
+    unsigned archive_max_mb;
 };
 
 /* zone.NAME = KIND x,y x,y ... in a [stream "NAME"] section (docs/SAFETY.md). */
@@ -124,6 +135,9 @@ struct config {
     unsigned max_people;     /* person tracks per stream (1..16, 6) */
     unsigned multipose_side; /* a multi-person model's input side (32..640, multiple of 32; 256) */
     double still_pose_fps;   /* pose rate on a still person in view (0..60, 2; 0: no gate) */
+    bool archive;                  /* keep a pose archive per stream (yes) */
+    double archive_retention_days; /* its files last this long (7) */
+    unsigned archive_max_mb;       /* and take at most this many MiB a stream (512) */
     char timezone[128];      /* a TZ database name for the rules' times of day; "": the system's */
     /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
     struct config_mqtt {

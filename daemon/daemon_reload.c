@@ -9,7 +9,7 @@
 
 struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
 {
-    return (struct supervisor_settings){
+    struct supervisor_settings s = {
         .hysteresis_s = cfg->hysteresis_s,
         .checkpoint_segments = cfg->checkpoint_segments,
         .top_k = cfg->top_k,
@@ -20,7 +20,13 @@ struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
         .max_people = cfg->max_people,
         .multipose_side = cfg->multipose_side,
         .still_pose_fps = cfg->still_pose_fps,
+        .archive = cfg->archive,
+        .archive_retention_days = cfg->archive_retention_days,
+        .archive_max_mb = cfg->archive_max_mb,
     };
+    snprintf(s.archive_dir, sizeof(s.archive_dir), "%.*s/archive", PATH_MAX - 16,
+             cfg->state_directory);
+    return s;
 }
 
 static void model_files_of(const struct config *cfg, struct model_files *ret)

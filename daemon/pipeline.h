@@ -75,6 +75,7 @@ const char *pipeline_gate_name(enum pipeline_gate gate);
 
 /* The model, loaded once and shared read-only by every stream. */
 struct pipeline_model;
+struct pose_archive; /* data.h */
 
 /* Loads the segment model file at path and the MoveNet graph at pose_path
  * (movenet-*.json with its .bin). path NULL gives the model-less set-up that
@@ -101,6 +102,9 @@ struct pipeline_source {
     /* Pose rate on a person in view while nothing moves; 0: no motion gate,
      * pose on every sampled frame. */
     double still_pose_fps;
+    /* Where every frame's confirmed tracks go (docs/SERVICE.md, "The pose
+     * archive"); NULL: nowhere. Borrowed for the pipeline's life. */
+    struct pose_archive *archive;
 };
 
 /* Opens url for one stream. stop is polled by every blocking call, which
