@@ -297,15 +297,15 @@ static struct pose_archive *archive_open(struct stream *st)
     char dir[PATH_MAX];
     pthread_mutex_lock(&st->lock);
     const struct supervisor_settings *set = &st->settings;
-    bool on = set->archive_dir[0] && (st->spec.archive == CONFIG_ARCHIVE_DEFAULT
-                                          ? set->archive
-                                          : st->spec.archive == CONFIG_ARCHIVE_YES);
+    bool on = set->archive_dir[0] &&
+              (st->spec.archive == CONFIG_ARCHIVE_DEFAULT ? set->archive
+                                                          : st->spec.archive == CONFIG_ARCHIVE_YES);
     struct pose_archive_options opts = {
         .retention_days = st->spec.archive_retention_days > 0 ? st->spec.archive_retention_days
-                                                               : set->archive_retention_days,
-        .max_bytes = (uint64_t)(st->spec.archive_max_mb ? st->spec.archive_max_mb
-                                                        : set->archive_max_mb)
-                     << 20};
+                                                              : set->archive_retention_days,
+        .max_bytes =
+            (uint64_t)(st->spec.archive_max_mb ? st->spec.archive_max_mb : set->archive_max_mb)
+            << 20};
     archive_dir_of(st, dir, sizeof(dir));
     pthread_mutex_unlock(&st->lock);
     if (!on)
@@ -349,8 +349,8 @@ static void *stream_main(void *arg)
             .multipose_side =
                 st->spec.multipose_side ? st->spec.multipose_side : st->settings.multipose_side,
             .pose_model = st->spec.pose_model,
-            .still_pose_fps = st->spec.still_pose_fps_set ? st->spec.still_pose_fps
-                                                          : st->settings.still_pose_fps,
+            .still_pose_fps =
+                st->spec.still_pose_fps_set ? st->spec.still_pose_fps : st->settings.still_pose_fps,
             .archive = archive};
         pthread_mutex_unlock(&st->lock);
         r = pipeline_open(sup->model, st->spec.url, &source, &st->stop, &p, &err);

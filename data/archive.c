@@ -25,10 +25,10 @@
 
 #include "data.h"
 
-#define BUFFER_RECORDS 4096
-#define FILE_MAX_BYTES (4u << 20) /* a file is closed past this ... */
-#define FILE_MIN_BYTES (64u << 10)
-#define FILE_MAX_S     3600.0 /* ... or once this old */
+#define BUFFER_RECORDS  4096
+#define FILE_MAX_BYTES  (4u << 20) /* a file is closed past this ... */
+#define FILE_MIN_BYTES  (64u << 10)
+#define FILE_MAX_S      3600.0 /* ... or once this old */
 #define DEFAULT_CHUNK_S 10.0
 
 static const uint8_t chunk_magic[4] = {'C', 'P', 'A', '1'};
@@ -318,8 +318,8 @@ int pose_archive_open(const char *dir, const struct pose_archive_options *opts,
      * time. */
     a->file_max = FILE_MAX_BYTES;
     if (a->opts.max_bytes > 0 && a->opts.max_bytes / 8 < a->file_max)
-        a->file_max = a->opts.max_bytes / 8 > FILE_MIN_BYTES ? a->opts.max_bytes / 8
-                                                              : FILE_MIN_BYTES;
+        a->file_max =
+            a->opts.max_bytes / 8 > FILE_MIN_BYTES ? a->opts.max_bytes / 8 : FILE_MIN_BYTES;
     a->fd = -1;
     if ((r = list_files(dir, &a->files, &a->n_files, &a->cap_files)) < 0) {
         r = errbuf_set(err, r, "pose archive '%s': %s", dir, strerror(-r));

@@ -21,14 +21,13 @@
 #include "data.h"
 
 /* A person moving about, as a pose estimator would give it. */
-static void make_record(struct pose_archive_record *r, struct rng *rng, double wall,
-                        uint32_t track)
+static void make_record(struct pose_archive_record *r, struct rng *rng, double wall, uint32_t track)
 {
     r->wall = wall;
     r->track = track;
     for (int k = 0; k < POSE_NUM_KEYPOINTS; k++) {
-        r->keypoints[k].x = (float)(0.3 + 0.02 * k + 0.1 * sin(wall + track) +
-                                    0.002 * rng_normal(rng));
+        r->keypoints[k].x =
+            (float)(0.3 + 0.02 * k + 0.1 * sin(wall + track) + 0.002 * rng_normal(rng));
         r->keypoints[k].y = (float)(0.2 + 0.035 * k + 0.002 * rng_normal(rng));
         r->keypoints[k].score = (float)rng_uniform(rng);
     }
@@ -192,8 +191,7 @@ static void files_round_trip_and_reopen(void **state)
     assert_int_equal(n, expect);
     free(back);
     /* A folder that is not there holds nothing. */
-    assert_int_equal(pose_archive_read("/nonexistent/crtd", 0, 1e12, 0, &back, &n, NULL, &err),
-                     0);
+    assert_int_equal(pose_archive_read("/nonexistent/crtd", 0, 1e12, 0, &back, &n, NULL, &err), 0);
     assert_int_equal(n, 0);
     free(dir);
 }

@@ -212,7 +212,7 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
  * not inflate: a torn tail (a kill, a full disk) costs that chunk only. */
 #define POSE_ARCHIVE_CHUNK_HEADER 36
 #define POSE_ARCHIVE_RECORD_RAW   (8 + POSE_NUM_KEYPOINTS * 5) /* raw bytes a record */
-#define POSE_ARCHIVE_CHUNK_MAX    65536 /* records a chunk holds at most */
+#define POSE_ARCHIVE_CHUNK_MAX    65536                        /* records a chunk holds at most */
 #define POSE_ARCHIVE_SUFFIX       ".cpa"
 
 /* One person track's keypoints in one frame, on the wall clock. */
