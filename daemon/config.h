@@ -135,10 +135,10 @@ struct config {
     unsigned max_people;     /* person tracks per stream (1..16, 6) */
     unsigned multipose_side; /* a multi-person model's input side (32..640, multiple of 32; 256) */
     double still_pose_fps;   /* pose rate on a still person in view (0..60, 2; 0: no gate) */
-    bool archive;                  /* keep a pose archive per stream (yes) */
+    bool archive;            /* keep a pose archive per stream (yes) */
     double archive_retention_days; /* its files last this long (7) */
     unsigned archive_max_mb;       /* and take at most this many MiB a stream (512) */
-    char timezone[128];      /* a TZ database name for the rules' times of day; "": the system's */
+    char timezone[128]; /* a TZ database name for the rules' times of day; "": the system's */
     /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
     struct config_mqtt {
         char host[256];

@@ -24,7 +24,7 @@ struct real {
     struct pose_context *pose;
     int multipose_side;
     struct people *people;
-    struct pose_archive *archive; /* borrowed; NULL: none */
+    struct pose_archive *archive;             /* borrowed; NULL: none */
     struct pose_person dets[POSE_MAX_PEOPLE]; /* the last pose run's, held while still */
     int n_dets;
     bool gate;             /* the motion gate is on, with conversion on demand */

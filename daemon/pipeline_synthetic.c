@@ -293,16 +293,15 @@ static void person_fill(const struct synthetic *s, struct pipeline_person *p,
 /* The segment's frames of a person in view, as the real pipeline archives
  * every sampled frame: the segment's figure, each frame a little further on
  * (the archive keeps what it is given; nothing here is recognised). */
-static void archive_frames(const struct synthetic *s, const struct pipeline_person *p,
-                           double wall)
+static void archive_frames(const struct synthetic *s, const struct pipeline_person *p, double wall)
 {
     if (!s->archive)
         return;
     for (int f = 0; f < FRAMES_PER_SEGMENT; f++) {
-        struct pose_archive_record rec = {
-            .wall = wall - s->segment_ms / 1000.0 * (FRAMES_PER_SEGMENT - 1 - f) /
-                               FRAMES_PER_SEGMENT,
-            .track = p->id};
+        struct pose_archive_record rec = {.wall = wall - s->segment_ms / 1000.0 *
+                                                             (FRAMES_PER_SEGMENT - 1 - f) /
+                                                             FRAMES_PER_SEGMENT,
+                                          .track = p->id};
         for (int k = 0; k < PIPELINE_KEYPOINTS; k++)
             rec.keypoints[k] = (struct pose_keypoint){.x = p->keypoints[k][0] + 0.002f * (float)f,
                                                       .y = p->keypoints[k][1],
