@@ -9,7 +9,7 @@
 #include "api.h"
 #include "store_internal.h"
 
-#define SCHEMA_VERSION 3 /* 2: history.person; 3: alerts, zones */
+#define SCHEMA_VERSION 4 /* 2: history.person; 3: alerts, zones; 4: labels */
 
 /* Called under the lock after every write: keeps store_health current. */
 int store_db_noted(struct store *s, int r, const struct errbuf *err)
@@ -53,7 +53,8 @@ static const char schema[] =
     "  label TEXT, score REAL, start REAL NOT NULL, end REAL NOT NULL,"
     "  open INTEGER NOT NULL DEFAULT 1, person INTEGER, CHECK (end >= start));"
     "CREATE INDEX IF NOT EXISTS history_stream_start ON history (stream, start);"
-    "CREATE INDEX IF NOT EXISTS history_end ON history (end);" STORE_SAFETY_SCHEMA;
+    "CREATE INDEX IF NOT EXISTS history_end ON history (end);" STORE_SAFETY_SCHEMA
+        STORE_LABELS_SCHEMA;
 
 int store_db_error(struct store *s, struct errbuf *err, int rc, const char *what)
 {
@@ -99,13 +100,13 @@ static bool has_column(struct store *s, const char *table, const char *column)
 
 /* Brings a database of an older crtd to this schema, in one transaction:
  * 1 -> 2 adds the person track of each history interval (NULL before);
- * 2 -> 3 adds the alerts and zones tables (the schema's CREATE TABLE IF NOT
- * EXISTS makes them, before this runs). */
+ * 2 -> 3 adds the alerts and zones tables, 3 -> 4 the labels table (the
+ * schema's CREATE TABLE IF NOT EXISTS makes them, before this runs). */
 static int migrate(struct store *s, int version, const char *path, struct errbuf *err)
 {
     if (version > 0 && version < SCHEMA_VERSION)
-        log_info("state store '%s': schema %d -> %d (alerts and zones)", path, version,
-                 SCHEMA_VERSION);
+        log_info("state store '%s': schema %d -> %d (%s)", path, version, SCHEMA_VERSION,
+                 version < 3 ? "alerts, zones and labels" : "labels");
     if (version >= SCHEMA_VERSION || has_column(s, "history", "person"))
         return 0;
     int r =
@@ -164,10 +165,12 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     }
     if ((r = migrate(s, version, path, err)) < 0)
         goto fail;
-    if ((r = store_db_exec(s,
-                           "INSERT OR REPLACE INTO meta VALUES ('schema', '3');"
-                           "UPDATE history SET open = 0 WHERE open = 1;",
-                           err)) < 0)
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT OR REPLACE INTO meta VALUES ('schema', '%d');"
+             "UPDATE history SET open = 0 WHERE open = 1;",
+             SCHEMA_VERSION);
+    if ((r = store_db_exec(s, sql, err)) < 0)
         goto fail;
     *ret_store = s;
     return 0;
