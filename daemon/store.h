@@ -27,6 +27,11 @@ struct store_stream {
  * a previous run left open. */
 int store_open(const char *dir, struct store **ret_store, struct errbuf *err);
 struct store *store_free(struct store *store);
+/* Opens an existing dir/crtd.db to read only (a running crtd may be writing
+ * it): nothing is created or migrated. -ENOENT when there is none, -EPROTO
+ * for a schema older than `min_schema` or newer than this crtd's. */
+int store_open_readonly(const char *dir, int min_schema, struct store **ret_store,
+                        struct errbuf *err);
 
 int store_stream_put(struct store *store, const struct store_stream *stream, struct errbuf *err);
 /* Removes the stream, its memory and its history. */
