@@ -119,6 +119,20 @@ static int label_put_locked(struct store *s, struct store_label *l, const void *
         return r;
     int64_t other;
     double start, end;
+    if (l->id > 0) { /* an update of a label that is gone says so, whatever it overlaps */
+        sqlite3_stmt *st;
+        if ((r = store_db_prepare(s, "SELECT 1 FROM labels WHERE id = ?", &st, err)) < 0)
+            goto rollback;
+        sqlite3_bind_int64(st, 1, l->id);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW) {
+            r = rc == SQLITE_DONE
+                    ? errbuf_set(err, -ENOENT, "label %lld does not exist", (long long)l->id)
+                    : store_db_error(s, err, rc, "reading a label");
+            goto rollback;
+        }
+    }
     if ((r = overlapping_locked(s, l, &other, &start, &end, err)) < 0)
         goto rollback;
     if (other) {
