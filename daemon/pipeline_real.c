@@ -237,7 +237,7 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
         return -ENOMEM;
     p->model = model;
     p->stop = stop;
-    p->archive = source->archive;
+    p->archive = source ? source->archive : NULL;
     p->multipose_side = source->multipose_side ? (int)source->multipose_side : 256;
     video_options_init(&opts);
     opts.fps = source->fps > 0 ? source->fps : crt_model_config(model->crt)->fps;

@@ -467,7 +467,7 @@ int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
         return -ENOMEM;
     s->model = model;
     s->stop = stop;
-    s->archive = source->archive;
+    s->archive = source ? source->archive : NULL;
     s->segment_ms = 200;
     s->loop = true;
     r = parse_url(s, url, err);
