@@ -34,6 +34,7 @@ int bench_e2e(int argc, char **argv);         /* bench_e2e.c */
 int bench_tracker(int argc, char **argv);     /* bench_tracker.c */
 int cmd_compare(int argc, char **argv);       /* cmd_compare.c */
 int cmd_export_labels(int argc, char **argv); /* cmd_export_labels.c */
+int cmd_archive(int argc, char **argv);       /* cmd_archive.c */
 
 /* Picks OpenBLAS's AVX-512 kernels where the CPU has them, by setting
  * OPENBLAS_CORETYPE and re-executing; first thing in main (pose_cli.c). */

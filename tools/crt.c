@@ -27,6 +27,8 @@ static const struct {
     {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},
     {"pose", "MoveNet keypoints of an image or a video, optionally drawn", cmd_pose},
     {"export-labels", "crtd's labels as pose sequences, to train on", cmd_export_labels},
+    {"archive", "the pose archive crtd keeps of one video, and its bytes per camera-hour",
+     cmd_archive},
 };
 
 static void usage(FILE *out)
