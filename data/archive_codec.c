@@ -36,9 +36,9 @@ static void record_fields(const struct pose_archive_record *r, double t_first, u
     double ms = round((r->wall - t_first) * 1000.0);
     out[1] = ms <= 0 ? 0 : ms >= 4294967295.0 ? UINT32_MAX : (uint32_t)ms;
     for (int k = 0; k < POSE_NUM_KEYPOINTS; k++) {
-        out[2 + 3 * k] = quantise(r->keypoints[k].x, 65535);
-        out[3 + 3 * k] = quantise(r->keypoints[k].y, 65535);
-        out[4 + 3 * k] = quantise(r->keypoints[k].score, 255);
+        out[2 + 3 * k] = quantise(r->keypoints[k].x, POSE_ARCHIVE_XY_STEPS);
+        out[3 + 3 * k] = quantise(r->keypoints[k].y, POSE_ARCHIVE_XY_STEPS);
+        out[4 + 3 * k] = quantise(r->keypoints[k].score, POSE_ARCHIVE_SCORE_STEPS);
     }
 }
 
@@ -143,9 +143,9 @@ int pose_archive_decode(const void *data, size_t size, size_t n, double t_first,
         recs[i].track = vals[i][0];
         recs[i].wall = t_first + vals[i][1] / 1000.0;
         for (int k = 0; k < POSE_NUM_KEYPOINTS; k++) {
-            recs[i].keypoints[k].x = (float)vals[i][2 + 3 * k] / 65535.0f;
-            recs[i].keypoints[k].y = (float)vals[i][3 + 3 * k] / 65535.0f;
-            recs[i].keypoints[k].score = (float)vals[i][4 + 3 * k] / 255.0f;
+            recs[i].keypoints[k].x = (float)vals[i][2 + 3 * k] / POSE_ARCHIVE_XY_STEPS;
+            recs[i].keypoints[k].y = (float)vals[i][3 + 3 * k] / POSE_ARCHIVE_XY_STEPS;
+            recs[i].keypoints[k].score = (float)vals[i][4 + 3 * k] / POSE_ARCHIVE_SCORE_STEPS;
         }
     }
     free(vals);

@@ -40,9 +40,10 @@ static double record_error(const struct pose_archive_record *a, const struct pos
     assert_int_equal(a->track, b->track);
     double worst = fabs(a->wall - b->wall) > 0.0011 ? INFINITY : 0;
     for (int k = 0; k < POSE_NUM_KEYPOINTS; k++) {
-        worst = fmax(worst, fabs(a->keypoints[k].x - b->keypoints[k].x) * 65535.0 / 0.5);
-        worst = fmax(worst, fabs(a->keypoints[k].y - b->keypoints[k].y) * 65535.0 / 0.5);
-        worst = fmax(worst, fabs(a->keypoints[k].score - b->keypoints[k].score) * 255.0 / 0.5);
+        const double xy = POSE_ARCHIVE_XY_STEPS / 0.5, score = POSE_ARCHIVE_SCORE_STEPS / 0.5;
+        worst = fmax(worst, fabs(a->keypoints[k].x - b->keypoints[k].x) * xy);
+        worst = fmax(worst, fabs(a->keypoints[k].y - b->keypoints[k].y) * xy);
+        worst = fmax(worst, fabs(a->keypoints[k].score - b->keypoints[k].score) * score);
     }
     return worst; /* in half quantisation steps: <= 1 is right */
 }

@@ -207,13 +207,19 @@ int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct e
  * little-endian. The raw records are sorted by track and time, each field a
  * difference from the same track's previous record, laid out one byte plane
  * after another: track (u32), milliseconds after t_first (u32), then per
- * keypoint x, y (u16, 0..65535 for 0..1) and score (u8, 0..255). A reader
+ * keypoint x, y (u16, 0..POSE_ARCHIVE_XY_STEPS for 0..1) and score (u8,
+ * 0..POSE_ARCHIVE_SCORE_STEPS). A reader
  * stops at a file's first chunk that is short, fails its checksum or does
  * not inflate: a torn tail (a kill, a full disk) costs that chunk only. */
 #define POSE_ARCHIVE_CHUNK_HEADER 36
 #define POSE_ARCHIVE_RECORD_RAW   (8 + POSE_NUM_KEYPOINTS * 5) /* raw bytes a record */
 #define POSE_ARCHIVE_CHUNK_MAX    65536                        /* records a chunk holds at most */
 #define POSE_ARCHIVE_SUFFIX       ".cpa"
+/* Steps of a coordinate over the frame: 0.47 px of a 1920-pixel picture,
+ * far below a pose estimator's own jitter, and the differences stay small
+ * enough for zlib to pack them into a byte or less. */
+#define POSE_ARCHIVE_XY_STEPS    4095
+#define POSE_ARCHIVE_SCORE_STEPS 255
 
 /* One person track's keypoints in one frame, on the wall clock. */
 struct pose_archive_record {
