@@ -468,6 +468,10 @@ int pose_archive_read(const char *dir, double since, double until, uint32_t trac
     if (r < 0)
         return errbuf_set(err, r, "pose archive '%s': %s", dir, strerror(-r));
     for (size_t i = 0; i < n_files; i++) {
+        /* A file last written before since holds nothing newer: its records
+         * were stamped before they were written (the daemon's clock). */
+        if (files[i].mtime < since - 1)
+            continue;
         char path[PATH_MAX + 48];
         snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
         if ((r = read_file(path, since, until, track, &out, &rep)) < 0) {

@@ -281,7 +281,8 @@ struct pose_archive_read_report {
 /* The records of a folder with until >= wall >= since, of one track (0: any),
  * sorted by track and time, as a new malloc'd array (NULL, 0 when none). A
  * missing folder has none; a bad chunk ends its file's reading (counted in
- * report, which may be NULL). */
+ * report, which may be NULL). Files last modified before since are not
+ * read: records are stamped no later than they are written. */
 int pose_archive_read(const char *dir, double since, double until, uint32_t track,
                       struct pose_archive_record **ret_recs, size_t *ret_n,
                       struct pose_archive_read_report *report, struct errbuf *err);
