@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon_internal.h"
+#include "data.h"
 
 #ifndef CRTD_VERSION
 #define CRTD_VERSION "0"
@@ -81,6 +82,12 @@ static int be_stream_delete(void *userdata, const char *name, struct errbuf *err
     if (r < 0)
         return r;
     zones_forget_stream(d->zones, name);
+    /* Its pose archive goes with it; its labels keep their own keypoints. */
+    char dir[PATH_MAX];
+    struct errbuf e;
+    snprintf(dir, sizeof(dir), "%.*s/archive/%s", PATH_MAX - 80, d->cfg.state_directory, name);
+    if ((r = pose_archive_remove(dir, &e)) < 0)
+        log_warning("stream %s: %s", name, errbuf_text(&e, r));
     return store_stream_delete(d->store, name, err);
 }
 

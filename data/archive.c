@@ -372,6 +372,25 @@ void pose_archive_stats(struct pose_archive *a, struct pose_archive_stats *ret)
     pthread_mutex_unlock(&a->lock);
 }
 
+int pose_archive_remove(const char *dir, struct errbuf *err)
+{
+    struct file_entry *files;
+    size_t n;
+    int r = list_files(dir, &files, &n, NULL);
+    if (r < 0)
+        return errbuf_set(err, r, "pose archive '%s': %s", dir, strerror(-r));
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        char path[PATH_MAX + 48];
+        snprintf(path, sizeof(path), "%.*s/%s", PATH_MAX - 1, dir, files[i].name);
+        if (unlink(path) < 0 && errno != ENOENT)
+            r = errbuf_set(err, -errno, "pose archive: removing %s: %s", path, strerror(errno));
+    }
+    free(files);
+    if (r >= 0 && rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+        r = errbuf_set(err, -errno, "pose archive: removing %s: %s", dir, strerror(errno));
+    return r;
+}
+
 /* ---- the reader ----------------------------------------------------------- */
 
 struct records {

@@ -311,6 +311,10 @@ static void retention_and_size_cap_remove_old_files(void **state)
     a = pose_archive_close(a);
     assert_int_equal(list_archive(dir, left), 2);
     assert_string_equal(left[0], names[3]);
+    /* Removed with its folder; a folder that is not there is fine. */
+    assert_int_equal(pose_archive_remove(dir, NULL), 0);
+    assert_int_equal(access(dir, F_OK), -1);
+    assert_int_equal(pose_archive_remove(dir, NULL), 0);
     free(dir);
 }
 

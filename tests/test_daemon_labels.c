@@ -345,6 +345,28 @@ static void labels_api_and_bad_input(void **state)
     json_decref(a);
     json_decref(other);
     json_decref(next);
+
+    /* A stream removed through the API takes its archive along; its labels
+     * stay, with their keypoints. */
+    td_add_stream(d.port, "porch", "synthetic:script=Walk&segment_ms=50");
+    double p0 = now_s();
+    td_wait_segments(d.port, "porch", 20);
+    json_t *porch = label_ok(d.port,
+                             "{\"stream\": \"porch\", \"start\": %.3f, \"end\": %.3f, "
+                             "\"class\": \"Walk\"}",
+                             p0, now_s());
+    char archive_dir[200];
+    snprintf(archive_dir, sizeof(archive_dir), "%s/archive/porch", d.state);
+    assert_int_equal(access(archive_dir, F_OK), 0);
+    td_http(d.port, "DELETE", "/v1/streams/porch", AUTH, NULL, &r);
+    assert_int_equal(r.status, 204);
+    td_response_done(&r);
+    assert_int_equal(access(archive_dir, F_OK), -1);
+    snprintf(path, sizeof(path), "/v1/labels/%lld", jint(porch, "id"));
+    got = td_get_json(d.port, path, 200);
+    assert_int_equal(jint(got, "frames"), jint(porch, "frames"));
+    json_decref(got);
+    json_decref(porch);
     assert_int_equal(td_stop(&d, SIGTERM), 0);
     td_rm_dir(&d);
 }

@@ -272,6 +272,10 @@ int pose_archive_append(struct pose_archive *a, const struct pose_archive_record
 int pose_archive_flush(struct pose_archive *a, struct errbuf *err);
 void pose_archive_stats(struct pose_archive *a, struct pose_archive_stats *ret_stats);
 
+/* Deletes a folder's archive files and the folder (when nothing else is in
+ * it); a missing folder is fine. No writer may have it open. */
+int pose_archive_remove(const char *dir, struct errbuf *err);
+
 /* What a read met. */
 struct pose_archive_read_report {
     unsigned files, chunks;
