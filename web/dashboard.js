@@ -129,6 +129,15 @@ function renderTimeline(s) {
     }));
     at = end;
   }
+  // The labels of this camera: a thin bar under their stretch.
+  for (const l of labels.values()) {
+    if (l.stream !== s.json.name) continue;
+    const left = Math.max(0, (Date.parse(l.start) - from) / HOUR_MS);
+    const right = Math.min(1, (Date.parse(l.end) - from) / HOUR_MS);
+    if (right <= 0 || left >= 1) continue;
+    parts.push(el("span", { class: "label-mark", title: `${l.not ? "not " : ""}${l.class}`,
+      style: { left: `${left * 100}%`, width: `${Math.max(0.3, (right - left) * 100)}%` } }));
+  }
   const sel = selections.get(s.json.name);
   if (sel) {
     const left = Math.max(0, (sel.start - from) / HOUR_MS), right = Math.min(1, (sel.end - from) / HOUR_MS);
@@ -311,6 +320,7 @@ async function deleteLabel(id) {
     await api(`/v1/labels/${id}`, { method: "DELETE" });
     labels.delete(id);
     renderLabels();
+    for (const st of streams.values()) renderTimeline(st);
   } catch (e) { /* the next refresh shows what is there */ }
 }
 
@@ -320,6 +330,7 @@ async function refreshLabels() {
     labels.clear();
     for (const l of j.labels) labels.set(l.id, l);
     renderLabels();
+    for (const st of streams.values()) renderTimeline(st);
   } catch (e) { /* the next round tries again */ }
 }
 

@@ -234,6 +234,8 @@ async function main() {
         return l.length === 1 && l[0].class === "Feeds the cat" && l[0].frames > 0 &&
           l[0].track === null && l[0].new_class === true && !l[0].not;
       }, 5000), JSON.stringify(await stored()));
+    check("... it is marked on the timeline",
+      await until(async () => (await kitchen.locator(".timeline .label-mark").count()) === 1, 6000));
     check("... the form closes and the list shows it",
       await until(async () => !(await kitchen.locator(".label-form").isVisible()) &&
         /kitchen, everyone, .*Feeds the cat \(new\)/.test(await page.locator("#labels").textContent()), 6000),
