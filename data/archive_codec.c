@@ -139,6 +139,15 @@ int pose_archive_decode(const void *data, size_t size, size_t n, double t_first,
         }
         plane += nb;
     }
+    for (size_t i = 0; i < n; i++)
+        for (int f = 2; f < FIELDS; f++)
+            if (vals[i][f] >
+                ((f - 2) % 3 == 2 ? POSE_ARCHIVE_SCORE_STEPS : POSE_ARCHIVE_XY_STEPS)) {
+                free(recs);
+                free(vals);
+                return errbuf_set(err, -EBADMSG, "pose archive: record %zu: a value out of range",
+                                  i);
+            }
     for (size_t i = 0; i < n; i++) {
         recs[i].track = vals[i][0];
         recs[i].wall = t_first + vals[i][1] / 1000.0;
