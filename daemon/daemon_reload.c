@@ -108,6 +108,9 @@ int daemon_reload(struct daemon *d, struct config *cfg)
         strcmp(cfg->state_directory, d->cfg.state_directory) != 0 ||
         memcmp(&cfg->mqtt, &d->cfg.mqtt, sizeof(cfg->mqtt)) != 0)
         log_warning("reload: listen, state_directory and [mqtt] change only with a restart");
+    /* The state store stays where it was opened, and the pose archives with
+     * it (--state-dir too outlives a reload). */
+    str_copy(cfg->state_directory, sizeof(cfg->state_directory), d->cfg.state_directory);
     reload_model(d, cfg);
     api_server_set_token(d->server, token);
     free(token);
