@@ -217,8 +217,11 @@ function showLabelForm(name) {
   form.querySelector(".label-span").textContent =
     `From ${clock(sel.start)} to ${clock(Math.min(sel.end, Date.now()))}: drag on the timeline to change it.`;
   const who = form.querySelector(".label-track"), was = who.value;
+  // The people in view now, and those the last hour's history names.
+  const ids = new Set((s.people || []).map((p) => p.id));
+  for (const iv of s.intervals) if (iv.person) ids.add(iv.person);
   who.replaceChildren(el("option", { value: "", text: "everyone on this camera" }),
-    ...(s.people || []).map((p) => el("option", { value: String(p.id), text: `person ${p.id}` })));
+    ...[...ids].sort((a, b) => a - b).map((id) => el("option", { value: String(id), text: `person ${id}` })));
   if ([...who.options].some((o) => o.value === was)) who.value = was;
   form.hidden = false;
   s.card.querySelector(".label-open").hidden = true;
