@@ -94,6 +94,8 @@ enum api_route_id {
     API_ROUTE_ALERT_ACK, /* /v1/alerts/{item}/ack */
     API_ROUTE_PAUSE,     /* /v1/streams/{name}/pause */
     API_ROUTE_RESUME,    /* /v1/streams/{name}/resume */
+    API_ROUTE_LABELS,    /* /v1/labels */
+    API_ROUTE_LABEL,     /* /v1/labels/{item} */
     API_ROUTE_COUNT,
 };
 
@@ -214,6 +216,22 @@ struct api_alert_query {
     unsigned limit;
 };
 
+/* GET /v1/labels?stream=&class=&track=&since=&until=&limit= */
+struct api_label_query {
+    char stream[API_NAME_MAX]; /* "" for any */
+    char class_name[64];       /* "" for any */
+    int64_t track;             /* < 0: any; 0: the camera's labels; > 0: that track's */
+    double since, until;       /* < 0: open; else labels overlapping them */
+    unsigned limit;
+};
+
+/* Checks the query's values (each NULL when not given); the message names
+ * the parameter. */
+int api_label_query_parse(const char *stream, const char *class_name, const char *track,
+                          const char *since, const char *until, const char *limit,
+                          unsigned limit_max, struct api_label_query *ret_query,
+                          struct errbuf *err);
+
 /* What the daemon answers with. Every call may come from several connection
  * threads at once. Each returns 0 with a new reference in ret_json, or a
  * negative errno with a message in err (which becomes the JSON error). */
@@ -252,6 +270,16 @@ struct api_backend {
     int (*alert_get)(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err);
     int (*alert_ack)(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
                      struct errbuf *err);
+    /* Labels (docs/SERVICE.md "Labels"): the list, one created from a JSON
+     * body (its id in *ret_id), one, one changed by a JSON body, one removed. */
+    int (*labels_list)(void *userdata, const struct api_label_query *query, json_t **ret_json,
+                       struct errbuf *err);
+    int (*label_create)(void *userdata, const char *body, size_t size, int64_t *ret_id,
+                        json_t **ret_json, struct errbuf *err);
+    int (*label_get)(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err);
+    int (*label_put)(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
+                     struct errbuf *err);
+    int (*label_delete)(void *userdata, int64_t id, struct errbuf *err);
     /* 0 when ready, -EAGAIN with the reason otherwise. */
     int (*ready)(void *userdata, struct errbuf *err);
     /* Appends the daemon's metrics in the Prometheus text format. */

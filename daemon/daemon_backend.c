@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon_internal.h"
+#include "data.h"
 
 #ifndef CRTD_VERSION
 #define CRTD_VERSION "0"
@@ -110,6 +111,12 @@ static int be_stream_delete(void *userdata, const char *name, struct errbuf *err
     if (r < 0)
         return r;
     zones_forget_stream(d->zones, name);
+    /* Its pose archive goes with it; its labels keep their own keypoints. */
+    char dir[PATH_MAX];
+    struct errbuf e;
+    snprintf(dir, sizeof(dir), "%.*s/archive/%s", PATH_MAX - 80, d->cfg.state_directory, name);
+    if ((r = pose_archive_remove(dir, &e)) < 0)
+        log_warning("stream %s: %s", name, errbuf_text(&e, r));
     return store_stream_delete(d->store, name, err);
 }
 
@@ -315,6 +322,11 @@ const struct api_backend daemon_backend = {
     .alerts_list = be_alerts_list,
     .alert_get = be_alert_get,
     .alert_ack = be_alert_ack,
+    .labels_list = daemon_labels_list,
+    .label_create = daemon_label_create,
+    .label_get = daemon_label_get,
+    .label_put = daemon_label_put,
+    .label_delete = daemon_label_delete,
     .ready = be_ready,
     .health = be_health,
     .metrics = be_metrics,
