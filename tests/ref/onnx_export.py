@@ -598,6 +598,9 @@ def main(argv):
             MoveNetExporter(src).export(dst)
         else:
             SegmentExporter(src).export(dst)
+        # one JSON object, for crt bench's child-process reader
+        print(json.dumps({"onnx": dst, "source": src, "opset": OPSET,
+                          "onnx_version": onnx.__version__}))
     except (ExportError, OSError, ValueError, KeyError) as e:
         sys.stderr.write(f"onnx_export.py: {src}: {e}\n")
         return 1
