@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <jansson.h>
 
+#include "bench_peer_ort.h"
 #include "commands.h"
 #include "safetensors.h"
 #include "crt.h"
@@ -26,7 +27,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: crt bench model [--model FILE] [--variant gru|ncgru] [--segments N]\n"
-            "                       [--no-reference] [--python PATH] [--json]\n\n"
+            "                       [--no-reference] [--no-ort] [--python PATH]\n"
+            "                       [--node PATH] [--json]\n\n"
             "Microseconds per segment step of one stream (batch 1: L frames pushed and\n"
             "the step) in crtd and in the PyTorch reference on the same weights, both on\n"
             "one thread (CPU time of the calling thread, best of 9 runs), and the bytes\n"
@@ -36,7 +38,13 @@ static void usage(FILE *out)
             "  --variant NAME    memory cell of the random model (default gru)\n"
             "  --segments N      segments per timed run (default 1000; best of 9 runs)\n"
             "  --no-reference    skip PyTorch\n"
-            "  --python PATH     interpreter with torch (default /usr/bin/python3)\n"
+            "  --no-ort          skip ONNX Runtime (onnxruntime-node 1.30.0, CPU kernels,\n"
+            "                    one thread; the step written as ONNX by\n"
+            "                    tests/ref/onnx_export.py; its time includes the node\n"
+            "                    binding's call, printed apart as measured on an empty graph)\n"
+            "  --python PATH     interpreter with torch and python3-onnx (default\n"
+            "                    /usr/bin/python3)\n"
+            "  --node PATH       the node program (default node)\n"
             "  --json            one JSON object on stdout\n\n"
             "The reference script is $CRTD_CRT_REF or %s/tests/ref/crt_ref.py.\n"
             "OpenBLAS picks its kernels by CPU; OPENBLAS_CORETYPE overrides that\n"
@@ -177,9 +185,9 @@ static json_t *run_reference(const char *python, const char *script, const char 
 
 int bench_model(int argc, char **argv)
 {
-    const char *model_path = NULL, *variant = "gru", *python = "/usr/bin/python3";
+    const char *model_path = NULL, *variant = "gru", *python = "/usr/bin/python3", *node = "node";
     int segments = 1000;
-    bool reference = true, as_json = false;
+    bool reference = true, as_json = false, ort = true;
 
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -204,6 +212,10 @@ int bench_model(int argc, char **argv)
             python = argv[++i];
         } else if (strcmp(a, "--no-reference") == 0) {
             reference = false;
+        } else if (strcmp(a, "--no-ort") == 0) {
+            ort = false;
+        } else if (strcmp(a, "--node") == 0 && has_value) {
+            node = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             as_json = true;
         } else {
@@ -241,7 +253,7 @@ int bench_model(int argc, char **argv)
         crt_model_set_metadata(model, "provenance.data", "random weights (crt bench model)");
         crt_model_set_metadata(model, "provenance.recipe", "none");
         crt_model_set_metadata(model, "provenance.date", "now");
-        if (reference) {
+        if (reference || ort) {
             int fd = mkstemps(tmp_path, (int)strlen(".safetensors"));
             if (fd < 0) {
                 cli_error(BENCH, "%s: %s", tmp_path, strerror(errno));
@@ -286,6 +298,23 @@ int bench_model(int argc, char **argv)
         ref = run_reference(python, script, model_path, iters, why, sizeof(why));
     }
 
+    double ort_us = NAN, ort_binding_us = NAN;
+    char ort_why[512] = "--no-ort";
+    if (ort) {
+        char onnx_path[4096];
+        struct errbuf oerr = {0};
+        int iters = segments / 2 > 100 ? segments / 2 : 100;
+        if (!as_json)
+            fprintf(stderr, "crt bench model: timing ONNX Runtime (%s)...\n", ORT_PEER_NAME);
+        r = ort_peer_export(python, "segment", model_path, onnx_path, sizeof(onnx_path), &oerr);
+        if (r >= 0) {
+            r = ort_peer_segment(node, onnx_path, iters, &ort_us, &ort_binding_us, &oerr);
+            unlink(onnx_path);
+        }
+        if (r < 0)
+            snprintf(ort_why, sizeof(ort_why), "%s", errbuf_text(&oerr, r));
+    }
+
     static const struct {
         const char *key, *label;
     } ref_paths[] = {
@@ -319,6 +348,15 @@ int bench_model(int argc, char **argv)
         } else {
             json_object_set_new(out, "pytorch_skipped", json_string(why));
         }
+        if (isfinite(ort_us)) {
+            json_object_set_new(out, "onnxruntime",
+                                json_pack("{s:s, s:f, s:f, s:i}", "runtime", ORT_PEER_NAME,
+                                          "us_per_step", ort_us, "us_per_call_empty_graph",
+                                          ort_binding_us, "threads", 1));
+            json_object_set_new(out, "onnxruntime_over_crtd", json_real(ort_us / us_stream));
+        } else {
+            json_object_set_new(out, "onnxruntime_skipped", json_string(ort_why));
+        }
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
         json_decref(out);
@@ -346,6 +384,15 @@ int bench_model(int argc, char **argv)
                    (int)json_integer_value(json_object_get(ref, "threads")));
         } else {
             printf("  PyTorch reference not run: %s\n", why);
+        }
+        if (isfinite(ort_us)) {
+            printf("  %-46s %10.1f   %.1fx slower\n", "ONNX Runtime (" ORT_PEER_NAME ", CPU)",
+                   ort_us, ort_us / us_stream);
+            printf("  (of which the node binding's call, on an empty graph: %.1f us;\n"
+                   "   ONNX Runtime's own step: %.1f us, %.1fx crtd's)\n",
+                   ort_binding_us, ort_us - ort_binding_us, (ort_us - ort_binding_us) / us_stream);
+        } else {
+            printf("  ONNX Runtime not run: %s\n", ort_why);
         }
         if (strcmp(blas_core_name(), "Haswell") == 0 && cpu_has_avx512())
             printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s;\n"
