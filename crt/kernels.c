@@ -2,6 +2,7 @@
 #include "kernels.h"
 
 #include "base.h"
+#include "small_gemm.h"
 
 #include <assert.h>
 #include <math.h>
@@ -122,6 +123,10 @@ void tanh_forward(float *x, size_t n)
 void matmul_t_forward(float *out, int ldo, const float *inp, int ldi, const float *weight_t,
                       int ldw, const float *bias, int N, int C, int OC, bool accumulate)
 {
+    /* A few rows (one stream's step): OpenBLAS's call costs more than the
+     * arithmetic there. */
+    if (small_gemm_t(out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC, accumulate))
+        return;
     if (bias) {
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * ldo;

@@ -26,8 +26,9 @@ static int run_json(const char *cmd, const char *what, json_t **ret, struct errb
             memcpy(last, line, sizeof(last));
     int status = pclose(p);
     if (status != 0 || !last[0])
-        return errbuf_set(err, -EIO, "%s failed (exit status %d; run scripts/setup for "
-                                     "python3-onnx and onnxruntime-node)",
+        return errbuf_set(err, -EIO,
+                          "%s failed (exit status %d; run scripts/setup for "
+                          "python3-onnx and onnxruntime-node)",
                           what, status);
     json_error_t jerr;
     *ret = json_loads(last, 0, &jerr);
@@ -89,8 +90,8 @@ int ort_peer_pose(const char *node, const char *onnx_path, const char *input_pat
 
     if (r < 0)
         return r;
-    snprintf(cmd, sizeof(cmd), "'%s' '%s' bench '%s' '%s' %d '%s' --size=%dx%d", node, script,
-             npm, onnx_path, frames, input_path, in_h, in_w);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' bench '%s' '%s' %d '%s' --size=%dx%d", node, script, npm,
+             onnx_path, frames, input_path, in_h, in_w);
     if ((r = run_json(cmd, "ONNX Runtime (tests/ref/ort_peer.js)", &j, err)) < 0)
         return r;
     *ret_ms = number(j, "ms_per_frame");
@@ -110,8 +111,8 @@ int ort_peer_segment(const char *node, const char *onnx_path, int iters, double 
 
     if (r < 0)
         return r;
-    snprintf(cmd, sizeof(cmd), "'%s' '%s' segment-bench '%s' '%s' %d", node, script, npm,
-             onnx_path, iters);
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' segment-bench '%s' '%s' %d", node, script, npm, onnx_path,
+             iters);
     if ((r = run_json(cmd, "ONNX Runtime (tests/ref/ort_peer.js)", &j, err)) < 0)
         return r;
     *ret_us = number(j, "us_per_step");

@@ -1,0 +1,19 @@
+/* small_gemm: matmul_t_forward's products of a few rows (one stream's segment
+ * step) in registers, on AVX-512; private to crt/. */
+#ifndef CRTD_CRT_SMALL_GEMM_H
+#define CRTD_CRT_SMALL_GEMM_H
+
+#include <stdbool.h>
+
+/* The most rows it takes: 9 tokens (a segment of 8 frames and its memory
+ * token) and some room. */
+#define SMALL_GEMM_MAX_ROWS 12
+
+/* matmul_t_forward's contract (kernels.h):
+ *   out[n*ldo + o] (= or +=) sum_c inp[n*ldi + c] weight_t[c*ldw + o] + bias[o]
+ * for N <= SMALL_GEMM_MAX_ROWS on a CPU with AVX-512; returns false, having
+ * done nothing, otherwise. */
+bool small_gemm_t(float *out, int ldo, const float *inp, int ldi, const float *weight_t, int ldw,
+                  const float *bias, int N, int C, int OC, bool accumulate);
+
+#endif
