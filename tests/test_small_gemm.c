@@ -38,8 +38,7 @@ struct shape {
  * allows, for one shape; fails the test past 1. */
 static double check(const struct shape *s)
 {
-    size_t n_in = (size_t)s->N * s->ldi, n_w = (size_t)s->C * s->ldw,
-           n_out = (size_t)s->N * s->ldo;
+    size_t n_in = (size_t)s->N * s->ldi, n_w = (size_t)s->C * s->ldw, n_out = (size_t)s->N * s->ldo;
     float *inp = malloc(n_in * sizeof(float)), *w = malloc(n_w * sizeof(float));
     float *bias = malloc((size_t)s->ldw * sizeof(float));
     float *got = malloc(n_out * sizeof(float)), *blas = malloc(n_out * sizeof(float));
@@ -62,8 +61,8 @@ static double check(const struct shape *s)
             float *x = &blas[(size_t)n * s->ldo + o];
             *x = (s->accumulate ? *x : 0.0f) + (b ? b[o] : 0.0f);
         }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->N, s->OC, s->C, 1.0f, inp, s->ldi,
-                wt, s->ldw, 1.0f, blas, s->ldo);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->N, s->OC, s->C, 1.0f, inp, s->ldi, wt,
+                s->ldw, 1.0f, blas, s->ldo);
 
     double worst = 0;
     for (int n = 0; n < s->N; n++) {
@@ -115,8 +114,14 @@ static void test_shapes(void **state)
                 for (int variant = 0; variant < 4; variant++) {
                     int C = Cs[ci], OC = OCs[oi];
                     struct shape s = {
-                        .N = N, .C = C, .OC = OC, .ldi = C, .ldw = OC, .ldo = OC,
-                        .bias = variant & 1, .accumulate = variant & 2,
+                        .N = N,
+                        .C = C,
+                        .OC = OC,
+                        .ldi = C,
+                        .ldw = OC,
+                        .ldo = OC,
+                        .bias = variant & 1,
+                        .accumulate = variant & 2,
                     };
                     if (variant == 3) { /* strided rows, a column block of a wider weight */
                         s.ldi = C + 9;
