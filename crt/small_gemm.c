@@ -1,5 +1,6 @@
 /* small_gemm: the products of one stream's segment step (a few rows: 9 tokens,
- * 8 frames, 1 memory row; d = 128) on AVX-512 without OpenBLAS. At these
+ * 8 frames, 1 memory row; d = 128) on AVX-512, or AVX2 + FMA, without
+ * OpenBLAS. At these
  * sizes OpenBLAS spends more on its call (argument checks, packing the
  * operands into its buffers, ragged-tile handling) than on the arithmetic;
  * here each weight is read once, straight from the packed [C, OC] copy, into
@@ -35,8 +36,8 @@ AVX512 void tile(float *out, int ldo, const float *inp, int ldi, const float *w,
     for (int r = 0; r < R; r++) {
 #pragma GCC unroll 8
         for (int v = 0; v < V; v++) {
-            __m512 a = bias ? _mm512_maskz_loadu_ps(mask[v], bias + o + 16 * v)
-                            : _mm512_setzero_ps();
+            __m512 a =
+                bias ? _mm512_maskz_loadu_ps(mask[v], bias + o + 16 * v) : _mm512_setzero_ps();
             if (accumulate)
                 a = _mm512_add_ps(
                     _mm512_maskz_loadu_ps(mask[v], out + (size_t)r * ldo + o + 16 * v), a);
@@ -92,11 +93,9 @@ AVX512 void rows_of(float *out, int ldo, const float *inp, int ldi, const float 
         rows_of(out, ldo, inp, ldi, w, ldw, bias, C, OC, accumulate, R, V);                        \
         break;
 
-__attribute__((target("avx512f"))) static void small_gemm_avx512(float *out, int ldo,
-                                                                 const float *inp, int ldi,
-                                                                 const float *w, int ldw,
-                                                                 const float *bias, int N, int C,
-                                                                 int OC, bool accumulate)
+__attribute__((target("avx512f"))) static void
+small_gemm_avx512(float *out, int ldo, const float *inp, int ldi, const float *w, int ldw,
+                  const float *bias, int N, int C, int OC, bool accumulate)
 {
     switch (N) {
         ROWS_CASE(1, 8)
@@ -113,19 +112,126 @@ __attribute__((target("avx512f"))) static void small_gemm_avx512(float *out, int
         ROWS_CASE(12, 2)
     }
 }
+
+#define AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* The AVX2 + FMA form of tile: vectors of 8 columns, 16 registers, the last
+ * vector masked by lane. */
+AVX2 void tile8(float *out, int ldo, const float *inp, int ldi, const float *w, int ldw,
+                const float *bias, int C, int o, __m256i last_mask, bool accumulate, const int R,
+                const int V)
+{
+    __m256 acc[SMALL_GEMM_MAX_ROWS][8];
+    __m256i mask[8];
+
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++)
+        mask[v] = v == V - 1 ? last_mask : _mm256_set1_epi32(-1);
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++) {
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v++) {
+            __m256 a = bias ? _mm256_maskload_ps(bias + o + 8 * v, mask[v]) : _mm256_setzero_ps();
+            if (accumulate)
+                a = _mm256_add_ps(_mm256_maskload_ps(out + (size_t)r * ldo + o + 8 * v, mask[v]),
+                                  a);
+            acc[r][v] = a;
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        const float *wrow = w + (size_t)c * ldw + o;
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v += 2)
+            _mm_prefetch((const char *)(wrow + (size_t)SMALL_GEMM_AHEAD * ldw + 8 * v),
+                         _MM_HINT_T0);
+        __m256 wv[8];
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v++)
+            wv[v] = _mm256_maskload_ps(wrow + 8 * v, mask[v]);
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            __m256 x = _mm256_broadcast_ss(inp + (size_t)r * ldi + c);
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++)
+                acc[r][v] = _mm256_fmadd_ps(x, wv[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v++)
+            _mm256_maskstore_ps(out + (size_t)r * ldo + o + 8 * v, mask[v], acc[r][v]);
+}
+
+AVX2 void rows_of8(float *out, int ldo, const float *inp, int ldi, const float *w, int ldw,
+                   const float *bias, int C, int OC, bool accumulate, const int R, const int V)
+{
+    int o = 0;
+    for (; o + 8 * V <= OC; o += 8 * V)
+        tile8(out, ldo, inp, ldi, w, ldw, bias, C, o, _mm256_set1_epi32(-1), accumulate, R, V);
+    for (; o < OC; o += 8) {
+        int left = OC - o;
+        __m256i m =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        tile8(out, ldo, inp, ldi, w, ldw, bias, C, o, m, accumulate, R, 1);
+    }
+}
+
+/* 16 registers: R x V accumulators, the V weights (or none, when the FMA
+ * reads them from memory) and the broadcast row value. */
+#define ROWS_CASE8(R, V)                                                                           \
+    case R:                                                                                        \
+        rows_of8(out, ldo, inp, ldi, w, ldw, bias, C, OC, accumulate, R, V);                       \
+        break;
+
+__attribute__((target("avx2,fma"))) static void
+small_gemm_avx2(float *out, int ldo, const float *inp, int ldi, const float *w, int ldw,
+                const float *bias, int N, int C, int OC, bool accumulate)
+{
+    switch (N) {
+        ROWS_CASE8(1, 8)
+        ROWS_CASE8(2, 4)
+        ROWS_CASE8(3, 3)
+        ROWS_CASE8(4, 2)
+        ROWS_CASE8(5, 2)
+        ROWS_CASE8(6, 2)
+        ROWS_CASE8(7, 1)
+        ROWS_CASE8(8, 1)
+        ROWS_CASE8(9, 1)
+        ROWS_CASE8(10, 1)
+        ROWS_CASE8(11, 1)
+        ROWS_CASE8(12, 1)
+    }
+}
 #endif
+
+bool small_gemm_isa(enum small_gemm_isa isa, float *out, int ldo, const float *inp, int ldi,
+                    const float *weight_t, int ldw, const float *bias, int N, int C, int OC,
+                    bool accumulate)
+{
+    if (N < 1 || N > SMALL_GEMM_MAX_ROWS)
+        return false;
+#if defined(__x86_64__)
+    if (isa == SMALL_GEMM_AVX512 && cpu_has_avx512()) {
+        small_gemm_avx512(out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC, accumulate);
+        return true;
+    }
+    if (isa == SMALL_GEMM_AVX2 && cpu_has_avx2_fma()) {
+        small_gemm_avx2(out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC, accumulate);
+        return true;
+    }
+#else
+    (void)isa, (void)out, (void)ldo, (void)inp, (void)ldi, (void)weight_t, (void)ldw, (void)bias;
+    (void)C, (void)OC, (void)accumulate;
+#endif
+    return false;
+}
 
 bool small_gemm_t(float *out, int ldo, const float *inp, int ldi, const float *weight_t, int ldw,
                   const float *bias, int N, int C, int OC, bool accumulate)
 {
-#if defined(__x86_64__)
-    if (N < 1 || N > SMALL_GEMM_MAX_ROWS || !cpu_has_avx512())
-        return false;
-    small_gemm_avx512(out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC, accumulate);
-    return true;
-#else
-    (void)out, (void)ldo, (void)inp, (void)ldi, (void)weight_t, (void)ldw, (void)bias, (void)N;
-    (void)C, (void)OC, (void)accumulate;
-    return false;
-#endif
+    return small_gemm_isa(SMALL_GEMM_AVX512, out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC,
+                          accumulate) ||
+           small_gemm_isa(SMALL_GEMM_AVX2, out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC,
+                          accumulate);
 }

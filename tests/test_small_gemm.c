@@ -3,7 +3,8 @@
  * and a double-precision sum: every row count it takes (1..12) and one past,
  * column counts with ragged last vectors (1, 15, 31, 33), the strides and
  * column offsets the encoder uses (qkv's k and v block, every T-th row),
- * with and without bias, written and accumulated. */
+ * with and without bias, written and accumulated; as the model calls it, and
+ * each form (AVX-512, AVX2 + FMA) the CPU can run. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +37,9 @@ struct shape {
 
 /* Largest |got - want| over the bound sum |inp * w| that float32 rounding
  * allows, for one shape; fails the test past 1. */
+/* -1: matmul_t_forward as the model calls it; else one form of small_gemm. */
+static int form = -1;
+
 static double check(const struct shape *s)
 {
     size_t n_in = (size_t)s->N * s->ldi, n_w = (size_t)s->C * s->ldw, n_out = (size_t)s->N * s->ldo;
@@ -53,7 +57,12 @@ static double check(const struct shape *s)
         got[i] = blas[i] = rnd();
     const float *wt = w + s->w_col, *b = s->bias ? bias + s->w_col : NULL;
 
-    matmul_t_forward(got, s->ldo, inp, s->ldi, wt, s->ldw, b, s->N, s->C, s->OC, s->accumulate);
+    if (form < 0)
+        matmul_t_forward(got, s->ldo, inp, s->ldi, wt, s->ldw, b, s->N, s->C, s->OC, s->accumulate);
+    else if (!small_gemm_isa((enum small_gemm_isa)form, got, s->ldo, inp, s->ldi, wt, s->ldw, b,
+                             s->N, s->C, s->OC, s->accumulate))
+        /* too many rows for it: the OpenBLAS path, as the model would */
+        matmul_t_forward(got, s->ldo, inp, s->ldi, wt, s->ldw, b, s->N, s->C, s->OC, s->accumulate);
 
     /* OpenBLAS on the same operands, the way kernels.c called it before */
     for (int n = 0; n < s->N; n++)
@@ -100,9 +109,8 @@ static double check(const struct shape *s)
     return worst;
 }
 
-static void test_shapes(void **state)
+static void shapes(const char *what)
 {
-    (void)state;
     static const int Cs[] = {1, 7, 89, 128, 512};
     static const int OCs[] = {1, 15, 31, 33, 128, 384};
     double worst = 0;
@@ -132,14 +140,43 @@ static void test_shapes(void **state)
                     worst = fmax(worst, check(&s));
                     cases++;
                 }
-    printf("small_gemm: %d shapes, worst error %.3f of the rounding bound (%s)\n", cases, worst,
-           cpu_has_avx512() ? "AVX-512 register tiles" : "OpenBLAS: no AVX-512 here");
+    printf("small_gemm: %s: %d shapes, worst error %.3f of the rounding bound\n", what, cases,
+           worst);
+}
+
+static void test_dispatch(void **state)
+{
+    (void)state;
+    form = -1;
+    shapes(cpu_has_avx512()     ? "matmul_t_forward (AVX-512 tiles)"
+           : cpu_has_avx2_fma() ? "matmul_t_forward (AVX2 tiles)"
+                                : "matmul_t_forward (OpenBLAS)");
+}
+
+static void test_avx512(void **state)
+{
+    (void)state;
+    if (!cpu_has_avx512())
+        skip();
+    form = SMALL_GEMM_AVX512;
+    shapes("AVX-512 form");
+}
+
+static void test_avx2(void **state)
+{
+    (void)state;
+    if (!cpu_has_avx2_fma())
+        skip();
+    form = SMALL_GEMM_AVX2;
+    shapes("AVX2 + FMA form");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_avx2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
