@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -29,7 +30,7 @@ static int run_json(const char *cmd, const char *what, json_t **ret, struct errb
         return errbuf_set(err, -EIO,
                           "%s failed (exit status %d; run scripts/setup for "
                           "python3-onnx and onnxruntime-node)",
-                          what, status);
+                          what, status > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : status);
     json_error_t jerr;
     *ret = json_loads(last, 0, &jerr);
     if (!*ret)
