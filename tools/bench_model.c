@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <jansson.h>
 
+#include "bench_bandwidth.h"
 #include "bench_peer_ort.h"
 #include "commands.h"
 #include "safetensors.h"
@@ -36,6 +37,9 @@ static void usage(FILE *out)
             "H 4, L 8) with seeded random weights is used.\n\n"
             "  --model FILE      a model file instead of random weights\n"
             "  --variant NAME    memory cell of the random model (default gru)\n"
+            "  --d-ff N          FFN width of the random model (default 512): with the\n"
+            "                    weights' read time printed beside the step, shows what\n"
+            "                    the weights' size costs\n"
             "  --segments N      segments per timed run (default 1000; best of 9 runs)\n"
             "  --no-reference    skip PyTorch\n"
             "  --no-ort          skip ONNX Runtime (onnxruntime-node 1.30.0, CPU kernels,\n"
@@ -186,7 +190,7 @@ static json_t *run_reference(const char *python, const char *script, const char 
 int bench_model(int argc, char **argv)
 {
     const char *model_path = NULL, *variant = "gru", *python = "/usr/bin/python3", *node = "node";
-    int segments = 1000;
+    int segments = 1000, d_ff = 0;
     bool reference = true, as_json = false, ort = true;
 
     if (cli_wants_help(argc, argv)) {
@@ -212,6 +216,15 @@ int bench_model(int argc, char **argv)
             python = argv[++i];
         } else if (strcmp(a, "--no-reference") == 0) {
             reference = false;
+        } else if (strcmp(a, "--d-ff") == 0 && has_value) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 8 || n > 65536 || n % 8) {
+                cli_error(BENCH, "--d-ff: '%s' is not a width from 8 to 65536, a multiple of 8",
+                          argv[i]);
+                return EXIT_USAGE;
+            }
+            d_ff = (int)n;
         } else if (strcmp(a, "--no-ort") == 0) {
             ort = false;
         } else if (strcmp(a, "--node") == 0 && has_value) {
@@ -233,6 +246,10 @@ int bench_model(int argc, char **argv)
     json_t *ref = NULL;
     int status = 1, r;
 
+    if (model_path && d_ff) {
+        cli_error(BENCH, "--d-ff sizes the random model: not with --model");
+        return EXIT_USAGE;
+    }
     if (model_path) {
         r = crt_model_load(model_path, &model, &err);
         if (r < 0) {
@@ -244,6 +261,8 @@ int bench_model(int argc, char **argv)
         crt_config_default(&cfg);
         cfg.n_classes = SMARTHOME_NUM_CLASSES;
         str_copy(cfg.variant, sizeof(cfg.variant), variant);
+        if (d_ff)
+            cfg.d_ff = d_ff;
         r = crt_model_new(&cfg, smarthome_classes, &model, &err);
         if (r < 0) {
             cli_error(BENCH, "--variant %s: %s", variant, errbuf_text(&err, r));
@@ -323,6 +342,9 @@ int bench_model(int argc, char **argv)
         {"fastpath_erf_gelu", "PyTorch fused encoder fast path (erf GELU)"},
     };
     double flops = crt_model_flops_per_segment(model);
+    /* The floor under a step that reads every weight once. */
+    size_t weight_bytes = crt_model_num_parameters(model) * sizeof(float);
+    double read_gbs = 0, read_us = bench_read_us(weight_bytes, &read_gbs);
     if (as_json) {
         json_t *out = json_pack(
             "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:f, s:s, s:i, s:{s:f, s:f, s:i}, "
@@ -336,6 +358,8 @@ int bench_model(int argc, char **argv)
             "bytes_per_stream", "persistent_memory", (json_int_t)mem_bytes,
             "state_with_partial_segment", (json_int_t)state_bytes, "saved_state_max",
             (json_int_t)saved, "footprint", (json_int_t)footprint);
+        json_object_set_new(out, "weights_bytes", json_integer((json_int_t)weight_bytes));
+        json_object_set_new(out, "weights_read_us", json_real(read_us));
         if (ref) {
             json_t *us = json_object_get(ref, "us_per_step");
             json_t *ratios = json_object();
@@ -369,6 +393,10 @@ int bench_model(int argc, char **argv)
                openblas_get_num_threads());
         printf("segment step, batch 1 (L frames pushed + step)   us/segment   vs crtd\n");
         printf("  %-46s %10.1f   %s\n", "crtd", us_stream, "1.0x");
+        char what[64];
+        snprintf(what, sizeof(what), "reading the %.2f MB of weights, nothing else",
+                 (double)weight_bytes / 1e6);
+        printf("  %-46s %10.1f   (%.0f GB/s: the floor under a step)\n", what, read_us, read_gbs);
         if (ref) {
             json_t *us = json_object_get(ref, "us_per_step");
             for (size_t i = 0; i < ARRAY_SIZE(ref_paths); i++) {
