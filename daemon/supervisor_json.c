@@ -35,9 +35,8 @@ static json_t *top_json(const struct supervisor *sup, const struct activity_now 
 
 static json_t *label_json(const struct supervisor *sup, const struct activity_now *now)
 {
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
-    return labelled ? json_string(pipeline_model_class(sup->model, (unsigned)now->label))
-                    : json_null();
+    return activity_labelled(now) ? json_string(pipeline_model_label(sup->model, now->label))
+                                  : json_null();
 }
 
 unsigned stream_people_in_view_locked(const struct stream *st)
@@ -52,7 +51,7 @@ json_t *stream_person_json_locked(const struct stream *st, const struct stream_p
                                   bool keypoints)
 {
     const struct activity_now *now = &sp->tracker.now;
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
+    bool labelled = activity_labelled(now);
     json_t *j =
         json_pack("{s:I, s:b, s:[f, f, f, f], s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
                   (json_int_t)sp->p.id, "in_view", sp->p.in_view, "box", sp->p.box[0], sp->p.box[1],
@@ -92,7 +91,7 @@ json_t *stream_person_event_json_locked(const struct stream *st, const struct st
         data, "previous",
         !closed ? json_null()
         : closed->state == ACTIVITY_LABEL
-            ? json_string(pipeline_model_class(st->sup->model, (unsigned)closed->label))
+            ? json_string(pipeline_model_label(st->sup->model, closed->label))
             : json_string(activity_state_name(closed->state)));
     return data;
 }
@@ -101,7 +100,7 @@ json_t *stream_activity_json_locked(const struct stream *st)
 {
     const struct supervisor *sup = st->sup;
     const struct activity_now *now = &st->tracker.now;
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
+    bool labelled = activity_labelled(now);
     json_t *tracks = json_array();
     for (unsigned i = 0; tracks && i < st->n_people; i++)
         json_array_append_new(tracks, stream_person_json_locked(st, &st->people[i], false));
@@ -124,7 +123,7 @@ json_t *stream_activity_event_json_locked(const struct stream *st,
         json_object_set_new(
             data, "previous",
             closed->state == ACTIVITY_LABEL
-                ? json_string(pipeline_model_class(sup->model, (unsigned)closed->label))
+                ? json_string(pipeline_model_label(sup->model, closed->label))
                 : json_string(activity_state_name(closed->state)));
     return data;
 }

@@ -133,7 +133,7 @@ static int on_frame(void *ctx, const struct video_frame *frame, const struct pos
     struct segment_result s = {
         .start = run->segment_start,
         .end = frame->pts + 1.0 / run->fps,
-        .label = best,
+        .label = crt_model_decide(run->model, run->probs),
         .score = run->probs[best],
         .presence = (float)run->person_frames / (float)run->frames_in_segment,
     };
@@ -193,7 +193,7 @@ static void track_report(const struct crt_model *model, const struct track_timel
         double sum = 0;
         while (j < t->n && t->segments[j].label == t->segments[i].label)
             sum += t->segments[j++].score;
-        const char *label = crt_model_class(model, t->segments[i].label);
+        const char *label = crt_model_label(model, t->segments[i].label);
         double start = t->segments[i].start, end = t->segments[j - 1].end;
         json_array_append_new(timeline, json_pack("{s:f, s:f, s:s, s:f}", "start", start, "end",
                                                   end, "label", label, "score", sum / (j - i)));
@@ -209,11 +209,11 @@ static void track_report(const struct crt_model *model, const struct track_timel
         const struct segment_result *s = &t->segments[i];
         json_array_append_new(segments,
                               json_pack("{s:f, s:f, s:s, s:f, s:f}", "start", s->start, "end",
-                                        s->end, "label", crt_model_class(model, s->label), "score",
+                                        s->end, "label", crt_model_label(model, s->label), "score",
                                         s->score, "presence", s->presence));
         if (show_segments && !as_json)
             printf("%s  segment %3d  %7.2f s  %-22s %.2f  person in %.0f%% of frames\n", indent, i,
-                   s->start, crt_model_class(model, s->label), s->score, 100 * s->presence);
+                   s->start, crt_model_label(model, s->label), s->score, 100 * s->presence);
     }
     *ret_timeline = timeline;
     *ret_segments = segments;
