@@ -39,9 +39,9 @@ struct pipeline_person {
     float box[4];                           /* x0, y0, x1, y1 in [0,1], as last seen */
     float keypoints[PIPELINE_KEYPOINTS][3]; /* as last seen: x, y in [0,1], score */
     float pose_score;                       /* the pose model's person score, as last seen */
-    int label; /* index of the highest score, or PIPELINE_LABEL_UNKNOWN */
-    float scores[PIPELINE_MAX_CLASSES];     /* this track's class probabilities */
-    double first_seen;                      /* wall clock the track was first seen */
+    int label;                          /* index of the highest score, or PIPELINE_LABEL_UNKNOWN */
+    float scores[PIPELINE_MAX_CLASSES]; /* this track's class probabilities */
+    double first_seen;                  /* wall clock the track was first seen */
 };
 
 /* The outcome of one segment. The label, scores, person and keypoints are

@@ -87,12 +87,11 @@ json_t *stream_person_event_json_locked(const struct stream *st, const struct st
     json_object_set_new(data, "people", json_integer(stream_people_in_view_locked(st)));
     if (strcmp(change, "left") == 0)
         json_object_set_new(data, "state", json_string("gone"));
-    json_object_set_new(
-        data, "previous",
-        !closed ? json_null()
-        : closed->state == ACTIVITY_LABEL
-            ? json_string(pipeline_model_label(st->sup->model, closed->label))
-            : json_string(activity_state_name(closed->state)));
+    json_object_set_new(data, "previous",
+                        !closed ? json_null()
+                        : closed->state == ACTIVITY_LABEL
+                            ? json_string(pipeline_model_label(st->sup->model, closed->label))
+                            : json_string(activity_state_name(closed->state)));
     return data;
 }
 
@@ -120,11 +119,10 @@ json_t *stream_activity_event_json_locked(const struct stream *st,
     const struct supervisor *sup = st->sup;
     json_t *data = stream_activity_json_locked(st);
     if (data)
-        json_object_set_new(
-            data, "previous",
-            closed->state == ACTIVITY_LABEL
-                ? json_string(pipeline_model_label(sup->model, closed->label))
-                : json_string(activity_state_name(closed->state)));
+        json_object_set_new(data, "previous",
+                            closed->state == ACTIVITY_LABEL
+                                ? json_string(pipeline_model_label(sup->model, closed->label))
+                                : json_string(activity_state_name(closed->state)));
     return data;
 }
 

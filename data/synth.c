@@ -15,9 +15,10 @@
 static const int joint_side[POSE_NUM_KEYPOINTS] = {0, 1,  -1, 1,  -1, 1,  -1, 1, -1,
                                                    1, -1, 1,  -1, 1,  -1, 1,  -1};
 
-static const char *const activity_classes[SYNTH_NUM_ACTIVITIES] = {
-    "Walk",  "Sitdown",       "Getup",        "Laydown",  "Enter",
-    "Leave", "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV",
+/* The open task's list is the activities' with "Other" after them. */
+static const char *const activity_classes[SYNTH_NUM_ACTIVITIES + 1] = {
+    "Walk",          "Sitdown",      "Getup",    "Laydown", "Enter", "Leave",
+    "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV", "Other",
 };
 
 enum activity {
@@ -31,6 +32,7 @@ enum activity {
     ACT_TELEPHONE,
     ACT_READBOOK,
     ACT_WATCHTV,
+    ACT_OTHER, /* the open task only: motion outside the repertoire (synth_other.c) */
 };
 
 static const char *const recall_classes[SYNTH_NUM_RECALL] = {
@@ -513,7 +515,7 @@ const char *const *synth_task_classes(enum synth_task task, int *ret_count)
         *ret_count = SYNTH_NUM_FALL_CLASSES;
         return synth_fall_classes;
     }
-    *ret_count = SYNTH_NUM_ACTIVITIES;
+    *ret_count = SYNTH_NUM_ACTIVITIES + (task == SYNTH_TASK_OPEN);
     return activity_classes;
 }
 
@@ -521,6 +523,10 @@ int synth_task_parse(const char *text, enum synth_task *ret_task)
 {
     if (strcmp(text, "activities") == 0) {
         *ret_task = SYNTH_TASK_ACTIVITIES;
+        return 0;
+    }
+    if (strcmp(text, "open") == 0) {
+        *ret_task = SYNTH_TASK_OPEN;
         return 0;
     }
     if (strcmp(text, "recall") == 0) {
@@ -536,7 +542,10 @@ int synth_task_parse(const char *text, enum synth_task *ret_task)
 
 const char *synth_task_name(enum synth_task task)
 {
-    return task == SYNTH_TASK_RECALL ? "recall" : task == SYNTH_TASK_FALLS ? "falls" : "activities";
+    return task == SYNTH_TASK_RECALL  ? "recall"
+           : task == SYNTH_TASK_FALLS ? "falls"
+           : task == SYNTH_TASK_OPEN  ? "open"
+                                      : "activities";
 }
 
 void synth_options_default(struct synth_options *opts)
@@ -601,8 +610,10 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
     synth_camera_random(&cam, rng);
     synth_estimator_for(&est, opts, rng);
 
+    /* The open task adds Other as an eleventh, equally likely activity. */
+    int n_acts = SYNTH_NUM_ACTIVITIES + (opts->task == SYNTH_TASK_OPEN);
     for (int i = 0; i < chain; i++) {
-        acts[i] = (enum activity)rng_below(rng, SYNTH_NUM_ACTIVITIES);
+        acts[i] = (enum activity)rng_below(rng, n_acts);
         seconds[i] = rng_range(rng, opts->min_seconds, opts->max_seconds);
         total += (int)lround(seconds[i] * opts->fps);
     }
@@ -620,6 +631,9 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
         int frames = (int)lround(seconds[i] * opts->fps);
         double rate = opts->noise > 0 ? rng_range(rng, 0.8, 1.2) : 1.0;
         performance_random(&perf, acts[i], seconds[i], &cam, rng);
+        struct synth_other other;
+        if (acts[i] == ACT_OTHER)
+            synth_other_random(&other, seconds[i], &cam, rng);
 
         for (int f = 0; f < frames; f++, frame++) {
             double t = f / opts->fps;
@@ -629,7 +643,10 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
                                                                       perf.wobble_phase));
             warped = fmax(0, warped);
             struct posture p;
-            animate(&p, &body, &perf, warped);
+            if (acts[i] == ACT_OTHER)
+                synth_other_pose(&p, &body, &other, warped);
+            else
+                animate(&p, &body, &perf, warped);
             bool nobody = frame >= gap_start && frame < gap_start + gap_len;
             synth_observe(clip->keypoints[frame], &p, &body, &cam, &est, nobody, rng);
             clip->labels[frame] = acts[i];

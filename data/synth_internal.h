@@ -179,6 +179,22 @@ void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
 void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, struct rng *rng);
 int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err);
 
+/* Motion outside the repertoire, the open task's "Other" (synth_other.c):
+ * a style and its random parts, drawn once per performance in the camera's
+ * view, then posed at each time t in seconds. */
+#define SYNTH_OTHER_WAVES 12
+struct synth_other {
+    int style;
+    double seconds, tempo, amount, yaw, turn;
+    int hand; /* 0 left, 1 right, 2 both (and a style's variant) */
+    double x, z, end_x, end_z;
+    double rate[SYNTH_OTHER_WAVES], phase[SYNTH_OTHER_WAVES], level[SYNTH_OTHER_WAVES];
+};
+void synth_other_random(struct synth_other *o, double seconds, const struct camera *cam,
+                        struct rng *rng);
+void synth_other_pose(struct posture *p, const struct body *b, const struct synth_other *o,
+                      double t);
+
 /* The falls task (synth_falls.c): per-frame classes Nofall, Fall. */
 #define SYNTH_NUM_FALL_CLASSES 2
 extern const char *const synth_fall_classes[SYNTH_NUM_FALL_CLASSES];

@@ -88,6 +88,7 @@ enum synth_task {
     SYNTH_TASK_ACTIVITIES, /* ten Smarthome activities that pose alone tells apart */
     SYNTH_TASK_RECALL,     /* a gesture K segments before the end decides the label */
     SYNTH_TASK_FALLS,      /* falls and their hard negatives, with zones (synth_falls.c) */
+    SYNTH_TASK_OPEN,       /* the activities and "Other": motion outside them (synth_other.c) */
 };
 
 #define SYNTH_NUM_ACTIVITIES 10
@@ -416,5 +417,34 @@ int mocap_index_load_clip(const struct mocap_index *index, int row, struct mocap
  * split by subject or camera by name. */
 int mocap_index_pose_name(const struct mocap_index_row *row, const char *activity, int camera,
                           char *out, size_t size);
+
+/* ---- the real-motion protocol's split, and Other (mocap_split.c) ---------- */
+
+/* An index row's activity may be "Other" too: motion outside the
+ * repertoire (jumps, climbing, dance, sports), class_index
+ * MOCAP_CLASS_OTHER, after the Smarthome classes. */
+#define MOCAP_OTHER_CLASS "Other"
+#define MOCAP_CLASS_OTHER SMARTHOME_NUM_CLASSES
+int mocap_class_index(const char *name); /* Smarthome's, MOCAP_CLASS_OTHER, or -1 */
+const char *mocap_class_name(int index); /* or NULL */
+
+/* Cameras from this number on are held out (crt mocap's default 4 cameras:
+ * 1-3 train, 4 is held out). */
+#define MOCAP_SPLIT_HELD_OUT_CAMERA 4
+enum mocap_split {
+    MOCAP_SPLIT_TRAIN,    /* training subjects through cameras 1-3 */
+    MOCAP_SPLIT_SUBJECTS, /* held-out subjects, every camera */
+    MOCAP_SPLIT_CAMERAS,  /* training subjects through the held-out cameras */
+    MOCAP_SPLIT_HDM05,    /* HDM05 clips: evaluation only */
+    MOCAP_SPLIT_NONE,     /* a subject the split does not list */
+    MOCAP_SPLIT_COUNT,
+};
+const char *mocap_split_name(enum mocap_split split); /* "train", "subjects", ... */
+int mocap_split_parse(const char *name, enum mocap_split *ret_split);
+/* A clip's split from its source, subject ("13", "mm") and camera (1-based). */
+enum mocap_split mocap_split_of(enum mocap_source source, const char *subject, int camera);
+/* The same from a file name crt mocap wrote (mocap_index_pose_name): a
+ * numeric subject is CMU's, letters are HDM05's. */
+enum mocap_split mocap_split_of_name(const char *name);
 
 #endif
