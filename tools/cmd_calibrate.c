@@ -27,17 +27,22 @@ static void usage(FILE *out)
                  "  --data DIR       validation pose sequences (crt synth, crt mocap); clips\n"
                  "                   labelled Other are the out-of-repertoire ones\n"
                  "  --out FILE       where to write the calibrated model (default: --model)\n"
-                 "  --threshold P    take this threshold (0 to 1) instead of choosing one\n");
+                 "  --threshold P    take this threshold (0 to 1) instead of choosing one\n"
+                 "  --figures TEXT   also store TEXT as the model card's figures (card.figures)\n");
 }
 
 int cmd_calibrate(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'}, {"data", required_argument, NULL, 'd'},
-        {"out", required_argument, NULL, 'o'},   {"threshold", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'},
+        {"data", required_argument, NULL, 'd'},
+        {"out", required_argument, NULL, 'o'},
+        {"threshold", required_argument, NULL, 't'},
+        {"figures", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *model_path = NULL, *data = NULL, *out = NULL;
+    const char *model_path = NULL, *data = NULL, *out = NULL, *figures = NULL;
     double fixed = -1;
     int c, status = 1;
     optind = 1;
@@ -53,6 +58,9 @@ int cmd_calibrate(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'f':
+            figures = optarg;
             break;
         case 't':
             fixed = strtod(optarg, &end);
@@ -126,6 +134,8 @@ int cmd_calibrate(int argc, char **argv)
              "threshold %s",
              data, ds.n, nll_before, nll_after, fixed >= 0 ? "given" : "chosen on the same clips");
     crt_model_set_metadata(model, "calibration.data", why);
+    if (figures)
+        crt_model_set_metadata(model, "card.figures", figures);
 
     printf("%s: %d validation clips; temperature %.4g (NLL %.4f at T = 1, %.4f after); "
            "threshold %.2f\n",
