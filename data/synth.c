@@ -453,7 +453,7 @@ static void performance_random(struct performance *perf, enum activity activity,
 }
 
 void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
-                   const struct body *b, const struct camera *cam, const struct estimator *est,
+                   const struct body *b, const struct camera *cam, struct estimator *est,
                    bool nobody, struct rng *rng)
 {
     struct vec3 joints[POSE_NUM_KEYPOINTS];
@@ -465,8 +465,12 @@ void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct po
 void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
                           const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
                           struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
-                          const struct estimator *est, bool nobody, struct rng *rng)
+                          struct estimator *est, bool nobody, struct rng *rng)
 {
+    if (est->measured) {
+        synth_observe_measured(out, joints, pelvis, body_left, body_front, cam, est, nobody, rng);
+        return;
+    }
     struct vec3 to_camera = v3_normalize(v3_sub(cam->position, pelvis));
     double left_toward = v3_dot(body_left, to_camera);
     double front_toward = v3_dot(body_front, to_camera);
@@ -578,9 +582,29 @@ int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err)
 
 void synth_estimator_for(struct estimator *est, const struct synth_options *opts, struct rng *rng)
 {
+    memset(est, 0, sizeof(*est));
     est->quality = opts->noise > 0 ? rng_range(rng, 0.55, 0.92) : 0.9;
+    if (opts->noise_model == SYNTH_NOISE_MEASURED) {
+        synth_estimator_measured(est, opts->noise, rng);
+        return;
+    }
     est->jitter = 0.004 * opts->noise * rng_range(rng, 0.5, 1.5);
     est->dropout = 0.02 * opts->noise;
+}
+
+void synth_gap_for(int *ret_start, int *ret_len, int frames, const struct synth_options *opts,
+                   struct rng *rng)
+{
+    if (opts->noise_model != SYNTH_NOISE_MEASURED) {
+        synth_gap_random(ret_start, ret_len, frames, opts->noise, rng);
+        return;
+    }
+    *ret_start = -1;
+    *ret_len = 0;
+    if (rng_uniform(rng) < fmin(1, 0.5 * opts->noise)) {
+        *ret_len = 1 + rng_below(rng, 4);
+        *ret_start = rng_below(rng, frames);
+    }
 }
 
 /* Short stretches where the estimator loses the person entirely: frames
@@ -623,7 +647,7 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
     clip->label = acts[chain - 1];
 
     int gap_start, gap_len;
-    synth_gap_random(&gap_start, &gap_len, total, opts->noise, rng);
+    synth_gap_for(&gap_start, &gap_len, total, opts, rng);
 
     int frame = 0;
     for (int i = 0; i < chain; i++) {

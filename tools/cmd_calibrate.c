@@ -17,11 +17,11 @@ static void usage(FILE *out)
                  "Fit the model's confidence on validation clips (never the test set): a\n"
                  "temperature T that divides the logits (least negative log-likelihood of\n"
                  "the clips' last segments), then the threshold under which crtd reports\n"
-                 "\"unknown\": the one of 0 to 0.95 that maximises the known classes' mean\n"
-                 "accuracy (unknown counts as wrong) plus the share of Other clips (motion\n"
-                 "outside the repertoire) reported unknown; with no Other clips, the highest\n"
-                 "that turns at most 5%% of the known clips into unknown. Writes them as the\n"
-                 "metadata calibration.temperature and calibration.threshold.\n\n"
+                 "\"unknown\": the highest of 0 to 0.95 that turns at most 5%% of the known\n"
+                 "clips unknown (clips labelled Other, motion outside the repertoire, are\n"
+                 "what a model's Other class learns; the table shows how many of them are\n"
+                 "reported unknown). Writes them as the metadata calibration.temperature\n"
+                 "and calibration.threshold.\n\n"
                  "options:\n"
                  "  --model FILE     the model to calibrate\n"
                  "  --data DIR       validation pose sequences (crt synth, crt mocap); clips\n"
@@ -132,7 +132,8 @@ int cmd_calibrate(int argc, char **argv)
     snprintf(why, sizeof(why),
              "crt calibrate on %s (%d clips): temperature by least NLL (%.4f to %.4f), "
              "threshold %s",
-             data, ds.n, nll_before, nll_after, fixed >= 0 ? "given" : "chosen on the same clips");
+             data, ds.n, nll_before, nll_after,
+             fixed >= 0 ? "given" : "the highest that turns at most 5% of the known clips unknown");
     crt_model_set_metadata(model, "calibration.data", why);
     if (figures)
         crt_model_set_metadata(model, "card.figures", figures);

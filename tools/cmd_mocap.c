@@ -17,6 +17,7 @@ struct mocap_job {
     int cameras;
     double fps;
     double noise;
+    enum synth_noise_model noise_model;
     uint64_t seed;
     int relabel_from[MAX_RELABELS], relabel_to[MAX_RELABELS];
     int n_relabels;
@@ -49,6 +50,7 @@ static void usage(FILE *out)
                  "  --seed S               random seed (default 1); a seed, clip and camera\n"
                  "                         always give the same file\n"
                  "  --noise X              estimator defects, 0 = clean, 1 = default (as synth)\n"
+                 "  --noise-model M        v1 (default) or measured (as crt synth)\n"
                  "  --exclude-source NAME  skip the clips of a source: cmu or hdm05 (HDM05 is\n"
                  "                         for evaluation only; exclude it for training data)\n"
                  "  --relabel FROM=TO      write class TO for clips of class FROM, e.g.\n"
@@ -161,15 +163,18 @@ static int write_clip(const struct mocap_job *job, const struct mocap_index *ind
             goto done;
         mocap_view_seed(&rng, job->seed, r->file, c);
         mocap_camera_random(&cam, &clip, &map, &rng);
-        ret = mocap_view_render(&seq, &clip, &map, &cam, job->noise, &rng, err);
+        ret = mocap_view_render(&seq, &clip, &map, &cam, job->noise, job->noise_model, &rng, err);
         for (int f = 0; ret == 0 && f < frames; f++)
             seq.labels[f] = label;
         seq.label = label;
         char source[1200]; /* the whole, then what fits in the file's source field */
         snprintf(source, sizeof(source),
-                 "crt mocap --seed %llu --fps %g --noise %g: %s (%s %s, %s; %s), camera %d of %d",
-                 (unsigned long long)job->seed, job->fps, job->noise, r->file, src->name, r->trial,
-                 r->description, r->activity, c, job->cameras);
+                 "crt mocap --seed %llu --fps %g --noise %g%s%s: %s (%s %s, %s; %s), camera %d of "
+                 "%d",
+                 (unsigned long long)job->seed, job->fps, job->noise,
+                 job->noise_model != SYNTH_NOISE_V1 ? " --noise-model " : "",
+                 job->noise_model != SYNTH_NOISE_V1 ? synth_noise_model_name(job->noise_model) : "",
+                 r->file, src->name, r->trial, r->description, r->activity, c, job->cameras);
         str_copy(seq.source, sizeof(seq.source), source);
         str_copy(seq.acknowledgement, sizeof(seq.acknowledgement), src->acknowledgement);
         if (ret == 0 &&
@@ -224,6 +229,7 @@ int cmd_mocap(int argc, char **argv)
         OPT_FPS,
         OPT_SEED,
         OPT_NOISE,
+        OPT_NOISE_MODEL,
         OPT_EXCLUDE,
         OPT_RELABEL,
         OPT_CLASSES,
@@ -237,6 +243,7 @@ int cmd_mocap(int argc, char **argv)
         {"fps", required_argument, NULL, OPT_FPS},
         {"seed", required_argument, NULL, OPT_SEED},
         {"noise", required_argument, NULL, OPT_NOISE},
+        {"noise-model", required_argument, NULL, OPT_NOISE_MODEL},
         {"exclude-source", required_argument, NULL, OPT_EXCLUDE},
         {"relabel", required_argument, NULL, OPT_RELABEL},
         {"classes", required_argument, NULL, OPT_CLASSES},
@@ -273,6 +280,9 @@ int cmd_mocap(int argc, char **argv)
             break;
         case OPT_SEED:
             bad = parse_int(optarg, 0, 2000000000, &seed);
+            break;
+        case OPT_NOISE_MODEL:
+            bad = synth_noise_model_parse(optarg, &job.noise_model);
             break;
         case OPT_NOISE:
             bad = parse_double(optarg, 0, 4, &job.noise);

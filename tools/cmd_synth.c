@@ -49,6 +49,8 @@ static void usage(FILE *out)
                  "  --recall-k K         recall task: segments after the event (default 4)\n"
                  "  --segment-frames L   recall task: frames per segment (default 8)\n"
                  "  --noise X            estimator defects, 0 = clean, 1 = default\n"
+                 "  --noise-model M      v1 (default) or measured: the defects crt defects\n"
+                 "                       measured on real MoveNet output (docs/TRAINING.md)\n"
                  "  --down-seconds D     falls task: still time after each scene (default 35)\n"
                  "  --jobs J             threads (default: all cores)\n"
                  "  --json               print a summary as JSON on stdout\n");
@@ -85,8 +87,11 @@ static int write_clip(const struct synth_job *job, int index, struct errbuf *err
     memcpy(seq.labels, clip.labels, sizeof(*clip.labels) * (size_t)clip.frames);
     seq.label = clip.label;
     seq.events = clip.events;
-    snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu clip %d",
-             synth_task_name(opts->task), (unsigned long long)opts->seed, index);
+    snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu%s%s clip %d",
+             synth_task_name(opts->task), (unsigned long long)opts->seed,
+             opts->noise_model != SYNTH_NOISE_V1 ? " --noise-model " : "",
+             opts->noise_model != SYNTH_NOISE_V1 ? synth_noise_model_name(opts->noise_model) : "",
+             index);
     snprintf(path, sizeof(path), "%s/%s-s%llu-%06d.pose", job->out_dir, synth_task_name(opts->task),
              (unsigned long long)opts->seed, index);
     r = pose_sequence_save(&seq, path, err);
@@ -145,6 +150,7 @@ int cmd_synth(int argc, char **argv)
         OPT_RECALL_K,
         OPT_SEGMENT,
         OPT_NOISE,
+        OPT_NOISE_MODEL,
         OPT_DOWN,
         OPT_JOBS,
         OPT_JSON,
@@ -163,6 +169,7 @@ int cmd_synth(int argc, char **argv)
         {"recall-k", required_argument, NULL, OPT_RECALL_K},
         {"segment-frames", required_argument, NULL, OPT_SEGMENT},
         {"noise", required_argument, NULL, OPT_NOISE},
+        {"noise-model", required_argument, NULL, OPT_NOISE_MODEL},
         {"down-seconds", required_argument, NULL, OPT_DOWN},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"json", no_argument, NULL, OPT_JSON},
@@ -216,6 +223,9 @@ int cmd_synth(int argc, char **argv)
             break;
         case OPT_SEGMENT:
             bad = parse_int(optarg, 1, 256, &opts.segment_frames);
+            break;
+        case OPT_NOISE_MODEL:
+            bad = synth_noise_model_parse(optarg, &opts.noise_model);
             break;
         case OPT_NOISE:
             bad = parse_double(optarg, &opts.noise);

@@ -100,18 +100,32 @@ const char *const *synth_task_classes(enum synth_task task, int *ret_count);
 int synth_task_parse(const char *text, enum synth_task *ret_task);
 const char *synth_task_name(enum synth_task task);
 
+/* What the estimator gets wrong (synth_observe_points): the generator's
+ * first model, or one set from `crt defects` on real MoveNet output
+ * (docs/TRAINING.md, "Estimator defects measured on real footage"). */
+enum synth_noise_model {
+    SYNTH_NOISE_V1,       /* "v1": white jitter alike for every joint, 2% dropouts */
+    SYNTH_NOISE_MEASURED, /* "measured": jitter 2x with per-joint levels and correlated
+                           * over frames, per-joint scores, 0.5% dropouts, left/right
+                           * swaps, more frequent gaps */
+    SYNTH_NOISE_COUNT,
+};
+const char *synth_noise_model_name(enum synth_noise_model model);
+int synth_noise_model_parse(const char *name, enum synth_noise_model *ret_model);
+
 struct synth_options {
     enum synth_task task;
     uint64_t seed;
     double fps;         /* frames per second of the generated sequence */
     double min_seconds; /* clip duration range (activities task) */
     double max_seconds;
-    int chain;           /* activities chained into one stream; 1 = a trimmed clip */
-    int recall_k;        /* recall task: segments between the event and the end */
-    int segment_frames;  /* recall task: L, frames per segment */
-    double noise;        /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
-    double down_seconds; /* falls task: least time down after a fall, and after the
-                          * hard negatives' last movement (default 35) */
+    int chain;          /* activities chained into one stream; 1 = a trimmed clip */
+    int recall_k;       /* recall task: segments between the event and the end */
+    int segment_frames; /* recall task: L, frames per segment */
+    double noise;       /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+    enum synth_noise_model noise_model; /* default SYNTH_NOISE_V1 */
+    double down_seconds;                /* falls task: least time down after a fall, and after the
+                                         * hard negatives' last movement (default 35) */
 };
 
 /* The falls task's scenes: the falls, then the hard negatives. */
@@ -346,7 +360,8 @@ void mocap_camera_random(struct mocap_camera *ret_cam, const struct mocap_clip *
  * 1 as crt synth's default; 0..4). Labels are the caller's. */
 int mocap_view_render(struct pose_sequence *seq, const struct mocap_clip *clip,
                       const struct mocap_coco_map *map, const struct mocap_camera *cam,
-                      double noise, struct rng *rng, struct errbuf *err);
+                      double noise, enum synth_noise_model noise_model, struct rng *rng,
+                      struct errbuf *err);
 
 /* ---- an index of motion-capture files (mocap_index.c) --------------------- */
 

@@ -185,9 +185,9 @@ struct open_set_figures {
 };
 void train_open_set(struct open_set_figures *ret, const float *logits, const int *labels, int n,
                     int C, int other_label, int model_other, double temperature, double threshold);
-/* The threshold (0 to 0.95 by 0.01) that maximises known_mca +
- * other_rejected on these clips; with no Other clips, the highest that
- * rejects at most 5% of the known ones. */
+/* The threshold (0 to 0.95 by 0.01): the highest that turns at most 5% of
+ * the known clips unknown (the Other class, not the threshold, is what
+ * rejects the out-of-repertoire motion it learned). */
 double train_choose_threshold(const float *logits, const int *labels, int n, int C, int other_label,
                               int model_other, double temperature);
 
