@@ -72,9 +72,8 @@ void synth_estimator_measured(struct estimator *est, double noise, struct rng *r
 
 void synth_observe_measured(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
                             const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
-                            struct vec3 body_left, struct vec3 body_front,
-                            const struct camera *cam, struct estimator *est, bool nobody,
-                            struct rng *rng)
+                            struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
+                            struct estimator *est, bool nobody, struct rng *rng)
 {
     struct vec3 to_camera = v3_normalize(v3_sub(cam->position, pelvis));
     double left_toward = v3_dot(body_left, to_camera);
