@@ -118,8 +118,11 @@ static int class_in_list(const struct mocap_job *job, int class_index)
 }
 
 /* --classes: names of Smarthome classes or Other, comma-separated. */
-static int parse_classes(struct mocap_job *job, char *text)
+static int parse_classes(struct mocap_job *job, const char *arg)
 {
+    char text[1024];
+    if (str_copy(text, sizeof(text), arg) < 0)
+        return -EINVAL;
     job->n_classes = 0;
     for (char *save = NULL, *tok = strtok_r(text, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
