@@ -219,6 +219,48 @@ static void track_report(const struct crt_model *model, const struct track_timel
     *ret_segments = segments;
 }
 
+/* How the segments with their person in view (seen in at least half of the
+ * segment's frames) were labelled, over every track: a video's answer in
+ * one line, and in the JSON as "labels_in_view" {label: segments}. */
+static json_t *label_shares(const struct crt_model *model, const struct classify_run *run,
+                            bool print)
+{
+    int C = crt_model_config(model)->n_classes, total = 0;
+    int *count = calloc((size_t)C + 1, sizeof(int)); /* [C]: unknown */
+    json_t *shares = json_object();
+    if (!count || !shares) {
+        free(count);
+        return shares;
+    }
+    for (int i = 0; i < run->n_tracks; i++)
+        for (int k = 0; k < run->tracks[i].n; k++) {
+            const struct segment_result *s = &run->tracks[i].segments[k];
+            if (s->presence < 0.5f)
+                continue;
+            count[s->label == CRT_LABEL_UNKNOWN ? C : s->label]++;
+            total++;
+        }
+    if (print)
+        printf("labels of the %d segments with their person in view:", total);
+    for (int n = 0; n < total;) { /* most common first */
+        int best = 0;
+        for (int c = 1; c <= C; c++)
+            best = count[c] > count[best] ? c : best;
+        if (count[best] == 0)
+            break;
+        const char *name = best == C ? CRT_UNKNOWN_NAME : crt_model_class(model, best);
+        if (print)
+            printf(" %s %.1f%% (%d)", name, 100.0 * count[best] / total, count[best]);
+        json_object_set_new(shares, name, json_integer(count[best]));
+        n += count[best];
+        count[best] = 0;
+    }
+    if (print)
+        printf("\n");
+    free(count);
+    return shares;
+}
+
 static bool parse_int(const char *s, int lo, int hi, int *ret)
 {
     char *end;
@@ -373,10 +415,12 @@ int cmd_classify(int argc, char **argv)
                                         "first_seen", t->first_seen, "last_seen", t->last_seen,
                                         "timeline", timeline, "segments", segments));
     }
+    json_t *shares = label_shares(model, &run, !as_json);
     if (as_json) {
-        json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:o}", "file", file, "model",
-                                model_path, "pose", pose_path, "frames", frames, "fps", cfg->fps,
-                                "segment_frames", cfg->segment_len, "tracks", tracks);
+        json_t *out =
+            json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "file", file, "model", model_path,
+                      "pose", pose_path, "frames", frames, "fps", cfg->fps, "segment_frames",
+                      cfg->segment_len, "tracks", tracks, "labels_in_view", shares);
         if (multi) {
             json_object_set_new(out, "side", json_integer(side));
         } else {
@@ -389,6 +433,7 @@ int cmd_classify(int argc, char **argv)
         json_decref(out);
     } else {
         json_decref(tracks);
+        json_decref(shares);
     }
     json_decref(timeline);
     json_decref(segments);
