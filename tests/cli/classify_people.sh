@@ -43,7 +43,7 @@ stretches=$(json "$tmp/people.json" 'all(len(t["timeline"]) >= 1 and all(s["end"
 
 # labels_in_view counts the segments with their person in view, by label
 # ("unknown" among them): as many as the tracks' segments of presence >= 0.5.
-shares=$(json "$tmp/people.json" 'sum(v["labels_in_view"].values()) == sum(1 for t in v["tracks"] for s in t["segments"] if s["presence"] >= 0.5))
+shares=$(json "$tmp/people.json" 'sum(v["labels_in_view"].values()) == sum(1 for t in v["tracks"] for s in t["segments"] if s["presence"] >= 0.5)')
 [ "$shares" = True ] && ok "labels_in_view counts the segments in view" || bad "labels_in_view: $shares"
 labels=$(json "$tmp/people.json" 'sorted(set(v["labels_in_view"]) - set(s["label"] for t in v["tracks"] for s in t["segments"] if s["presence"] >= 0.5))')
 [ "$labels" = "[]" ] && ok "labels_in_view names the segments' labels" || bad "labels_in_view has $labels"
