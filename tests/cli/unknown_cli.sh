@@ -38,6 +38,11 @@ check fixed 0 "threshold 0.50" -- "$crt" calibrate --model "$work/m.safetensors"
 check info_fixed 0 "below a calibrated probability of 0.50" -- "$crt" model-info "$work/f.safetensors"
 check card 0 "card.figures = test figures" -- "$crt" model-info "$work/f.safetensors"
 
+# Fine-tuning a calibrated model drops its calibration until it is fitted again.
+"$crt" train --data "$work/train" --val "$work/val" --init "$work/f.safetensors" \
+    --out "$work/tuned.safetensors" --epochs 1 --batch 16 --threads 1 >/dev/null 2>&1
+check tuned 0 "calibration.threshold = 0$" -- "$crt" model-info "$work/tuned.safetensors"
+
 # crt eval: the trade-off table; at threshold 0.9 at least as many clips
 # are unknown as at 0, and the JSON report has it.
 check eval 0 "known: unknown" -- "$crt" eval --model "$work/f.safetensors" --protocol all "$work/test"
