@@ -156,9 +156,16 @@ struct crt_model {
     int n_meta;
     char **meta_keys, **meta_values;
     uint64_t fingerprint;
+    float temperature, threshold; /* calibration.c: from the metadata */
+    int other_class;              /* "Other", or -1 */
     size_t state_floats;
     int n_tokens;
 };
+
+/* calibration.c: the defaults and the Other class of a new model, and a
+ * calibration key's value (0 for other keys, -EINVAL when out of range). */
+void crt_calibration_init(struct crt_model *m);
+int crt_calibration_set(struct crt_model *m, const char *key, const char *value);
 
 /* Where a parameter's transposed inference copy is. */
 static inline const float *crt_packed(const struct crt_model *m, const float *param)

@@ -244,6 +244,7 @@ static int model_alloc(const struct crt_config *cfg, const char *const *classes,
         if (!m->classes[i])
             goto nomem;
     }
+    crt_calibration_init(m);
     crt_layout_build(m, NULL);
     m->state_floats = ops->state_floats(cfg);
     m->n_tokens = ops->n_tokens(cfg);
@@ -287,6 +288,8 @@ int crt_model_new(const struct crt_config *cfg, const char *const *classes,
 
 int crt_model_set_metadata(struct crt_model *m, const char *key, const char *value)
 {
+    if (crt_calibration_set(m, key, value) < 0)
+        return -EINVAL;
     for (int i = 0; i < m->n_meta; i++)
         if (strcmp(m->meta_keys[i], key) == 0) {
             char *v = strdup(value);
@@ -520,7 +523,13 @@ int crt_model_from_safetensors(const struct safetensors *st, struct crt_model **
     for (int i = 0; i < safetensors_metadata_count(st); i++) {
         const char *key, *value;
         safetensors_metadata_at(st, i, &key, &value);
-        if ((r = crt_model_set_metadata(m, key, value)) < 0)
+        if ((r = crt_model_set_metadata(m, key, value)) == -EINVAL) {
+            r = errbuf_set(err, -EBADMSG, "metadata '%s': '%.40s' is not a number in %g..%g", key,
+                           value, strcmp(key, CRT_META_THRESHOLD) ? CRT_TEMPERATURE_MIN : 0.0,
+                           strcmp(key, CRT_META_THRESHOLD) ? CRT_TEMPERATURE_MAX : 1.0);
+            goto fail;
+        }
+        if (r < 0)
             goto fail;
     }
     crt_model_params_changed(m);
@@ -892,7 +901,7 @@ int crt_model_run_clips(const struct crt_model *m, struct crt_workspace *ws, int
                 if (ret_logits && ret_logits[clip])
                     memcpy(ret_logits[clip] + (size_t)n * C, lg, (size_t)C * sizeof(float));
                 if (ret_probs && ret_probs[clip])
-                    softmax_forward(ret_probs[clip] + (size_t)n * C, lg, 1, C);
+                    crt_model_probs(m, ret_probs[clip] + (size_t)n * C, lg);
                 if (ret_memory && ret_memory[clip])
                     memcpy(ret_memory[clip] + (size_t)n * S, ws->mem + (size_t)k * S,
                            S * sizeof(float));

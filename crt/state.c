@@ -82,7 +82,7 @@ int crt_stream_push(struct crt_stream *s, const float *features, float *ret_logi
     float *logits = ret_logits ? ret_logits : ret_probs;
     crt_model_step(s->model, s->ws, 1, s->partial, s->mem, s->mem, logits);
     if (ret_probs)
-        softmax_forward(ret_probs, logits ? logits : ret_probs, 1, c->n_classes);
+        crt_model_probs(s->model, ret_probs, logits ? logits : ret_probs);
     s->pending = 0;
     s->segments++;
     return 1;

@@ -96,7 +96,13 @@ static bool update(struct activity_tracker *t, double hysteresis_s, unsigned top
             changed = true;
         }
     }
-    now->score = now->state == ACTIVITY_LABEL && now->label >= 0 ? scores[now->label] : 0;
+    /* An unknown label's score is the top guess's: how sure the model was
+     * of what it would have said. */
+    now->score = 0;
+    if (activity_labelled(now) && now->label >= 0)
+        now->score = scores[now->label];
+    for (unsigned c = 0; activity_labelled(now) && now->label < 0 && c < n_classes; c++)
+        now->score = scores[c] > now->score ? scores[c] : now->score;
     return changed;
 }
 

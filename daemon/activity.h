@@ -62,4 +62,11 @@ bool activity_update_person(struct activity_tracker *t, double hysteresis_s, uns
 
 const char *activity_state_name(enum activity_state state);
 
+/* Someone is in view with a label: a class, or PIPELINE_LABEL_UNKNOWN. */
+static inline bool activity_labelled(const struct activity_now *now)
+{
+    return now->state == ACTIVITY_LABEL &&
+           (now->label >= 0 || now->label == PIPELINE_LABEL_UNKNOWN);
+}
+
 #endif

@@ -24,6 +24,11 @@
 
 #define PIPELINE_MAX_PEOPLE 16 /* the largest max_people */
 
+/* A label that is none of the model's classes: the top score is below the
+ * model's calibrated threshold, or the top class is "Other" (crt.h,
+ * CRT_LABEL_UNKNOWN). */
+#define PIPELINE_LABEL_UNKNOWN (-2)
+
 /* One person track's outcome of a segment: a confirmed track of the stream's
  * person tracker with its own features state and its own memory. Every
  * track's segments end on the stream's segment clock, so one step gives them
@@ -34,15 +39,15 @@ struct pipeline_person {
     float box[4];                           /* x0, y0, x1, y1 in [0,1], as last seen */
     float keypoints[PIPELINE_KEYPOINTS][3]; /* as last seen: x, y in [0,1], score */
     float pose_score;                       /* the pose model's person score, as last seen */
-    int label;                              /* index of the highest score */
-    float scores[PIPELINE_MAX_CLASSES];     /* this track's class probabilities */
-    double first_seen;                      /* wall clock the track was first seen */
+    int label;                          /* index of the highest score, or PIPELINE_LABEL_UNKNOWN */
+    float scores[PIPELINE_MAX_CLASSES]; /* this track's class probabilities */
+    double first_seen;                  /* wall clock the track was first seen */
 };
 
 /* The outcome of one segment. The label, scores, person and keypoints are
  * the stream's summary: the most confident person in view (or nobody). */
 struct pipeline_result {
-    int label; /* index of the highest score */
+    int label; /* index of the highest score, or PIPELINE_LABEL_UNKNOWN */
     unsigned n_classes;
     float scores[PIPELINE_MAX_CLASSES];     /* probabilities, summing to 1 */
     bool person;                            /* someone was in view in the segment */
@@ -87,6 +92,8 @@ struct pipeline_model *pipeline_model_free(struct pipeline_model *model);
 bool pipeline_model_loaded(const struct pipeline_model *model);
 unsigned pipeline_model_n_classes(const struct pipeline_model *model);
 const char *pipeline_model_class(const struct pipeline_model *model, unsigned index);
+/* A label's name: its class, or "unknown" for PIPELINE_LABEL_UNKNOWN. */
+const char *pipeline_model_label(const struct pipeline_model *model, int label);
 /* The model card for GET /v1/model (new reference), or -ENOENT without one. */
 int pipeline_model_card(const struct pipeline_model *model, json_t **ret_card);
 

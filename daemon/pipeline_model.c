@@ -91,6 +91,13 @@ const char *pipeline_model_class(const struct pipeline_model *m, unsigned index)
     return smarthome_classes[index];
 }
 
+const char *pipeline_model_label(const struct pipeline_model *m, int label)
+{
+    if (label == PIPELINE_LABEL_UNKNOWN)
+        return CRT_UNKNOWN_NAME;
+    return label >= 0 ? pipeline_model_class(m, (unsigned)label) : NULL;
+}
+
 int pipeline_model_card(const struct pipeline_model *m, json_t **ret_card)
 {
     if (!pipeline_model_loaded(m))

@@ -10,10 +10,15 @@
 _Static_assert(PIPELINE_MAX_PEOPLE == PEOPLE_MAX, "one cap on people");
 _Static_assert(PIPELINE_MAX_CLASSES == PEOPLE_MAX_CLASSES, "one cap on classes");
 _Static_assert(PIPELINE_KEYPOINTS == POSE_NUM_KEYPOINTS, "COCO-17");
+_Static_assert(PIPELINE_LABEL_UNKNOWN == CRT_LABEL_UNKNOWN, "one unknown label");
 
+/* The top score, whether or not it was sure enough to name a class. */
 static float best_score(const struct pipeline_person *p, unsigned n_classes)
 {
-    return n_classes ? p->scores[p->label] : 0;
+    float best = 0;
+    for (unsigned c = 0; c < n_classes; c++)
+        best = p->scores[c] > best ? p->scores[c] : best;
+    return best;
 }
 
 void pipeline_summarise(struct pipeline_result *r)

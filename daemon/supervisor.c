@@ -249,9 +249,8 @@ static bool on_result(struct stream *st, const struct pipeline_result *raw)
     if (changed) {
         struct errbuf err;
         int64_t id = 0;
-        const char *label = now.state == ACTIVITY_LABEL
-                                ? pipeline_model_class(sup->model, (unsigned)now.label)
-                                : NULL;
+        const char *label =
+            now.state == ACTIVITY_LABEL ? pipeline_model_label(sup->model, now.label) : NULL;
         errbuf_clear(&err);
         int r = store_history_switch(
             sup->store, st->spec.name, history_id, activity_state_name(now.state), label, now.score,

@@ -36,9 +36,8 @@ static json_t *top_json(const struct supervisor *sup, const struct activity_now 
 
 static json_t *label_json(const struct supervisor *sup, const struct activity_now *now)
 {
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
-    return labelled ? json_string(pipeline_model_class(sup->model, (unsigned)now->label))
-                    : json_null();
+    return activity_labelled(now) ? json_string(pipeline_model_label(sup->model, now->label))
+                                  : json_null();
 }
 
 unsigned stream_people_in_view_locked(const struct stream *st)
@@ -53,7 +52,7 @@ json_t *stream_person_json_locked(const struct stream *st, const struct stream_p
                                   bool keypoints)
 {
     const struct activity_now *now = &sp->tracker.now;
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
+    bool labelled = activity_labelled(now);
     json_t *j =
         json_pack("{s:I, s:b, s:[f, f, f, f], s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
                   (json_int_t)sp->p.id, "in_view", sp->p.in_view, "box", sp->p.box[0], sp->p.box[1],
@@ -89,12 +88,11 @@ json_t *stream_person_event_json_locked(const struct stream *st, const struct st
     json_object_set_new(data, "people", json_integer(stream_people_in_view_locked(st)));
     if (strcmp(change, "left") == 0)
         json_object_set_new(data, "state", json_string("gone"));
-    json_object_set_new(
-        data, "previous",
-        !closed ? json_null()
-        : closed->state == ACTIVITY_LABEL
-            ? json_string(pipeline_model_class(st->sup->model, (unsigned)closed->label))
-            : json_string(activity_state_name(closed->state)));
+    json_object_set_new(data, "previous",
+                        !closed ? json_null()
+                        : closed->state == ACTIVITY_LABEL
+                            ? json_string(pipeline_model_label(st->sup->model, closed->label))
+                            : json_string(activity_state_name(closed->state)));
     return data;
 }
 
@@ -102,7 +100,7 @@ json_t *stream_activity_json_locked(const struct stream *st)
 {
     const struct supervisor *sup = st->sup;
     const struct activity_now *now = &st->tracker.now;
-    bool labelled = now->state == ACTIVITY_LABEL && now->label >= 0;
+    bool labelled = activity_labelled(now);
     json_t *tracks = json_array();
     for (unsigned i = 0; tracks && i < st->n_people; i++)
         json_array_append_new(tracks, stream_person_json_locked(st, &st->people[i], false));
@@ -122,11 +120,10 @@ json_t *stream_activity_event_json_locked(const struct stream *st,
     const struct supervisor *sup = st->sup;
     json_t *data = stream_activity_json_locked(st);
     if (data)
-        json_object_set_new(
-            data, "previous",
-            closed->state == ACTIVITY_LABEL
-                ? json_string(pipeline_model_class(sup->model, (unsigned)closed->label))
-                : json_string(activity_state_name(closed->state)));
+        json_object_set_new(data, "previous",
+                            closed->state == ACTIVITY_LABEL
+                                ? json_string(pipeline_model_label(sup->model, closed->label))
+                                : json_string(activity_state_name(closed->state)));
     return data;
 }
 

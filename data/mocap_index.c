@@ -121,11 +121,11 @@ static int row_parse(struct mocap_index_row *row, char **fields, int n, const in
     if (strcmp(activity, "skeleton") == 0) {
         row->class_index = -1;
     } else {
-        row->class_index = smarthome_class_index(activity);
+        row->class_index = mocap_class_index(activity);
         if (row->class_index < 0)
             return errbuf_set(err, -EBADMSG,
                               "%s:%d (%s): activity '%s' is not a Toyota Smarthome class (crt "
-                              "classes lists them) nor 'skeleton'",
+                              "classes lists them) nor 'Other' nor 'skeleton'",
                               path, line, file, activity);
     }
     if (fps[0]) {

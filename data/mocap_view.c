@@ -64,7 +64,8 @@ void mocap_camera_random(struct mocap_camera *ret_cam, const struct mocap_clip *
 
 int mocap_view_render(struct pose_sequence *seq, const struct mocap_clip *clip,
                       const struct mocap_coco_map *map, const struct mocap_camera *cam,
-                      double noise, struct rng *rng, struct errbuf *err)
+                      double noise, enum synth_noise_model noise_model, struct rng *rng,
+                      struct errbuf *err)
 {
     int frames = mocap_resampled_frames(clip, seq->fps);
     if (seq->frames != frames)
@@ -81,10 +82,11 @@ int mocap_view_render(struct pose_sequence *seq, const struct mocap_clip *clip,
     struct synth_options opts;
     synth_options_default(&opts);
     opts.noise = noise;
+    opts.noise_model = noise_model;
     struct estimator est;
     synth_estimator_for(&est, &opts, rng);
     int gap_start, gap_len;
-    synth_gap_random(&gap_start, &gap_len, frames, noise, rng);
+    synth_gap_for(&gap_start, &gap_len, frames, &opts, rng);
 
     for (int f = 0; f < frames; f++) {
         struct mocap_coco_pose pose;

@@ -16,9 +16,10 @@
 static const int joint_side[POSE_NUM_KEYPOINTS] = {0, 1,  -1, 1,  -1, 1,  -1, 1, -1,
                                                    1, -1, 1,  -1, 1,  -1, 1,  -1};
 
-static const char *const activity_classes[SYNTH_NUM_ACTIVITIES] = {
-    "Walk",  "Sitdown",       "Getup",        "Laydown",  "Enter",
-    "Leave", "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV",
+/* The open task's list is the activities' with "Other" after them. */
+static const char *const activity_classes[SYNTH_NUM_ACTIVITIES + 1] = {
+    "Walk",          "Sitdown",      "Getup",    "Laydown", "Enter", "Leave",
+    "Drink.Fromcup", "Usetelephone", "Readbook", "WatchTV", "Other",
 };
 
 /* The activities task draws the first ten; the home task draws from its own
@@ -34,12 +35,14 @@ enum activity {
     ACT_TELEPHONE,
     ACT_READBOOK,
     ACT_WATCHTV,
+    ACT_OTHER, /* the open task only: motion outside the repertoire (synth_other.c) */
     ACT_FEEDCAT,
 };
 
-static const enum activity all_activities[SYNTH_NUM_ACTIVITIES] = {
-    ACT_WALK,  ACT_SITDOWN, ACT_GETUP,     ACT_LAYDOWN,  ACT_ENTER,
-    ACT_LEAVE, ACT_DRINK,   ACT_TELEPHONE, ACT_READBOOK, ACT_WATCHTV,
+/* In the enum's order, so that an activity's index is its class's. */
+static const enum activity all_activities[SYNTH_NUM_ACTIVITIES + 1] = {
+    ACT_WALK,  ACT_SITDOWN,   ACT_GETUP,    ACT_LAYDOWN, ACT_ENTER, ACT_LEAVE,
+    ACT_DRINK, ACT_TELEPHONE, ACT_READBOOK, ACT_WATCHTV, ACT_OTHER,
 };
 
 static const enum activity home_activities[SYNTH_NUM_HOME] = {
@@ -474,7 +477,7 @@ static void performance_random(struct performance *perf, enum activity activity,
 }
 
 void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
-                   const struct body *b, const struct camera *cam, const struct estimator *est,
+                   const struct body *b, const struct camera *cam, struct estimator *est,
                    bool nobody, struct rng *rng)
 {
     struct vec3 joints[POSE_NUM_KEYPOINTS];
@@ -486,8 +489,12 @@ void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct po
 void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
                           const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
                           struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
-                          const struct estimator *est, bool nobody, struct rng *rng)
+                          struct estimator *est, bool nobody, struct rng *rng)
 {
+    if (est->measured) {
+        synth_observe_measured(out, joints, pelvis, body_left, body_front, cam, est, nobody, rng);
+        return;
+    }
     struct vec3 to_camera = v3_normalize(v3_sub(cam->position, pelvis));
     double left_toward = v3_dot(body_left, to_camera);
     double front_toward = v3_dot(body_front, to_camera);
@@ -540,7 +547,7 @@ const char *const *synth_task_classes(enum synth_task task, int *ret_count)
         *ret_count = SYNTH_NUM_HOME;
         return home_classes;
     }
-    *ret_count = SYNTH_NUM_ACTIVITIES;
+    *ret_count = SYNTH_NUM_ACTIVITIES + (task == SYNTH_TASK_OPEN);
     return activity_classes;
 }
 
@@ -548,6 +555,10 @@ int synth_task_parse(const char *text, enum synth_task *ret_task)
 {
     if (strcmp(text, "activities") == 0) {
         *ret_task = SYNTH_TASK_ACTIVITIES;
+        return 0;
+    }
+    if (strcmp(text, "open") == 0) {
+        *ret_task = SYNTH_TASK_OPEN;
         return 0;
     }
     if (strcmp(text, "recall") == 0) {
@@ -572,6 +583,7 @@ const char *synth_task_name(enum synth_task task)
         [SYNTH_TASK_RECALL] = "recall",
         [SYNTH_TASK_FALLS] = "falls",
         [SYNTH_TASK_HOME] = "home",
+        [SYNTH_TASK_OPEN] = "open",
     };
     return (unsigned)task < ARRAY_SIZE(names) ? names[task] : "activities";
 }
@@ -606,9 +618,29 @@ int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err)
 
 void synth_estimator_for(struct estimator *est, const struct synth_options *opts, struct rng *rng)
 {
+    memset(est, 0, sizeof(*est));
     est->quality = opts->noise > 0 ? rng_range(rng, 0.55, 0.92) : 0.9;
+    if (opts->noise_model == SYNTH_NOISE_MEASURED) {
+        synth_estimator_measured(est, opts->noise, rng);
+        return;
+    }
     est->jitter = 0.004 * opts->noise * rng_range(rng, 0.5, 1.5);
     est->dropout = 0.02 * opts->noise;
+}
+
+void synth_gap_for(int *ret_start, int *ret_len, int frames, const struct synth_options *opts,
+                   struct rng *rng)
+{
+    if (opts->noise_model != SYNTH_NOISE_MEASURED) {
+        synth_gap_random(ret_start, ret_len, frames, opts->noise, rng);
+        return;
+    }
+    *ret_start = -1;
+    *ret_len = 0;
+    if (rng_uniform(rng) < fmin(1, 0.5 * opts->noise)) {
+        *ret_len = 1 + rng_below(rng, 4);
+        *ret_start = rng_below(rng, frames);
+    }
 }
 
 /* Short stretches where the estimator loses the person entirely: frames
@@ -657,7 +689,9 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
     int chain = opts->chain;
     bool home_task = opts->task == SYNTH_TASK_HOME;
     const enum activity *repertoire = home_task ? home_activities : all_activities;
-    int n_repertoire = home_task ? SYNTH_NUM_HOME : SYNTH_NUM_ACTIVITIES;
+    /* The open task adds Other as an eleventh, equally likely activity. */
+    int n_repertoire =
+        home_task ? SYNTH_NUM_HOME : SYNTH_NUM_ACTIVITIES + (opts->task == SYNTH_TASK_OPEN);
     int picked[64];
     enum activity acts[64];
     double seconds[64];
@@ -681,7 +715,7 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
     clip->label = picked[chain - 1];
 
     int gap_start, gap_len;
-    synth_gap_random(&gap_start, &gap_len, total, opts->noise, rng);
+    synth_gap_for(&gap_start, &gap_len, total, opts, rng);
 
     int frame = 0;
     for (int i = 0; i < chain; i++) {
@@ -690,6 +724,9 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
         double rate = opts->noise > 0 ? rng_range(rng, 0.8, 1.2) : 1.0;
         performance_random(&perf, acts[i], seconds[i], &cam, rng);
         add_seat_zone(&clip->events, &perf, &cam);
+        struct synth_other other;
+        if (acts[i] == ACT_OTHER)
+            synth_other_random(&other, seconds[i], &cam, rng);
 
         for (int f = 0; f < frames; f++, frame++) {
             double t = f / opts->fps;
@@ -699,7 +736,10 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
                                                                       perf.wobble_phase));
             warped = fmax(0, warped);
             struct posture p;
-            animate(&p, &body, &perf, warped);
+            if (acts[i] == ACT_OTHER)
+                synth_other_pose(&p, &body, &other, warped);
+            else
+                animate(&p, &body, &perf, warped);
             bool nobody = frame >= gap_start && frame < gap_start + gap_len;
             synth_observe(clip->keypoints[frame], &p, &body, &cam, &est, nobody, rng);
             clip->labels[frame] = picked[i];

@@ -470,7 +470,7 @@ int synth_generate_falls(struct synth_clip *clip, const struct synth_options *op
     clip->label = scenes[scene].fall ? 1 : 0;
 
     int gap_start, gap_len;
-    synth_gap_random(&gap_start, &gap_len, frames, opts->noise, rng);
+    synth_gap_for(&gap_start, &gap_len, frames, opts, rng);
     for (int f = 0; f < frames; f++) {
         double t = f / opts->fps;
         struct posture p;

@@ -138,6 +138,10 @@ struct estimator {
     double quality; /* typical score of a well-seen joint */
     double jitter;  /* standard deviation, in image widths at 3 m */
     double dropout; /* chance per joint per frame of a wild miss */
+    /* SYNTH_NOISE_MEASURED only: */
+    bool measured;
+    double swap;                         /* chance per frame of a left/right limb swap */
+    double drift[POSE_NUM_KEYPOINTS][2]; /* the correlated part of each joint's jitter */
 };
 
 void synth_body_random(struct body *b, struct rng *rng);
@@ -168,7 +172,7 @@ void synth_camera_floor_point(const struct camera *cam, double column, double de
 void synth_estimator_for(struct estimator *est, const struct synth_options *opts, struct rng *rng);
 /* What a pose estimator reports for one frame of a posture. */
 void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct posture *p,
-                   const struct body *b, const struct camera *cam, const struct estimator *est,
+                   const struct body *b, const struct camera *cam, struct estimator *est,
                    bool nobody, struct rng *rng);
 /* The same from world joint positions: pelvis is the body's centre,
  * body_left and body_front its horizontal left and forward directions
@@ -176,10 +180,19 @@ void synth_observe(struct pose_keypoint out[POSE_NUM_KEYPOINTS], const struct po
 void synth_observe_points(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
                           const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
                           struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
-                          const struct estimator *est, bool nobody, struct rng *rng);
+                          struct estimator *est, bool nobody, struct rng *rng);
+/* The measured noise model (synth_noise.c). */
+void synth_estimator_measured(struct estimator *est, double noise, struct rng *rng);
+void synth_observe_measured(struct pose_keypoint out[POSE_NUM_KEYPOINTS],
+                            const struct vec3 joints[POSE_NUM_KEYPOINTS], struct vec3 pelvis,
+                            struct vec3 body_left, struct vec3 body_front, const struct camera *cam,
+                            struct estimator *est, bool nobody, struct rng *rng);
 /* A stretch of 2-6 frames with nobody found, with chance 0.15 x noise:
  * frames [*ret_start, *ret_start + *ret_len), or none (start -1, length 0). */
 void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, struct rng *rng);
+/* The same for an options' noise model (measured: chance 0.5 x noise, 1-4 frames). */
+void synth_gap_for(int *ret_start, int *ret_len, int frames, const struct synth_options *opts,
+                   struct rng *rng);
 int synth_clip_alloc(struct synth_clip *clip, int frames, struct errbuf *err);
 
 /* Home N (synth_home.c): cam becomes its one camera and body one of its three
@@ -190,6 +203,21 @@ void synth_home_view(struct camera *cam, struct body *body, int home, struct rng
  * waist, pour with one hand near the floor, straighten up (synth_home.c). */
 void synth_animate_feed(struct posture *p, const struct body *b, int hand, double t, double seconds,
                         double phase);
+/* Motion outside the repertoire, the open task's "Other" (synth_other.c):
+ * a style and its random parts, drawn once per performance in the camera's
+ * view, then posed at each time t in seconds. */
+#define SYNTH_OTHER_WAVES 12
+struct synth_other {
+    int style;
+    double seconds, tempo, amount, yaw, turn;
+    int hand; /* 0 left, 1 right, 2 both (and a style's variant) */
+    double x, z, end_x, end_z;
+    double rate[SYNTH_OTHER_WAVES], phase[SYNTH_OTHER_WAVES], level[SYNTH_OTHER_WAVES];
+};
+void synth_other_random(struct synth_other *o, double seconds, const struct camera *cam,
+                        struct rng *rng);
+void synth_other_pose(struct posture *p, const struct body *b, const struct synth_other *o,
+                      double t);
 
 /* The falls task (synth_falls.c): per-frame classes Nofall, Fall. */
 #define SYNTH_NUM_FALL_CLASSES 2

@@ -258,7 +258,8 @@ static void clock_advance(struct people *pp, double pts)
 }
 
 /* The segment's outcome of a track that pushed all of its frames. */
-static void slot_result(const struct slot *s, unsigned n_classes, struct people_person *p)
+static void slot_result(const struct slot *s, const struct crt_model *crt, unsigned n_classes,
+                        struct people_person *p)
 {
     *p = (struct people_person){.id = s->id,
                                 .pose_score = s->last.score,
@@ -273,6 +274,9 @@ static void slot_result(const struct slot *s, unsigned n_classes, struct people_
             p->label = (int)c;
     }
     p->score = n_classes ? p->probs[p->label] : 0;
+    /* Below the model's calibrated threshold, or "Other": unknown. */
+    if (n_classes)
+        p->label = crt_model_decide(crt, p->probs);
 }
 
 int people_frame(struct people *pp, const struct pose_person *dets, int n_dets, double pts,
@@ -335,7 +339,7 @@ int people_frame(struct people *pp, const struct pose_person *dets, int n_dets, 
         if (!s->used)
             continue;
         if (s->pushing) {
-            slot_result(s, n_classes, &ret->people[ret->n++]);
+            slot_result(s, pp->crt, n_classes, &ret->people[ret->n++]);
             slot_snapshot(pp, s);
         }
         s->pushing = true;

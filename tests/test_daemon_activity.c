@@ -112,6 +112,36 @@ static void a_reopened_source_resets_the_candidate(void **state)
     assert_true(t.now.since == 11.0);
 }
 
+/* A segment the model was not sure of: the label is unknown, a state of
+ * its own that must win the hysteresis like any label; its score is the top
+ * guess's and the top list still names the guesses. */
+static void unknown_is_a_label_with_guesses(void **state)
+{
+    struct activity_tracker t;
+    struct activity_interval closed;
+    activity_tracker_init(&t);
+    struct pipeline_result r = seg(4, 0.8);
+    activity_update(&t, 1.0, 3, &r, 50.0, &closed);
+    assert_int_equal(t.now.label, 4);
+    double pts = 1.6, wall = 50.8;
+    bool changed = false;
+    for (int i = 0; i < 3 && !changed; i++, pts += 0.8, wall += 0.8) {
+        r = seg(7, pts);
+        r.scores[7] = 0.4f;
+        r.scores[9] = 0.3f;
+        r.label = PIPELINE_LABEL_UNKNOWN;
+        changed = activity_update(&t, 1.0, 3, &r, wall, &closed);
+    }
+    assert_true(changed);
+    assert_int_equal(closed.label, 4);
+    assert_int_equal(t.now.state, ACTIVITY_LABEL);
+    assert_int_equal(t.now.label, PIPELINE_LABEL_UNKNOWN);
+    assert_true(activity_labelled(&t.now));
+    assert_true(t.now.score > 0.39f && t.now.score < 0.41f);
+    assert_int_equal(t.now.top_label[0], 7);
+    assert_int_equal(t.now.top_label[1], 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,6 +149,7 @@ int main(void)
         cmocka_unit_test(a_new_label_must_win_the_whole_span),
         cmocka_unit_test(nobody_in_view_is_a_state),
         cmocka_unit_test(a_reopened_source_resets_the_candidate),
+        cmocka_unit_test(unknown_is_a_label_with_guesses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

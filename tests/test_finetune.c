@@ -190,7 +190,13 @@ static void test_finetune_learns_new_class(void **state)
         assert_string_equal(crt_model_metadata(m, "finetune.parent"), res.parent);
         assert_non_null(strstr(crt_model_metadata(m, "finetune.labels"), "\"Feed.Cat\""));
         assert_non_null(crt_model_metadata(m, "finetune.validation"));
-        assert_string_equal(crt_model_metadata(m, TRAIN_REPLAY_KEY), "synth:activities");
+        /* The parent's recipe, said outright in the child's card. */
+        struct train_replay parent_replay;
+        struct crt_model *parent = NULL;
+        assert_int_equal(crt_model_load(default_model, &parent, &err), 0);
+        assert_int_equal(train_replay_recipe(parent, &parent_replay, &err), 0);
+        assert_string_equal(crt_model_metadata(m, TRAIN_REPLAY_KEY), parent_replay.spec);
+        crt_model_free(parent);
         crt_model_free(m);
     }
 }

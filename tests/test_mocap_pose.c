@@ -216,7 +216,7 @@ static void render_frame(const struct mocap_clip *clip, double z, struct pose_se
     assert_int_equal(
         pose_sequence_init(seq, mocap_resampled_frames(clip, 10), 10, classes, 1, NULL), 0);
     rng_seed(&rng, 1);
-    int r = mocap_view_render(seq, clip, &map, &cam, 0, &rng, &err);
+    int r = mocap_view_render(seq, clip, &map, &cam, 0, SYNTH_NOISE_V1, &rng, &err);
     if (r < 0)
         fail_msg("%s", err.msg);
 }
@@ -292,7 +292,8 @@ static void seeded_cameras(void **state)
         for (double x = 0; x <= 1.2; x += 0.1)
             assert_true(hypot(cam.position[0] - x, cam.position[2]) >= 1.5 - 1e-9);
         assert_int_equal(pose_sequence_init(&a, frames, 10, classes, 1, NULL), 0);
-        assert_int_equal(mocap_view_render(&a, &clip, &map, &cam, 1, &rng, &err), 0);
+        assert_int_equal(mocap_view_render(&a, &clip, &map, &cam, 1, SYNTH_NOISE_V1, &rng, &err),
+                         0);
         for (int f = 0; f < frames; f++)
             for (int j = 0; j < 17; j++) {
                 const struct pose_keypoint *k = &a.keypoints[f][j];
@@ -303,14 +304,16 @@ static void seeded_cameras(void **state)
         mocap_view_seed(&rng, 7, "figure", camera);
         mocap_camera_random(&cam, &clip, &map, &rng);
         assert_int_equal(pose_sequence_init(&b, frames, 10, classes, 1, NULL), 0);
-        assert_int_equal(mocap_view_render(&b, &clip, &map, &cam, 1, &rng, &err), 0);
+        assert_int_equal(mocap_view_render(&b, &clip, &map, &cam, 1, SYNTH_NOISE_V1, &rng, &err),
+                         0);
         assert_memory_equal(a.keypoints, b.keypoints, sizeof(*a.keypoints) * (size_t)frames);
         pose_sequence_done(&b);
         /* Another camera sees something else. */
         mocap_view_seed(&rng, 7, "figure", camera + 1);
         mocap_camera_random(&cam, &clip, &map, &rng);
         assert_int_equal(pose_sequence_init(&b, frames, 10, classes, 1, NULL), 0);
-        assert_int_equal(mocap_view_render(&b, &clip, &map, &cam, 1, &rng, &err), 0);
+        assert_int_equal(mocap_view_render(&b, &clip, &map, &cam, 1, SYNTH_NOISE_V1, &rng, &err),
+                         0);
         assert_memory_not_equal(a.keypoints, b.keypoints, sizeof(*a.keypoints) * (size_t)frames);
         pose_sequence_done(&b);
         pose_sequence_done(&a);
@@ -320,7 +323,8 @@ static void seeded_cameras(void **state)
     struct mocap_camera cam = {.position = {0, 2, 4}, .target = {0, 1, 0}, .hfov = 60};
     rng_seed(&rng, 1);
     assert_int_equal(pose_sequence_init(&a, frames + 1, 10, classes, 1, NULL), 0);
-    assert_int_equal(mocap_view_render(&a, &clip, &map, &cam, 1, &rng, &err), -EINVAL);
+    assert_int_equal(mocap_view_render(&a, &clip, &map, &cam, 1, SYNTH_NOISE_V1, &rng, &err),
+                     -EINVAL);
     printf("%s\n", err.msg);
     pose_sequence_done(&a);
     mocap_clip_done(&clip);

@@ -133,7 +133,7 @@ static int on_frame(void *ctx, const struct video_frame *frame, const struct pos
     struct segment_result s = {
         .start = run->segment_start,
         .end = frame->pts + 1.0 / run->fps,
-        .label = best,
+        .label = crt_model_decide(run->model, run->probs),
         .score = run->probs[best],
         .presence = (float)run->person_frames / (float)run->frames_in_segment,
     };
@@ -193,7 +193,7 @@ static void track_report(const struct crt_model *model, const struct track_timel
         double sum = 0;
         while (j < t->n && t->segments[j].label == t->segments[i].label)
             sum += t->segments[j++].score;
-        const char *label = crt_model_class(model, t->segments[i].label);
+        const char *label = crt_model_label(model, t->segments[i].label);
         double start = t->segments[i].start, end = t->segments[j - 1].end;
         json_array_append_new(timeline, json_pack("{s:f, s:f, s:s, s:f}", "start", start, "end",
                                                   end, "label", label, "score", sum / (j - i)));
@@ -209,14 +209,56 @@ static void track_report(const struct crt_model *model, const struct track_timel
         const struct segment_result *s = &t->segments[i];
         json_array_append_new(segments,
                               json_pack("{s:f, s:f, s:s, s:f, s:f}", "start", s->start, "end",
-                                        s->end, "label", crt_model_class(model, s->label), "score",
+                                        s->end, "label", crt_model_label(model, s->label), "score",
                                         s->score, "presence", s->presence));
         if (show_segments && !as_json)
             printf("%s  segment %3d  %7.2f s  %-22s %.2f  person in %.0f%% of frames\n", indent, i,
-                   s->start, crt_model_class(model, s->label), s->score, 100 * s->presence);
+                   s->start, crt_model_label(model, s->label), s->score, 100 * s->presence);
     }
     *ret_timeline = timeline;
     *ret_segments = segments;
+}
+
+/* How the segments with their person in view (seen in at least half of the
+ * segment's frames) were labelled, over every track: a video's answer in
+ * one line, and in the JSON as "labels_in_view" {label: segments}. */
+static json_t *label_shares(const struct crt_model *model, const struct classify_run *run,
+                            bool print)
+{
+    int C = crt_model_config(model)->n_classes, total = 0;
+    int *count = calloc((size_t)C + 1, sizeof(int)); /* [C]: unknown */
+    json_t *shares = json_object();
+    if (!count || !shares) {
+        free(count);
+        return shares;
+    }
+    for (int i = 0; i < run->n_tracks; i++)
+        for (int k = 0; k < run->tracks[i].n; k++) {
+            const struct segment_result *s = &run->tracks[i].segments[k];
+            if (s->presence < 0.5f)
+                continue;
+            count[s->label == CRT_LABEL_UNKNOWN ? C : s->label]++;
+            total++;
+        }
+    if (print)
+        printf("labels of the %d segments with their person in view:", total);
+    for (int n = 0; n < total;) { /* most common first */
+        int best = 0;
+        for (int c = 1; c <= C; c++)
+            best = count[c] > count[best] ? c : best;
+        if (count[best] == 0)
+            break;
+        const char *name = best == C ? CRT_UNKNOWN_NAME : crt_model_class(model, best);
+        if (print)
+            printf(" %s %.1f%% (%d)", name, 100.0 * count[best] / total, count[best]);
+        json_object_set_new(shares, name, json_integer(count[best]));
+        n += count[best];
+        count[best] = 0;
+    }
+    if (print)
+        printf("\n");
+    free(count);
+    return shares;
 }
 
 static bool parse_int(const char *s, int lo, int hi, int *ret)
@@ -373,10 +415,12 @@ int cmd_classify(int argc, char **argv)
                                         "first_seen", t->first_seen, "last_seen", t->last_seen,
                                         "timeline", timeline, "segments", segments));
     }
+    json_t *shares = label_shares(model, &run, !as_json);
     if (as_json) {
-        json_t *out = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:o}", "file", file, "model",
-                                model_path, "pose", pose_path, "frames", frames, "fps", cfg->fps,
-                                "segment_frames", cfg->segment_len, "tracks", tracks);
+        json_t *out =
+            json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "file", file, "model", model_path,
+                      "pose", pose_path, "frames", frames, "fps", cfg->fps, "segment_frames",
+                      cfg->segment_len, "tracks", tracks, "labels_in_view", shares);
         if (multi) {
             json_object_set_new(out, "side", json_integer(side));
         } else {
@@ -389,6 +433,7 @@ int cmd_classify(int argc, char **argv)
         json_decref(out);
     } else {
         json_decref(tracks);
+        json_decref(shares);
     }
     json_decref(timeline);
     json_decref(segments);

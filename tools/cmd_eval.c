@@ -11,12 +11,13 @@
 #include "extract.h"
 #include "data.h"
 #include "crt.h"
+#include "open_set.h"
 #include "report.h"
 #include "train.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: crt eval --model FILE [--protocol cs|cv1|cv2|all] [options] DIR\n"
+    fprintf(out, "usage: crt eval --model FILE [--protocol P] [options] DIR\n"
                  "       crt eval --falls DIR [options]   (the fall detector; --falls --help)\n\n"
                  "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
                  "`crt extract` for Smarthome clips or by `crt synth`, or on a folder of\n"
@@ -28,7 +29,13 @@ static void usage(FILE *out)
                  "  --model FILE       the model file (safetensors)\n"
                  "  --protocol P       cs, cv1, cv2: Smarthome file names, the protocol's test\n"
                  "                     split and classes (default cs); all: every file, with\n"
-                 "                     the label stored in it, over the model's classes\n"
+                 "                     the label stored in it, over the model's classes;\n"
+                 "                     mocap-subjects, mocap-cameras, hdm05: the real-motion\n"
+                 "                     protocol's held-out subjects, held-out cameras or HDM05\n"
+                 "                     clips among files of `crt mocap` (docs/MOCAP.md)\n"
+                 "Clips labelled Other (motion outside the repertoire) are scored as such:\n"
+                 "a table then gives, at several thresholds, the known classes' accuracy\n"
+                 "(unknown counts as wrong) against the share of Other reported unknown.\n"
                  "  --cache DIR        when DIR holds video clips, where their poses are cached\n"
                  "                     first (as crt extract does; default: DIR-pose)\n"
                  "  --report DIR       also write DIR/confusion.csv, DIR/confusion.svg and\n"
@@ -213,19 +220,36 @@ int cmd_eval(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *dir = argv[optind];
-    bool smarthome = strcmp(protocol_text, "all") != 0;
+    struct dataset_filter filter = {.split = SMARTHOME_SPLIT_TEST};
+    if (strcmp(protocol_text, "mocap-subjects") == 0 || strcmp(protocol_text, "mocap-cameras") == 0)
+        filter.mocap = mocap_split_parse(protocol_text + 6, &filter.mocap_split) == 0;
+    else if (strcmp(protocol_text, "hdm05") == 0)
+        filter.mocap = mocap_split_parse(protocol_text, &filter.mocap_split) == 0;
+    bool smarthome = strcmp(protocol_text, "all") != 0 && !filter.mocap;
     enum smarthome_protocol protocol = SMARTHOME_CS;
     if (smarthome && smarthome_protocol_parse(protocol_text, &protocol) < 0) {
-        cli_error("eval", "unknown protocol '%s' (cs, cv1, cv2 or all)", protocol_text);
+        cli_error("eval",
+                  "unknown protocol '%s' (cs, cv1, cv2, all, mocap-subjects, "
+                  "mocap-cameras or hdm05)",
+                  protocol_text);
         return EXIT_USAGE;
     }
+    filter.smarthome = smarthome;
+    filter.protocol = protocol;
+    struct open_set_data os = {0};
 
     int r = crt_model_load(model_path, &model, &err);
     if (r < 0) {
         cli_error("eval", "%s", errbuf_text(&err, r));
         goto done;
     }
-    int n_classes = crt_model_config(model)->n_classes;
+    /* The model's classes, and Other after them when it has none: such
+     * clips are out of its repertoire, which it can only call unknown. */
+    if (open_set_classes(&os, model) < 0) {
+        cli_error("eval", "out of memory");
+        goto done;
+    }
+    int n_classes = os.n_load;
     scored = calloc((size_t)n_classes, sizeof(*scored));
     classes = calloc((size_t)n_classes, sizeof(*classes));
     if (!scored || !classes || confusion_init(&cm, n_classes) < 0) {
@@ -233,7 +257,7 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     for (int i = 0; i < n_classes; i++)
-        classes[i] = crt_model_class(model, i);
+        classes[i] = os.classes[i];
     r = protocol_scored(scored, model, smarthome, protocol, &err);
     if (r < 0) {
         cli_error("eval", "%s: %s", model_path, err.msg);
@@ -267,8 +291,6 @@ int cmd_eval(int argc, char **argv)
         dir = xo.out;
     }
 
-    struct dataset_filter filter = {
-        .smarthome = smarthome, .protocol = protocol, .split = SMARTHOME_SPLIT_TEST};
     struct dataset_report loading = cli_dataset_report(stderr);
     r = dataset_load(&ds, dir, &filter, classes, n_classes, &loading, &err);
     if (r < 0) {
@@ -288,8 +310,14 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     fprintf(stderr, "\n");
+    if ((r = open_set_run(&os, model, &ds, &err)) < 0) {
+        cli_error("eval", "%s", err.msg);
+        goto done;
+    }
 
     report = report_json(&cm, model, model_path, scored, protocol_text, &ds, argc, argv);
+    if (report)
+        json_object_set_new(report, "unknown", open_set_json(&os, model));
     if (report_dir) {
         char path[4096], title[256];
         struct svg_args args = {&cm, classes, scored, title};
@@ -318,10 +346,12 @@ int cmd_eval(int argc, char **argv)
         printf("model %s, protocol %s, %d clips (%d skipped)\n", model_path, protocol_text, ds.n,
                ds.skipped);
         report_class_table(stdout, &cm, classes, scored);
+        open_set_print(stdout, &os, model);
     }
     status = 0;
 done:
     json_decref(report);
+    open_set_done(&os);
     confusion_done(&cm);
     dataset_done(&ds);
     free(scored);

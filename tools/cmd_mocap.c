@@ -10,15 +10,23 @@
 #include "data.h"
 
 #define MAX_RELABELS 32
+#define MAX_CLASSES  (MOCAP_CLASS_OTHER + 1)
 
 struct mocap_job {
     const char *out_dir;
     int cameras;
     double fps;
     double noise;
+    enum synth_noise_model noise_model;
     uint64_t seed;
     int relabel_from[MAX_RELABELS], relabel_to[MAX_RELABELS];
     int n_relabels;
+    /* The class list written into every file: --classes, or Smarthome's
+     * (and Other when a chosen clip is Other). */
+    const char *classes[MAX_CLASSES];
+    int n_classes;
+    bool split_only;
+    enum mocap_split split; /* with split_only: write only this split's files */
 };
 
 static void usage(FILE *out)
@@ -42,11 +50,19 @@ static void usage(FILE *out)
                  "  --seed S               random seed (default 1); a seed, clip and camera\n"
                  "                         always give the same file\n"
                  "  --noise X              estimator defects, 0 = clean, 1 = default (as synth)\n"
+                 "  --noise-model M        v1 (default) or measured (as crt synth)\n"
                  "  --exclude-source NAME  skip the clips of a source: cmu or hdm05 (HDM05 is\n"
                  "                         for evaluation only; exclude it for training data)\n"
                  "  --relabel FROM=TO      write class TO for clips of class FROM, e.g.\n"
                  "                         Drink.Frombottle=Drink.Fromcup for a model that only\n"
-                 "                         knows Drink.Fromcup (may be repeated)\n");
+                 "                         knows Drink.Fromcup (may be repeated)\n"
+                 "  --classes A,B,...      the class list of the files (a model's, so that\n"
+                 "                         they mix with its other data); every clip's class\n"
+                 "                         must be in it (default: the 31 Smarthome classes,\n"
+                 "                         and Other when a clip is Other)\n"
+                 "  --split NAME           write only the files of one part of the real-motion\n"
+                 "                         protocol: train, subjects (held-out subjects),\n"
+                 "                         cameras (held-out cameras), hdm05 (docs/MOCAP.md)\n");
 }
 
 static int parse_int(const char *text, int lo, int hi, int *ret)
@@ -76,7 +92,7 @@ static int parse_relabel(struct mocap_job *job, const char *text)
     if (!eq || (size_t)(eq - text) >= sizeof(from) || job->n_relabels == MAX_RELABELS)
         return -EINVAL;
     snprintf(from, sizeof(from), "%.*s", (int)(eq - text), text);
-    int a = smarthome_class_index(from), b = smarthome_class_index(eq + 1);
+    int a = mocap_class_index(from), b = mocap_class_index(eq + 1);
     if (a < 0 || b < 0)
         return -EINVAL;
     job->relabel_from[job->n_relabels] = a;
@@ -92,6 +108,32 @@ static int relabelled(const struct mocap_job *job, int class_index)
     return class_index;
 }
 
+/* A class's index in the files' class list, or -1. */
+static int class_in_list(const struct mocap_job *job, int class_index)
+{
+    for (int i = 0; i < job->n_classes; i++)
+        if (strcmp(job->classes[i], mocap_class_name(class_index)) == 0)
+            return i;
+    return -1;
+}
+
+/* --classes: names of Smarthome classes or Other, comma-separated. */
+static int parse_classes(struct mocap_job *job, const char *arg)
+{
+    char text[1024];
+    if (str_copy(text, sizeof(text), arg) < 0)
+        return -EINVAL;
+    job->n_classes = 0;
+    for (char *save = NULL, *tok = strtok_r(text, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int c = mocap_class_index(tok);
+        if (c < 0 || job->n_classes == MAX_CLASSES)
+            return -EINVAL;
+        job->classes[job->n_classes++] = mocap_class_name(c);
+    }
+    return job->n_classes ? 0 : -EINVAL;
+}
+
 /* Writes a row's clip through job->cameras cameras; returns files written or
  * a negative errno with err filled. */
 static int write_clip(const struct mocap_job *job, const struct mocap_index *index, int row,
@@ -102,7 +144,7 @@ static int write_clip(const struct mocap_job *job, const struct mocap_index *ind
     struct mocap_clip clip;
     struct mocap_coco_map map;
     struct errbuf why = {0};
-    int label = relabelled(job, r->class_index);
+    int label = class_in_list(job, relabelled(job, r->class_index));
     int ret = mocap_index_load_clip(index, row, &clip, err);
     if (ret < 0)
         return ret;
@@ -111,29 +153,35 @@ static int write_clip(const struct mocap_job *job, const struct mocap_index *ind
         goto done;
     }
     int frames = mocap_resampled_frames(&clip, job->fps);
+    int written = 0;
     for (int c = 1; c <= job->cameras; c++) {
         struct pose_sequence seq;
         struct mocap_camera cam;
         struct rng rng;
         char name[512], path[PATH_MAX];
-        if ((ret = pose_sequence_init(&seq, frames, job->fps, smarthome_classes,
-                                      SMARTHOME_NUM_CLASSES, err)) < 0)
+        if (job->split_only && mocap_split_of(r->source, r->subject, c) != job->split)
+            continue;
+        if ((ret = pose_sequence_init(&seq, frames, job->fps, job->classes, job->n_classes, err)) <
+            0)
             goto done;
         mocap_view_seed(&rng, job->seed, r->file, c);
         mocap_camera_random(&cam, &clip, &map, &rng);
-        ret = mocap_view_render(&seq, &clip, &map, &cam, job->noise, &rng, err);
+        ret = mocap_view_render(&seq, &clip, &map, &cam, job->noise, job->noise_model, &rng, err);
         for (int f = 0; ret == 0 && f < frames; f++)
             seq.labels[f] = label;
         seq.label = label;
         char source[1200]; /* the whole, then what fits in the file's source field */
         snprintf(source, sizeof(source),
-                 "crt mocap --seed %llu --fps %g --noise %g: %s (%s %s, %s; %s), camera %d of %d",
-                 (unsigned long long)job->seed, job->fps, job->noise, r->file, src->name, r->trial,
-                 r->description, r->activity, c, job->cameras);
+                 "crt mocap --seed %llu --fps %g --noise %g%s%s: %s (%s %s, %s; %s), camera %d of "
+                 "%d",
+                 (unsigned long long)job->seed, job->fps, job->noise,
+                 job->noise_model != SYNTH_NOISE_V1 ? " --noise-model " : "",
+                 job->noise_model != SYNTH_NOISE_V1 ? synth_noise_model_name(job->noise_model) : "",
+                 r->file, src->name, r->trial, r->description, r->activity, c, job->cameras);
         str_copy(seq.source, sizeof(seq.source), source);
         str_copy(seq.acknowledgement, sizeof(seq.acknowledgement), src->acknowledgement);
         if (ret == 0 &&
-            (ret = mocap_index_pose_name(r, smarthome_classes[label], c, name, sizeof(name))) < 0)
+            (ret = mocap_index_pose_name(r, job->classes[label], c, name, sizeof(name))) < 0)
             errbuf_set(err, ret, "%s: the file name is too long", r->file);
         if (ret == 0 &&
             snprintf(path, sizeof(path), "%s/%s", job->out_dir, name) >= (int)sizeof(path))
@@ -143,9 +191,10 @@ static int write_clip(const struct mocap_job *job, const struct mocap_index *ind
         pose_sequence_done(&seq);
         if (ret < 0)
             goto done;
+        written++;
     }
     *ret_frames = frames;
-    ret = job->cameras;
+    ret = written;
 done:
     mocap_clip_done(&clip);
     return ret;
@@ -159,14 +208,14 @@ static int check_names(const struct mocap_index *index, const bool *selected,
     for (int i = 0; i < index->n; i++) {
         if (!selected[i] ||
             mocap_index_pose_name(&index->rows[i],
-                                  smarthome_classes[relabelled(job, index->rows[i].class_index)], 1,
+                                  mocap_class_name(relabelled(job, index->rows[i].class_index)), 1,
                                   a, sizeof(a)) < 0)
             continue;
         for (int k = i + 1; k < index->n; k++)
             if (selected[k] &&
-                mocap_index_pose_name(
-                    &index->rows[k], smarthome_classes[relabelled(job, index->rows[k].class_index)],
-                    1, b, sizeof(b)) == 0 &&
+                mocap_index_pose_name(&index->rows[k],
+                                      mocap_class_name(relabelled(job, index->rows[k].class_index)),
+                                      1, b, sizeof(b)) == 0 &&
                 strcmp(a, b) == 0)
                 return errbuf_set(err, -EEXIST, "%s:%d and %d would both write %s", index->path,
                                   index->rows[i].line, index->rows[k].line, a);
@@ -183,8 +232,11 @@ int cmd_mocap(int argc, char **argv)
         OPT_FPS,
         OPT_SEED,
         OPT_NOISE,
+        OPT_NOISE_MODEL,
         OPT_EXCLUDE,
         OPT_RELABEL,
+        OPT_CLASSES,
+        OPT_SPLIT,
         OPT_HELP
     };
     static const struct option longopts[] = {
@@ -194,8 +246,11 @@ int cmd_mocap(int argc, char **argv)
         {"fps", required_argument, NULL, OPT_FPS},
         {"seed", required_argument, NULL, OPT_SEED},
         {"noise", required_argument, NULL, OPT_NOISE},
+        {"noise-model", required_argument, NULL, OPT_NOISE_MODEL},
         {"exclude-source", required_argument, NULL, OPT_EXCLUDE},
         {"relabel", required_argument, NULL, OPT_RELABEL},
+        {"classes", required_argument, NULL, OPT_CLASSES},
+        {"split", required_argument, NULL, OPT_SPLIT},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -229,6 +284,9 @@ int cmd_mocap(int argc, char **argv)
         case OPT_SEED:
             bad = parse_int(optarg, 0, 2000000000, &seed);
             break;
+        case OPT_NOISE_MODEL:
+            bad = synth_noise_model_parse(optarg, &job.noise_model);
+            break;
         case OPT_NOISE:
             bad = parse_double(optarg, 0, 4, &job.noise);
             break;
@@ -239,6 +297,13 @@ int cmd_mocap(int argc, char **argv)
             break;
         case OPT_RELABEL:
             bad = parse_relabel(&job, optarg);
+            break;
+        case OPT_CLASSES:
+            bad = parse_classes(&job, optarg);
+            break;
+        case OPT_SPLIT:
+            bad = mocap_split_parse(optarg, &job.split);
+            job.split_only = bad == 0;
             break;
         default:
             cli_error("mocap", "unknown option '%s'", argv[optind - 1]);
@@ -286,12 +351,38 @@ int cmd_mocap(int argc, char **argv)
             selected[i] = false;
             skipped++;
         }
+    /* --split: only the clips with a camera in that part of the protocol. */
+    for (int i = 0; job.split_only && i < index.n; i++) {
+        bool any = false;
+        for (int cam = 1; cam <= job.cameras; cam++)
+            any |= mocap_split_of(index.rows[i].source, index.rows[i].subject, cam) == job.split;
+        if (selected[i] && !any) {
+            selected[i] = false;
+            skipped++;
+        }
+    }
     for (int i = 0; i < index.n; i++)
         chosen += selected[i];
     if (chosen == 0) {
-        cli_error("mocap", "no clip to convert (%d excluded by --exclude-source)", skipped);
+        cli_error("mocap", "no clip to convert (%d excluded by --exclude-source or --split)",
+                  skipped);
         goto done;
     }
+    if (job.n_classes == 0) {
+        bool other = false;
+        for (int i = 0; i < index.n; i++)
+            other |=
+                selected[i] && relabelled(&job, index.rows[i].class_index) == MOCAP_CLASS_OTHER;
+        for (int i = 0; i < SMARTHOME_NUM_CLASSES + other; i++)
+            job.classes[job.n_classes++] = mocap_class_name(i);
+    }
+    for (int i = 0; i < index.n; i++)
+        if (selected[i] && class_in_list(&job, relabelled(&job, index.rows[i].class_index)) < 0) {
+            cli_error("mocap", "%s:%d (%s): class '%s' is not in --classes", index.path,
+                      index.rows[i].line, index.rows[i].file,
+                      mocap_class_name(relabelled(&job, index.rows[i].class_index)));
+            goto done;
+        }
     if ((r = check_names(&index, selected, &job, &err)) < 0) {
         cli_error("mocap", "%s", errbuf_text(&err, r));
         goto done;
@@ -321,8 +412,7 @@ int cmd_mocap(int argc, char **argv)
         seconds += frames / job.fps;
         hdm05 |= row->source == MOCAP_SOURCE_HDM05;
         fprintf(stderr, "crt mocap: %d/%d %s (%s): %d frames x %d cameras\n", done_clips, chosen,
-                row->file, smarthome_classes[relabelled(&job, row->class_index)], frames,
-                job.cameras);
+                row->file, mocap_class_name(relabelled(&job, row->class_index)), frames, r);
     }
     fprintf(stderr, "crt mocap: %d clips in %.1f s\n", clips,
             (double)(time_mono_ns() - start) * 1e-9);

@@ -171,6 +171,12 @@ int cmd_model_info(int argc, char **argv)
         printf("provenance    data:   %s\n              recipe: %s\n              date:   %s\n",
                meta_or(m, "provenance.data"), meta_or(m, "provenance.recipe"),
                meta_or(m, "provenance.date"));
+        if (crt_model_threshold(m) > 0 || crt_model_other_class(m) >= 0)
+            printf("unknown       below a calibrated probability of %.2f (temperature %.3g)%s\n",
+                   (double)crt_model_threshold(m), (double)crt_model_temperature(m),
+                   crt_model_other_class(m) >= 0 ? ", or when the top class is Other" : "");
+        else
+            printf("unknown       never: no calibrated threshold, no Other class\n");
         printf("classes       %d\n", c->n_classes);
         for (int i = 0; i < c->n_classes; i++)
             printf("  %3d %s\n", i, crt_model_class(m, i));

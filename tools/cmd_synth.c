@@ -32,7 +32,9 @@ static void usage(FILE *out)
                  "options:\n"
                  "  --out DIR            where to write the clips (created if missing)\n"
                  "  --task TASK          activities (ten Smarthome activities, default),\n"
-                 "                       recall (a gesture K segments before the end decides)\n"
+                 "                       open (the ten and Other: random joint trajectories,\n"
+                 "                       jumps, arm waving, dance, exercise, spins), recall (a "
+                 "gesture K segments before the end decides)\n"
                  "                       or falls (clip i: falls forward, backward, sideways,\n"
                  "                       a slump from a chair, then the hard negatives: tie a\n"
                  "                       shoe, sit down hard, lie down on a bed, leave low)\n"
@@ -50,6 +52,8 @@ static void usage(FILE *out)
                  "  --recall-k K         recall task: segments after the event (default 4)\n"
                  "  --segment-frames L   recall task: frames per segment (default 8)\n"
                  "  --noise X            estimator defects, 0 = clean, 1 = default\n"
+                 "  --noise-model M      v1 (default) or measured: the defects crt defects\n"
+                 "                       measured on real MoveNet output (docs/TRAINING.md)\n"
                  "  --down-seconds D     falls task: still time after each scene (default 35)\n"
                  "  --home N             film home N: its one camera, high in a corner and wide\n"
                  "                       (a view the activities task never has), and its\n"
@@ -92,8 +96,11 @@ static int write_clip(const struct synth_job *job, int index, struct errbuf *err
     memcpy(seq.labels, clip.labels, sizeof(*clip.labels) * (size_t)clip.frames);
     seq.label = clip.label;
     seq.events = clip.events;
-    snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu%s clip %d",
-             synth_task_name(opts->task), (unsigned long long)opts->seed, home, index);
+    snprintf(seq.source, sizeof(seq.source), "crt synth --task %s --seed %llu%s%s%s clip %d",
+             synth_task_name(opts->task), (unsigned long long)opts->seed, home,
+             opts->noise_model != SYNTH_NOISE_V1 ? " --noise-model " : "",
+             opts->noise_model != SYNTH_NOISE_V1 ? synth_noise_model_name(opts->noise_model) : "",
+             index);
     snprintf(path, sizeof(path), "%s/%s-s%llu-%06d.pose", job->out_dir, synth_task_name(opts->task),
              (unsigned long long)opts->seed, index);
     r = pose_sequence_save(&seq, path, err);
@@ -152,6 +159,7 @@ int cmd_synth(int argc, char **argv)
         OPT_RECALL_K,
         OPT_SEGMENT,
         OPT_NOISE,
+        OPT_NOISE_MODEL,
         OPT_DOWN,
         OPT_HOME,
         OPT_JOBS,
@@ -171,6 +179,7 @@ int cmd_synth(int argc, char **argv)
         {"recall-k", required_argument, NULL, OPT_RECALL_K},
         {"segment-frames", required_argument, NULL, OPT_SEGMENT},
         {"noise", required_argument, NULL, OPT_NOISE},
+        {"noise-model", required_argument, NULL, OPT_NOISE_MODEL},
         {"down-seconds", required_argument, NULL, OPT_DOWN},
         {"home", required_argument, NULL, OPT_HOME},
         {"jobs", required_argument, NULL, OPT_JOBS},
@@ -225,6 +234,9 @@ int cmd_synth(int argc, char **argv)
             break;
         case OPT_SEGMENT:
             bad = parse_int(optarg, 1, 256, &opts.segment_frames);
+            break;
+        case OPT_NOISE_MODEL:
+            bad = synth_noise_model_parse(optarg, &opts.noise_model);
             break;
         case OPT_NOISE:
             bad = parse_double(optarg, &opts.noise);

@@ -16,6 +16,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_mocap(int argc, char **argv); /* cmd_mocap.c */
 int cmd_eval(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv); /* cmd_calibrate.c */
 /* crt eval --falls DIR (cmd_eval_falls.c), which cmd_eval hands over to. */
 int cmd_eval_falls(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -16,6 +16,8 @@ static const struct {
     {"mocap", "motion-capture clips (BVH, ASF/AMC) as pose sequences, labelled by an index",
      cmd_mocap},
     {"eval", "the paper metric of a model on a folder of pose sequences", cmd_eval},
+    {"calibrate", "temperature and the unknown threshold of a model, fitted on validation data",
+     cmd_calibrate},
     {"train", "train or fine-tune a model on pose sequences", cmd_train},
     {"extract", "decode and pose a folder of clips once, into a pose cache", cmd_extract},
     {"classify", "the activity timeline of one video", cmd_classify},

@@ -159,6 +159,8 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
         } else {
             clip.has_name = smarthome_clip_name_parse(names[i], &clip.name, NULL) == 0;
         }
+        if (filter->mocap && mocap_split_of_name(names[i]) != filter->mocap_split)
+            continue;
 
         r = pose_sequence_load(path, &seq, &why);
         if (r < 0) {

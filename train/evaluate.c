@@ -7,9 +7,10 @@
 
 #define EVALUATE_BATCH 64
 
-int train_evaluate(struct confusion *cm, const struct crt_model *model, const struct dataset *ds,
-                   bool score_short, void (*progress)(void *user, int done, int total), void *user,
-                   struct errbuf *err)
+int train_last_logits(float *ret_logits, bool *ret_scored, const struct crt_model *model,
+                      const struct dataset *ds, bool score_short,
+                      void (*progress)(void *user, int done, int total), void *user,
+                      struct errbuf *err)
 {
     const struct crt_config *cfg = crt_model_config(model);
     int L = cfg->segment_len, C = cfg->n_classes;
@@ -59,16 +60,11 @@ int train_evaluate(struct confusion *cm, const struct crt_model *model, const st
         if (r < 0)
             goto done;
         for (int i = 0; i < n; i++) {
-            const struct dataset_clip *clip = &ds->clips[first + i];
             int segments = frames[i] / L;
-            if (segments == 0 || clip->label < 0)
-                continue; /* too short to decide, or no label */
-            const float *last = logits[i] + (size_t)(segments - 1) * (size_t)C;
-            int best = 0;
-            for (int c = 1; c < C; c++)
-                if (last[c] > last[best])
-                    best = c;
-            confusion_add(cm, clip->label, best);
+            ret_scored[first + i] = segments > 0; /* else too short to decide */
+            if (segments > 0)
+                memcpy(ret_logits + (size_t)(first + i) * C,
+                       logits[i] + (size_t)(segments - 1) * (size_t)C, (size_t)C * sizeof(float));
         }
         if (progress)
             progress(user, first + n, ds->n);
@@ -82,4 +78,29 @@ done:
     if (r < 0)
         return errbuf_set(err, r, "evaluation failed: %s", strerror(-r));
     return 0;
+}
+
+int train_evaluate(struct confusion *cm, const struct crt_model *model, const struct dataset *ds,
+                   bool score_short, void (*progress)(void *user, int done, int total), void *user,
+                   struct errbuf *err)
+{
+    int C = crt_model_config(model)->n_classes;
+    float *logits = malloc((size_t)(ds->n ? ds->n : 1) * (size_t)C * sizeof(float));
+    bool *scored = calloc((size_t)(ds->n ? ds->n : 1), sizeof(bool));
+    int r = logits && scored ? 0 : errbuf_set(err, -ENOMEM, "out of memory");
+    if (r == 0)
+        r = train_last_logits(logits, scored, model, ds, score_short, progress, user, err);
+    for (int i = 0; r == 0 && i < ds->n; i++) {
+        if (!scored[i] || ds->clips[i].label < 0)
+            continue; /* too short to decide, or no label */
+        const float *last = logits + (size_t)i * C;
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (last[c] > last[best])
+                best = c;
+        confusion_add(cm, ds->clips[i].label, best);
+    }
+    free(logits);
+    free(scored);
+    return r;
 }

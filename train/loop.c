@@ -87,6 +87,14 @@ static int set_provenance(struct crt_model *model, const struct train_loop_optio
     snprintf(number, sizeof(number), "%.4f", val_mca);
     if (r == 0)
         r = crt_model_set_metadata(model, "provenance.validation_mean_class_accuracy", number);
+    /* A fine-tuned model's old calibration no longer fits its logits: back
+     * to none until crt calibrate fits it again. */
+    if (r == 0 && crt_model_metadata(model, CRT_META_TEMPERATURE))
+        r = crt_model_set_metadata(model, CRT_META_TEMPERATURE, "1");
+    if (r == 0 && crt_model_metadata(model, CRT_META_THRESHOLD))
+        r = crt_model_set_metadata(model, CRT_META_THRESHOLD, "0");
+    if (r == 0 && crt_model_metadata(model, "calibration.data"))
+        r = crt_model_set_metadata(model, "calibration.data", "none since training");
     return r;
 }
 

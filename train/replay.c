@@ -33,11 +33,14 @@ int train_replay_recipe(const struct crt_model *model, struct train_replay *ret_
                               "metadata '%s' is '%s': expected synth:activities (or another "
                               "task of crt synth)",
                               TRAIN_REPLAY_KEY, said);
-    } else if (data &&
-               sscanf(data, "synthetic motion only (crt synth --task %31[a-z]", task) == 1 &&
+    } else if (data && strncmp(data, "synthetic motion", 16) == 0 &&
+               strstr(data, "(crt synth --task ") &&
+               sscanf(strstr(data, "(crt synth --task "), "(crt synth --task %31[a-z]", task) ==
+                   1 &&
                synth_task_parse(task, &rp.synth.task) == 0) {
-        /* Models made before the card said it outright, such as the
-         * default model: their provenance names the generator's task. */
+        /* Models whose card does not say it outright, such as the default
+         * model: their provenance starts with the generator's task (the
+         * synthetic part of what they learned, beside any motion capture). */
     } else {
         return errbuf_set(err, -ENOENT,
                           "the model's card does not say what it was trained on (no '%s', and "

@@ -101,8 +101,12 @@ function renderCard(s) {
     `${j.reconnects} reconnects · last frame ${age}${s.framesAt ? " ago" : ""}` +
     (j.error ? ` · ${j.error}` : "");
   const label = a.label || (a.state === "nobody" ? "nobody in view" : "not known yet");
+  // "unknown": the model was not sure enough (or saw motion outside what it
+  // knows); say so, with its best guess, rather than a confident label.
+  const guess = a.top && a.top[0] ? `best guess ${a.top[0].label} ${Math.round(a.top[0].score * 100)}%` : "";
   card.querySelector(".now").textContent =
-    a.label ? `${label} · ${Math.round(a.score * 100)}%` : label;
+    a.label === "unknown" ? `unknown activity${guess ? ` · ${guess}` : ""}`
+    : a.label ? `${label} · ${Math.round(a.score * 100)}%` : label;
   card.querySelector(".since").textContent =
     a.since ? `for ${duration(Date.now() - Date.parse(a.since))}` : "";
   const top = card.querySelector(".top3");

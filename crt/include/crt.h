@@ -118,7 +118,8 @@ struct crt_model *crt_model_free(struct crt_model *model);
 /* Fills the weights with seeded random values of the usual initial scales
  * (benchmarks, tests). Only before the model is shared. */
 void crt_model_init_random(struct crt_model *model, uint64_t seed);
-/* Sets a metadata string saved with the model (e.g. "provenance.data"). */
+/* Sets a metadata string saved with the model (e.g. "provenance.data");
+ * -EINVAL for a calibration value out of range (crt_model_temperature). */
 int crt_model_set_metadata(struct crt_model *model, const char *key, const char *value);
 /* Saves the model card and weights (dtype F32, F16 or BF16) atomically. */
 int crt_model_save(const struct crt_model *model, const char *path, enum safetensors_dtype dtype,
@@ -131,6 +132,34 @@ const char *crt_model_metadata(const struct crt_model *model, const char *key);
 int crt_model_metadata_count(const struct crt_model *model);
 int crt_model_metadata_at(const struct crt_model *model, int index, const char **ret_key,
                           const char **ret_value);
+/* ---- calibration (calibration.c) ----------------------------------------- *
+ * A model file may say how sure it is: "calibration.temperature" (default 1)
+ * divides the logits before every softmax of this library, and
+ * "calibration.threshold" (default 0) is the top probability below which a
+ * decision is "unknown". A class named "Other" is motion outside the
+ * repertoire: when it is the top class the decision is "unknown" too. */
+#define CRT_META_TEMPERATURE "calibration.temperature"
+#define CRT_META_THRESHOLD   "calibration.threshold"
+#define CRT_OTHER_CLASS      "Other"
+#define CRT_TEMPERATURE_MIN  0.05
+#define CRT_TEMPERATURE_MAX  20.0
+#define CRT_LABEL_UNKNOWN    (-2) /* a decision that is none of the known classes */
+
+float crt_model_temperature(const struct crt_model *model);
+float crt_model_threshold(const struct crt_model *model);
+/* The index of the class "Other", or -1. */
+int crt_model_other_class(const struct crt_model *model);
+/* probs[n_classes] = softmax(logits / temperature). */
+void crt_model_probs(const struct crt_model *model, float *probs, const float *logits);
+/* The top class of probs, or CRT_LABEL_UNKNOWN when it is other_class (-1:
+ * none) or its probability is below threshold. */
+int crt_decide(const float *probs, int n_classes, int other_class, float threshold);
+/* The same with the model's own Other class and threshold. */
+int crt_model_decide(const struct crt_model *model, const float *probs);
+/* A decision's name: the class, or "unknown" for CRT_LABEL_UNKNOWN. */
+#define CRT_UNKNOWN_NAME "unknown"
+const char *crt_model_label(const struct crt_model *model, int label);
+
 /* 64-bit hash of the configuration, classes and weights: states carry it. */
 uint64_t crt_model_fingerprint(const struct crt_model *model);
 

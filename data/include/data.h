@@ -89,6 +89,7 @@ enum synth_task {
     SYNTH_TASK_RECALL,     /* a gesture K segments before the end decides the label */
     SYNTH_TASK_FALLS,      /* falls and their hard negatives, with zones (synth_falls.c) */
     SYNTH_TASK_HOME,       /* one home's activities, one of them no base class (synth_home.c) */
+    SYNTH_TASK_OPEN,       /* the activities and "Other": motion outside them (synth_other.c) */
 };
 
 #define SYNTH_NUM_ACTIVITIES 10
@@ -101,21 +102,35 @@ const char *const *synth_task_classes(enum synth_task task, int *ret_count);
 int synth_task_parse(const char *text, enum synth_task *ret_task);
 const char *synth_task_name(enum synth_task task);
 
+/* What the estimator gets wrong (synth_observe_points): the generator's
+ * first model, or one set from `crt defects` on real MoveNet output
+ * (docs/TRAINING.md, "Estimator defects measured on real footage"). */
+enum synth_noise_model {
+    SYNTH_NOISE_V1,       /* "v1": white jitter alike for every joint, 2% dropouts */
+    SYNTH_NOISE_MEASURED, /* "measured": jitter 2x with per-joint levels and correlated
+                           * over frames, per-joint scores, 0.5% dropouts, left/right
+                           * swaps, more frequent gaps */
+    SYNTH_NOISE_COUNT,
+};
+const char *synth_noise_model_name(enum synth_noise_model model);
+int synth_noise_model_parse(const char *name, enum synth_noise_model *ret_model);
+
 struct synth_options {
     enum synth_task task;
     uint64_t seed;
     double fps;         /* frames per second of the generated sequence */
     double min_seconds; /* clip duration range (activities task) */
     double max_seconds;
-    int chain;           /* activities chained into one stream; 1 = a trimmed clip */
-    int recall_k;        /* recall task: segments between the event and the end */
-    int segment_frames;  /* recall task: L, frames per segment */
-    double noise;        /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
-    double down_seconds; /* falls task: least time down after a fall, and after the
-                          * hard negatives' last movement (default 35) */
-    int home;            /* 0: a random wall camera and person per clip; N >= 1: home N's
-                          * one camera (high in a corner, steep and wide, a view the
-                          * activities task never has) and its three people */
+    int chain;          /* activities chained into one stream; 1 = a trimmed clip */
+    int recall_k;       /* recall task: segments between the event and the end */
+    int segment_frames; /* recall task: L, frames per segment */
+    double noise;       /* 0 = clean keypoints, 1 = default jitter, dropouts, occlusion */
+    enum synth_noise_model noise_model; /* default SYNTH_NOISE_V1 */
+    double down_seconds;                /* falls task: least time down after a fall, and after the
+                                         * hard negatives' last movement (default 35) */
+    int home; /* 0: a random wall camera and person per clip; N >= 1: home N's
+               * one camera (high in a corner, steep and wide, a view the
+               * activities task never has) and its three people */
 };
 
 /* The falls task's scenes: the falls, then the hard negatives. */
@@ -448,7 +463,8 @@ void mocap_camera_random(struct mocap_camera *ret_cam, const struct mocap_clip *
  * 1 as crt synth's default; 0..4). Labels are the caller's. */
 int mocap_view_render(struct pose_sequence *seq, const struct mocap_clip *clip,
                       const struct mocap_coco_map *map, const struct mocap_camera *cam,
-                      double noise, struct rng *rng, struct errbuf *err);
+                      double noise, enum synth_noise_model noise_model, struct rng *rng,
+                      struct errbuf *err);
 
 /* ---- an index of motion-capture files (mocap_index.c) --------------------- */
 
@@ -519,5 +535,34 @@ int mocap_index_load_clip(const struct mocap_index *index, int row, struct mocap
  * split by subject or camera by name. */
 int mocap_index_pose_name(const struct mocap_index_row *row, const char *activity, int camera,
                           char *out, size_t size);
+
+/* ---- the real-motion protocol's split, and Other (mocap_split.c) ---------- */
+
+/* An index row's activity may be "Other" too: motion outside the
+ * repertoire (jumps, climbing, dance, sports), class_index
+ * MOCAP_CLASS_OTHER, after the Smarthome classes. */
+#define MOCAP_OTHER_CLASS "Other"
+#define MOCAP_CLASS_OTHER SMARTHOME_NUM_CLASSES
+int mocap_class_index(const char *name); /* Smarthome's, MOCAP_CLASS_OTHER, or -1 */
+const char *mocap_class_name(int index); /* or NULL */
+
+/* Cameras from this number on are held out (crt mocap's default 4 cameras:
+ * 1-3 train, 4 is held out). */
+#define MOCAP_SPLIT_HELD_OUT_CAMERA 4
+enum mocap_split {
+    MOCAP_SPLIT_TRAIN,    /* training subjects through cameras 1-3 */
+    MOCAP_SPLIT_SUBJECTS, /* held-out subjects, every camera */
+    MOCAP_SPLIT_CAMERAS,  /* training subjects through the held-out cameras */
+    MOCAP_SPLIT_HDM05,    /* HDM05 clips: evaluation only */
+    MOCAP_SPLIT_NONE,     /* a subject the split does not list */
+    MOCAP_SPLIT_COUNT,
+};
+const char *mocap_split_name(enum mocap_split split); /* "train", "subjects", ... */
+int mocap_split_parse(const char *name, enum mocap_split *ret_split);
+/* A clip's split from its source, subject ("13", "mm") and camera (1-based). */
+enum mocap_split mocap_split_of(enum mocap_source source, const char *subject, int camera);
+/* The same from a file name crt mocap wrote (mocap_index_pose_name): a
+ * numeric subject is CMU's, letters are HDM05's. */
+enum mocap_split mocap_split_of_name(const char *name);
 
 #endif

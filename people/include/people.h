@@ -27,8 +27,9 @@ struct people_person {
     float box[4];      /* x0, y0, x1, y1 in [0,1], as last seen */
     float pose_score;  /* the pose model's person score, as last seen */
     int seen_frames;   /* of the segment's frames, those it was seen in */
-    int label;         /* index of the highest probability */
-    float score;       /* probs[label] */
+    int label;         /* index of the highest probability, or CRT_LABEL_UNKNOWN
+                        * (below the model's threshold, or its Other class) */
+    float score;       /* the highest probability */
     double first_seen; /* on the caller's clock (people_frame's wall) */
     double last_seen;
     struct pose_keypoint keypoints[POSE_NUM_KEYPOINTS]; /* as last seen */

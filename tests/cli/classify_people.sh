@@ -41,6 +41,15 @@ span=$(json "$tmp/people.json" 'all(t["first_seen"] <= 0.5 and t["last_seen"] >=
 stretches=$(json "$tmp/people.json" 'all(len(t["timeline"]) >= 1 and all(s["end"] > s["start"] and 0 <= s["score"] <= 1 for s in t["timeline"]) for t in v["tracks"])')
 [ "$stretches" = True ] && ok "each track has its timeline" || bad "a track's timeline is malformed"
 
+# labels_in_view counts the segments with their person in view, by label
+# ("unknown" among them): as many as the tracks' segments of presence >= 0.5.
+shares=$(json "$tmp/people.json" 'sum(v["labels_in_view"].values()) == sum(1 for t in v["tracks"] for s in t["segments"] if s["presence"] >= 0.5)')
+[ "$shares" = True ] && ok "labels_in_view counts the segments in view" || bad "labels_in_view: $shares"
+labels=$(json "$tmp/people.json" 'sorted(set(v["labels_in_view"]) - set(s["label"] for t in v["tracks"] for s in t["segments"] if s["presence"] >= 0.5))')
+[ "$labels" = "[]" ] && ok "labels_in_view names the segments' labels" || bad "labels_in_view has $labels"
+check classify_shares 0 "labels of the [0-9]* segments with their person in view:" -- \
+    "$crt" classify --models "$models" --pose multipose "$clip"
+
 # A single-person model: the one timeline of before, as one track.
 "$crt" classify --models "$models" --json "$clip" >"$tmp/single.json" 2>"$tmp/single.err" ||
     bad "classify (lightning): $(cat "$tmp/single.err")"

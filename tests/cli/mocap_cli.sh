@@ -105,6 +105,55 @@ check not_indexed 1 "not a clip of" -- \
 check no_such_input 1 "nothing.bvh: No such file" -- \
     "$crt" mocap --index "$work/in/index.tsv" --out "$work/x" "$work/in/nothing.bvh"
 
+# The real-motion protocol's split and class lists: subject 35 trains
+# (cameras 1-3; camera 4 is held out), subject 2 is a held-out subject;
+# Other is a class an index may name.
+{
+    echo "file${tab}cmu_subject_trial${tab}cmu_description${tab}activity${tab}fps"
+    echo "walk.bvh${tab}35_90${tab}walk across${tab}Walk${tab}30"
+    echo "wave.bvh${tab}02_90${tab}wave${tab}Other${tab}30"
+} > "$work/in/split.tsv"
+classes=Walk,Sitdown,Other
+check split_train 0 "wrote 3 pose sequences (1 clips" -- "$crt" mocap --index "$work/in/split.tsv" \
+    --out "$work/split-train" --split train --classes "$classes" "$work/in"
+[ "$(ls "$work/split-train" | tr '\n' ' ')" = \
+    "Walk_s35_c01_35_90.pose Walk_s35_c02_35_90.pose Walk_s35_c03_35_90.pose " ] &&
+    ok "--split train: subject 35 through cameras 1-3" || bad "--split train wrote: $(ls "$work/split-train")"
+check split_subjects 0 "wrote 4 pose sequences (1 clips" -- "$crt" mocap \
+    --index "$work/in/split.tsv" --out "$work/split-all" --classes "$classes" --split subjects "$work/in"
+"$crt" mocap --index "$work/in/split.tsv" --out "$work/split-all" --classes "$classes" "$work/in" \
+    >/dev/null 2>&1
+[ -f "$work/split-all/Other_s02_c04_02_90.pose" ] && ok "Other in a file name" ||
+    bad "no Other_s02_c04_02_90.pose in: $(ls "$work/split-all")"
+# The class list is a JSON array inside the metadata string: Walk, Sitdown, Other and nothing else.
+grep -q 'classes":"\[\\"Walk\\",\\"Sitdown\\",\\"Other\\"\]"' "$work/split-all/Walk_s35_c01_35_90.pose" &&
+    ok "--classes is the files' class list" || bad "--classes not in the file"
+check split_bad 2 "invalid value 'test' for --split" -- "$crt" mocap --index "$work/in/split.tsv" \
+    --out "$work/x" --split test "$work/in"
+check classes_missing 1 "class 'Other' is not in --classes" -- "$crt" mocap \
+    --index "$work/in/split.tsv" --out "$work/x" --classes Walk "$work/in"
+check classes_bad 2 "invalid value 'Walk,Dancing' for --classes" -- "$crt" mocap \
+    --index "$work/in/split.tsv" --out "$work/x" --classes Walk,Dancing "$work/in"
+check noise_model_bad 2 "invalid value 'loud' for --noise-model" -- "$crt" mocap \
+    --index "$work/in/split.tsv" --out "$work/x" --noise-model loud "$work/in"
+"$crt" mocap --index "$work/in/split.tsv" --out "$work/measured" --classes "$classes" \
+    --noise-model measured "$work/in" >/dev/null 2>&1
+grep -q "noise-model measured" "$work/measured/Walk_s35_c01_35_90.pose" &&
+    ! cmp -s "$work/measured/Walk_s35_c01_35_90.pose" "$work/split-all/Walk_s35_c01_35_90.pose" &&
+    ok "--noise-model measured: other keypoints, said in the provenance" ||
+    bad "--noise-model measured changed nothing"
+# crt eval scores one part of the protocol, by the file names.
+"$crt" train --data "$work/split-all" --val "$work/split-all" --out "$work/split.safetensors" \
+    --epochs 1 --d 16 --layers 1 --heads 2 --batch 4 --threads 1 >/dev/null 2>&1
+check eval_subjects 0 "protocol mocap-subjects, 4 clips" -- "$crt" eval \
+    --model "$work/split.safetensors" --protocol mocap-subjects "$work/split-all"
+check eval_cameras 0 "protocol mocap-cameras, 1 clips" -- "$crt" eval \
+    --model "$work/split.safetensors" --protocol mocap-cameras "$work/split-all"
+check eval_other 0 "4 of Other (outside the repertoire)" -- "$crt" eval \
+    --model "$work/split.safetensors" --protocol mocap-subjects "$work/split-all"
+check eval_hdm05_none 1 "no clips to evaluate" -- "$crt" eval \
+    --model "$work/split.safetensors" --protocol hdm05 "$work/split-all"
+
 # Two real CMU clips, when ../shared/mocap is here (never copied into the tree).
 real=""
 IFS=:

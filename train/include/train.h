@@ -106,7 +106,9 @@ struct dataset_filter {
     bool smarthome;                   /* file names must parse; label from the name */
     enum smarthome_protocol protocol; /* with smarthome: the split to take */
     enum smarthome_split split;
-    int first, count; /* a range of the sorted file list; count 0 = all */
+    int first, count;             /* a range of the sorted file list; count 0 = all */
+    bool mocap;                   /* only the files of one part of the real-motion protocol */
+    enum mocap_split mocap_split; /* with mocap: that part (mocap_split_of_name) */
 };
 
 /* What loading tells its caller; any callback may be NULL. */
@@ -155,6 +157,42 @@ void dataset_features(float *out, const struct pose_keypoint (*keypoints)[POSE_N
 int train_evaluate(struct confusion *cm, const struct crt_model *model, const struct dataset *ds,
                    bool score_short, void (*progress)(void *user, int done, int total), void *user,
                    struct errbuf *err);
+/* The last segment's logits of every clip of ds, as train_evaluate takes
+ * them: ret_logits[ds->n][n_classes], ret_scored[ds->n] false for a clip
+ * too short to decide (when !score_short). */
+int train_last_logits(float *ret_logits, bool *ret_scored, const struct crt_model *model,
+                      const struct dataset *ds, bool score_short,
+                      void (*progress)(void *user, int done, int total), void *user,
+                      struct errbuf *err);
+
+/* ---- calibration and the open-set decision (calibrate.c) ------------------ *
+ * Clips are rows of logits[n][C] with labels[n]: a model class, other_label
+ * for motion outside the repertoire (the model's Other class, or C when it
+ * has none), or -1 (left out). */
+
+/* Mean negative log-likelihood of the labels under softmax(logits / T),
+ * over the clips whose label is a model class. */
+double train_nll(const float *logits, const int *labels, int n, int C, double temperature);
+/* The temperature in [CRT_TEMPERATURE_MIN, CRT_TEMPERATURE_MAX] of least
+ * train_nll (golden-section search over log T; the NLL is unimodal in T). */
+double train_fit_temperature(const float *logits, const int *labels, int n, int C);
+
+/* What the decision (crt_decide: top class, unknown below threshold or for
+ * the model's Other class) does on a set of clips. */
+struct open_set_figures {
+    int known, other;      /* clips of known classes, of Other */
+    double known_mca;      /* mean per-class accuracy over known classes, unknown = wrong */
+    double known_rejected; /* share of known clips reported unknown */
+    double other_rejected; /* share of Other clips reported unknown (NaN: none) */
+    double expected_error; /* calibration error (ECE, 10 bins) of the top probability */
+};
+void train_open_set(struct open_set_figures *ret, const float *logits, const int *labels, int n,
+                    int C, int other_label, int model_other, double temperature, double threshold);
+/* The threshold (0 to 0.95 by 0.01): the highest that turns at most 5% of
+ * the known clips unknown (the Other class, not the threshold, is what
+ * rejects the out-of-repertoire motion it learned). */
+double train_choose_threshold(const float *logits, const int *labels, int n, int C, int other_label,
+                              int model_other, double temperature);
 
 /* ---- the learning-rate schedule (schedule.c) ------------------------------ */
 
