@@ -66,6 +66,27 @@ print(sorted(clips))' "$work/shards")
 [ "$whole" = "$merged" ] && ok "three shards make the whole manifest" || bad "shards: $merged"
 check shard_bad 2 "wants I/N" -- "$crt" extract "$work/clips" --shard 4/3
 
+# ---- the shards merged are the one-run cache, byte for byte ----
+check merge 0 "merged 3 shards: 12 clips, 2 left out" -- "$crt" extract --merge "$work/shards"
+for f in manifest.json report.json; do
+    cmp -s "$work/shards/$f" "$work/cache/$f" && ok "merged $f is the one-run $f" ||
+        bad "merged $f differs from the one-run $f"
+done
+differ=$(cd "$work/cache" && for f in *.pose; do cmp -s "$f" "$work/shards/$f" || echo "$f"; done)
+[ -z "$differ" ] && ok "shards' pose files are the one-run files" || bad "pose files differ: $differ"
+mkdir -p "$work/two-of-three"
+cp "$work/shards/manifest-1-of-3.json" "$work/shards/manifest-3-of-3.json" "$work/two-of-three/"
+check merge_missing_shard 1 "manifest-2-of-3.json: shard 2 of 3 is missing" -- \
+    "$crt" extract --merge "$work/two-of-three"
+cp "$work/shards/manifest-2-of-3.json" "$work/two-of-three/"
+check merge_missing_pose 1 "listed in .*manifest-1-of-3.json but missing" -- \
+    "$crt" extract --merge "$work/two-of-three"
+mv "$work/two-of-three/manifest-2-of-3.json" "$work/two-of-three/manifest-2-of-4.json"
+check merge_mixed_splits 1 "shards of two splits" -- "$crt" extract --merge "$work/two-of-three"
+check merge_nothing 1 "no shard manifests" -- "$crt" extract --merge "$work/clips"
+check merge_with_out 2 "takes only the cache folder" -- \
+    "$crt" extract --merge --out "$work/x" "$work/shards"
+
 # ---- eval with the protocol's split and classes ----
 "$python" "$src/tests/ref/mechanisms_ref.py" models --out "$work/ref" crt/gru >/dev/null
 check eval_cv1 0 "mean per-class accuracy" -- \
