@@ -162,13 +162,13 @@ static int check_unique(json_t *sorted, const char *cache, struct errbuf *err)
     for (size_t k = 1; k < json_array_size(sorted); k++)
         if (compare_clips(&(json_t *){json_array_get(sorted, k - 1)},
                           &(json_t *){json_array_get(sorted, k)}) == 0)
-            return errbuf_set(err, -EINVAL, "%s: clip %s is in two shards", cache,
-                              json_string_value(json_object_get(json_array_get(sorted, k), "clip")));
+            return errbuf_set(
+                err, -EINVAL, "%s: clip %s is in two shards", cache,
+                json_string_value(json_object_get(json_array_get(sorted, k), "clip")));
     return 0;
 }
 
-int extract_merge(const char *cache, struct extract_merge_summary *ret_summary,
-                  struct errbuf *err)
+int extract_merge(const char *cache, struct extract_merge_summary *ret_summary, struct errbuf *err)
 {
     struct extract_merge_summary summary = {0};
     json_t *all = json_array(), *left_out = json_array(), *clips = NULL, *report = NULL;
@@ -184,8 +184,8 @@ int extract_merge(const char *cache, struct extract_merge_summary *ret_summary,
     for (int i = 1; r == 0 && i <= n; i++) {
         snprintf(path, sizeof(path), "%s/manifest-%d-of-%d.json", cache, i, n);
         if (access(path, F_OK) != 0)
-            r = errbuf_set(err, -ENOENT, "%s: shard %d of %d is missing (did its job fail?)",
-                           path, i, n);
+            r = errbuf_set(err, -ENOENT, "%s: shard %d of %d is missing (did its job fail?)", path,
+                           i, n);
     }
     for (int i = 1; r == 0 && i <= n; i++)
         r = merge_shard(cache, i, n, all, left_out, &source, &fps, err);
