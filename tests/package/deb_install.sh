@@ -246,6 +246,17 @@ case $state in
     ;;
 *) bad "crtd.service in the booted tree: $state" ;;
 esac
+# Removing the package stops the running service.
+if [ -n "$init" ] && nsenter -t "$init" -a env DEBIAN_FRONTEND=noninteractive \
+    apt-get remove -y crtd >"$work/remove.log" 2>&1; then
+    after=$(curl -s -m 2 "http://127.0.0.1:$port/healthz")
+    state=$(nsenter -t "$init" -a systemctl show -p ActiveState crtd.service 2>&1)
+    [ -z "$after" ] && [ "$state" != ActiveState=active ] &&
+        ok "apt-get remove crtd stopped the service ($state)" ||
+        bad "after apt-get remove: $state, /healthz '$after'"
+else
+    bad "apt-get remove crtd in the booted tree: $(tail -3 "$work/remove.log")"
+fi
 kill -TERM "$nspawn_pid"
 wait "$nspawn_pid"
 nspawn_pid=
