@@ -297,19 +297,27 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
             started++;
     if (started == 0 && run.n > 0)
         extract_worker(&run);
+    /* On a terminal the progress line is redrawn; into a log (a Slurm task's
+     * output) it is a whole line a minute. */
+    bool redraw = isatty(STDERR_FILENO);
+    int64_t last_line = run.started_ns;
     while (started > 0 && atomic_load(&run.finished) < run.n) {
         struct timespec ts = {0, 250 * 1000 * 1000};
         nanosleep(&ts, NULL);
         int done = atomic_load(&run.finished);
-        double secs = (double)(time_mono_ns() - run.started_ns) * 1e-9;
+        int64_t now = time_mono_ns();
+        double secs = (double)(now - run.started_ns) * 1e-9;
         double rate = done / fmax(secs, 1e-9);
-        if (opts->progress)
-            fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done, run.n,
-                    rate, rate > 0 ? (run.n - done) / rate : 0.0);
+        if (!opts->progress || (!redraw && now - last_line < 60 * 1000000000LL))
+            continue;
+        last_line = now;
+        fprintf(stderr, "%scrt extract: %d/%d clips, %.1f clips/s, %.0f s left%s",
+                redraw ? "\r" : "", done, run.n, rate, rate > 0 ? (run.n - done) / rate : 0.0,
+                redraw ? "   " : "\n");
     }
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    if (opts->progress && run.n > 0)
+    if (opts->progress && redraw && run.n > 0)
         fputc('\n', stderr);
 
     summary.clips = run.n;
