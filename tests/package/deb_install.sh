@@ -262,4 +262,6 @@ wait "$nspawn_pid"
 nspawn_pid=
 phase "boot"
 
+# The installed tree is kept only to look into a failure.
+[ "$failed" -eq 0 ] && rm -rf "$tree"
 finish
