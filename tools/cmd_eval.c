@@ -17,7 +17,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: crt eval --model FILE [--protocol P] [options] DIR\n"
+    fprintf(out, "usage: crt eval --model FILE [--protocol P] [--known-classes] [options] DIR\n"
                  "       crt eval --falls DIR [options]   (the fall detector; --falls --help)\n\n"
                  "Evaluate a model on the pose sequences (*.pose) in DIR, as written by\n"
                  "`crt extract` for Smarthome clips or by `crt synth`, or on a folder of\n"
@@ -33,6 +33,10 @@ static void usage(FILE *out)
                  "                     mocap-subjects, mocap-cameras, hdm05: the real-motion\n"
                  "                     protocol's held-out subjects, held-out cameras or HDM05\n"
                  "                     clips among files of `crt mocap` (docs/MOCAP.md)\n"
+                 "  --known-classes    score only the Smarthome protocol's classes that the\n"
+                 "                     model has (the test clips of the others are left out,\n"
+                 "                     and the report names both lists); without it a model\n"
+                 "                     that lacks any of the protocol's classes is refused\n"
                  "Clips labelled Other (motion outside the repertoire) are scored as such:\n"
                  "a table then gives, at several thresholds, the known classes' accuracy\n"
                  "(unknown counts as wrong) against the share of Other reported unknown.\n"
@@ -43,13 +47,15 @@ static void usage(FILE *out)
                  "  --json             print the JSON report on stdout instead of the table\n");
 }
 
-/* The scored classes, in the model's class order; fails naming any class of
- * the protocol that the model cannot predict. */
-static int protocol_scored(bool *scored, const struct crt_model *model, bool smarthome,
-                           enum smarthome_protocol protocol, struct errbuf *err)
+/* The scored classes, in the model's class order, and the protocol's classes
+ * the model lacks (in ret_left_out, names in Smarthome order). Without
+ * known_only a lacking class is an error naming them. */
+static int protocol_scored(bool *scored, json_t *ret_left_out, const struct crt_model *model,
+                           bool smarthome, enum smarthome_protocol protocol, bool known_only,
+                           struct errbuf *err)
 {
-    int n = crt_model_config(model)->n_classes;
-    char missing[512] = "";
+    int n = crt_model_config(model)->n_classes, n_scored = 0;
+    char missing[100] = "";
     for (int c = 0; c < n; c++)
         scored[c] = !smarthome;
     if (!smarthome)
@@ -63,14 +69,28 @@ static int protocol_scored(bool *scored, const struct crt_model *model, bool sma
                 found = c;
         if (found >= 0) {
             scored[found] = true;
-        } else if (strlen(missing) < sizeof(missing) - 40) {
+            n_scored++;
+            continue;
+        }
+        json_array_append_new(ret_left_out, json_string(smarthome_classes[s]));
+        if (strstr(missing, "...")) /* already cut short */
+            continue;
+        if (strlen(missing) + strlen(smarthome_classes[s]) + 8 < sizeof(missing)) {
             strcat(missing, missing[0] ? ", " : "");
             strcat(missing, smarthome_classes[s]);
+        } else {
+            strcat(missing, ", ...");
         }
     }
-    if (missing[0])
-        return errbuf_set(err, -EINVAL, "the model's classes do not cover protocol %s: missing %s",
-                          smarthome_protocol_name(protocol), missing);
+    if (n_scored == 0)
+        return errbuf_set(err, -EINVAL, "the model has none of protocol %s's classes",
+                          smarthome_protocol_name(protocol));
+    if (missing[0] && !known_only)
+        return errbuf_set(err, -EINVAL,
+                          "the model's classes do not cover protocol %s (%d missing; "
+                          "--known-classes scores only the classes it has): %s",
+                          smarthome_protocol_name(protocol), (int)json_array_size(ret_left_out),
+                          missing);
     return 0;
 }
 
@@ -100,7 +120,7 @@ static json_t *model_card_json(const struct crt_model *model, const char *path)
 
 static json_t *report_json(const struct confusion *cm, const struct crt_model *model,
                            const char *model_path, const bool *scored, const char *protocol,
-                           const struct dataset *ds, int argc, char **argv)
+                           const struct dataset *ds, json_t *left_out, int argc, char **argv)
 {
     json_t *command = json_array();
     for (int i = 0; i < argc; i++)
@@ -123,12 +143,46 @@ static json_t *report_json(const struct confusion *cm, const struct crt_model *m
     int counted = 0;
     double mca = confusion_mean_class_accuracy(cm, scored, &counted);
     double acc = confusion_accuracy(cm);
-    return json_pack("{s:o, s:o, s:s, s:i, s:i, s:o, s:i, s:o, s:o, s:o}", "command", command,
-                     "model", model_card_json(model, model_path), "protocol", protocol, "clips",
-                     ds->n, "skipped", ds->skipped, "mean_class_accuracy",
-                     isnan(mca) ? json_null() : json_real(mca), "classes_scored", counted,
-                     "accuracy", isnan(acc) ? json_null() : json_real(acc), "per_class", per_class,
-                     "confusion", matrix);
+    json_t *report = json_pack(
+        "{s:o, s:o, s:s, s:i, s:i, s:o, s:i, s:o, s:o, s:o}", "command", command, "model",
+        model_card_json(model, model_path), "protocol", protocol, "clips", ds->n, "skipped",
+        ds->skipped, "mean_class_accuracy", isnan(mca) ? json_null() : json_real(mca),
+        "classes_scored", counted, "accuracy", isnan(acc) ? json_null() : json_real(acc),
+        "per_class", per_class, "confusion", matrix);
+    /* Which of the protocol's classes the figure covers (--known-classes). */
+    if (report && strcmp(protocol, "all") != 0) {
+        json_t *names = json_array();
+        for (int c = 0; c < cm->n_classes; c++)
+            if (scored[c])
+                json_array_append_new(names, json_string(crt_model_class(model, c)));
+        json_object_set_new(report, "protocol_classes_scored", names);
+        json_object_set(report, "protocol_classes_left_out", left_out);
+        json_object_set_new(report, "clips_of_classes_left_out", json_integer(ds->unknown));
+    }
+    return report;
+}
+
+static int counted_protocol(const bool *scored, int n_classes)
+{
+    int n = 0;
+    for (int c = 0; c < n_classes; c++)
+        n += scored[c];
+    return n;
+}
+
+/* The text report's note of a partial protocol. */
+static void print_left_out(FILE *out, const bool *scored, int n_classes, json_t *left_out,
+                           const char *protocol, const struct dataset *ds)
+{
+    int n_scored = counted_protocol(scored, n_classes);
+    fprintf(out,
+            "--known-classes: scored %d of protocol %s's %d classes; left out (%d test clips):",
+            n_scored, protocol, n_scored + (int)json_array_size(left_out), ds->unknown);
+    size_t i;
+    json_t *name;
+    json_array_foreach(left_out, i, name)
+        fprintf(out, "%s %s", i ? "," : "", json_string_value(name));
+    fputc('\n', out);
 }
 
 struct svg_args {
@@ -158,22 +212,19 @@ static int write_json(FILE *out, void *ctx)
 int cmd_eval(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"protocol", required_argument, NULL, 'p'},
-        {"report", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"cache", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'},  {"protocol", required_argument, NULL, 'p'},
+        {"report", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+        {"cache", required_argument, NULL, 'c'},  {"known-classes", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *model_path = NULL, *protocol_text = "cs", *report_dir = NULL, *cache = NULL;
     char cache_default[4096];
-    bool as_json = false;
+    bool as_json = false, known_only = false;
     int c, status = 1;
     struct crt_model *model = NULL;
     struct dataset ds = {0};
     struct confusion cm = {0};
-    json_t *report = NULL;
+    json_t *report = NULL, *left_out = json_array();
     bool *scored = NULL;
     const char **classes = NULL;
     struct errbuf err = {0};
@@ -199,6 +250,9 @@ int cmd_eval(int argc, char **argv)
             break;
         case 'c':
             cache = optarg;
+            break;
+        case 'k':
+            known_only = true;
             break;
         case 'h':
             usage(stdout);
@@ -258,7 +312,13 @@ int cmd_eval(int argc, char **argv)
     }
     for (int i = 0; i < n_classes; i++)
         classes[i] = os.classes[i];
-    r = protocol_scored(scored, model, smarthome, protocol, &err);
+    if (known_only && !smarthome) {
+        cli_error("eval", "--known-classes needs a Smarthome protocol (cs, cv1 or cv2), not %s",
+                  protocol_text);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    r = protocol_scored(scored, left_out, model, smarthome, protocol, known_only, &err);
     if (r < 0) {
         cli_error("eval", "%s: %s", model_path, err.msg);
         goto done;
@@ -291,6 +351,7 @@ int cmd_eval(int argc, char **argv)
         dir = xo.out;
     }
 
+    filter.known_classes = known_only;
     struct dataset_report loading = cli_dataset_report(stderr);
     r = dataset_load(&ds, dir, &filter, classes, n_classes, &loading, &err);
     if (r < 0) {
@@ -315,7 +376,7 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
 
-    report = report_json(&cm, model, model_path, scored, protocol_text, &ds, argc, argv);
+    report = report_json(&cm, model, model_path, scored, protocol_text, &ds, left_out, argc, argv);
     if (report)
         json_object_set_new(report, "unknown", open_set_json(&os, model));
     if (report_dir) {
@@ -323,8 +384,13 @@ int cmd_eval(int argc, char **argv)
         struct svg_args args = {&cm, classes, scored, title};
         int counted;
         double mca = confusion_mean_class_accuracy(&cm, scored, &counted);
-        snprintf(title, sizeof(title), "%s on %s (protocol %s): mean per-class accuracy %.1f%%",
-                 model_path, dir, protocol_text, 100 * mca);
+        char of[64] = "";
+        if (json_array_size(left_out) > 0)
+            snprintf(of, sizeof(of), ", %d known classes of %d",
+                     counted_protocol(scored, n_classes),
+                     counted_protocol(scored, n_classes) + (int)json_array_size(left_out));
+        snprintf(title, sizeof(title), "%s on %s (protocol %s%s): mean per-class accuracy %.1f%%",
+                 model_path, dir, protocol_text, of, 100 * mca);
         if ((r = mkdir_parents(report_dir, 0755)) < 0) {
             cli_error("eval", "cannot create '%s': %s", report_dir, strerror(-r));
             goto done;
@@ -345,6 +411,8 @@ int cmd_eval(int argc, char **argv)
     } else {
         printf("model %s, protocol %s, %d clips (%d skipped)\n", model_path, protocol_text, ds.n,
                ds.skipped);
+        if (json_array_size(left_out) > 0)
+            print_left_out(stdout, scored, n_classes, left_out, protocol_text, &ds);
         report_class_table(stdout, &cm, classes, scored);
         open_set_print(stdout, &os, model);
     }
@@ -352,6 +420,7 @@ int cmd_eval(int argc, char **argv)
 done:
     json_decref(report);
     open_set_done(&os);
+    json_decref(left_out);
     confusion_done(&cm);
     dataset_done(&ds);
     free(scored);

@@ -50,7 +50,8 @@ struct extract_run {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: crt extract [options] DIR\n\n"
+    fprintf(out, "usage: crt extract [options] DIR\n"
+                 "       crt extract --merge CACHE\n\n"
                  "Decode and pose every video clip of DIR (Toyota Smarthome names:\n"
                  "<Activity>_p<subject>_r<rr>_v<vv>_c<camera>.mp4) once, and cache each\n"
                  "clip's pose sequence as OUT/<clip>.pose with its label, subject, camera,\n"
@@ -65,9 +66,13 @@ static void usage(FILE *out)
                  "  --shard I/N      take only shard I of N (1 <= I <= N): clip k of the sorted\n"
                  "                   list goes to shard k mod N + 1, so machines that each run\n"
                  "                   one shard into the same cache split the folder exactly\n"
+                 "  --merge          merge the shards that --shard runs wrote into CACHE:\n"
+                 "                   manifest.json and report.json as one run would write\n"
+                 "                   them; fails, naming it, when a shard is missing\n"
                  "  --json           print the summary as JSON on stdout\n\n"
                  "Writes OUT/manifest.json (OUT/manifest-I-of-N.json for a shard) and, when\n"
-                 "any clip was left out, OUT/report.json (report-I-of-N.json).\n");
+                 "any clip was left out, OUT/report.json (report-I-of-N.json).\n"
+                 "scripts/slurm/ runs the shards as a Slurm array job and merges them.\n");
 }
 
 static bool is_video_name(const char *name)
@@ -259,17 +264,6 @@ static json_t *report_json(const struct extract_run *run)
     return left_out;
 }
 
-static int write_json_file(const char *path, json_t *value, struct errbuf *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (json_dump_file(value, tmp, JSON_INDENT(2)) < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return errbuf_set(err, -EIO, "%s: cannot write", path);
-    }
-    return 0;
-}
-
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
                    struct errbuf *err)
 {
@@ -303,19 +297,27 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
             started++;
     if (started == 0 && run.n > 0)
         extract_worker(&run);
+    /* On a terminal the progress line is redrawn; into a log (a Slurm task's
+     * output) it is a whole line a minute. */
+    bool redraw = isatty(STDERR_FILENO);
+    int64_t last_line = run.started_ns;
     while (started > 0 && atomic_load(&run.finished) < run.n) {
         struct timespec ts = {0, 250 * 1000 * 1000};
         nanosleep(&ts, NULL);
         int done = atomic_load(&run.finished);
-        double secs = (double)(time_mono_ns() - run.started_ns) * 1e-9;
+        int64_t now = time_mono_ns();
+        double secs = (double)(now - run.started_ns) * 1e-9;
         double rate = done / fmax(secs, 1e-9);
-        if (opts->progress)
-            fprintf(stderr, "\rcrt extract: %d/%d clips, %.1f clips/s, %.0f s left   ", done, run.n,
-                    rate, rate > 0 ? (run.n - done) / rate : 0.0);
+        if (!opts->progress || (!redraw && now - last_line < 60 * 1000000000LL))
+            continue;
+        last_line = now;
+        fprintf(stderr, "%scrt extract: %d/%d clips, %.1f clips/s, %.0f s left%s",
+                redraw ? "\r" : "", done, run.n, rate, rate > 0 ? (run.n - done) / rate : 0.0,
+                redraw ? "   " : "\n");
     }
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    if (opts->progress && run.n > 0)
+    if (opts->progress && redraw && run.n > 0)
         fputc('\n', stderr);
 
     summary.clips = run.n;
@@ -339,14 +341,14 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
     else
         snprintf(name, sizeof(name), "manifest.json");
     snprintf(path, sizeof(path), "%s/%s", run.out, name);
-    r = write_json_file(path, manifest, err);
+    r = extract_write_json(path, manifest, err);
     if (r == 0 && json_array_size(report) > 0) {
         if (opts->shards > 1)
             snprintf(name, sizeof(name), "report-%d-of-%d.json", opts->shard, opts->shards);
         else
             snprintf(name, sizeof(name), "report.json");
         snprintf(path, sizeof(path), "%s/%s", run.out, name);
-        r = write_json_file(path, report, err);
+        r = extract_write_json(path, report, err);
     }
     if (r == 0) {
         summary.left_out = report;
@@ -386,13 +388,40 @@ void extract_default_cache(char *buf, size_t size, const char *dir)
     snprintf(buf, size, "%.*s-pose", (int)len, dir);
 }
 
+static int merge_cache(const char *cache, bool as_json)
+{
+    struct extract_merge_summary summary = {0};
+    struct errbuf err = {0};
+    int r = extract_merge(cache, &summary, &err);
+    if (r < 0) {
+        cli_error("extract", "%s", errbuf_text(&err, r));
+        return 1;
+    }
+    if (as_json) {
+        json_t *out = json_pack("{s:s, s:i, s:i, s:i}", "cache", cache, "shards", summary.shards,
+                                "clips", summary.clips, "left_out", summary.left_out);
+        json_dumpf(out, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(out);
+    } else {
+        printf("%s: merged %d shards: %d clips, %d left out\n", cache, summary.shards,
+               summary.clips, summary.left_out);
+    }
+    return 0;
+}
+
 int cmd_extract(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},   {"fps", required_argument, NULL, 'f'},
-        {"pose", required_argument, NULL, 'p'},  {"jobs", required_argument, NULL, 'j'},
-        {"shard", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},
+        {"fps", required_argument, NULL, 'f'},
+        {"pose", required_argument, NULL, 'p'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"shard", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'J'},
+        {"merge", no_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct extract_options opts = {
         .fps = 10,
@@ -403,7 +432,7 @@ int cmd_extract(int argc, char **argv)
         .progress = true,
     };
     char out_default[4096];
-    bool as_json = false;
+    bool as_json = false, merge = false, split_options = false;
     struct extract_summary summary = {0};
     struct errbuf err = {0};
     int c;
@@ -443,6 +472,9 @@ int cmd_extract(int argc, char **argv)
         case 'J':
             as_json = true;
             break;
+        case 'M':
+            merge = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -458,6 +490,14 @@ int cmd_extract(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    split_options = opts.out || opts.shards > 1;
+    if (merge && split_options) {
+        cli_error("extract", "--merge takes only the cache folder (and --json), not --out or "
+                             "--shard");
+        return EXIT_USAGE;
+    }
+    if (merge)
+        return merge_cache(argv[optind], as_json);
     opts.dir = argv[optind];
     if (!opts.out) {
         extract_default_cache(out_default, sizeof(out_default), opts.dir);

@@ -29,6 +29,20 @@ struct extract_summary {
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
                    struct errbuf *err);
 bool extract_folder_has_videos(const char *dir);
+
+struct extract_merge_summary {
+    int shards, clips, left_out;
+};
+
+/* Merges the shard manifests and reports that `--shard I/N` runs wrote into
+ * one cache (manifest-I-of-N.json, report-I-of-N.json) into its
+ * manifest.json and report.json, as one run over the whole folder writes
+ * them. Fails, writing nothing, when a shard is missing, two splits are
+ * mixed, shards disagree on the source or the rate, a clip is in two shards,
+ * or a listed pose file is not in the cache. */
+int extract_merge(const char *cache, struct extract_merge_summary *ret_summary, struct errbuf *err);
+/* Writes value as indented JSON to path, atomically. */
+int extract_write_json(const char *path, json_t *value, struct errbuf *err);
 /* DIR-pose beside DIR. */
 void extract_default_cache(char *buf, size_t size, const char *dir);
 

@@ -156,6 +156,11 @@ int dataset_load(struct dataset *ds, const char *dir, const struct dataset_filte
             clip.has_name = true;
             if (smarthome_clip_split(filter->protocol, &clip.name) != filter->split)
                 continue;
+            if (filter->known_classes && class_in(smarthome_classes[clip.name.class_index],
+                                                  model_classes, n_model_classes) < 0) {
+                ds->unknown++;
+                continue;
+            }
         } else {
             clip.has_name = smarthome_clip_name_parse(names[i], &clip.name, NULL) == 0;
         }

@@ -66,6 +66,27 @@ print(sorted(clips))' "$work/shards")
 [ "$whole" = "$merged" ] && ok "three shards make the whole manifest" || bad "shards: $merged"
 check shard_bad 2 "wants I/N" -- "$crt" extract "$work/clips" --shard 4/3
 
+# ---- the shards merged are the one-run cache, byte for byte ----
+check merge 0 "merged 3 shards: 12 clips, 2 left out" -- "$crt" extract --merge "$work/shards"
+for f in manifest.json report.json; do
+    cmp -s "$work/shards/$f" "$work/cache/$f" && ok "merged $f is the one-run $f" ||
+        bad "merged $f differs from the one-run $f"
+done
+differ=$(cd "$work/cache" && for f in *.pose; do cmp -s "$f" "$work/shards/$f" || echo "$f"; done)
+[ -z "$differ" ] && ok "shards' pose files are the one-run files" || bad "pose files differ: $differ"
+mkdir -p "$work/two-of-three"
+cp "$work/shards/manifest-1-of-3.json" "$work/shards/manifest-3-of-3.json" "$work/two-of-three/"
+check merge_missing_shard 1 "manifest-2-of-3.json: shard 2 of 3 is missing" -- \
+    "$crt" extract --merge "$work/two-of-three"
+cp "$work/shards/manifest-2-of-3.json" "$work/two-of-three/"
+check merge_missing_pose 1 "listed in .*manifest-1-of-3.json but missing" -- \
+    "$crt" extract --merge "$work/two-of-three"
+mv "$work/two-of-three/manifest-2-of-3.json" "$work/two-of-three/manifest-2-of-4.json"
+check merge_mixed_splits 1 "shards of two splits" -- "$crt" extract --merge "$work/two-of-three"
+check merge_nothing 1 "no shard manifests" -- "$crt" extract --merge "$work/clips"
+check merge_with_out 2 "takes only the cache folder" -- \
+    "$crt" extract --merge --out "$work/x" "$work/shards"
+
 # ---- eval with the protocol's split and classes ----
 "$python" "$src/tests/ref/mechanisms_ref.py" models --out "$work/ref" crt/gru >/dev/null
 check eval_cv1 0 "mean per-class accuracy" -- \
@@ -80,6 +101,81 @@ check eval_on_clips 0 "4 clips" -- \
     "$work/clips"
 check eval_cs_split 1 "no clips to evaluate in the protocol's test split" -- \
     "$crt" eval --model "$work/ref/crt_gru.safetensors" --protocol cs "$work/cache"
+
+# ---- eval --known-classes: the default model knows fewer classes than cs ----
+# Test subjects of cs (p02, p10, p11, p14), clips of classes the default model
+# knows and of classes it lacks, and two of a train subject (one in cv1's test).
+mkdir -p "$work/cs"
+make_cs_clip() { # NAME PHOTO
+    ffmpeg -v error -y -loop 1 -i "$src/third_party/images/$2" \
+        -vf "scale=640:480,crop=560:420:'40+30*sin(3*t)':30,scale=640:480,format=yuv420p" \
+        -r 20 -t 1.7 -c:v libx264 "$work/cs/$1" || bad "ffmpeg could not make $1"
+}
+make_cs_clip Walk_p02_r00_v00_c03.mp4 messi5.jpg
+make_cs_clip Sitdown_p10_r00_v00_c04.mp4 basketball1.png
+make_cs_clip Drink.Fromcup_p11_r00_v00_c01.mp4 messi5.jpg
+make_cs_clip Cook.Cut_p14_r00_v00_c03.mp4 basketball1.png
+make_cs_clip Eat.Snack_p02_r01_v00_c02.mp4 messi5.jpg
+make_cs_clip Walk_p03_r00_v00_c03.mp4 messi5.jpg
+make_cs_clip Sitdown_p03_r01_v00_c02.mp4 basketball1.png
+"$crt" extract "$work/cs" --out "$work/cs-pose" >/dev/null 2>&1
+model="$src/models/default.safetensors"
+check eval_refuses_fewer_classes 1 "do not cover protocol cs.*--known-classes" -- \
+    "$crt" eval --model "$model" --protocol cs "$work/cs-pose"
+check eval_known_classes 0 "known-classes: scored" -- \
+    "$crt" eval --model "$model" --protocol cs --known-classes --report "$work/known" \
+    "$work/cs-pose"
+check eval_known_classes_all 2 "needs a Smarthome protocol" -- \
+    "$crt" eval --model "$model" --protocol all --known-classes "$work/cs-pose"
+# What the report must say, worked out from the protocol's and the model's own
+# class lists (crt classes, crt model-info) and the clip names made above.
+"$crt" classes --json >"$work/classes.json"
+"$crt" model-info --json "$model" >"$work/model.json"
+for protocol in cs cv1; do
+    "$crt" eval --model "$model" --protocol $protocol --known-classes --json "$work/cs-pose" \
+        >"$work/known-$protocol.json" 2>"$work/known-$protocol.err" ||
+        bad "eval --known-classes --protocol $protocol: $(tail -3 "$work/known-$protocol.err")"
+    verdict=$("$python" - "$work/known-$protocol.json" "$work/classes.json" "$work/model.json" \
+        "$work/cs" $protocol <<'PY'
+import json, math, os, sys
+report, classes, model = (json.load(open(p)) for p in sys.argv[1:4])
+clips, protocol = sorted(os.listdir(sys.argv[4])), sys.argv[5]
+known = model["classes"]
+proto = [c["name"] for c in classes if protocol == "cs" or c["cross_view"]]
+problems = []
+def want(what, got, expected):
+    if got != expected:
+        problems.append("%s: %r, expected %r" % (what, got, expected))
+want("scored", report["protocol_classes_scored"], [c for c in known if c in proto])
+want("left out", report["protocol_classes_left_out"], [c for c in proto if c not in known])
+cs_test = {2, 10, 11, 14, 16, 18, 20}
+def is_test(name):
+    fields = name[:-4].split("_")
+    if protocol == "cs":
+        return int(fields[1][1:]) in cs_test
+    return int(fields[4][1:]) == 2
+test = [n for n in clips if n.split("_")[0] in proto and is_test(n)]
+want("clips", report["clips"], sum(n.split("_")[0] in known for n in test))
+want("clips left out", report["clips_of_classes_left_out"],
+     sum(n.split("_")[0] not in known for n in test))
+# The mean per-class accuracy over the scored classes that have samples,
+# recomputed from the confusion matrix.
+recalls = []
+for i, name in enumerate(known):
+    row = report["confusion"][i]
+    if name in report["protocol_classes_scored"] and sum(row) > 0:
+        recalls.append(row[i] / sum(row))
+mca = report["mean_class_accuracy"]
+expected = sum(recalls) / len(recalls) if recalls else None
+if (mca is None) != (expected is None) or (mca is not None and abs(mca - expected) > 1e-9):
+    problems.append("mean class accuracy %r, the matrix gives %r" % (mca, expected))
+want("classes counted", report["classes_scored"], len(recalls))
+print("; ".join(problems) if problems else "agrees")
+PY
+    )
+    [ "$verdict" = agrees ] && ok "eval --known-classes --protocol $protocol report agrees" ||
+        bad "eval --known-classes --protocol $protocol: $verdict"
+done
 
 # ---- train on the protocol's splits; the test pass follows ----
 check train_smarthome 0 "test split (protocol cv1, 4 clips)" -- \

@@ -99,6 +99,7 @@ struct dataset {
     int n;
     struct dataset_clip *clips;
     int skipped; /* files reported and left out */
+    int unknown; /* clips passed over for a class the model lacks (filter->known_classes) */
 };
 
 /* Which clips of a folder to take. */
@@ -106,8 +107,10 @@ struct dataset_filter {
     bool smarthome;                   /* file names must parse; label from the name */
     enum smarthome_protocol protocol; /* with smarthome: the split to take */
     enum smarthome_split split;
-    int first, count;             /* a range of the sorted file list; count 0 = all */
-    bool mocap;                   /* only the files of one part of the real-motion protocol */
+    bool known_classes; /* with smarthome: pass over (and count) clips of classes the model
+                           lacks instead of reporting each as skipped */
+    int first, count;   /* a range of the sorted file list; count 0 = all */
+    bool mocap;         /* only the files of one part of the real-motion protocol */
     enum mocap_split mocap_split; /* with mocap: that part (mocap_split_of_name) */
 };
 
