@@ -347,10 +347,12 @@ int bench_model(int argc, char **argv)
         } else {
             printf("  PyTorch reference not run: %s\n", why);
         }
+#if defined(__x86_64__)
         if (strcmp(blas_core_name(), "Haswell") == 0 && cpu_has_avx512())
             printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s;\n"
                    "   OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 small-matrix kernels)\n",
                    getenv("OPENBLAS_CORETYPE") ? ", as OPENBLAS_CORETYPE says" : "");
+#endif
         printf("\nbatched clips, %d per batch (crt eval's path)   %10.1f us/segment\n\n", batch,
                us_clips);
         printf("bytes per stream\n");

@@ -35,7 +35,7 @@ static void usage(FILE *out)
             "  --frames N         frames per repetition (default 100; multipose 30)\n"
             "  --reference WHAT   wasm (default), cpu (tfjs-backend-cpu) or none\n"
             "  --node PATH        the node program (default node)\n"
-            "  --json             the figures as JSON on stdout\n");
+            "  --json             the figures as JSON on stdout\n" POSE_CLI_ISA_HELP);
 }
 
 static int64_t thread_cpu_ns(void)
@@ -69,6 +69,7 @@ typedef float peak_v4 __attribute__((vector_size(16)));
     *ret_lanes = (LANES);                                                                          \
     return sum;
 
+#if defined(__x86_64__)
 __attribute__((target("arch=x86-64-v4"))) static float peak_avx512(long iters, int *ret_lanes)
 {
     PEAK_LOOP(peak_v16, 16)
@@ -78,7 +79,9 @@ __attribute__((target("arch=x86-64-v3"))) static float peak_avx2(long iters, int
 {
     PEAK_LOOP(peak_v8, 8)
 }
+#endif
 
+/* 4-float vectors: SSE on x86-64, NEON on arm64 (whose FMA GCC contracts) */
 static float peak_sse(long iters, int *ret_lanes)
 {
     PEAK_LOOP(peak_v4, 4)
@@ -90,15 +93,23 @@ static double fma_peak_gflops(const char **ret_isa)
     double best = 0;
     volatile float sink = 0;
 
+#if defined(__x86_64__)
     bool v4 = cpu_has_avx512();
     bool v3 = cpu_has_avx2_fma();
     *ret_isa = v4 ? "AVX-512 FMA" : v3 ? "AVX2 FMA" : "SSE";
+#else
+    *ret_isa = "4-float vector";
+#endif
     for (int rep = 0; rep < 12; rep++) {
         int lanes = 4;
         int64_t t0 = thread_cpu_ns();
+#if defined(__x86_64__)
         sink += v4   ? peak_avx512(iters, &lanes)
                 : v3 ? peak_avx2(iters, &lanes)
                      : peak_sse(iters, &lanes);
+#else
+        sink += peak_sse(iters, &lanes);
+#endif
         double s = (double)(thread_cpu_ns() - t0) * 1e-9;
         double g = 2.0 * 12 * lanes * (double)iters / s * 1e-9;
         best = fmax(best, g);
@@ -279,7 +290,10 @@ int bench_pose(int argc, char **argv)
             reference = argv[++i];
         else if (strcmp(a, "--node") == 0 && has)
             node = argv[++i];
-        else if (strcmp(a, "--json") == 0)
+        else if (strcmp(a, "--isa") == 0 && has) {
+            if (pose_cli_isa_option(argv[++i], "bench pose") < 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--json") == 0)
             json = true;
         else {
             cli_error("bench pose", "unknown or incomplete option '%s'", a);
