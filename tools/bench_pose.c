@@ -25,7 +25,7 @@ static void usage(FILE *out)
             "3 repetitions; wall clock and CPU time, which stays fair when other jobs\n"
             "share the cores), the model's GFLOPs per frame, the GFLOP/s crtd reaches and\n"
             "its fraction of the CPU's peak measured in the same run (a loop of\n"
-            "independent FMAs on the widest vectors the CPU has, one thread), and\n"
+            "independent FMAs on the widest vectors the kernel set uses, one thread), and\n"
             "OpenBLAS's 1024^3 sgemm for comparison.\n\n"
             "options:\n"
             "  --model NAME|FILE  lightning (default), thunder, multipose, or a model.json\n"
@@ -47,8 +47,9 @@ static int64_t thread_cpu_ns(void)
 }
 
 /* The CPU's single-thread float peak at its current clock: 12 independent
- * chains of fused multiply-adds on the widest vectors it has (AVX-512, else
- * AVX2 + FMA, else SSE multiply and add), nothing but registers. */
+ * chains of fused multiply-adds on the widest vectors the model's kernel set
+ * uses (AVX-512, else AVX2 + FMA, else 4-float vectors), nothing but
+ * registers. */
 typedef float peak_v16 __attribute__((vector_size(64)));
 typedef float peak_v8 __attribute__((vector_size(32)));
 typedef float peak_v4 __attribute__((vector_size(16)));
@@ -87,15 +88,15 @@ static float peak_sse(long iters, int *ret_lanes)
     PEAK_LOOP(peak_v4, 4)
 }
 
-static double fma_peak_gflops(const char **ret_isa)
+static double fma_peak_gflops(enum pose_isa set, const char **ret_isa)
 {
     const long iters = 2000000;
     double best = 0;
     volatile float sink = 0;
 
 #if defined(__x86_64__)
-    bool v4 = cpu_has_avx512();
-    bool v3 = cpu_has_avx2_fma();
+    bool v4 = set == POSE_ISA_AVX512;
+    bool v3 = v4 || set == POSE_ISA_AVX2;
     *ret_isa = v4 ? "AVX-512 FMA" : v3 ? "AVX2 FMA" : "SSE";
 #else
     *ret_isa = "4-float vector";
@@ -359,7 +360,7 @@ int bench_pose(int argc, char **argv)
     }
     double blas = sgemm_peak_gflops();
     const char *isa;
-    double peak = fma_peak_gflops(&isa);
+    double peak = fma_peak_gflops(pose_model_isa(pm), &isa);
 
     /* GFLOP/s per second of CPU time (the peak loop is timed the same way),
      * so that the fraction of peak holds on a shared machine */
