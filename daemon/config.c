@@ -419,6 +419,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = copy_value(cfg->model, sizeof(cfg->model), value);
         else if (strcmp(key, "pose_model") == 0)
             r = copy_value(cfg->pose_model, sizeof(cfg->pose_model), value);
+        else if (strcmp(key, "pose_isa") == 0)
+            r = pose_isa_parse(value, &cfg->pose_isa);
         else if (strcmp(key, "log_level") == 0)
             r = log_level_parse(value, &cfg->log_level);
         else if (strcmp(key, "max_streams") == 0)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "pose.h"
 #include "safety.h"
 #include "video.h"
 
@@ -186,6 +187,7 @@ struct config {
     char state_directory[PATH_MAX];
     char model[PATH_MAX];
     char pose_model[PATH_MAX];
+    enum pose_isa pose_isa; /* the cap on the pose kernel sets (docs/POSE.md) */
     enum log_level log_level;
     unsigned max_streams;
     double hysteresis_s;

@@ -25,6 +25,7 @@
 /* Which model files were loaded, to tell on SIGHUP whether they changed. */
 struct model_files {
     char model[PATH_MAX], pose_model[PATH_MAX];
+    enum pose_isa pose_isa;
     struct stat model_stat, pose_stat; /* zeroed when missing */
 };
 

@@ -34,6 +34,7 @@ static void model_files_of(const struct config *cfg, struct model_files *ret)
     *ret = (struct model_files){0};
     str_copy(ret->model, sizeof(ret->model), cfg->model);
     str_copy(ret->pose_model, sizeof(ret->pose_model), cfg->pose_model);
+    ret->pose_isa = cfg->pose_isa;
     if (cfg->model[0] && stat(cfg->model, &ret->model_stat) < 0)
         memset(&ret->model_stat, 0, sizeof(ret->model_stat));
     if (cfg->model[0] && stat(cfg->pose_model, &ret->pose_stat) < 0)
@@ -67,13 +68,15 @@ static void reload_model(struct daemon *d, const struct config *cfg)
     model_files_of(cfg, &now);
     const struct model_files *was = &d->model_files;
     if (strcmp(now.model, was->model) == 0 && strcmp(now.pose_model, was->pose_model) == 0 &&
-        same_file(&now.model_stat, &was->model_stat) && same_file(&now.pose_stat, &was->pose_stat))
+        now.pose_isa == was->pose_isa && same_file(&now.model_stat, &was->model_stat) &&
+        same_file(&now.pose_stat, &was->pose_stat))
         return;
 
     struct pipeline_model *model = NULL;
     struct errbuf err;
     errbuf_clear(&err);
-    int r = pipeline_model_load(cfg->model[0] ? cfg->model : NULL, cfg->pose_model, &model, &err);
+    int r = pipeline_model_load(cfg->model[0] ? cfg->model : NULL, cfg->pose_model, cfg->pose_isa,
+                                &model, &err);
     if (r < 0) {
         atomic_fetch_add(&d->model_reload_failures, 1);
         pthread_rwlock_wrlock(&d->model_lock);
@@ -100,8 +103,8 @@ static void reload_model(struct daemon *d, const struct config *cfg)
 int daemon_model_load(struct daemon *d, struct errbuf *err)
 {
     model_files_of(&d->cfg, &d->model_files);
-    return pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, d->cfg.pose_model, &d->model,
-                               err);
+    return pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, d->cfg.pose_model,
+                               d->cfg.pose_isa, &d->model, err);
 }
 
 int daemon_reload(struct daemon *d, struct config *cfg)

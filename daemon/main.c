@@ -550,8 +550,8 @@ int main(int argc, char **argv)
         if (d.cfg.token_file[0])
             r = config_read_token(d.cfg.token_file, &token, &err);
         if (r >= 0)
-            r = pipeline_model_load(d.cfg.model[0] ? d.cfg.model : NULL, d.cfg.pose_model, &model,
-                                    &err);
+            r = pipeline_model_load(d.cfg.model[0] ? d.cfg.model : NULL, d.cfg.pose_model,
+                                    d.cfg.pose_isa, &model, &err);
         for (size_t i = 0; r >= 0 && i < d.cfg.n_streams; i++) {
             struct errbuf e;
             errbuf_clear(&e);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "base.h"
+#include "pose.h"
 
 #define PIPELINE_MAX_CLASSES 64
 #define PIPELINE_KEYPOINTS   17
@@ -85,8 +86,8 @@ struct pose_archive; /* data.h */
 /* Loads the segment model file at path and the MoveNet graph at pose_path
  * (movenet-*.json with its .bin). path NULL gives the model-less set-up that
  * only runs test sources (its classes are Toyota Smarthome's). */
-int pipeline_model_load(const char *path, const char *pose_path, struct pipeline_model **ret_model,
-                        struct errbuf *err);
+int pipeline_model_load(const char *path, const char *pose_path, enum pose_isa pose_isa,
+                        struct pipeline_model **ret_model, struct errbuf *err);
 struct pipeline_model *pipeline_model_free(struct pipeline_model *model);
 
 bool pipeline_model_loaded(const struct pipeline_model *model);

@@ -10,8 +10,8 @@
 #include "crt.h"
 #include "pipeline_internal.h"
 
-int pipeline_model_load(const char *path, const char *pose_path, struct pipeline_model **ret_model,
-                        struct errbuf *err)
+int pipeline_model_load(const char *path, const char *pose_path, enum pose_isa pose_isa,
+                        struct pipeline_model **ret_model, struct errbuf *err)
 {
     struct pipeline_model *m = calloc(1, sizeof(*m));
     int r;
@@ -46,9 +46,9 @@ int pipeline_model_load(const char *path, const char *pose_path, struct pipeline
         goto fail;
     }
     str_copy(m->pose_path, sizeof(m->pose_path), pose_path);
-    /* CRTD_POSE_NO_AVX512=1 keeps the pose convolutions on OpenBLAS, as in
-     * the tools (docs/POSE.md) */
-    struct pose_options pose_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+    /* pose_isa= in [daemon] caps the kernel sets, as --isa does in the tools
+     * (docs/POSE.md) */
+    struct pose_options pose_options = {.max_isa = pose_isa};
     r = pose_model_load_opts(pose_path, &pose_options, &m->pose, err);
     if (r < 0)
         goto fail;

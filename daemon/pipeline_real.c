@@ -270,7 +270,8 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
     const struct pose_model *pose = model->pose;
     if (source->pose_model && source->pose_model[0] &&
         strcmp(source->pose_model, model->pose_path) != 0) {
-        struct pose_options pose_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+        /* under the same cap as the shared model (pose_isa= in [daemon]) */
+        struct pose_options pose_options = {.max_isa = pose_model_isa(pose)};
         if ((r = pose_model_load_opts(source->pose_model, &pose_options, &p->own_pose, err)) < 0)
             goto fail;
         pose = p->own_pose;

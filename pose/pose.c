@@ -1,6 +1,7 @@
 /* pose: MoveNet on the TensorFlow.js runner — SinglePose with the per-stream
  * tracking crop of docs/MODEL.md section 2, and MultiPose (section 8) on the
  * whole frame letterboxed, with a plan per input size. */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -58,7 +59,7 @@ int pose_model_load(const char *json_path, struct pose_model **ret_model, struct
 int pose_model_load_opts(const char *json_path, const struct pose_options *options,
                          struct pose_model **ret_model, struct errbuf *err)
 {
-    struct tfjs_options graph_options = {.no_avx512 = options && options->no_avx512};
+    struct tfjs_options graph_options = {.max_isa = options ? options->max_isa : POSE_ISA_BEST};
     struct pose_model *m;
     struct tfjs_shape in, out;
     enum tfjs_dtype in_type, out_type;
@@ -131,13 +132,40 @@ double pose_model_gflops(const struct pose_model *model, double *ret_dense)
     return total / 1e9;
 }
 
+static const char *const pose_isa_names[] = {
+    [POSE_ISA_BEST] = "best", [POSE_ISA_PORTABLE] = "portable", [POSE_ISA_NEON] = "neon",
+    [POSE_ISA_AVX2] = "avx2", [POSE_ISA_AVX512] = "avx512",
+};
+
+int pose_isa_parse(const char *name, enum pose_isa *ret_isa)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(pose_isa_names); i++)
+        if (name && strcmp(name, pose_isa_names[i]) == 0) {
+            *ret_isa = (enum pose_isa)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *pose_isa_name(enum pose_isa isa)
+{
+    return (size_t)isa < ARRAY_SIZE(pose_isa_names) ? pose_isa_names[isa] : "?";
+}
+
+enum pose_isa pose_model_isa(const struct pose_model *model)
+{
+    return tfjs_model_isa(model->graph);
+}
+
 const char *pose_model_kernels(const struct pose_model *model)
 {
     static __thread char text[64];
+    enum pose_isa isa = tfjs_model_isa(model->graph);
 
     if (tfjs_model_packed(model->graph))
-        return "AVX-512 GEMM";
-    snprintf(text, sizeof(text), "OpenBLAS %s", blas_core_name());
+        return isa == POSE_ISA_AVX512 ? "AVX-512 GEMM" : "AVX2 GEMM";
+    snprintf(text, sizeof(text), "OpenBLAS %s%s", blas_core_name(),
+             isa == POSE_ISA_NEON ? ", NEON depthwise" : "");
     return text;
 }
 

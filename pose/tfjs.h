@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base.h"
+#include "pose.h"
 
 #define TFJS_MAX_DIMS 6
 
@@ -38,9 +39,9 @@ struct tfjs_context;
 
 /* How a model is loaded; all zero (or a NULL pointer) is the default. */
 struct tfjs_options {
-    /* Run the convolutions on OpenBLAS even where the CPU has AVX-512, which
-     * otherwise gets crtd's own packed GEMM. */
-    bool no_avx512;
+    /* The best kernel set the convolutions may use (pose_options.max_isa;
+     * POSE_ISA_BEST: the best the CPU has). */
+    enum pose_isa max_isa;
 };
 
 /* Loads json_path and the weight shards its manifest names (paths relative to
@@ -87,7 +88,9 @@ static inline bool tfjs_shape_equal(const struct tfjs_shape *a, const struct tfj
 }
 /* Multiply-adds times two of one run: convolutions, dense and depthwise. */
 double tfjs_model_flops(const struct tfjs_model *model, double *ret_dense, double *ret_depthwise);
-/* Whether the convolutions run on the packed AVX-512 GEMM (else OpenBLAS). */
+/* The kernel set the model's convolutions run on (conv_isa_pick of the
+ * load option), and whether that is crtd's packed GEMM (else OpenBLAS). */
+enum pose_isa tfjs_model_isa(const struct tfjs_model *model);
 bool tfjs_model_packed(const struct tfjs_model *model);
 /* Bytes of a context's arena (activations and scratch). */
 size_t tfjs_model_arena_bytes(const struct tfjs_model *model, bool keep_all);

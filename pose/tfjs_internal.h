@@ -139,7 +139,7 @@ struct tfjs_model {
     double flops_dense, flops_depthwise;
     int fused_adds;
     int fused_depthwise;
-    bool no_avx512; /* the load option, for plans made later */
+    enum pose_isa isa; /* the kernel set (conv_isa_pick of the load option), for plans made later */
     /* A graph whose Placeholder has unknown dims keeps its nodes and values
      * as read (before planning changed them) to plan other input sizes
      * (tfjs_model_plan_input); dynamic marks those dims. */

@@ -931,7 +931,7 @@ int tfjs_model_load(const char *json_path, const struct tfjs_options *options,
     r = model_find_output(m, root, err);
     if (r < 0)
         goto fail;
-    m->no_avx512 = options && options->no_avx512;
+    m->isa = conv_isa_pick(options ? options->max_isa : POSE_ISA_BEST);
     if (m->dynamic) {
         r = tfjs_model_keep_proto(m, err);
         if (r < 0)

@@ -279,7 +279,7 @@ static void exec_sigmoid(const struct tfjs_model *m, const struct tfjs_node *n, 
                          float *scratch, bool fuse)
 {
     UNARY_PROLOGUE;
-    conv_sigmoid_forward(o, a, total);
+    conv_sigmoid_forward(o, a, total, m->isa);
 }
 
 static void exec_relu(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
@@ -309,7 +309,7 @@ static void exec_exp(const struct tfjs_model *m, const struct tfjs_node *n, void
                      float *scratch, bool fuse)
 {
     UNARY_PROLOGUE;
-    conv_exp_forward(o, a, total);
+    conv_exp_forward(o, a, total, m->isa);
 }
 
 static void exec_reciprocal(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
@@ -456,24 +456,24 @@ static void exec_conv2d(const struct tfjs_model *m, const struct tfjs_node *n, v
 
     if (fuse && n->fused_dw >= 0) {
         const struct tfjs_node *d = &m->nodes[n->fused_dw];
-        conv_dw_pointwise_forward(o, scratch, ptr[d->inputs[0]], ptr[d->inputs[1]],
-                                  d->has_bias ? ptr[d->inputs[2]] : NULL, &d->geom, d->act,
-                                  ptr[n->inputs[1]], n->packed,
-                                  n->has_bias ? ptr[n->inputs[2]] : NULL,
-                                  n->residual >= 0 ? ptr[n->residual] : NULL, n->oc, n->act);
+        conv_dw_pointwise_forward(
+            o, scratch, ptr[d->inputs[0]], ptr[d->inputs[1]],
+            d->has_bias ? ptr[d->inputs[2]] : NULL, &d->geom, d->act, ptr[n->inputs[1]], n->packed,
+            n->has_bias ? ptr[n->inputs[2]] : NULL, n->residual >= 0 ? ptr[n->residual] : NULL,
+            n->oc, n->act, m->isa);
         return;
     }
     conv2d_forward(o, scratch, ptr[n->inputs[0]], ptr[n->inputs[1]], n->packed,
                    n->has_bias ? ptr[n->inputs[2]] : NULL,
-                   n->residual >= 0 ? ptr[n->residual] : NULL, &n->geom, n->oc, n->act);
+                   n->residual >= 0 ? ptr[n->residual] : NULL, &n->geom, n->oc, n->act, m->isa);
 }
 
 static void exec_depthwise(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
                            float *scratch, bool fuse)
 {
-    (void)m, (void)scratch, (void)fuse;
+    (void)scratch, (void)fuse;
     conv_depthwise_forward(ptr[n->first_output], ptr[n->inputs[0]], ptr[n->inputs[1]],
-                           n->has_bias ? ptr[n->inputs[2]] : NULL, &n->geom, n->act);
+                           n->has_bias ? ptr[n->inputs[2]] : NULL, &n->geom, n->act, m->isa);
 }
 
 static void exec_resize_bilinear(const struct tfjs_model *m, const struct tfjs_node *n, void **ptr,
@@ -485,7 +485,7 @@ static void exec_resize_bilinear(const struct tfjs_model *m, const struct tfjs_n
     (void)scratch, (void)fuse;
     conv_resize_bilinear_forward(ptr[n->first_output], ptr[n->inputs[0]], in->dims[1], in->dims[2],
                                  in->dims[3], out->dims[1], out->dims[2], n->align_corners,
-                                 n->half_pixel_centers);
+                                 n->half_pixel_centers, m->isa);
 }
 
 /* ---- moving data ----------------------------------------------------------------- */

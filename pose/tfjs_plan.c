@@ -633,12 +633,11 @@ static void plan_fuse_depthwise(struct tfjs_model *m)
     }
 }
 
-/* Packs every convolution's filter for the AVX-512 GEMM when the CPU has
- * AVX-512 and the caller has not asked for OpenBLAS (options->no_avx512). */
-static int plan_pack_filters(struct tfjs_model *m, const struct tfjs_options *options,
-                             struct errbuf *err)
+/* Packs every convolution's filter for crtd's GEMM when the model's kernel
+ * set has one (AVX-512, AVX2 + FMA; conv_isa_has_gemm). */
+static int plan_pack_filters(struct tfjs_model *m, struct errbuf *err)
 {
-    if ((options && options->no_avx512) || !cpu_has_avx512())
+    if (!conv_isa_has_gemm(m->isa))
         return 0;
     for (int s = 0; s < m->n_steps; s++) {
         struct tfjs_node *n = &m->nodes[m->order[s]];
@@ -813,7 +812,7 @@ int tfjs_model_plan(struct tfjs_model *m, const struct tfjs_options *options, st
     }
     plan_fuse_residuals(m);
     plan_fuse_depthwise(m);
-    r = plan_pack_filters(m, options, err);
+    r = plan_pack_filters(m, err);
     if (r < 0)
         return r;
     return plan_buffers(m, err);
@@ -847,7 +846,7 @@ int tfjs_model_plan_input(const struct tfjs_model *g, const struct tfjs_shape *i
                           struct tfjs_model **ret_plan, struct errbuf *err)
 {
     const struct tfjs_shape *fixed = &g->values[g->input].shape;
-    struct tfjs_options options = {.no_avx512 = g->no_avx512};
+    struct tfjs_options options = {.max_isa = g->isa};
     struct tfjs_model *c;
     char sa[64], sb[64];
     bool fits = g->proto_nodes && input->rank == fixed->rank;
@@ -871,7 +870,7 @@ int tfjs_model_plan_input(const struct tfjs_model *g, const struct tfjs_shape *i
     c->sorted = g->sorted;
     c->input = g->input;
     c->output = g->output;
-    c->no_avx512 = g->no_avx512;
+    c->isa = g->isa;
     c->dynamic = g->dynamic;
     c->nodes = calloc((size_t)c->n_nodes, sizeof(*c->nodes));
     c->values = malloc((size_t)c->n_values * sizeof(*c->values));
@@ -929,6 +928,11 @@ double tfjs_model_flops(const struct tfjs_model *m, double *ret_dense, double *r
     if (ret_depthwise)
         *ret_depthwise = m->flops_depthwise;
     return m->flops_dense + m->flops_depthwise;
+}
+
+enum pose_isa tfjs_model_isa(const struct tfjs_model *m)
+{
+    return m->isa;
 }
 
 bool tfjs_model_packed(const struct tfjs_model *m)

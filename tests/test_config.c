@@ -68,6 +68,7 @@ static void a_full_file_parses(void **state)
                         "checkpoint_segments = 3\n"
                         "history_retention_days = 7\n"
                         "log_level = debug\n"
+                        "pose_isa = avx2\n"
                         "\n"
                         "[mqtt]\n"
                         "host = broker.local\n"
@@ -112,6 +113,7 @@ static void a_full_file_parses(void **state)
     assert_true(cfg.hysteresis_s == 1.5);
     assert_int_equal(cfg.checkpoint_segments, 3);
     assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(cfg.pose_isa, POSE_ISA_AVX2);
     assert_int_equal(cfg.n_streams, 2);
     const struct config_stream *k = config_find_stream(&cfg, "kitchen");
     assert_non_null(k);
@@ -173,6 +175,7 @@ static void errors_name_file_and_line(void **state)
         {"[stream \"a\"]\nurl = x\nenabled = maybe\n", "crtd.conf:3: bad value 'maybe'"},
         {"[server]\nmax_connections = 2\n", "crtd.conf:2: bad value '2'"},
         {"[daemon]\ncamera_timeout_s = 0\n", "crtd.conf:2: bad value '0' for camera_timeout_s"},
+        {"[daemon]\npose_isa = sse9\n", "crtd.conf:2: bad value 'sse9' for pose_isa"},
         {"[server]\napi_local_sources = 2\n", "crtd.conf:2: bad value '2'"},
         {"[mqtt]\ntopic_prefix = home/#\n", "crtd.conf:2: bad value 'home/#' for topic_prefix"},
         {"[mqtt]\ntopic_prefix = home//crtd\n", "crtd.conf:2: bad value"},

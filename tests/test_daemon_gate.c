@@ -77,7 +77,7 @@ static void gate_keeps_labels(void **state)
     assert_int_equal(system(cmd), 0);
 
     struct pipeline_model *model = NULL;
-    int r = pipeline_model_load(model_path, movenet_path, &model, &err);
+    int r = pipeline_model_load(model_path, movenet_path, POSE_ISA_BEST, &model, &err);
     if (r < 0)
         fail_msg("%s", errbuf_text(&err, r));
     static struct run off, on;

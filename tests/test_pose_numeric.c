@@ -5,9 +5,10 @@
  * with tfjs-backend-cpu 4.22.0 at test time; the keypoints must agree within
  * 1e-3 and a few intermediate tensors, compared by node name, within 1e-3 of
  * their scale. The keypoints are checked three ways: as in production (reused
- * buffers, depthwise fused into the next 1x1 convolution, the AVX-512 GEMM
- * where the CPU has it), the same on OpenBLAS, and unfused with a buffer per
- * tensor (where the intermediate tensors are read). A third test checks the tracking crop on a
+ * buffers, depthwise fused into the next 1x1 convolution, the best kernel set
+ * the CPU has under the cap --isa gives), the same on the portable set
+ * (OpenBLAS), and unfused with a buffer per tensor (where the intermediate
+ * tensors are read, under the same cap). A third test checks the tracking crop on a
  * photograph. For MultiPose, random values and basketball1.png and
  * basketball2.png at two input sizes (256x256, the photographs letterboxed
  * into the square, and 384 on the long side as pose_run_people makes it):
@@ -16,8 +17,11 @@
  * reference's output.
  *
  * Environment (set by tests/meson.build): CRTD_SOURCE_ROOT, CRTD_TEST_TMP,
- * CRTD_NODE; CRTD_POSE_NO_AVX512=1 runs the production check on OpenBLAS
- * too, so that a CPU with AVX-512 can test the other path. */
+ * CRTD_NODE. Command line: --isa SET (best, avx512, avx2, neon, portable),
+ * the pose model's max_isa load option, so that a CPU with AVX-512 tests the
+ * other kernel sets too (tests/meson.build runs the suite once per set);
+ * --short leaves out Thunder and MultiPose at 384x288 (the form a cross
+ * build runs under qemu-user). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +36,12 @@
 #include "video.h"
 
 #define TOLERANCE 1e-3
+
+/* --isa: the cap on the kernel sets of the models under test */
+static enum pose_isa test_isa = POSE_ISA_BEST;
+/* --short: the form for emulated runs (scripts/arm64): Thunder and
+ * MultiPose's 384x288 input are left out */
+static bool test_short;
 
 static const char *const intermediates[] = {
     "StatefulPartitionedCall/sub_1",
@@ -138,19 +148,19 @@ static void compare_variant(const char *variant)
 
     snprintf(rel, sizeof(rel), "third_party/models/movenet-%s.json", variant);
     path_join(json, sizeof(json), root, rel);
-    if (tfjs_model_load(json, NULL, &graph, &err) < 0)
+    if (tfjs_model_load(json, &(struct tfjs_options){.max_isa = test_isa}, &graph, &err) < 0)
         fail_msg("%s", err.msg);
     assert_int_equal(tfjs_context_new(graph, true, &all, &err), 0);
-    /* pm runs as in production (reused buffers, fused depthwise, the AVX-512
-     * GEMM where the CPU has it, unless CRTD_POSE_NO_AVX512 says OpenBLAS, as
-     * it does for the tools and the daemon); pm_blas the same plan on
-     * OpenBLAS */
-    struct pose_options prod_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+    /* pm runs as in production (reused buffers, fused depthwise, the best
+     * kernel set under the cap of --isa, as the tools' --isa and the daemon's
+     * pose_isa= give it); pm_blas the same plan on the portable set */
+    struct pose_options prod_options = {.max_isa = test_isa};
     r = pose_model_load_opts(json, &prod_options, &pm, &err);
     if (r < 0)
         fail_msg("%s", err.msg);
     assert_int_equal(pose_context_new(pm, &pc, &err), 0);
-    r = pose_model_load_opts(json, &(struct pose_options){.no_avx512 = true}, &pm_blas, &err);
+    r = pose_model_load_opts(json, &(struct pose_options){.max_isa = POSE_ISA_PORTABLE}, &pm_blas,
+                             &err);
     if (r < 0)
         fail_msg("%s", err.msg);
     assert_int_equal(pose_context_new(pm_blas, &pc_blas, &err), 0);
@@ -279,6 +289,10 @@ static void test_lightning_vs_tfjs(void **state)
 static void test_thunder_vs_tfjs(void **state)
 {
     (void)state;
+    if (test_short) {
+        print_message("--short: Thunder left out\n");
+        skip();
+    }
     compare_variant("thunder");
 }
 
@@ -459,11 +473,12 @@ static void test_multipose_vs_tfjs(void **state)
     (void)state;
     path_join(json, sizeof(json), env_or("CRTD_SOURCE_ROOT", "."),
               "third_party/models/movenet-multipose.json");
-    if (tfjs_model_load(json, NULL, &graph, &err) < 0)
+    if (tfjs_model_load(json, &(struct tfjs_options){.max_isa = test_isa}, &graph, &err) < 0)
         fail_msg("%s", err.msg);
-    struct pose_options prod_options = {.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+    struct pose_options prod_options = {.max_isa = test_isa};
     if (pose_model_load_opts(json, &prod_options, &pm, &err) < 0 ||
-        pose_model_load_opts(json, &(struct pose_options){.no_avx512 = true}, &pm_blas, &err) < 0)
+        pose_model_load_opts(json, &(struct pose_options){.max_isa = POSE_ISA_PORTABLE}, &pm_blas,
+                             &err) < 0)
         fail_msg("%s", err.msg);
     assert_true(pose_model_is_multi(pm));
     assert_int_equal(pose_context_new(pm, &pc, &err), 0);
@@ -474,7 +489,8 @@ static void test_multipose_vs_tfjs(void **state)
     assert_int_equal(pose_people_input_size(640, 480, 384, &in_w, &in_h, &err), 0);
     assert_int_equal(in_w, 384);
     assert_int_equal(in_h, 288);
-    failures += compare_multi_size(pc, pc_blas, graph, json, in_w, in_h, 384);
+    if (!test_short)
+        failures += compare_multi_size(pc, pc_blas, graph, json, in_w, in_h, 384);
     /* side is checked */
     struct pose_person people[POSE_MAX_PEOPLE];
     int n;
@@ -489,12 +505,62 @@ static void test_multipose_vs_tfjs(void **state)
     assert_int_equal(failures, 0);
 }
 
-int main(void)
+/* The kernel set asked for is the one that runs, where the CPU has it: a cap
+ * the library ignored would make the other runs of this suite test nothing
+ * new. */
+static void test_isa_obeyed(void **state)
 {
+    char json[4096];
+    struct errbuf err = {0};
+    struct pose_model *pm = NULL;
+
+    (void)state;
+    path_join(json, sizeof(json), env_or("CRTD_SOURCE_ROOT", "."),
+              "third_party/models/movenet-lightning.json");
+    if (pose_model_load_opts(json, &(struct pose_options){.max_isa = test_isa}, &pm, &err) < 0)
+        fail_msg("%s", err.msg);
+    enum pose_isa got = pose_model_isa(pm);
+    print_message("--isa %s: the model runs on %s (%s)\n", pose_isa_name(test_isa),
+                  pose_isa_name(got), pose_model_kernels(pm));
+    assert_int_not_equal(got, POSE_ISA_BEST);
+    if (test_isa == POSE_ISA_PORTABLE)
+        assert_int_equal(got, POSE_ISA_PORTABLE);
+#if defined(__x86_64__)
+    if (test_isa == POSE_ISA_AVX2 && cpu_has_avx2_fma())
+        assert_int_equal(got, POSE_ISA_AVX2);
+    if (test_isa == POSE_ISA_AVX512 && cpu_has_avx512())
+        assert_int_equal(got, POSE_ISA_AVX512);
+    if (got == POSE_ISA_AVX512 || got == POSE_ISA_AVX2)
+        assert_string_equal(pose_model_kernels(pm),
+                            got == POSE_ISA_AVX512 ? "AVX-512 GEMM" : "AVX2 GEMM");
+#elif defined(__aarch64__)
+    if (test_isa != POSE_ISA_PORTABLE)
+        assert_int_equal(got, POSE_ISA_NEON);
+#endif
+    pose_model_free(pm);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--short") == 0) {
+            test_short = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc &&
+            pose_isa_parse(argv[i + 1], &test_isa) == 0) {
+            i++;
+            continue;
+        }
+        fprintf(stderr,
+                "test_pose_numeric: unknown argument '%s' (--short, --isa "
+                "best|avx512|avx2|neon|portable)\n",
+                argv[i]);
+        return 2;
+    }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lightning_vs_tfjs),
-        cmocka_unit_test(test_thunder_vs_tfjs),
-        cmocka_unit_test(test_tracking_crop),
+        cmocka_unit_test(test_isa_obeyed),        cmocka_unit_test(test_lightning_vs_tfjs),
+        cmocka_unit_test(test_thunder_vs_tfjs),   cmocka_unit_test(test_tracking_crop),
         cmocka_unit_test(test_multipose_vs_tfjs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

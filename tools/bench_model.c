@@ -422,12 +422,14 @@ int bench_model(int argc, char **argv)
         } else {
             printf("  ONNX Runtime not run: %s\n", ort_why);
         }
+#if defined(__x86_64__)
         if (strcmp(blas_core_name(), "Haswell") == 0 && cpu_has_avx512())
             printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s: PyTorch's\n"
                    "   products and crtd's batched clips use them; crtd's batch-1 step runs its\n"
                    "   own small-matrix kernels. OPENBLAS_CORETYPE=SkylakeX selects OpenBLAS's\n"
                    "   AVX-512 kernels)\n",
                    getenv("OPENBLAS_CORETYPE") ? ", as OPENBLAS_CORETYPE says" : "");
+#endif
         printf("\nbatched clips, %d per batch (crt eval's path)   %10.1f us/segment\n\n", batch,
                us_clips);
         printf("bytes per stream\n");

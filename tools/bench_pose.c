@@ -27,8 +27,8 @@ static void usage(FILE *out)
             "ms per frame of each (best of 3 repetitions; wall clock and CPU time, which\n"
             "stays fair when other jobs share the cores), the model's GFLOPs per frame,\n"
             "the GFLOP/s crtd reaches and its fraction of the CPU's peak measured in the\n"
-            "same run (a loop of independent FMAs on the widest vectors the CPU has, one\n"
-            "thread), and OpenBLAS's 1024^3 sgemm for comparison.\n\n"
+            "same run (a loop of independent FMAs on the widest vectors the kernel set\n"
+            "uses, one thread), and OpenBLAS's 1024^3 sgemm for comparison.\n\n"
             "options:\n"
             "  --model NAME|FILE  lightning (default), thunder, multipose, or a model.json\n"
             "  --models DIR       where movenet-NAME.json lives (default: third_party/models)\n"
@@ -41,7 +41,7 @@ static void usage(FILE *out)
             "                     kernels, one thread, on the same graph written as ONNX\n"
             "                     by tests/ref/onnx_export.py)\n"
             "  --python PATH      interpreter with python3-onnx (default /usr/bin/python3)\n"
-            "  --json             the figures as JSON on stdout\n");
+            "  --json             the figures as JSON on stdout\n" POSE_CLI_ISA_HELP);
 }
 
 static int64_t thread_cpu_ns(void)
@@ -53,8 +53,9 @@ static int64_t thread_cpu_ns(void)
 }
 
 /* The CPU's single-thread float peak at its current clock: 12 independent
- * chains of fused multiply-adds on the widest vectors it has (AVX-512, else
- * AVX2 + FMA, else SSE multiply and add), nothing but registers. */
+ * chains of fused multiply-adds on the widest vectors the model's kernel set
+ * uses (AVX-512, else AVX2 + FMA, else 4-float vectors), nothing but
+ * registers. */
 typedef float peak_v16 __attribute__((vector_size(64)));
 typedef float peak_v8 __attribute__((vector_size(32)));
 typedef float peak_v4 __attribute__((vector_size(16)));
@@ -75,6 +76,7 @@ typedef float peak_v4 __attribute__((vector_size(16)));
     *ret_lanes = (LANES);                                                                          \
     return sum;
 
+#if defined(__x86_64__)
 __attribute__((target("arch=x86-64-v4"))) static float peak_avx512(long iters, int *ret_lanes)
 {
     PEAK_LOOP(peak_v16, 16)
@@ -84,27 +86,37 @@ __attribute__((target("arch=x86-64-v3"))) static float peak_avx2(long iters, int
 {
     PEAK_LOOP(peak_v8, 8)
 }
+#endif
 
+/* 4-float vectors: SSE on x86-64, NEON on arm64 (whose FMA GCC contracts) */
 static float peak_sse(long iters, int *ret_lanes)
 {
     PEAK_LOOP(peak_v4, 4)
 }
 
-static double fma_peak_gflops(const char **ret_isa)
+static double fma_peak_gflops(enum pose_isa set, const char **ret_isa)
 {
     const long iters = 2000000;
     double best = 0;
     volatile float sink = 0;
 
-    bool v4 = cpu_has_avx512();
-    bool v3 = cpu_has_avx2_fma();
+#if defined(__x86_64__)
+    bool v4 = set == POSE_ISA_AVX512;
+    bool v3 = v4 || set == POSE_ISA_AVX2;
     *ret_isa = v4 ? "AVX-512 FMA" : v3 ? "AVX2 FMA" : "SSE";
+#else
+    *ret_isa = "4-float vector";
+#endif
     for (int rep = 0; rep < 12; rep++) {
         int lanes = 4;
         int64_t t0 = thread_cpu_ns();
+#if defined(__x86_64__)
         sink += v4   ? peak_avx512(iters, &lanes)
                 : v3 ? peak_avx2(iters, &lanes)
                      : peak_sse(iters, &lanes);
+#else
+        sink += peak_sse(iters, &lanes);
+#endif
         double s = (double)(thread_cpu_ns() - t0) * 1e-9;
         double g = 2.0 * 12 * lanes * (double)iters / s * 1e-9;
         best = fmax(best, g);
@@ -298,7 +310,10 @@ int bench_pose(int argc, char **argv)
             reference = argv[++i];
         else if (strcmp(a, "--node") == 0 && has)
             node = argv[++i];
-        else if (strcmp(a, "--json") == 0)
+        else if (strcmp(a, "--isa") == 0 && has) {
+            if (pose_cli_isa_option(argv[++i], "bench pose") < 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--json") == 0)
             json = true;
         else if (strcmp(a, "--no-ort") == 0)
             ort = false;
@@ -379,7 +394,7 @@ int bench_pose(int argc, char **argv)
     }
     double blas = sgemm_peak_gflops();
     const char *isa;
-    double peak = fma_peak_gflops(&isa);
+    double peak = fma_peak_gflops(pose_model_isa(pm), &isa);
 
     /* GFLOP/s per second of CPU time (the peak loop is timed the same way),
      * so that the fraction of peak holds on a shared machine */

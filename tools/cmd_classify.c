@@ -67,6 +67,8 @@ static void usage(FILE *out)
             "  --side N          multipose: the input's long side, a multiple of 32 from %d\n"
             "                    to %d (default 256)\n"
             "  --max-people N    multipose: person tracks at once, 1 to %d (default 6)\n"
+            "  --isa SET         the best pose kernel set: best (default), avx512, avx2,\n"
+            "                    neon or portable\n"
             "  --segments        also print every segment's decision\n"
             "  --json            print the timelines and the segments as JSON\n",
             POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE, PEOPLE_MAX);
@@ -280,6 +282,7 @@ int cmd_classify(int argc, char **argv)
         {"side", required_argument, NULL, 'S'},
         {"max-people", required_argument, NULL, 'P'},
         {"segments", no_argument, NULL, 's'},
+        {"isa", required_argument, NULL, 'I'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -324,6 +327,10 @@ int cmd_classify(int argc, char **argv)
             break;
         case 's':
             show_segments = true;
+            break;
+        case 'I':
+            if (pose_cli_isa_option(optarg, "classify") < 0)
+                return EXIT_USAGE;
             break;
         case 'j':
             as_json = true;

@@ -45,6 +45,8 @@ static void usage(FILE *out)
             "                    (default 256)\n"
             "  --fps F           frames sampled per second (default 10)\n"
             "  --max-frames N    at most N sampled frames of each input\n"
+            "  --isa SET         the best pose kernel set: best (default), avx512, avx2,\n"
+            "                    neon or portable\n"
             "  --json            one JSON object on stdout\n",
             PEOPLE_DEFECT_WINDOW, PEOPLE_DEFECT_BANDS, (double)POSE_MIN_SCORE, POSE_PEOPLE_MIN_SIDE,
             POSE_PEOPLE_MAX_SIDE);

@@ -63,6 +63,8 @@ static void usage(FILE *out)
                  "  --fps F          frames sampled per second (default 10, the models' rate)\n"
                  "  --pose MODEL     lightning (default), thunder, or a movenet .json file\n"
                  "  --jobs N         clips posed at once (default: all cores)\n"
+                 "  --isa SET        the best pose kernel set: best (default), avx512, avx2,\n"
+                 "                   neon or portable\n"
                  "  --shard I/N      take only shard I of N (1 <= I <= N): clip k of the sorted\n"
                  "                   list goes to shard k mod N + 1, so machines that each run\n"
                  "                   one shard into the same cache split the folder exactly\n"
@@ -413,15 +415,11 @@ static int merge_cache(const char *cache, bool as_json)
 int cmd_extract(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"fps", required_argument, NULL, 'f'},
-        {"pose", required_argument, NULL, 'p'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"shard", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'J'},
-        {"merge", no_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},   {"fps", required_argument, NULL, 'f'},
+        {"pose", required_argument, NULL, 'p'},  {"jobs", required_argument, NULL, 'j'},
+        {"shard", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'J'},
+        {"merge", no_argument, NULL, 'M'},       {"isa", required_argument, NULL, 'I'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     struct extract_options opts = {
         .fps = 10,
@@ -474,6 +472,10 @@ int cmd_extract(int argc, char **argv)
             break;
         case 'M':
             merge = true;
+            break;
+        case 'I':
+            if (pose_cli_isa_option(optarg, "extract") < 0)
+                return EXIT_USAGE;
             break;
         case 'h':
             usage(stdout);

@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "                     the name, one picture per frame (%%d = 000000, 000001..),\n"
             "                     else the last frame\n"
             "  --threads N        OpenBLAS threads (default 1)\n"
-            "  --json             one JSON object per frame on stdout (JSON lines)\n");
+            "  --json             one JSON object per frame on stdout (JSON "
+            "lines)\n" POSE_CLI_ISA_HELP);
 }
 
 static const uint8_t color_limb[3] = {0, 220, 255};
@@ -253,7 +254,10 @@ int cmd_pose(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (strcmp(a, "--draw") == 0 && has)
             draw_path = argv[++i];
-        else if (strcmp(a, "--json") == 0)
+        else if (strcmp(a, "--isa") == 0 && has) {
+            if (pose_cli_isa_option(argv[++i], "pose") < 0)
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--json") == 0)
             json = true;
         else if (strcmp(a, "--no-track") == 0)
             track = false;

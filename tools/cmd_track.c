@@ -42,6 +42,8 @@ static void usage(FILE *out)
             "  --fps F           frames sampled per second (default 10)\n"
             "  --max-frames N    stop after N sampled frames\n"
             "  --max-people N    person tracks at once, 1 to %d (default 6)\n"
+            "  --isa SET         the best pose kernel set: best (default), avx512, avx2,\n"
+            "                    neon or portable\n"
             "  --json            one JSON object on stdout\n",
             PEOPLE_REID_WINDOW_S, POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE, PEOPLE_MAX);
 }

@@ -32,9 +32,20 @@ void cli_tune_blas(char **argv)
 #endif
 }
 
+static enum pose_isa pose_cli_isa = POSE_ISA_BEST;
+
 struct pose_options pose_cli_options(void)
 {
-    return (struct pose_options){.no_avx512 = env_flag("CRTD_POSE_NO_AVX512")};
+    return (struct pose_options){.max_isa = pose_cli_isa};
+}
+
+int pose_cli_isa_option(const char *arg, const char *command)
+{
+    if (pose_isa_parse(arg, &pose_cli_isa) < 0) {
+        cli_error(command, "--isa must be best, avx512, avx2, neon or portable, not '%s'", arg);
+        return -1;
+    }
+    return 0;
 }
 
 static bool readable(const char *path)
@@ -163,6 +174,8 @@ int pose_cli_people_option(struct pose_cli_people *o, int c, const char *arg, co
             return -1;
         }
         return 1;
+    case 'I':
+        return pose_cli_isa_option(arg, command) < 0 ? -1 : 1;
     default:
         return 0;
     }

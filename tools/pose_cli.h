@@ -20,13 +20,20 @@ int pose_cli_model_path(char *buf, size_t size, const char *model, const char *m
  * directory is), else two levels above the binary, else here. */
 int pose_cli_source_path(char *buf, size_t size, const char *relative, struct errbuf *err);
 
-/* The pose model's load options the environment asks for:
- * CRTD_POSE_NO_AVX512=1 keeps the convolutions on OpenBLAS. */
+/* The pose model's load options the command line asked for (--isa). */
 struct pose_options pose_cli_options(void);
 
+/* --isa SET for every command that loads a pose model: the best kernel set
+ * the convolutions may use (pose_options.max_isa). 0, or -1 after saying (as
+ * `crt <command>`) what is wrong. */
+int pose_cli_isa_option(const char *arg, const char *command);
+#define POSE_CLI_ISA_HELP                                                                          \
+    "  --isa SET          the best pose kernel set to use: best (default), avx512,\n"              \
+    "                     avx2, neon or portable (docs/POSE.md)\n"
+
 /* The options the multi-person commands (crt track, crt defects) share:
- * --model NAME|FILE, --models DIR, --side N, --fps N, --max-frames N, as
- * getopt_long codes 'p', 'd', 'S', 'f' and 'n'. */
+ * --model NAME|FILE, --models DIR, --side N, --fps N, --max-frames N, --isa
+ * SET, as getopt_long codes 'p', 'd', 'S', 'f', 'n' and 'I'. */
 struct pose_cli_people {
     const char *pose_name, *models_dir;
     long side, max_frames; /* max_frames 0: all */
@@ -36,8 +43,9 @@ struct pose_cli_people {
 #define POSE_CLI_PEOPLE_OPTIONS                                                                    \
     {"model", required_argument, NULL, 'p'}, {"models", required_argument, NULL, 'd'},             \
         {"side", required_argument, NULL, 'S'}, {"fps", required_argument, NULL, 'f'},             \
+        {"max-frames", required_argument, NULL, 'n'},                                              \
     {                                                                                              \
-        "max-frames", required_argument, NULL, 'n'                                                 \
+        "isa", required_argument, NULL, 'I'                                                        \
     }
 
 /* Defaults: multipose, side 256, 10 fps, every frame. */

@@ -31,13 +31,32 @@ struct pose_model;
 /* Per stream: the runner's arena and the tracking-crop state. */
 struct pose_context;
 
+/* The kernel sets the pose convolutions run on, in the order a cap compares
+ * them: the portable one (C for the compiler's baseline, dense convolutions
+ * on OpenBLAS); NEON (arm64: the portable set with a NEON depthwise kernel);
+ * AVX2 + FMA and AVX-512 (x86-64: crtd's own GEMM as well). */
+enum pose_isa {
+    POSE_ISA_BEST = 0, /* as a cap: none, the best the CPU has */
+    POSE_ISA_PORTABLE,
+    POSE_ISA_NEON,
+    POSE_ISA_AVX2,
+    POSE_ISA_AVX512,
+};
+
+/* "best", "portable", "neon", "avx2" or "avx512"; -EINVAL for anything else. */
+int pose_isa_parse(const char *name, enum pose_isa *ret_isa);
+const char *pose_isa_name(enum pose_isa isa);
+
 /* How a model is loaded, chosen by the caller (the library reads no
  * environment); all zero is the default. */
 struct pose_options {
-    /* Run the convolutions on OpenBLAS even where the CPU has AVX-512 F, DQ,
-     * BW and VL, which otherwise gets crtd's own GEMM (the tools and the
-     * daemon set it from CRTD_POSE_NO_AVX512; the tests to check both). */
-    bool no_avx512;
+    /* The best kernel set the model may use (POSE_ISA_BEST: no cap). On x86
+     * the library takes AVX-512 where the CPU has it (F, DQ, BW and VL) and
+     * the cap allows, else AVX2 + FMA likewise, else portable; on arm64 NEON
+     * unless the cap is portable (an x86 cap means no cap there). The tools
+     * set it from --isa, the tests from their command line, so that a CPU
+     * with AVX-512 tests every path. */
+    enum pose_isa max_isa;
 };
 
 /* Loads movenet-*.json and its .bin (see tfjs.h for the checks): a
@@ -56,8 +75,10 @@ bool pose_model_is_multi(const struct pose_model *model);
 /* GFLOPs of one frame, total and in dense convolutions (a multi-person model:
  * at the size of pose_model_input_size; see pose_people_plan). */
 double pose_model_gflops(const struct pose_model *model, double *ret_dense);
-/* What runs the convolutions: "AVX-512 GEMM" (crtd's own, where the CPU has
- * it and the options allowed it) or "OpenBLAS <core>". */
+/* The kernel set the model runs on (never POSE_ISA_BEST). */
+enum pose_isa pose_model_isa(const struct pose_model *model);
+/* What runs the convolutions, for reports: "AVX-512 GEMM", "AVX2 GEMM"
+ * (crtd's own), "OpenBLAS <core>, NEON depthwise" or "OpenBLAS <core>". */
 const char *pose_model_kernels(const struct pose_model *model);
 
 int pose_context_new(const struct pose_model *model, struct pose_context **ret_context,

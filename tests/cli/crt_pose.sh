@@ -17,6 +17,8 @@ check pose_missing 1 "crt pose: no-such.jpg: cannot open" -- "$crt" pose --model
 check pose_bad_model 1 "crt pose: model 'nope' is not lightning" -- "$crt" pose --model nope "$photo"
 check pose_text 0 "left_shoulder   x=0\.[45]" -- "$crt" pose --models "$models" "$photo"
 check pose_json 0 '"person": true' -- "$crt" pose --models "$models" --json "$photo"
+check pose_bad_isa 2 "crt pose: --isa must be best, avx512, avx2, neon or portable, not 'sse9'" -- "$crt" pose --isa sse9 "$photo"
+check pose_isa_portable 0 "left_shoulder   x=0\.[45]" -- "$crt" pose --models "$models" --isa portable "$photo"
 rm -f "$tmp/crt_pose_messi.png"
 check pose_draw 0 "person=yes" -- "$crt" pose --models "$models" --draw "$tmp/crt_pose_messi.png" "$photo"
 check pose_draw_png 0 "PNG" -- head -c 8 "$tmp/crt_pose_messi.png"
@@ -29,5 +31,6 @@ check pose_multi_draw 0 "person 1" -- "$crt" pose --models "$models" --model mul
 check pose_multi_draw_png 0 "PNG" -- head -c 8 "$tmp/crt_pose_people.png"
 check bench_pose_help 0 "usage: crt bench pose" -- "$crt" bench pose --help
 check bench_pose_bad 2 "crt bench pose: --frames must be" -- "$crt" bench pose --frames 0
+check bench_pose_bad_isa 2 "crt bench pose: --isa must be" -- "$crt" bench pose --isa avx1024
 
 finish
