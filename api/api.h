@@ -71,6 +71,26 @@ void api_time_format(char *dst, size_t size, double t);
 /* A new JSON string of api_time_format(t), or JSON null when t < 0. */
 json_t *api_time_json(double t);
 
+/* ---- cross-origin reads (cors.c) ----------------------------------------- */
+
+/* The origins allowed to read the API from a browser ([server] cors_origins,
+ * docs/SERVICE.md): exact origins, or any (a lone '*'). */
+struct api_cors {
+    char **origins;
+    size_t n;
+    bool any;
+};
+
+/* Parses "http://box1:8470, https://box2" (NULL or "": none). '*' is refused
+ * when have_token (a page anywhere could then use a token a person typed
+ * into it); anything that is not scheme://host[:port] is -EINVAL with a
+ * message naming it. */
+int api_cors_parse(const char *text, bool have_token, struct api_cors *ret_cors,
+                   struct errbuf *err);
+void api_cors_done(struct api_cors *cors);
+/* Whether a request with this Origin header (NULL: none) may be read. */
+bool api_cors_allows(const struct api_cors *cors, const char *origin);
+
 /* ---- routes (route.c) ----------------------------------------------------- */
 
 enum api_route_id {
@@ -92,6 +112,7 @@ enum api_route_id {
     API_ROUTE_ALERTS,    /* /v1/alerts */
     API_ROUTE_ALERT,     /* /v1/alerts/{item} */
     API_ROUTE_ALERT_ACK, /* /v1/alerts/{item}/ack */
+    API_ROUTE_HISTORY_ALL, /* /v1/history : every stream's */
     API_ROUTE_COUNT,
 };
 
@@ -212,6 +233,28 @@ struct api_alert_query {
     unsigned limit;
 };
 
+/* GET /v1/history: intervals of any stream, filtered (docs/SERVICE.md). */
+#define API_HISTORY_FILTER_MAX 32 /* names in one comma list */
+struct api_history_query {
+    char streams[API_HISTORY_FILTER_MAX][API_NAME_MAX]; /* none: any */
+    size_t n_streams;
+    char labels[API_HISTORY_FILTER_MAX][API_NAME_MAX]; /* none: any */
+    size_t n_labels;
+    int64_t track; /* 0: any */
+    char site[API_NAME_MAX], room[API_NAME_MAX]; /* "": any */
+    double since, until; /* < 0: open-ended */
+    int64_t before_id;   /* 0: from the newest; else ids below it (the next page) */
+    unsigned limit;
+};
+
+/* Reads the query parameters (n keys and values, a value NULL when the
+ * parameter came without '=') into *ret_query: -EINVAL with a message naming
+ * the parameter for a bad value, a repeated list beyond its cap, or an
+ * unknown parameter. */
+int api_history_query_parse(const char *const *keys, const char *const *values, size_t n,
+                            unsigned limit_max, struct api_history_query *ret_query,
+                            struct errbuf *err);
+
 /* What the daemon answers with. Every call may come from several connection
  * threads at once. Each returns 0 with a new reference in ret_json, or a
  * negative errno with a message in err (which becomes the JSON error). */
@@ -231,6 +274,9 @@ struct api_backend {
     /* since/until: seconds since the epoch, or < 0 when not given. */
     int (*history_get)(void *userdata, const char *name, double since, double until, unsigned limit,
                        json_t **ret_json, struct errbuf *err);
+    /* GET /v1/history: newest first (by id), at most q->limit. */
+    int (*history_search)(void *userdata, const struct api_history_query *q, json_t **ret_json,
+                          struct errbuf *err);
     int (*model_get)(void *userdata, json_t **ret_json, struct errbuf *err);
     /* Zones of a stream (docs/SAFETY.md): the list, one, one put from a JSON
      * body (created: *ret_created), one removed. */
@@ -265,6 +311,7 @@ struct api_server_config {
     unsigned sse_heartbeat_ms;  /* comment line to idle SSE clients */
     unsigned timeout_s;         /* idle connection timeout */
     unsigned history_limit_max; /* cap of ?limit= on history */
+    const char *cors_origins;   /* api_cors_parse's text; NULL: none */
 };
 
 #define API_HISTORY_LIMIT_DEFAULT 100

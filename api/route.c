@@ -27,6 +27,7 @@ static const struct {
     {API_ROUTE_ALERTS, "/v1/alerts", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_ALERT, "/v1/alerts/{item}", API_METHOD_GET | API_METHOD_HEAD},
     {API_ROUTE_ALERT_ACK, "/v1/alerts/{item}/ack", API_METHOD_POST},
+    {API_ROUTE_HISTORY_ALL, "/v1/history", API_METHOD_GET | API_METHOD_HEAD},
 };
 _Static_assert(ARRAY_SIZE(route_table) == API_ROUTE_COUNT, "one row per route");
 

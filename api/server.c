@@ -33,6 +33,7 @@ struct api_server {
 
     pthread_mutex_t token_lock;
     char *token; /* NULL: none */
+    struct api_cors cors;
 
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -80,6 +81,19 @@ static void count_status(struct api_server *s, unsigned status)
     atomic_fetch_add(&s->requests[i], 1);
 }
 
+/* A listed origin may read the answer (errors too: a fleet view shows a
+ * wrong token as such); any other gets no CORS header, so its page cannot. */
+static void cors_headers(struct api_server *s, struct MHD_Connection *c, struct MHD_Response *resp)
+{
+    if (!s->cors.n && !s->cors.any)
+        return;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    MHD_add_response_header(resp, "Vary", "Origin");
+    if (!api_cors_allows(&s->cors, origin))
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+}
+
 static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, unsigned status,
                              struct MHD_Response *resp)
 {
@@ -87,6 +101,7 @@ static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, uns
         return MHD_NO;
     if (!MHD_get_response_header(resp, "Cache-Control")) /* the dashboard's files set theirs */
         MHD_add_response_header(resp, "Cache-Control", "no-store");
+    cors_headers(s, c, resp);
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     count_status(s, status);
@@ -342,6 +357,72 @@ static enum MHD_Result serve_history(struct api_server *s, struct MHD_Connection
     return respond_json(s, c, 200, json, NULL);
 }
 
+struct query_args {
+    const char *keys[2 * API_HISTORY_FILTER_MAX], *values[2 * API_HISTORY_FILTER_MAX];
+    size_t n;
+    bool too_many;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct query_args *a = cls;
+    (void)kind;
+    if (a->n == ARRAY_SIZE(a->keys)) {
+        a->too_many = true;
+        return MHD_NO;
+    }
+    a->keys[a->n] = key;
+    a->values[a->n++] = value;
+    return MHD_YES;
+}
+
+/* GET /v1/history: every stream's intervals, filtered. */
+static enum MHD_Result serve_history_all(struct api_server *s, struct MHD_Connection *c,
+                                         const struct request *req)
+{
+    struct query_args args = {0};
+    struct api_history_query q;
+    struct errbuf err;
+    json_t *json = NULL;
+
+    errbuf_clear(&err);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    if (args.too_many)
+        return respond_errno(s, c, -EINVAL, "too many query parameters", req);
+    int r = api_history_query_parse(args.keys, args.values, args.n, s->config.history_limit_max,
+                                    &q, &err);
+    if (r >= 0)
+        r = s->backend->history_search(s->userdata, &q, &json, &err);
+    if (r < 0)
+        return respond_error(s, c, r, &err, req);
+    return respond_json(s, c, 200, json, NULL);
+}
+
+/* OPTIONS: the browser's preflight before a cross-origin request that sends
+ * Authorization. It carries no token, so it is answered without one; a
+ * listed origin learns what it may send, any other gets no CORS header. */
+static enum MHD_Result serve_preflight(struct api_server *s, struct MHD_Connection *c,
+                                       const struct request *req)
+{
+    char allow[64];
+    if (req->route_error == -ENOENT)
+        return respond_errno(s, c, -ENOENT, "no such path", req);
+    api_route_allow_text(allow, sizeof(allow), req->match.allowed);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Allow", allow);
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (api_cors_allows(&s->cors, origin)) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, Last-Event-ID");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    return queue(s, c, 204, resp);
+}
+
 static enum MHD_Result serve_metrics(struct api_server *s, struct MHD_Connection *c,
                                      const struct request *req)
 {
@@ -374,10 +455,16 @@ static enum MHD_Result serve_asset(struct api_server *s, struct MHD_Connection *
     MHD_add_response_header(resp, "Content-Type", a->content_type);
     MHD_add_response_header(resp, "ETag", a->etag);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    /* The fleet page reads other crtd instances, at addresses a person types
+     * into it; its scripts still come from crtd alone. */
+    bool fleet = strcmp(name, "fleet.html") == 0;
     MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'none'; script-src 'self'; style-src 'self'; "
-                            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                            "form-action 'none'; frame-ancestors 'none'");
+                            fleet ? "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                    "connect-src 'self' http: https:; img-src 'self' data:; "
+                                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+                                  : "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                                    "form-action 'none'; frame-ancestors 'none'");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     return queue(s, c, fresh ? 304 : 200, resp);
@@ -530,6 +617,8 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
         return serve_asset(s, c, req->match.name, req);
     case API_ROUTE_HISTORY:
         return serve_history(s, c, req);
+    case API_ROUTE_HISTORY_ALL:
+        return serve_history_all(s, c, req);
     case API_ROUTE_EVENTS:
         return serve_events(s, c, req);
     case API_ROUTE_MODEL:
@@ -573,6 +662,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = req;
         req->route_error = api_route_find(method, url, &req->match);
+        if (strcmp(method, "OPTIONS") == 0)
+            return serve_preflight(s, c, req);
         const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (length && strtoull(length, NULL, 10) > s->config.max_body) {
             char message[96];
@@ -727,6 +818,9 @@ int api_server_new(const struct api_server_config *config, const struct api_back
         r = -ENOMEM;
         goto fail;
     }
+    if ((r = api_cors_parse(config->cors_origins, s->token != NULL, &s->cors, err)) < 0)
+        goto fail;
+    s->config.cors_origins = NULL;
 
     if (config->listen_fd >= 0) {
         s->addr_len = sizeof(s->addr);
@@ -773,6 +867,7 @@ int api_server_new(const struct api_server_config *config, const struct api_back
     *ret_server = s;
     return 0;
 fail:
+    api_cors_done(&s->cors);
     free(s->token);
     pthread_mutex_destroy(&s->token_lock);
     free(s);
@@ -786,6 +881,7 @@ struct api_server *api_server_free(struct api_server *s)
     atomic_store(&s->stopping, true);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    api_cors_done(&s->cors);
     free(s->token);
     pthread_mutex_destroy(&s->token_lock);
     free(s);
