@@ -124,7 +124,9 @@ async function poll(inst) {
     // Down (or refusing): its cameras stay on the page, marked stale.
     v.section.dataset.state = "down";
     v.status.className = "badge reconnecting";
-    v.status.textContent = `down: ${e.name === "TimeoutError" ? "no answer" : e.message}`;
+    // A TypeError is a fetch that got nothing readable: no answer, or CORS.
+    v.status.textContent = `down: ${e.name === "TimeoutError" ? "no answer in time"
+      : e instanceof TypeError ? "unreachable, or this page is not in its cors_origins" : e.message}`;
     for (const c of v.grid.querySelectorAll(".card .badge")) {
       c.className = "badge reconnecting";
       c.textContent = "unknown";
