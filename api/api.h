@@ -94,24 +94,24 @@ bool api_cors_allows(const struct api_cors *cors, const char *origin);
 /* ---- routes (route.c) ----------------------------------------------------- */
 
 enum api_route_id {
-    API_ROUTE_STREAMS,   /* /v1/streams */
-    API_ROUTE_STREAM,    /* /v1/streams/{name} */
-    API_ROUTE_ACTIVITY,  /* /v1/streams/{name}/activity */
-    API_ROUTE_HISTORY,   /* /v1/streams/{name}/history */
-    API_ROUTE_EVENTS,    /* /v1/events */
-    API_ROUTE_MODEL,     /* /v1/model */
-    API_ROUTE_HEALTHZ,   /* /healthz */
-    API_ROUTE_READYZ,    /* /readyz */
-    API_ROUTE_METRICS,   /* /metrics */
-    API_ROUTE_POSE,      /* /v1/streams/{name}/pose */
-    API_ROUTE_PAGE,      /* / : the dashboard */
-    API_ROUTE_ASSET,     /* /ui/{name} : its scripts and styles */
-    API_ROUTE_PEOPLE,    /* /v1/streams/{name}/people */
-    API_ROUTE_ZONES,     /* /v1/streams/{name}/zones */
-    API_ROUTE_ZONE,      /* /v1/streams/{name}/zones/{item} */
-    API_ROUTE_ALERTS,    /* /v1/alerts */
-    API_ROUTE_ALERT,     /* /v1/alerts/{item} */
-    API_ROUTE_ALERT_ACK, /* /v1/alerts/{item}/ack */
+    API_ROUTE_STREAMS,     /* /v1/streams */
+    API_ROUTE_STREAM,      /* /v1/streams/{name} */
+    API_ROUTE_ACTIVITY,    /* /v1/streams/{name}/activity */
+    API_ROUTE_HISTORY,     /* /v1/streams/{name}/history */
+    API_ROUTE_EVENTS,      /* /v1/events */
+    API_ROUTE_MODEL,       /* /v1/model */
+    API_ROUTE_HEALTHZ,     /* /healthz */
+    API_ROUTE_READYZ,      /* /readyz */
+    API_ROUTE_METRICS,     /* /metrics */
+    API_ROUTE_POSE,        /* /v1/streams/{name}/pose */
+    API_ROUTE_PAGE,        /* / : the dashboard */
+    API_ROUTE_ASSET,       /* /ui/{name} : its scripts and styles */
+    API_ROUTE_PEOPLE,      /* /v1/streams/{name}/people */
+    API_ROUTE_ZONES,       /* /v1/streams/{name}/zones */
+    API_ROUTE_ZONE,        /* /v1/streams/{name}/zones/{item} */
+    API_ROUTE_ALERTS,      /* /v1/alerts */
+    API_ROUTE_ALERT,       /* /v1/alerts/{item} */
+    API_ROUTE_ALERT_ACK,   /* /v1/alerts/{item}/ack */
     API_ROUTE_HISTORY_ALL, /* /v1/history : every stream's */
     API_ROUTE_COUNT,
 };
@@ -240,10 +240,10 @@ struct api_history_query {
     size_t n_streams;
     char labels[API_HISTORY_FILTER_MAX][API_NAME_MAX]; /* none: any */
     size_t n_labels;
-    int64_t track; /* 0: any */
+    int64_t track;                               /* 0: any */
     char site[API_NAME_MAX], room[API_NAME_MAX]; /* "": any */
-    double since, until; /* < 0: open-ended */
-    int64_t before_id;   /* 0: from the newest; else ids below it (the next page) */
+    double since, until;                         /* < 0: open-ended */
+    int64_t before_id; /* 0: from the newest; else ids below it (the next page) */
     unsigned limit;
 };
 

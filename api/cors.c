@@ -55,8 +55,7 @@ static bool origin_valid(const char *text, size_t len)
     return i == len;
 }
 
-int api_cors_parse(const char *text, bool have_token, struct api_cors *ret_cors,
-                   struct errbuf *err)
+int api_cors_parse(const char *text, bool have_token, struct api_cors *ret_cors, struct errbuf *err)
 {
     struct api_cors cors = {0};
     const char *p = text ? text : "";

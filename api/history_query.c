@@ -17,8 +17,10 @@ static int name_list(const char *key, const char *value, bool (*check)(const cha
             return errbuf_set(err, -EINVAL, "'%s' lists more than %d names", key,
                               API_HISTORY_FILTER_MAX);
         if (len == 0 || len >= API_NAME_MAX)
-            return errbuf_set(err, -EINVAL, "'%s' must be a comma list of names (an empty one in "
-                              "'%.100s')", key, value);
+            return errbuf_set(err, -EINVAL,
+                              "'%s' must be a comma list of names (an empty one in "
+                              "'%.100s')",
+                              key, value);
         memcpy(dst[n], p, len);
         dst[n][len] = '\0';
         if (!check(dst[n]))
@@ -38,8 +40,7 @@ static int positive_id(const char *key, const char *value, int64_t *ret, struct 
     char *end;
     errno = 0;
     long long v = strtoll(value, &end, 10);
-    if (errno || !*value || *end || value[0] == '-' || value[0] == '+' || v < 1 ||
-        v > (1LL << 53))
+    if (errno || !*value || *end || value[0] == '-' || value[0] == '+' || v < 1 || v > (1LL << 53))
         return errbuf_set(err, -EINVAL, "'%s' must be a positive whole number", key);
     *ret = v;
     return 0;

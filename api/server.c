@@ -390,8 +390,8 @@ static enum MHD_Result serve_history_all(struct api_server *s, struct MHD_Connec
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
     if (args.too_many)
         return respond_errno(s, c, -EINVAL, "too many query parameters", req);
-    int r = api_history_query_parse(args.keys, args.values, args.n, s->config.history_limit_max,
-                                    &q, &err);
+    int r = api_history_query_parse(args.keys, args.values, args.n, s->config.history_limit_max, &q,
+                                    &err);
     if (r >= 0)
         r = s->backend->history_search(s->userdata, &q, &json, &err);
     if (r < 0)

@@ -138,10 +138,17 @@ static int be_history_search(void *userdata, const struct api_history_query *q, 
         streams[i] = q->streams[i];
     for (size_t i = 0; i < q->n_labels; i++)
         labels[i] = q->labels[i];
-    struct store_history_filter f = {
-        .streams = streams, .n_streams = q->n_streams, .labels = labels,
-        .n_labels = q->n_labels, .track = q->track, .site = q->site, .room = q->room,
-        .since = q->since, .until = q->until, .before_id = q->before_id, .limit = q->limit};
+    struct store_history_filter f = {.streams = streams,
+                                     .n_streams = q->n_streams,
+                                     .labels = labels,
+                                     .n_labels = q->n_labels,
+                                     .track = q->track,
+                                     .site = q->site,
+                                     .room = q->room,
+                                     .since = q->since,
+                                     .until = q->until,
+                                     .before_id = q->before_id,
+                                     .limit = q->limit};
     json_t *intervals = NULL;
     int r = store_history_search(d->store, &f, &intervals, err);
     if (r < 0)

@@ -458,16 +458,17 @@ static json_t *history_row_json(sqlite3_stmt *st)
     const char *label = (const char *)sqlite3_column_text(st, 3);
     bool open = sqlite3_column_int(st, 7) != 0;
     bool person = sqlite3_column_type(st, 8) != SQLITE_NULL;
-    return json_pack(
-        "{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:s?, s:s?}", "id",
-        (json_int_t)sqlite3_column_int64(st, 0), "stream", (const char *)sqlite3_column_text(st, 1),
-        "state", (const char *)sqlite3_column_text(st, 2), "label",
-        label ? json_string(label) : json_null(), "score",
-        label ? json_real(sqlite3_column_double(st, 4)) : json_null(), "start",
-        api_time_json(sqlite3_column_double(st, 5)), "end",
-        open ? json_null() : api_time_json(sqlite3_column_double(st, 6)), "open", open, "person",
-        person ? json_integer(sqlite3_column_int64(st, 8)) : json_null(), "site",
-        (const char *)sqlite3_column_text(st, 9), "room", (const char *)sqlite3_column_text(st, 10));
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:s?, s:s?}", "id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "stream",
+                     (const char *)sqlite3_column_text(st, 1), "state",
+                     (const char *)sqlite3_column_text(st, 2), "label",
+                     label ? json_string(label) : json_null(), "score",
+                     label ? json_real(sqlite3_column_double(st, 4)) : json_null(), "start",
+                     api_time_json(sqlite3_column_double(st, 5)), "end",
+                     open ? json_null() : api_time_json(sqlite3_column_double(st, 6)), "open", open,
+                     "person", person ? json_integer(sqlite3_column_int64(st, 8)) : json_null(),
+                     "site", (const char *)sqlite3_column_text(st, 9), "room",
+                     (const char *)sqlite3_column_text(st, 10));
 }
 
 /* Steps st to its end, each row into array (at the front when reverse). */
@@ -535,11 +536,10 @@ static int store_history_search_locked(struct store *s, const struct store_histo
     /* The numbered parameters come first in the text: each bare ? of the IN
      * lists then takes the number after the largest one before it. An open
      * interval goes on now, so it reaches any `since`. */
-    char sql[1024] =
-        "SELECT " HISTORY_COLUMNS " FROM history WHERE (?1 = 0 OR person = ?1)"
-        " AND (?2 = '' OR site = ?2) AND (?3 = '' OR room = ?3)"
-        " AND (?4 < 0 OR open = 1 OR end >= ?4) AND (?5 < 0 OR start <= ?5)"
-        " AND (?6 = 0 OR id < ?6) AND ?7 > 0";
+    char sql[1024] = "SELECT " HISTORY_COLUMNS " FROM history WHERE (?1 = 0 OR person = ?1)"
+                     " AND (?2 = '' OR site = ?2) AND (?3 = '' OR room = ?3)"
+                     " AND (?4 < 0 OR open = 1 OR end >= ?4) AND (?5 < 0 OR start <= ?5)"
+                     " AND (?6 = 0 OR id < ?6) AND ?7 > 0";
     sqlite3_stmt *st;
     int r, k = 1;
 
