@@ -329,6 +329,10 @@ struct api_server *api_server_free(struct api_server *server);
 /* Replaces the bearer token (NULL or "" removes it). */
 int api_server_set_token(struct api_server *server, const char *token);
 
+/* Replaces the origins that may read the API (api_cors_parse, with the
+ * token now set); on an error the old ones stay. */
+int api_server_set_cors(struct api_server *server, const char *cors_origins, struct errbuf *err);
+
 /* The port actually bound (useful with port 0). */
 unsigned api_server_port(struct api_server *server);
 

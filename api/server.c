@@ -81,17 +81,28 @@ static void count_status(struct api_server *s, unsigned status)
     atomic_fetch_add(&s->requests[i], 1);
 }
 
+/* cors is replaced on SIGHUP (api_server_set_cors), under token_lock. */
+static bool cors_allows(struct api_server *s, const char *origin)
+{
+    pthread_mutex_lock(&s->token_lock);
+    bool ok = api_cors_allows(&s->cors, origin);
+    pthread_mutex_unlock(&s->token_lock);
+    return ok;
+}
+
 /* A listed origin may read the answer (errors too: a fleet view shows a
  * wrong token as such); any other gets no CORS header, so its page cannot. */
 static void cors_headers(struct api_server *s, struct MHD_Connection *c, struct MHD_Response *resp)
 {
-    if (!s->cors.n && !s->cors.any)
+    pthread_mutex_lock(&s->token_lock);
+    bool any_listed = s->cors.n || s->cors.any;
+    pthread_mutex_unlock(&s->token_lock);
+    if (!any_listed)
         return;
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     MHD_add_response_header(resp, "Vary", "Origin");
-    if (!api_cors_allows(&s->cors, origin))
-        return;
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+    if (cors_allows(s, origin))
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
 }
 
 static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, unsigned status,
@@ -414,7 +425,7 @@ static enum MHD_Result serve_preflight(struct api_server *s, struct MHD_Connecti
         return MHD_NO;
     MHD_add_response_header(resp, "Allow", allow);
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    if (api_cors_allows(&s->cors, origin)) {
+    if (cors_allows(s, origin)) {
         MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
         MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                                 "Authorization, Content-Type, Last-Event-ID");
@@ -898,6 +909,21 @@ int api_server_set_token(struct api_server *s, const char *token)
     s->token = copy;
     pthread_mutex_unlock(&s->token_lock);
     return 0;
+}
+
+int api_server_set_cors(struct api_server *s, const char *cors_origins, struct errbuf *err)
+{
+    struct api_cors cors, old;
+    pthread_mutex_lock(&s->token_lock);
+    int r = api_cors_parse(cors_origins, s->token != NULL, &cors, err);
+    if (r == 0) {
+        old = s->cors;
+        s->cors = cors;
+    }
+    pthread_mutex_unlock(&s->token_lock);
+    if (r == 0)
+        api_cors_done(&old);
+    return r;
 }
 
 unsigned api_server_port(struct api_server *s)

@@ -3,12 +3,13 @@ GET /v1/history across streams (every filter checked against the
 per-stream histories of the same daemon, pages that join up, bad filters
 answered 400 naming the parameter) and CORS (an allowed origin's reads and
 preflight, an unlisted origin left without CORS headers, '*' and a bad
-origin refused at start).
+origin refused at start, a changed list applied on SIGHUP).
 
 Usage: fleet_api_test.py --build DIR"""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -158,6 +159,19 @@ def cors_tests(t, crtd):
             r.headers.get("Content-Security-Policy", ""))
 
 
+def reload_tests(t, crtd):
+    conf = os.path.join(crtd.dir, "crtd.conf")
+    with open(conf, "w") as f:
+        f.write(CONFIG.replace(ALLOWED, "https://box9.example"))
+    crtd.proc.send_signal(signal.SIGHUP)
+
+    def allowed(origin):
+        r = crtd.get("/v1/streams", headers={"Origin": origin})
+        return r.headers.get("Access-Control-Allow-Origin") == origin
+    t.check("SIGHUP: a new origin applies at once, the old one goes",
+            wait_until(lambda: allowed("https://box9.example"), 10) and not allowed(ALLOWED))
+
+
 def refused(t, build, value, what):
     bin = os.path.join(build, "daemon", "crtd")
     d = tempfile.mkdtemp(prefix="crtd-cors-")
@@ -181,6 +195,7 @@ def main():
     try:
         history_tests(t, crtd)
         cors_tests(t, crtd)
+        reload_tests(t, crtd)
     finally:
         crtd.stop()
         if t.failed:
