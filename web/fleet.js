@@ -111,6 +111,8 @@ function summary() {
 
 async function poll(inst) {
   const v = view(inst);
+  // Only the latest call goes on polling (a new token starts a new one).
+  const gen = v.gen = (v.gen || 0) + 1;
   try {
     const [streams, alerts] = await Promise.all([get(inst, "/v1/streams"),
       get(inst, "/v1/alerts?state=open&limit=100")]);
@@ -132,6 +134,7 @@ async function poll(inst) {
       c.textContent = "unknown";
     }
   }
+  if (gen !== v.gen) return;
   summary();
   if (views.get(inst.url) === v) v.timer = setTimeout(() => poll(inst), POLL_MS);
 }
@@ -140,12 +143,21 @@ $("add-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const url = normalise($("add-url").value);
   if (!url) { $("add-error").textContent = "Give an http:// or https:// address."; return; }
-  if (list.some((i) => i.url === url)) { $("add-error").textContent = `${url} is already here.`; return; }
+  const token = $("add-token").value.trim();
   $("add-error").textContent = "";
-  const inst = { url, token: $("add-token").value.trim() };
+  $("add-form").reset();
+  // One already listed takes the new token (a wrong or missing one).
+  const known = list.find((i) => i.url === url);
+  if (known) {
+    known.token = token;
+    save();
+    clearTimeout(view(known).timer);
+    poll(known);
+    return;
+  }
+  const inst = { url, token };
   list.push(inst);
   save();
-  $("add-form").reset();
   poll(inst);
 });
 

@@ -115,12 +115,18 @@ async function main() {
     check("the page's own instance is listed by default",
       await until(async () => (await section(page, BOXES[0]).getAttribute("data-state")) === "up", 10000));
 
-    // The other two, added through the form as a person would.
-    for (const box of BOXES.slice(1)) {
-      await page.fill("#add-url", box.url + "/");
-      await page.fill("#add-token", box.token);
+    // The other two, added through the form as a person would; the third
+    // first with a wrong token, then again with its own.
+    const add = async (url, token) => {
+      await page.fill("#add-url", url);
+      await page.fill("#add-token", token);
       await page.click("#add-form button[type=submit]");
-    }
+    };
+    await add(BOXES[1].url + "/", BOXES[1].token);
+    await add(BOXES[2].url, "not-the-token-0123456789");
+    check("a wrong token shows as down, saying so",
+      await until(async () => /down: wrong token/.test(await section(page, BOXES[2]).locator("h2 .badge").textContent()), 10000));
+    await add(BOXES[2].url, BOXES[2].token);
     check("all three instances are up",
       await until(async () => {
         for (const box of BOXES)
