@@ -94,15 +94,11 @@ static bool cors_allows(struct api_server *s, const char *origin)
  * wrong token as such); any other gets no CORS header, so its page cannot. */
 static void cors_headers(struct api_server *s, struct MHD_Connection *c, struct MHD_Response *resp)
 {
-    pthread_mutex_lock(&s->token_lock);
-    bool any_listed = s->cors.n || s->cors.any;
-    pthread_mutex_unlock(&s->token_lock);
-    if (!any_listed)
-        return;
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin || !cors_allows(s, origin))
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
     MHD_add_response_header(resp, "Vary", "Origin");
-    if (cors_allows(s, origin))
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
 }
 
 static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, unsigned status,
@@ -468,14 +464,12 @@ static enum MHD_Result serve_asset(struct api_server *s, struct MHD_Connection *
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     /* The fleet page reads other crtd instances, at addresses a person types
      * into it; its scripts still come from crtd alone. */
-    bool fleet = strcmp(name, "fleet.html") == 0;
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            fleet ? "default-src 'none'; script-src 'self'; style-src 'self'; "
-                                    "connect-src 'self' http: https:; img-src 'self' data:; "
-                                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-                                  : "default-src 'none'; script-src 'self'; style-src 'self'; "
-                                    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                                    "form-action 'none'; frame-ancestors 'none'");
+    char csp[320];
+    snprintf(csp, sizeof(csp),
+             "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'%s; "
+             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             strcmp(name, "fleet.html") == 0 ? " http: https:" : "");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     return queue(s, c, fresh ? 304 : 200, resp);
