@@ -94,7 +94,7 @@ function view(inst) {
   const grid = el("div", { class: "grid" });
   const section = el("section", { class: "instance", "aria-label": `Instance ${inst.url}`,
     "data-state": "unknown", "data-polls": "0" }, [
-    el("h2", {}, [el("span", { text: inst.url }), status, remove]), grid]);
+    el("h2", {}, [el("a", { href: `${inst.url}/`, text: inst.url }), status, remove]), grid]);
   $("instances").append(section);
   v = { section, status, grid, polls: 0, timer: 0 };
   views.set(inst.url, v);
