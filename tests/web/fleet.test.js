@@ -79,11 +79,15 @@ function startBox(i, box, firstOrigin) {
     conf += `[rule "long_in_bed"]\nkind = in_zone_longer\nstream = ${box.cams[1][0]}\nzone = bed\nseconds = 1\n`;
   }
   fs.writeFileSync(path.join(dir, "crtd.conf"), conf);
-  const log = fs.openSync(path.join(dir, "crtd.log"), "a");
-  box.proc = spawn(args.crtd, ["--config", path.join(dir, "crtd.conf"), "--model", "none",
-    "--listen", `127.0.0.1:${box.port}`, "--state-dir", path.join(dir, "state"),
-    "--token-file", path.join(dir, "token")], { stdio: ["ignore", log, log] });
   box.url = `http://127.0.0.1:${box.port}`;
+  runBox(box);
+}
+
+function runBox(box) {
+  const log = fs.openSync(path.join(box.dir, "crtd.log"), "a");
+  box.proc = spawn(args.crtd, ["--config", path.join(box.dir, "crtd.conf"), "--model", "none",
+    "--listen", `127.0.0.1:${box.port}`, "--state-dir", path.join(box.dir, "state"),
+    "--token-file", path.join(box.dir, "token")], { stdio: ["ignore", log, log] });
 }
 
 const section = (page, box) => page.locator(`section[aria-label="Instance ${box.url}"]`);
@@ -198,6 +202,10 @@ async function main() {
       /2 of 3 up · 4 cameras/.test(await page.locator("#summary").textContent()),
       await page.locator("#summary").textContent());
     await page.screenshot({ path: path.join(args.out, "fleet-down.png"), fullPage: true });
+    runBox(BOXES[2]);
+    check("the killed box, started again, is back by itself",
+      await until(async () => (await section(page, BOXES[2]).getAttribute("data-state")) === "up" &&
+        (await section(page, BOXES[2]).locator(".card .badge").allTextContents()).every((b) => b === "running"), 20000));
     check("no script error on the page", pageErrors.length === 0, pageErrors.join("; "));
   } finally {
     await browser.close();
