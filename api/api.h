@@ -112,6 +112,10 @@ enum api_route_id {
     API_ROUTE_ALERTS,      /* /v1/alerts */
     API_ROUTE_ALERT,       /* /v1/alerts/{item} */
     API_ROUTE_ALERT_ACK,   /* /v1/alerts/{item}/ack */
+    API_ROUTE_PAUSE,       /* /v1/streams/{name}/pause */
+    API_ROUTE_RESUME,      /* /v1/streams/{name}/resume */
+    API_ROUTE_LABELS,      /* /v1/labels */
+    API_ROUTE_LABEL,       /* /v1/labels/{item} */
     API_ROUTE_HISTORY_ALL, /* /v1/history : every stream's */
     API_ROUTE_COUNT,
 };
@@ -254,6 +258,21 @@ struct api_history_query {
 int api_history_query_parse(const char *const *keys, const char *const *values, size_t n,
                             unsigned limit_max, struct api_history_query *ret_query,
                             struct errbuf *err);
+/* GET /v1/labels?stream=&class=&track=&since=&until=&limit= */
+struct api_label_query {
+    char stream[API_NAME_MAX]; /* "" for any */
+    char class_name[64];       /* "" for any */
+    int64_t track;             /* < 0: any; 0: the camera's labels; > 0: that track's */
+    double since, until;       /* < 0: open; else labels overlapping them */
+    unsigned limit;
+};
+
+/* Checks the query's values (each NULL when not given); the message names
+ * the parameter. */
+int api_label_query_parse(const char *stream, const char *class_name, const char *track,
+                          const char *since, const char *until, const char *limit,
+                          unsigned limit_max, struct api_label_query *ret_query,
+                          struct errbuf *err);
 
 /* What the daemon answers with. Every call may come from several connection
  * threads at once. Each returns 0 with a new reference in ret_json, or a
@@ -264,6 +283,9 @@ struct api_backend {
     int (*stream_add)(void *userdata, const struct api_stream_spec *spec, json_t **ret_json,
                       struct errbuf *err);
     int (*stream_delete)(void *userdata, const char *name, struct errbuf *err);
+    /* The privacy pause (docs/SERVICE.md): on or off, then the Stream. */
+    int (*stream_pause)(void *userdata, const char *name, bool paused, json_t **ret_json,
+                        struct errbuf *err);
     /* The names of POST /v1/streams fields beyond name, url, fps and
      * enabled that stream_add takes (in spec->options); NULL past the last.
      * May be NULL: none. */
@@ -293,6 +315,16 @@ struct api_backend {
     int (*alert_get)(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err);
     int (*alert_ack)(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
                      struct errbuf *err);
+    /* Labels (docs/SERVICE.md "Labels"): the list, one created from a JSON
+     * body (its id in *ret_id), one, one changed by a JSON body, one removed. */
+    int (*labels_list)(void *userdata, const struct api_label_query *query, json_t **ret_json,
+                       struct errbuf *err);
+    int (*label_create)(void *userdata, const char *body, size_t size, int64_t *ret_id,
+                        json_t **ret_json, struct errbuf *err);
+    int (*label_get)(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err);
+    int (*label_put)(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
+                     struct errbuf *err);
+    int (*label_delete)(void *userdata, int64_t id, struct errbuf *err);
     /* 0 when ready, -EAGAIN with the reason otherwise. */
     int (*ready)(void *userdata, struct errbuf *err);
     /* Appends the daemon's metrics in the Prometheus text format. */

@@ -230,3 +230,45 @@ json_t *api_time_json(double t)
     api_time_format(text, sizeof(text), t);
     return json_string(text);
 }
+
+int api_label_query_parse(const char *stream, const char *class_name, const char *track,
+                          const char *since, const char *until, const char *limit,
+                          unsigned limit_max, struct api_label_query *ret, struct errbuf *err)
+{
+    struct api_label_query q = {.track = -1, .since = -1, .until = -1, .limit = limit_max};
+    if (stream && !api_name_valid(stream))
+        return errbuf_set(err, -EINVAL, "'stream' must be a stream name");
+    if (stream)
+        str_copy(q.stream, sizeof(q.stream), stream);
+    if (class_name && (!*class_name || strlen(class_name) >= sizeof(q.class_name)))
+        return errbuf_set(err, -EINVAL, "'class' must be 1 to %zu bytes", sizeof(q.class_name) - 1);
+    if (class_name)
+        str_copy(q.class_name, sizeof(q.class_name), class_name);
+    if (track) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(track, &end, 10);
+        if (errno || *end || !isdigit((unsigned char)track[0]) || v > UINT32_MAX)
+            return errbuf_set(err, -EINVAL,
+                              "'track' must be a track id, or 0 for the camera's own labels");
+        q.track = v;
+    }
+    const char *times[] = {since, until};
+    const char *names[] = {"since", "until"};
+    double *dsts[] = {&q.since, &q.until};
+    for (int i = 0; i < 2; i++)
+        if (times[i] && api_time_parse(times[i], dsts[i]) < 0)
+            return errbuf_set(err, -EINVAL,
+                              "'%s' must be seconds since the epoch or an RFC 3339 time", names[i]);
+    if (q.since >= 0 && q.until >= 0 && q.until < q.since)
+        return errbuf_set(err, -EINVAL, "'until' is before 'since'");
+    if (limit) {
+        char *end;
+        unsigned long v = strtoul(limit, &end, 10);
+        if (*end || limit[0] == '-' || v < 1 || v > limit_max)
+            return errbuf_set(err, -EINVAL, "'limit' must be from 1 to %u", limit_max);
+        q.limit = (unsigned)v;
+    }
+    *ret = q;
+    return 0;
+}

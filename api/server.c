@@ -527,16 +527,58 @@ static enum MHD_Result serve_alerts(struct api_server *s, struct MHD_Connection 
     return respond_json(s, c, 200, json, NULL);
 }
 
-/* An alert id: the {item} of the path, a positive number. */
-static int alert_id(const struct request *req, int64_t *ret_id, struct errbuf *err)
+/* An alert's or a label's id: the {item} of the path, a positive number. */
+static int item_id(const struct request *req, const char *what, int64_t *ret_id, struct errbuf *err)
 {
     char *end;
     errno = 0;
     long long id = strtoll(req->match.item, &end, 10);
     if (errno || *end || id < 1)
-        return errbuf_set(err, -ENOENT, "alert '%s' does not exist", req->match.item);
+        return errbuf_set(err, -ENOENT, "%s '%s' does not exist", what, req->match.item);
     *ret_id = id;
     return 0;
+}
+
+/* /v1/labels and /v1/labels/{id}. */
+static enum MHD_Result serve_labels(struct api_server *s, struct MHD_Connection *c,
+                                    const struct request *req)
+{
+    const struct api_backend *b = s->backend;
+    const char *body = req->body ? req->body : "";
+    struct errbuf err;
+    json_t *json = NULL;
+    int64_t id = 0;
+    int r;
+    errbuf_clear(&err);
+    if (req->match.route == API_ROUTE_LABELS && req->match.method == API_METHOD_POST) {
+        char location[48];
+        if ((r = b->label_create(s->userdata, body, req->body_len, &id, &json, &err)) < 0)
+            return respond_error(s, c, r, &err, req);
+        snprintf(location, sizeof(location), "/v1/labels/%lld", (long long)id);
+        return respond_json(s, c, 201, json, location);
+    }
+    if (req->match.route == API_ROUTE_LABELS) {
+        struct api_label_query q;
+#define ARG(key) MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key)
+        r = api_label_query_parse(ARG("stream"), ARG("class"), ARG("track"), ARG("since"),
+                                  ARG("until"), ARG("limit"), s->config.history_limit_max, &q,
+                                  &err);
+#undef ARG
+        if (r >= 0)
+            r = b->labels_list(s->userdata, &q, &json, &err);
+    } else if ((r = item_id(req, "label", &id, &err)) >= 0) {
+        if (req->match.method == API_METHOD_DELETE) {
+            if ((r = b->label_delete(s->userdata, id, &err)) >= 0)
+                return respond_text(s, c, 204, NULL, NULL, 0);
+        } else if (req->match.method == API_METHOD_PUT) {
+            r = b->label_put(s->userdata, id, body, req->body_len, &json, &err);
+        } else {
+            r = b->label_get(s->userdata, id, &json, &err);
+        }
+    }
+    if (r < 0)
+        return respond_error(s, c, r, &err, req);
+    return respond_json(s, c, 200, json, NULL);
 }
 
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, struct request *req)
@@ -608,7 +650,7 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
     case API_ROUTE_ALERT:
     case API_ROUTE_ALERT_ACK: {
         int64_t id = 0;
-        r = alert_id(req, &id, &err);
+        r = item_id(req, "alert", &id, &err);
         if (r >= 0 && req->match.route == API_ROUTE_ALERT)
             r = b->alert_get(s->userdata, id, &json, &err);
         else if (r >= 0)
@@ -616,6 +658,14 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
                              &err);
         break;
     }
+    case API_ROUTE_PAUSE:
+    case API_ROUTE_RESUME:
+        r = b->stream_pause(s->userdata, req->match.name, req->match.route == API_ROUTE_PAUSE,
+                            &json, &err);
+        break;
+    case API_ROUTE_LABELS:
+    case API_ROUTE_LABEL:
+        return serve_labels(s, c, req);
     case API_ROUTE_PAGE:
         return serve_asset(s, c, "index.html", req);
     case API_ROUTE_ASSET:

@@ -2,6 +2,7 @@
 #include "kernels.h"
 
 #include "base.h"
+#include "small_gemm.h"
 
 #include <assert.h>
 #include <math.h>
@@ -122,6 +123,10 @@ void tanh_forward(float *x, size_t n)
 void matmul_t_forward(float *out, int ldo, const float *inp, int ldi, const float *weight_t,
                       int ldw, const float *bias, int N, int C, int OC, bool accumulate)
 {
+    /* A few rows (one stream's step): OpenBLAS's call costs more than the
+     * arithmetic there. */
+    if (small_gemm_t(out, ldo, inp, ldi, weight_t, ldw, bias, N, C, OC, accumulate))
+        return;
     if (bias) {
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * ldo;
@@ -267,9 +272,56 @@ AVX2 static void gelu_avx2(float *out, const float *inp, size_t N)
 }
 #endif
 
+#ifdef HAVE_AVX2_PATH
+#define AVX512 __attribute__((target("avx512f")))
+
+/* exp256, tanh256 and gelu_avx2 on 16 lanes, the same operations in the same
+ * order: GELU is the largest elementwise cost of one stream's step. */
+AVX512 static inline __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
+    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 z = _mm512_mul_ps(x, x);
+    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, z, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    __m512i n = _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127));
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(n, 23)));
+}
+
+AVX512 static void gelu_avx512(float *out, const float *inp, size_t N)
+{
+    const __m512 k = _mm512_set1_ps(GELU_K), c = _mm512_set1_ps(0.044715f);
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    const __m512 two = _mm512_set1_ps(2.0f);
+    size_t i = 0;
+    for (; i + 16 <= N; i += 16) {
+        __m512 x = _mm512_loadu_ps(inp + i);
+        __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        __m512 u = _mm512_mul_ps(k, _mm512_fmadd_ps(c, x3, x));
+        __m512 e = exp512(_mm512_add_ps(u, u));
+        __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(e, one)));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, t)));
+    }
+    gelu_avx2(out + i, inp + i, N - i);
+}
+#endif
+
 void gelu_forward(float *out, const float *inp, size_t N)
 {
 #ifdef HAVE_AVX2_PATH
+    if (cpu_has_avx512()) {
+        gelu_avx512(out, inp, N);
+        return;
+    }
     if (cpu_has_avx2_fma()) {
         gelu_avx2(out, inp, N);
         return;

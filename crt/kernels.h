@@ -1,7 +1,8 @@
 /* kernels: the float32 layer kernels of the segment models (CRT and the other
  * memory mechanisms), private to model/. They follow llm.c: outputs first, then
  * inputs, then sizes; row-major; weights stored [out, in] as PyTorch does.
- * Matrix products go to OpenBLAS. None allocates; none keeps state. The
+ * Matrix products go to OpenBLAS, but for those of a few rows (one stream's
+ * segment step), which run in register tiles of small_gemm.c. None allocates; none keeps state. The
  * forward kernels that training will need to reverse keep llm.c's slots for
  * saved statistics (mean, rstd, att), which may be NULL at inference. */
 #ifndef CRTD_MODEL_KERNELS_H

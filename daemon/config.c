@@ -43,6 +43,9 @@ void config_init(struct config *cfg)
         .max_people = 6,
         .multipose_side = 256,
         .still_pose_fps = 2,
+        .archive = true,
+        .archive_retention_days = 7,
+        .archive_max_mb = 512,
     };
     str_copy(cfg->listen, sizeof(cfg->listen), CONFIG_DEFAULT_LISTEN);
     const char *state = getenv("STATE_DIRECTORY");
@@ -83,6 +86,11 @@ const struct config_stream *config_find_stream(const struct config *cfg, const c
             return &cfg->streams[i];
     return NULL;
 }
+
+/* The pose archive's limits (docs/SERVICE.md, "The pose archive"). */
+#define ARCHIVE_DAYS_MIN 0.0001
+#define ARCHIVE_DAYS_MAX 36500.0
+#define ARCHIVE_MB_MAX   1048576
 
 static int stream_get(struct config *cfg, const char *name, enum config_origin origin,
                       struct config_stream **ret, struct errbuf *err)
@@ -437,6 +445,13 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_side(value, &cfg->multipose_side);
         else if (strcmp(key, "still_pose_fps") == 0)
             r = parse_double(value, 0, 60, &cfg->still_pose_fps);
+        else if (strcmp(key, "archive") == 0)
+            r = parse_bool(value, &cfg->archive);
+        else if (strcmp(key, "archive_retention_days") == 0)
+            r = parse_double(value, ARCHIVE_DAYS_MIN, ARCHIVE_DAYS_MAX,
+                             &cfg->archive_retention_days);
+        else if (strcmp(key, "archive_max_mb") == 0)
+            r = parse_uint(value, 1, ARCHIVE_MB_MAX, &cfg->archive_max_mb);
         else if (strcmp(key, "timezone") == 0) {
             if (timezone_check(value) < 0)
                 return BAD("timezone: '%.128s' is not a time zone of the TZ database (e.g. "
@@ -483,6 +498,15 @@ static int on_key(void *user, const char *section, const char *key, const char *
                            "control characters or surrounding spaces)",
                            name, key, value);
             r = copy_value(key[0] == 's' ? st->site : st->room, sizeof(st->site), value);
+        } else if (strcmp(key, "archive") == 0) {
+            bool on;
+            r = parse_bool(value, &on);
+            st->archive = on ? CONFIG_ARCHIVE_YES : CONFIG_ARCHIVE_NO;
+        } else if (strcmp(key, "archive_retention_days") == 0) {
+            r = parse_double(value, ARCHIVE_DAYS_MIN, ARCHIVE_DAYS_MAX,
+                             &st->archive_retention_days);
+        } else if (strcmp(key, "archive_max_mb") == 0) {
+            r = parse_uint(value, 1, ARCHIVE_MB_MAX, &st->archive_max_mb);
         } else if (strncmp(key, "zone.", 5) == 0) {
             return zone_key(ps, name, key + 5, value);
         } else if ((r = config_video_set(&st->video, key, value, ps->err)) != -ENOENT) {
@@ -491,8 +515,9 @@ static int on_key(void *user, const char *section, const char *key, const char *
             return r < 0 ? 0 : 1;
         } else {
             return BAD("unknown key '%s' in [stream \"%s\"] (url, fps, enabled, pose_model, "
-                       "max_people, multipose_side, still_pose_fps, site, room, zone.NAME, and "
-                       "the video options of docs/SERVICE.md: transport, max_side, ...)",
+                       "max_people, multipose_side, still_pose_fps, site, room, archive, "
+                       "archive_retention_days, archive_max_mb, zone.NAME, and the video options "
+                       "of docs/SERVICE.md: transport, max_side, ...)",
                        key, name);
         }
     } else if (strcmp(section, "mqtt") == 0) {
@@ -539,6 +564,11 @@ static int on_key(void *user, const char *section, const char *key, const char *
         return BAD("bad value '%.200s' for multipose_side: a multiple of 32 from 32 to 640", value);
     if (r < 0 && strcmp(key, "still_pose_fps") == 0)
         return BAD("bad value '%.200s' for still_pose_fps: 0 (no motion gate) to 60", value);
+    if (r < 0 && strcmp(key, "archive_retention_days") == 0)
+        return BAD("bad value '%.200s' for archive_retention_days: %g to %g days", value,
+                   ARCHIVE_DAYS_MIN, ARCHIVE_DAYS_MAX);
+    if (r < 0 && strcmp(key, "archive_max_mb") == 0)
+        return BAD("bad value '%.200s' for archive_max_mb: 1 to %d MiB", value, ARCHIVE_MB_MAX);
     if (r < 0 && strcmp(key, "max_people") == 0)
         return BAD("bad value '%.200s' for max_people: 1 to %d", value, CONFIG_MAX_PEOPLE);
     if (r < 0)

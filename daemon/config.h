@@ -22,7 +22,14 @@ enum config_origin {
     CONFIG_ORIGIN_API,     /* POST /v1/streams (kept in the state store) */
 };
 
-#define CONFIG_MAX_PEOPLE 16 /* max_people is 1..this (PIPELINE_MAX_PEOPLE) */
+#define CONFIG_MAX_PEOPLE 16
+
+/* A stream's archive = key: unset (the [daemon] value), yes or no. */
+enum config_archive {
+    CONFIG_ARCHIVE_DEFAULT,
+    CONFIG_ARCHIVE_YES,
+    CONFIG_ARCHIVE_NO,
+}; /* max_people is 1..this (PIPELINE_MAX_PEOPLE) */
 
 /* ---- a stream's video options (config_video.c) ----
  * The [stream] keys and the POST /v1/streams fields of the same names over
@@ -97,6 +104,10 @@ struct config_stream {
     char site[API_NAME_MAX];
     char room[API_NAME_MAX];
     struct config_video video;
+    /* The pose archive (docs/SERVICE.md); 0 / unset: the [daemon] value. */
+    enum config_archive archive;
+    double archive_retention_days;
+    unsigned archive_max_mb;
 };
 
 /* zone.NAME = KIND x,y x,y ... in a [stream "NAME"] section (docs/SAFETY.md). */
@@ -187,7 +198,10 @@ struct config {
     unsigned max_people;     /* person tracks per stream (1..16, 6) */
     unsigned multipose_side; /* a multi-person model's input side (32..640, multiple of 32; 256) */
     double still_pose_fps;   /* pose rate on a still person in view (0..60, 2; 0: no gate) */
-    char timezone[128];      /* a TZ database name for the rules' times of day; "": the system's */
+    bool archive;            /* keep a pose archive per stream (yes) */
+    double archive_retention_days; /* its files last this long (7) */
+    unsigned archive_max_mb;       /* and take at most this many MiB a stream (512) */
+    char timezone[128]; /* a TZ database name for the rules' times of day; "": the system's */
     /* [mqtt] (docs/MQTT.md): off unless a broker host is set */
     struct config_mqtt {
         char host[256];

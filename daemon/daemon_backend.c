@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon_internal.h"
+#include "data.h"
 
 #ifndef CRTD_VERSION
 #define CRTD_VERSION "0"
@@ -86,6 +87,17 @@ static int be_stream_add(void *userdata, const struct api_stream_spec *spec, jso
                         : r;
 }
 
+static int be_stream_pause(void *userdata, const char *name, bool paused, json_t **ret_json,
+                           struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    int r = supervisor_pause(d->sup, name, paused, err);
+    if (r < 0)
+        return r;
+    r = supervisor_stream_json(d->sup, name, ret_json);
+    return r == -ENOENT ? errbuf_set(err, -ENOENT, "stream '%s' was removed meanwhile", name) : r;
+}
+
 static int be_stream_delete(void *userdata, const char *name, struct errbuf *err)
 {
     struct daemon *d = userdata;
@@ -99,6 +111,12 @@ static int be_stream_delete(void *userdata, const char *name, struct errbuf *err
     if (r < 0)
         return r;
     zones_forget_stream(d->zones, name);
+    /* Its pose archive goes with it; its labels keep their own keypoints. */
+    char dir[PATH_MAX];
+    struct errbuf e;
+    snprintf(dir, sizeof(dir), "%.*s/archive/%s", PATH_MAX - 80, d->cfg.state_directory, name);
+    if ((r = pose_archive_remove(dir, &e)) < 0)
+        log_warning("stream %s: %s", name, errbuf_text(&e, r));
     return store_stream_delete(d->store, name, err);
 }
 
@@ -326,6 +344,7 @@ const struct api_backend daemon_backend = {
     .stream_get = be_stream_get,
     .stream_add = be_stream_add,
     .stream_delete = be_stream_delete,
+    .stream_pause = be_stream_pause,
     .stream_option_name = config_video_name,
     .activity_get = be_activity_get,
     .history_get = be_history_get,
@@ -340,6 +359,11 @@ const struct api_backend daemon_backend = {
     .alerts_list = be_alerts_list,
     .alert_get = be_alert_get,
     .alert_ack = be_alert_ack,
+    .labels_list = daemon_labels_list,
+    .label_create = daemon_label_create,
+    .label_get = daemon_label_get,
+    .label_put = daemon_label_put,
+    .label_delete = daemon_label_delete,
     .ready = be_ready,
     .health = be_health,
     .metrics = be_metrics,

@@ -56,6 +56,16 @@ extern const struct api_backend daemon_backend;
 
 /* The class names of a model, as a JSON array (MQTT's activity sensor). */
 json_t *daemon_model_classes(const struct pipeline_model *model);
+/* /v1/labels (daemon_labels.c): the api_backend's label calls on a struct
+ * daemon. */
+int daemon_labels_list(void *userdata, const struct api_label_query *query, json_t **ret_json,
+                       struct errbuf *err);
+int daemon_label_create(void *userdata, const char *body, size_t size, int64_t *ret_id,
+                        json_t **ret_json, struct errbuf *err);
+int daemon_label_get(void *userdata, int64_t id, json_t **ret_json, struct errbuf *err);
+int daemon_label_put(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
+                     struct errbuf *err);
+int daemon_label_delete(void *userdata, int64_t id, struct errbuf *err);
 
 /* The supervisor's settings of a configuration. */
 struct supervisor_settings daemon_supervisor_settings(const struct config *cfg);

@@ -9,7 +9,7 @@
 
 struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
 {
-    return (struct supervisor_settings){
+    struct supervisor_settings s = {
         .hysteresis_s = cfg->hysteresis_s,
         .checkpoint_segments = cfg->checkpoint_segments,
         .top_k = cfg->top_k,
@@ -20,7 +20,13 @@ struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
         .max_people = cfg->max_people,
         .multipose_side = cfg->multipose_side,
         .still_pose_fps = cfg->still_pose_fps,
+        .archive = cfg->archive,
+        .archive_retention_days = cfg->archive_retention_days,
+        .archive_max_mb = cfg->archive_max_mb,
     };
+    snprintf(s.archive_dir, sizeof(s.archive_dir), "%.*s/archive", PATH_MAX - 16,
+             cfg->state_directory);
+    return s;
 }
 
 static void model_files_of(const struct config *cfg, struct model_files *ret)
@@ -114,6 +120,9 @@ int daemon_reload(struct daemon *d, struct config *cfg)
         strcmp(cfg->state_directory, d->cfg.state_directory) != 0 ||
         memcmp(&cfg->mqtt, &d->cfg.mqtt, sizeof(cfg->mqtt)) != 0)
         log_warning("reload: listen, state_directory and [mqtt] change only with a restart");
+    /* The state store stays where it was opened, and the pose archives with
+     * it (--state-dir too outlives a reload). */
+    str_copy(cfg->state_directory, sizeof(cfg->state_directory), d->cfg.state_directory);
     reload_model(d, cfg);
     api_server_set_token(d->server, token);
     free(token);
@@ -127,6 +136,12 @@ int daemon_reload(struct daemon *d, struct config *cfg)
     errbuf_clear(&zerr);
     if ((r = zones_apply(d->zones, cfg, &zerr)) < 0)
         log_error("reload: zones: %s", errbuf_text(&zerr, r));
+    errbuf_clear(&zerr);
+    if ((r = rules_apply(d->rules, cfg, time_wall_s(), &zerr)) < 0)
+        log_error("reload: rules: %s; the rules before keep running", errbuf_text(&zerr, r));
+    errbuf_clear(&zerr);
+    if ((r = webhooks_apply(d->webhooks, cfg, &zerr)) < 0)
+        log_error("reload: webhooks: %s; the webhooks before keep running", errbuf_text(&zerr, r));
     config_done(&d->cfg);
     d->cfg = *cfg;
     log_info("configuration reloaded (%zu configured streams)", d->cfg.n_streams);

@@ -75,6 +75,7 @@ const char *pipeline_gate_name(enum pipeline_gate gate);
 
 /* The model, loaded once and shared read-only by every stream. */
 struct pipeline_model;
+struct pose_archive; /* data.h */
 
 /* Loads the segment model file at path and the MoveNet graph at pose_path
  * (movenet-*.json with its .bin). path NULL gives the model-less set-up that
@@ -106,6 +107,9 @@ struct pipeline_source {
      * video library's defaults with timeout_s. Their fps, motion gate and
      * conversion are the pipeline's own, from the fields above. */
     const struct video_options *video;
+    /* Where every frame's confirmed tracks go (docs/SERVICE.md, "The pose
+     * archive"); NULL: nowhere. Borrowed for the pipeline's life. */
+    struct pose_archive *archive;
 };
 
 /* Opens url for one stream. stop is polled by every blocking call, which

@@ -26,6 +26,10 @@ struct pipeline_model {
 int pipeline_people_frame(struct people *pp, const struct pose_person *dets, int n_dets, double pts,
                           struct pipeline_result *ret);
 
+/* Appends the tracks seen in the frame just given to pp to the archive (NULL:
+ * none), on the wall clock. A failed write is the archive's to count. */
+void pipeline_people_archive(const struct people *pp, struct pose_archive *archive, double wall);
+
 /* Picks the summary of a result: the most confident person in view, whose
  * label, scores and keypoints become the stream's (or nobody). */
 void pipeline_summarise(struct pipeline_result *r);

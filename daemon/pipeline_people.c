@@ -4,6 +4,7 @@
  * summary: the most confident person in view. */
 #include <string.h>
 
+#include "data.h"
 #include "pipeline_internal.h"
 
 _Static_assert(PIPELINE_MAX_PEOPLE == PEOPLE_MAX, "one cap on people");
@@ -66,4 +67,18 @@ int pipeline_people_frame(struct people *pp, const struct pose_person *dets, int
     }
     pipeline_summarise(ret);
     return 1;
+}
+
+void pipeline_people_archive(const struct people *pp, struct pose_archive *archive, double wall)
+{
+    uint32_t ids[PEOPLE_MAX];
+    struct pose_keypoint kp[PEOPLE_MAX][POSE_NUM_KEYPOINTS];
+    if (!archive)
+        return;
+    unsigned n = people_frame_seen(pp, ids, kp);
+    for (unsigned i = 0; i < n; i++) {
+        struct pose_archive_record rec = {.wall = wall, .track = ids[i]};
+        memcpy(rec.keypoints, kp[i], sizeof(rec.keypoints));
+        pose_archive_append(archive, &rec);
+    }
 }

@@ -24,6 +24,7 @@ struct real {
     struct pose_context *pose;
     int multipose_side;
     struct people *people;
+    struct pose_archive *archive;             /* borrowed; NULL: none */
     struct pose_person dets[POSE_MAX_PEOPLE]; /* the last pose run's, held while still */
     int n_dets;
     bool gate;             /* the motion gate is on, with conversion on demand */
@@ -137,7 +138,9 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
          * the held detections), so that the tracker's and the segments'
          * clocks run on. The result is large: it is filled in place, at a
          * segment's end only. */
-        if (pipeline_people_frame(p->people, p->dets, n, frame.pts, ret) != 1)
+        int done = pipeline_people_frame(p->people, p->dets, n, frame.pts, ret);
+        pipeline_people_archive(p->people, p->archive, time_wall_s());
+        if (done != 1)
             continue;
 
         struct video_stats stats;
@@ -236,6 +239,7 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
         return -ENOMEM;
     p->model = model;
     p->stop = stop;
+    p->archive = source ? source->archive : NULL;
     p->multipose_side = source->multipose_side ? (int)source->multipose_side : 256;
     if (source->video) {
         opts = *source->video;

@@ -31,6 +31,7 @@
  * resumes the script where the checkpoint left it, and people seen within
  * 2 s of the checkpoint keep their first_seen. */
 #include "pipeline.h"
+#include "data.h"
 #include "pipeline_internal.h"
 
 #include <math.h>
@@ -71,6 +72,7 @@ struct script {
 
 struct synthetic {
     const struct pipeline_model *model;
+    struct pose_archive *archive; /* borrowed; NULL: none */
     const atomic_bool *stop;
     struct script scripts[PIPELINE_MAX_PEOPLE];
     size_t n_scripts;
@@ -288,6 +290,26 @@ static void person_fill(const struct synthetic *s, struct pipeline_person *p,
     }
 }
 
+/* The segment's frames of a person in view, as the real pipeline archives
+ * every sampled frame: the segment's figure, each frame a little further on
+ * (the archive keeps what it is given; nothing here is recognised). */
+static void archive_frames(const struct synthetic *s, const struct pipeline_person *p, double wall)
+{
+    if (!s->archive)
+        return;
+    for (int f = 0; f < FRAMES_PER_SEGMENT; f++) {
+        struct pose_archive_record rec = {.wall = wall - s->segment_ms / 1000.0 *
+                                                             (FRAMES_PER_SEGMENT - 1 - f) /
+                                                             FRAMES_PER_SEGMENT,
+                                          .track = p->id};
+        for (int k = 0; k < PIPELINE_KEYPOINTS; k++)
+            rec.keypoints[k] = (struct pose_keypoint){.x = p->keypoints[k][0] + 0.002f * (float)f,
+                                                      .y = p->keypoints[k][1],
+                                                      .score = p->keypoints[k][2]};
+        pose_archive_append(s->archive, &rec);
+    }
+}
+
 static int synthetic_step(void *impl, struct pipeline_result *ret, struct errbuf *err)
 {
     struct synthetic *s = impl;
@@ -335,8 +357,12 @@ static int synthetic_step(void *impl, struct pipeline_result *ret, struct errbuf
             sc->live = false;
             live--;
         }
-        if (sc->live && r.n_people < PIPELINE_MAX_PEOPLE)
-            person_fill(s, &r.people[r.n_people++], sc, e, i, n);
+        if (sc->live && r.n_people < PIPELINE_MAX_PEOPLE) {
+            person_fill(s, &r.people[r.n_people], sc, e, i, n);
+            if (in_view)
+                archive_frames(s, &r.people[r.n_people], wall);
+            r.n_people++;
+        }
     }
     r.people_dropped = s->people_dropped;
     pipeline_summarise(&r);
@@ -441,6 +467,7 @@ int pipeline_synthetic_open(const struct pipeline_model *model, const char *url,
         return -ENOMEM;
     s->model = model;
     s->stop = stop;
+    s->archive = source ? source->archive : NULL;
     s->segment_ms = 200;
     s->loop = true;
     r = parse_url(s, url, err);

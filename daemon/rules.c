@@ -218,6 +218,91 @@ struct rules *rules_free(struct rules *rs)
     return NULL;
 }
 
+static bool same_window(const struct rule_window *a, const struct rule_window *b)
+{
+    return a->from == b->from && a->until == b->until;
+}
+
+/* Field by field: the configuration's structs are not all zeroed alike. */
+static bool same_rule(const struct config_rule *a, const struct config_rule *b)
+{
+    if (strcmp(a->name, b->name) != 0 || a->kind != b->kind || strcmp(a->stream, b->stream) != 0 ||
+        strcmp(a->zone, b->zone) != 0 || a->duration_s != b->duration_s || a->motion != b->motion ||
+        a->from != b->from || a->until != b->until || a->n_schedule != b->n_schedule)
+        return false;
+    for (unsigned i = 0; i < a->n_schedule; i++)
+        if (!same_window(&a->schedule[i], &b->schedule[i]))
+            return false;
+    return true;
+}
+
+/* Moves one stream's per-rule state to the new rule numbers (to[r], or
+ * SIZE_MAX for a rule that is gone or changed, whose alert is cleared). */
+static void stream_renumber_locked(struct rules *rs, struct stream_state *s, const size_t *to,
+                                   size_t n_old, double t)
+{
+    double last_seen[RULES_MAX_ALERT_RULES], window[RULES_MAX_ALERT_RULES];
+    int64_t alert[RULES_MAX_ALERT_RULES];
+    for (size_t r = 0; r < RULES_MAX_ALERT_RULES; r++) {
+        last_seen[r] = -1;
+        window[r] = 0;
+        alert[r] = 0;
+    }
+    for (size_t r = 0; r < n_old; r++) {
+        if (to[r] == SIZE_MAX) {
+            if (s->alert[r])
+                alerts_clear(rs->alerts, s->alert[r], t);
+            continue;
+        }
+        last_seen[to[r]] = s->last_seen[r];
+        window[to[r]] = s->window[r];
+        alert[to[r]] = s->alert[r];
+    }
+    memcpy(s->last_seen, last_seen, sizeof(last_seen));
+    memcpy(s->window, window, sizeof(window));
+    memcpy(s->alert, alert, sizeof(alert));
+}
+
+int rules_apply(struct rules *rs, const struct config *cfg, double t, struct errbuf *err)
+{
+    if (cfg->n_rules > RULES_MAX_ALERT_RULES)
+        return errbuf_set(err, -E2BIG, "%zu rules (at most %d)", cfg->n_rules,
+                          RULES_MAX_ALERT_RULES);
+    struct config_rule *next = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*next));
+    if (!next)
+        return errbuf_set(err, -ENOMEM, "rules: out of memory");
+    if (cfg->n_rules)
+        memcpy(next, cfg->rules, cfg->n_rules * sizeof(*next));
+
+    pthread_mutex_lock(&rs->lock);
+    size_t to[RULES_MAX_ALERT_RULES];
+    for (size_t r = 0; r < rs->n_rules; r++) {
+        to[r] = SIZE_MAX;
+        for (size_t j = 0; j < cfg->n_rules; j++)
+            if (same_rule(&rs->rules[r], &next[j]))
+                to[r] = j;
+    }
+    for (size_t i = rs->n_tracks; i-- > 0;) {
+        struct track_state *ts = &rs->tracks[i];
+        if (to[ts->rule] != SIZE_MAX) {
+            ts->rule = to[ts->rule];
+            continue;
+        }
+        if (ts->alert)
+            alerts_clear(rs->alerts, ts->alert, t);
+        track_drop_locked(rs, ts);
+    }
+    for (size_t i = 0; i < rs->n_streams; i++)
+        stream_renumber_locked(rs, &rs->streams[i], to, rs->n_rules, t);
+    free(rs->rules);
+    rs->rules = next;
+    rs->n_rules = cfg->n_rules;
+    for (size_t r = 0; r < rs->n_rules; r++)
+        alerts_declare_rule(rs->alerts, rs->rules[r].name);
+    pthread_mutex_unlock(&rs->lock);
+    return 0;
+}
+
 void rules_watch(struct rules *rs, const char *stream, double t)
 {
     if (!rs)
@@ -232,17 +317,19 @@ void rules_watch(struct rules *rs, const char *stream, double t)
     pthread_mutex_unlock(&rs->lock);
 }
 
-void rules_forget(struct rules *rs, const char *stream, double t)
+/* What was about the stream is over; a fall or someone on the floor stays
+ * open when asked (keep_falls), for whoever must go and look. */
+static void forget_locked(struct rules *rs, const char *stream, double t, bool keep_falls)
 {
-    if (!rs)
-        return;
-    pthread_mutex_lock(&rs->lock);
-    /* What was about the stream is over. */
     for (size_t i = rs->n_tracks; i-- > 0;)
         if (strcmp(rs->tracks[i].stream, stream) == 0) {
-            if (rs->tracks[i].alert)
-                alerts_clear(rs->alerts, rs->tracks[i].alert, t);
-            track_drop_locked(rs, &rs->tracks[i]);
+            struct track_state *ts = &rs->tracks[i];
+            enum rule_kind kind = rs->rules[ts->rule].kind;
+            if (ts->alert && keep_falls && (kind == RULE_FALL || kind == RULE_ON_FLOOR))
+                alerts_release(rs->alerts, ts->alert, t);
+            else if (ts->alert)
+                alerts_clear(rs->alerts, ts->alert, t);
+            track_drop_locked(rs, ts);
         }
     struct stream_state *s = stream_get_locked(rs, stream, t, false);
     if (s) {
@@ -253,6 +340,23 @@ void rules_forget(struct rules *rs, const char *stream, double t)
         memmove(&rs->streams[i], &rs->streams[i + 1], (rs->n_streams - i - 1) * sizeof(*s));
         rs->n_streams--;
     }
+}
+
+void rules_forget(struct rules *rs, const char *stream, double t)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&rs->lock);
+    forget_locked(rs, stream, t, false);
+    pthread_mutex_unlock(&rs->lock);
+}
+
+void rules_pause(struct rules *rs, const char *stream, double t)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&rs->lock);
+    forget_locked(rs, stream, t, true);
     pthread_mutex_unlock(&rs->lock);
 }
 

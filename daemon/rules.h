@@ -32,9 +32,19 @@ int rules_new(const struct config *cfg, struct alerts *alerts, struct rules **re
               struct errbuf *err);
 struct rules *rules_free(struct rules *rules);
 
+/* The rules of a configuration read again (SIGHUP), at wall time t. A rule
+ * defined as before keeps what it was watching and its open alerts; a rule
+ * removed or changed clears its open alerts, and a changed or new one starts
+ * watching from now. On error nothing changes. */
+int rules_apply(struct rules *rules, const struct config *cfg, double t, struct errbuf *err);
+
 /* A stream starts (camera_down counts from here) or is removed. */
 void rules_watch(struct rules *rules, const char *stream, double t);
 void rules_forget(struct rules *rules, const char *stream, double t);
+/* A stream paused for privacy: no rule watches it until it starts again;
+ * its open alerts clear, except a fall or someone on the floor, which stay
+ * until acknowledged (nobody has seen the person get up). */
+void rules_pause(struct rules *rules, const char *stream, double t);
 
 /* One segment of a stream at wall time t: its listed people (without those
  * of exclude zones) and its zones. Called by the stream's thread. */

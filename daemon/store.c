@@ -5,11 +5,13 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "store_internal.h"
 
-/* 2: history.person; 3: alerts, zones; 4: site, room, paused, streams' video options */
+/* 2: history.person; 3: alerts, zones; 4: site, room, paused, streams' video
+ * options, labels */
 #define SCHEMA_VERSION 4
 
 /* Called under the lock after every write: keeps store_health current. */
@@ -59,7 +61,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS history_stream_start ON history (stream, start);"
     "CREATE INDEX IF NOT EXISTS history_end ON history (end);"
     "CREATE TABLE IF NOT EXISTS paused (stream TEXT PRIMARY KEY, since REAL NOT "
-    "NULL);" STORE_SAFETY_SCHEMA;
+    "NULL);" STORE_SAFETY_SCHEMA STORE_LABELS_SCHEMA;
 
 int store_db_error(struct store *s, struct errbuf *err, int rc, const char *what)
 {
@@ -190,11 +192,61 @@ int store_open(const char *dir, struct store **ret_store, struct errbuf *err)
     }
     if ((r = migrate(s, version, path, err)) < 0)
         goto fail;
-    if ((r = store_db_exec(s,
-                           "INSERT OR REPLACE INTO meta VALUES ('schema', '4');"
-                           "UPDATE history SET open = 0 WHERE open = 1;",
-                           err)) < 0)
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT OR REPLACE INTO meta VALUES ('schema', '%d');"
+             "UPDATE history SET open = 0 WHERE open = 1;",
+             SCHEMA_VERSION);
+    if ((r = store_db_exec(s, sql, err)) < 0)
         goto fail;
+    *ret_store = s;
+    return 0;
+fail:
+    sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return r;
+}
+
+int store_open_readonly(const char *dir, int min_schema, struct store **ret_store,
+                        struct errbuf *err)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    int rc, r;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE) >= (int)sizeof(path))
+        return errbuf_set(err, -ENAMETOOLONG, "state directory '%s': path too long", dir);
+    if (stat(path, &sb) < 0)
+        return errbuf_set(err, -errno, "state store '%s': %s", path, strerror(errno));
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    pthread_mutex_init(&s->lock, NULL);
+    s->health.writable = true;
+    rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        r = errbuf_set(err, -EACCES, "state store '%s': %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = atoi((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        r = errbuf_set(err, -EBADMSG, "state store '%s': %s", path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (version < min_schema || version > SCHEMA_VERSION) {
+        r = errbuf_set(err, -EPROTO,
+                       "state store '%s': schema %d, this needs %d to %d (run this crtd on it "
+                       "once)",
+                       path, version, min_schema, SCHEMA_VERSION);
+        goto fail;
+    }
     *ret_store = s;
     return 0;
 fail:

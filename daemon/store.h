@@ -29,6 +29,11 @@ struct store_stream {
  * a previous run left open. */
 int store_open(const char *dir, struct store **ret_store, struct errbuf *err);
 struct store *store_free(struct store *store);
+/* Opens an existing dir/crtd.db to read only (a running crtd may be writing
+ * it): nothing is created or migrated. -ENOENT when there is none, -EPROTO
+ * for a schema older than `min_schema` or newer than this crtd's. */
+int store_open_readonly(const char *dir, int min_schema, struct store **ret_store,
+                        struct errbuf *err);
 
 int store_stream_put(struct store *store, const struct store_stream *stream, struct errbuf *err);
 /* Removes the stream, its memory, its history and its pause. */
@@ -134,6 +139,55 @@ int store_zone_delete(struct store *store, const char *stream, const char *name,
                       struct errbuf *err);
 int store_zones_load(struct store *store, struct store_zone **ret_zones, size_t *ret_n,
                      struct errbuf *err);
+
+/* ---- labels (store_labels.c, docs/SERVICE.md "Labels") ---- */
+
+/* A stretch of a camera's timeline (or of one person track of it) marked as
+ * a class by a person: one of the model's, a new name, or "not this" (a
+ * correction: crtd was wrong to say class_name there). Each keeps its own
+ * copy of the archived keypoints it covers, so that it outlives the archive's
+ * retention. Times are seconds since the epoch. */
+#define STORE_LABEL_CLASS_MAX 64
+struct store_label {
+    int64_t id;
+    char stream[64];
+    uint32_t track; /* 0: the whole camera, every track in view */
+    double start, end;
+    char class_name[STORE_LABEL_CLASS_MAX];
+    bool negative; /* "not this" */
+    char note[256];
+    double created, updated;
+    /* the keypoints kept with it: pose_archive_encode's payload */
+    uint32_t records;
+    double t_first;
+    char tracks[256]; /* the track ids they are of, "3,7" */
+};
+
+/* Inserts l (its id, created and updated set) or, when l->id > 0, updates
+ * it; keypoints (pose_archive_encode's payload of l->records records)
+ * replace the kept ones, or, NULL on an update, stay. A stretch that
+ * overlaps another label of the same track (a camera label overlaps every
+ * track's) is refused with -EEXIST, naming the label, in the same
+ * transaction; -ENOENT for an update of a label that is not there. */
+int store_label_put(struct store *store, struct store_label *l, const void *keypoints, size_t size,
+                    struct errbuf *err);
+int store_label_get(struct store *store, int64_t id, struct store_label *ret_label,
+                    struct errbuf *err);
+/* The kept keypoints of a label, as a new malloc'd payload. */
+int store_label_keypoints(struct store *store, int64_t id, void **ret_data, size_t *ret_size,
+                          struct errbuf *err);
+int store_label_delete(struct store *store, int64_t id, struct errbuf *err);
+
+struct store_label_query {
+    char stream[64];     /* "": any */
+    char class_name[64]; /* "": any */
+    int64_t track;       /* < 0: any; 0: camera labels; > 0: that track's */
+    double since, until; /* overlapping [since, until]; < 0: open */
+    unsigned limit;      /* 0: every one */
+};
+/* Labels matching q, oldest stretch first, as a malloc'd array. */
+int store_labels_query(struct store *store, const struct store_label_query *q,
+                       struct store_label **ret_labels, size_t *ret_n, struct errbuf *err);
 
 /* Whether writes succeed: the last write's outcome, and since when they
  * fail. A full or read-only disk shows here (and in /healthz, /metrics)

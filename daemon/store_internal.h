@@ -31,6 +31,17 @@ struct store {
     "  stream TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, points TEXT NOT NULL,"        \
     "  created REAL NOT NULL, PRIMARY KEY (stream, name));"
 
+/* The labels of store_labels.c (schema 4). */
+#define STORE_LABELS_SCHEMA                                                                        \
+    "CREATE TABLE IF NOT EXISTS labels ("                                                          \
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL,"                                \
+    "  track INTEGER NOT NULL DEFAULT 0, start REAL NOT NULL, end REAL NOT NULL,"                  \
+    "  class TEXT NOT NULL, negative INTEGER NOT NULL DEFAULT 0, note TEXT NOT NULL DEFAULT '',"   \
+    "  created REAL NOT NULL, updated REAL NOT NULL, records INTEGER NOT NULL,"                    \
+    "  t_first REAL NOT NULL, tracks TEXT NOT NULL, keypoints BLOB NOT NULL,"                      \
+    "  CHECK (end > start));"                                                                      \
+    "CREATE INDEX IF NOT EXISTS labels_stream_start ON labels (stream, start);"
+
 /* Called under the lock after every write: keeps store_health current. */
 int store_db_noted(struct store *s, int r, const struct errbuf *err);
 int store_db_error(struct store *s, struct errbuf *err, int rc, const char *what);

@@ -8,6 +8,7 @@
 
 #include "pipeline_internal.h"
 #include "rules.h"
+#include "data.h"
 #include "supervisor_internal.h"
 
 /* ---- what a snapshot shows (stream lock held) ----------------------------- */
@@ -284,6 +285,43 @@ static bool wait_or_stop(struct stream *st, double seconds)
     return atomic_load(&st->stop);
 }
 
+/* The folder of a stream's archive (settings read under st->lock). */
+static void archive_dir_of(const struct stream *st, char *dir, size_t size)
+{
+    snprintf(dir, size, "%.*s/%s", PATH_MAX - 80, st->settings.archive_dir, st->spec.name);
+}
+
+/* Opens the stream's pose archive when it keeps one; a folder that cannot be
+ * made leaves the stream running without. */
+static struct pose_archive *archive_open(struct stream *st)
+{
+    char dir[PATH_MAX];
+    pthread_mutex_lock(&st->lock);
+    const struct supervisor_settings *set = &st->settings;
+    bool on = set->archive_dir[0] &&
+              (st->spec.archive == CONFIG_ARCHIVE_DEFAULT ? set->archive
+                                                          : st->spec.archive == CONFIG_ARCHIVE_YES);
+    struct pose_archive_options opts = {
+        .retention_days = st->spec.archive_retention_days > 0 ? st->spec.archive_retention_days
+                                                              : set->archive_retention_days,
+        .max_bytes =
+            (uint64_t)(st->spec.archive_max_mb ? st->spec.archive_max_mb : set->archive_max_mb)
+            << 20};
+    archive_dir_of(st, dir, sizeof(dir));
+    pthread_mutex_unlock(&st->lock);
+    if (!on)
+        return NULL;
+    struct pose_archive *a = NULL;
+    struct errbuf err;
+    errbuf_clear(&err);
+    int r = pose_archive_open(dir, &opts, &a, &err);
+    if (r < 0) {
+        log_warning("stream %s: no pose archive: %s", st->spec.name, errbuf_text(&err, r));
+        return NULL;
+    }
+    return a;
+}
+
 static void *stream_main(void *arg)
 {
     struct stream *st = arg;
@@ -291,6 +329,10 @@ static void *stream_main(void *arg)
 
     pthread_mutex_lock(&st->lock);
     double backoff = st->settings.restart_min_s;
+    pthread_mutex_unlock(&st->lock);
+    struct pose_archive *archive = archive_open(st);
+    pthread_mutex_lock(&st->lock);
+    st->archive = archive;
     pthread_mutex_unlock(&st->lock);
 
     while (!atomic_load(&st->stop)) {
@@ -311,8 +353,9 @@ static void *stream_main(void *arg)
             .multipose_side =
                 st->spec.multipose_side ? st->spec.multipose_side : st->settings.multipose_side,
             .pose_model = st->spec.pose_model,
-            .still_pose_fps = st->spec.still_pose_fps_set ? st->spec.still_pose_fps
-                                                          : st->settings.still_pose_fps};
+            .still_pose_fps =
+                st->spec.still_pose_fps_set ? st->spec.still_pose_fps : st->settings.still_pose_fps,
+            .archive = archive};
         pthread_mutex_unlock(&st->lock);
         r = pipeline_open(sup->model, st->spec.url, &source, &st->stop, &p, &err);
         if (r >= 0) {
@@ -366,7 +409,32 @@ static void *stream_main(void *arg)
         backoff = fmin(backoff * 2, max);
         set_state(st, STREAM_STARTING, message);
     }
+    pthread_mutex_lock(&st->lock);
+    st->archive = NULL;
+    pthread_mutex_unlock(&st->lock);
+    pose_archive_close(archive);
     return NULL;
+}
+
+int supervisor_archive_flush(struct supervisor *sup, const char *name, char *dir, size_t size,
+                             bool *ret_on, struct errbuf *err)
+{
+    int r = 0;
+    pthread_mutex_lock(&sup->lock);
+    ssize_t i = supervisor_find_locked(sup, name);
+    if (i < 0) {
+        pthread_mutex_unlock(&sup->lock);
+        return errbuf_set(err, -ENOENT, "stream '%s' does not exist", name);
+    }
+    struct stream *st = sup->streams[i];
+    pthread_mutex_lock(&st->lock);
+    archive_dir_of(st, dir, size);
+    *ret_on = st->archive != NULL;
+    if (st->archive)
+        r = pose_archive_flush(st->archive, err);
+    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_unlock(&sup->lock);
+    return r;
 }
 
 void supervisor_set_safety(struct supervisor *sup, struct zones *zones, struct rules *rules)
@@ -653,7 +721,7 @@ int supervisor_pause(struct supervisor *sup, const char *name, bool paused, stru
     if (history_id > 0 && (r = store_history_close(sup->store, history_id, now, &e)) < 0)
         log_warning("stream %s: history not saved: %s", name, errbuf_text(&e, r));
     if (paused)
-        rules_forget(sup->rules, name, now);
+        rules_pause(sup->rules, name, now);
     pthread_mutex_lock(&st->lock);
     st->paused = paused;
     if (paused)

@@ -6,6 +6,7 @@
 #define CRTD_SUPERVISOR_H
 
 #include <jansson.h>
+#include <limits.h>
 
 #include "api.h"
 #include "config.h"
@@ -22,6 +23,12 @@ struct supervisor_settings {
     unsigned max_people;     /* person tracks per stream, unless the stream says (6) */
     unsigned multipose_side; /* a multi-person model's input side, unless the stream says */
     double still_pose_fps;   /* pose rate on a still person (0: no gate), unless the stream says */
+    /* The pose archives: one folder per stream under archive_dir ("": none),
+     * unless the stream says otherwise (docs/SERVICE.md, "The pose archive") */
+    char archive_dir[PATH_MAX];
+    bool archive;
+    double archive_retention_days;
+    unsigned archive_max_mb;
 };
 
 struct supervisor;
@@ -72,6 +79,13 @@ int supervisor_pose_json(struct supervisor *sup, const char *name, json_t **ret_
  * "tracks": [Person...]} (docs/SERVICE.md). */
 int supervisor_people_json(struct supervisor *sup, const char *name, json_t **ret_json);
 bool supervisor_has(struct supervisor *sup, const char *name);
+
+/* The folder of a stream's pose archive into dir (which may hold keypoints
+ * of earlier runs even while the archive is off), with what is buffered
+ * written first, so that a reader sees every frame until now. -ENOENT for an
+ * unknown stream. *ret_on: whether the stream archives now. */
+int supervisor_archive_flush(struct supervisor *sup, const char *name, char *dir, size_t size,
+                             bool *ret_on, struct errbuf *err);
 
 void supervisor_metrics(struct supervisor *sup, struct api_text *out);
 /* "2/3 streams running, 19.8 fps" for systemd's STATUS=. */

@@ -58,6 +58,7 @@ struct stream {
     bool memory_restored;
     struct api_histogram latency;
     struct pipeline *pipeline;                        /* while open, for status and interrupt */
+    struct pose_archive *archive;                     /* while the thread runs; NULL: off */
     float pose[PIPELINE_KEYPOINTS][3];                /* the last segment's last frame */
     double pose_wall;                                 /* when it came; 0: none yet */
     bool source_reconnecting;                         /* as last published */

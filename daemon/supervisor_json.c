@@ -3,6 +3,7 @@
  * publishes; each read under the stream's lock. */
 #include <string.h>
 
+#include "data.h"
 #include "supervisor_internal.h"
 
 static const char *const state_names[] = {
@@ -149,6 +150,20 @@ json_t *stream_removed_json(const char *name)
     return json_pack("{s:s, s:s}", "stream", name, "action", "removed");
 }
 
+/* The stream's pose archive: off, or what its writer did. */
+static json_t *archive_json_locked(struct stream *st)
+{
+    if (!st->archive)
+        return json_pack("{s:b}", "on", false);
+    struct pose_archive_stats a;
+    pose_archive_stats(st->archive, &a);
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "on", true, "bytes",
+                     (json_int_t)a.bytes, "files", (json_int_t)a.files, "records",
+                     (json_int_t)a.records, "chunks", (json_int_t)a.chunks, "failed_writes",
+                     (json_int_t)a.failed_writes, "dropped", (json_int_t)a.dropped, "error",
+                     a.error[0] ? json_string(a.error) : json_null());
+}
+
 static json_t *stream_json_locked(struct stream *st)
 {
     struct pipeline_status status;
@@ -158,7 +173,7 @@ static json_t *stream_json_locked(struct stream *st)
     json_t *retry = v.state == STREAM_RECONNECTING ? api_time_json(v.next_retry) : json_null();
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, "
-        "s:{s:b, s:I}, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:I, s:I}}",
+        "s:{s:b, s:I}, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:o}",
         "name", st->spec.name, "url", st->url_masked, "origin", origin_names[st->spec.origin],
         "enabled", st->spec.enabled, "fps", fps, "state", state_names[v.state], "error", error,
         "next_retry", retry, "frames", (json_int_t)v.frames, "sampled", (json_int_t)v.sampled,
@@ -169,7 +184,8 @@ static json_t *stream_json_locked(struct stream *st)
         (json_int_t)stream_people_in_view_locked(st), "max",
         (json_int_t)(st->spec.max_people ? st->spec.max_people : st->settings.max_people),
         "dropped", (json_int_t)st->people_dropped, "gate", "state", pipeline_gate_name(v.gate),
-        "gated", (json_int_t)v.gated, "pose_frames", (json_int_t)v.pose_frames);
+        "gated", (json_int_t)v.gated, "pose_frames", (json_int_t)v.pose_frames, "archive",
+        archive_json_locked(st));
     if (j) {
         json_object_set_new(j, "site", st->spec.site[0] ? json_string(st->spec.site) : json_null());
         json_object_set_new(j, "room", st->spec.room[0] ? json_string(st->spec.room) : json_null());

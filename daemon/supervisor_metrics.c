@@ -2,6 +2,7 @@
  * families of /metrics (Prometheus text format) and systemd's STATUS= line. */
 #include <string.h>
 
+#include "data.h"
 #include "supervisor_internal.h"
 
 /* What /metrics shows of one stream, copied under the locks so that the
@@ -9,7 +10,7 @@
  * another scrape) waiting on its printf. */
 struct stream_metrics {
     char label[8 * API_NAME_MAX]; /* stream="..." and, when set, site="...", room="..." */
-    double values[11];
+    double values[14];
     enum pipeline_gate gate;
     struct api_histogram latency;
 };
@@ -46,6 +47,11 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
         {"crtd_stream_gated_frames_total", "counter",
          "Sampled frames the motion gate found still."},
         {"crtd_stream_pose_frames_total", "counter", "Sampled frames given to pose."},
+        {"crtd_stream_archive_bytes", "gauge", "Bytes of the stream's pose archive files."},
+        {"crtd_stream_archive_records_total", "counter",
+         "Track frames of keypoints written to the pose archive."},
+        {"crtd_stream_archive_failed_writes_total", "counter",
+         "Pose archive chunks that could not be written (their records dropped)."},
     };
     _Static_assert(ARRAY_SIZE(families) == ARRAY_SIZE(((struct stream_metrics *)0)->values),
                    "one value per family");
@@ -59,6 +65,9 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
         pthread_mutex_lock(&st->lock);
         struct pipeline_status status;
         struct shown shown = stream_shown_locked(st, &status);
+        struct pose_archive_stats archive = {0};
+        if (st->archive)
+            pose_archive_stats(st->archive, &archive);
         double values[] = {(double)shown.frames,
                            (double)shown.sampled,
                            (double)shown.dropped,
@@ -69,7 +78,10 @@ void supervisor_metrics(struct supervisor *sup, struct api_text *t)
                            (double)stream_people_in_view_locked(st),
                            (double)st->people_dropped,
                            (double)shown.gated,
-                           (double)shown.pose_frames};
+                           (double)shown.pose_frames,
+                           (double)archive.bytes,
+                           (double)archive.records,
+                           (double)archive.failed_writes};
         memcpy(m[i].values, values, sizeof(values));
         m[i].gate = shown.gate;
         m[i].latency = st->latency;

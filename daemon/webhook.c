@@ -38,7 +38,8 @@ struct webhook {
 };
 
 struct webhooks {
-    struct webhook *hooks;
+    pthread_rwlock_t lock; /* the set; a webhook's own state is under its lock */
+    struct webhook **hooks;
     size_t n;
 };
 
@@ -180,46 +181,146 @@ static void *webhook_main(void *arg)
     return NULL;
 }
 
+/* One webhook and its thread; NULL with why in err. */
+static struct webhook *webhook_start(const struct config_webhook *cfg, struct errbuf *err)
+{
+    struct webhook *w = calloc(1, sizeof(*w));
+    if (!w) {
+        errbuf_set(err, -ENOMEM, "webhook %s: out of memory", cfg->name);
+        return NULL;
+    }
+    w->cfg = *cfg;
+    w->up = true;
+    url_mask_password(w->url_masked, sizeof(w->url_masked), w->cfg.url);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    w->queue = calloc(w->cfg.queue, sizeof(*w->queue));
+    int r = w->queue ? pthread_create(&w->thread, NULL, webhook_main, w) : ENOMEM;
+    if (r != 0) {
+        errbuf_set(err, -r, "webhook %s: %s", cfg->name, strerror(r));
+        free(w->queue);
+        pthread_cond_destroy(&w->wake);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return NULL;
+    }
+    w->started = true;
+    log_info("webhook %s: alerts%s go to %s", w->cfg.name, w->cfg.n_rules ? " of its rules" : "",
+             w->url_masked);
+    return w;
+}
+
+/* Stops the thread, abandoning what is queued or in flight. */
+static void webhook_stop(struct webhook *w)
+{
+    atomic_store(&w->stop, true);
+    pthread_mutex_lock(&w->lock);
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    for (size_t k = 0; w->queue && k < w->count; k++)
+        free(w->queue[(w->head + k) % w->cfg.queue].body);
+    if (w->count)
+        log_warning("webhook %s: %zu deliveries abandoned at the stop", w->cfg.name, w->count);
+    free(w->queue);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+/* Field by field: the configuration's structs are not all zeroed alike. */
+static bool same_webhook(const struct config_webhook *a, const struct config_webhook *b)
+{
+    if (strcmp(a->name, b->name) != 0 || strcmp(a->url, b->url) != 0 ||
+        strcmp(a->secret, b->secret) != 0 || a->n_rules != b->n_rules ||
+        a->timeout_s != b->timeout_s || a->max_attempts != b->max_attempts ||
+        a->retry_min_s != b->retry_min_s || a->retry_max_s != b->retry_max_s ||
+        a->queue != b->queue)
+        return false;
+    for (unsigned i = 0; i < a->n_rules; i++)
+        if (strcmp(a->rules[i], b->rules[i]) != 0)
+            return false;
+    return true;
+}
+
 int webhooks_new(const struct config *cfg, struct webhooks **ret, struct errbuf *err)
 {
     struct webhooks *ws = calloc(1, sizeof(*ws));
     if (!ws)
         return -ENOMEM;
-    if (cfg->n_webhooks) {
-        CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-        if (rc != CURLE_OK) {
-            free(ws);
-            return errbuf_set(err, -EIO, "webhooks: libcurl: %s", curl_easy_strerror(rc));
-        }
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        free(ws);
+        return errbuf_set(err, -EIO, "webhooks: libcurl: %s", curl_easy_strerror(rc));
     }
-    ws->hooks = calloc(cfg->n_webhooks ? cfg->n_webhooks : 1, sizeof(*ws->hooks));
-    if (!ws->hooks) {
+    pthread_rwlock_init(&ws->lock, NULL);
+    int r = webhooks_apply(ws, cfg, err);
+    if (r < 0) {
         webhooks_free(ws);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < cfg->n_webhooks; i++) {
-        struct webhook *w = &ws->hooks[i];
-        w->cfg = cfg->webhooks[i];
-        w->up = true;
-        url_mask_password(w->url_masked, sizeof(w->url_masked), w->cfg.url);
-        pthread_mutex_init(&w->lock, NULL);
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&w->wake, &attr);
-        pthread_condattr_destroy(&attr);
-        ws->n++;
-        w->queue = calloc(w->cfg.queue, sizeof(*w->queue));
-        int r = w->queue ? pthread_create(&w->thread, NULL, webhook_main, w) : ENOMEM;
-        if (r != 0) {
-            webhooks_free(ws);
-            return errbuf_set(err, -r, "webhook %s: %s", cfg->webhooks[i].name, strerror(r));
-        }
-        w->started = true;
-        log_info("webhook %s: alerts%s go to %s", w->cfg.name,
-                 w->cfg.n_rules ? " of its rules" : "", w->url_masked);
+        return r;
     }
     *ret = ws;
+    return 0;
+}
+
+int webhooks_apply(struct webhooks *ws, const struct config *cfg, struct errbuf *err)
+{
+    struct webhook **next = calloc(cfg->n_webhooks ? cfg->n_webhooks : 1, sizeof(*next));
+    if (!next)
+        return errbuf_set(err, -ENOMEM, "webhooks: out of memory");
+    /* Kept: a webhook defined as before, with its queue and counters. */
+    pthread_rwlock_rdlock(&ws->lock);
+    bool *kept = calloc(ws->n ? ws->n : 1, sizeof(*kept));
+    for (size_t i = 0; kept && i < cfg->n_webhooks; i++)
+        for (size_t j = 0; j < ws->n && !next[i]; j++)
+            if (!kept[j] && same_webhook(&ws->hooks[j]->cfg, &cfg->webhooks[i])) {
+                next[i] = ws->hooks[j];
+                kept[j] = true;
+            }
+    pthread_rwlock_unlock(&ws->lock);
+    if (!kept) {
+        free(next);
+        return errbuf_set(err, -ENOMEM, "webhooks: out of memory");
+    }
+    size_t n_fresh = 0;
+    size_t *fresh = calloc(cfg->n_webhooks ? cfg->n_webhooks : 1, sizeof(*fresh));
+    for (size_t i = 0; fresh && i < cfg->n_webhooks; i++) {
+        if (next[i])
+            continue;
+        if (!(next[i] = webhook_start(&cfg->webhooks[i], err))) {
+            for (size_t k = 0; k < n_fresh; k++) /* only the ones started here */
+                webhook_stop(next[fresh[k]]);
+            free(fresh);
+            free(kept);
+            free(next);
+            return -EIO;
+        }
+        fresh[n_fresh++] = i;
+    }
+    if (!fresh) {
+        free(kept);
+        free(next);
+        return errbuf_set(err, -ENOMEM, "webhooks: out of memory");
+    }
+    free(fresh);
+    pthread_rwlock_wrlock(&ws->lock);
+    struct webhook **old = ws->hooks;
+    size_t n_old = ws->n;
+    ws->hooks = next;
+    ws->n = cfg->n_webhooks;
+    pthread_rwlock_unlock(&ws->lock);
+    for (size_t j = 0; j < n_old; j++)
+        if (!kept[j]) {
+            log_info("webhook %s: removed or changed by the configuration", old[j]->cfg.name);
+            webhook_stop(old[j]);
+        }
+    free(kept);
+    free(old);
     return 0;
 }
 
@@ -227,24 +328,10 @@ struct webhooks *webhooks_free(struct webhooks *ws)
 {
     if (!ws)
         return NULL;
-    for (size_t i = 0; i < ws->n; i++) {
-        struct webhook *w = &ws->hooks[i];
-        atomic_store(&w->stop, true);
-        pthread_mutex_lock(&w->lock);
-        pthread_cond_broadcast(&w->wake);
-        pthread_mutex_unlock(&w->lock);
-        if (w->started)
-            pthread_join(w->thread, NULL);
-        for (size_t k = 0; w->queue && k < w->count; k++)
-            free(w->queue[(w->head + k) % w->cfg.queue].body);
-        if (w->count)
-            log_warning("webhook %s: %zu deliveries abandoned at the stop", w->cfg.name, w->count);
-        free(w->queue);
-        pthread_cond_destroy(&w->wake);
-        pthread_mutex_destroy(&w->lock);
-    }
-    if (ws->n)
-        curl_global_cleanup();
+    for (size_t i = 0; i < ws->n; i++)
+        webhook_stop(ws->hooks[i]);
+    curl_global_cleanup();
+    pthread_rwlock_destroy(&ws->lock);
     free(ws->hooks);
     free(ws);
     return NULL;
@@ -264,12 +351,13 @@ void webhooks_on_alert(void *userdata, const struct store_alert *a, json_t *json
 {
     struct webhooks *ws = userdata;
     char *body = NULL;
+    pthread_rwlock_rdlock(&ws->lock);
     for (size_t i = 0; i < ws->n; i++) {
-        struct webhook *w = &ws->hooks[i];
+        struct webhook *w = ws->hooks[i];
         if (!wants(w, a->rule))
             continue;
         if (!body && !(body = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(6))))
-            return;
+            break;
         char *copy = strdup(body);
         pthread_mutex_lock(&w->lock);
         if (!copy || w->count == w->cfg.queue) {
@@ -289,6 +377,7 @@ void webhooks_on_alert(void *userdata, const struct store_alert *a, json_t *json
         }
         pthread_mutex_unlock(&w->lock);
     }
+    pthread_rwlock_unlock(&ws->lock);
     free(body);
 }
 
@@ -304,13 +393,14 @@ void webhooks_metrics(struct webhooks *ws, struct api_text *out)
         {"crtd_webhook_queued", "gauge", "Alert changes waiting to be delivered."},
         {"crtd_webhook_up", "gauge", "1 when the webhook's last attempt worked."},
     };
-    if (!ws || !ws->n)
+    if (!ws)
         return;
-    for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+    pthread_rwlock_rdlock(&ws->lock);
+    for (size_t f = 0; ws->n && f < ARRAY_SIZE(families); f++) {
         api_text_printf(out, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
                         families[f].name, families[f].type);
         for (size_t i = 0; i < ws->n; i++) {
-            struct webhook *w = &ws->hooks[i];
+            struct webhook *w = ws->hooks[i];
             char label[160];
             api_text_label_escape(label, sizeof(label), w->cfg.name);
             pthread_mutex_lock(&w->lock);
@@ -320,4 +410,5 @@ void webhooks_metrics(struct webhooks *ws, struct api_text *out)
                             (unsigned long long)v[f]);
         }
     }
+    pthread_rwlock_unlock(&ws->lock);
 }

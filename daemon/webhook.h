@@ -17,6 +17,11 @@ struct webhooks;
 
 /* Starts a thread per webhook of cfg (none: *ret_webhooks is still set). */
 int webhooks_new(const struct config *cfg, struct webhooks **ret_webhooks, struct errbuf *err);
+/* The webhooks of a configuration read again (SIGHUP): one defined as
+ * before keeps its queue and counters; a new or changed one starts; a
+ * removed or changed one stops, abandoning what it had queued. On error
+ * nothing changes. */
+int webhooks_apply(struct webhooks *webhooks, const struct config *cfg, struct errbuf *err);
 /* Stops the threads, abandoning what is queued or in flight. */
 struct webhooks *webhooks_free(struct webhooks *webhooks);
 

@@ -9,6 +9,7 @@
 #include "synth_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Which side of the body each joint is on: +1 left, -1 right, 0 middle. */
@@ -622,6 +623,31 @@ void synth_gap_random(int *ret_start, int *ret_len, int frames, double noise, st
     }
 }
 
+/* The seat under a seated performance, as the user of a configured home
+ * draws it (docs/SAFETY.md, "Zones"): a chair's box, or for Laydown a sofa
+ * long enough to lie on, the head end behind the seat. Deterministic, so
+ * that the clips' random draws stay what they were. */
+static void add_seat_zone(struct pose_events *ev, const struct performance *perf,
+                          const struct camera *cam)
+{
+    bool seated =
+        perf->activity == ACT_SITDOWN || perf->activity == ACT_GETUP ||
+        perf->activity == ACT_LAYDOWN || perf->activity == ACT_READBOOK ||
+        perf->activity == ACT_WATCHTV ||
+        ((perf->activity == ACT_DRINK || perf->activity == ACT_TELEPHONE) && perf->seated);
+    if (!seated || ev->n_zones >= POSE_SEQUENCE_MAX_ZONES)
+        return;
+    bool sofa = perf->activity == ACT_LAYDOWN;
+    struct pose_zone *z = &ev->zones[ev->n_zones];
+    memset(z, 0, sizeof(*z));
+    snprintf(z->name, sizeof(z->name), "%s%d", sofa ? "sofa" : "chair", ev->n_zones + 1);
+    str_copy(z->kind, sizeof(z->kind), "seat");
+    struct vec3 c = rotate_y(v3(0, 0, sofa ? -0.5 : -0.1), perf->yaw);
+    if (synth_box_zone(z, cam, perf->start_x + c.x, perf->start_z + c.z, perf->yaw,
+                       sofa ? 0.5 : 0.4, sofa ? 0.95 : 0.4, sofa ? 0.9 : 1.0) > 0)
+        ev->n_zones++;
+}
+
 static int generate_activities(struct synth_clip *clip, const struct synth_options *opts,
                                struct rng *rng, struct errbuf *err)
 {
@@ -663,6 +689,7 @@ static int generate_activities(struct synth_clip *clip, const struct synth_optio
         int frames = (int)lround(seconds[i] * opts->fps);
         double rate = opts->noise > 0 ? rng_range(rng, 0.8, 1.2) : 1.0;
         performance_random(&perf, acts[i], seconds[i], &cam, rng);
+        add_seat_zone(&clip->events, &perf, &cam);
 
         for (int f = 0; f < frames; f++, frame++) {
             double t = f / opts->fps;

@@ -342,8 +342,8 @@ static void plan_random(struct plan *pl, enum scene scene, const struct camera *
 
 /* The picture's outline of a box on the floor: the convex hull of its
  * projected corners, clipped to the frame; 0 points when it is not seen. */
-static int box_zone(struct pose_zone *zone, const struct camera *cam, double cx, double cz,
-                    double yaw, double half_w, double half_l, double height)
+int synth_box_zone(struct pose_zone *zone, const struct camera *cam, double cx, double cz,
+                   double yaw, double half_w, double half_l, double height)
 {
     double pts[8][2];
     int n = 0;
@@ -408,14 +408,14 @@ static void add_zones(struct pose_events *ev, const struct plan *pl, const struc
         struct vec3 c = rotate_y(v3(0, 0, -0.15), pl->yaw);
         str_copy(z->name, sizeof(z->name), "bed");
         str_copy(z->kind, sizeof(z->kind), "bed");
-        if (box_zone(z, cam, pl->x + c.x, pl->z + c.z, pl->yaw, rng_range(rng, 0.5, 0.8),
-                     rng_range(rng, 1.0, 1.15), pl->depth + 0.3) > 0)
+        if (synth_box_zone(z, cam, pl->x + c.x, pl->z + c.z, pl->yaw, rng_range(rng, 0.5, 0.8),
+                           rng_range(rng, 1.0, 1.15), pl->depth + 0.3) > 0)
             ev->n_zones = 1;
     } else if (pl->scene == SCENE_SIT_HARD && pl->variant) {
         str_copy(z->name, sizeof(z->name), "armchair");
         str_copy(z->kind, sizeof(z->kind), "seat");
         struct vec3 c = rotate_y(v3(0, 0, -0.1), pl->yaw);
-        if (box_zone(z, cam, pl->x + c.x, pl->z + c.z, pl->yaw, 0.4, 0.4, 1.0) > 0)
+        if (synth_box_zone(z, cam, pl->x + c.x, pl->z + c.z, pl->yaw, 0.4, 0.4, 1.0) > 0)
             ev->n_zones = 1;
     }
 }

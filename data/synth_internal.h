@@ -194,6 +194,13 @@ void synth_animate_feed(struct posture *p, const struct body *b, int hand, doubl
 /* The falls task (synth_falls.c): per-frame classes Nofall, Fall. */
 #define SYNTH_NUM_FALL_CLASSES 2
 extern const char *const synth_fall_classes[SYNTH_NUM_FALL_CLASSES];
+/* The picture's outline of a box of furniture standing on the floor at
+ * (cx, cz), turned by yaw, 2 half_w wide, 2 half_l long, height tall: the
+ * hull of its corners, clipped to the frame; returns its corners, 0 when a
+ * corner is behind the camera. */
+int synth_box_zone(struct pose_zone *zone, const struct camera *cam, double cx, double cz,
+                   double yaw, double half_w, double half_l, double height);
+
 int synth_generate_falls(struct synth_clip *clip, const struct synth_options *opts, uint64_t index,
                          struct rng *rng, struct errbuf *err);
 

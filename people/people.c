@@ -344,6 +344,22 @@ int people_frame(struct people *pp, const struct pose_person *dets, int n_dets, 
     return 1;
 }
 
+unsigned people_frame_seen(const struct people *pp, uint32_t *ret_ids,
+                           struct pose_keypoint (*ret_keypoints)[POSE_NUM_KEYPOINTS])
+{
+    unsigned n = 0;
+    for (int i = 0; i < pp->options.max_tracks; i++) {
+        const struct slot *s = &pp->slots[i];
+        const struct pose_track *t = s->used ? track_by_id(pp, s->track_id) : NULL;
+        if (!t || !t->seen)
+            continue;
+        ret_ids[n] = s->id;
+        memcpy(ret_keypoints[n], s->last.keypoints, sizeof(ret_keypoints[n]));
+        n++;
+    }
+    return n;
+}
+
 /* ---- memory --------------------------------------------------------------- */
 
 int people_memory_save(struct people *pp, double wall, void **ret_data, size_t *ret_size)

@@ -1,7 +1,7 @@
 /* fall: the fall detector, a small state machine per person track over its
  * COCO-17 keypoints (docs/SAFETY.md, "The fall detector").
  *
- *            fast descent, then lying on the floor
+ *            a descent, then on the floor for lying_hold_s
  *     NONE ----------------------------------------> SUSPECTED
  *      ^  ^   up again, lying in a bed/seat zone,        |
  *      |  +-- or unseen for lost_s  ---------------------+
@@ -20,12 +20,18 @@
  *   is foreshortened to a fraction of its upright rise;
  * - the body's height is 3.3 upright torso rises (a spine is 0.30 of a
  *   person's height);
+ * - standing legs are the ankles below the hips by stand_legs torso rises
+ *   (legs are 1.6 torso lengths, and standing they are as upright as it);
  * - a descent is how far the body centre dropped below its highest point of
- *   the last descent_window_s, over the body's height.
- * Getting up is the torso back above up_tilt with the centre risen min_rise
- * of the height above its lowest point since the fall, or back within half
- * of that of where it was before the descent (a bend that looked like one):
- * sitting up on the floor is not getting up. */
+ *   the last descent_window_s (held two frames), over the body's height, or
+ *   the shoulders' drop when not on standing legs;
+ * - on the floor is lying outside bed and seat zones for lying_hold_s;
+ * - a centre that jumps more than max_jump body heights between frames
+ *   starts the detector again (another person, or a cut).
+ * Getting up is the torso back above up_tilt on standing legs, or with the
+ * centre risen min_rise of the height above its lowest point since the
+ * fall, or back within half of that of where it was before the descent (a
+ * bend that looked like one): sitting up on the floor is not getting up. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +45,10 @@
 #define REF_TAU_S 1.0
 /* Upright in the picture for this long resets a reference gone stale. */
 #define REF_STALE_S 10.0
-/* On the floor this long, not just passing through lying, before SUSPECTED. */
-#define FLOOR_HOLD_S 0.3
+/* Upright on standing legs this long resets the reference. */
+#define STAND_STALE_S 0.5
+/* Seen frames further apart than this are not compared for a jump. */
+#define JUMP_GAP_S 1.0
 /* The history of the body centre holds at most this many frames a second. */
 #define MAX_FPS 64
 
@@ -69,12 +77,16 @@ void fall_options_default(struct fall_options *opts)
         .min_rise = 0.2f,
         .up_hold_s = 1.5,
         .lost_s = 5,
+        .stand_legs = 1.2f,
+        .max_jump = 1.0f,
+        .lying_hold_s = 0.6,
     };
 }
 
 struct centre_sample {
     double t;
-    float y;
+    float y;          /* the hip centre */
+    float shoulder_y; /* the shoulder centre */
 };
 
 struct fall_detector {
@@ -83,7 +95,9 @@ struct fall_detector {
 
     /* The upright reference: the torso's rise, in image heights. */
     float ref_rise;
-    double upright_since; /* the torso upright in the picture since, or -1 */
+    double upright_since;  /* the torso upright in the picture since, or -1 */
+    double standing_since; /* ... and on standing legs since, or -1 */
+    float last_hip[2];     /* the hip centre in the last frame seen */
 
     /* Body centre heights over the last descent_window_s. */
     struct centre_sample *history;
@@ -98,6 +112,7 @@ struct fall_detector {
     double fine_since;  /* lying in a bed or seat zone since, or -1 */
     double floor_since; /* on the floor since, or -1 */
     double descent_at;  /* what the report says */
+    float evidence;     /* the segment model's last P(Fall), or NAN */
 };
 
 int fall_detector_new(const struct fall_options *opts, struct fall_detector **ret_det,
@@ -129,6 +144,15 @@ int fall_detector_new(const struct fall_options *opts, struct fall_detector **re
             "fall: settle_s %g, up_hold_s %g, lost_s %g or min_rise %g is out of range", o.settle_s,
             o.up_hold_s, o.lost_s, (double)o.min_rise);
 
+    if (!(o.stand_legs > 0 && o.stand_legs < 10) || !(o.max_jump > 0 && o.max_jump <= 100) ||
+        !(o.lying_hold_s >= 0 && o.lying_hold_s <= 30) ||
+        !(o.model_min_p >= 0 && o.model_min_p <= 1))
+        return errbuf_set(err, -EINVAL,
+                          "fall: stand_legs %g, max_jump %g, lying_hold_s %g or model_min_p %g "
+                          "is out of range",
+                          (double)o.stand_legs, (double)o.max_jump, o.lying_hold_s,
+                          (double)o.model_min_p);
+
     struct fall_detector *det = calloc(1, sizeof(*det));
     if (!det)
         return errbuf_set(err, -ENOMEM, "fall: out of memory");
@@ -158,6 +182,7 @@ void fall_detector_reset(struct fall_detector *det)
     det->state = FALL_NONE;
     det->ref_rise = 0;
     det->upright_since = -1;
+    det->standing_since = -1;
     det->head = det->count = 0;
     det->descent_t = -INFINITY;
     det->suspected_t = 0;
@@ -167,6 +192,12 @@ void fall_detector_reset(struct fall_detector *det)
     det->fine_since = -1;
     det->floor_since = -1;
     det->descent_at = 0;
+    det->evidence = NAN;
+}
+
+void fall_detector_evidence(struct fall_detector *det, float p_fall)
+{
+    det->evidence = p_fall;
 }
 
 static bool seen(const struct pose_keypoint *k, float min_score)
@@ -201,62 +232,6 @@ static bool in_fine_zone(const struct zone *zones, int n_zones, const float hip[
     return false;
 }
 
-/* Keeps the upright reference of the torso's rise. It follows frames that
- * look upright against it; while down it is frozen, so that a torso lying
- * along the camera's view (upright in the picture, but short) stays lying. */
-static void update_reference(struct fall_detector *det, double t, double dt, float rise, float run)
-{
-    bool upright_in_picture = rise > 0 && rise >= 1.7f * run;
-    if (!upright_in_picture) {
-        det->upright_since = -1;
-        return;
-    }
-    if (det->upright_since < 0)
-        det->upright_since = t;
-    if (det->ref_rise <= 0) {
-        det->ref_rise = rise;
-        return;
-    }
-    if (det->state != FALL_NONE)
-        return;
-    if (rise >= 0.8f * det->ref_rise) {
-        float a = dt > 0 ? (float)(1 - exp(-dt / REF_TAU_S)) : 0.1f;
-        det->ref_rise += a * (rise - det->ref_rise);
-    } else if (t - det->upright_since >= REF_STALE_S) {
-        det->ref_rise = rise;
-    }
-}
-
-/* The drop of the body centre below its highest point of the window. */
-static float descent_of(struct fall_detector *det, double t, float y, float *ret_top)
-{
-    while (det->count > 0) {
-        int oldest = (det->head - det->count + det->capacity) % det->capacity;
-        if (t - det->history[oldest].t <= det->opts.descent_window_s && det->count < det->capacity)
-            break;
-        det->count--;
-    }
-    det->history[det->head] = (struct centre_sample){t, y};
-    det->head = (det->head + 1) % det->capacity;
-    det->count++;
-    float top = y;
-    for (int i = 0; i < det->count; i++) {
-        int k = (det->head - 1 - i + det->capacity) % det->capacity;
-        top = fminf(top, det->history[k].y);
-    }
-    *ret_top = top;
-    return y - top;
-}
-
-static void set_state(struct fall_detector *det, enum fall_state state)
-{
-    det->state = state;
-    det->up_since = -1;
-    det->fine_since = -1;
-    if (state == FALL_NONE)
-        det->descent_at = 0;
-}
-
 /* How long a condition has held: since is set when it starts, cleared when
  * it stops. */
 static double held(double *since, bool now, double t)
@@ -268,6 +243,79 @@ static double held(double *since, bool now, double t)
     if (*since < 0)
         *since = t;
     return t - *since;
+}
+
+/* Keeps the upright reference of the torso's rise. It follows frames that
+ * look upright against it; while down it is frozen, so that a torso lying
+ * along the camera's view (upright in the picture, but short) stays lying.
+ * A torso upright in the picture on standing legs is a person standing,
+ * wherever they are: after STAND_STALE_S of that the reference takes the
+ * rise as it is (the person walked away faster than it follows). Without
+ * the legs, only REF_STALE_S of looking upright does. */
+static void update_reference(struct fall_detector *det, double t, double dt, float rise, float run,
+                             bool legs_standing)
+{
+    bool upright_in_picture = rise > 0 && rise >= 1.7f * run;
+    if (!upright_in_picture) {
+        det->upright_since = -1;
+        det->standing_since = -1;
+        return;
+    }
+    if (det->upright_since < 0)
+        det->upright_since = t;
+    held(&det->standing_since, legs_standing, t);
+    if (det->ref_rise <= 0) {
+        det->ref_rise = rise;
+        return;
+    }
+    if (det->state != FALL_NONE)
+        return;
+    if (rise >= 0.8f * det->ref_rise) {
+        float a = dt > 0 ? (float)(1 - exp(-dt / REF_TAU_S)) : 0.1f;
+        det->ref_rise += a * (rise - det->ref_rise);
+    } else if (t - det->upright_since >= REF_STALE_S ||
+               (det->standing_since >= 0 && t - det->standing_since >= STAND_STALE_S)) {
+        det->ref_rise = rise;
+    }
+}
+
+/* The drop of the body centre below its highest point of the window, or of
+ * the shoulders below theirs, whichever is more (a slump that slides the
+ * hips away from the camera lifts them in the picture while the shoulders
+ * go down) when with_shoulders; *ret_top is the hips' highest point. */
+static float descent_of(struct fall_detector *det, double t, float y, float shoulder_y,
+                        bool with_shoulders, float *ret_top)
+{
+    while (det->count > 0) {
+        int oldest = (det->head - det->count + det->capacity) % det->capacity;
+        if (t - det->history[oldest].t <= det->opts.descent_window_s && det->count < det->capacity)
+            break;
+        det->count--;
+    }
+    det->history[det->head] = (struct centre_sample){t, y, shoulder_y};
+    det->head = (det->head + 1) % det->capacity;
+    det->count++;
+    /* The highest point held for two frames running: a wild keypoint of the
+     * estimator lasts a frame and is not a top to fall from. */
+    float top = y, shoulder_top = shoulder_y;
+    for (int i = 0; i + 1 < det->count; i++) {
+        int k = (det->head - 1 - i + det->capacity) % det->capacity;
+        int k2 = (k - 1 + det->capacity) % det->capacity;
+        top = fminf(top, fmaxf(det->history[k].y, det->history[k2].y));
+        shoulder_top =
+            fminf(shoulder_top, fmaxf(det->history[k].shoulder_y, det->history[k2].shoulder_y));
+    }
+    *ret_top = top;
+    return with_shoulders ? fmaxf(y - top, shoulder_y - shoulder_top) : y - top;
+}
+
+static void set_state(struct fall_detector *det, enum fall_state state)
+{
+    det->state = state;
+    det->up_since = -1;
+    det->fine_since = -1;
+    if (state == FALL_NONE)
+        det->descent_at = 0;
 }
 
 void fall_detector_update(struct fall_detector *det, double t, const struct pose_keypoint *kp,
@@ -284,18 +332,53 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         double dt = isfinite(det->last_seen_t) ? t - det->last_seen_t : 0;
         float rise = hip[1] - shoulder[1];
         float run = fabsf(hip[0] - shoulder[0]);
-        update_reference(det, t, dt, rise, run);
+        float ankle[2];
+        bool ankles = pair_centre(kp, 15, o->min_score, ankle);
+        float legs = ankles ? ankle[1] - hip[1] : 0;
+        float was_ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
+        /* A body centre that moved more than max_jump body heights since the
+         * last frame was not carried there by its legs: another person took
+         * the track, or the picture cut. What was known of the body is void. */
+        if (det->state == FALL_NONE && dt > 0 && dt <= JUMP_GAP_S &&
+            hypotf(hip[0] - det->last_hip[0], hip[1] - det->last_hip[1]) >
+                o->max_jump * HEIGHT_PER_TORSO * was_ref) {
+            float evidence = det->evidence;
+            fall_detector_reset(det);
+            det->evidence = evidence; /* the model's, for this frame */
+            was_ref = fmaxf(rise, 1e-3f);
+            rep.restarted = true;
+        }
+        det->last_hip[0] = hip[0];
+        det->last_hip[1] = hip[1];
+        /* Standing legs: the ankles below the hips by stand_legs torso rises.
+         * Legs are 1.6 torso lengths, so standing they rise 1.6 times what the
+         * upright torso does, whatever the camera's pitch shortens both by;
+         * seated, the shins rise about one torso, and on the floor the legs
+         * lie across the picture or along the view, shortened like the torso. */
+        rep.standing = ankles && legs >= o->stand_legs * was_ref;
+        /* The descent is measured against the reference before this frame:
+         * a body going down does not move the reference (a slow slump would
+         * otherwise shrink it until lying looked upright). The shoulders'
+         * drop counts only off standing legs: bending over lowers them too. */
+        float top;
+        float drop = descent_of(det, t, hip[1], shoulder[1], !rep.standing, &top);
+        bool going_down = drop >= 0.5f * o->min_descent * HEIGHT_PER_TORSO * was_ref;
+        /* Upright in the picture with the legs 1.6 times as long as the torso
+         * below: that is a person standing, at whatever distance. */
+        if (!going_down)
+            update_reference(det, t, dt, rise, run, ankles && legs >= o->stand_legs * rise);
         float ref = det->ref_rise > 0 ? det->ref_rise : fmaxf(rise, 1e-3f);
         float height = HEIGHT_PER_TORSO * ref;
         float ratio = fminf(1, fmaxf(-1, rise / ref));
         rep.torso_tilt = (float)(asin(ratio) * DEG_PER_RAD);
-        rep.lying = fabsf(rep.torso_tilt) <= o->max_torso_tilt;
+        /* Shoulders below the hips in the picture (a torso lying toward the camera)
+         * is lying however far below: nobody stands on their head. */
+        rep.lying = rep.torso_tilt <= o->max_torso_tilt;
         bool fine = in_fine_zone(zones, n_zones, hip, shoulder);
         rep.on_floor = rep.lying && !fine;
         det->last_seen_t = t;
 
-        float top;
-        if (descent_of(det, t, hip[1], &top) >= o->min_descent * height) {
+        if (drop >= o->min_descent * height) {
             det->descent_t = t;
             if (det->state == FALL_NONE)
                 det->top_y = top;
@@ -303,7 +386,7 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
 
         switch (det->state) {
         case FALL_NONE:
-            if (held(&det->floor_since, rep.on_floor, t) >= FLOOR_HOLD_S &&
+            if (held(&det->floor_since, rep.on_floor, t) >= o->lying_hold_s &&
                 t - det->descent_t <= o->settle_s) {
                 set_state(det, FALL_SUSPECTED);
                 det->suspected_t = t;
@@ -315,7 +398,7 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         case FALL_CONFIRMED: {
             det->lowest_y = fmaxf(det->lowest_y, hip[1]);
             bool up = fabsf(rep.torso_tilt) >= o->up_tilt &&
-                      (det->lowest_y - hip[1] >= o->min_rise * height ||
+                      (rep.standing || det->lowest_y - hip[1] >= o->min_rise * height ||
                        hip[1] - det->top_y <= 0.5f * o->min_rise * height);
             double up_for = held(&det->up_since, up, t);
             double fine_for = held(&det->fine_since, rep.lying && fine, t);
@@ -334,7 +417,8 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
     if (det->state == FALL_SUSPECTED) {
         if (t - det->last_seen_t > o->lost_s)
             set_state(det, FALL_NONE);
-        else if (t - det->suspected_t >= o->confirm_s)
+        else if (t - det->suspected_t >= o->confirm_s &&
+                 !(o->model_min_p > 0 && det->evidence < o->model_min_p))
             set_state(det, FALL_CONFIRMED);
     }
 

@@ -16,26 +16,56 @@ int fall_eval_case(const struct fall_options *opts, const struct fall_case *c,
                    struct fall_case_result *ret_result, struct errbuf *err)
 {
     struct fall_detector *det = NULL;
-    struct fall_case_result res = {.latency = NAN, .fall = c->fall_at >= 0};
+    struct fall_case_result res = {.latency = NAN, .false_at = NAN, .fall = c->fall_at >= 0};
     if (!(c->fps > 0) || c->frames < 0 || (c->frames > 0 && !c->keypoints))
         return errbuf_set(err, -EINVAL, "fall eval: a case needs a frame rate and its frames");
     int r = fall_detector_new(opts, &det, err);
     if (r < 0)
         return r;
     double seconds = c->frames / c->fps;
+    bool alone = opts && opts->model_alone && opts->model_min_p > 0 && c->p_fall;
+    double high_since = -1, low_since = -1;
+    bool alone_alert = false;
     for (int f = 0; f < c->frames; f++) {
         double t = f / c->fps;
         struct fall_report rep;
+        if (c->p_fall)
+            fall_detector_evidence(det, c->p_fall[f]);
         fall_detector_update(det, t, c->keypoints[f], c->zones, c->n_zones, &rep);
-        res.suspected = res.suspected || rep.state == FALL_SUSPECTED;
-        if (!rep.changed || rep.state != FALL_CONFIRMED)
-            continue;
+        if (alone) {
+            /* The model by itself: P(Fall) high for confirm_s, not lying in
+             * a bed or seat zone, is the alert; low for up_hold_s clears it. */
+            bool fine = rep.lying && !rep.on_floor;
+            bool high = c->p_fall[f] >= opts->model_min_p && !fine;
+            if (!high)
+                high_since = -1;
+            else if (high_since < 0)
+                high_since = t;
+            if (high)
+                low_since = -1;
+            else if (low_since < 0)
+                low_since = t;
+            if (alone_alert && !high && t - low_since >= opts->up_hold_s)
+                alone_alert = false;
+            bool raise = !alone_alert && high && t - high_since >= opts->confirm_s;
+            res.suspected = res.suspected || high;
+            if (!raise)
+                continue;
+            alone_alert = true;
+            rep.descent_at = high_since;
+        } else {
+            res.suspected = res.suspected || rep.state == FALL_SUSPECTED;
+            if (!rep.changed || rep.state != FALL_CONFIRMED)
+                continue;
+        }
         res.alerts++;
         bool in_fall = res.fall && t >= c->fall_at && (c->up_at < 0 || t <= c->up_at + UP_GRACE_S);
         if (in_fall && !res.detected) {
             res.detected = true;
             res.latency = t - c->fall_at;
         } else {
+            if (!res.false_alarms)
+                res.false_at = rep.descent_at > 0 ? rep.descent_at : t;
             res.false_alarms++;
         }
     }
@@ -101,6 +131,8 @@ int fall_eval_summarize(const struct fall_case_result *results, const char *cons
         s.false_alarms += r->false_alarms;
         row->false_alarms += r->false_alarms;
         row->alerts += r->alerts;
+        row->suspected += r->suspected;
+        s.suspected += r->suspected;
         row->normal_s += r->normal_s;
         normal_s += r->normal_s;
         if (r->detected)

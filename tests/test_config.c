@@ -200,6 +200,13 @@ static void errors_name_file_and_line(void **state)
          "0123456789012345678901234567890123456789012345678901234567890123\n",
          "crtd.conf:2: [stream \"a\"] site: '0123"},
         {"[mqtt]\ndiagnostics_s = 0\n", "crtd.conf:2: bad value '0' for diagnostics_s"},
+        {"[daemon]\narchive = maybe\n", "crtd.conf:2: bad value 'maybe' for archive"},
+        {"[daemon]\narchive_retention_days = 0\n",
+         "crtd.conf:2: bad value '0' for archive_retention_days: 0.0001 to 36500 days"},
+        {"[stream \"a\"]\nurl = x\narchive_max_mb = 0\n",
+         "crtd.conf:3: bad value '0' for archive_max_mb: 1 to 1048576 MiB"},
+        {"[stream \"a\"]\nurl = x\narchive_max_mb = lots\n",
+         "crtd.conf:3: bad value 'lots' for archive_max_mb"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);
@@ -286,6 +293,23 @@ static void people_keys(void **state)
     assert_string_equal(a->pose_model, t->path);
     assert_int_equal(config_find_stream(&cfg, "b")->multipose_side, 640);
     assert_int_equal(config_validate(&cfg, &err), 0);
+    config_done(&cfg);
+
+    /* The pose archive: on, 7 days and 512 MiB by default; a stream may
+     * turn it off or set its own limits. */
+    write_file(t->path, "[daemon]\narchive_retention_days = 2.5\n"
+                        "[stream \"a\"]\nurl = synthetic:script=Walk\narchive = no\n"
+                        "[stream \"b\"]\nurl = synthetic:script=Walk\narchive_max_mb = 64\n"
+                        "archive = yes\n[stream \"c\"]\nurl = synthetic:script=Walk\n");
+    config_init(&cfg);
+    assert_true(cfg.archive && cfg.archive_retention_days == 7 && cfg.archive_max_mb == 512);
+    assert_int_equal(config_load(&cfg, t->path, true, &err), 0);
+    assert_true(cfg.archive_retention_days == 2.5);
+    assert_int_equal(config_find_stream(&cfg, "a")->archive, CONFIG_ARCHIVE_NO);
+    assert_int_equal(config_find_stream(&cfg, "b")->archive, CONFIG_ARCHIVE_YES);
+    assert_int_equal(config_find_stream(&cfg, "b")->archive_max_mb, 64);
+    assert_int_equal(config_find_stream(&cfg, "c")->archive, CONFIG_ARCHIVE_DEFAULT);
+    assert_int_equal(config_find_stream(&cfg, "c")->archive_max_mb, 0);
     config_done(&cfg);
 
     /* A stream's pose_model that is not there: named by --check-config. */

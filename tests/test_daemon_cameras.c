@@ -195,7 +195,8 @@ static void udp_only_camera_in_crtd(void **state)
         {"\"hw_device\": \"/etc/shadow\"", "'hw_device' '/etc/shadow'"},
         {"\"open_timeout_s\": \"10\"", "'open_timeout_s' must be 0.1 to 600"},
         {"\"backoff_min_s\": 4, \"backoff_max_s\": 2", "backoff_max_s (2) is below"},
-        {"\"colour\": \"red\"", "unknown field 'colour' (name, url, fps, enabled, site, room, transport"},
+        {"\"colour\": \"red\"",
+         "unknown field 'colour' (name, url, fps, enabled, site, room, transport"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         snprintf(body, sizeof(body), "{\"name\": \"bad\", \"url\": \"%s\", %s}", url,

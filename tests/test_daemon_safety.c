@@ -482,6 +482,103 @@ static void camera_down_survives_kill_9(void **state)
     td_rm_dir(&d);
 }
 
+/* The privacy pause through the API: a fall stays open (nobody has seen
+ * the person get up), a camera-down alert clears, no rule watches the
+ * paused camera, and resuming starts it again. */
+static void a_pause_keeps_a_fall_open(void **state)
+{
+    struct td_crtd d;
+    td_tmp_dir(&d);
+    start_with(&d, "[daemon]\nhysteresis_s = 0\n"
+                   "[stream \"hall\"]\nurl = synthetic:script=Walk*10,Laydown@floor*1000"
+                   "&segment_ms=50&loop=0\n"
+                   "[rule \"fall\"]\nkind = fall\nseconds = 1\n"
+                   "[rule \"down\"]\nkind = camera_down\nseconds = 1\n");
+    json_t *a = wait_alert(d.port, "fall", "active", 80);
+    assert_non_null(a);
+    json_int_t fall = id_of(a);
+    json_decref(a);
+
+    td_expect_error(d.port, "POST", "/v1/streams/hall/pause", NULL, NULL, 401, "unauthorized");
+    td_expect_error(d.port, "POST", "/v1/streams/nope/pause", AUTH, NULL, 404, "not_found");
+    json_t *j = NULL;
+    assert_int_equal(request(d.port, "POST", "/v1/streams/hall/pause", AUTH, NULL, &j), 200);
+    assert_true(json_is_true(json_object_get(j, "paused")));
+    json_decref(j);
+    assert_int_equal(request(d.port, "POST", "/v1/streams/hall/pause", AUTH, NULL, NULL), 200);
+    char *st = td_stream_str(d.port, "hall", "state");
+    assert_string_equal(st, "paused");
+    free(st);
+
+    /* Paused longer than camera_down's second: no camera-down alert, and the
+     * fall is still open. */
+    td_sleep_ms(2500);
+    j = td_get_json(d.port, "/v1/alerts?rule=down", 200);
+    assert_int_equal(json_array_size(json_object_get(j, "alerts")), 0);
+    json_decref(j);
+    char *fs = state_of(d.port, fall);
+    assert_string_equal(fs, "active");
+    free(fs);
+
+    assert_int_equal(request(d.port, "POST", "/v1/streams/hall/resume", AUTH, NULL, &j), 200);
+    assert_false(json_is_true(json_object_get(j, "paused")));
+    json_decref(j);
+    long long before = td_stream_int(d.port, "hall", "segments");
+    td_wait_segments(d.port, "hall", before + 2);
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
+}
+
+/* SIGHUP reads the rules again: one defined as before keeps its open alert,
+ * a removed one's alert is cleared, a new one starts watching. */
+static void rules_follow_a_reload(void **state)
+{
+    struct td_crtd d;
+    char config[768], alive[160], path[160];
+    td_tmp_dir(&d);
+    snprintf(alive, sizeof(alive), "%s/alive", d.dir);
+    snprintf(path, sizeof(path), "%s/crtd.conf", d.dir);
+#define RELOAD_CONFIG                                                                              \
+    "[daemon]\nrestart_min_s = 0.2\nrestart_max_s = 0.2\n"                                         \
+    "[stream \"porch\"]\nurl = synthetic:script=Walk&segment_ms=50&alive=%s\n"                     \
+    "[rule \"kept\"]\nkind = camera_down\nseconds = 1\n"                                           \
+    "[rule \"%s\"]\nkind = camera_down\nseconds = 1\n"
+    snprintf(config, sizeof(config), RELOAD_CONFIG, alive, "removed");
+    td_write_file(alive, "", 0644);
+    start_with(&d, config);
+    td_wait_segments(d.port, "porch", 2);
+    unlink(alive);
+    json_t *kept = wait_alert(d.port, "kept", "active", 60);
+    json_t *removed = wait_alert(d.port, "removed", "active", 60);
+    assert_non_null(kept);
+    assert_non_null(removed);
+    json_int_t kept_id = id_of(kept), removed_id = id_of(removed);
+    json_decref(kept);
+    json_decref(removed);
+
+    snprintf(config, sizeof(config), RELOAD_CONFIG, alive, "added");
+    td_write_file(path, config, 0644);
+    kill(d.proc.pid, SIGHUP);
+    assert_true(wait_state(d.port, removed_id, "cleared", 60));
+    json_t *added = wait_alert(d.port, "added", "active", 60);
+    assert_non_null(added);
+    json_int_t added_id = id_of(added);
+    json_decref(added);
+    char *st = state_of(d.port, kept_id);
+    assert_string_equal(st, "active");
+    free(st);
+    json_t *j = td_get_json(d.port, "/v1/alerts?rule=kept&state=open", 200);
+    assert_int_equal(json_array_size(json_object_get(j, "alerts")), 1); /* the same one */
+    json_decref(j);
+
+    /* Frames again: what the new configuration watches clears. */
+    td_write_file(alive, "", 0644);
+    assert_true(wait_state(d.port, kept_id, "cleared", 80));
+    assert_true(wait_state(d.port, added_id, "cleared", 80));
+    assert_int_equal(td_stop(&d, SIGTERM), 0);
+    td_rm_dir(&d);
+}
+
 static int kill_leftover(void **state)
 {
     if (tl_proc_wait(&td_live, 0, NULL) == -ETIMEDOUT)
@@ -505,6 +602,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(still_and_in_zone_longer, kill_leftover),
         cmocka_unit_test_teardown(absent_between_two_times, kill_leftover),
         cmocka_unit_test_teardown(camera_down_survives_kill_9, kill_leftover),
+        cmocka_unit_test_teardown(a_pause_keeps_a_fall_open, kill_leftover),
+        cmocka_unit_test_teardown(rules_follow_a_reload, kill_leftover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

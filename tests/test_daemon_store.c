@@ -7,6 +7,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include <math.h>
+
+#include "labels_export.h"
 #include "store.h"
 
 #define NOPLACE ((struct store_place){0})
@@ -233,6 +236,15 @@ static void an_old_schema_database_is_migrated(void **state)
     free(alerts);
     store_free(s);
 
+    /* And the labels table. */
+    struct store_label *labels = NULL;
+    struct store_label_query lq = {.track = -1, .since = -1, .until = -1};
+    assert_int_equal(store_open(*state, &s, &err), 0);
+    assert_int_equal(store_labels_query(s, &lq, &labels, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(labels);
+    store_free(s);
+
     /* It now says schema 4, and opens again. */
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
@@ -356,6 +368,92 @@ static void a_schema_3_database_gains_site_room_and_pauses(void **state)
     sqlite3_close(db);
 }
 
+/* Labels: kept with their keypoints, refused where they overlap one of the
+ * same track, read back by a read-only store, and exported as pose
+ * sequences on a grid. */
+static void labels_last_and_export(void **state)
+{
+    struct store *s, *ro;
+    struct errbuf err;
+    assert_int_equal(store_open_readonly(*state, 4, &ro, &err), -ENOENT);
+    assert_int_equal(store_open(*state, &s, &err), 0);
+
+    /* Track 3 at 20 fps for 2 s, its right wrist moving. */
+    enum { N = 41 };
+    struct pose_archive_record recs[N];
+    for (int i = 0; i < N; i++) {
+        recs[i] = (struct pose_archive_record){.wall = 1000 + 0.05 * i, .track = 3};
+        for (int k = 0; k < POSE_NUM_KEYPOINTS; k++)
+            recs[i].keypoints[k] = (struct pose_keypoint){0.3f + 0.01f * k, 0.5f, 0.8f};
+        recs[i].keypoints[10].x = 0.2f + 0.01f * (float)i;
+    }
+    struct pose_archive_record copy[N];
+    memcpy(copy, recs, sizeof(recs));
+    void *kp;
+    size_t size;
+    struct store_label a = {.track = 3, .start = 1000, .end = 1002, .records = N};
+    strcpy(a.stream, "cam");
+    strcpy(a.class_name, "Feeds the cat");
+    strcpy(a.tracks, "3");
+    assert_int_equal(pose_archive_encode(copy, N, &kp, &size, &a.t_first), 0);
+    assert_int_equal(store_label_put(s, &a, kp, size, &err), 0);
+    assert_true(a.id > 0);
+    /* The same track, or the camera, over it: refused, naming it. */
+    struct store_label b = a;
+    b.id = 0;
+    b.start = 1001.5;
+    b.end = 1003;
+    assert_int_equal(store_label_put(s, &b, kp, size, &err), -EEXIST);
+    assert_non_null(strstr(err.msg, "label 1 "));
+    b.track = 0;
+    assert_int_equal(store_label_put(s, &b, kp, size, &err), -EEXIST);
+    b.track = 4;
+    b.negative = true;
+    strcpy(b.class_name, "Walk");
+    assert_int_equal(store_label_put(s, &b, kp, size, &err), 0);
+    /* An update without keypoints keeps them. */
+    strcpy(a.note, "by the door");
+    assert_int_equal(store_label_put(s, &a, NULL, 0, &err), 0);
+    struct store_label missing = a;
+    missing.id = 99;
+    assert_int_equal(store_label_put(s, &missing, NULL, 0, &err), -ENOENT);
+    free(kp);
+    store_free(s);
+
+    /* A read-only store (crtd may be running) gives them back. */
+    assert_int_equal(store_open_readonly(*state, 4, &ro, &err), 0);
+    assert_int_equal(store_open_readonly(*state, 5, &s, &err), -EPROTO);
+    struct store_label got;
+    assert_int_equal(store_label_get(ro, a.id, &got, &err), 0);
+    assert_string_equal(got.note, "by the door");
+    assert_int_equal(got.records, N);
+    char **classes;
+    int n_classes;
+    assert_int_equal(labels_export_classes(ro, NULL, &classes, &n_classes, &err), 0);
+    assert_int_equal(n_classes, 1); /* "not this" names no class of its own */
+    assert_string_equal(classes[0], "Feeds the cat");
+    struct labels_export_options opts = {.fps = 10};
+    struct labels_export_sequence *seqs;
+    int n;
+    assert_int_equal(labels_export_sequences(ro, &got, &opts, (const char *const *)classes,
+                                             n_classes, &seqs, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(seqs[0].track, 3);
+    assert_int_equal(seqs[0].seq.frames, 21);
+    double worst = 0;
+    for (int f = 0; f < seqs[0].seq.frames; f++) {
+        assert_int_equal(seqs[0].seq.labels[f], 0);
+        /* frame f is at 0.1 f s: record 2 f */
+        worst = fmax(worst, fabs(seqs[0].seq.keypoints[f][10].x - recs[2 * f].keypoints[10].x));
+    }
+    printf("export: worst wrist error %.2g over %d frames\n", worst, seqs[0].seq.frames);
+    assert_true(worst <= 0.5 / POSE_ARCHIVE_XY_STEPS + 1e-6);
+    labels_export_sequences_free(seqs, n);
+    labels_export_classes_free(classes, n_classes);
+    store_free(ro);
+}
+
 static void alerts_and_zones_last(void **state)
 {
     struct store *s;
@@ -464,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_schema_3_database_gains_site_room_and_pauses, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(alerts_and_zones_last, setup, teardown),
+        cmocka_unit_test_setup_teardown(labels_last_and_export, setup, teardown),
         cmocka_unit_test(unwritable_directory_fails_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,6 +235,121 @@ static void hard_negatives_stay_none(void **state)
     assert_never_raised(&run, "crouch");
 }
 
+/* Standing legs: a person who walked away from the camera faster than the
+ * reference follows looks short, and a shrinking torso lowers the
+ * shoulders; legs 1.6 torso rises long below the hips say it is a person
+ * standing, and the reference takes the new size. Without the cue (legs
+ * asked to be 9 torso rises long) the same walk is taken for a fall. */
+static void standing_legs_reset_the_reference(void **state)
+{
+    (void)state;
+    struct figure away = {0.5f, 0.45f, 90, 0.25f, 1};
+    struct step walk[] = {{standing, 4, false}, {away, 0.5, false}, {away, 40, false}};
+    struct run run;
+    play(&run, walk, 3, NULL, 0, NULL);
+    assert_never_raised(&run, "walk away from the camera");
+    struct fall_options opts;
+    fall_options_default(&opts);
+    opts.stand_legs = 9;
+    play(&run, walk, 3, NULL, 0, &opts);
+    assert_true(run.ever_suspected);
+}
+
+/* Standing up again where the hips are still low in the picture (nearer
+ * the camera than where the fall began): the legs say it is standing. */
+static void standing_up_on_standing_legs_clears(void **state)
+{
+    (void)state;
+    struct figure nearer = {0.55f, 0.62f, 90, 0.5f, 1};
+    struct step steps[] = {{standing, 5, false},
+                           {on_floor, 1, false},
+                           {on_floor, 30, false},
+                           {nearer, 2, false},
+                           {nearer, 5, false}};
+    struct run run;
+    play(&run, steps, 5, NULL, 0, NULL);
+    assert_true(run.ever_confirmed);
+    assert_int_equal(final_state(&run), FALL_NONE);
+    /* Legs bent under a kneeling person are not standing legs. */
+    struct figure kneeling = {0.55f, 0.62f, 90, 0.5f, 0.4f};
+    steps[3].to = steps[4].to = kneeling;
+    play(&run, steps, 5, NULL, 0, NULL);
+    assert_int_equal(final_state(&run), FALL_CONFIRMED);
+}
+
+/* A slump from a chair that slides the hips away from the camera: in the
+ * picture the hips rise while the shoulders go down to the floor. */
+static void the_shoulders_dropping_is_a_descent(void **state)
+{
+    (void)state;
+    struct figure seated = {0.5f, 0.60f, 85, 0.5f, 0.5f};
+    struct figure slumped = {0.5f, 0.55f, 10, 0.5f, 0};
+    struct step steps[] = {
+        {seated, 0.1, false}, {seated, 6, false}, {slumped, 3, false}, {slumped, 30, false}};
+    struct run run;
+    play(&run, steps, 4, NULL, 0, NULL);
+    assert_true(run.ever_confirmed);
+}
+
+/* A body centre that jumps is another person (or a cut): the detector
+ * starts again, and the stranger's smaller size is no fall. With jumps
+ * allowed, it is taken for one. */
+static void a_jump_restarts_the_detector(void **state)
+{
+    (void)state;
+    struct figure other = {0.9f, 0.85f, 90, 0.25f, 1};
+    struct step steps[] = {{standing, 5, false}, {other, 0.1, false}, {other, 30, false}};
+    struct run run;
+    play(&run, steps, 3, NULL, 0, NULL);
+    assert_never_raised(&run, "another person");
+    struct fall_options opts;
+    fall_options_default(&opts);
+    opts.max_jump = 50;
+    play(&run, steps, 3, NULL, 0, &opts);
+    assert_true(run.ever_suspected);
+}
+
+/* Sitting down with a deep lean passes through lying for less than
+ * lying_hold_s; a shorter hold takes the lean for the end of a fall. */
+static void passing_through_lying_is_not_on_the_floor(void **state)
+{
+    (void)state;
+    struct figure lean = {0.5f, 0.55f, 30, 0.5f, 0.6f};
+    struct figure seated = {0.5f, 0.58f, 85, 0.5f, 0.5f};
+    struct step steps[] = {{standing, 4, false},
+                           {lean, 0.6, false},
+                           {lean, 0.3, false},
+                           {seated, 0.3, false},
+                           {seated, 40, false}};
+    struct run run;
+    play(&run, steps, 5, NULL, 0, NULL);
+    assert_never_raised(&run, "lean to sit down");
+    struct fall_options opts;
+    fall_options_default(&opts);
+    opts.lying_hold_s = 0.1;
+    play(&run, steps, 5, NULL, 0, &opts);
+    assert_true(run.ever_suspected);
+}
+
+/* One wild frame of the estimator (the skeleton high in the picture) is not
+ * a height to fall from: bending to a shoe just after it stays none. Two
+ * such frames running are a height, and the bend then looks like a fall. */
+static void one_wild_frame_is_not_a_top(void **state)
+{
+    (void)state;
+    struct figure wild = {0.5f, 0.20f, 90, 0.5f, 1};
+    struct figure bent = {0.52f, 0.47f, 8, 0.5f, 0.95f};
+    struct step once[] = {{standing, 4, false}, {wild, 0.1, false}, {standing, 0.1, false},
+                          {bent, 0.5, false},   {bent, 8, false},   {standing, 1, false},
+                          {standing, 10, false}};
+    struct run run;
+    play(&run, once, 7, NULL, 0, NULL);
+    assert_never_raised(&run, "one wild frame");
+    once[1].seconds = 0.2;
+    play(&run, once, 7, NULL, 0, NULL);
+    assert_true(run.ever_suspected);
+}
+
 static void lying_in_a_bed_zone_stays_none(void **state)
 {
     (void)state;
@@ -346,6 +461,12 @@ int main(void)
         cmocka_unit_test(getting_up_later_clears),
         cmocka_unit_test(sitting_up_on_the_floor_is_not_getting_up),
         cmocka_unit_test(hard_negatives_stay_none),
+        cmocka_unit_test(standing_legs_reset_the_reference),
+        cmocka_unit_test(standing_up_on_standing_legs_clears),
+        cmocka_unit_test(the_shoulders_dropping_is_a_descent),
+        cmocka_unit_test(a_jump_restarts_the_detector),
+        cmocka_unit_test(passing_through_lying_is_not_on_the_floor),
+        cmocka_unit_test(one_wild_frame_is_not_a_top),
         cmocka_unit_test(lying_in_a_bed_zone_stays_none),
         cmocka_unit_test(leaving_the_frame_low_is_not_confirmed),
         cmocka_unit_test(missing_frames_do_not_stop_the_clock),

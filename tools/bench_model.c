@@ -10,6 +10,8 @@
 #include <cblas.h>
 #include <jansson.h>
 
+#include "bench_bandwidth.h"
+#include "bench_peer_ort.h"
 #include "commands.h"
 #include "safetensors.h"
 #include "crt.h"
@@ -26,7 +28,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: crt bench model [--model FILE] [--variant gru|ncgru] [--segments N]\n"
-            "                       [--no-reference] [--python PATH] [--json]\n\n"
+            "                       [--no-reference] [--no-ort] [--python PATH]\n"
+            "                       [--node PATH] [--json]\n\n"
             "Microseconds per segment step of one stream (batch 1: L frames pushed and\n"
             "the step) in crtd and in the PyTorch reference on the same weights, both on\n"
             "one thread (CPU time of the calling thread, best of 9 runs), and the bytes\n"
@@ -34,9 +37,18 @@ static void usage(FILE *out)
             "H 4, L 8) with seeded random weights is used.\n\n"
             "  --model FILE      a model file instead of random weights\n"
             "  --variant NAME    memory cell of the random model (default gru)\n"
+            "  --d-ff N          FFN width of the random model (default 512): with the\n"
+            "                    weights' read time printed beside the step, shows what\n"
+            "                    the weights' size costs\n"
             "  --segments N      segments per timed run (default 1000; best of 9 runs)\n"
             "  --no-reference    skip PyTorch\n"
-            "  --python PATH     interpreter with torch (default /usr/bin/python3)\n"
+            "  --no-ort          skip ONNX Runtime (onnxruntime-node 1.30.0, CPU kernels,\n"
+            "                    one thread; the step written as ONNX by\n"
+            "                    tests/ref/onnx_export.py; its time includes the node\n"
+            "                    binding's call, printed apart as measured on an empty graph)\n"
+            "  --python PATH     interpreter with torch and python3-onnx (default\n"
+            "                    /usr/bin/python3)\n"
+            "  --node PATH       the node program (default node)\n"
             "  --json            one JSON object on stdout\n\n"
             "The reference script is $CRTD_CRT_REF or %s/tests/ref/crt_ref.py.\n"
             "OpenBLAS picks its kernels by CPU; OPENBLAS_CORETYPE overrides that\n"
@@ -177,9 +189,9 @@ static json_t *run_reference(const char *python, const char *script, const char 
 
 int bench_model(int argc, char **argv)
 {
-    const char *model_path = NULL, *variant = "gru", *python = "/usr/bin/python3";
-    int segments = 1000;
-    bool reference = true, as_json = false;
+    const char *model_path = NULL, *variant = "gru", *python = "/usr/bin/python3", *node = "node";
+    int segments = 1000, d_ff = 0;
+    bool reference = true, as_json = false, ort = true;
 
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -204,6 +216,19 @@ int bench_model(int argc, char **argv)
             python = argv[++i];
         } else if (strcmp(a, "--no-reference") == 0) {
             reference = false;
+        } else if (strcmp(a, "--d-ff") == 0 && has_value) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 8 || n > 65536 || n % 8) {
+                cli_error(BENCH, "--d-ff: '%s' is not a width from 8 to 65536, a multiple of 8",
+                          argv[i]);
+                return EXIT_USAGE;
+            }
+            d_ff = (int)n;
+        } else if (strcmp(a, "--no-ort") == 0) {
+            ort = false;
+        } else if (strcmp(a, "--node") == 0 && has_value) {
+            node = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             as_json = true;
         } else {
@@ -221,6 +246,10 @@ int bench_model(int argc, char **argv)
     json_t *ref = NULL;
     int status = 1, r;
 
+    if (model_path && d_ff) {
+        cli_error(BENCH, "--d-ff sizes the random model: not with --model");
+        return EXIT_USAGE;
+    }
     if (model_path) {
         r = crt_model_load(model_path, &model, &err);
         if (r < 0) {
@@ -232,6 +261,8 @@ int bench_model(int argc, char **argv)
         crt_config_default(&cfg);
         cfg.n_classes = SMARTHOME_NUM_CLASSES;
         str_copy(cfg.variant, sizeof(cfg.variant), variant);
+        if (d_ff)
+            cfg.d_ff = d_ff;
         r = crt_model_new(&cfg, smarthome_classes, &model, &err);
         if (r < 0) {
             cli_error(BENCH, "--variant %s: %s", variant, errbuf_text(&err, r));
@@ -241,7 +272,7 @@ int bench_model(int argc, char **argv)
         crt_model_set_metadata(model, "provenance.data", "random weights (crt bench model)");
         crt_model_set_metadata(model, "provenance.recipe", "none");
         crt_model_set_metadata(model, "provenance.date", "now");
-        if (reference) {
+        if (reference || ort) {
             int fd = mkstemps(tmp_path, (int)strlen(".safetensors"));
             if (fd < 0) {
                 cli_error(BENCH, "%s: %s", tmp_path, strerror(errno));
@@ -286,6 +317,23 @@ int bench_model(int argc, char **argv)
         ref = run_reference(python, script, model_path, iters, why, sizeof(why));
     }
 
+    double ort_us = NAN, ort_binding_us = NAN;
+    char ort_why[512] = "--no-ort";
+    if (ort) {
+        char onnx_path[4096];
+        struct errbuf oerr = {0};
+        int iters = segments / 2 > 100 ? segments / 2 : 100;
+        if (!as_json)
+            fprintf(stderr, "crt bench model: timing ONNX Runtime (%s)...\n", ORT_PEER_NAME);
+        r = ort_peer_export(python, "segment", model_path, onnx_path, sizeof(onnx_path), &oerr);
+        if (r >= 0) {
+            r = ort_peer_segment(node, onnx_path, iters, &ort_us, &ort_binding_us, &oerr);
+            unlink(onnx_path);
+        }
+        if (r < 0)
+            snprintf(ort_why, sizeof(ort_why), "%s", errbuf_text(&oerr, r));
+    }
+
     static const struct {
         const char *key, *label;
     } ref_paths[] = {
@@ -294,6 +342,9 @@ int bench_model(int argc, char **argv)
         {"fastpath_erf_gelu", "PyTorch fused encoder fast path (erf GELU)"},
     };
     double flops = crt_model_flops_per_segment(model);
+    /* The floor under a step that reads every weight once. */
+    size_t weight_bytes = crt_model_num_parameters(model) * sizeof(float);
+    double read_gbs = 0, read_us = bench_read_us(weight_bytes, &read_gbs);
     if (as_json) {
         json_t *out = json_pack(
             "{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:f, s:s, s:i, s:{s:f, s:f, s:i}, "
@@ -307,6 +358,8 @@ int bench_model(int argc, char **argv)
             "bytes_per_stream", "persistent_memory", (json_int_t)mem_bytes,
             "state_with_partial_segment", (json_int_t)state_bytes, "saved_state_max",
             (json_int_t)saved, "footprint", (json_int_t)footprint);
+        json_object_set_new(out, "weights_bytes", json_integer((json_int_t)weight_bytes));
+        json_object_set_new(out, "weights_read_us", json_real(read_us));
         if (ref) {
             json_t *us = json_object_get(ref, "us_per_step");
             json_t *ratios = json_object();
@@ -318,6 +371,15 @@ int bench_model(int argc, char **argv)
             json_object_set_new(out, "pytorch_over_crtd", ratios);
         } else {
             json_object_set_new(out, "pytorch_skipped", json_string(why));
+        }
+        if (isfinite(ort_us)) {
+            json_object_set_new(out, "onnxruntime",
+                                json_pack("{s:s, s:f, s:f, s:i}", "runtime", ORT_PEER_NAME,
+                                          "us_per_step", ort_us, "us_per_call_empty_graph",
+                                          ort_binding_us, "threads", 1));
+            json_object_set_new(out, "onnxruntime_over_crtd", json_real(ort_us / us_stream));
+        } else {
+            json_object_set_new(out, "onnxruntime_skipped", json_string(ort_why));
         }
         json_dumpf(out, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
@@ -331,6 +393,10 @@ int bench_model(int argc, char **argv)
                openblas_get_num_threads());
         printf("segment step, batch 1 (L frames pushed + step)   us/segment   vs crtd\n");
         printf("  %-46s %10.1f   %s\n", "crtd", us_stream, "1.0x");
+        char what[64];
+        snprintf(what, sizeof(what), "reading the %.2f MB of weights, nothing else",
+                 (double)weight_bytes / 1e6);
+        printf("  %-46s %10.1f   (%.0f GB/s: the floor under a step)\n", what, read_us, read_gbs);
         if (ref) {
             json_t *us = json_object_get(ref, "us_per_step");
             for (size_t i = 0; i < ARRAY_SIZE(ref_paths); i++) {
@@ -347,9 +413,20 @@ int bench_model(int argc, char **argv)
         } else {
             printf("  PyTorch reference not run: %s\n", why);
         }
+        if (isfinite(ort_us)) {
+            printf("  %-46s %10.1f   %.1fx slower\n", "ONNX Runtime (" ORT_PEER_NAME ", CPU)",
+                   ort_us, ort_us / us_stream);
+            printf("  (of which the node binding's call, on an empty graph: %.1f us;\n"
+                   "   ONNX Runtime's own step: %.1f us, %.1fx crtd's)\n",
+                   ort_binding_us, ort_us - ort_binding_us, (ort_us - ort_binding_us) / us_stream);
+        } else {
+            printf("  ONNX Runtime not run: %s\n", ort_why);
+        }
         if (strcmp(blas_core_name(), "Haswell") == 0 && cpu_has_avx512())
-            printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s;\n"
-                   "   OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 small-matrix kernels)\n",
+            printf("  (this CPU has AVX-512 but OpenBLAS runs its Haswell kernels%s: PyTorch's\n"
+                   "   products and crtd's batched clips use them; crtd's batch-1 step runs its\n"
+                   "   own small-matrix kernels. OPENBLAS_CORETYPE=SkylakeX selects OpenBLAS's\n"
+                   "   AVX-512 kernels)\n",
                    getenv("OPENBLAS_CORETYPE") ? ", as OPENBLAS_CORETYPE says" : "");
         printf("\nbatched clips, %d per batch (crt eval's path)   %10.1f us/segment\n\n", batch,
                us_clips);

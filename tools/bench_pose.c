@@ -1,7 +1,7 @@
-/* crt bench pose: crtd's MoveNet runner on one thread beside TensorFlow.js
- * 4.22.0 with tfjs-backend-wasm (SIMD, one thread) on the same model file and
- * the same input tensor, measured in the same run; MultiPose at two input
- * sizes. */
+/* crt bench pose: crtd's MoveNet runner on one thread beside ONNX Runtime
+ * (bench_peer_ort.c) and TensorFlow.js 4.22.0 with tfjs-backend-wasm (SIMD,
+ * one thread) on the same model and the same input tensor, measured in the
+ * same run; MultiPose at two input sizes. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include <cblas.h>
 #include <jansson.h>
 
+#include "bench_peer_ort.h"
 #include "commands.h"
 #include "pose.h"
 #include "pose_cli.h"
@@ -19,14 +20,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: crt bench pose [options]\n\n"
-            "Time MoveNet on one thread: crtd's runner (pose_run_tensor) and TensorFlow.js\n"
-            "4.22.0 with tfjs-backend-wasm (SIMD, one thread) in node, on the same model\n"
-            "file and the same pseudo-random input; prints ms per frame of each (best of\n"
-            "3 repetitions; wall clock and CPU time, which stays fair when other jobs\n"
-            "share the cores), the model's GFLOPs per frame, the GFLOP/s crtd reaches and\n"
-            "its fraction of the CPU's peak measured in the same run (a loop of\n"
-            "independent FMAs on the widest vectors the CPU has, one thread), and\n"
-            "OpenBLAS's 1024^3 sgemm for comparison.\n\n"
+            "Time MoveNet on one thread: crtd's runner (pose_run_tensor), ONNX Runtime\n"
+            "(onnxruntime-node, its CPU kernels) on the same graph written as ONNX, and\n"
+            "TensorFlow.js 4.22.0 with tfjs-backend-wasm (SIMD, one thread) in node, on\n"
+            "the same model file and the same pseudo-random input, all in one run; prints\n"
+            "ms per frame of each (best of 3 repetitions; wall clock and CPU time, which\n"
+            "stays fair when other jobs share the cores), the model's GFLOPs per frame,\n"
+            "the GFLOP/s crtd reaches and its fraction of the CPU's peak measured in the\n"
+            "same run (a loop of independent FMAs on the widest vectors the CPU has, one\n"
+            "thread), and OpenBLAS's 1024^3 sgemm for comparison.\n\n"
             "options:\n"
             "  --model NAME|FILE  lightning (default), thunder, multipose, or a model.json\n"
             "  --models DIR       where movenet-NAME.json lives (default: third_party/models)\n"
@@ -35,6 +37,10 @@ static void usage(FILE *out)
             "  --frames N         frames per repetition (default 100; multipose 30)\n"
             "  --reference WHAT   wasm (default), cpu (tfjs-backend-cpu) or none\n"
             "  --node PATH        the node program (default node)\n"
+            "  --no-ort           skip ONNX Runtime (onnxruntime-node 1.30.0, its CPU\n"
+            "                     kernels, one thread, on the same graph written as ONNX\n"
+            "                     by tests/ref/onnx_export.py)\n"
+            "  --python PATH      interpreter with python3-onnx (default /usr/bin/python3)\n"
             "  --json             the figures as JSON on stdout\n");
 }
 
@@ -183,6 +189,7 @@ struct bench_row {
     double crtd_ms, crtd_cpu_ms;
     double ref_ms, ref_cpu_ms;
     bool simd;
+    double ort_ms, ort_cpu_ms; /* NAN when not run */
 };
 
 /* Runs the graph once on input: pose_run_tensor, or for MultiPose
@@ -200,7 +207,7 @@ static int run_once(struct pose_context *pc, bool multi, const int32_t *input, i
 
 static int bench_size(struct pose_context *pc, const struct pose_model *pm, struct bench_row *row,
                       const int32_t *input, int frames, const char *reference, const char *node,
-                      const char *model_path, struct errbuf *err)
+                      const char *model_path, const char *ort_onnx, struct errbuf *err)
 {
     bool multi = pose_model_is_multi(pm);
     char input_path[] = "/tmp/crt-bench-pose-XXXXXX";
@@ -227,8 +234,8 @@ static int bench_size(struct pose_context *pc, const struct pose_model *pm, stru
         row->crtd_ms = fmin(row->crtd_ms, (double)(time_mono_ns() - t0) * 1e-6 / frames);
         row->crtd_cpu_ms = fmin(row->crtd_cpu_ms, (double)(thread_cpu_ns() - c0) * 1e-6 / frames);
     }
-    row->ref_ms = row->ref_cpu_ms = NAN;
-    if (strcmp(reference, "none") == 0)
+    row->ref_ms = row->ref_cpu_ms = row->ort_ms = row->ort_cpu_ms = NAN;
+    if (strcmp(reference, "none") == 0 && !ort_onnx)
         return 0;
     int fd = mkstemp(input_path);
     if (fd < 0 || write(fd, input, n * sizeof(*input)) != (ssize_t)(n * sizeof(*input))) {
@@ -240,9 +247,18 @@ static int bench_size(struct pose_context *pc, const struct pose_model *pm, stru
         return r;
     }
     close(fd);
-    fprintf(stderr, "crt bench pose: measuring TensorFlow.js (tfjs-backend-%s)...\n", reference);
-    r = run_reference(node, reference, model_path, input_path, frames, row->in_w, row->in_h,
-                      &row->ref_ms, &row->ref_cpu_ms, &row->simd, err);
+    r = 0;
+    if (ort_onnx) {
+        fprintf(stderr, "crt bench pose: measuring ONNX Runtime (%s)...\n", ORT_PEER_NAME);
+        r = ort_peer_pose(node, ort_onnx, input_path, frames, row->in_w, row->in_h, &row->ort_ms,
+                          &row->ort_cpu_ms, err);
+    }
+    if (r >= 0 && strcmp(reference, "none") != 0) {
+        fprintf(stderr, "crt bench pose: measuring TensorFlow.js (tfjs-backend-%s)...\n",
+                reference);
+        r = run_reference(node, reference, model_path, input_path, frames, row->in_w, row->in_h,
+                          &row->ref_ms, &row->ref_cpu_ms, &row->simd, err);
+    }
     unlink(input_path);
     return r;
 }
@@ -250,6 +266,9 @@ static int bench_size(struct pose_context *pc, const struct pose_model *pm, stru
 int bench_pose(int argc, char **argv)
 {
     const char *model = "lightning", *models_dir = NULL, *reference = "wasm", *node = "node";
+    const char *python = "/usr/bin/python3";
+    bool ort = true;
+    char ort_onnx[4096] = "";
     int frames = -1, side = 0; /* frames -1: the model's default */
     bool json = false;
     char model_path[4096];
@@ -281,6 +300,10 @@ int bench_pose(int argc, char **argv)
             node = argv[++i];
         else if (strcmp(a, "--json") == 0)
             json = true;
+        else if (strcmp(a, "--no-ort") == 0)
+            ort = false;
+        else if (strcmp(a, "--python") == 0 && has)
+            python = argv[++i];
         else {
             cli_error("bench pose", "unknown or incomplete option '%s'", a);
             usage(stderr);
@@ -336,8 +359,19 @@ int bench_pose(int argc, char **argv)
         seed = seed * 69069u + 1u;
         input[i] = (int32_t)(seed >> 24);
     }
+    if (ort) {
+        fprintf(stderr, "crt bench pose: writing %s as ONNX (tests/ref/onnx_export.py)...\n",
+                model_path);
+        r = ort_peer_export(python, "movenet", model_path, ort_onnx, sizeof(ort_onnx), &err);
+        if (r < 0) {
+            ort_onnx[0] = '\0';
+            cli_error("bench pose", "ONNX Runtime: %s (--no-ort skips it)", errbuf_text(&err, r));
+            goto done;
+        }
+    }
     for (int k = 0; k < n_rows; k++) {
-        r = bench_size(pc, pm, &rows[k], input, frames, reference, node, model_path, &err);
+        r = bench_size(pc, pm, &rows[k], input, frames, reference, node, model_path,
+                       ort ? ort_onnx : NULL, &err);
         if (r < 0) {
             cli_error("bench pose", "%s", errbuf_text(&err, r));
             goto done;
@@ -372,6 +406,15 @@ int bench_pose(int argc, char **argv)
                                               w->gflops / w->ref_cpu_ms * 1e3, "threads", 1));
                 json_object_set_new(o, "speedup_wall", json_real(w->ref_ms / w->crtd_ms));
                 json_object_set_new(o, "speedup_cpu", json_real(w->ref_cpu_ms / w->crtd_cpu_ms));
+            }
+            if (ort) {
+                json_object_set_new(o, "onnxruntime",
+                                    json_pack("{s:s, s:f, s:f, s:f, s:i}", "name", ORT_PEER_NAME,
+                                              "ms_per_frame", w->ort_ms, "cpu_ms_per_frame",
+                                              w->ort_cpu_ms, "gflops_per_cpu_s",
+                                              w->gflops / w->ort_cpu_ms * 1e3, "threads", 1));
+                json_object_set_new(o, "speedup_vs_onnxruntime_cpu",
+                                    json_real(w->ort_cpu_ms / w->crtd_cpu_ms));
             }
             json_object_set_new(o, "fraction_of_peak", json_real(crtd_gflops / peak));
             json_array_append_new(sizes, o);
@@ -419,6 +462,13 @@ int bench_pose(int argc, char **argv)
                 printf("speed-up       %.1fx wall clock, %.1fx CPU time\n", w->ref_ms / w->crtd_ms,
                        w->ref_cpu_ms / w->crtd_cpu_ms);
             }
+            if (ort) {
+                printf("onnxruntime    %8.2f ms/frame  CPU %6.2f ms  %6.1f GFLOP/s  1 thread, %s, "
+                       "CPU kernels\n",
+                       w->ort_ms, w->ort_cpu_ms, w->gflops / w->ort_cpu_ms * 1e3, ORT_PEER_NAME);
+                printf("vs ONNX Rt     %.2fx wall clock, %.2fx CPU time\n", w->ort_ms / w->crtd_ms,
+                       w->ort_cpu_ms / w->crtd_cpu_ms);
+            }
         }
         printf("CPU peak       %.1f GFLOP/s (1 thread, %s loop)\n", peak, isa);
         printf("OpenBLAS       %.1f GFLOP/s (sgemm 1024^3, 1 thread, core %s)\n", blas,
@@ -428,6 +478,8 @@ int bench_pose(int argc, char **argv)
     }
     status = 0;
 done:
+    if (ort_onnx[0])
+        unlink(ort_onnx);
     free(input);
     pose_context_free(pc);
     pose_model_free(pm);

@@ -23,19 +23,21 @@ int cmd_train(int argc, char **argv);
 int cmd_train_finetune(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
-int cmd_track(int argc, char **argv);      /* cmd_track.c */
-int cmd_defects(int argc, char **argv);    /* cmd_defects.c */
-int cmd_probe(int argc, char **argv);      /* cmd_probe.c */
-int bench_decode(int argc, char **argv);   /* bench_decode.c */
-int cmd_model_info(int argc, char **argv); /* cmd_model_info.c */
-int bench_model(int argc, char **argv);    /* bench_model.c */
-int cmd_pose(int argc, char **argv);       /* cmd_pose.c */
-int bench_pose(int argc, char **argv);     /* bench_pose.c */
-int bench_train(int argc, char **argv);    /* bench_train.c */
-int bench_e2e(int argc, char **argv);      /* bench_e2e.c */
-int bench_tracker(int argc, char **argv);  /* bench_tracker.c */
-int bench_finetune(int argc, char **argv); /* bench_finetune.c */
-int cmd_compare(int argc, char **argv);    /* cmd_compare.c */
+int cmd_track(int argc, char **argv);         /* cmd_track.c */
+int cmd_defects(int argc, char **argv);       /* cmd_defects.c */
+int cmd_probe(int argc, char **argv);         /* cmd_probe.c */
+int bench_decode(int argc, char **argv);      /* bench_decode.c */
+int cmd_model_info(int argc, char **argv);    /* cmd_model_info.c */
+int bench_model(int argc, char **argv);       /* bench_model.c */
+int cmd_pose(int argc, char **argv);          /* cmd_pose.c */
+int bench_pose(int argc, char **argv);        /* bench_pose.c */
+int bench_train(int argc, char **argv);       /* bench_train.c */
+int bench_e2e(int argc, char **argv);         /* bench_e2e.c */
+int bench_tracker(int argc, char **argv);     /* bench_tracker.c */
+int bench_finetune(int argc, char **argv);    /* bench_finetune.c */
+int cmd_compare(int argc, char **argv);       /* cmd_compare.c */
+int cmd_export_labels(int argc, char **argv); /* cmd_export_labels.c */
+int cmd_archive(int argc, char **argv);       /* cmd_archive.c */
 
 /* Picks OpenBLAS's AVX-512 kernels where the CPU has them, by setting
  * OPENBLAS_CORETYPE and re-executing; first thing in main (pose_cli.c). */

@@ -26,6 +26,9 @@ static const struct {
     {"compare", "train every memory mechanism alike and print one table", cmd_compare},
     {"probe", "read a video source as crtd does and print the sampled frames", cmd_probe},
     {"pose", "MoveNet keypoints of an image or a video, optionally drawn", cmd_pose},
+    {"export-labels", "crtd's labels as pose sequences, to train on", cmd_export_labels},
+    {"archive", "the pose archive crtd keeps of one video, and its bytes per camera-hour",
+     cmd_archive},
 };
 
 static void usage(FILE *out)
@@ -34,7 +37,7 @@ static void usage(FILE *out)
                  "Activity recognition tools of crtd: models, clips, benchmarks.\n\n"
                  "commands:\n");
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'crt <command> --help' for a command's options.\n");
 }
 

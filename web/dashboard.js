@@ -82,9 +82,11 @@ function makeCard(name) {
     makeZoneTools(name),
     el("div", { class: "timeline", role: "img", "aria-label": "The last hour of activity" }),
     el("div", { class: "axis" }, [el("span", { text: "1 h ago" }), el("span", { text: "now" })]),
+    makeLabelTools(name),
   );
   $("streams").append(card);
   card.querySelector("canvas").addEventListener("click", (e) => addZonePoint(name, e));
+  selectOnTimeline(name, card.querySelector(".timeline"));
   return card;
 }
 
@@ -127,6 +129,21 @@ function renderTimeline(s) {
     }));
     at = end;
   }
+  // The labels of this camera: a thin bar under their stretch.
+  for (const l of labels.values()) {
+    if (l.stream !== s.json.name) continue;
+    const left = Math.max(0, (Date.parse(l.start) - from) / HOUR_MS);
+    const right = Math.min(1, (Date.parse(l.end) - from) / HOUR_MS);
+    if (right <= 0 || left >= 1) continue;
+    parts.push(el("span", { class: "label-mark", title: `${l.not ? "not " : ""}${l.class}`,
+      style: { left: `${left * 100}%`, width: `${Math.max(0.3, (right - left) * 100)}%` } }));
+  }
+  const sel = selections.get(s.json.name);
+  if (sel) {
+    const left = Math.max(0, (sel.start - from) / HOUR_MS), right = Math.min(1, (sel.end - from) / HOUR_MS);
+    parts.push(el("span", { class: "selection",
+      style: { left: `${left * 100}%`, width: `${Math.max(0.3, (right - left) * 100)}%` } }));
+  }
   s.card.querySelector(".timeline").replaceChildren(...parts);
   renderLegend();
 }
@@ -137,6 +154,194 @@ function renderLegend() {
     for (const iv of s.intervals) if (iv.label) labels.add(iv.label);
   $("legend").replaceChildren(...[...labels].sort().map((l) =>
     el("span", {}, [el("i", { style: { background: colour(l) } }), document.createTextNode(l)])));
+}
+
+// ---- labels ---------------------------------------------------------------
+// A stretch of a camera's timeline (or of one person track) marked as a
+// class: one of the model's, a new name, or "not this" (docs/SERVICE.md,
+// "Labels"). crtd keeps the archived keypoints of the stretch with it.
+
+const selections = new Map(); // stream -> {start, end} in ms, while a label is being made
+const labels = new Map(); // id -> label
+let modelClasses = [];
+
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function makeLabelTools(name) {
+  const open = el("button", { type: "button", class: "label-open", text: "Label a stretch" });
+  const form = el("form", { class: "label-form", hidden: "" }, [
+    el("p", { class: "hint label-span" }),
+    el("label", { for: `label-class-${name}`, text: "Label" }),
+    el("input", { id: `label-class-${name}`, class: "label-class", required: "", maxlength: "63",
+      list: "label-classes", placeholder: "Walk, or a new name: Feeds the cat" }),
+    el("label", { for: `label-track-${name}`, text: "Who" }),
+    el("select", { id: `label-track-${name}`, class: "label-track" }),
+    el("label", { class: "check" }, [el("input", { type: "checkbox", class: "label-not" }),
+      el("span", { text: "not this: crtd was wrong to say it" })]),
+    el("button", { type: "submit", text: "Save label" }),
+    el("button", { type: "button", class: "cancel", text: "Cancel" }),
+    el("span", { class: "error label-error", role: "alert" }),
+  ]);
+  open.addEventListener("click", () => {
+    const now = Date.now();
+    if (!selections.has(name)) selections.set(name, { start: now - 5 * 60 * 1000, end: now });
+    showLabelForm(name);
+  });
+  form.querySelector(".cancel").addEventListener("click", () => closeLabelForm(name));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const sel = selections.get(name), error = form.querySelector(".label-error");
+    const track = form.querySelector(".label-track").value;
+    error.textContent = "";
+    try {
+      await api("/v1/labels", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ stream: name, track: track ? Number(track) : null,
+          start: sel.start / 1000, end: Math.min(sel.end, Date.now()) / 1000,
+          class: form.querySelector(".label-class").value.trim(),
+          not: form.querySelector(".label-not").checked }) });
+      closeLabelForm(name);
+      await refreshLabels();
+    } catch (err) {
+      error.textContent = `Not saved: ${err.message}`;
+    }
+  });
+  return el("div", { class: "label-tools" }, [open, form]);
+}
+
+function showLabelForm(name) {
+  const s = streams.get(name), sel = selections.get(name);
+  if (!s || !sel) return;
+  const form = s.card.querySelector(".label-form");
+  form.querySelector(".label-span").textContent =
+    `From ${clock(sel.start)} to ${clock(Math.min(sel.end, Date.now()))}: drag on the timeline to change it.`;
+  const who = form.querySelector(".label-track"), was = who.value;
+  // The people in view now, and those the last hour's history names.
+  const ids = new Set((s.people || []).map((p) => p.id));
+  for (const iv of s.intervals) if (iv.person) ids.add(iv.person);
+  who.replaceChildren(el("option", { value: "", text: "everyone on this camera" }),
+    ...[...ids].sort((a, b) => a - b).map((id) => el("option", { value: String(id), text: `person ${id}` })));
+  if ([...who.options].some((o) => o.value === was)) who.value = was;
+  form.hidden = false;
+  s.card.querySelector(".label-open").hidden = true;
+  renderTimeline(s);
+}
+
+function closeLabelForm(name) {
+  selections.delete(name);
+  const s = streams.get(name);
+  if (!s) return;
+  s.card.querySelector(".label-form").hidden = true;
+  s.card.querySelector(".label-form .label-error").textContent = "";
+  s.card.querySelector(".label-open").hidden = false;
+  renderTimeline(s);
+}
+
+// Dragging across the timeline (the last hour) selects a stretch.
+function selectOnTimeline(name, timeline) {
+  let from = null;
+  const at = (e) => {
+    const r = timeline.getBoundingClientRect();
+    const x = Math.min(1, Math.max(0, (e.clientX - r.left) / r.width));
+    // The last pixels are "now" (a pixel is some seconds of the hour).
+    return Date.now() - HOUR_MS + (x >= 0.99 ? 1 : x) * HOUR_MS;
+  };
+  timeline.addEventListener("pointerdown", (e) => {
+    from = at(e);
+    timeline.setPointerCapture(e.pointerId);
+    selections.set(name, { start: from, end: from });
+    e.preventDefault();
+  });
+  timeline.addEventListener("pointermove", (e) => {
+    if (from === null) return;
+    const t = at(e);
+    selections.set(name, { start: Math.min(from, t), end: Math.max(from, t) });
+    renderTimeline(streams.get(name));
+  });
+  timeline.addEventListener("pointerup", (e) => {
+    if (from === null) return;
+    const t = at(e);
+    from = null;
+    const sel = { start: Math.min(selections.get(name).start, t), end: Math.max(selections.get(name).end, t) };
+    if (sel.end - sel.start < 1000) sel.end = sel.start + 1000;
+    selections.set(name, sel);
+    showLabelForm(name);
+  });
+}
+
+function labelText(l) {
+  const who = l.track ? `person ${l.track}` : "everyone";
+  const span = `${clock(Date.parse(l.start))}–${clock(Date.parse(l.end))}`;
+  return `${l.stream}, ${who}, ${span}: ${l.not ? "not " : ""}${l.class}` +
+    `${l.new_class && !l.not ? " (new)" : ""} · ${l.frames} frames`;
+}
+
+function renderLabels() {
+  const list = [...labels.values()].sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
+  $("labels-empty").hidden = list.length > 0;
+  $("labels").replaceChildren(...list.map((l) => {
+    const edit = el("button", { type: "button", class: "label-edit", text: "Edit" });
+    const del = el("button", { type: "button", class: "label-delete", text: "Delete" });
+    const li = el("li", { "data-id": String(l.id) }, [el("span", { class: "label-text", text: labelText(l) }), edit, del]);
+    del.addEventListener("click", () => deleteLabel(l.id));
+    edit.addEventListener("click", () => editLabel(li, l));
+    return li;
+  }));
+  const names = new Set(modelClasses);
+  for (const l of labels.values()) names.add(l.class);
+  $("label-classes").replaceChildren(...[...names].sort().map((n) => el("option", { value: n })));
+}
+
+function editLabel(li, l) {
+  const input = el("input", { class: "label-class", value: l.class, maxlength: "63",
+    list: "label-classes", "aria-label": "Label" });
+  const not = el("input", { type: "checkbox", class: "label-not" });
+  not.checked = l.not;
+  const error = el("span", { class: "error", role: "alert" });
+  const form = el("form", { class: "label-change" }, [input,
+    el("label", { class: "check" }, [not, el("span", { text: "not this" })]),
+    el("button", { type: "submit", text: "Save" }),
+    el("button", { type: "button", class: "cancel", text: "Cancel" }), error]);
+  form.querySelector(".cancel").addEventListener("click", renderLabels);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api(`/v1/labels/${l.id}`, { method: "PUT", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ class: input.value.trim(), not: not.checked }) });
+      await refreshLabels();
+    } catch (err) {
+      error.textContent = `Not saved: ${err.message}`;
+    }
+  });
+  li.replaceChildren(form);
+  input.focus();
+}
+
+async function deleteLabel(id) {
+  try {
+    await api(`/v1/labels/${id}`, { method: "DELETE" });
+    labels.delete(id);
+    renderLabels();
+    for (const st of streams.values()) renderTimeline(st);
+  } catch (e) { /* the next refresh shows what is there */ }
+}
+
+async function refreshLabels() {
+  try {
+    const j = await api("/v1/labels?limit=100");
+    labels.clear();
+    for (const l of j.labels) labels.set(l.id, l);
+    renderLabels();
+    for (const st of streams.values()) renderTimeline(st);
+  } catch (e) { /* the next round tries again */ }
+}
+
+async function loadModelClasses() {
+  try {
+    modelClasses = (await api("/v1/model")).classes || [];
+    renderLabels();
+  } catch (e) { /* no model: the labels' own classes only */ }
 }
 
 // ---- zones ----------------------------------------------------------------
@@ -520,6 +725,9 @@ function start() {
   setInterval(refreshStreams, 2000);
   refreshAlerts();
   setInterval(refreshAlerts, 5000);
+  loadModelClasses();
+  refreshLabels();
+  setInterval(refreshLabels, 5000);
   setInterval(() => { for (const name of streams.keys()) loadZones(name).catch(() => {}); }, 5000);
   setInterval(refreshPoses, 1000);
   setInterval(() => { for (const s of streams.values()) renderCard(s); }, 1000);

@@ -200,6 +200,103 @@ int pose_sequence_save(const struct pose_sequence *seq, const char *path, struct
  * values. On failure the message names the file and what is wrong. */
 int pose_sequence_load(const char *path, struct pose_sequence *ret_seq, struct errbuf *err);
 
+/* ---- the pose archive (archive.c, archive_codec.c) ------------------------ */
+
+/* A rolling store of every person track's keypoints, never frames: one
+ * folder per stream of append-only files, each a run of self-checking chunks
+ * (docs/SERVICE.md, "The pose archive"). A chunk is
+ *
+ *   "CPA1" u32 records u32 raw_size u32 packed_size f64 t_first f64 t_last
+ *   u32 CRC-32 (zlib) of the 32 bytes before it and of the payload
+ *   packed_size bytes: zlib of the raw records
+ *
+ * little-endian. The raw records are sorted by track and time, each field a
+ * difference from the same track's previous record, laid out one byte plane
+ * after another: track (u32), milliseconds after t_first (u32), then per
+ * keypoint x, y (u16, 0..POSE_ARCHIVE_XY_STEPS for 0..1) and score (u8,
+ * 0..POSE_ARCHIVE_SCORE_STEPS). A reader
+ * stops at a file's first chunk that is short, fails its checksum or does
+ * not inflate: a torn tail (a kill, a full disk) costs that chunk only. */
+#define POSE_ARCHIVE_CHUNK_HEADER 36
+#define POSE_ARCHIVE_RECORD_RAW   (8 + POSE_NUM_KEYPOINTS * 5) /* raw bytes a record */
+#define POSE_ARCHIVE_CHUNK_MAX    65536                        /* records a chunk holds at most */
+#define POSE_ARCHIVE_SUFFIX       ".cpa"
+/* Steps of a coordinate over the frame: 0.47 px of a 1920-pixel picture,
+ * far below a pose estimator's own jitter, and the differences stay small
+ * enough for zlib to pack them into a byte or less. */
+#define POSE_ARCHIVE_XY_STEPS    4095
+#define POSE_ARCHIVE_SCORE_STEPS 255
+
+/* One person track's keypoints in one frame, on the wall clock. */
+struct pose_archive_record {
+    double wall; /* seconds since the epoch (kept to the millisecond) */
+    uint32_t track;
+    struct pose_keypoint keypoints[POSE_NUM_KEYPOINTS];
+};
+
+/* The payload of a chunk (or of a label's copy in the state store): n
+ * records quantised and compressed, as a new malloc'd buffer; *ret_t_first is
+ * the time the others count from. recs is sorted in place (track, time). */
+int pose_archive_encode(struct pose_archive_record *recs, size_t n, void **ret_data,
+                        size_t *ret_size, double *ret_t_first);
+/* Reverses pose_archive_encode: n records (raw_size = n x RECORD_RAW) as a
+ * new malloc'd array sorted by track and time. -EBADMSG when it does not
+ * inflate to that. */
+int pose_archive_decode(const void *data, size_t size, size_t n, double t_first,
+                        struct pose_archive_record **ret_recs, struct errbuf *err);
+
+struct pose_archive_options {
+    double retention_days; /* files whose last write is older go; <= 0: kept */
+    uint64_t max_bytes;    /* the folder's cap: the oldest files go first; 0: none */
+    double chunk_s;        /* a chunk is written once its first record is this old (10) */
+};
+
+/* What the writer did, since it opened. */
+struct pose_archive_stats {
+    uint64_t bytes;           /* the folder's files now */
+    uint64_t files;           /* likewise */
+    uint64_t records, chunks; /* written */
+    uint64_t dropped;         /* records lost to failed writes */
+    uint64_t failed_writes;
+    uint64_t pruned_files; /* removed by retention or the cap */
+    char error[256];       /* why the last write failed; "" while writes succeed */
+};
+
+/* The writer of one stream's folder (made when missing). Each open starts a
+ * new file, so a torn tail left by a kill is never written after. Safe to
+ * call from several threads. */
+struct pose_archive;
+int pose_archive_open(const char *dir, const struct pose_archive_options *opts,
+                      struct pose_archive **ret_archive, struct errbuf *err);
+/* Writes what is buffered and closes. */
+struct pose_archive *pose_archive_close(struct pose_archive *a);
+/* Buffers one record; writes a chunk when the buffer is old or full. A
+ * failed write is counted (stats), its records dropped, and never stops the
+ * caller: returns the write's error, 0 otherwise. */
+int pose_archive_append(struct pose_archive *a, const struct pose_archive_record *rec);
+/* Writes what is buffered now (a reader is about to look). */
+int pose_archive_flush(struct pose_archive *a, struct errbuf *err);
+void pose_archive_stats(struct pose_archive *a, struct pose_archive_stats *ret_stats);
+
+/* Deletes a folder's archive files and the folder (when nothing else is in
+ * it); a missing folder is fine. No writer may have it open. */
+int pose_archive_remove(const char *dir, struct errbuf *err);
+
+/* What a read met. */
+struct pose_archive_read_report {
+    unsigned files, chunks;
+    unsigned bad_chunks; /* where a file's reading stopped: torn, failed checksum */
+};
+
+/* The records of a folder with until >= wall >= since, of one track (0: any),
+ * sorted by track and time, as a new malloc'd array (NULL, 0 when none). A
+ * missing folder has none; a bad chunk ends its file's reading (counted in
+ * report, which may be NULL). Files last modified before since are not
+ * read: records are stamped no later than they are written. */
+int pose_archive_read(const char *dir, double since, double until, uint32_t track,
+                      struct pose_archive_record **ret_recs, size_t *ret_n,
+                      struct pose_archive_read_report *report, struct errbuf *err);
+
 /* ---- classification metrics (metrics.c) ----------------------------------- */
 
 /* A confusion matrix: counts[truth * n_classes + predicted]. */

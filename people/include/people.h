@@ -64,6 +64,12 @@ struct people *people_free(struct people *pp);
 int people_frame(struct people *pp, const struct pose_person *dets, int n_dets, double pts,
                  double wall, struct people_result *ret);
 
+/* The confirmed tracks seen in the last frame given to people_frame, by
+ * their shown ids, with the keypoints they were seen with (what the pose
+ * archive keeps): at most PEOPLE_MAX, into the caller's arrays. */
+unsigned people_frame_seen(const struct people *pp, uint32_t *ret_ids,
+                           struct pose_keypoint (*ret_keypoints)[POSE_NUM_KEYPOINTS]);
+
 /* The tracker, read-only, and its clock: stream time that never goes back
  * and never leaps (a file that loops, a camera that reconnects). */
 const struct pose_tracker *people_tracker(const struct people *pp);

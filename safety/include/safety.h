@@ -67,11 +67,20 @@ struct fall_options {
     float max_torso_tilt; /* degrees from horizontal that count as lying */
     float min_score;      /* keypoints below are not seen */
     /* Added beside the contract's fields (docs/SAFETY.md, "Thresholds"): */
-    double settle_s;  /* the torso may reach lying this long after the descent */
-    float up_tilt;    /* degrees from horizontal from which the torso is up again */
-    float min_rise;   /* of the body's height above its lowest point: up again */
-    double up_hold_s; /* up (or lying in a bed/seat zone) this long cancels or clears */
-    double lost_s;    /* unseen this long while suspected: not confirmed */
+    double settle_s;     /* the torso may reach lying this long after the descent */
+    float up_tilt;       /* degrees from horizontal from which the torso is up again */
+    float min_rise;      /* of the body's height above its lowest point: up again */
+    double up_hold_s;    /* up (or lying in a bed/seat zone) this long cancels or clears */
+    double lost_s;       /* unseen this long while suspected: not confirmed */
+    float stand_legs;    /* ankles below the hips by this many torso rises: standing legs */
+    float max_jump;      /* body heights the centre may move between frames: else a restart */
+    double lying_hold_s; /* on the floor this long after a descent: SUSPECTED */
+    /* The segment model's P(Fall) (fall_detector_evidence): 0, not used; else
+     * SUSPECTED confirms only while the last P(Fall) is at least this, or,
+     * with model_alone, P(Fall) this high for confirm_s outside a bed or seat
+     * zone is the alert by itself (`crt eval --falls --model`; SAFETY.md). */
+    float model_min_p;
+    bool model_alone;
 };
 
 void fall_options_default(struct fall_options *opts);
@@ -84,6 +93,8 @@ struct fall_report {
     float torso_tilt;  /* degrees from horizontal, this frame */
     bool lying;        /* torso near horizontal */
     bool on_floor;     /* lying, and not in a bed or seat zone */
+    bool standing;     /* the torso above the hips on standing legs */
+    bool restarted;    /* the body jumped: the detector started again */
 };
 
 /* One per person track. */
@@ -101,6 +112,10 @@ void fall_detector_reset(struct fall_detector *det);
 void fall_detector_update(struct fall_detector *det, double t, const struct pose_keypoint *kp,
                           const struct zone *zones, int n_zones, struct fall_report *ret_report);
 
+/* The segment model's latest P(Fall) for the track, NAN for none: with
+ * opts.model_min_p, a SUSPECTED fall confirms only while it is high enough. */
+void fall_detector_evidence(struct fall_detector *det, float p_fall);
+
 /* ---- scoring the detector on labelled sequences (fall_eval.c) -------------- */
 
 /* One labelled pose sequence of one person, as `crt eval --falls` reads it. */
@@ -113,6 +128,7 @@ struct fall_case {
     double up_at;   /* seconds to when the person is up again; -1: stays down */
     const struct zone *zones;
     int n_zones;
+    const float *p_fall; /* [frames] the segment model's P(Fall), NAN for none; or NULL */
 };
 
 /* What the detector did on one case. An alert is a change to CONFIRMED; the
@@ -126,6 +142,7 @@ struct fall_case_result {
     int false_alarms; /* alerts that are not the detection */
     double normal_s;  /* seconds of the case without a fall: before it, or all */
     bool suspected;   /* ever FALL_SUSPECTED */
+    double false_at;  /* the first false alarm: when its descent began; NAN for none */
 };
 
 /* Runs a fresh detector over the case, frame by frame, on the case's clock. */
@@ -137,12 +154,13 @@ int fall_eval_case(const struct fall_options *opts, const struct fall_case *fall
 struct fall_eval_row {
     char scene[32];
     int cases, falls, detected, alerts, false_alarms;
+    int suspected; /* cases that were ever SUSPECTED (a pending alert) */
     double normal_s;
     double latency_median, latency_max; /* NAN without detections */
 };
 
 struct fall_eval_summary {
-    int cases, falls, detected, false_alarms;
+    int cases, falls, detected, false_alarms, suspected;
     double normal_hours;
     double recall;                      /* detected / falls; NAN without falls */
     double false_alarms_per_24h;        /* NAN without normal time */

@@ -419,6 +419,35 @@ def main():
                            "crtd_activity_latency_seconds_bucket", "crtd_http_requests_total"):
                 if family not in text:
                     fail(f"/metrics lacks {family}")
+            call("post", "/v1/streams/conf/pause", "/v1/streams/{name}/pause", want=200)
+            call("post", "/v1/streams/nope/pause", "/v1/streams/{name}/pause", want=404)
+            call("post", "/v1/streams/conf/resume", "/v1/streams/{name}/resume", want=200)
+            call("post", "/v1/streams/nope/resume", "/v1/streams/{name}/resume", want=404)
+            # Labels on the archive of the conf stream (docs/SERVICE.md, "Labels").
+            lp = "/v1/labels/{item}"
+            now = time.time()
+            label = ('{"stream":"conf","start":%.3f,"end":%.3f,"class":"Walk"}'
+                     % (now - 2, now))
+            status, text = call("post", "/v1/labels", body=label, want=201)
+            call("post", "/v1/labels", body=label, want=409)
+            call("post", "/v1/labels", body=label, token=False, want=401)
+            call("post", "/v1/labels", body='{"stream":"conf","start":1,"end":2,"class":"W"}',
+                 want=422)
+            call("post", "/v1/labels", body='{"stream":"nope","start":1,"end":2,"class":"W"}',
+                 want=404)
+            call("post", "/v1/labels", body='{"stream":"conf"}', want=400)
+            call("get", "/v1/labels?stream=conf&class=Walk&track=0&since=0&limit=5", want=200)
+            call("get", "/v1/labels?track=x", want=400)
+            if status == 201:
+                lid = json.loads(text)["id"]
+                call("get", f"/v1/labels/{lid}", lp, want=200)
+                call("put", f"/v1/labels/{lid}", lp, body='{"class":"Feeds the cat"}', want=200)
+                call("put", f"/v1/labels/{lid}", lp, body='{"start":1,"end":2}', want=422)
+                call("put", f"/v1/labels/{lid}", lp, body='{"not":"yes"}', want=400)
+                call("delete", f"/v1/labels/{lid}", lp, want=204)
+                call("delete", f"/v1/labels/{lid}", lp, want=404)
+                call("put", f"/v1/labels/{lid}", lp, body='{"class":"W"}', want=404)
+            call("get", "/v1/labels/12345", lp, want=404)
             call("get", "/v1/events", headers={"Last-Event-ID": "x"}, want=400)
             check_events(spec, d)
             call("delete", "/v1/streams/api1", "/v1/streams/{name}", want=204)

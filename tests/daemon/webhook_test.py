@@ -12,6 +12,7 @@ import hmac
 import http.server
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -156,6 +157,24 @@ def main():
                 wait_until(lambda: (metric(crtd, 'crtd_webhook_dead_letters_total{webhook="dead"}')
                                     or 0) >= 2, 10))
         t.check("... and crtd says so in its log", "a dead letter" in crtd.log_text())
+
+        # SIGHUP: the webhook now takes down2's alerts; the one left as it was
+        # keeps its counters.
+        dead_before = metric(crtd, 'crtd_webhook_dead_letters_total{webhook="dead"}')
+        with open(os.path.join(crtd.dir, "crtd.conf"), "w") as f:
+            f.write(config.replace("rules = down\n", "rules = down2\n"))
+        crtd.proc.send_signal(signal.SIGHUP)
+        t.check("a reload is logged", wait_until(
+            lambda: "webhook phone: removed or changed" in crtd.log_text(), 10))
+        t.check("... an unchanged webhook keeps its counters",
+                metric(crtd, 'crtd_webhook_dead_letters_total{webhook="dead"}') >= dead_before)
+        os.unlink(alive)
+        t.check("the camera goes down again: down2 is raised anew", wait_until(
+            lambda: crtd.get_json("/v1/alerts?state=active&rule=down2")["alerts"], 10))
+        again = crtd.get_json("/v1/alerts?state=active&rule=down2")["alerts"][0]
+        t.check("... and the reloaded webhook delivers it",
+                wait_until(lambda: rx.got(again["id"], "raised"), 10), str(rx.delivered))
+        open(alive, "w").close()
         t.check("crtd stops cleanly", crtd.stop() == 0)
     finally:
         crtd.stop(timeout_s=5)

@@ -7,6 +7,7 @@ are kept in git; run this again only to change the seeds:
 safetensors  tiny valid model files (GRU, NC-GRU; F32, F16, BF16), damaged ones
 state        real state blobs, one per memory mechanism (written by fuzz_state)
 poseseq      a real .pose file from `crt synth`, and damaged ones
+archive      a real pose archive file from `crt archive` (vtest.avi), and damaged ones
 tfjs         small graphs cut from MoveNet Lightning (third_party/models)
 http         requests as clients send them
 config       crtd.conf.example, and a file with a drop-in
@@ -324,7 +325,23 @@ def seeds_asf_amc(opts):
           AMC_SMALL)
 
 
+def seeds_archive(opts):
+    vtest = os.path.join(root, "third_party", "images", "vtest.avi")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([opts["crt"], "archive", "--model", "lightning", "--max-frames", "30",
+                        "--out", tmp, vtest], check=True, capture_output=True)
+        name = [f for f in os.listdir(tmp) if f.endswith(".cpa")][0]
+        data = open(os.path.join(tmp, name), "rb").read()
+    write("archive", "vtest.cpa", data)
+    write("archive", "torn.cpa", data[:len(data) - 7])
+    flipped = bytearray(data)
+    flipped[40] ^= 0x10
+    write("archive", "flipped.cpa", bytes(flipped))
+    write("archive", "header_only.cpa", data[:36])
+
+
 TARGETS = {"safetensors": seeds_safetensors, "state": seeds_state, "poseseq": seeds_poseseq,
+           "archive": seeds_archive,
            "tfjs": seeds_tfjs, "http": seeds_http, "config": seeds_config, "bvh": seeds_bvh,
            "asf_amc": seeds_asf_amc}
 

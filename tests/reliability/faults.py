@@ -13,16 +13,19 @@ serving a real MPEG-TS clip made by ffmpeg in its own wrong way:
 
 Usage: faults.py --build DIR [--short]"""
 
+import json
 import os
 import random
 import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crtdtest import ROOT, Camera, Checks, Crtd, free_port, make_person_clip, parse_args, request, wait_until  # noqa: E402
@@ -209,6 +212,33 @@ def check_hostile_cameras(t, build, short):
         crtd.remove()
 
 
+def archive_chunks(root):
+    """Counts the pose archive's chunks under root that are whole (header,
+    payload, CRC-32 as docs/SERVICE.md describes) and those that are not."""
+    whole = bad = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".cpa"):
+                continue
+            data = open(os.path.join(folder, name), "rb").read()
+            at = 0
+            while at < len(data):
+                head = data[at:at + 36]
+                if len(head) < 36 or head[:4] != b"CPA1":
+                    bad += 1
+                    break
+                records, raw, packed = struct.unpack_from("<III", head, 4)
+                payload = data[at + 36:at + 36 + packed]
+                crc = zlib.crc32(payload, zlib.crc32(head[:32]))
+                if (len(payload) < packed or crc != struct.unpack_from("<I", head, 32)[0] or
+                        len(zlib.decompress(payload)) != raw or raw != records * 93):
+                    bad += 1
+                    break
+                whole += 1
+                at += 36 + packed
+    return whole, bad
+
+
 def check_full_disk(t, build):
     mount = os.path.join(build, "reliability-full-disk")
     os.makedirs(mount, exist_ok=True)
@@ -224,7 +254,8 @@ def check_full_disk(t, build):
             "--stream", "b=synthetic:script=Sitdown*2,none&segment_ms=20"],
             config="[daemon]\nhysteresis_s = 0\ncheckpoint_segments = 1\n")
         wait_until(lambda: crtd.streams()["a"]["segments"] > 5, 10)
-        with open(os.path.join(mount, "filler"), "wb") as f:
+        started = time.time()
+        with open(os.path.join(mount, "filler"), "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
@@ -245,10 +276,26 @@ def check_full_disk(t, build):
                 all(after[n] > before[n] for n in before), f"{before} -> {after}")
         r = request(crtd.port, "GET", "/v1/streams/a/activity", token=Crtd.TOKEN)
         t.check("full disk: the API answers activity", r.status == 200, r.body[:200])
+        # A label makes the pose archive write its buffer: on the full disk
+        # that fails, is counted and said, and refuses nothing else.
+        label = json.dumps({"stream": "a", "start": started - 60, "end": time.time(),
+                            "class": "Walk"})
+        r = request(crtd.port, "POST", "/v1/labels", token=Crtd.TOKEN, body=label)
+        archive = crtd.streams()["a"]["archive"]
+        t.check(f"full disk: the pose archive's failed write is counted and said "
+                f"({archive['error']}); the label gets {r.status}",
+                archive["failed_writes"] >= 1 and "space" in (archive["error"] or "") and
+                r.status in (422, 507), f"{archive} {r.status} {r.body[:200]}")
         os.unlink(os.path.join(mount, "filler"))
         recovered = wait_until(lambda: crtd.get_json("/healthz")["status"] == "ok", 10)
         t.check("full disk: writes succeed again once there is room", recovered,
                 str(crtd.get_json("/healthz")))
+        time.sleep(0.5)
+        label = json.dumps({"stream": "a", "start": time.time() - 0.4, "end": time.time(),
+                            "class": "Walk"})
+        r = request(crtd.port, "POST", "/v1/labels", token=Crtd.TOKEN, body=label)
+        t.check("full disk: once there is room the archive writes again and a label takes its "
+                "keypoints", r.status == 201 and r.json()["frames"] > 0, f"{r.status} {r.body}")
         status = crtd.stop()
         t.check("full disk: crtd stops cleanly", status == 0, f"exit status {status}")
         log = crtd.log_text()
@@ -261,6 +308,9 @@ def check_full_disk(t, build):
         db.close()
         t.check(f"full disk: crtd.db intact afterwards ({integrity}, {rows} history rows)",
                 integrity == "ok" and rows > 0)
+        whole, bad = archive_chunks(os.path.join(mount, "archive"))
+        t.check(f"full disk: every pose archive chunk whole afterwards ({whole} chunks, "
+                f"checked with Python's zlib)", whole > 0 and bad == 0, f"{bad} bad")
     finally:
         if crtd:
             crtd.stop(timeout_s=5)

@@ -69,7 +69,7 @@ max_len() {
     fuzz_http) echo 2048 ;;
     fuzz_config) echo 8192 ;;
     fuzz_state) echo 16384 ;;
-    fuzz_poseseq) echo 32768 ;;
+    fuzz_poseseq | fuzz_archive) echo 32768 ;;
     fuzz_bvh | fuzz_asf_amc) echo 16384 ;;
     *) echo 131072 ;;
     esac
