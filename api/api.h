@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base.h"
 
@@ -258,6 +259,11 @@ struct api_history_query {
 int api_history_query_parse(const char *const *keys, const char *const *values, size_t n,
                             unsigned limit_max, struct api_history_query *ret_query,
                             struct errbuf *err);
+/* The same, from a request's query parameters. */
+struct MHD_Connection;
+int api_history_query_read(struct MHD_Connection *c, unsigned limit_max,
+                           struct api_history_query *ret_query, struct errbuf *err);
+
 /* GET /v1/labels?stream=&class=&track=&since=&until=&limit= */
 struct api_label_query {
     char stream[API_NAME_MAX]; /* "" for any */
@@ -349,6 +355,11 @@ struct api_server_config {
 #define API_HISTORY_LIMIT_DEFAULT 100
 
 struct api_server;
+
+/* Reads "ADDRESS:PORT" or "[IPv6]:PORT" (numeric, or localhost) into a
+ * socket address; -EINVAL with a message naming the address otherwise. */
+int api_listen_parse(const char *listen, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
+                     struct errbuf *err);
 
 /* Starts listening and serving on its own threads. The token (may be NULL or
  * empty: no token) is copied; events is borrowed and must outlive the server. */

@@ -2,6 +2,7 @@
  * query parameters and checked, each error naming its parameter. */
 #include "api.h"
 
+#include <microhttpd.h>
 #include <string.h>
 
 /* Splits a comma list into names; each must be valid (check), at most
@@ -99,4 +100,34 @@ int api_history_query_parse(const char *const *keys, const char *const *values, 
         return errbuf_set(err, -EINVAL, "'until' is before 'since'");
     *ret_query = q;
     return 0;
+}
+
+struct query_args {
+    const char *keys[2 * API_HISTORY_FILTER_MAX], *values[2 * API_HISTORY_FILTER_MAX];
+    size_t n;
+    bool too_many;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct query_args *a = cls;
+    (void)kind;
+    if (a->n == ARRAY_SIZE(a->keys)) {
+        a->too_many = true;
+        return MHD_NO;
+    }
+    a->keys[a->n] = key;
+    a->values[a->n++] = value;
+    return MHD_YES;
+}
+
+int api_history_query_read(struct MHD_Connection *c, unsigned limit_max,
+                           struct api_history_query *ret_query, struct errbuf *err)
+{
+    struct query_args args = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    if (args.too_many)
+        return errbuf_set(err, -EINVAL, "more than %zu query parameters", ARRAY_SIZE(args.keys));
+    return api_history_query_parse(args.keys, args.values, args.n, limit_max, ret_query, err);
 }

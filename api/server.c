@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -364,41 +363,16 @@ static enum MHD_Result serve_history(struct api_server *s, struct MHD_Connection
     return respond_json(s, c, 200, json, NULL);
 }
 
-struct query_args {
-    const char *keys[2 * API_HISTORY_FILTER_MAX], *values[2 * API_HISTORY_FILTER_MAX];
-    size_t n;
-    bool too_many;
-};
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    struct query_args *a = cls;
-    (void)kind;
-    if (a->n == ARRAY_SIZE(a->keys)) {
-        a->too_many = true;
-        return MHD_NO;
-    }
-    a->keys[a->n] = key;
-    a->values[a->n++] = value;
-    return MHD_YES;
-}
-
 /* GET /v1/history: every stream's intervals, filtered. */
 static enum MHD_Result serve_history_all(struct api_server *s, struct MHD_Connection *c,
                                          const struct request *req)
 {
-    struct query_args args = {0};
     struct api_history_query q;
     struct errbuf err;
     json_t *json = NULL;
 
     errbuf_clear(&err);
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
-    if (args.too_many)
-        return respond_errno(s, c, -EINVAL, "too many query parameters", req);
-    int r = api_history_query_parse(args.keys, args.values, args.n, s->config.history_limit_max, &q,
-                                    &err);
+    int r = api_history_query_read(c, s->config.history_limit_max, &q, &err);
     if (r >= 0)
         r = s->backend->history_search(s->userdata, &q, &json, &err);
     if (r < 0)
@@ -803,46 +777,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
-                        struct errbuf *err)
-{
-    char host[256];
-    const char *port;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
-    struct addrinfo *res = NULL;
-
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':' || (size_t)(close - listen) >= sizeof(host))
-            return errbuf_set(err, -EINVAL, "listen address '%s': expected [IPv6]:PORT", listen);
-        memcpy(host, listen + 1, (size_t)(close - listen - 1));
-        host[close - listen - 1] = '\0';
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host) || colon == listen)
-            return errbuf_set(err, -EINVAL, "listen address '%s': expected ADDRESS:PORT", listen);
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        port = colon + 1;
-    }
-    char *end;
-    unsigned long p = strtoul(port, &end, 10);
-    if (!*port || *end || p > 65535)
-        return errbuf_set(err, -EINVAL, "listen address '%s': bad port", listen);
-    if (strcmp(host, "localhost") == 0)
-        str_copy(host, sizeof(host), "127.0.0.1");
-    int r = getaddrinfo(host, port, &hints, &res);
-    if (r != 0 || !res)
-        return errbuf_set(err, -EINVAL, "listen address '%s': '%s' is not a numeric address",
-                          listen, host);
-    memcpy(ret_addr, res->ai_addr, res->ai_addrlen);
-    *ret_len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 int api_server_new(const struct api_server_config *config, const struct api_backend *backend,
                    void *userdata, struct api_events *events, const char *token,
                    struct api_server **ret_server, struct errbuf *err)
@@ -893,8 +827,8 @@ int api_server_new(const struct api_server_config *config, const struct api_back
             on_connection, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     } else {
-        r = parse_listen(config->listen ? config->listen : "127.0.0.1:8470", &s->addr, &s->addr_len,
-                         err);
+        r = api_listen_parse(config->listen ? config->listen : "127.0.0.1:8470", &s->addr,
+                             &s->addr_len, err);
         if (r < 0)
             goto fail;
         if (s->addr.ss_family == AF_INET6)
