@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base.h"
 
@@ -71,31 +72,52 @@ void api_time_format(char *dst, size_t size, double t);
 /* A new JSON string of api_time_format(t), or JSON null when t < 0. */
 json_t *api_time_json(double t);
 
+/* ---- cross-origin reads (cors.c) ----------------------------------------- */
+
+/* The origins allowed to read the API from a browser ([server] cors_origins,
+ * docs/SERVICE.md): exact origins, or any (a lone '*'). */
+struct api_cors {
+    char **origins;
+    size_t n;
+    bool any;
+};
+
+/* Parses "http://box1:8470, https://box2" (NULL or "": none). '*' is refused
+ * when have_token (a page anywhere could then use a token a person typed
+ * into it); anything that is not scheme://host[:port] is -EINVAL with a
+ * message naming it. */
+int api_cors_parse(const char *text, bool have_token, struct api_cors *ret_cors,
+                   struct errbuf *err);
+void api_cors_done(struct api_cors *cors);
+/* Whether a request with this Origin header (NULL: none) may be read. */
+bool api_cors_allows(const struct api_cors *cors, const char *origin);
+
 /* ---- routes (route.c) ----------------------------------------------------- */
 
 enum api_route_id {
-    API_ROUTE_STREAMS,   /* /v1/streams */
-    API_ROUTE_STREAM,    /* /v1/streams/{name} */
-    API_ROUTE_ACTIVITY,  /* /v1/streams/{name}/activity */
-    API_ROUTE_HISTORY,   /* /v1/streams/{name}/history */
-    API_ROUTE_EVENTS,    /* /v1/events */
-    API_ROUTE_MODEL,     /* /v1/model */
-    API_ROUTE_HEALTHZ,   /* /healthz */
-    API_ROUTE_READYZ,    /* /readyz */
-    API_ROUTE_METRICS,   /* /metrics */
-    API_ROUTE_POSE,      /* /v1/streams/{name}/pose */
-    API_ROUTE_PAGE,      /* / : the dashboard */
-    API_ROUTE_ASSET,     /* /ui/{name} : its scripts and styles */
-    API_ROUTE_PEOPLE,    /* /v1/streams/{name}/people */
-    API_ROUTE_ZONES,     /* /v1/streams/{name}/zones */
-    API_ROUTE_ZONE,      /* /v1/streams/{name}/zones/{item} */
-    API_ROUTE_ALERTS,    /* /v1/alerts */
-    API_ROUTE_ALERT,     /* /v1/alerts/{item} */
-    API_ROUTE_ALERT_ACK, /* /v1/alerts/{item}/ack */
-    API_ROUTE_PAUSE,     /* /v1/streams/{name}/pause */
-    API_ROUTE_RESUME,    /* /v1/streams/{name}/resume */
-    API_ROUTE_LABELS,    /* /v1/labels */
-    API_ROUTE_LABEL,     /* /v1/labels/{item} */
+    API_ROUTE_STREAMS,     /* /v1/streams */
+    API_ROUTE_STREAM,      /* /v1/streams/{name} */
+    API_ROUTE_ACTIVITY,    /* /v1/streams/{name}/activity */
+    API_ROUTE_HISTORY,     /* /v1/streams/{name}/history */
+    API_ROUTE_EVENTS,      /* /v1/events */
+    API_ROUTE_MODEL,       /* /v1/model */
+    API_ROUTE_HEALTHZ,     /* /healthz */
+    API_ROUTE_READYZ,      /* /readyz */
+    API_ROUTE_METRICS,     /* /metrics */
+    API_ROUTE_POSE,        /* /v1/streams/{name}/pose */
+    API_ROUTE_PAGE,        /* / : the dashboard */
+    API_ROUTE_ASSET,       /* /ui/{name} : its scripts and styles */
+    API_ROUTE_PEOPLE,      /* /v1/streams/{name}/people */
+    API_ROUTE_ZONES,       /* /v1/streams/{name}/zones */
+    API_ROUTE_ZONE,        /* /v1/streams/{name}/zones/{item} */
+    API_ROUTE_ALERTS,      /* /v1/alerts */
+    API_ROUTE_ALERT,       /* /v1/alerts/{item} */
+    API_ROUTE_ALERT_ACK,   /* /v1/alerts/{item}/ack */
+    API_ROUTE_PAUSE,       /* /v1/streams/{name}/pause */
+    API_ROUTE_RESUME,      /* /v1/streams/{name}/resume */
+    API_ROUTE_LABELS,      /* /v1/labels */
+    API_ROUTE_LABEL,       /* /v1/labels/{item} */
+    API_ROUTE_HISTORY_ALL, /* /v1/history : every stream's */
     API_ROUTE_COUNT,
 };
 
@@ -216,6 +238,32 @@ struct api_alert_query {
     unsigned limit;
 };
 
+/* GET /v1/history: intervals of any stream, filtered (docs/SERVICE.md). */
+#define API_HISTORY_FILTER_MAX 32 /* names in one comma list */
+struct api_history_query {
+    char streams[API_HISTORY_FILTER_MAX][API_NAME_MAX]; /* none: any */
+    size_t n_streams;
+    char labels[API_HISTORY_FILTER_MAX][API_NAME_MAX]; /* none: any */
+    size_t n_labels;
+    int64_t track;                               /* 0: any */
+    char site[API_NAME_MAX], room[API_NAME_MAX]; /* "": any */
+    double since, until;                         /* < 0: open-ended */
+    int64_t before_id; /* 0: from the newest; else ids below it (the next page) */
+    unsigned limit;
+};
+
+/* Reads the query parameters (n keys and values, a value NULL when the
+ * parameter came without '=') into *ret_query: -EINVAL with a message naming
+ * the parameter for a bad value, a repeated list beyond its cap, or an
+ * unknown parameter. */
+int api_history_query_parse(const char *const *keys, const char *const *values, size_t n,
+                            unsigned limit_max, struct api_history_query *ret_query,
+                            struct errbuf *err);
+/* The same, from a request's query parameters. */
+struct MHD_Connection;
+int api_history_query_read(struct MHD_Connection *c, unsigned limit_max,
+                           struct api_history_query *ret_query, struct errbuf *err);
+
 /* GET /v1/labels?stream=&class=&track=&since=&until=&limit= */
 struct api_label_query {
     char stream[API_NAME_MAX]; /* "" for any */
@@ -254,6 +302,9 @@ struct api_backend {
     /* since/until: seconds since the epoch, or < 0 when not given. */
     int (*history_get)(void *userdata, const char *name, double since, double until, unsigned limit,
                        json_t **ret_json, struct errbuf *err);
+    /* GET /v1/history: newest first (by id), at most q->limit. */
+    int (*history_search)(void *userdata, const struct api_history_query *q, json_t **ret_json,
+                          struct errbuf *err);
     int (*model_get)(void *userdata, json_t **ret_json, struct errbuf *err);
     /* Zones of a stream (docs/SAFETY.md): the list, one, one put from a JSON
      * body (created: *ret_created), one removed. */
@@ -298,11 +349,17 @@ struct api_server_config {
     unsigned sse_heartbeat_ms;  /* comment line to idle SSE clients */
     unsigned timeout_s;         /* idle connection timeout */
     unsigned history_limit_max; /* cap of ?limit= on history */
+    const char *cors_origins;   /* api_cors_parse's text; NULL: none */
 };
 
 #define API_HISTORY_LIMIT_DEFAULT 100
 
 struct api_server;
+
+/* Reads "ADDRESS:PORT" or "[IPv6]:PORT" (numeric, or localhost) into a
+ * socket address; -EINVAL with a message naming the address otherwise. */
+int api_listen_parse(const char *listen, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
+                     struct errbuf *err);
 
 /* Starts listening and serving on its own threads. The token (may be NULL or
  * empty: no token) is copied; events is borrowed and must outlive the server. */
@@ -314,6 +371,10 @@ struct api_server *api_server_free(struct api_server *server);
 
 /* Replaces the bearer token (NULL or "" removes it). */
 int api_server_set_token(struct api_server *server, const char *token);
+
+/* Replaces the origins that may read the API (api_cors_parse, with the
+ * token now set); on an error the old ones stay. */
+int api_server_set_cors(struct api_server *server, const char *cors_origins, struct errbuf *err);
 
 /* The port actually bound (useful with port 0). */
 unsigned api_server_port(struct api_server *server);

@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +32,7 @@ struct api_server {
 
     pthread_mutex_t token_lock;
     char *token; /* NULL: none */
+    struct api_cors cors;
 
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -80,6 +80,26 @@ static void count_status(struct api_server *s, unsigned status)
     atomic_fetch_add(&s->requests[i], 1);
 }
 
+/* cors is replaced on SIGHUP (api_server_set_cors), under token_lock. */
+static bool cors_allows(struct api_server *s, const char *origin)
+{
+    pthread_mutex_lock(&s->token_lock);
+    bool ok = api_cors_allows(&s->cors, origin);
+    pthread_mutex_unlock(&s->token_lock);
+    return ok;
+}
+
+/* A listed origin may read the answer (errors too: a fleet view shows a
+ * wrong token as such); any other gets no CORS header, so its page cannot. */
+static void cors_headers(struct api_server *s, struct MHD_Connection *c, struct MHD_Response *resp)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin || !cors_allows(s, origin))
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(resp, "Vary", "Origin");
+}
+
 static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, unsigned status,
                              struct MHD_Response *resp)
 {
@@ -87,6 +107,7 @@ static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, uns
         return MHD_NO;
     if (!MHD_get_response_header(resp, "Cache-Control")) /* the dashboard's files set theirs */
         MHD_add_response_header(resp, "Cache-Control", "no-store");
+    cors_headers(s, c, resp);
     enum MHD_Result r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     count_status(s, status);
@@ -342,6 +363,47 @@ static enum MHD_Result serve_history(struct api_server *s, struct MHD_Connection
     return respond_json(s, c, 200, json, NULL);
 }
 
+/* GET /v1/history: every stream's intervals, filtered. */
+static enum MHD_Result serve_history_all(struct api_server *s, struct MHD_Connection *c,
+                                         const struct request *req)
+{
+    struct api_history_query q;
+    struct errbuf err;
+    json_t *json = NULL;
+
+    errbuf_clear(&err);
+    int r = api_history_query_read(c, s->config.history_limit_max, &q, &err);
+    if (r >= 0)
+        r = s->backend->history_search(s->userdata, &q, &json, &err);
+    if (r < 0)
+        return respond_error(s, c, r, &err, req);
+    return respond_json(s, c, 200, json, NULL);
+}
+
+/* OPTIONS: the browser's preflight before a cross-origin request that sends
+ * Authorization. It carries no token, so it is answered without one; a
+ * listed origin learns what it may send, any other gets no CORS header. */
+static enum MHD_Result serve_preflight(struct api_server *s, struct MHD_Connection *c,
+                                       const struct request *req)
+{
+    char allow[64];
+    if (req->route_error == -ENOENT)
+        return respond_errno(s, c, -ENOENT, "no such path", req);
+    api_route_allow_text(allow, sizeof(allow), req->match.allowed);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Allow", allow);
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (cors_allows(s, origin)) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, Last-Event-ID");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    return queue(s, c, 204, resp);
+}
+
 static enum MHD_Result serve_metrics(struct api_server *s, struct MHD_Connection *c,
                                      const struct request *req)
 {
@@ -374,10 +436,14 @@ static enum MHD_Result serve_asset(struct api_server *s, struct MHD_Connection *
     MHD_add_response_header(resp, "Content-Type", a->content_type);
     MHD_add_response_header(resp, "ETag", a->etag);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'none'; script-src 'self'; style-src 'self'; "
-                            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                            "form-action 'none'; frame-ancestors 'none'");
+    /* The fleet page reads other crtd instances, at addresses a person types
+     * into it; its scripts still come from crtd alone. */
+    char csp[320];
+    snprintf(csp, sizeof(csp),
+             "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'%s; "
+             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             strcmp(name, "fleet.html") == 0 ? " http: https:" : "");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     return queue(s, c, fresh ? 304 : 200, resp);
@@ -580,6 +646,8 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
         return serve_asset(s, c, req->match.name, req);
     case API_ROUTE_HISTORY:
         return serve_history(s, c, req);
+    case API_ROUTE_HISTORY_ALL:
+        return serve_history_all(s, c, req);
     case API_ROUTE_EVENTS:
         return serve_events(s, c, req);
     case API_ROUTE_MODEL:
@@ -623,6 +691,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = req;
         req->route_error = api_route_find(method, url, &req->match);
+        if (strcmp(method, "OPTIONS") == 0)
+            return serve_preflight(s, c, req);
         const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (length && strtoull(length, NULL, 10) > s->config.max_body) {
             char message[96];
@@ -707,46 +777,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
-                        struct errbuf *err)
-{
-    char host[256];
-    const char *port;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
-    struct addrinfo *res = NULL;
-
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-        if (!close || close[1] != ':' || (size_t)(close - listen) >= sizeof(host))
-            return errbuf_set(err, -EINVAL, "listen address '%s': expected [IPv6]:PORT", listen);
-        memcpy(host, listen + 1, (size_t)(close - listen - 1));
-        host[close - listen - 1] = '\0';
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host) || colon == listen)
-            return errbuf_set(err, -EINVAL, "listen address '%s': expected ADDRESS:PORT", listen);
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        port = colon + 1;
-    }
-    char *end;
-    unsigned long p = strtoul(port, &end, 10);
-    if (!*port || *end || p > 65535)
-        return errbuf_set(err, -EINVAL, "listen address '%s': bad port", listen);
-    if (strcmp(host, "localhost") == 0)
-        str_copy(host, sizeof(host), "127.0.0.1");
-    int r = getaddrinfo(host, port, &hints, &res);
-    if (r != 0 || !res)
-        return errbuf_set(err, -EINVAL, "listen address '%s': '%s' is not a numeric address",
-                          listen, host);
-    memcpy(ret_addr, res->ai_addr, res->ai_addrlen);
-    *ret_len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 int api_server_new(const struct api_server_config *config, const struct api_backend *backend,
                    void *userdata, struct api_events *events, const char *token,
                    struct api_server **ret_server, struct errbuf *err)
@@ -777,6 +807,9 @@ int api_server_new(const struct api_server_config *config, const struct api_back
         r = -ENOMEM;
         goto fail;
     }
+    if ((r = api_cors_parse(config->cors_origins, s->token != NULL, &s->cors, err)) < 0)
+        goto fail;
+    s->config.cors_origins = NULL;
 
     if (config->listen_fd >= 0) {
         s->addr_len = sizeof(s->addr);
@@ -794,8 +827,8 @@ int api_server_new(const struct api_server_config *config, const struct api_back
             on_connection, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
             MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     } else {
-        r = parse_listen(config->listen ? config->listen : "127.0.0.1:8470", &s->addr, &s->addr_len,
-                         err);
+        r = api_listen_parse(config->listen ? config->listen : "127.0.0.1:8470", &s->addr,
+                             &s->addr_len, err);
         if (r < 0)
             goto fail;
         if (s->addr.ss_family == AF_INET6)
@@ -823,6 +856,7 @@ int api_server_new(const struct api_server_config *config, const struct api_back
     *ret_server = s;
     return 0;
 fail:
+    api_cors_done(&s->cors);
     free(s->token);
     pthread_mutex_destroy(&s->token_lock);
     free(s);
@@ -836,6 +870,7 @@ struct api_server *api_server_free(struct api_server *s)
     atomic_store(&s->stopping, true);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    api_cors_done(&s->cors);
     free(s->token);
     pthread_mutex_destroy(&s->token_lock);
     free(s);
@@ -852,6 +887,21 @@ int api_server_set_token(struct api_server *s, const char *token)
     s->token = copy;
     pthread_mutex_unlock(&s->token_lock);
     return 0;
+}
+
+int api_server_set_cors(struct api_server *s, const char *cors_origins, struct errbuf *err)
+{
+    struct api_cors cors, old;
+    pthread_mutex_lock(&s->token_lock);
+    int r = api_cors_parse(cors_origins, s->token != NULL, &cors, err);
+    if (r == 0) {
+        old = s->cors;
+        s->cors = cors;
+    }
+    pthread_mutex_unlock(&s->token_lock);
+    if (r == 0)
+        api_cors_done(&old);
+    return r;
 }
 
 unsigned api_server_port(struct api_server *s)

@@ -410,6 +410,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
             r = parse_uint(value, 1, 100000, &cfg->history_limit_max);
         else if (strcmp(key, "api_local_sources") == 0)
             r = parse_bool(value, &cfg->api_local_sources);
+        else if (strcmp(key, "cors_origins") == 0)
+            r = copy_value(cfg->cors_origins, sizeof(cfg->cors_origins), value);
         else
             return BAD("unknown key '%s' in [server]", key);
     } else if (strcmp(section, "daemon") == 0) {
@@ -696,6 +698,11 @@ int config_validate(const struct config *cfg, struct errbuf *err)
                           cfg->max_sse_clients, cfg->max_connections);
     if (!cfg->state_directory[0])
         return errbuf_set(err, -EINVAL, "state_directory is empty");
+    struct api_cors cors;
+    int rc = api_cors_parse(cfg->cors_origins, cfg->token_file[0] != '\0', &cors, err);
+    if (rc < 0)
+        return rc;
+    api_cors_done(&cors);
     for (size_t i = 0; i < cfg->n_rules; i++) {
         const struct config_rule *rule = &cfg->rules[i];
         if (!rule->kind_set)

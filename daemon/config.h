@@ -182,7 +182,8 @@ struct config {
     double sse_heartbeat_s;
     unsigned event_buffer;
     unsigned history_limit_max;
-    bool api_local_sources; /* may POST /v1/streams name files and devices? */
+    bool api_local_sources;  /* may POST /v1/streams name files and devices? */
+    char cors_origins[1024]; /* pages that may read the API from a browser */
     /* [daemon] */
     char state_directory[PATH_MAX];
     char model[PATH_MAX];

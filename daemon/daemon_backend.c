@@ -147,6 +147,42 @@ static int be_history_get(void *userdata, const char *name, double since, double
     return 0;
 }
 
+static int be_history_search(void *userdata, const struct api_history_query *q, json_t **ret_json,
+                             struct errbuf *err)
+{
+    struct daemon *d = userdata;
+    const char *streams[API_HISTORY_FILTER_MAX], *labels[API_HISTORY_FILTER_MAX];
+    for (size_t i = 0; i < q->n_streams; i++)
+        streams[i] = q->streams[i];
+    for (size_t i = 0; i < q->n_labels; i++)
+        labels[i] = q->labels[i];
+    struct store_history_filter f = {.streams = streams,
+                                     .n_streams = q->n_streams,
+                                     .labels = labels,
+                                     .n_labels = q->n_labels,
+                                     .track = q->track,
+                                     .site = q->site,
+                                     .room = q->room,
+                                     .since = q->since,
+                                     .until = q->until,
+                                     .before_id = q->before_id,
+                                     .limit = q->limit};
+    json_t *intervals = NULL;
+    int r = store_history_search(d->store, &f, &intervals, err);
+    if (r < 0)
+        return r;
+    /* A full page may have more behind it: the next one starts below its
+     * last id. */
+    size_t n = json_array_size(intervals);
+    json_t *last = n ? json_object_get(json_array_get(intervals, n - 1), "id") : NULL;
+    json_t *root = json_pack("{s:o, s:o}", "intervals", intervals, "next_before_id",
+                             n == q->limit && last ? json_copy(last) : json_null());
+    if (!root)
+        return -ENOMEM;
+    *ret_json = root;
+    return 0;
+}
+
 static int be_pose_get(void *userdata, const char *name, json_t **ret_json, struct errbuf *err)
 {
     struct daemon *d = userdata;
@@ -312,6 +348,7 @@ const struct api_backend daemon_backend = {
     .stream_option_name = config_video_name,
     .activity_get = be_activity_get,
     .history_get = be_history_get,
+    .history_search = be_history_search,
     .model_get = be_model_get,
     .pose_get = be_pose_get,
     .people_get = be_people_get,

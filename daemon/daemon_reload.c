@@ -129,6 +129,8 @@ int daemon_reload(struct daemon *d, struct config *cfg)
     reload_model(d, cfg);
     api_server_set_token(d->server, token);
     free(token);
+    if ((r = api_server_set_cors(d->server, cfg->cors_origins, &err)) < 0)
+        log_error("reload: %s; keeping the origins before", errbuf_text(&err, r));
     log_set_max_level(cfg->log_level);
     struct supervisor_settings s = daemon_supervisor_settings(cfg);
     supervisor_set_settings(d->sup, &s);

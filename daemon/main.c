@@ -432,6 +432,7 @@ static int run(struct daemon *d, const struct options *o)
         .max_sse_clients = d->cfg.max_sse_clients,
         .sse_heartbeat_ms = (unsigned)(d->cfg.sse_heartbeat_s * 1000),
         .history_limit_max = d->cfg.history_limit_max,
+        .cors_origins = d->cfg.cors_origins,
     };
     if (notify_listen_fd(&listen_fd) >= 0)
         sc.listen_fd = listen_fd;

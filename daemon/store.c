@@ -501,18 +501,53 @@ rollback:
     return r;
 }
 
+/* The columns every history answer reads, in this order. */
+#define HISTORY_COLUMNS "id, stream, state, label, score, start, end, open, person, site, room"
+
+/* One row of HISTORY_COLUMNS as the API's Interval. */
+static json_t *history_row_json(sqlite3_stmt *st)
+{
+    const char *label = (const char *)sqlite3_column_text(st, 3);
+    bool open = sqlite3_column_int(st, 7) != 0;
+    bool person = sqlite3_column_type(st, 8) != SQLITE_NULL;
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:s?, s:s?}", "id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "stream",
+                     (const char *)sqlite3_column_text(st, 1), "state",
+                     (const char *)sqlite3_column_text(st, 2), "label",
+                     label ? json_string(label) : json_null(), "score",
+                     label ? json_real(sqlite3_column_double(st, 4)) : json_null(), "start",
+                     api_time_json(sqlite3_column_double(st, 5)), "end",
+                     open ? json_null() : api_time_json(sqlite3_column_double(st, 6)), "open", open,
+                     "person", person ? json_integer(sqlite3_column_int64(st, 8)) : json_null(),
+                     "site", (const char *)sqlite3_column_text(st, 9), "room",
+                     (const char *)sqlite3_column_text(st, 10));
+}
+
+/* Steps st to its end, each row into array (at the front when reverse). */
+static int history_rows(struct store *s, sqlite3_stmt *st, bool reverse, json_t *array,
+                        struct errbuf *err)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *item = history_row_json(st);
+        if (!item || (reverse ? json_array_insert_new(array, 0, item)
+                              : json_array_append_new(array, item)) < 0)
+            return -ENOMEM;
+    }
+    return rc == SQLITE_DONE ? 0 : store_db_error(s, err, rc, "reading history");
+}
+
 static int store_history_query_locked(struct store *s, const char *stream, double since,
                                       double until, unsigned limit, json_t **ret_array,
                                       struct errbuf *err)
 {
     sqlite3_stmt *st;
     json_t *array = json_array();
-    int rc, r;
+    int r;
     if (!array)
         return -ENOMEM;
     r = store_db_prepare(s,
-                         "SELECT state, label, score, start, end, open, person, site, room "
-                         "FROM history "
+                         "SELECT " HISTORY_COLUMNS " FROM history "
                          "WHERE stream = ?1 AND (?2 < 0 OR end >= ?2) AND (?3 < 0 OR start <= ?3) "
                          "ORDER BY start DESC, id DESC LIMIT ?4",
                          &st, err);
@@ -524,28 +559,62 @@ static int store_history_query_locked(struct store *s, const char *stream, doubl
     sqlite3_bind_double(st, 2, since);
     sqlite3_bind_double(st, 3, until);
     sqlite3_bind_int(st, 4, (int)limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *label = (const char *)sqlite3_column_text(st, 1);
-        bool open = sqlite3_column_int(st, 5) != 0;
-        bool person = sqlite3_column_type(st, 6) != SQLITE_NULL;
-        const char *site = (const char *)sqlite3_column_text(st, 7),
-                   *room = (const char *)sqlite3_column_text(st, 8);
-        json_t *item = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:s?, s:s?}", "state",
-                                 (const char *)sqlite3_column_text(st, 0), "label",
-                                 label ? json_string(label) : json_null(), "score",
-                                 label ? json_real(sqlite3_column_double(st, 2)) : json_null(),
-                                 "start", api_time_json(sqlite3_column_double(st, 3)), "end",
-                                 open ? json_null() : api_time_json(sqlite3_column_double(st, 4)),
-                                 "open", open, "person",
-                                 person ? json_integer(sqlite3_column_int64(st, 6)) : json_null(),
-                                 "site", site, "room", room);
-        if (!item || json_array_insert_new(array, 0, item) < 0) {
-            r = -ENOMEM;
-            break;
-        }
+    r = history_rows(s, st, true, array, err);
+    sqlite3_finalize(st);
+    if (r < 0) {
+        json_decref(array);
+        return r;
     }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = store_db_error(s, err, rc, "reading history");
+    *ret_array = array;
+    return 0;
+}
+
+/* Appends " AND column IN (?,?,...)" for n names. */
+static void sql_in(char *sql, size_t size, const char *column, size_t n)
+{
+    size_t len = strlen(sql);
+    snprintf(sql + len, size - len, " AND %s IN (", column);
+    for (size_t i = 0; i < n; i++) {
+        len = strlen(sql);
+        snprintf(sql + len, size - len, "%s?", i ? "," : "");
+    }
+    len = strlen(sql);
+    snprintf(sql + len, size - len, ")");
+}
+
+static int store_history_search_locked(struct store *s, const struct store_history_filter *f,
+                                       json_t **ret_array, struct errbuf *err)
+{
+    /* The numbered parameters come first in the text: each bare ? of the IN
+     * lists then takes the number after the largest one before it. An open
+     * interval goes on now, so it reaches any `since`. */
+    char sql[1024] = "SELECT " HISTORY_COLUMNS " FROM history WHERE (?1 = 0 OR person = ?1)"
+                     " AND (?2 = '' OR site = ?2) AND (?3 = '' OR room = ?3)"
+                     " AND (?4 < 0 OR open = 1 OR end >= ?4) AND (?5 < 0 OR start <= ?5)"
+                     " AND (?6 = 0 OR id < ?6) AND ?7 > 0";
+    sqlite3_stmt *st;
+    int r, k = 1;
+
+    if (f->n_streams)
+        sql_in(sql, sizeof(sql), "stream", f->n_streams);
+    if (f->n_labels)
+        sql_in(sql, sizeof(sql), "label", f->n_labels);
+    strncat(sql, " ORDER BY id DESC LIMIT ?7", sizeof(sql) - strlen(sql) - 1);
+    if ((r = store_db_prepare(s, sql, &st, err)) < 0)
+        return r;
+    sqlite3_bind_int64(st, k++, f->track);
+    sqlite3_bind_text(st, k++, f->site ? f->site : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, f->room ? f->room : "", -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, k++, f->since);
+    sqlite3_bind_double(st, k++, f->until);
+    sqlite3_bind_int64(st, k++, f->before_id);
+    sqlite3_bind_int(st, k++, (int)f->limit);
+    for (size_t i = 0; i < f->n_streams; i++)
+        sqlite3_bind_text(st, k++, f->streams[i], -1, SQLITE_STATIC);
+    for (size_t i = 0; i < f->n_labels; i++)
+        sqlite3_bind_text(st, k++, f->labels[i], -1, SQLITE_STATIC);
+    json_t *array = json_array();
+    r = array ? history_rows(s, st, false, array, err) : -ENOMEM;
     sqlite3_finalize(st);
     if (r < 0) {
         json_decref(array);
@@ -667,6 +736,15 @@ int store_history_query(struct store *s, const char *stream, double since, doubl
 {
     pthread_mutex_lock(&s->lock);
     int r = store_history_query_locked(s, stream, since, until, limit, ret_array, err);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+int store_history_search(struct store *s, const struct store_history_filter *filter,
+                         json_t **ret_array, struct errbuf *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = store_history_search_locked(s, filter, ret_array, err);
     pthread_mutex_unlock(&s->lock);
     return r;
 }

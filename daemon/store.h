@@ -71,6 +71,23 @@ int store_history_close(struct store *store, int64_t history_id, double end, str
  * newest `limit` of them, oldest first, as a JSON array. */
 int store_history_query(struct store *store, const char *stream, double since, double until,
                         unsigned limit, json_t **ret_array, struct errbuf *err);
+/* What store_history_search keeps: empty lists, 0 and "" (or NULL) match
+ * anything; times < 0 are open-ended. */
+struct store_history_filter {
+    const char *const *streams;
+    size_t n_streams;
+    const char *const *labels;
+    size_t n_labels;
+    int64_t track;
+    const char *site, *room;
+    double since, until;
+    int64_t before_id; /* 0: from the newest; else ids below it */
+    unsigned limit;
+};
+/* Intervals of any stream matching filter, newest first by id (ids only
+ * grow, so a page ends where the next begins), at most filter->limit. */
+int store_history_search(struct store *store, const struct store_history_filter *filter,
+                         json_t **ret_array, struct errbuf *err);
 /* Deletes intervals that ended before `before`; returns how many. */
 int store_history_prune(struct store *store, double before, struct errbuf *err);
 

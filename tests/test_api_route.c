@@ -25,6 +25,8 @@ static void routes_match_methods_and_names(void **state)
     assert_string_equal(m.name, "living-room.2");
     assert_int_equal(api_route_find("GET", "/v1/streams/a/history", &m), 0);
     assert_int_equal(m.route, API_ROUTE_HISTORY);
+    assert_int_equal(api_route_find("GET", "/v1/history", &m), 0);
+    assert_int_equal(m.route, API_ROUTE_HISTORY_ALL);
     assert_int_equal(api_route_find("GET", "/v1/events", &m), 0);
     assert_int_equal(api_route_find("HEAD", "/metrics", &m), 0);
     assert_int_equal(api_route_find("GET", "/healthz", &m), 0);

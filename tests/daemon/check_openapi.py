@@ -362,6 +362,11 @@ def main():
             call("get", "/v1/streams/conf/history?until=soon", "/v1/streams/{name}/history",
                  want=400)
             call("get", "/v1/streams/nope/history", "/v1/streams/{name}/history", want=404)
+            call("get", "/v1/history?streams=conf&limit=5", "/v1/history", want=200)
+            call("get", "/v1/history?since=0&labels=Walk,Sitdown&site=x&room=y&track=1",
+                 "/v1/history", want=200)
+            call("get", "/v1/history?before_id=x", "/v1/history", want=400)
+            call("get", "/v1/history?color=red", "/v1/history", want=400)
             call("delete", "/v1/streams/conf", "/v1/streams/{name}", want=403)
             call("delete", "/v1/streams/nope", "/v1/streams/{name}", want=404)
             call("get", "/v1/model", want=404)

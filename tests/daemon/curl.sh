@@ -1,6 +1,7 @@
 #!/bin/sh
 # crtd answered with curl, as a user would: the README's commands, the token,
-# a POST, an error, the event stream with Last-Event-ID.
+# a POST, an error, the event stream with Last-Event-ID, history across
+# streams page by page, a CORS preflight.
 # Usage: curl.sh CRTD_BINARY
 set -eu
 crtd=$1
@@ -13,7 +14,7 @@ fail() { echo "FAIL: $*"; [ -f "$dir/log" ] && cat "$dir/log"; exit 1; }
 
 printf 'curl-test-token-0123456789\n' >"$dir/token"
 chmod 600 "$dir/token"
-printf '[daemon]\nhysteresis_s = 0\n' >"$dir/crtd.conf"
+printf '[daemon]\nhysteresis_s = 0\n[server]\ncors_origins = http://dash.example:8470\n' >"$dir/crtd.conf"
 "$crtd" --config "$dir/crtd.conf" --model none --listen 127.0.0.1:0 --state-dir "$dir/state" \
     --token-file "$dir/token" --stream 'kitchen=synthetic:script=Walk*3,none*3&segment_ms=40' \
     2>"$dir/log" &
@@ -45,6 +46,22 @@ first=$(sed -n 's/^id: //p' "$dir/events" | head -1)
 curl -sN -H "$auth" -H "Last-Event-ID: $first" --max-time 1 "$base/v1/events" >"$dir/replay" || true
 second=$(sed -n 's/^id: //p' "$dir/replay" | head -1)
 [ -n "$second" ] && [ "$second" -gt "$first" ] || fail "replay after $first gave '$second'"
+
+# History across streams, a page and the next; a bad filter named.
+curl -sf -H "$auth" "$base/v1/history?streams=kitchen&limit=1" >"$dir/page" || fail history
+next=$(sed -n 's/.*"next_before_id":\([0-9]*\).*/\1/p' "$dir/page")
+[ -n "$next" ] || fail "no next_before_id in $(cat "$dir/page")"
+curl -sf -H "$auth" "$base/v1/history?streams=kitchen&limit=1&before_id=$next" |
+    grep -q '"stream":"kitchen"' || fail "history page before $next"
+code=$(curl -s -o "$dir/err" -w '%{http_code}' -H "$auth" "$base/v1/history?track=none")
+[ "$code" = 400 ] && grep -q "'track'" "$dir/err" || fail "history bad track: $code"
+
+# A browser's preflight from the listed origin, and from another.
+curl -si -X OPTIONS -H 'Origin: http://dash.example:8470' -H 'Access-Control-Request-Method: GET' \
+    -H 'Access-Control-Request-Headers: authorization' "$base/v1/streams" >"$dir/pre"
+grep -qi '^access-control-allow-headers:.*Authorization' "$dir/pre" || fail "preflight: $(cat "$dir/pre")"
+curl -si -X OPTIONS -H 'Origin: http://other.example' "$base/v1/streams" >"$dir/pre"
+! grep -qi '^access-control-' "$dir/pre" || fail "preflight of another origin: $(cat "$dir/pre")"
 
 curl -sf -H "$auth" "$base/metrics" | grep -q '^crtd_stream_segments_total{stream="kitchen"}' ||
     fail metrics

@@ -170,6 +170,9 @@ def seeds_http(opts):
         "bad_body": b'\x02/v1/streams\n{"name":"../x","url":"","extra":[1,2,{"a":null}]}',
         "post_video": b'\x02/v1/streams\n{"name":"porch","url":"rtsp://cam/1","transport":"udp",'
                       b'"max_side":320}',
+        "history_all": b"\x00/v1/history\nstreams=kitchen,hall&labels=Walk&track=2&site=Rose wing"
+                       b"&since=2026-11-22T08:00:00Z&limit=50&before_id=1200",
+        "cors": b"\x05/v1/streams\nhttp://box1:8470, https://[::1]:9000,*",
     }
     for name, data in requests.items():
         write("http", name, data)
