@@ -26,8 +26,8 @@ struct real {
     struct people *people;
     struct pose_person dets[POSE_MAX_PEOPLE]; /* the last pose run's, held while still */
     int n_dets;
-    bool gate;                   /* the motion gate is on, with conversion on demand */
-    struct video_pose_gate pgate; /* its verdicts (video library, as in crt classify) */
+    bool gate;                         /* the motion gate is on, with conversion on demand */
+    struct video_pose_gate pgate;      /* its verdicts (video library, as in crt classify) */
     atomic_uint_least64_t pose_frames; /* read by real_status from other threads */
     atomic_int gate_state;             /* enum pipeline_gate */
     const atomic_bool *stop;

@@ -158,7 +158,6 @@ char *e2e_http_get(unsigned port, const char *path)
     return buf;
 }
 
-
 double e2e_metric(const char *text, const char *family, const char *stream)
 {
     char key[160];

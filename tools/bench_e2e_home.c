@@ -113,8 +113,7 @@ static int make_videos(struct home_setup *su)
     return 0;
 }
 
-static int run_home(const struct home_setup *su, int n, double still_pose_fps,
-                    struct home_run *ret)
+static int run_home(const struct home_setup *su, int n, double still_pose_fps, struct home_run *ret)
 {
     char log[400], state[400], conf[400], (*args)[400] = calloc((size_t)n, sizeof(*args));
     const char *argv[2 * HOME_MAX + 16];
@@ -140,8 +139,8 @@ static int run_home(const struct home_setup *su, int n, double still_pose_fps,
     fprintf(f, "[daemon]\nstill_pose_fps = %g\n", still_pose_fps);
     fclose(f);
     size_t a = 0;
-    const char *fixed[] = {su->crtd,  "--listen", "127.0.0.1:0", "--state-dir", state,   "--config",
-                           conf,      "--model",  su->model,     "--pose-model", su->pose};
+    const char *fixed[] = {su->crtd, "--listen", "127.0.0.1:0", "--state-dir",  state,   "--config",
+                           conf,     "--model",  su->model,     "--pose-model", su->pose};
     for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
         argv[a++] = fixed[i];
     for (int i = 0; i < n; i++) {
@@ -221,8 +220,9 @@ static json_t *classify(const struct home_setup *su, const char *file, bool gate
 {
     char out[400];
     snprintf(out, sizeof(out), "%s/classify-%s.json", su->dir, gate ? "gate" : "nogate");
-    const char *argv[] = {su->self,   "classify", "--json",  "--model",   su->model, "--pose",
-                          su->pose,   gate ? "--gate" : "--no-gate", file, NULL};
+    const char *argv[] = {su->self,  "classify", "--json", "--model",
+                          su->model, "--pose",   su->pose, gate ? "--gate" : "--no-gate",
+                          file,      NULL};
     pid_t pid = e2e_spawn(argv, out);
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
@@ -269,26 +269,25 @@ static int check_labels(const struct home_setup *su, int files, bool as_json, js
             cli_error(BENCH, "crt classify failed on %s", su->files[k]);
             return -EIO;
         }
-        size_t n = json_array_size(a) < json_array_size(b) ? json_array_size(a)
-                                                           : json_array_size(b);
+        size_t n =
+            json_array_size(a) < json_array_size(b) ? json_array_size(a) : json_array_size(b);
         int same = 0;
         for (size_t i = 0; i < n; i++)
             same += strcmp(json_string_value(json_object_get(json_array_get(a, i), "label")),
-                           json_string_value(json_object_get(json_array_get(b, i), "label"))) ==
-                    0;
+                           json_string_value(json_object_get(json_array_get(b, i), "label"))) == 0;
         const char *ta = top_label(a), *tb = top_label(b);
-        bool clip_same = ta && tb && strcmp(ta, tb) == 0 && json_array_size(a) == n &&
-                         json_array_size(b) == n;
+        bool clip_same =
+            ta && tb && strcmp(ta, tb) == 0 && json_array_size(a) == n && json_array_size(b) == n;
         clips_same += clip_same;
         if ((double)same / (double)(n ? n : 1) < (double)worst_same / worst_total || k == 0) {
             worst_same = same;
             worst_total = n ? (int)n : 1;
         }
         json_t *gate = json_object_get(on, "gate");
-        json_array_append_new(
-            report, json_pack("{s:i, s:i, s:i, s:s, s:s, s:O}", "camera", k, "segments", (int)n,
-                              "agree", same, "label_gate", ta ? ta : "", "label_ungated",
-                              tb ? tb : "", "gate", gate ? gate : json_null()));
+        json_array_append_new(report, json_pack("{s:i, s:i, s:i, s:s, s:s, s:O}", "camera", k,
+                                                "segments", (int)n, "agree", same, "label_gate",
+                                                ta ? ta : "", "label_ungated", tb ? tb : "", "gate",
+                                                gate ? gate : json_null()));
         if (!as_json)
             printf("labels camera%d: %d of %zu segments agree (%.1f%%), clip label %s / %s, "
                    "pose on %lld of %lld frames\n",
@@ -317,18 +316,16 @@ static json_t *run_json(const struct home_run *x)
 {
     return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "streams",
                      x->streams, "still_pose_fps", x->still_pose_fps, "fps_target", x->fps_target,
-                     "fps_min", x->fps_min, "fps_mean", x->fps_mean, "gated_share",
-                     x->gated_share, "pose_share", x->pose_share, "latency_p50_s",
-                     isnan(x->p50) ? -1 : x->p50, "latency_p95_s", isnan(x->p95) ? -1 : x->p95,
-                     "cpu_cores", x->cores, "cpu_s_per_stream_s", x->cpu_per_stream_s,
-                     "keeps_up", x->keeps_up);
+                     "fps_min", x->fps_min, "fps_mean", x->fps_mean, "gated_share", x->gated_share,
+                     "pose_share", x->pose_share, "latency_p50_s", isnan(x->p50) ? -1 : x->p50,
+                     "latency_p95_s", isnan(x->p95) ? -1 : x->p95, "cpu_cores", x->cores,
+                     "cpu_s_per_stream_s", x->cpu_per_stream_s, "keeps_up", x->keeps_up);
 }
 
 int bench_e2e_home(int argc, char **argv)
 {
     struct home_setup su = {.seconds = 20};
-    char dir[] = "/tmp/crt-bench-home-XXXXXX", pose[4096], model[4096], crtd[4096],
-         self[4096];
+    char dir[] = "/tmp/crt-bench-home-XXXXXX", pose[4096], model[4096], crtd[4096], self[4096];
     int only = 0, max = 64;
     bool as_json = false;
 
@@ -373,8 +370,8 @@ int bench_e2e_home(int argc, char **argv)
     const char *need[] = {su.pose, su.model};
     for (size_t i = 0; i < ARRAY_SIZE(need); i++)
         if (access(need[i], R_OK) < 0) {
-            cli_error(BENCH, "%s: %s (run scripts/setup, or give --pose-model / --model)",
-                      need[i], strerror(errno));
+            cli_error(BENCH, "%s: %s (run scripts/setup, or give --pose-model / --model)", need[i],
+                      strerror(errno));
             return 1;
         }
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -405,15 +402,14 @@ int bench_e2e_home(int argc, char **argv)
     bool off_fell = false;
     if (r == 0 && !as_json)
         printf("%7s %5s %8s %8s %9s %7s %6s %8s %8s %6s %9s  %s\n", "streams", "gate", "fps/goal",
-               "fps(min)", "fps(mean)", "gated%", "pose%", "p50(ms)", "p95(ms)", "cores",
-               "cpu-s/s", "keeps up");
+               "fps(min)", "fps(mean)", "gated%", "pose%", "p50(ms)", "p95(ms)", "cores", "cpu-s/s",
+               "keeps up");
     for (size_t k = 0; r == 0 && k < ARRAY_SIZE(ramp); k++) {
         int n = only ? only : ramp[k];
         if (!only && n > max)
             break;
         struct home_run on, off;
-        fprintf(stderr, "crt bench e2e: %d home cameras, gate on, for %.0f s...\n", n,
-                su.seconds);
+        fprintf(stderr, "crt bench e2e: %d home cameras, gate on, for %.0f s...\n", n, su.seconds);
         if ((r = run_home(&su, n, 2, &on)) < 0)
             break;
         if (!as_json)

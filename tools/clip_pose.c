@@ -65,12 +65,10 @@ static int read_frames(const char *path, double fps, struct pose_context *contex
         if (gate) {
             enum video_pose_view view;
             if (on_people)
-                view = gate->view ? gate->view(ctx)
-                       : n > 0    ? VIDEO_VIEW_PERSON
-                                  : VIDEO_VIEW_NOBODY;
+                view = gate->view ? gate->view(ctx) : n > 0 ? VIDEO_VIEW_PERSON : VIDEO_VIEW_NOBODY;
             else
-                view = frame.pts - seen_pts <= SINGLE_LINGER_S ? VIDEO_VIEW_PERSON
-                                                               : VIDEO_VIEW_NOBODY;
+                view =
+                    frame.pts - seen_pts <= SINGLE_LINGER_S ? VIDEO_VIEW_PERSON : VIDEO_VIEW_NOBODY;
             video_pose_gate_decide(&verdicts, &frame.motion, frame.pts, view, &run, &hold);
             gate->sampled++;
             gate->gated += frame.motion.computed && !frame.motion.moved && !frame.motion.reset;

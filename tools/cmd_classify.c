@@ -307,7 +307,8 @@ int cmd_classify(int argc, char **argv)
             char *end;
             gate.still_pose_fps = strtod(optarg, &end);
             if (end == optarg || *end || !(gate.still_pose_fps > 0 && gate.still_pose_fps <= 60)) {
-                cli_error("classify", "--still-pose-fps '%s': expected a rate in (0, 60] (--no-gate "
+                cli_error("classify",
+                          "--still-pose-fps '%s': expected a rate in (0, 60] (--no-gate "
                           "turns the gate off)",
                           optarg);
                 return EXIT_USAGE;

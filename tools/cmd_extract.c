@@ -284,8 +284,10 @@ static int write_json_file(const char *path, json_t *value, struct errbuf *err)
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
                    struct errbuf *err)
 {
-    struct extract_run run = {
-        .dir = opts->dir, .out = opts->out, .fps = opts->fps, .still_pose_fps = opts->still_pose_fps};
+    struct extract_run run = {.dir = opts->dir,
+                              .out = opts->out,
+                              .fps = opts->fps,
+                              .still_pose_fps = opts->still_pose_fps};
     char model_path[4096], name[256], path[4200];
     struct pose_model *pose = NULL;
     struct extract_summary summary = {0};
@@ -500,11 +502,10 @@ int cmd_extract(int argc, char **argv)
     if (as_json) {
         json_t *out = json_pack(
             "{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:f, s:f, s:b, s:I, s:I, s:I}", "cache", opts.out,
-            "clips",
-            summary.clips, "extracted", summary.extracted, "already_done", summary.already_done,
-            "unparsable", summary.unparsable, "failed", summary.failed, "left_out",
-            summary.left_out, "seconds", summary.seconds, "video_seconds", summary.video_seconds,
-            "gate", gated, "frames", (json_int_t)summary.frames, "gated",
+            "clips", summary.clips, "extracted", summary.extracted, "already_done",
+            summary.already_done, "unparsable", summary.unparsable, "failed", summary.failed,
+            "left_out", summary.left_out, "seconds", summary.seconds, "video_seconds",
+            summary.video_seconds, "gate", gated, "frames", (json_int_t)summary.frames, "gated",
             (json_int_t)summary.gated, "pose_frames", (json_int_t)summary.pose_frames);
         json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);

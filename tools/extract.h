@@ -27,7 +27,7 @@ struct extract_summary {
     double seconds;       /* wall time of the run */
     double video_seconds; /* of the clips extracted in this run, at the sampling rate */
     uint64_t frames, gated, pose_frames; /* of the clips extracted in this run */
-    json_t *left_out;     /* [{clip, problem, message}], owned by the caller */
+    json_t *left_out;                    /* [{clip, problem, message}], owned by the caller */
 };
 
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
