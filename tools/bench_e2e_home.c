@@ -26,7 +26,7 @@
 #endif
 
 #define HOME_MAX   128 /* streams */
-#define HOME_FILES 6   /* phases of the day */
+#define HOME_FILES 4   /* phases of the day */
 #define DAY_S      60  /* 42 s empty, 12 s sitting, 6 s walking */
 
 struct home_setup {
@@ -42,6 +42,8 @@ struct home_run {
     double gated_share, pose_share; /* of the sampled frames */
     double p50, p95;                /* seconds */
     double cores, cpu_per_stream_s; /* CPU-seconds per stream-second */
+    double ms_per_frame;            /* crtd's CPU per sampled frame */
+    double at_goal;                 /* CPU-seconds per stream-second at the model's fps */
     bool keeps_up;
 };
 
@@ -136,7 +138,7 @@ static int run_home(const struct home_setup *su, int n, double still_pose_fps, s
         cli_error(BENCH, "%s: %s", conf, strerror(errno));
         goto finish;
     }
-    fprintf(f, "[daemon]\nstill_pose_fps = %g\n", still_pose_fps);
+    fprintf(f, "[daemon]\nstill_pose_fps = %g\nmax_streams = %d\n", still_pose_fps, n);
     fclose(f);
     size_t a = 0;
     const char *fixed[] = {su->crtd, "--listen", "127.0.0.1:0", "--state-dir",  state,   "--config",
@@ -203,6 +205,10 @@ static int run_home(const struct home_setup *su, int n, double still_pose_fps, s
     ret->p95 = e2e_quantile(&all0, &all1, 0.95);
     ret->cores = (c1 - c0) / dt;
     ret->cpu_per_stream_s = ret->cores / n;
+    /* A stream that fell behind did less work: its cost at the full rate is
+     * the cost per sampled frame times the model's fps. */
+    ret->ms_per_frame = sampled > 0 ? (c1 - c0) / sampled * 1e3 : NAN;
+    ret->at_goal = ret->ms_per_frame * 1e-3 * ret->fps_target;
     ret->keeps_up = ret->fps_min >= KEEP_UP * ret->fps_target;
     r = 0;
 finish:
@@ -305,21 +311,24 @@ static int check_labels(const struct home_setup *su, int files, bool as_json, js
 
 static void print_run(const struct home_run *x)
 {
-    printf("%7d %5s %8.1f %8.2f %9.2f %7.1f %6.1f %8.1f %8.1f %6.2f %9.4f  %s\n", x->streams,
-           x->still_pose_fps > 0 ? "on" : "off", x->fps_target, x->fps_min, x->fps_mean,
+    printf("%7d %5s %8.1f %8.2f %9.2f %7.1f %6.1f %8.1f %8.1f %6.2f %8.4f %8.2f %8.4f  %s\n",
+           x->streams, x->still_pose_fps > 0 ? "on" : "off", x->fps_target, x->fps_min, x->fps_mean,
            100 * x->gated_share, 100 * x->pose_share, x->p50 * 1e3, x->p95 * 1e3, x->cores,
-           x->cpu_per_stream_s, x->keeps_up ? "yes" : "no");
+           x->cpu_per_stream_s, x->ms_per_frame, x->at_goal, x->keeps_up ? "yes" : "no");
     fflush(stdout);
 }
 
 static json_t *run_json(const struct home_run *x)
 {
-    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "streams",
-                     x->streams, "still_pose_fps", x->still_pose_fps, "fps_target", x->fps_target,
-                     "fps_min", x->fps_min, "fps_mean", x->fps_mean, "gated_share", x->gated_share,
-                     "pose_share", x->pose_share, "latency_p50_s", isnan(x->p50) ? -1 : x->p50,
-                     "latency_p95_s", isnan(x->p95) ? -1 : x->p95, "cpu_cores", x->cores,
-                     "cpu_s_per_stream_s", x->cpu_per_stream_s, "keeps_up", x->keeps_up);
+    json_t *o = json_pack(
+        "{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "streams", x->streams,
+        "still_pose_fps", x->still_pose_fps, "fps_target", x->fps_target, "fps_min", x->fps_min,
+        "fps_mean", x->fps_mean, "gated_share", x->gated_share, "pose_share", x->pose_share,
+        "latency_p50_s", isnan(x->p50) ? -1 : x->p50, "latency_p95_s", isnan(x->p95) ? -1 : x->p95,
+        "cpu_cores", x->cores, "cpu_s_per_stream_s", x->cpu_per_stream_s, "keeps_up", x->keeps_up);
+    json_object_set_new(o, "ms_per_frame", json_real(x->ms_per_frame));
+    json_object_set_new(o, "cpu_s_per_stream_s_at_goal", json_real(x->at_goal));
+    return o;
 }
 
 int bench_e2e_home(int argc, char **argv)
@@ -399,11 +408,12 @@ int bench_e2e_home(int argc, char **argv)
     int r = check_labels(&su, files, as_json, labels);
     static const int ramp[] = {8, 16, 32, 48, 64, 80, 96, 128};
     int best_on = 0, best_off = 0;
+    struct home_run last_on = {0}, last_off = {0};
     bool off_fell = false;
     if (r == 0 && !as_json)
-        printf("%7s %5s %8s %8s %9s %7s %6s %8s %8s %6s %9s  %s\n", "streams", "gate", "fps/goal",
-               "fps(min)", "fps(mean)", "gated%", "pose%", "p50(ms)", "p95(ms)", "cores", "cpu-s/s",
-               "keeps up");
+        printf("%7s %5s %8s %8s %9s %7s %6s %8s %8s %6s %8s %8s %8s  %s\n", "streams", "gate",
+               "fps/goal", "fps(min)", "fps(mean)", "gated%", "pose%", "p50(ms)", "p95(ms)",
+               "cores", "cpu-s/s", "ms/frame", "at goal", "keeps up");
     for (size_t k = 0; r == 0 && k < ARRAY_SIZE(ramp); k++) {
         int n = only ? only : ramp[k];
         if (!only && n > max)
@@ -416,6 +426,7 @@ int bench_e2e_home(int argc, char **argv)
             print_run(&on);
         json_array_append_new(runs, run_json(&on));
         best_on = on.keeps_up ? n : best_on;
+        last_on = on;
         /* The gate off beside it, until it no longer keeps up. */
         if (!off_fell) {
             fprintf(stderr, "crt bench e2e: %d home cameras, gate off, for %.0f s...\n", n,
@@ -426,6 +437,7 @@ int bench_e2e_home(int argc, char **argv)
                 print_run(&off);
             json_array_append_new(runs, run_json(&off));
             best_off = off.keeps_up ? n : best_off;
+            last_off = off;
             off_fell = !off.keeps_up;
         }
         if (only || !on.keeps_up)
@@ -446,8 +458,14 @@ int bench_e2e_home(int argc, char **argv)
         json_decref(labels);
         if (r == 0)
             printf("largest N that keeps up: %d with the gate, %d without (%ld cores; cpu-s/s is "
-                   "crtd's user+system CPU-seconds per stream-second)\n",
+                   "crtd's user+system CPU-seconds per stream-second, 'at goal' the same at the "
+                   "model's fps: a stream that fell behind did less)\n",
                    best_on, best_off, sysconf(_SC_NPROCESSORS_ONLN));
+        if (r == 0 && last_on.at_goal > 0)
+            printf("on %ld free cores: about %.0f streams with the gate, %.0f without (cores / "
+                   "CPU-seconds per stream-second at the goal, of the last runs)\n",
+                   sysconf(_SC_NPROCESSORS_ONLN), sysconf(_SC_NPROCESSORS_ONLN) / last_on.at_goal,
+                   last_off.at_goal > 0 ? sysconf(_SC_NPROCESSORS_ONLN) / last_off.at_goal : NAN);
     }
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
