@@ -31,6 +31,7 @@
 
 struct home_setup {
     const char *crtd, *model, *pose, *dir, *self;
+    const char *videos; /* where the cameras' videos are (made when absent) */
     double seconds;
     char files[HOME_FILES][300];
 };
@@ -51,7 +52,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: crt bench e2e --workload home [--streams N] [--max N] [--seconds S]\n"
-            "                     [--model FILE] [--pose-model FILE] [--crtd PATH] [--json]\n\n"
+            "                     [--model FILE] [--pose-model FILE] [--crtd PATH] [--videos DIR]\n"
+            "                     [--json]\n\n"
             "A home's day for N cameras through crtd: 640x480 at 15 fps, each camera on\n"
             "its own phase of a %d s day (empty room with lighting changes and noise 70%%,\n"
             "a person sitting still 20%%, walking 10%%), played by crtd in a loop. Each N\n"
@@ -66,6 +68,8 @@ static void usage(FILE *out)
             "  --model FILE       segment model (default models/default.safetensors)\n"
             "  --pose-model FILE  MoveNet graph (default movenet-lightning.json)\n"
             "  --crtd PATH        the daemon (default: crtd beside crt in the build)\n"
+            "  --videos DIR       keep the cameras' videos in DIR, made there only when absent\n"
+            "                     (default: made afresh in a temporary folder)\n"
             "  --json             one JSON object on stdout\n",
             DAY_S, HOME_MAX);
 }
@@ -80,8 +84,8 @@ static int run_shell(const char *cmd)
 static int make_videos(struct home_setup *su)
 {
     char room[300], person[300], cmd[4096];
-    snprintf(room, sizeof(room), "%s/room.png", su->dir);
-    snprintf(person, sizeof(person), "%s/person.png", su->dir);
+    snprintf(room, sizeof(room), "%s/room.png", su->videos);
+    snprintf(person, sizeof(person), "%s/person.png", su->videos);
     snprintf(cmd, sizeof(cmd),
              "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=640x480 "
              "-vf eq=contrast=0.8,gblur=sigma=1 -frames:v 1 '%s' && "
@@ -92,10 +96,12 @@ static int make_videos(struct home_setup *su)
         return -EIO;
     for (int k = 0; k < HOME_FILES; k++) {
         double off = (double)k * DAY_S / HOME_FILES;
-        snprintf(su->files[k], sizeof(su->files[k]), "%s/camera%d.mp4", su->dir, k);
-        /* p: the time of day. Sitting at 21..33 s, walking at 54..60 s; the
-         * lamp dims by 0.08 over 20 s and flickers by 0.03 at 1.3 Hz; the
-         * sensor's noise is temporal. */
+        snprintf(su->files[k], sizeof(su->files[k]), "%s/camera%d.mp4", su->videos, k);
+        if (access(su->files[k], R_OK) == 0)
+            continue; /* made by an earlier run into --videos */
+                      /* p: the time of day. Sitting at 21..33 s, walking at 54..60 s; the
+                       * lamp dims by 0.08 over 20 s and flickers by 0.03 at 1.3 Hz; the
+                       * sensor's noise is temporal. */
 #define P "mod(t+%g,%d)"
         snprintf(cmd, sizeof(cmd),
                  "ffmpeg -nostdin -v error -y -loop 1 -framerate 15 -i '%s' "
@@ -105,7 +111,7 @@ static int make_videos(struct home_setup *su)
                  "enable='gte(" P ",54)',"
                  "eq=brightness='0.08*sin(2*PI*t/20)+0.03*sin(2*PI*1.3*t)':eval=frame,"
                  "noise=alls=6:allf=t,format=yuv420p\" "
-                 "-c:v libx264 -preset veryfast -g 30 -r 15 '%s'",
+                 "-c:v libx264 -preset veryfast -bf 0 -g 30 -r 15 '%s'",
                  room, person, DAY_S, off, DAY_S, off, DAY_S, off, DAY_S, su->files[k]);
 #undef P
         fprintf(stderr, "crt bench e2e: making camera %d of %d...\n", k + 1, HOME_FILES);
@@ -371,6 +377,12 @@ int bench_e2e_home(int argc, char **argv)
             su.pose = argv[++i];
         } else if (has && strcmp(a, "--crtd") == 0) {
             su.crtd = argv[++i];
+        } else if (has && strcmp(a, "--videos") == 0) {
+            su.videos = argv[++i];
+            if (mkdir_parents(su.videos, 0755) < 0) {
+                cli_error(BENCH, "--videos '%s': cannot create it", su.videos);
+                return 1;
+            }
         } else {
             cli_error(BENCH, "unknown option '%s' (try --workload home --help)", a);
             return EXIT_USAGE;
@@ -398,6 +410,8 @@ int bench_e2e_home(int argc, char **argv)
         return 1;
     }
     su.dir = dir;
+    if (!su.videos)
+        su.videos = dir;
     if (make_videos(&su) < 0) {
         cli_error(BENCH, "could not make the cameras' videos with ffmpeg (see above)");
         return 1;
