@@ -54,6 +54,7 @@ static void usage(FILE *out)
         "  --pose-model FILE  MoveNet graph (default "
         "%s/third_party/models/movenet-lightning.json)\n"
         "  --clip FILE        the clip (default: made from third_party/images/messi5.jpg)\n"
+        "  --still-pose-fps F crtd's still_pose_fps (default crtd's, 2; 0: no motion gate)\n"
         "  --crtd PATH        the daemon (default: crtd beside crt in the build, then $PATH)\n"
         "  --json             one JSON object on stdout\n"
         "  --workload home    a home's day of many cameras instead, the motion gate on\n"
@@ -297,6 +298,8 @@ struct run_result {
 struct setup {
     const char *crtd, *model, *pose, *clip, *dir;
     double seconds;
+    double still_pose_fps; /* < 0: crtd's default */
+    char conf[300];        /* the [daemon] setting, when given */
 };
 
 static int run_n(const struct setup *su, int n, struct run_result *ret)
@@ -333,6 +336,10 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
     argv[a++] = su->model;
     argv[a++] = "--pose-model";
     argv[a++] = su->pose;
+    if (su->conf[0]) {
+        argv[a++] = "--config";
+        argv[a++] = su->conf;
+    }
     for (int i = 0; i < n; i++) {
         snprintf(args[i], sizeof(args[i]), "s%d=%.64s", i, urls[i]);
         argv[a++] = "--stream";
@@ -427,7 +434,7 @@ int e2e_make_model(const char *path, struct errbuf *err)
 
 int bench_e2e(int argc, char **argv)
 {
-    struct setup su = {.seconds = 10};
+    struct setup su = {.seconds = 10, .still_pose_fps = -1};
     int only = 0, max = 32;
     bool json = false;
     char dir[] = "/tmp/crt-bench-e2e-XXXXXX", model[128], clip[128], crtd[4096];
@@ -478,6 +485,13 @@ int bench_e2e(int argc, char **argv)
             su.model = argv[++i];
         } else if (has && strcmp(a, "--pose-model") == 0) {
             su.pose = argv[++i];
+        } else if (has && strcmp(a, "--still-pose-fps") == 0) {
+            char *end;
+            su.still_pose_fps = strtod(argv[++i], &end);
+            if (*end || !(su.still_pose_fps >= 0 && su.still_pose_fps <= 60)) {
+                cli_error(BENCH, "--still-pose-fps must be 0 (no motion gate) to 60");
+                return EXIT_USAGE;
+            }
         } else if (has && strcmp(a, "--clip") == 0) {
             su.clip = argv[++i];
         } else if (has && strcmp(a, "--crtd") == 0) {
@@ -508,6 +522,15 @@ int bench_e2e(int argc, char **argv)
         return 1;
     }
     su.dir = dir;
+    if (su.still_pose_fps >= 0) {
+        snprintf(su.conf, sizeof(su.conf), "%s/crtd.conf", dir);
+        FILE *f = fopen(su.conf, "w");
+        if (!f || fprintf(f, "[daemon]\nstill_pose_fps = %g\n", su.still_pose_fps) < 0 ||
+            fclose(f) != 0) {
+            cli_error(BENCH, "%s: cannot write", su.conf);
+            return 1;
+        }
+    }
     errbuf_clear(&err);
     if (!su.model) {
         snprintf(model, sizeof(model), "%s/crt-random.safetensors", dir);
