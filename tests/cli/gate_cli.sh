@@ -50,6 +50,9 @@ check gate_help 0 "still-pose-fps" -- "$crt" classify --help
 check extract_gate_help 0 "still-pose-fps" -- "$crt" extract --help
 check gate_bad_rate 2 "crt classify: --still-pose-fps '0': expected a rate in (0, 60]" -- \
     "$crt" classify --still-pose-fps 0 "$tmp/clips/empty.mp4"
+check bench_bad_workload 2 "crt bench e2e: --workload 'office': expected clip (the default) or home" -- \
+    "$crt" bench e2e --workload office
+check bench_home_help 0 "still_pose_fps 2" -- "$crt" bench e2e --workload home --help
 check extract_bad_rate 2 "crt extract: --still-pose-fps 'x': expected a rate in (0, 60]" -- \
     "$crt" extract --gate --still-pose-fps x "$tmp/clips"
 
