@@ -231,10 +231,12 @@ int e2e_start_crtd(const char *const *argv, const char *log, pid_t *ret_pid, uns
 {
     pid_t crtd = e2e_spawn(argv, log);
     unsigned port = 0;
-    for (int i = 0; i < 200 && !port; i++) {
+    /* The port line comes after a line per stream: 64 KB hold 128 streams'. */
+    static char buf[1 << 16];
+    for (int i = 0; i < 600 && !port; i++) {
         e2e_sleep_s(0.05);
         FILE *f = fopen(log, "r");
-        char buf[8192] = "";
+        buf[0] = '\0';
         if (f) {
             size_t got = fread(buf, 1, sizeof(buf) - 1, f);
             buf[got] = '\0';
