@@ -36,7 +36,7 @@ double e2e_quantile(const struct e2e_sample *a, const struct e2e_sample *b, doub
 double e2e_cpu_seconds(pid_t pid);
 /* A segment model of the default sizes with random weights. */
 int e2e_make_model(const char *path, struct errbuf *err);
-/* Starts crtd (argv listens on port 0) and reads its port from log. */
+/* Starts crtd (argv listens on port 0) and reads its port from log (up to 30 s). */
 int e2e_start_crtd(const char *const *argv, const char *log, pid_t *ret_pid, unsigned *ret_port);
 /* Until all n streams have 2 segments (at most 60 s), then 2 s more. */
 void e2e_warm_up(unsigned port, int n);
