@@ -27,11 +27,8 @@ struct real {
     struct pose_archive *archive;             /* borrowed; NULL: none */
     struct pose_person dets[POSE_MAX_PEOPLE]; /* the last pose run's, held while still */
     int n_dets;
-    bool gate;             /* the motion gate is on, with conversion on demand */
-    double still_interval; /* seconds between pose runs on a still person in view */
-    double slack;          /* half a sampled frame: a run is due that much early */
-    bool posed_any;
-    double last_pose_pts;
+    bool gate;                         /* the motion gate is on, with conversion on demand */
+    struct video_pose_gate pgate;      /* its verdicts (video library, as in crt classify) */
     atomic_uint_least64_t pose_frames; /* read by real_status from other threads */
     atomic_int gate_state;             /* enum pipeline_gate */
     const atomic_bool *stop;
@@ -64,16 +61,14 @@ static int pace(struct real *p, double pts)
 
 /* Who the tracker has: no track, tentative ones only, or a confirmed one
  * (someone is, or was a moment ago, in view). */
-enum tracked { TRACKED_NONE, TRACKED_TENTATIVE, TRACKED_CONFIRMED };
-
-static enum tracked tracked(const struct real *p)
+static enum video_pose_view tracked(const struct real *p)
 {
     const struct pose_tracker *t = people_tracker(p->people);
-    enum tracked who = TRACKED_NONE;
+    enum video_pose_view who = VIDEO_VIEW_NOBODY;
     for (int i = 0; i < pose_tracker_count(t); i++) {
         if (pose_tracker_track(t, i)->confirmed)
-            return TRACKED_CONFIRMED;
-        who = TRACKED_TENTATIVE;
+            return VIDEO_VIEW_PERSON;
+        who = VIDEO_VIEW_TENTATIVE;
     }
     return who;
 }
@@ -83,25 +78,20 @@ static enum tracked tracked(const struct real *p)
 static enum pipeline_gate gate_frame(const struct real *p, const struct video_frame *frame,
                                      bool *ret_pose, int *ret_held)
 {
+    static const enum pipeline_gate states[] = {
+        [VIDEO_POSE_MOVED] = PIPELINE_GATE_MOVED,
+        [VIDEO_POSE_STILL] = PIPELINE_GATE_STILL,
+        [VIDEO_POSE_EMPTY] = PIPELINE_GATE_EMPTY,
+    };
+    bool hold;
     *ret_pose = true;
     *ret_held = 0;
     if (!p->gate)
         return PIPELINE_GATE_OFF;
-    const struct video_motion_result *m = &frame->motion;
-    if (!m->computed || m->moved || m->reset)
-        return PIPELINE_GATE_MOVED;
-    enum tracked who = tracked(p);
-    if (who == TRACKED_NONE) {
-        *ret_pose = false;
-        return PIPELINE_GATE_EMPTY;
-    }
-    /* A person who keeps still (lying after a fall, reading) stays in view
-     * on the held detections. A tentative track (someone still when the
-     * camera started) is confirmed by pose at this rate alone, so that a
-     * detection seen once is never held into a person. */
-    *ret_pose = !p->posed_any || frame->pts - p->last_pose_pts >= p->still_interval - p->slack;
-    *ret_held = who == TRACKED_CONFIRMED ? p->n_dets : 0;
-    return PIPELINE_GATE_STILL;
+    enum video_pose_verdict v =
+        video_pose_gate_decide(&p->pgate, &frame->motion, frame->pts, tracked(p), ret_pose, &hold);
+    *ret_held = hold ? p->n_dets : 0;
+    return states[v];
 }
 
 static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err)
@@ -130,8 +120,7 @@ static int real_step(void *impl, struct pipeline_result *ret, struct errbuf *err
             if (r < 0)
                 return r;
             n = p->n_dets;
-            p->posed_any = true;
-            p->last_pose_pts = frame.pts;
+            video_pose_gate_posed(&p->pgate, frame.pts);
             atomic_fetch_add(&p->pose_frames, 1);
         }
         /* A frame without pose still goes to the people library (empty, or
@@ -253,8 +242,7 @@ int pipeline_real_open(const struct pipeline_model *model, const char *url,
      * converted to RGB. */
     if (source->still_pose_fps > 0) {
         p->gate = true;
-        p->still_interval = 1 / source->still_pose_fps;
-        p->slack = opts.fps > 0 ? 0.5 / opts.fps : 0;
+        video_pose_gate_init(&p->pgate, source->still_pose_fps, opts.fps);
         opts.motion = true;
         opts.convert_on_demand = true;
     }

@@ -25,22 +25,21 @@
 #include "safetensors.h"
 #include "crt.h"
 #include "data.h"
+#include "bench_e2e.h"
 
 #ifndef CRTD_SOURCE_ROOT
 #define CRTD_SOURCE_ROOT "."
 #endif
 
-#define BENCH        "bench e2e"
-#define MAX_STREAMS  64
-#define KEEP_UP      0.95
-#define HIST_BUCKETS 32
+#define MAX_STREAMS 64
 
 static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: crt bench e2e [--streams N] [--max N] [--seconds S] [--model FILE]\n"
-        "                     [--pose-model FILE] [--clip FILE] [--crtd PATH] [--json]\n\n"
+        "usage: crt bench e2e [--workload clip|home] [--streams N] [--max N] [--seconds S]\n"
+        "                     [--model FILE] [--pose-model FILE] [--clip FILE] [--crtd PATH]\n"
+        "                     [--json]\n\n"
         "N live streams of a 640x480 clip, each at real time, watched by one crtd;\n"
         "prints per-stream sampled fps, frames missed (sampling slots lost to falling\n"
         "behind) and skipped (decoded but not sampled: the rate conversion),\n"
@@ -55,18 +54,21 @@ static void usage(FILE *out)
         "  --pose-model FILE  MoveNet graph (default "
         "%s/third_party/models/movenet-lightning.json)\n"
         "  --clip FILE        the clip (default: made from third_party/images/messi5.jpg)\n"
+        "  --still-pose-fps F crtd's still_pose_fps (default crtd's, 2; 0: no motion gate)\n"
         "  --crtd PATH        the daemon (default: crtd beside crt in the build, then $PATH)\n"
-        "  --json             one JSON object on stdout\n",
+        "  --json             one JSON object on stdout\n"
+        "  --workload home    a home's day of many cameras instead, the motion gate on\n"
+        "                     and off (crt bench e2e --workload home --help)\n",
         KEEP_UP * 100, CRTD_SOURCE_ROOT);
 }
 
-static void sleep_s(double s)
+void e2e_sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
     nanosleep(&ts, NULL);
 }
 
-static pid_t spawn(const char *const *argv, const char *log)
+pid_t e2e_spawn(const char *const *argv, const char *log)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -82,7 +84,7 @@ static pid_t spawn(const char *const *argv, const char *log)
     return pid;
 }
 
-static void reap(pid_t pid, int sig)
+void e2e_reap(pid_t pid, int sig)
 {
     int status;
     if (pid <= 0)
@@ -91,7 +93,7 @@ static void reap(pid_t pid, int sig)
     for (int i = 0; i < 500; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid)
             return;
-        sleep_s(0.02);
+        e2e_sleep_s(0.02);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -113,7 +115,7 @@ static unsigned free_port(void)
 }
 
 /* GET path from crtd; a malloc'd body, or NULL. */
-static char *http_get(unsigned port, const char *path)
+char *e2e_http_get(unsigned port, const char *path)
 {
     char req[256];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
@@ -157,15 +159,7 @@ static char *http_get(unsigned port, const char *path)
     return buf;
 }
 
-/* What one /metrics read says about one stream. */
-struct sample {
-    double sampled, dropped;
-    double le[HIST_BUCKETS];
-    double cum[HIST_BUCKETS]; /* cumulative counts; le[i] = +Inf as INFINITY */
-    int n_buckets;
-};
-
-static double metric(const char *text, const char *family, const char *stream)
+double e2e_metric(const char *text, const char *family, const char *stream)
 {
     char key[160];
     snprintf(key, sizeof(key), "%s{stream=\"%s\"} ", family, stream);
@@ -173,12 +167,12 @@ static double metric(const char *text, const char *family, const char *stream)
     return p ? strtod(p + strlen(key), NULL) : NAN;
 }
 
-static void read_sample(const char *text, const char *stream, struct sample *s)
+void e2e_read_sample(const char *text, const char *stream, struct e2e_sample *s)
 {
     char key[160];
     memset(s, 0, sizeof(*s));
-    s->sampled = metric(text, "crtd_stream_sampled_frames_total", stream);
-    s->dropped = metric(text, "crtd_stream_dropped_frames_total", stream);
+    s->sampled = e2e_metric(text, "crtd_stream_sampled_frames_total", stream);
+    s->dropped = e2e_metric(text, "crtd_stream_dropped_frames_total", stream);
     snprintf(key, sizeof(key), "crtd_activity_latency_seconds_bucket{stream=\"%s\",le=\"", stream);
     for (const char *p = strstr(text, key); p && s->n_buckets < HIST_BUCKETS;
          p = strstr(p + 1, key)) {
@@ -191,7 +185,7 @@ static void read_sample(const char *text, const char *stream, struct sample *s)
 }
 
 /* A quantile of the histogram difference b - a, linear within a bucket. */
-static double quantile(const struct sample *a, const struct sample *b, double q)
+double e2e_quantile(const struct e2e_sample *a, const struct e2e_sample *b, double q)
 {
     int n = b->n_buckets;
     if (n == 0 || a->n_buckets != n)
@@ -214,7 +208,7 @@ static double quantile(const struct sample *a, const struct sample *b, double q)
     return lo;
 }
 
-static double cpu_seconds(pid_t pid)
+double e2e_cpu_seconds(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -233,6 +227,63 @@ static double cpu_seconds(pid_t pid)
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+int e2e_start_crtd(const char *const *argv, const char *log, pid_t *ret_pid, unsigned *ret_port)
+{
+    pid_t crtd = e2e_spawn(argv, log);
+    unsigned port = 0;
+    /* The port line comes after a line per stream: 64 KB hold 128 streams'. */
+    static char buf[1 << 16];
+    for (int i = 0; i < 600 && !port; i++) {
+        e2e_sleep_s(0.05);
+        FILE *f = fopen(log, "r");
+        buf[0] = '\0';
+        if (f) {
+            size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[got] = '\0';
+            fclose(f);
+        }
+        char *p = strstr(buf, "(port ");
+        if (p)
+            port = (unsigned)atoi(p + 6);
+        int status;
+        if (waitpid(crtd, &status, WNOHANG) == crtd) {
+            cli_error(BENCH, "crtd exited at start; see %s", log);
+            *ret_pid = 0;
+            return -EIO;
+        }
+    }
+    *ret_pid = crtd;
+    if (!port) {
+        cli_error(BENCH, "crtd did not start; see %s", log);
+        return -EIO;
+    }
+    *ret_port = port;
+    return 0;
+}
+
+void e2e_warm_up(unsigned port, int n)
+{
+    /* Every stream connected and past its first segments, then 2 s more so
+     * that start-up backlogs are gone from the measured window. */
+    for (int i = 0; i < 600; i++) {
+        char *list = e2e_http_get(port, "/v1/streams");
+        json_t *jl = list ? json_loads(list, 0, NULL) : NULL;
+        json_t *streams = json_object_get(jl, "streams"), *item;
+        size_t k, ready = 0;
+        json_array_foreach(streams, k, item)
+        {
+            if (json_integer_value(json_object_get(item, "segments")) >= 2)
+                ready++;
+        }
+        json_decref(jl);
+        free(list);
+        if (ready == (size_t)n)
+            break;
+        e2e_sleep_s(0.1);
+    }
+    e2e_sleep_s(2);
+}
+
 struct run_result {
     int streams;
     double fps_target;
@@ -249,6 +300,8 @@ struct run_result {
 struct setup {
     const char *crtd, *model, *pose, *clip, *dir;
     double seconds;
+    double still_pose_fps; /* < 0: crtd's default */
+    char conf[300];        /* the [daemon] setting, when given */
 };
 
 static int run_n(const struct setup *su, int n, struct run_result *ret)
@@ -256,7 +309,7 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
     pid_t cams[MAX_STREAMS] = {0}, crtd = 0;
     char urls[MAX_STREAMS][64], args[MAX_STREAMS][128], log[300], state[300];
     const char *argv[2 * MAX_STREAMS + 16];
-    struct sample *s0 = calloc((size_t)n, sizeof(*s0)), *s1 = calloc((size_t)n, sizeof(*s1));
+    struct e2e_sample *s0 = calloc((size_t)n, sizeof(*s0)), *s1 = calloc((size_t)n, sizeof(*s1));
     char *m0 = NULL, *m1 = NULL;
     unsigned port = 0;
     int r = -EIO;
@@ -271,7 +324,7 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
         const char *ff[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-re",  "-stream_loop",
                             "-1",     "-i",       su->clip,    "-c",    "copy", "-f",
                             "mpegts", "-listen",  "1",         urls[i], NULL};
-        cams[i] = spawn(ff, NULL);
+        cams[i] = e2e_spawn(ff, NULL);
     }
     snprintf(log, sizeof(log), "%s/crtd-%d.log", su->dir, n);
     snprintf(state, sizeof(state), "%s/state-%d", su->dir, n);
@@ -285,37 +338,19 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
     argv[a++] = su->model;
     argv[a++] = "--pose-model";
     argv[a++] = su->pose;
+    if (su->conf[0]) {
+        argv[a++] = "--config";
+        argv[a++] = su->conf;
+    }
     for (int i = 0; i < n; i++) {
         snprintf(args[i], sizeof(args[i]), "s%d=%.64s", i, urls[i]);
         argv[a++] = "--stream";
         argv[a++] = args[i];
     }
     argv[a] = NULL;
-    crtd = spawn(argv, log);
-    for (int i = 0; i < 200 && !port; i++) {
-        sleep_s(0.05);
-        FILE *f = fopen(log, "r");
-        char buf[8192] = "";
-        if (f) {
-            size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-            buf[got] = '\0';
-            fclose(f);
-        }
-        char *p = strstr(buf, "(port ");
-        if (p)
-            port = (unsigned)atoi(p + 6);
-        int status;
-        if (waitpid(crtd, &status, WNOHANG) == crtd) {
-            crtd = 0;
-            cli_error(BENCH, "crtd exited at start; see %s", log);
-            goto finish;
-        }
-    }
-    if (!port) {
-        cli_error(BENCH, "crtd did not start; see %s", log);
+    if (e2e_start_crtd(argv, log, &crtd, &port) < 0)
         goto finish;
-    }
-    char *card = http_get(port, "/v1/model");
+    char *card = e2e_http_get(port, "/v1/model");
     json_t *j = card ? json_loads(card, 0, NULL) : NULL;
     ret->fps_target = j ? json_number_value(json_object_get(j, "fps")) : 0;
     json_decref(j);
@@ -325,36 +360,18 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
         goto finish;
     }
 
-    /* Warm-up: every stream connected and past its first segments, then 2 s
-     * more so that start-up backlogs are gone from the measured window. */
-    for (int i = 0; i < 300; i++) {
-        char *list = http_get(port, "/v1/streams");
-        json_t *jl = list ? json_loads(list, 0, NULL) : NULL;
-        json_t *streams = json_object_get(jl, "streams"), *item;
-        size_t k, ready = 0;
-        json_array_foreach(streams, k, item)
-        {
-            if (json_integer_value(json_object_get(item, "segments")) >= 2)
-                ready++;
-        }
-        json_decref(jl);
-        free(list);
-        if (ready == (size_t)n)
-            break;
-        sleep_s(0.1);
-    }
-    sleep_s(2);
-    double t0 = time_mono_ns() / 1e9, c0 = cpu_seconds(crtd);
-    m0 = http_get(port, "/metrics");
-    sleep_s(su->seconds);
-    double t1 = time_mono_ns() / 1e9, c1 = cpu_seconds(crtd);
-    m1 = http_get(port, "/metrics");
+    e2e_warm_up(port, n);
+    double t0 = time_mono_ns() / 1e9, c0 = e2e_cpu_seconds(crtd);
+    m0 = e2e_http_get(port, "/metrics");
+    e2e_sleep_s(su->seconds);
+    double t1 = time_mono_ns() / 1e9, c1 = e2e_cpu_seconds(crtd);
+    m1 = e2e_http_get(port, "/metrics");
     if (!m0 || !m1) {
         cli_error(BENCH, "crtd's /metrics did not answer");
         goto finish;
     }
     double dt = t1 - t0;
-    struct sample all0 = {0}, all1 = {0};
+    struct e2e_sample all0 = {0}, all1 = {0};
     ret->streams = n;
     ret->fps_min = INFINITY;
     ret->fps_mean = 0;
@@ -363,8 +380,8 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
     for (int i = 0; i < n; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%d", i);
-        read_sample(m0, name, &s0[i]);
-        read_sample(m1, name, &s1[i]);
+        e2e_read_sample(m0, name, &s0[i]);
+        e2e_read_sample(m1, name, &s1[i]);
         double fps = (s1[i].sampled - s0[i].sampled) / dt;
         if (!(fps >= 0))
             fps = 0;
@@ -385,16 +402,16 @@ static int run_n(const struct setup *su, int n, struct run_result *ret)
             all1.cum[b] += s1[i].cum[b];
         }
     }
-    ret->p50 = quantile(&all0, &all1, 0.50);
-    ret->p95 = quantile(&all0, &all1, 0.95);
+    ret->p50 = e2e_quantile(&all0, &all1, 0.50);
+    ret->p95 = e2e_quantile(&all0, &all1, 0.95);
     ret->missed_per_s = fmax(0, ret->fps_target - ret->fps_mean);
     ret->cpu = (c1 - c0) / dt;
     ret->keeps_up = ret->fps_min >= KEEP_UP * ret->fps_target;
     r = 0;
 finish:
-    reap(crtd, SIGTERM);
+    e2e_reap(crtd, SIGTERM);
     for (int i = 0; i < n; i++)
-        reap(cams[i], SIGTERM);
+        e2e_reap(cams[i], SIGTERM);
     free(m0);
     free(m1);
     free(s0);
@@ -402,7 +419,7 @@ finish:
     return r;
 }
 
-static int make_model(const char *path, struct errbuf *err)
+int e2e_make_model(const char *path, struct errbuf *err)
 {
     struct crt_config cfg;
     struct crt_model *m = NULL;
@@ -419,13 +436,23 @@ static int make_model(const char *path, struct errbuf *err)
 
 int bench_e2e(int argc, char **argv)
 {
-    struct setup su = {.seconds = 10};
+    struct setup su = {.seconds = 10, .still_pose_fps = -1};
     int only = 0, max = 32;
     bool json = false;
     char dir[] = "/tmp/crt-bench-e2e-XXXXXX", model[128], clip[128], crtd[4096];
     char pose[4096];
     struct errbuf err;
 
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--workload") == 0) {
+            if (strcmp(argv[i + 1], "home") == 0)
+                return bench_e2e_home(argc, argv);
+            if (strcmp(argv[i + 1], "clip") != 0) {
+                cli_error(BENCH, "--workload '%s': expected clip (the default) or home",
+                          argv[i + 1]);
+                return EXIT_USAGE;
+            }
+        }
     snprintf(pose, sizeof(pose), "%s/third_party/models/movenet-lightning.json", CRTD_SOURCE_ROOT);
     su.pose = pose;
     for (int i = 1; i < argc; i++) {
@@ -436,6 +463,8 @@ int bench_e2e(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
+        } else if (has && strcmp(a, "--workload") == 0) {
+            i++; /* clip */
         } else if (has && strcmp(a, "--streams") == 0) {
             only = atoi(argv[++i]);
             if (only < 1 || only > MAX_STREAMS) {
@@ -458,6 +487,13 @@ int bench_e2e(int argc, char **argv)
             su.model = argv[++i];
         } else if (has && strcmp(a, "--pose-model") == 0) {
             su.pose = argv[++i];
+        } else if (has && strcmp(a, "--still-pose-fps") == 0) {
+            char *end;
+            su.still_pose_fps = strtod(argv[++i], &end);
+            if (*end || !(su.still_pose_fps >= 0 && su.still_pose_fps <= 60)) {
+                cli_error(BENCH, "--still-pose-fps must be 0 (no motion gate) to 60");
+                return EXIT_USAGE;
+            }
         } else if (has && strcmp(a, "--clip") == 0) {
             su.clip = argv[++i];
         } else if (has && strcmp(a, "--crtd") == 0) {
@@ -488,10 +524,19 @@ int bench_e2e(int argc, char **argv)
         return 1;
     }
     su.dir = dir;
+    if (su.still_pose_fps >= 0) {
+        snprintf(su.conf, sizeof(su.conf), "%s/crtd.conf", dir);
+        FILE *f = fopen(su.conf, "w");
+        if (!f || fprintf(f, "[daemon]\nstill_pose_fps = %g\n", su.still_pose_fps) < 0 ||
+            fclose(f) != 0) {
+            cli_error(BENCH, "%s: cannot write", su.conf);
+            return 1;
+        }
+    }
     errbuf_clear(&err);
     if (!su.model) {
         snprintf(model, sizeof(model), "%s/crt-random.safetensors", dir);
-        int r = make_model(model, &err);
+        int r = e2e_make_model(model, &err);
         if (r < 0) {
             cli_error(BENCH, "%s", errbuf_text(&err, r));
             return 1;

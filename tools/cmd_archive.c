@@ -150,7 +150,7 @@ int cmd_archive(int argc, char **argv)
     }
     run.max_frames = o.max_frames;
     run.wall0 = time_wall_s();
-    r = clip_pose_read_people(file, o.fps, context, (int)o.side, on_people, &run, &err);
+    r = clip_pose_read_people(file, o.fps, context, (int)o.side, NULL, on_people, &run, &err);
     if (r < 0 || run.error < 0) {
         cli_error("archive", "%s", errbuf_text(&err, r < 0 ? r : run.error));
         goto done;

@@ -51,6 +51,13 @@ struct classify_run {
     int n_tracks, cap_tracks;
 };
 
+/* The gate's view of who is in view: the people library's tracker. */
+static enum video_pose_view people_view(void *ctx)
+{
+    const struct classify_run *run = ctx;
+    return clip_pose_tracker_view(people_tracker(run->people));
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -69,6 +76,11 @@ static void usage(FILE *out)
             "  --max-people N    multipose: person tracks at once, 1 to %d (default 6)\n"
             "  --isa SET         the best pose kernel set: best (default), avx512, avx2,\n"
             "                    neon or portable\n"
+            "  --no-gate         pose on every sampled frame (default: the motion gate, as\n"
+            "                    crtd runs it: no pose while nobody is in view and nothing\n"
+            "                    moves, --still-pose-fps on a person who keeps still)\n"
+            "  --gate            the motion gate (the default)\n"
+            "  --still-pose-fps F  pose rate on a still person, in (0, 60] (default 2)\n"
             "  --segments        also print every segment's decision\n"
             "  --json            print the timelines and the segments as JSON\n",
             POSE_PEOPLE_MIN_SIDE, POSE_PEOPLE_MAX_SIDE, PEOPLE_MAX);
@@ -283,13 +295,17 @@ int cmd_classify(int argc, char **argv)
         {"max-people", required_argument, NULL, 'P'},
         {"segments", no_argument, NULL, 's'},
         {"isa", required_argument, NULL, 'I'},
+        {"gate", no_argument, NULL, 'g'},
+        {"no-gate", no_argument, NULL, 'G'},
+        {"still-pose-fps", required_argument, NULL, 'F'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model_arg = NULL, *pose_name = "lightning", *models_dir = NULL;
     char model_path[4096], pose_path[4096];
-    bool as_json = false, show_segments = false;
+    bool as_json = false, show_segments = false, gated = true;
+    struct clip_pose_gate gate = {.still_pose_fps = 2};
     int side = 256, max_people = 0;
     struct crt_model *model = NULL;
     struct pose_model *pose = NULL;
@@ -332,6 +348,22 @@ int cmd_classify(int argc, char **argv)
             if (pose_cli_isa_option(optarg, "classify") < 0)
                 return EXIT_USAGE;
             break;
+        case 'g':
+        case 'G':
+            gated = c == 'g';
+            break;
+        case 'F': {
+            char *end;
+            gate.still_pose_fps = strtod(optarg, &end);
+            if (end == optarg || *end || !(gate.still_pose_fps > 0 && gate.still_pose_fps <= 60)) {
+                cli_error("classify",
+                          "--still-pose-fps '%s': expected a rate in (0, 60] (--no-gate "
+                          "turns the gate off)",
+                          optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case 'j':
             as_json = true;
             break;
@@ -379,7 +411,9 @@ int cmd_classify(int argc, char **argv)
             cli_error("classify", "%s", errbuf_text(&err, r));
             goto done;
         }
-        r = clip_pose_read_people(file, cfg->fps, context, side, on_people, &run, &err);
+        gate.view = people_view;
+        r = clip_pose_read_people(file, cfg->fps, context, side, gated ? &gate : NULL, on_people,
+                                  &run, &err);
     } else {
         run.probs = calloc((size_t)cfg->n_classes, sizeof(float));
         if (!run.probs || crt_stream_new(model, &run.stream) < 0) {
@@ -387,7 +421,7 @@ int cmd_classify(int argc, char **argv)
             goto done;
         }
         features_state_init(&run.features);
-        r = clip_pose_read(file, cfg->fps, context, on_frame, &run, &err);
+        r = clip_pose_read(file, cfg->fps, context, gated ? &gate : NULL, on_frame, &run, &err);
     }
     if (r < 0 || run.error < 0) {
         cli_error("classify", "%s", errbuf_text(&err, r < 0 ? r : run.error));
@@ -402,6 +436,12 @@ int cmd_classify(int argc, char **argv)
         if (multi)
             printf(", multipose at side %d: %d tracks", side, run.n_tracks);
         printf("\n");
+        if (gated)
+            printf("motion gate: %llu of %d frames still, pose on %llu (still_pose_fps %g)\n",
+                   (unsigned long long)gate.gated, frames, (unsigned long long)gate.pose_frames,
+                   gate.still_pose_fps);
+        else
+            printf("motion gate: off, pose on %d frames\n", frames);
     }
     json_t *timeline = NULL, *segments = NULL;
     for (int i = 0; i < run.n_tracks; i++) {
@@ -428,6 +468,12 @@ int cmd_classify(int argc, char **argv)
             json_pack("{s:s, s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "file", file, "model", model_path,
                       "pose", pose_path, "frames", frames, "fps", cfg->fps, "segment_frames",
                       cfg->segment_len, "tracks", tracks, "labels_in_view", shares);
+        json_object_set_new(
+            out, "gate",
+            gated ? json_pack("{s:b, s:f, s:I, s:I}", "on", 1, "still_pose_fps",
+                              gate.still_pose_fps, "gated", (json_int_t)gate.gated, "pose_frames",
+                              (json_int_t)gate.pose_frames)
+                  : json_pack("{s:b, s:I}", "on", 0, "pose_frames", (json_int_t)frames));
         if (multi) {
             json_object_set_new(out, "side", json_integer(side));
         } else {

@@ -219,7 +219,7 @@ int cmd_defects(int argc, char **argv)
         }
         people_defects_reset(run.state);
         run.frames = run.n_first = 0;
-        r = clip_pose_read_people(file, o.fps, context, (int)o.side, on_people, &run, &err);
+        r = clip_pose_read_people(file, o.fps, context, (int)o.side, NULL, on_people, &run, &err);
         if (r == 1 && run.error >= 0) /* a photo */
             run.error =
                 people_defects_still(run.state, run.first, run.n_first, run.width, run.height);

@@ -34,13 +34,14 @@ struct clip_job {
     enum clip_outcome outcome;
     struct smarthome_clip_name parsed;
     int frames;
+    uint64_t gated, pose_frames; /* of its frames: found still, given to pose */
     char checksum[17];
     char *why; /* for UNPARSABLE and FAILED */
 };
 
 struct extract_run {
     const char *dir, *out;
-    double fps;
+    double fps, still_pose_fps;
     const struct pose_model *pose;
     struct clip_job *clips;
     int n;
@@ -65,6 +66,12 @@ static void usage(FILE *out)
                  "  --jobs N         clips posed at once (default: all cores)\n"
                  "  --isa SET        the best pose kernel set: best (default), avx512, avx2,\n"
                  "                   neon or portable\n"
+                 "  --gate           the motion gate, as crtd runs it: no pose while nobody is\n"
+                 "                   in view and nothing moves, --still-pose-fps on a person who\n"
+                 "                   keeps still, keypoints held in between (default: off, pose\n"
+                 "                   on every frame, as training wants)\n"
+                 "  --still-pose-fps F  with --gate, the pose rate on a still person, in (0, 60]\n"
+                 "                   (default 2)\n"
                  "  --shard I/N      take only shard I of N (1 <= I <= N): clip k of the sorted\n"
                  "                   list goes to shard k mod N + 1, so machines that each run\n"
                  "                   one shard into the same cache split the folder exactly\n"
@@ -152,8 +159,12 @@ static void extract_clip(struct extract_run *run, struct clip_job *job,
             return;
         }
     }
+    struct clip_pose_gate gate = {.still_pose_fps = run->still_pose_fps};
     if (r == 0)
-        r = clip_pose_read(path, run->fps, context, collect_frame, &frames, &err);
+        r = clip_pose_read(path, run->fps, context, run->still_pose_fps > 0 ? &gate : NULL,
+                           collect_frame, &frames, &err);
+    job->gated = gate.gated;
+    job->pose_frames = run->still_pose_fps > 0 ? gate.pose_frames : (uint64_t)frames.n;
     if (r == 0)
         r = errbuf_set(&err, -ENODATA, "%s: no frame decoded", path);
     if (r > 0)
@@ -269,7 +280,10 @@ static json_t *report_json(const struct extract_run *run)
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,
                    struct errbuf *err)
 {
-    struct extract_run run = {.dir = opts->dir, .out = opts->out, .fps = opts->fps};
+    struct extract_run run = {.dir = opts->dir,
+                              .out = opts->out,
+                              .fps = opts->fps,
+                              .still_pose_fps = opts->still_pose_fps};
     char model_path[4096], name[256], path[4200];
     struct pose_model *pose = NULL;
     struct extract_summary summary = {0};
@@ -326,8 +340,12 @@ int extract_folder(const struct extract_options *opts, struct extract_summary *r
     summary.seconds = (double)(time_mono_ns() - run.started_ns) * 1e-9;
     for (int i = 0; i < run.n; i++) {
         const struct clip_job *j = &run.clips[i];
-        if (j->outcome == CLIP_EXTRACTED)
+        if (j->outcome == CLIP_EXTRACTED) {
             summary.video_seconds += j->frames / run.fps;
+            summary.frames += (uint64_t)j->frames;
+            summary.gated += j->gated;
+            summary.pose_frames += j->pose_frames;
+        }
         summary.extracted += j->outcome == CLIP_EXTRACTED;
         summary.already_done += j->outcome == CLIP_DONE_BEFORE;
         summary.unparsable += j->outcome == CLIP_UNPARSABLE;
@@ -419,6 +437,7 @@ int cmd_extract(int argc, char **argv)
         {"pose", required_argument, NULL, 'p'},  {"jobs", required_argument, NULL, 'j'},
         {"shard", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'J'},
         {"merge", no_argument, NULL, 'M'},       {"isa", required_argument, NULL, 'I'},
+        {"gate", no_argument, NULL, 'g'},        {"still-pose-fps", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     struct extract_options opts = {
@@ -430,7 +449,8 @@ int cmd_extract(int argc, char **argv)
         .progress = true,
     };
     char out_default[4096];
-    bool as_json = false, merge = false, split_options = false;
+    bool as_json = false, merge = false, split_options = false, gated = false;
+    double still_pose_fps = 2;
     struct extract_summary summary = {0};
     struct errbuf err = {0};
     int c;
@@ -477,6 +497,16 @@ int cmd_extract(int argc, char **argv)
             if (pose_cli_isa_option(optarg, "extract") < 0)
                 return EXIT_USAGE;
             break;
+        case 'g':
+            gated = true;
+            break;
+        case 'F':
+            still_pose_fps = strtod(optarg, &end);
+            if (end == optarg || *end || !(still_pose_fps > 0 && still_pose_fps <= 60)) {
+                cli_error("extract", "--still-pose-fps '%s': expected a rate in (0, 60]", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -501,6 +531,7 @@ int cmd_extract(int argc, char **argv)
     if (merge)
         return merge_cache(argv[optind], as_json);
     opts.dir = argv[optind];
+    opts.still_pose_fps = gated ? still_pose_fps : 0;
     if (!opts.out) {
         extract_default_cache(out_default, sizeof(out_default), opts.dir);
         opts.out = out_default;
@@ -512,10 +543,12 @@ int cmd_extract(int argc, char **argv)
     }
     if (as_json) {
         json_t *out = json_pack(
-            "{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:f, s:f}", "cache", opts.out, "clips",
-            summary.clips, "extracted", summary.extracted, "already_done", summary.already_done,
-            "unparsable", summary.unparsable, "failed", summary.failed, "left_out",
-            summary.left_out, "seconds", summary.seconds, "video_seconds", summary.video_seconds);
+            "{s:s, s:i, s:i, s:i, s:i, s:i, s:O, s:f, s:f, s:b, s:I, s:I, s:I}", "cache", opts.out,
+            "clips", summary.clips, "extracted", summary.extracted, "already_done",
+            summary.already_done, "unparsable", summary.unparsable, "failed", summary.failed,
+            "left_out", summary.left_out, "seconds", summary.seconds, "video_seconds",
+            summary.video_seconds, "gate", gated, "frames", (json_int_t)summary.frames, "gated",
+            (json_int_t)summary.gated, "pose_frames", (json_int_t)summary.pose_frames);
         json_dumpf(out, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(out);
@@ -528,6 +561,10 @@ int cmd_extract(int argc, char **argv)
             printf("speed: %.1f clips per minute, %.2f s of video per second, %d job(s), %.1f s\n",
                    60.0 * summary.extracted / summary.seconds,
                    summary.video_seconds / summary.seconds, opts.jobs, summary.seconds);
+        if (summary.extracted > 0 && gated)
+            printf("motion gate: %llu of %llu frames still, pose on %llu (still_pose_fps %g)\n",
+                   (unsigned long long)summary.gated, (unsigned long long)summary.frames,
+                   (unsigned long long)summary.pose_frames, still_pose_fps);
     }
     json_decref(summary.left_out);
     return 0;

@@ -127,7 +127,7 @@ int cmd_track(int argc, char **argv)
     }
     run.max_frames = o.max_frames;
     int64_t t0 = time_mono_ns();
-    r = clip_pose_read_people(file, o.fps, context, (int)o.side, on_people, &run, &err);
+    r = clip_pose_read_people(file, o.fps, context, (int)o.side, NULL, on_people, &run, &err);
     double elapsed = (double)(time_mono_ns() - t0) / 1e9;
     if (r < 0 || run.error < 0) {
         cli_error("track", "%s", errbuf_text(&err, r < 0 ? r : run.error));

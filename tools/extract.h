@@ -17,13 +17,17 @@ struct extract_options {
     int jobs;
     int shard, shards; /* 1-based shard of N */
     bool progress;     /* a progress line on stderr */
+    /* The motion gate (clip_pose.h) at this pose rate on a still person; 0:
+     * pose on every sampled frame. */
+    double still_pose_fps;
 };
 
 struct extract_summary {
     int clips, extracted, already_done, unparsable, failed;
     double seconds;       /* wall time of the run */
     double video_seconds; /* of the clips extracted in this run, at the sampling rate */
-    json_t *left_out;     /* [{clip, problem, message}], owned by the caller */
+    uint64_t frames, gated, pose_frames; /* of the clips extracted in this run */
+    json_t *left_out;                    /* [{clip, problem, message}], owned by the caller */
 };
 
 int extract_folder(const struct extract_options *opts, struct extract_summary *ret_summary,

@@ -106,3 +106,38 @@ int video_stream_convert(struct video_stream *s, struct video_frame *frame, stru
     frame->stride = s->conv.rgb_stride;
     return 0;
 }
+
+void video_pose_gate_init(struct video_pose_gate *g, double still_pose_fps, double fps)
+{
+    *g = (struct video_pose_gate){
+        .still_interval = still_pose_fps > 0 ? 1 / still_pose_fps : 0,
+        .slack = fps > 0 ? 0.5 / fps : 0,
+    };
+}
+
+enum video_pose_verdict video_pose_gate_decide(const struct video_pose_gate *g,
+                                               const struct video_motion_result *m, double pts,
+                                               enum video_pose_view view, bool *ret_pose,
+                                               bool *ret_hold)
+{
+    *ret_pose = true;
+    *ret_hold = false;
+    if (!m->computed || m->moved || m->reset)
+        return VIDEO_POSE_MOVED;
+    if (view == VIDEO_VIEW_NOBODY) {
+        *ret_pose = false;
+        return VIDEO_POSE_EMPTY;
+    }
+    /* A person who keeps still (lying after a fall, reading) stays in view
+     * on the held detections. A tentative track (someone still when the
+     * camera started) is confirmed by pose at this rate alone. */
+    *ret_pose = !g->posed_any || pts - g->last_pose_pts >= g->still_interval - g->slack;
+    *ret_hold = view == VIDEO_VIEW_PERSON;
+    return VIDEO_POSE_STILL;
+}
+
+void video_pose_gate_posed(struct video_pose_gate *g, double pts)
+{
+    g->posed_any = true;
+    g->last_pose_pts = pts;
+}

@@ -167,6 +167,48 @@ int video_motion_push_luma(struct video_motion *m, const uint8_t *luma, int widt
 int video_motion_push_rgb24(struct video_motion *m, const uint8_t *rgb, int width, int height,
                             int stride, struct video_motion_result *ret_result);
 
+/* ---- the pose gate (gate.c) ---------------------------------------------- */
+
+/* What the gate makes of one frame for pose, the same in crtd and in `crt
+ * classify` / `crt extract`: pose on every frame where something moved,
+ * none while nobody is in view and nothing moves, still_pose_fps on a person
+ * in view who keeps still, with the last detections held in between. */
+enum video_pose_verdict {
+    VIDEO_POSE_MOVED, /* something moved (or the background starts): pose runs */
+    VIDEO_POSE_STILL, /* a person in view, nothing moved: pose at still_pose_fps */
+    VIDEO_POSE_EMPTY, /* nobody in view, nothing moved: no pose */
+};
+
+/* Who the caller's tracker has in view. */
+enum video_pose_view {
+    VIDEO_VIEW_NOBODY,
+    VIDEO_VIEW_TENTATIVE, /* a detection not yet confirmed as a person */
+    VIDEO_VIEW_PERSON,    /* someone is, or was a moment ago, in view */
+};
+
+struct video_pose_gate {
+    double still_interval; /* seconds between pose runs on a still person */
+    double slack;          /* half a sampled frame: a run is due that much early */
+    double last_pose_pts;
+    bool posed_any;
+};
+
+/* still_pose_fps > 0 (callers without a gate do not ask it); fps the
+ * sampling rate (0: every frame). */
+void video_pose_gate_init(struct video_pose_gate *g, double still_pose_fps, double fps);
+
+/* The verdict on a sampled frame whose motion result is m: *ret_pose says
+ * whether pose runs, *ret_hold whether the last detections stand for this
+ * frame when it does not (a confirmed person who keeps still; never a
+ * tentative one, so that a detection seen once is never held into a person). */
+enum video_pose_verdict video_pose_gate_decide(const struct video_pose_gate *g,
+                                               const struct video_motion_result *m, double pts,
+                                               enum video_pose_view view, bool *ret_pose,
+                                               bool *ret_hold);
+
+/* Pose ran on the frame at pts. */
+void video_pose_gate_posed(struct video_pose_gate *g, double pts);
+
 /* ---- streams (stream.c) --------------------------------------------------- */
 
 enum video_state {
