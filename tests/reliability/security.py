@@ -108,8 +108,18 @@ def check_names(t, crtd):
                  "/ui/.hidden", "/ui/crtd.db", "/ui/dashboard.js/x", "/../etc/passwd"]:
         r = request(crtd.port, "GET", path)
         t.check(f"GET {path} -> 400 or 404", r.status in (400, 404), f"{r.status} {r.body[:100]}")
-    left = sorted(f for f in os.listdir(crtd.state) if not f.startswith("crtd.db"))
-    t.check("the state directory holds only crtd.db and its journal", not left, str(left))
+    # Beside the store, only the pose archive's folder (one folder per
+    # stream that exists) and the fine-tuned models' folder may be there.
+    left = sorted(f for f in os.listdir(crtd.state)
+                  if not f.startswith("crtd.db") and f not in ("archive", "models"))
+    t.check("the state directory holds only crtd.db, its journal, archive/ and models/",
+            not left, str(left))
+    archive = os.path.join(crtd.state, "archive")
+    streams = {s["name"] for s in crtd.get_json("/v1/streams")["streams"]}
+    folders = sorted(os.listdir(archive)) if os.path.isdir(archive) else []
+    t.check("archive/ holds a folder per stream that exists, nothing else",
+            all(f in streams and os.path.isdir(os.path.join(archive, f)) for f in folders),
+            f"{folders} against {sorted(streams)}")
 
 
 def check_passwords(t, crtd, short):
