@@ -489,6 +489,32 @@ static enum MHD_Result serve_labels(struct api_server *s, struct MHD_Connection 
     return respond_json(s, c, 200, json, NULL);
 }
 
+/* /v1/model/finetune, .../cancel and /v1/model/rollback. */
+static enum MHD_Result serve_finetune(struct api_server *s, struct MHD_Connection *c,
+                                      const struct request *req)
+{
+    const struct api_backend *b = s->backend;
+    struct errbuf err;
+    json_t *json = NULL;
+    int r, status = 200;
+    errbuf_clear(&err);
+    if (req->match.route == API_ROUTE_ROLLBACK)
+        r = b->model_rollback ? b->model_rollback(s->userdata, &json, &err) : -ENOSYS;
+    else if (req->match.route == API_ROUTE_FINETUNE_CANCEL ||
+             req->match.method == API_METHOD_DELETE)
+        r = b->finetune_cancel ? b->finetune_cancel(s->userdata, &json, &err) : -ENOSYS;
+    else if (req->match.method == API_METHOD_POST) {
+        r = b->finetune_start ? b->finetune_start(s->userdata, req->body ? req->body : "",
+                                                  req->body_len, &json, &err)
+                              : -ENOSYS;
+        status = 202;
+    } else
+        r = b->finetune_get ? b->finetune_get(s->userdata, &json, &err) : -ENOSYS;
+    if (r < 0)
+        return respond_error(s, c, r, &err, req);
+    return respond_json(s, c, status, json, status == 202 ? "/v1/model/finetune" : NULL);
+}
+
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, struct request *req)
 {
     const struct api_backend *b = s->backend;
@@ -574,6 +600,10 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
     case API_ROUTE_LABELS:
     case API_ROUTE_LABEL:
         return serve_labels(s, c, req);
+    case API_ROUTE_FINETUNE:
+    case API_ROUTE_FINETUNE_CANCEL:
+    case API_ROUTE_ROLLBACK:
+        return serve_finetune(s, c, req);
     case API_ROUTE_PAGE:
         return serve_asset(s, c, "index.html", req);
     case API_ROUTE_ASSET:
