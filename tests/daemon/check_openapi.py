@@ -443,6 +443,16 @@ def main():
                 call("delete", f"/v1/labels/{lid}", lp, want=404)
                 call("put", f"/v1/labels/{lid}", lp, body='{"class":"W"}', want=404)
             call("get", "/v1/labels/12345", lp, want=404)
+            # The fine-tune job and the roll-back (docs/SERVICE.md, "Fine-tuning"):
+            # with no model serving, every start is refused before it begins.
+            call("get", "/v1/model/finetune", want=200)
+            call("post", "/v1/model/finetune", body='{"epochs":0}', want=400)
+            call("post", "/v1/model/finetune", body='{"bogus":1}', want=400)
+            call("post", "/v1/model/finetune", body='{"epochs":1}', token=False, want=401)
+            call("post", "/v1/model/finetune", body='{"epochs":1}', want=422)
+            call("delete", "/v1/model/finetune", want=409)
+            call("post", "/v1/model/finetune/cancel", want=409)
+            call("post", "/v1/model/rollback", want=409)
             call("get", "/v1/events", headers={"Last-Event-ID": "x"}, want=400)
             check_events(spec, d)
             call("delete", "/v1/streams/api1", "/v1/streams/{name}", want=204)
@@ -458,6 +468,11 @@ def main():
                 check_response(spec, "/v1/model", "get", status, headers, text, seen)
                 if status != 200:
                     fail(f"GET /v1/model with {model}: {status} {text}")
+                # A model, but no labels: 422 before any job starts.
+                status, headers, text = d.request("POST", "/v1/model/finetune", "{}")
+                check_response(spec, "/v1/model/finetune", "post", status, headers, text, seen)
+                if status != 422 or "no labels" not in text:
+                    fail(f"POST /v1/model/finetune without labels: {status} {text}")
             finally:
                 d.stop()
     else:
