@@ -106,16 +106,15 @@ static json_t *state_json(struct daemon_finetune *f)
 {
     json_t *j = json_object();
     json_object_set_new(j, "state", json_string(state_names[f->state]));
-    json_object_set_new(j, "stage", f->state == JOB_IDLE ? json_null()
-                                                         : json_string(stage_names[f->stage]));
+    json_object_set_new(j, "stage",
+                        f->state == JOB_IDLE ? json_null() : json_string(stage_names[f->stage]));
     json_object_set_new(j, "fraction", json_real(f->fraction));
     json_object_set_new(j, "epoch", json_integer(f->epoch));
     json_object_set_new(j, "epochs", json_integer(f->epochs));
     json_object_set_new(j, "cancelling",
                         json_boolean(f->state == JOB_RUNNING && atomic_load(&f->cancel)));
     json_object_set_new(j, "started", api_time_json(f->state == JOB_IDLE ? -1 : f->started));
-    json_object_set_new(j, "finished",
-                        api_time_json(f->state == JOB_RUNNING ? -1 : f->finished));
+    json_object_set_new(j, "finished", api_time_json(f->state == JOB_RUNNING ? -1 : f->finished));
     json_object_set_new(j, "error", f->error[0] ? json_string(f->error) : json_null());
     json_object_set_new(j, "generation",
                         f->state == JOB_SUCCEEDED ? json_integer(f->generation) : json_null());
@@ -155,11 +154,10 @@ static json_t *result_json(const struct train_finetune_result *res)
     json_t *classes = json_array();
     for (int k = 0; k < res->n_classes; k++) {
         const struct train_finetune_class *c = &res->classes[k];
-        json_array_append_new(classes,
-                              json_pack("{s:s, s:i, s:i, s:b, s:o, s:o}", "name", c->name,
-                                        "labels", c->labels, "held_out", c->held_out, "added",
-                                        c->added, "before", number_or_null(c->before), "after",
-                                        number_or_null(c->after)));
+        json_array_append_new(
+            classes, json_pack("{s:s, s:i, s:i, s:b, s:o, s:o}", "name", c->name, "labels",
+                               c->labels, "held_out", c->held_out, "added", c->added, "before",
+                               number_or_null(c->before), "after", number_or_null(c->after)));
     }
     return json_pack("{s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:f, s:s}",
                      "accepted", res->accepted, "verdict", res->verdict, "held_out_before",
@@ -267,6 +265,10 @@ static int options_parse(const char *body, size_t size, struct train_finetune_op
             if (!number || !(x > 0 && x < 1))
                 r = errbuf_set(err, -EINVAL, "'holdout' must be a number between 0 and 1");
             o->holdout = x;
+        } else if (strcmp(key, "lr") == 0) {
+            if (!number || !(x > 0 && x <= 0.1))
+                r = errbuf_set(err, -EINVAL, "'lr' must be a number above 0, at most 0.1");
+            o->lr = (float)x;
         } else if (strcmp(key, "tolerance") == 0) {
             if (!number || !(x >= 0 && x <= 1))
                 r = errbuf_set(err, -EINVAL, "'tolerance' must be a number from 0 to 1");
@@ -278,8 +280,8 @@ static int options_parse(const char *body, size_t size, struct train_finetune_op
                 str_copy(stream, stream_size, json_string_value(v));
         } else {
             r = errbuf_set(err, -EINVAL,
-                           "body: unknown key '%s' (epochs, holdout, min_labels, replay_clips, "
-                           "seed, stream, tolerance)",
+                           "body: unknown key '%s' (epochs, holdout, lr, min_labels, "
+                           "replay_clips, seed, stream, tolerance)",
                            key);
         }
         if (r < 0)
@@ -330,8 +332,8 @@ static int labels_check(struct daemon_finetune *f, const char *stream, json_t **
         json_object_set_new(per_class, classes[c], json_integer(count[c]));
         size_t len = strlen(short_list);
         if (count[c] < f->opts.min_labels && len < sizeof(short_list) - 80)
-            snprintf(short_list + len, sizeof(short_list) - len, "%s'%s' has %d",
-                     len ? ", " : "", classes[c], count[c]);
+            snprintf(short_list + len, sizeof(short_list) - len, "%s'%s' has %d", len ? ", " : "",
+                     classes[c], count[c]);
     }
     *ret_labels = json_pack("{s:o, s:i}", "per_class", per_class, "min_labels", f->opts.min_labels);
     if (short_list[0]) {
@@ -407,10 +409,11 @@ int daemon_finetune_start(void *userdata, const char *body, size_t size, json_t 
     f->opts.replay = NULL; /* made from the model card's recipe */
     f->opts.threads = 1;
     json_decref(f->options);
-    f->options = json_pack("{s:s, s:i, s:f, s:i, s:i, s:f, s:I, s:s?}", "model", f->model,
-                           "epochs", o.epochs, "holdout", o.holdout, "min_labels", o.min_labels,
-                           "replay_clips", o.replay_clips, "tolerance", o.tolerance, "seed",
-                           (json_int_t)o.seed, "stream", stream[0] ? stream : NULL);
+    f->options =
+        json_pack("{s:s, s:i, s:f, s:f, s:i, s:i, s:f, s:I, s:s?}", "model", f->model, "epochs",
+                  o.epochs, "holdout", o.holdout, "lr", (double)o.lr, "min_labels", o.min_labels,
+                  "replay_clips", o.replay_clips, "tolerance", o.tolerance, "seed",
+                  (json_int_t)o.seed, "stream", stream[0] ? stream : NULL);
     json_decref(f->labels);
     f->labels = labels;
     json_decref(f->result);

@@ -91,8 +91,8 @@ int daemon_models_resolve(struct daemon *d, struct config *cfg)
         if (access(path, R_OK) == 0) {
             generation = generation_top(list);
             str_copy(cfg->model, sizeof(cfg->model), path);
-            log_notice("model: serving the fine-tuned generation %d (%s), of %s", generation,
-                       path, base);
+            log_notice("model: serving the fine-tuned generation %d (%s), of %s", generation, path,
+                       base);
             break;
         }
         log_error("model: generation %d's file %s is missing; serving the one before",
