@@ -231,7 +231,8 @@ static void accepted_serves_survives_and_rolls_back(void **state)
      * class of it is what a fine-tune can learn. */
     label_stretches(&d, 5, "Feeds the cat", "Feeds the cat");
     json_t *before = model_card(d.port);
-    assert_int_equal(start_job(d.port, "{\"epochs\": 12, \"replay_clips\": 64, \"lr\": 0.0015}", NULL), 202);
+    assert_int_equal(
+        start_job(d.port, "{\"epochs\": 12, \"replay_clips\": 64, \"lr\": 0.0015}", NULL), 202);
     json_t *job = wait_job(d.port);
     const char *verdict = jstr(job, "state");
     json_t *result = json_object_get(job, "result");
