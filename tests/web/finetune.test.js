@@ -144,8 +144,8 @@ async function main() {
     await page.locator("#finetune-form summary").click();
     await page.fill("#finetune-epochs", "12");
     await page.fill("#finetune-min-labels", "2");
-    await page.fill("#finetune-replay", "64");
-    await page.fill("#finetune-lr", "0.0015");
+    await page.fill("#finetune-replay", "128");
+    await page.fill("#finetune-lr", "0.001");
     const fractions = [];
     await page.exposeFunction("seenFraction", (v) => fractions.push(v));
     await page.evaluate(() => {
