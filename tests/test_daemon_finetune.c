@@ -258,6 +258,15 @@ static void accepted_serves_survives_and_rolls_back(void **state)
     assert_true(json_is_true(json_object_get(json_object_get(ft, "validation"), "accepted")));
     json_decref(after);
 
+    /* SIGHUP with the same configuration keeps the fine-tuned generation. */
+    long long segments = td_stream_int(d.port, "hall", "segments");
+    assert_int_equal(kill(d.proc.pid, SIGHUP), 0);
+    td_wait_segments(d.port, "hall", segments + 8);
+    after = model_card(d.port);
+    assert_int_equal(jint(after, "generation"), 1);
+    assert_true(strstr(jstr(after, "file"), "/models/1.safetensors") != NULL);
+    json_decref(after);
+
     /* A restart serves the fine-tuned generation; the labels are there. */
     assert_int_equal(td_stop(&d, SIGTERM), 0);
     start(&d);
