@@ -473,6 +473,30 @@ def main():
                 check_response(spec, "/v1/model/finetune", "post", status, headers, text, seen)
                 if status != 422 or "no labels" not in text:
                     fail(f"POST /v1/model/finetune without labels: {status} {text}")
+                # Five stretches of person 2 (who stays in view), then a tiny
+                # fine-tune: its 202, its state while it runs and at its end,
+                # and the model card after, each against its schema.
+                t0 = time.time()
+                time.sleep(7)
+                for i in range(5):
+                    d.request("POST", "/v1/labels", json.dumps({
+                        "stream": "conf", "track": 2, "start": t0 + 1.3 * i,
+                        "end": t0 + 1.3 * i + 1.2, "class": "Feeds the cat"}))
+                status, headers, text = d.request("POST", "/v1/model/finetune", json.dumps(
+                    {"min_labels": 2, "epochs": 1, "replay_clips": 8}))
+                check_response(spec, "/v1/model/finetune", "post", status, headers, text, seen)
+                if status != 202:
+                    fail(f"POST /v1/model/finetune with labels: {status} {text}")
+                for _ in range(600):
+                    status, headers, text = d.request("GET", "/v1/model/finetune")
+                    check_response(spec, "/v1/model/finetune", "get", status, headers, text, seen)
+                    if status != 200 or json.loads(text)["state"] != "running":
+                        break
+                    time.sleep(0.1)
+                if json.loads(text)["state"] in ("running", "idle", "failed"):
+                    fail(f"the fine-tune did not end as it should: {text}")
+                status, headers, text = d.request("GET", "/v1/model")
+                check_response(spec, "/v1/model", "get", status, headers, text, seen)
             finally:
                 d.stop()
     else:
