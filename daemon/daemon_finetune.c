@@ -313,8 +313,12 @@ static int labels_check(struct daemon_finetune *f, const char *stream, json_t **
     }
     struct dataset_filter all = {.smarthome = false};
     if ((r = dataset_load(&ds, f->label_dir, &all, (const char *const *)classes, n_classes, NULL,
-                          err)) < 0)
+                          err)) < 0) {
+        /* e.g. every labelled track under a second: nothing to learn from */
+        if (r != -ENOMEM)
+            r = -ENODATA;
         goto done;
+    }
     if (!(count = calloc((size_t)n_classes, sizeof(int)))) {
         r = errbuf_set(err, -ENOMEM, "out of memory");
         goto done;
