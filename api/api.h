@@ -95,29 +95,32 @@ bool api_cors_allows(const struct api_cors *cors, const char *origin);
 /* ---- routes (route.c) ----------------------------------------------------- */
 
 enum api_route_id {
-    API_ROUTE_STREAMS,     /* /v1/streams */
-    API_ROUTE_STREAM,      /* /v1/streams/{name} */
-    API_ROUTE_ACTIVITY,    /* /v1/streams/{name}/activity */
-    API_ROUTE_HISTORY,     /* /v1/streams/{name}/history */
-    API_ROUTE_EVENTS,      /* /v1/events */
-    API_ROUTE_MODEL,       /* /v1/model */
-    API_ROUTE_HEALTHZ,     /* /healthz */
-    API_ROUTE_READYZ,      /* /readyz */
-    API_ROUTE_METRICS,     /* /metrics */
-    API_ROUTE_POSE,        /* /v1/streams/{name}/pose */
-    API_ROUTE_PAGE,        /* / : the dashboard */
-    API_ROUTE_ASSET,       /* /ui/{name} : its scripts and styles */
-    API_ROUTE_PEOPLE,      /* /v1/streams/{name}/people */
-    API_ROUTE_ZONES,       /* /v1/streams/{name}/zones */
-    API_ROUTE_ZONE,        /* /v1/streams/{name}/zones/{item} */
-    API_ROUTE_ALERTS,      /* /v1/alerts */
-    API_ROUTE_ALERT,       /* /v1/alerts/{item} */
-    API_ROUTE_ALERT_ACK,   /* /v1/alerts/{item}/ack */
-    API_ROUTE_PAUSE,       /* /v1/streams/{name}/pause */
-    API_ROUTE_RESUME,      /* /v1/streams/{name}/resume */
-    API_ROUTE_LABELS,      /* /v1/labels */
-    API_ROUTE_LABEL,       /* /v1/labels/{item} */
-    API_ROUTE_HISTORY_ALL, /* /v1/history : every stream's */
+    API_ROUTE_STREAMS,         /* /v1/streams */
+    API_ROUTE_STREAM,          /* /v1/streams/{name} */
+    API_ROUTE_ACTIVITY,        /* /v1/streams/{name}/activity */
+    API_ROUTE_HISTORY,         /* /v1/streams/{name}/history */
+    API_ROUTE_EVENTS,          /* /v1/events */
+    API_ROUTE_MODEL,           /* /v1/model */
+    API_ROUTE_HEALTHZ,         /* /healthz */
+    API_ROUTE_READYZ,          /* /readyz */
+    API_ROUTE_METRICS,         /* /metrics */
+    API_ROUTE_POSE,            /* /v1/streams/{name}/pose */
+    API_ROUTE_PAGE,            /* / : the dashboard */
+    API_ROUTE_ASSET,           /* /ui/{name} : its scripts and styles */
+    API_ROUTE_PEOPLE,          /* /v1/streams/{name}/people */
+    API_ROUTE_ZONES,           /* /v1/streams/{name}/zones */
+    API_ROUTE_ZONE,            /* /v1/streams/{name}/zones/{item} */
+    API_ROUTE_ALERTS,          /* /v1/alerts */
+    API_ROUTE_ALERT,           /* /v1/alerts/{item} */
+    API_ROUTE_ALERT_ACK,       /* /v1/alerts/{item}/ack */
+    API_ROUTE_PAUSE,           /* /v1/streams/{name}/pause */
+    API_ROUTE_RESUME,          /* /v1/streams/{name}/resume */
+    API_ROUTE_LABELS,          /* /v1/labels */
+    API_ROUTE_LABEL,           /* /v1/labels/{item} */
+    API_ROUTE_HISTORY_ALL,     /* /v1/history : every stream's */
+    API_ROUTE_FINETUNE,        /* /v1/model/finetune */
+    API_ROUTE_FINETUNE_CANCEL, /* /v1/model/finetune/cancel */
+    API_ROUTE_ROLLBACK,        /* /v1/model/rollback */
     API_ROUTE_COUNT,
 };
 
@@ -331,6 +334,15 @@ struct api_backend {
     int (*label_put)(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
                      struct errbuf *err);
     int (*label_delete)(void *userdata, int64_t id, struct errbuf *err);
+    /* The fine-tune on the box (docs/SERVICE.md "Fine-tuning"): one
+     * started from an optional JSON body (the job's state, answered 202),
+     * the job's state, a cancel, and the previous model served again. Each
+     * may be NULL: not implemented. */
+    int (*finetune_start)(void *userdata, const char *body, size_t size, json_t **ret_json,
+                          struct errbuf *err);
+    int (*finetune_get)(void *userdata, json_t **ret_json, struct errbuf *err);
+    int (*finetune_cancel)(void *userdata, json_t **ret_json, struct errbuf *err);
+    int (*model_rollback)(void *userdata, json_t **ret_json, struct errbuf *err);
     /* 0 when ready, -EAGAIN with the reason otherwise. */
     int (*ready)(void *userdata, struct errbuf *err);
     /* Appends the daemon's metrics in the Prometheus text format. */

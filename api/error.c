@@ -13,7 +13,7 @@ static const struct {
     {-EUSERS, 429, "too_many_clients"}, {-EBUSY, 503, "busy"},
     {-EAGAIN, 503, "unavailable"},      {-ENOSPC, 507, "insufficient_storage"},
     {-ENOSYS, 501, "not_implemented"},  {-EOPNOTSUPP, 405, "method_not_allowed"},
-    {-ENODATA, 422, "unprocessable"},
+    {-ENODATA, 422, "unprocessable"},   {-EALREADY, 409, "conflict"},
 };
 
 unsigned api_error_status(int code)

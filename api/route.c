@@ -33,6 +33,10 @@ static const struct {
     {API_ROUTE_LABELS, "/v1/labels", API_METHOD_GET | API_METHOD_HEAD | API_METHOD_POST},
     {API_ROUTE_LABEL, "/v1/labels/{item}",
      API_METHOD_GET | API_METHOD_HEAD | API_METHOD_PUT | API_METHOD_DELETE},
+    {API_ROUTE_FINETUNE, "/v1/model/finetune",
+     API_METHOD_GET | API_METHOD_HEAD | API_METHOD_POST | API_METHOD_DELETE},
+    {API_ROUTE_FINETUNE_CANCEL, "/v1/model/finetune/cancel", API_METHOD_POST},
+    {API_ROUTE_ROLLBACK, "/v1/model/rollback", API_METHOD_POST},
 };
 _Static_assert(ARRAY_SIZE(route_table) == API_ROUTE_COUNT, "one row per route");
 

@@ -5,7 +5,7 @@
  * SSE client can wait for events in its content reader. Per-request state is
  * allocated on the first call of the access handler and freed in the
  * completion callback. */
-#include "api.h"
+#include "server_internal.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -19,38 +19,7 @@
 /* Statuses counted for /metrics; the last slot counts any other. */
 static const unsigned counted_statuses[] = {200, 201, 204, 400, 401, 403, 404,
                                             405, 409, 413, 429, 500, 503, 0};
-#define N_COUNTED ARRAY_SIZE(counted_statuses)
-
-#define SSE_POLL_MS 250
-
-struct api_server {
-    struct MHD_Daemon *mhd;
-    const struct api_backend *backend;
-    void *userdata;
-    struct api_events *events;
-    struct api_server_config config;
-
-    pthread_mutex_t token_lock;
-    char *token; /* NULL: none */
-    struct api_cors cors;
-
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    unsigned port;
-
-    atomic_uint connections;
-    atomic_uint sse_clients;
-    atomic_bool stopping;
-    atomic_ullong requests[N_COUNTED];
-};
-
-struct request {
-    struct api_route_match match;
-    int route_error;
-    char *body;
-    size_t body_len;
-    bool too_big;
-};
+_Static_assert(ARRAY_SIZE(counted_statuses) == N_COUNTED, "N_COUNTED counts them");
 
 struct sse_client {
     struct api_server *server;
@@ -114,8 +83,8 @@ static enum MHD_Result queue(struct api_server *s, struct MHD_Connection *c, uns
     return r;
 }
 
-static enum MHD_Result respond_text(struct api_server *s, struct MHD_Connection *c, unsigned status,
-                                    const char *type, char *text, size_t len)
+enum MHD_Result respond_text(struct api_server *s, struct MHD_Connection *c, unsigned status,
+                             const char *type, char *text, size_t len)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, text, text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -129,8 +98,8 @@ static enum MHD_Result respond_text(struct api_server *s, struct MHD_Connection 
 }
 
 /* Answers with json (the reference is taken) and status. */
-static enum MHD_Result respond_json(struct api_server *s, struct MHD_Connection *c, unsigned status,
-                                    json_t *json, const char *location)
+enum MHD_Result respond_json(struct api_server *s, struct MHD_Connection *c, unsigned status,
+                             json_t *json, const char *location)
 {
     char *text = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(json);
@@ -149,8 +118,8 @@ static enum MHD_Result respond_json(struct api_server *s, struct MHD_Connection 
     return queue(s, c, status, resp);
 }
 
-static enum MHD_Result respond_error(struct api_server *s, struct MHD_Connection *c, int code,
-                                     const struct errbuf *err, const struct request *req)
+enum MHD_Result respond_error(struct api_server *s, struct MHD_Connection *c, int code,
+                              const struct errbuf *err, const struct request *req)
 {
     unsigned status = api_error_status(code);
     json_t *body = api_error_body(code, errbuf_text(err, code));
@@ -175,8 +144,8 @@ static enum MHD_Result respond_error(struct api_server *s, struct MHD_Connection
     return queue(s, c, status, resp);
 }
 
-static enum MHD_Result respond_errno(struct api_server *s, struct MHD_Connection *c, int code,
-                                     const char *message, const struct request *req)
+enum MHD_Result respond_errno(struct api_server *s, struct MHD_Connection *c, int code,
+                              const char *message, const struct request *req)
 {
     struct errbuf err;
     errbuf_clear(&err);
@@ -320,7 +289,7 @@ static enum MHD_Result serve_events(struct api_server *s, struct MHD_Connection 
 
 /* ---- the routes ----------------------------------------------------------- */
 
-static int query_time(struct MHD_Connection *c, const char *key, double *ret, struct errbuf *err)
+int query_time(struct MHD_Connection *c, const char *key, double *ret, struct errbuf *err)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
     *ret = -1;
@@ -449,112 +418,6 @@ static enum MHD_Result serve_asset(struct api_server *s, struct MHD_Connection *
     return queue(s, c, fresh ? 304 : 200, resp);
 }
 
-/* GET /v1/alerts: the query's filters, checked. */
-static enum MHD_Result serve_alerts(struct api_server *s, struct MHD_Connection *c,
-                                    const struct request *req)
-{
-    static const char *const states[] = {"pending", "active", "acknowledged", "cleared", "open"};
-    struct api_alert_query q = {.since = -1, .limit = API_HISTORY_LIMIT_DEFAULT};
-    struct errbuf err;
-    json_t *json = NULL;
-    int r;
-
-    errbuf_clear(&err);
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
-    if (v) {
-        bool known = false;
-        for (size_t i = 0; i < ARRAY_SIZE(states) && !known; i++)
-            known = strcmp(v, states[i]) == 0;
-        if (!known)
-            return respond_errno(
-                s, c, -EINVAL,
-                "'state' must be pending, active, acknowledged, cleared or open (not cleared)",
-                req);
-        str_copy(q.state, sizeof(q.state), v);
-    }
-    const char *keys[] = {"stream", "rule"};
-    char *dsts[] = {q.stream, q.rule};
-    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-        v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, keys[i]);
-        if (v && !api_name_valid(v)) {
-            errbuf_set(&err, -EINVAL, "'%s' must be a name", keys[i]);
-            return respond_error(s, c, -EINVAL, &err, req);
-        }
-        if (v)
-            str_copy(dsts[i], API_NAME_MAX, v);
-    }
-    if ((r = query_time(c, "since", &q.since, &err)) < 0)
-        return respond_error(s, c, r, &err, req);
-    const char *l = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-    if (l) {
-        char *end;
-        unsigned long n = strtoul(l, &end, 10);
-        if (*end || l[0] == '-' || n < 1 || n > s->config.history_limit_max) {
-            errbuf_set(&err, -EINVAL, "'limit' must be from 1 to %u", s->config.history_limit_max);
-            return respond_error(s, c, -EINVAL, &err, req);
-        }
-        q.limit = (unsigned)n;
-    }
-    r = s->backend->alerts_list(s->userdata, &q, &json, &err);
-    if (r < 0)
-        return respond_error(s, c, r, &err, req);
-    return respond_json(s, c, 200, json, NULL);
-}
-
-/* An alert's or a label's id: the {item} of the path, a positive number. */
-static int item_id(const struct request *req, const char *what, int64_t *ret_id, struct errbuf *err)
-{
-    char *end;
-    errno = 0;
-    long long id = strtoll(req->match.item, &end, 10);
-    if (errno || *end || id < 1)
-        return errbuf_set(err, -ENOENT, "%s '%s' does not exist", what, req->match.item);
-    *ret_id = id;
-    return 0;
-}
-
-/* /v1/labels and /v1/labels/{id}. */
-static enum MHD_Result serve_labels(struct api_server *s, struct MHD_Connection *c,
-                                    const struct request *req)
-{
-    const struct api_backend *b = s->backend;
-    const char *body = req->body ? req->body : "";
-    struct errbuf err;
-    json_t *json = NULL;
-    int64_t id = 0;
-    int r;
-    errbuf_clear(&err);
-    if (req->match.route == API_ROUTE_LABELS && req->match.method == API_METHOD_POST) {
-        char location[48];
-        if ((r = b->label_create(s->userdata, body, req->body_len, &id, &json, &err)) < 0)
-            return respond_error(s, c, r, &err, req);
-        snprintf(location, sizeof(location), "/v1/labels/%lld", (long long)id);
-        return respond_json(s, c, 201, json, location);
-    }
-    if (req->match.route == API_ROUTE_LABELS) {
-        struct api_label_query q;
-#define ARG(key) MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key)
-        r = api_label_query_parse(ARG("stream"), ARG("class"), ARG("track"), ARG("since"),
-                                  ARG("until"), ARG("limit"), s->config.history_limit_max, &q,
-                                  &err);
-#undef ARG
-        if (r >= 0)
-            r = b->labels_list(s->userdata, &q, &json, &err);
-    } else if ((r = item_id(req, "label", &id, &err)) >= 0) {
-        if (req->match.method == API_METHOD_DELETE) {
-            if ((r = b->label_delete(s->userdata, id, &err)) >= 0)
-                return respond_text(s, c, 204, NULL, NULL, 0);
-        } else if (req->match.method == API_METHOD_PUT) {
-            r = b->label_put(s->userdata, id, body, req->body_len, &json, &err);
-        } else {
-            r = b->label_get(s->userdata, id, &json, &err);
-        }
-    }
-    if (r < 0)
-        return respond_error(s, c, r, &err, req);
-    return respond_json(s, c, 200, json, NULL);
-}
-
 static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, struct request *req)
 {
     const struct api_backend *b = s->backend;
@@ -640,6 +503,10 @@ static enum MHD_Result dispatch(struct api_server *s, struct MHD_Connection *c, 
     case API_ROUTE_LABELS:
     case API_ROUTE_LABEL:
         return serve_labels(s, c, req);
+    case API_ROUTE_FINETUNE:
+    case API_ROUTE_FINETUNE_CANCEL:
+    case API_ROUTE_ROLLBACK:
+        return serve_finetune(s, c, req);
     case API_ROUTE_PAGE:
         return serve_asset(s, c, "index.html", req);
     case API_ROUTE_ASSET:

@@ -213,6 +213,8 @@ static int be_model_get(void *userdata, json_t **ret_json, struct errbuf *err)
     pthread_rwlock_unlock(&d->model_lock);
     if (r == -ENOENT)
         return errbuf_set(err, r, "no model is loaded (set model= in [daemon])");
+    if (r >= 0)
+        daemon_model_card_add(d, *ret_json);
     return r;
 }
 
@@ -364,6 +366,10 @@ const struct api_backend daemon_backend = {
     .label_get = daemon_label_get,
     .label_put = daemon_label_put,
     .label_delete = daemon_label_delete,
+    .finetune_start = daemon_finetune_start,
+    .finetune_get = daemon_finetune_get,
+    .finetune_cancel = daemon_finetune_cancel,
+    .model_rollback = daemon_model_rollback,
     .ready = be_ready,
     .health = be_health,
     .metrics = be_metrics,

@@ -29,6 +29,8 @@ struct model_files {
     struct stat model_stat, pose_stat; /* zeroed when missing */
 };
 
+struct daemon_finetune; /* daemon_finetune.c */
+
 struct daemon {
     struct config cfg;
     struct store *store;
@@ -39,6 +41,13 @@ struct daemon {
     struct model_files model_files;
     char model_reload_error[512]; /* under model_lock; "" after a good load */
     atomic_ulong model_reload_failures;
+    /* Which model serves (daemon_models.c): 0 the configured one, n > 0
+     * STATE/models/<n>.safetensors, a fine-tune's; under model_lock. */
+    int model_generation;
+    /* Serialises what changes which model serves: a reload, a fine-tune's
+     * swap, a roll-back (each takes it whole). */
+    pthread_mutex_t model_swap_lock;
+    struct daemon_finetune *finetune;
     struct api_events *events;
     struct supervisor *sup;
     struct alerts *alerts;
@@ -67,6 +76,36 @@ int daemon_label_get(void *userdata, int64_t id, json_t **ret_json, struct errbu
 int daemon_label_put(void *userdata, int64_t id, const char *body, size_t size, json_t **ret_json,
                      struct errbuf *err);
 int daemon_label_delete(void *userdata, int64_t id, struct errbuf *err);
+
+/* Model generations (daemon_models.c, docs/SERVICE.md "Fine-tuning"). The
+ * path of generation n's file in the state directory. */
+void daemon_model_path(const struct daemon *d, int generation, char *dst, size_t size);
+/* Points cfg->model at the generation the store says serves, when cfg names
+ * the model it descends from, and returns that generation; else the
+ * configured model serves (0) and the record says so. With model_swap_lock
+ * held, or before any thread runs. */
+int daemon_models_resolve(struct daemon *d, struct config *cfg);
+/* Moves a fine-tune's accepted model file into the next generation and
+ * serves it; the one before is kept for a roll-back. *ret_generation: the
+ * new one. On failure the serving model stays. */
+int daemon_model_adopt(struct daemon *d, const char *file, int *ret_generation, struct errbuf *err);
+/* Adds generation, generations and base to a model card. */
+void daemon_model_card_add(struct daemon *d, json_t *card);
+/* POST /v1/model/rollback. */
+int daemon_model_rollback(void *userdata, json_t **ret_json, struct errbuf *err);
+/* Loads path (with the running MoveNet) whole and serves it as generation;
+ * on failure the old model keeps serving. With model_swap_lock held. */
+int daemon_model_swap_in(struct daemon *d, const char *path, int generation, struct errbuf *err);
+
+/* The fine-tune job (daemon_finetune.c): the api_backend's calls, and its
+ * life with the daemon's (stop cancels a running job and waits for it). */
+int daemon_finetune_new(struct daemon *d);
+void daemon_finetune_free(struct daemon *d);
+int daemon_finetune_start(void *userdata, const char *body, size_t size, json_t **ret_json,
+                          struct errbuf *err);
+int daemon_finetune_get(void *userdata, json_t **ret_json, struct errbuf *err);
+int daemon_finetune_cancel(void *userdata, json_t **ret_json, struct errbuf *err);
+bool daemon_finetune_running(struct daemon *d);
 
 /* The supervisor's settings of a configuration. */
 struct supervisor_settings daemon_supervisor_settings(const struct config *cfg);

@@ -29,16 +29,22 @@ struct supervisor_settings daemon_supervisor_settings(const struct config *cfg)
     return s;
 }
 
-static void model_files_of(const struct config *cfg, struct model_files *ret)
+static void model_files_at(const char *model, const char *pose_model, enum pose_isa pose_isa,
+                           struct model_files *ret)
 {
     *ret = (struct model_files){0};
-    str_copy(ret->model, sizeof(ret->model), cfg->model);
-    str_copy(ret->pose_model, sizeof(ret->pose_model), cfg->pose_model);
-    ret->pose_isa = cfg->pose_isa;
-    if (cfg->model[0] && stat(cfg->model, &ret->model_stat) < 0)
+    str_copy(ret->model, sizeof(ret->model), model);
+    str_copy(ret->pose_model, sizeof(ret->pose_model), pose_model);
+    ret->pose_isa = pose_isa;
+    if (model[0] && stat(model, &ret->model_stat) < 0)
         memset(&ret->model_stat, 0, sizeof(ret->model_stat));
-    if (cfg->model[0] && stat(cfg->pose_model, &ret->pose_stat) < 0)
+    if (model[0] && stat(pose_model, &ret->pose_stat) < 0)
         memset(&ret->pose_stat, 0, sizeof(ret->pose_stat));
+}
+
+static void model_files_of(const struct config *cfg, struct model_files *ret)
+{
+    model_files_at(cfg->model, cfg->pose_model, cfg->pose_isa, ret);
 }
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -62,7 +68,32 @@ json_t *daemon_model_classes(const struct pipeline_model *model)
  * error shows in the log, /v1/model and /metrics. A new model restarts every
  * stream on it; memory saved by another model is not restored (its kind
  * names that model), so streams start fresh. */
-static void reload_model(struct daemon *d, const struct config *cfg)
+/* Serves model, loaded whole, as what files name: every stream restarts on
+ * it; the old one is freed. */
+static void model_serve(struct daemon *d, struct pipeline_model *model,
+                        const struct model_files *files, int generation)
+{
+    pthread_rwlock_wrlock(&d->model_lock);
+    supervisor_set_model(d->sup, model);
+    struct pipeline_model *old = d->model;
+    d->model = model;
+    d->model_files = *files;
+    d->model_generation = generation;
+    d->model_reload_error[0] = '\0';
+    pthread_rwlock_unlock(&d->model_lock);
+    pipeline_model_free(old);
+    json_t *classes = daemon_model_classes(model);
+    mqtt_set_classes(d->mqtt, classes);
+    json_decref(classes);
+}
+
+/* SIGHUP loads the models again when another file is named or a file
+ * changed (replaced, rewritten). The new one is loaded whole before anything
+ * changes: one that does not load leaves the old model serving, and the
+ * error shows in the log, /v1/model and /metrics. A new model restarts every
+ * stream on it; memory saved by another model is not restored (its kind
+ * names that model), so streams start fresh. */
+static void reload_model(struct daemon *d, const struct config *cfg, int generation)
 {
     struct model_files now;
     model_files_of(cfg, &now);
@@ -85,23 +116,27 @@ static void reload_model(struct daemon *d, const struct config *cfg)
         log_error("reload: %s; the model loaded before keeps serving", errbuf_text(&err, r));
         return;
     }
-    pthread_rwlock_wrlock(&d->model_lock);
-    supervisor_set_model(d->sup, model);
-    struct pipeline_model *old = d->model;
-    d->model = model;
-    d->model_files = now;
-    d->model_reload_error[0] = '\0';
-    pthread_rwlock_unlock(&d->model_lock);
-    pipeline_model_free(old);
-    json_t *classes = daemon_model_classes(model);
-    mqtt_set_classes(d->mqtt, classes);
-    json_decref(classes);
+    model_serve(d, model, &now, generation);
     log_notice("reload: model %s loaded; every stream restarted on it",
                cfg->model[0] ? cfg->model : "none");
 }
 
+int daemon_model_swap_in(struct daemon *d, const char *path, int generation, struct errbuf *err)
+{
+    struct model_files now;
+    model_files_at(path, d->cfg.pose_model, d->cfg.pose_isa, &now);
+    struct pipeline_model *model = NULL;
+    int r = pipeline_model_load(path, d->cfg.pose_model, d->cfg.pose_isa, &model, err);
+    if (r < 0)
+        return r;
+    model_serve(d, model, &now, generation);
+    str_copy(d->cfg.model, sizeof(d->cfg.model), path);
+    return 0;
+}
+
 int daemon_model_load(struct daemon *d, struct errbuf *err)
 {
+    d->model_generation = daemon_models_resolve(d, &d->cfg);
     model_files_of(&d->cfg, &d->model_files);
     return pipeline_model_load(d->cfg.model[0] ? d->cfg.model : NULL, d->cfg.pose_model,
                                d->cfg.pose_isa, &d->model, err);
@@ -126,7 +161,8 @@ int daemon_reload(struct daemon *d, struct config *cfg)
     /* The state store stays where it was opened, and the pose archives with
      * it (--state-dir too outlives a reload). */
     str_copy(cfg->state_directory, sizeof(cfg->state_directory), d->cfg.state_directory);
-    reload_model(d, cfg);
+    pthread_mutex_lock(&d->model_swap_lock);
+    reload_model(d, cfg, daemon_models_resolve(d, cfg));
     api_server_set_token(d->server, token);
     free(token);
     if ((r = api_server_set_cors(d->server, cfg->cors_origins, &err)) < 0)
@@ -147,6 +183,7 @@ int daemon_reload(struct daemon *d, struct config *cfg)
         log_error("reload: webhooks: %s; the webhooks before keep running", errbuf_text(&zerr, r));
     config_done(&d->cfg);
     d->cfg = *cfg;
+    pthread_mutex_unlock(&d->model_swap_lock);
     log_info("configuration reloaded (%zu configured streams)", d->cfg.n_streams);
     return 0;
 }

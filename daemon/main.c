@@ -334,6 +334,10 @@ static int run(struct daemon *d, const struct options *o)
         log_error("%s", errbuf_text(&err, r));
         return r;
     }
+    if ((r = daemon_finetune_new(d)) < 0) {
+        log_error("the fine-tune job: %s", strerror(-r));
+        return r;
+    }
     /* Event ids from the clock keep growing across restarts. */
     uint64_t first_event = (uint64_t)(time_wall_s() * 1e6);
     if ((r = api_events_new(d->cfg.event_buffer, first_event, &d->events)) < 0) {
@@ -509,6 +513,7 @@ int main(int argc, char **argv)
     struct options o = {0};
     struct daemon d = {0};
     pthread_rwlock_init(&d.model_lock, NULL);
+    pthread_mutex_init(&d.model_swap_lock, NULL);
     struct errbuf err;
     char default_path[PATH_MAX];
     int r;
@@ -578,6 +583,7 @@ int main(int argc, char **argv)
 
     /* HTTP first, so that nothing new arrives while streams checkpoint. */
     d.server = api_server_free(d.server);
+    daemon_finetune_free(&d); /* a running fine-tune is cancelled; the model stays */
     d.mqtt = mqtt_stop(d.mqtt);
     d.sup = supervisor_free(d.sup);
     d.rules = rules_free(d.rules);
@@ -587,6 +593,7 @@ int main(int argc, char **argv)
     d.events = api_events_free(d.events);
     d.model = pipeline_model_free(d.model);
     pthread_rwlock_destroy(&d.model_lock);
+    pthread_mutex_destroy(&d.model_swap_lock);
     d.store = store_free(d.store);
     config_done(&d.cfg);
     free(o.streams);

@@ -103,8 +103,8 @@ int pipeline_model_card(const struct pipeline_model *m, json_t **ret_card)
     if (!pipeline_model_loaded(m))
         return -ENOENT;
     const struct crt_config *cfg = crt_model_config(m->crt);
-    json_t *classes = json_array(), *metadata = json_object();
-    if (!classes || !metadata)
+    json_t *classes = json_array(), *metadata = json_object(), *finetune = json_object();
+    if (!classes || !metadata || !finetune)
         goto oom;
     for (int i = 0; i < cfg->n_classes; i++)
         json_array_append_new(classes, json_string(crt_model_class(m->crt, i)));
@@ -113,15 +113,22 @@ int pipeline_model_card(const struct pipeline_model *m, json_t **ret_card)
         if (crt_model_metadata_at(m->crt, i, &key, &value) >= 0 &&
             strncmp(key, "provenance", 10) == 0)
             json_object_set_new(metadata, key, json_string(value));
+        /* A fine-tune's record (docs/TRAINING.md): its JSON values as JSON. */
+        else if (crt_model_metadata_at(m->crt, i, &key, &value) >= 0 &&
+                 strncmp(key, "finetune.", 9) == 0) {
+            json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+            json_object_set_new(finetune, key + 9, v ? v : json_string(value));
+        }
     }
     json_t *card = json_pack(
-        "{s:s, s:s, s:s, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:i, s:o, s:o}", "file",
-        m->path, "architecture", cfg->architecture, "variant", cfg->variant, "fps", cfg->fps,
-        "segment_frames", cfg->segment_len, "d_model", cfg->d_model, "n_layers", cfg->n_layers,
-        "n_heads", cfg->n_heads, "n_features", cfg->n_features, "feature_layout",
+        "{s:s, s:s, s:s, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:s, s:i, s:o, s:o, s:o}",
+        "file", m->path, "architecture", cfg->architecture, "variant", cfg->variant, "fps",
+        cfg->fps, "segment_frames", cfg->segment_len, "d_model", cfg->d_model, "n_layers",
+        cfg->n_layers, "n_heads", cfg->n_heads, "n_features", cfg->n_features, "feature_layout",
         cfg->feature_layout, "parameters", (json_int_t)crt_model_num_parameters(m->crt),
         "memory_floats", (json_int_t)crt_model_memory_floats(m->crt), "pose_model", m->pose_path,
-        "pose_input", pose_model_input_size(m->pose), "classes", classes, "provenance", metadata);
+        "pose_input", pose_model_input_size(m->pose), "classes", classes, "provenance", metadata,
+        "finetune", json_object_size(finetune) ? finetune : (json_decref(finetune), json_null()));
     if (!card)
         return -ENOMEM;
     *ret_card = card;
@@ -129,5 +136,6 @@ int pipeline_model_card(const struct pipeline_model *m, json_t **ret_card)
 oom:
     json_decref(classes);
     json_decref(metadata);
+    json_decref(finetune);
     return -ENOMEM;
 }

@@ -189,6 +189,12 @@ struct store_label_query {
 int store_labels_query(struct store *store, const struct store_label_query *q,
                        struct store_label **ret_labels, size_t *ret_n, struct errbuf *err);
 
+/* Small named values crtd keeps across restarts (store_meta.c), e.g. which
+ * model generation serves. get: -ENOENT when never set. */
+int store_meta_get(struct store *store, const char *key, char *dst, size_t size,
+                   struct errbuf *err);
+int store_meta_set(struct store *store, const char *key, const char *value, struct errbuf *err);
+
 /* Whether writes succeed: the last write's outcome, and since when they
  * fail. A full or read-only disk shows here (and in /healthz, /metrics)
  * while crtd keeps running on what it has in memory. */

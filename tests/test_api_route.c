@@ -40,6 +40,15 @@ static void routes_match_methods_and_names(void **state)
     assert_string_equal(allow, "GET, HEAD, POST");
     assert_int_equal(api_route_find("POST", "/v1/streams/a/activity", &m), -EOPNOTSUPP);
     assert_int_equal(api_route_find("PUT", "/v1/model", &m), -EOPNOTSUPP);
+    /* The fine-tune job and the roll-back. */
+    assert_int_equal(api_route_find("DELETE", "/v1/model/finetune", &m), 0);
+    assert_int_equal(m.route, API_ROUTE_FINETUNE);
+    assert_int_equal(api_route_find("POST", "/v1/model/finetune/cancel", &m), 0);
+    assert_int_equal(m.route, API_ROUTE_FINETUNE_CANCEL);
+    assert_int_equal(api_route_find("GET", "/v1/model/rollback", &m), -EOPNOTSUPP);
+    api_route_allow_text(allow, sizeof(allow), m.allowed);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(api_route_find("PUT", "/v1/model/finetune", &m), -EOPNOTSUPP);
 
     /* Unknown paths and names that are not names. */
     assert_int_equal(api_route_find("GET", "/v1/stream", &m), -ENOENT);

@@ -381,12 +381,13 @@ int bench_finetune(int argc, char **argv)
                 goto done;
             }
             /* Frames the cameras missed meanwhile: measured with the daemon's
-             * fine-tune job running beside live streams, not by this command. */
+             * fine-tune job running beside live cameras, by
+             * scripts/bench-finetune-frames (docs/TRAINING.md). */
             printf("%4d  %-22s %9.1f%% %+8.1f %7.1f%% %9.1f%% %+9.1f %8.1f %8.1f %8s  %s\n", ks[ki],
                    method ? "labels only (peer)" : "labels + replay (crtd)", 100 * row.home,
                    100 * (row.home - home0), 100 * row.feed, 100 * row.base,
                    100 * (base0 - row.base), row.seconds, row.cpu_seconds,
-                   row.accepted ? "yes" : "no", "n/a (daemon job)");
+                   row.accepted ? "yes" : "no", "scripts/bench-finetune-frames");
             fflush(stdout);
         }
     }

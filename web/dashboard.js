@@ -597,6 +597,10 @@ async function refreshPoses() {
 }
 
 function onEvent(type, data) {
+  if (type === "finetune") {
+    renderFinetune(data);
+    return;
+  }
   if (type === "alert") {
     alerts.set(data.id, data);
     renderAlerts();
@@ -686,18 +690,99 @@ async function showModel() {
   const card = $("model-card"), classes = $("model-classes");
   try {
     const m = await api("/v1/model");
-    const rows = [["File", m.file], ["Memory", `${m.architecture} / ${m.variant}`],
+    const rows = [["Generation", m.generation === 0 ? "0 (the configured model)" :
+      `${m.generation} (fine-tuned)`], ["File", m.file], ["Memory", `${m.architecture} / ${m.variant}`],
       ["Frames per second", m.fps], ["Frames per segment", m.segment_frames],
       ["Width, layers, heads", `${m.d_model}, ${m.n_layers}, ${m.n_heads}`],
       ["Parameters", m.parameters], ["Memory per camera", `${m.memory_floats} floats`],
       ["Pose model", m.pose_model]];
     for (const [k, v] of Object.entries(m.provenance || {})) rows.push([k, v]);
+    if (m.finetune) {
+      const v = m.finetune.validation || {};
+      const labels = Object.entries(m.finetune.labels || {}).map(([c, n]) => `${c} ${n.labels}`);
+      rows.push(["Fine-tuned", `${m.finetune.date || ""} from ${m.finetune.parent || "?"}`],
+        ["Labels per class", labels.join(", ")],
+        ["Held-out labels", `${percent(v.held_out_before)} → ${percent(v.held_out_after)}`],
+        ["Replay check", `${percent(v.replay_before)} → ${percent(v.replay_after)}`]);
+    }
+    $("finetune-rollback").disabled = !(m.generations && m.generations.length > 1);
     card.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]));
     classes.replaceChildren(...m.classes.map((c) => el("li", {}, [
       el("i", { class: "swatch", style: { background: colour(c) } }),
       document.createTextNode(c)])));
   } catch (e) {
     card.replaceChildren(el("dt", { text: "No model" }), el("dd", { text: e.message }));
+  }
+}
+
+// ---- the fine-tune (docs/DASHBOARD.md, "Fine-tune") ------------------------
+
+const percent = (x) => (typeof x === "number" ? `${Math.round(x * 100)}%` : "–");
+let finetuneState = null;
+
+function renderFinetune(job) {
+  const was = finetuneState;
+  finetuneState = job.state;
+  const running = job.state === "running";
+  const bar = $("finetune-progress");
+  bar.hidden = job.state === "idle";
+  bar.value = job.fraction;
+  $("finetune-start").disabled = running;
+  $("finetune-cancel").hidden = !running;
+  const stage = { load: "loading", baseline: "judging the model now", train: "training",
+    check: "judging the new model", done: "done" }[job.stage] || "";
+  let text = "";
+  if (running) {
+    text = `Running: ${stage}${job.stage === "train" ? `, epoch ${job.epoch} of ${job.epochs}` : ""}` +
+      ` (${Math.round(job.fraction * 100)}%)${job.cancelling ? ", cancelling" : ""}`;
+  } else if (job.state === "succeeded") {
+    text = `Succeeded: generation ${job.generation} serves. ${job.result.verdict}`;
+  } else if (job.state === "rejected") {
+    text = `Rejected, the model stays: ${job.result.verdict}`;
+  } else if (job.state === "failed") {
+    text = `Failed, the model stays: ${job.error}`;
+  } else if (job.state === "cancelled") {
+    text = "Cancelled, the model stays.";
+  }
+  if (job.result && !running) {
+    text += ` Held-out labels ${percent(job.result.held_out_before)} → ${percent(job.result.held_out_after)},` +
+      ` replay ${percent(job.result.replay_before)} → ${percent(job.result.replay_after)}.`;
+  }
+  $("finetune-status").textContent = text;
+  // A job that ended may have swapped the model: the card shows the new one.
+  if (was === "running" && !running && location.hash === "#model") showModel();
+}
+
+async function refreshFinetune() {
+  try { renderFinetune(await api("/v1/model/finetune")); } catch (e) { /* no token yet */ }
+}
+
+async function startFinetune(e) {
+  e.preventDefault();
+  $("finetune-error").textContent = "";
+  const body = {};
+  for (const [id, key] of [["finetune-epochs", "epochs"], ["finetune-min-labels", "min_labels"],
+    ["finetune-replay", "replay_clips"], ["finetune-lr", "lr"],
+    ["finetune-tolerance", "tolerance"]]) {
+    const v = $(id).value.trim();
+    if (v !== "") body[key] = Number(v);
+  }
+  try {
+    renderFinetune(await api("/v1/model/finetune", { method: "POST",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }));
+  } catch (err) {
+    $("finetune-error").textContent = `Not started: ${err.message}`;
+  }
+}
+
+async function finetuneAction(path, method, what) {
+  $("finetune-error").textContent = "";
+  try {
+    await api(path, { method });
+    await refreshFinetune();
+    await showModel();
+  } catch (err) {
+    $("finetune-error").textContent = `${what}: ${err.message}`;
   }
 }
 
@@ -714,6 +799,11 @@ function route() {
 
 function start() {
   $("add-form").addEventListener("submit", addStream);
+  $("finetune-form").addEventListener("submit", startFinetune);
+  $("finetune-cancel").addEventListener("click",
+    () => finetuneAction("/v1/model/finetune", "DELETE", "Not cancelled"));
+  $("finetune-rollback").addEventListener("click",
+    () => finetuneAction("/v1/model/rollback", "POST", "Not rolled back"));
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     token = $("token").value.trim();
@@ -730,6 +820,8 @@ function start() {
   refreshAlerts();
   setInterval(refreshAlerts, 5000);
   loadModelClasses();
+  refreshFinetune();
+  setInterval(refreshFinetune, 2000); // the SSE event is sooner; this catches up after a gap
   refreshLabels();
   setInterval(refreshLabels, 5000);
   setInterval(() => { for (const name of streams.keys()) loadZones(name).catch(() => {}); }, 5000);

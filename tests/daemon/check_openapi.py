@@ -448,6 +448,16 @@ def main():
                 call("delete", f"/v1/labels/{lid}", lp, want=404)
                 call("put", f"/v1/labels/{lid}", lp, body='{"class":"W"}', want=404)
             call("get", "/v1/labels/12345", lp, want=404)
+            # The fine-tune job and the roll-back (docs/SERVICE.md, "Fine-tuning"):
+            # with no model serving, every start is refused before it begins.
+            call("get", "/v1/model/finetune", want=200)
+            call("post", "/v1/model/finetune", body='{"epochs":0}', want=400)
+            call("post", "/v1/model/finetune", body='{"bogus":1}', want=400)
+            call("post", "/v1/model/finetune", body='{"epochs":1}', token=False, want=401)
+            call("post", "/v1/model/finetune", body='{"epochs":1}', want=422)
+            call("delete", "/v1/model/finetune", want=409)
+            call("post", "/v1/model/finetune/cancel", want=409)
+            call("post", "/v1/model/rollback", want=409)
             call("get", "/v1/events", headers={"Last-Event-ID": "x"}, want=400)
             check_events(spec, d)
             call("delete", "/v1/streams/api1", "/v1/streams/{name}", want=204)
@@ -463,6 +473,35 @@ def main():
                 check_response(spec, "/v1/model", "get", status, headers, text, seen)
                 if status != 200:
                     fail(f"GET /v1/model with {model}: {status} {text}")
+                # A model, but no labels: 422 before any job starts.
+                status, headers, text = d.request("POST", "/v1/model/finetune", "{}")
+                check_response(spec, "/v1/model/finetune", "post", status, headers, text, seen)
+                if status != 422 or "no labels" not in text:
+                    fail(f"POST /v1/model/finetune without labels: {status} {text}")
+                # Five stretches of person 2 (who stays in view), then a tiny
+                # fine-tune: its 202, its state while it runs and at its end,
+                # and the model card after, each against its schema.
+                t0 = time.time()
+                time.sleep(7)
+                for i in range(5):
+                    d.request("POST", "/v1/labels", json.dumps({
+                        "stream": "conf", "track": 2, "start": t0 + 1.3 * i,
+                        "end": t0 + 1.3 * i + 1.2, "class": "Feeds the cat"}))
+                status, headers, text = d.request("POST", "/v1/model/finetune", json.dumps(
+                    {"min_labels": 2, "epochs": 1, "replay_clips": 8}))
+                check_response(spec, "/v1/model/finetune", "post", status, headers, text, seen)
+                if status != 202:
+                    fail(f"POST /v1/model/finetune with labels: {status} {text}")
+                for _ in range(600):
+                    status, headers, text = d.request("GET", "/v1/model/finetune")
+                    check_response(spec, "/v1/model/finetune", "get", status, headers, text, seen)
+                    if status != 200 or json.loads(text)["state"] != "running":
+                        break
+                    time.sleep(0.1)
+                if json.loads(text)["state"] in ("running", "idle", "failed"):
+                    fail(f"the fine-tune did not end as it should: {text}")
+                status, headers, text = d.request("GET", "/v1/model")
+                check_response(spec, "/v1/model", "get", status, headers, text, seen)
             finally:
                 d.stop()
     else:
