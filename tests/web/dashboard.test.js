@@ -11,7 +11,6 @@
 const { spawn } = require("child_process");
 const fs = require("fs");
 const http = require("http");
-const net = require("net");
 const os = require("os");
 const path = require("path");
 
@@ -19,34 +18,9 @@ const root = path.resolve(__dirname, "..", "..");
 const { chromium } = require(path.join(root, "third_party", "npm", "node_modules", "playwright-core"));
 
 const TOKEN = "dashboard-test-token-0123456789";
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) =>
-  (a.startsWith("--") ? pairs.concat([[a.slice(2), all[i + 1]]]) : pairs), []));
-let passed = 0, failed = 0;
+const { parseArgs, counts, check, finish, sleep, until, freePort } = require("./testlib");
 
-function check(name, ok, detail = "") {
-  if (ok) { passed++; console.log(`ok   ${name}`); }
-  else { failed++; console.error(`FAIL ${name}${detail ? `: ${detail}` : ""}`); }
-  return ok;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, timeoutMs, stepMs = 200) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try { if (await what()) return true; } catch (e) { /* not yet */ }
-    if (Date.now() > end) return false;
-    await sleep(stepMs);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
+const args = parseArgs(process.argv.slice(2));
 function apiGet(port, p) {
   return new Promise((resolve, reject) => {
     http.get({ host: "127.0.0.1", port, path: p, headers: { Authorization: `Bearer ${TOKEN}` } },
@@ -410,18 +384,17 @@ async function main() {
     } finally {
       road.kill("SIGTERM");
       await new Promise((r) => road.once("exit", r));
-      if (failed) console.error(fs.readFileSync(path.join(roadDir, "crtd.log"), "utf8").slice(-3000));
+      if (counts.failed) console.error(fs.readFileSync(path.join(roadDir, "crtd.log"), "utf8").slice(-3000));
       fs.rmSync(roadDir, { recursive: true, force: true });
     }
   } finally {
     await browser.close();
     crtd.kill("SIGTERM");
     await sleep(300);
-    if (failed) console.error(fs.readFileSync(path.join(dir, "crtd.log"), "utf8").slice(-3000));
+    if (counts.failed) console.error(fs.readFileSync(path.join(dir, "crtd.log"), "utf8").slice(-3000));
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -14,41 +14,15 @@
 const { spawn } = require("child_process");
 const fs = require("fs");
 const http = require("http");
-const net = require("net");
 const os = require("os");
 const path = require("path");
 
 const root = path.resolve(__dirname, "..", "..");
 const { chromium } = require(path.join(root, "third_party", "npm", "node_modules", "playwright-core"));
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) =>
-  (a.startsWith("--") ? pairs.concat([[a.slice(2), all[i + 1]]]) : pairs), []));
-let passed = 0, failed = 0;
+const { parseArgs, counts, check, finish, sleep, until, freePort } = require("./testlib");
 
-function check(name, ok, detail = "") {
-  if (ok) { passed++; console.log(`ok   ${name}`); }
-  else { failed++; console.error(`FAIL ${name}${detail ? `: ${detail}` : ""}`); }
-  return ok;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, timeoutMs, stepMs = 200) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try { if (await what()) return true; } catch (e) { /* not yet */ }
-    if (Date.now() > end) return false;
-    await sleep(stepMs);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
+const args = parseArgs(process.argv.slice(2));
 function apiGet(box, p) {
   return new Promise((resolve, reject) => {
     http.get({ host: "127.0.0.1", port: box.port, path: p, headers: { Authorization: `Bearer ${box.token}` } },
@@ -214,12 +188,11 @@ async function main() {
         box.proc.kill("SIGTERM");
         await new Promise((r) => box.proc.once("exit", r));
       }
-      if (failed) console.error(fs.readFileSync(path.join(box.dir, "crtd.log"), "utf8").slice(-2000));
+      if (counts.failed) console.error(fs.readFileSync(path.join(box.dir, "crtd.log"), "utf8").slice(-2000));
       fs.rmSync(box.dir, { recursive: true, force: true });
     }
   }
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
