@@ -501,9 +501,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
                            name, key, value);
             r = copy_value(key[0] == 's' ? st->site : st->room, sizeof(st->site), value);
         } else if (strcmp(key, "archive") == 0) {
-            bool on;
+            bool on = false;
             r = parse_bool(value, &on);
-            st->archive = on ? CONFIG_ARCHIVE_YES : CONFIG_ARCHIVE_NO;
+            if (r >= 0)
+                st->archive = on ? CONFIG_ARCHIVE_YES : CONFIG_ARCHIVE_NO;
         } else if (strcmp(key, "archive_retention_days") == 0) {
             r = parse_double(value, ARCHIVE_DAYS_MIN, ARCHIVE_DAYS_MAX,
                              &st->archive_retention_days);

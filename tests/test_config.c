@@ -210,6 +210,8 @@ static void errors_name_file_and_line(void **state)
          "crtd.conf:3: bad value '0' for archive_max_mb: 1 to 1048576 MiB"},
         {"[stream \"a\"]\nurl = x\narchive_max_mb = lots\n",
          "crtd.conf:3: bad value 'lots' for archive_max_mb"},
+        {"[stream \"a\"]\nurl = x\narchive = maybe\n",
+         "crtd.conf:3: bad value 'maybe' for archive"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         write_file(t->path, cases[i].text);
