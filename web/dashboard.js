@@ -70,8 +70,11 @@ function makeCard(name) {
   const card = el("article", { class: "card", "aria-label": `Camera ${name}` });
   const remove = el("button", { class: "remove", type: "button", text: "Remove" });
   remove.addEventListener("click", () => removeStream(name));
+  const pause = el("button", { class: "pause", type: "button", text: "Pause" });
+  pause.addEventListener("click", () => pauseStream(name, pause.dataset.paused !== "true"));
   card.append(
-    el("h3", {}, [el("span", { text: name }), el("span", { class: "badge" }), remove]),
+    el("h3", {}, [el("span", { text: name }), el("span", { class: "badge" }), pause, remove]),
+    el("p", { class: "place" }),
     el("p", { class: "meta" }),
     el("p", { class: "now", "aria-live": "polite" }),
     el("p", { class: "since" }),
@@ -96,6 +99,14 @@ function renderCard(s) {
   badge.textContent = j.state;
   badge.className = `badge ${j.state}`;
   card.querySelector(".remove").hidden = j.origin !== "api";
+  // A paused camera keeps its card: the button says what a click does next.
+  const pause = card.querySelector(".pause");
+  pause.dataset.paused = String(Boolean(j.paused));
+  pause.textContent = j.paused ? "Resume" : "Pause";
+  pause.setAttribute("aria-label", `${j.paused ? "Resume" : "Pause"} ${j.name}`);
+  const place = card.querySelector(".place");
+  place.textContent = [j.room, j.site].filter(Boolean).join(" · ");
+  place.hidden = !place.textContent;
   const age = s.framesAt ? duration(Date.now() - s.framesAt) : "none yet";
   card.querySelector(".meta").textContent =
     `${j.reconnects} reconnects · last frame ${age}${s.framesAt ? " ago" : ""}` +
@@ -674,6 +685,15 @@ async function addStream(event) {
     await refreshStreams();
   } catch (e) {
     $("add-error").textContent = `Not added: ${e.message}`;
+  }
+}
+
+async function pauseStream(name, pause) {
+  try {
+    await api(`/v1/streams/${encodeURIComponent(name)}/${pause ? "pause" : "resume"}`, { method: "POST" });
+    await refreshStreams();
+  } catch (e) {
+    $("add-error").textContent = `Not ${pause ? "paused" : "resumed"}: ${e.message}`;
   }
 }
 

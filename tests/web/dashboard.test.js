@@ -134,6 +134,28 @@ async function main() {
     check("... and is removed with its button",
       await until(async () => (await porch.count()) === 0, 10000) &&
       !(await apiGet(port, "/v1/streams")).streams.some((s) => s.name === "porch"));
+    // Pause and resume from the card; the place comes from the stream's room and site.
+    check("a stream with a room and a site is added through the API",
+      await apiSend(port, "POST", "/v1/streams",
+        { name: "den", url: "synthetic:script=Walk&segment_ms=200", room: "Den", site: "Flat 2" }) === 201);
+    const den = page.locator('[aria-label="Camera den"]');
+    check("... its card names the room and the site",
+      await until(async () => (await den.count()) === 1 &&
+        (await den.locator(".place").textContent()) === "Den · Flat 2", 10000));
+    await den.locator("button.pause").click();
+    check("the Pause button pauses it: the badge says paused, the API agrees, the button offers Resume",
+      await until(async () => (await den.locator(".badge").textContent()) === "paused" &&
+        (await apiGet(port, "/v1/streams/den")).paused === true &&
+        (await den.locator("button.pause").textContent()) === "Resume", 10000));
+    await den.locator("button.pause").click();
+    check("... and Resume starts it again",
+      await until(async () => (await apiGet(port, "/v1/streams/den")).paused === false &&
+        (await den.locator(".badge").textContent()) === "running", 15000),
+      await den.locator(".badge").textContent());
+    check("streams without a room show no place line",
+      !(await page.locator('[aria-label="Camera kitchen"] .place').isVisible()));
+    await den.locator("button.remove").click();
+    await until(async () => (await den.count()) === 0, 10000);
     check("streams from the command line have no remove button",
       !(await page.locator('[aria-label="Camera kitchen"] button.remove').isVisible()));
 
