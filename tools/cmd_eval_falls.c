@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "crt.h"
 #include "data.h"
+#include "falls_gate.h"
 #include "safety.h"
 
 #define MAX_LISTED 20 /* misses and false alarms named by file */
@@ -45,6 +46,11 @@ static void usage(FILE *out)
             "  --model-alone        the model by itself: P(Fall) >= min-p for confirm-s\n"
             "                       outside a bed or seat zone is the alert\n"
             "  --no-zones           ignore the sequences' zones (a home where none are drawn)\n"
+            "  --still-pose-fps F   behind crtd's motion gate: pose at F on a still person,\n"
+            "                       the detections held in between (the motion taken from\n"
+            "                       the keypoints; docs/SAFETY.md)\n"
+            "  --gate-motion X      with --still-pose-fps: a keypoint this far (of the\n"
+            "                       frame's height) from its running average moved (0.01)\n"
             "  --json               print the figures as JSON instead of the table\n"
             "  --trace FILE         print the detector's report per frame for that file of DIR\n");
 }
@@ -273,6 +279,22 @@ static int hold_last_frame(struct pose_sequence *seq, double seconds)
     return 0;
 }
 
+/* The sequence as the motion gate would have passed it on (--still-pose-fps),
+ * its frames counted into *counts. */
+static int gate_sequence(const struct falls_gate_options *gate, struct pose_sequence *seq,
+                         struct falls_gate_counts *counts, const char *path, struct errbuf *err)
+{
+    if (!(seq->fps > 0))
+        return errbuf_set(err, -EINVAL, "%s: no frame rate to gate at", path);
+    struct falls_gate_counts c;
+    falls_gate_apply(gate, seq->keypoints, seq->frames, seq->fps, &c);
+    counts->frames += c.frames;
+    counts->posed += c.posed;
+    counts->held += c.held;
+    counts->empty += c.empty;
+    return 0;
+}
+
 /* A false alarm, with what the person was doing when its descent began
  * (from the sequence's per-frame classes, where it has them). */
 static void report_false_alarm(const char *name, const char *scene, const struct pose_sequence *seq,
@@ -336,6 +358,8 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_MIN_P,
         OPT_MODEL_ALONE,
         OPT_FALLS,
+        OPT_STILL_POSE_FPS,
+        OPT_GATE_MOTION,
         OPT_HELP
     };
     static const struct option longopts[] = {
@@ -358,6 +382,8 @@ int cmd_eval_falls(int argc, char **argv)
         {"min-p", required_argument, NULL, OPT_MIN_P},
         {"model-alone", no_argument, NULL, OPT_MODEL_ALONE},
         {"trace", required_argument, NULL, OPT_TRACE},
+        {"still-pose-fps", required_argument, NULL, OPT_STILL_POSE_FPS},
+        {"gate-motion", required_argument, NULL, OPT_GATE_MOTION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -366,8 +392,11 @@ int cmd_eval_falls(int argc, char **argv)
     bool as_json = false, no_zones = false;
     int c, longindex = 0, status = 1;
     double v = 0, hold_end = 0;
+    struct falls_gate_options gate;
+    struct falls_gate_counts gated = {0};
 
     fall_options_default(&o);
+    falls_gate_options_init(&gate);
     for (int i = 1; i < argc; i++) /* --falls takes a value: `--falls --help` is help */
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -447,6 +476,20 @@ int cmd_eval_falls(int argc, char **argv)
         case OPT_MIN_P:
             o.model_min_p = (float)v;
             break;
+        case OPT_STILL_POSE_FPS:
+            if (!(v > 0 && v <= 60)) {
+                cli_error("eval", "--still-pose-fps %g is outside (0, 60]", v);
+                return EXIT_USAGE;
+            }
+            gate.still_pose_fps = v;
+            break;
+        case OPT_GATE_MOTION:
+            if (!(v > 0 && v < 1)) {
+                cli_error("eval", "--gate-motion %g is outside (0, 1)", v);
+                return EXIT_USAGE;
+            }
+            gate.motion = v;
+            break;
         case OPT_HOLD_END:
             if (!(v >= 0 && v <= 3600)) {
                 cli_error("eval", "--hold-end %g is outside 0..3600 s", v);
@@ -516,6 +559,7 @@ int cmd_eval_falls(int argc, char **argv)
         if ((r = pose_sequence_load(path, &seq, &err)) < 0 ||
             (r = zones_of(&seq, zones, path, &err)) < 0 ||
             (r = hold_last_frame(&seq, hold_end)) < 0 ||
+            (gate.still_pose_fps > 0 && (r = gate_sequence(&gate, &seq, &gated, path, &err)) < 0) ||
             (model_path && (r = model_frames(&fm, &seq, &p_fall, path, &err)) < 0)) {
             cli_error("eval", "%s", errbuf_text(&err, r));
             pose_sequence_done(&seq);
@@ -559,11 +603,23 @@ int cmd_eval_falls(int argc, char **argv)
     }
     if (as_json) {
         json_t *j = summary_json(&summary, &o);
+        if (gate.still_pose_fps > 0)
+            json_object_set_new(j, "gate",
+                                json_pack("{s:f, s:f, s:i, s:i, s:i, s:i}", "still_pose_fps",
+                                          gate.still_pose_fps, "motion", gate.motion, "frames",
+                                          gated.frames, "posed", gated.posed, "held", gated.held,
+                                          "nobody", gated.empty));
         json_dumpf(j, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(j);
     } else {
         print_table(&summary, &o, dir);
+        if (gate.still_pose_fps > 0 && gated.frames > 0)
+            printf("behind the motion gate (still_pose_fps %g, motion %g): pose on %.1f %% of "
+                   "%d frames, held on %.1f %%, nobody on %.1f %%\n",
+                   gate.still_pose_fps, gate.motion, 100.0 * gated.posed / gated.frames,
+                   gated.frames, 100.0 * gated.held / gated.frames,
+                   100.0 * gated.empty / gated.frames);
     }
     status = 0;
 done:
