@@ -25,7 +25,10 @@
  * - a descent is how far the body centre dropped below its highest point of
  *   the last descent_window_s (held two frames), over the body's height, or
  *   the shoulders' drop when not on standing legs;
- * - on the floor is lying outside bed and seat zones for lying_hold_s;
+ * - on the floor is lying, or the hips down within floor_hips of the height
+ *   they had above the ankles before the descent with the torso below
+ *   up_tilt (a torso lying along the view keeps much of its rise), outside
+ *   bed and seat zones for lying_hold_s;
  * - a centre that jumps more than max_jump body heights between frames
  *   starts the detector again (another person, or a cut).
  * Getting up is the torso back above up_tilt on standing legs, or with the
@@ -80,6 +83,7 @@ void fall_options_default(struct fall_options *opts)
         .stand_legs = 1.2f,
         .max_jump = 1.0f,
         .lying_hold_s = 0.6,
+        .floor_hips = 0.3f,
     };
 }
 
@@ -87,6 +91,7 @@ struct centre_sample {
     double t;
     float y;          /* the hip centre */
     float shoulder_y; /* the shoulder centre */
+    float ankle_y;    /* the ankle centre, NAN when unseen */
 };
 
 struct fall_detector {
@@ -108,6 +113,8 @@ struct fall_detector {
     double last_seen_t; /* the last frame with a usable skeleton */
     float lowest_y;     /* the body centre's lowest point since going down */
     float top_y;        /* its highest point before the descent */
+    float floor_top_y;  /* the hips' highest point of the whole descent */
+    float floor_y;      /* the ankles there (the floor under the person), or NAN */
     double up_since;    /* up again since, or -1 */
     double fine_since;  /* lying in a bed or seat zone since, or -1 */
     double floor_since; /* on the floor since, or -1 */
@@ -146,12 +153,12 @@ int fall_detector_new(const struct fall_options *opts, struct fall_detector **re
 
     if (!(o.stand_legs > 0 && o.stand_legs < 10) || !(o.max_jump > 0 && o.max_jump <= 100) ||
         !(o.lying_hold_s >= 0 && o.lying_hold_s <= 30) ||
-        !(o.model_min_p >= 0 && o.model_min_p <= 1))
+        !(o.floor_hips >= 0 && o.floor_hips < 1) || !(o.model_min_p >= 0 && o.model_min_p <= 1))
         return errbuf_set(err, -EINVAL,
-                          "fall: stand_legs %g, max_jump %g, lying_hold_s %g or model_min_p %g "
-                          "is out of range",
+                          "fall: stand_legs %g, max_jump %g, lying_hold_s %g, floor_hips %g or "
+                          "model_min_p %g is out of range",
                           (double)o.stand_legs, (double)o.max_jump, o.lying_hold_s,
-                          (double)o.model_min_p);
+                          (double)o.floor_hips, (double)o.model_min_p);
 
     struct fall_detector *det = calloc(1, sizeof(*det));
     if (!det)
@@ -188,6 +195,9 @@ void fall_detector_reset(struct fall_detector *det)
     det->suspected_t = 0;
     det->last_seen_t = -INFINITY;
     det->lowest_y = 0;
+    det->top_y = 0;
+    det->floor_top_y = 0;
+    det->floor_y = NAN;
     det->up_since = -1;
     det->fine_since = -1;
     det->floor_since = -1;
@@ -282,9 +292,10 @@ static void update_reference(struct fall_detector *det, double t, double dt, flo
 /* The drop of the body centre below its highest point of the window, or of
  * the shoulders below theirs, whichever is more (a slump that slides the
  * hips away from the camera lifts them in the picture while the shoulders
- * go down) when with_shoulders; *ret_top is the hips' highest point. */
+ * go down) when with_shoulders; *ret_top is the hips' highest point and
+ * *ret_ground the ankles' height then (NAN when unseen). */
 static float descent_of(struct fall_detector *det, double t, float y, float shoulder_y,
-                        bool with_shoulders, float *ret_top)
+                        float ankle_y, bool with_shoulders, float *ret_top, float *ret_ground)
 {
     while (det->count > 0) {
         int oldest = (det->head - det->count + det->capacity) % det->capacity;
@@ -292,20 +303,27 @@ static float descent_of(struct fall_detector *det, double t, float y, float shou
             break;
         det->count--;
     }
-    det->history[det->head] = (struct centre_sample){t, y, shoulder_y};
+    det->history[det->head] = (struct centre_sample){t, y, shoulder_y, ankle_y};
     det->head = (det->head + 1) % det->capacity;
     det->count++;
     /* The highest point held for two frames running: a wild keypoint of the
      * estimator lasts a frame and is not a top to fall from. */
-    float top = y, shoulder_top = shoulder_y;
+    float top = y, shoulder_top = shoulder_y, ground = ankle_y;
     for (int i = 0; i + 1 < det->count; i++) {
         int k = (det->head - 1 - i + det->capacity) % det->capacity;
         int k2 = (k - 1 + det->capacity) % det->capacity;
-        top = fminf(top, fmaxf(det->history[k].y, det->history[k2].y));
+        float pair_top = fmaxf(det->history[k].y, det->history[k2].y);
+        if (pair_top < top) {
+            top = pair_top;
+            /* The lower of the two frames' ankles: a wild ankle up in the
+             * picture does not raise the floor. */
+            ground = fmaxf(det->history[k].ankle_y, det->history[k2].ankle_y);
+        }
         shoulder_top =
             fminf(shoulder_top, fmaxf(det->history[k].shoulder_y, det->history[k2].shoulder_y));
     }
     *ret_top = top;
+    *ret_ground = ground;
     return with_shoulders ? fmaxf(y - top, shoulder_y - shoulder_top) : y - top;
 }
 
@@ -360,8 +378,9 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
          * a body going down does not move the reference (a slow slump would
          * otherwise shrink it until lying looked upright). The shoulders'
          * drop counts only off standing legs: bending over lowers them too. */
-        float top;
-        float drop = descent_of(det, t, hip[1], shoulder[1], !rep.standing, &top);
+        float top, ground;
+        float drop = descent_of(det, t, hip[1], shoulder[1], ankles ? ankle[1] : NAN, !rep.standing,
+                                &top, &ground);
         bool going_down = drop >= 0.5f * o->min_descent * HEIGHT_PER_TORSO * was_ref;
         /* Upright in the picture with the legs 1.6 times as long as the torso
          * below: that is a person standing, at whatever distance. */
@@ -379,14 +398,31 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
         det->last_seen_t = t;
 
         if (drop >= o->min_descent * height) {
+            /* The floor is where the ankles were at the descent's highest
+             * point: the window moves on during a slow slump, and by its end
+             * its top is halfway down, the feet slid forward. */
+            bool new_descent = t - det->descent_t > o->settle_s;
+            if (det->state == FALL_NONE && (new_descent || top < det->floor_top_y)) {
+                det->floor_top_y = top;
+                det->floor_y = ground;
+            }
             det->descent_t = t;
             if (det->state == FALL_NONE)
                 det->top_y = top;
         }
+        /* Hips down at the floor: within floor_hips of the height they had
+         * above the ankles before the descent. A torso lying along the
+         * camera's view keeps much of its rise, but nobody sits or crouches
+         * with the hips at their own feet's level. */
+        float span = det->floor_y - det->floor_top_y;
+        rep.hips_low = o->floor_hips > 0 && isfinite(det->floor_y) &&
+                       span >= 0.5f * o->stand_legs * ref &&
+                       det->floor_y - hip[1] <= o->floor_hips * span && rep.torso_tilt < o->up_tilt;
+        bool down = rep.lying || rep.hips_low;
 
         switch (det->state) {
         case FALL_NONE:
-            if (held(&det->floor_since, rep.on_floor, t) >= o->lying_hold_s &&
+            if (held(&det->floor_since, down && !fine, t) >= o->lying_hold_s &&
                 t - det->descent_t <= o->settle_s) {
                 set_state(det, FALL_SUSPECTED);
                 det->suspected_t = t;
@@ -401,7 +437,7 @@ void fall_detector_update(struct fall_detector *det, double t, const struct pose
                       (rep.standing || det->lowest_y - hip[1] >= o->min_rise * height ||
                        hip[1] - det->top_y <= 0.5f * o->min_rise * height);
             double up_for = held(&det->up_since, up, t);
-            double fine_for = held(&det->fine_since, rep.lying && fine, t);
+            double fine_for = held(&det->fine_since, down && fine, t);
             if (up_for >= o->up_hold_s ||
                 (det->state == FALL_SUSPECTED && fine_for >= o->up_hold_s))
                 set_state(det, FALL_NONE);

@@ -291,6 +291,38 @@ static void the_shoulders_dropping_is_a_descent(void **state)
     assert_true(run.ever_confirmed);
 }
 
+/* A slump from a chair toward the camera: the torso ends lying along the
+ * view and keeps three quarters of its rise (48 degrees, not lying), but
+ * the hips come down to where the ankles were, with the legs out toward
+ * the camera. Without the cue (floor_hips 0) it is no fall; a sitter who
+ * slouches back as far, hips on the seat, is none either way. */
+static void hips_down_at_the_feet_are_on_the_floor(void **state)
+{
+    (void)state;
+    struct figure seated = {0.5f, 0.60f, 85, 0.5f, 0.5f};
+    struct figure slumped = {0.5f, 0.71f, 48, 0.5f, 0.6f};
+    struct figure slouched = {0.5f, 0.62f, 48, 0.5f, 0.5f};
+    struct step slump[] = {
+        {seated, 0.1, false}, {seated, 6, false}, {slumped, 3, false}, {slumped, 30, false}};
+    struct run run;
+    play(&run, slump, 4, NULL, 0, NULL);
+    assert_true(run.ever_confirmed);
+    /* Slower than the descent's window: the floor is still where the feet
+     * were when it began, not where the window's top has moved to. */
+    slump[2].seconds = 5;
+    play(&run, slump, 4, NULL, 0, NULL);
+    assert_true(run.ever_confirmed);
+    slump[2].seconds = 3;
+    struct fall_options opts;
+    fall_options_default(&opts);
+    opts.floor_hips = 0;
+    play(&run, slump, 4, NULL, 0, &opts);
+    assert_never_raised(&run, "slump without the cue");
+    slump[2].to = slump[3].to = slouched;
+    play(&run, slump, 4, NULL, 0, NULL);
+    assert_never_raised(&run, "slouch back on a chair");
+}
+
 /* A body centre that jumps is another person (or a cut): the detector
  * starts again, and the stranger's smaller size is no fall. With jumps
  * allowed, it is taken for one. */
@@ -464,6 +496,7 @@ int main(void)
         cmocka_unit_test(standing_legs_reset_the_reference),
         cmocka_unit_test(standing_up_on_standing_legs_clears),
         cmocka_unit_test(the_shoulders_dropping_is_a_descent),
+        cmocka_unit_test(hips_down_at_the_feet_are_on_the_floor),
         cmocka_unit_test(a_jump_restarts_the_detector),
         cmocka_unit_test(passing_through_lying_is_not_on_the_floor),
         cmocka_unit_test(one_wild_frame_is_not_a_top),

@@ -38,6 +38,9 @@ static void usage(FILE *out)
             "  --stand-legs X       ankles this many torso rises below the hips: standing (1.2)\n"
             "  --max-jump X         body heights the centre may jump between frames (1)\n"
             "  --lying-hold S       on the floor this long after a descent: suspected (0.6)\n"
+            "  --floor-hips X       hips within this share of their height above the ankles\n"
+            "                       before the descent, torso below up-tilt: on the floor\n"
+            "                       too (0.3; 0: off)\n"
             "  --hold-end S         the person stays as in the last frame S more seconds\n"
             "                       (a take that ends on the floor; motion capture)\n"
             "  --model FILE         a segment model with a Fall class: its P(Fall) per\n"
@@ -326,12 +329,13 @@ static void trace_case(const struct fall_options *o, const struct fall_case *fc)
         struct fall_report rep;
         fall_detector_update(det, f / fc->fps, fc->keypoints[f], fc->zones, fc->n_zones, &rep);
         const struct pose_keypoint *k = fc->keypoints[f];
-        printf("%7.1f %-9s tilt %6.1f lying %d floor %d standing %d%s hip %.3f shoulder %.3f "
-               "ankle %.3f\n",
-               f / fc->fps, fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying,
-               rep.on_floor, rep.standing, rep.restarted ? " restart" : "",
-               (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
-               (double)(k[15].y + k[16].y) / 2);
+        printf(
+            "%7.1f %-9s tilt %6.1f lying %d floor %d low %d standing %d%s hip %.3f shoulder %.3f "
+            "ankle %.3f\n",
+            f / fc->fps, fall_state_name(rep.state), (double)rep.torso_tilt, rep.lying,
+            rep.on_floor, rep.hips_low, rep.standing, rep.restarted ? " restart" : "",
+            (double)(k[11].y + k[12].y) / 2, (double)(k[5].y + k[6].y) / 2,
+            (double)(k[15].y + k[16].y) / 2);
     }
     fall_detector_free(det);
 }
@@ -350,6 +354,7 @@ int cmd_eval_falls(int argc, char **argv)
         OPT_STAND_LEGS,
         OPT_MAX_JUMP,
         OPT_LYING_HOLD,
+        OPT_FLOOR_HIPS,
         OPT_HOLD_END,
         OPT_TRACE,
         OPT_JSON,
@@ -375,6 +380,7 @@ int cmd_eval_falls(int argc, char **argv)
         {"stand-legs", required_argument, NULL, OPT_STAND_LEGS},
         {"max-jump", required_argument, NULL, OPT_MAX_JUMP},
         {"lying-hold", required_argument, NULL, OPT_LYING_HOLD},
+        {"floor-hips", required_argument, NULL, OPT_FLOOR_HIPS},
         {"hold-end", required_argument, NULL, OPT_HOLD_END},
         {"json", no_argument, NULL, OPT_JSON},
         {"no-zones", no_argument, NULL, OPT_NO_ZONES},
@@ -472,6 +478,9 @@ int cmd_eval_falls(int argc, char **argv)
             break;
         case OPT_LYING_HOLD:
             o.lying_hold_s = v;
+            break;
+        case OPT_FLOOR_HIPS:
+            o.floor_hips = (float)v;
             break;
         case OPT_MIN_P:
             o.model_min_p = (float)v;

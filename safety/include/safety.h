@@ -75,6 +75,9 @@ struct fall_options {
     float stand_legs;    /* ankles below the hips by this many torso rises: standing legs */
     float max_jump;      /* body heights the centre may move between frames: else a restart */
     double lying_hold_s; /* on the floor this long after a descent: SUSPECTED */
+    /* Hips come down within this share of their height above the ankles
+     * before the descent, torso below up_tilt: on the floor too (0: off). */
+    float floor_hips;
     /* The segment model's P(Fall) (fall_detector_evidence): 0, not used; else
      * SUSPECTED confirms only while the last P(Fall) is at least this, or,
      * with model_alone, P(Fall) this high for confirm_s outside a bed or seat
@@ -93,6 +96,7 @@ struct fall_report {
     float torso_tilt;  /* degrees from horizontal, this frame */
     bool lying;        /* torso near horizontal */
     bool on_floor;     /* lying, and not in a bed or seat zone */
+    bool hips_low;     /* the hips down at the ankles' level before the descent */
     bool standing;     /* the torso above the hips on standing legs */
     bool restarted;    /* the body jumped: the detector started again */
 };
